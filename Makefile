@@ -1,0 +1,30 @@
+# The two set-up commands of the README: `make run` and `make test`. Both (re)create .venv and
+# install everything first, including a C compiler (clang >= 16 from apt, or the ziglang wheel).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup run test doctor clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 is required"'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	$(BIN)/python -m aot.toolchain --install
+	touch $(STAMP)
+
+run: setup
+	$(BIN)/megaeth-node run $(ARGS)
+
+test: setup
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+doctor: setup
+	$(BIN)/megaeth-node doctor
+
+clean:
+	rm -rf $(VENV) build *.egg-info

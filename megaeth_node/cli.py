@@ -1,0 +1,90 @@
+"""The `megaeth-node` command line: the composition root of the node."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from megaeth_node.config import Config, ConfigError, load_config
+
+
+def _version(_: argparse.Namespace, __: Config) -> int:
+    print(f"megaeth-node {importlib.metadata.version('megaeth-node')}")
+    return 0
+
+
+def _doctor(_: argparse.Namespace, __: Config) -> int:
+    from megaeth_node.doctor import run_doctor
+
+    return run_doctor()
+
+
+def _not_built(issue: str) -> Callable[[argparse.Namespace, Config], int]:
+    def handler(args: argparse.Namespace, _: Config) -> int:
+        print(f"megaeth-node {args.command}: not available in this build yet ({issue})", file=sys.stderr)
+        return 2
+
+    return handler
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """All subcommands and flags; a flag's `dest` is the `section.field` it overrides."""
+    parser = argparse.ArgumentParser(prog="megaeth-node", description="A MegaETH execution node in Python.")
+    parser.add_argument("--config", type=Path, help="TOML configuration file (flags beat env beat file)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the sequencer with its JSON-RPC server")
+    run.add_argument("--host", dest="rpc.host", help="listen address (default 127.0.0.1)")
+    run.add_argument("--port", dest="rpc.port", type=int, help="JSON-RPC port (default 8545)")
+    run.add_argument("--data-dir", dest="node.data_dir", type=Path, help="data directory")
+    run.add_argument("--ephemeral", dest="node.ephemeral", action="store_const", const=True,
+                     help="use a temporary data directory")
+    run.add_argument("--block-time", dest="node.block_time_ms", type=int, help="EVM block time in ms (0 = automine)")
+    run.add_argument("--aot", dest="aot.mode", choices=("off", "auto", "always"), help="native compilation mode")
+    run.set_defaults(handler=_not_built("sequencer: issue 7"))
+
+    val = sub.add_parser("validate", help="stateless validation of blocks from fixtures or a sequencer")
+    src = val.add_mutually_exclusive_group(required=True)
+    src.add_argument("--fixtures", type=Path, help="directory in the megaeth-testdata layout")
+    src.add_argument("--rpc", dest="validator.rpc_url", help="sequencer JSON-RPC URL to follow")
+    val.add_argument("--workers", dest="validator.workers", type=int, help="worker processes (default: cores)")
+    val.add_argument("--metrics-port", dest="validator.metrics_port", type=int, help="Prometheus port (0 = off)")
+    val.add_argument("--json", action="store_true", help="print one JSON object per block")
+    val.set_defaults(handler=_not_built("stateless validator: issue 6"))
+
+    rep = sub.add_parser("replay", help="re-execute fixture blocks and compare header commitments")
+    rep.add_argument("--fixtures", type=Path, required=True, help="directory in the megaeth-testdata layout")
+    rep.add_argument("--block", type=int, help="only this block number")
+    rep.add_argument("--tx", type=int, help="only this transaction index")
+    rep.add_argument("--trace", action="store_true", help="opcode trace of the selected transaction")
+    rep.set_defaults(handler=_not_built("executor: issue 5"))
+
+    aot = sub.add_parser("aot", help="compile or inspect contracts as native code")
+    aot_sub = aot.add_subparsers(dest="aot_command", required=True, metavar="ACTION")
+    for name, text in (("compile", "compile bytecode to a shared object"),
+                       ("inspect", "show the analysis of bytecode"), ("bench", "benchmark native vs interpreter")):
+        p = aot_sub.add_parser(name, help=text)
+        p.add_argument("code", help="hex bytecode or a file containing it")
+    aot.set_defaults(handler=_not_built("AOT compiler: issue 8"))
+
+    sub.add_parser("doctor", help="check dependencies and prove the C toolchain").set_defaults(handler=_doctor)
+    sub.add_parser("version", help="print the version").set_defaults(handler=_version)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    overrides = {k: v for k, v in vars(args).items() if "." in k}
+    try:
+        cfg = load_config(args.config, overrides=overrides)
+    except ConfigError as e:
+        print(f"megaeth-node: configuration error: {e}", file=sys.stderr)
+        return 2
+    return int(args.handler(args, cfg))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,36 @@
+"""Compiler discovery and the `_BitInt(256)` toolchain proof."""
+
+from __future__ import annotations
+
+import pytest
+
+from aot.selftest import CASES, OPS, expected, run_selftest
+from aot.toolchain import MIN_CLANG_MAJOR, ToolchainError, find_compiler
+
+
+def test_find_compiler_is_recent_clang() -> None:
+    cc = find_compiler()
+    assert cc.major >= MIN_CLANG_MAJOR
+
+
+def test_bitint256_selftest_matches_python() -> None:
+    assert run_selftest(find_compiler()) == len(OPS) * len(CASES)
+
+
+def test_explicit_compiler_is_exclusive(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MEGAETH_CC", "/nonexistent/clang")
+    with pytest.raises(ToolchainError, match="MEGAETH_CC"):
+        find_compiler()
+
+
+def test_too_old_or_non_clang_compiler_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MEGAETH_CC", "/bin/echo")
+    with pytest.raises(ToolchainError):
+        find_compiler()
+
+
+@pytest.mark.parametrize("op", OPS)
+def test_reference_semantics(op: str) -> None:
+    u = 1 << 256
+    assert 0 <= expected(op, u - 1, u - 1) < u
+    assert expected("div", 7, 0) == 0 and expected("shl", 1, 256) == 0 and expected("shr", 1 << 255, 255) == 1
