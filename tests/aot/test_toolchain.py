@@ -34,3 +34,11 @@ def test_reference_semantics(op: str) -> None:
     u = 1 << 256
     assert 0 <= expected(op, u - 1, u - 1) < u
     assert expected("div", 7, 0) == 0 and expected("shl", 1, 256) == 0 and expected("shr", 1 << 255, 255) == 1
+
+
+def test_no_compiler_anywhere_names_the_install_command(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
+    monkeypatch.delenv("MEGAETH_CC", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr("aot.toolchain._zig_argv", lambda: None)
+    with pytest.raises(ToolchainError, match="python -m aot.toolchain --install"):
+        find_compiler()
