@@ -1,0 +1,22 @@
+"""SALT constants (spec/salt.md §1; megaeth-labs/salt:salt/src/constant.rs)."""
+
+from __future__ import annotations
+
+MIN_BUCKET_SIZE = 256  # min capacity of a data bucket = slots per segment
+META_BUCKET_SIZE = 256
+MAIN_TRIE_LEVELS = 4  # levels 0..3
+MAX_SUBTREE_LEVELS = 5  # levels 0..4 of a bucket subtree
+TRIE_WIDTH = 256
+NUM_BUCKETS = 1 << 24
+NUM_META_BUCKETS = 1 << 16
+NUM_KV_BUCKETS = NUM_BUCKETS - NUM_META_BUCKETS
+BUCKET_SLOT_BITS = 40
+BUCKET_ID_BITS = 24
+BUCKET_SLOT_ID_MASK = (1 << BUCKET_SLOT_BITS) - 1
+BUCKET_RESIZE_LOAD_FACTOR_PCT = 80
+BUCKET_RESIZE_MULTIPLIER = 2
+STARTING_NODE_ID = (0, 1, 257, 65793, 16843009)  # (256^L - 1) / 255
+EMPTY_SLOT_HASH = b"\x01" * 32
+DOMAIN_SIZE = 256
+ROOT_NODE_ID = 0
+HASHER_SEEDS = (0x921321F4, 0x2CCB667E, 0x60D68842, 0x077ADA9D)
