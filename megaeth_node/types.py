@@ -1,0 +1,348 @@
+"""Chain data as frozen values with their RLP / EIP-2718 codecs (spec/stateless-validator.md §3.2, §3.3, §5.3).
+
+Covers what MegaETH blocks carry: legacy (EIP-155), EIP-1559 (0x02), EIP-7702 (0x04) and OP deposit
+(0x7e) transactions, Prague/Isthmus headers, OP receipts, and ordered-trie roots.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import rlp
+from coincurve import PublicKey
+from eth_bloom import BloomFilter
+from eth_hash.auto import keccak
+from trie import HexaryTrie
+
+DEPOSIT_TX_TYPE = 0x7E
+SET_CODE_TX_TYPE = 0x04
+DYNAMIC_FEE_TX_TYPE = 0x02
+LEGACY_TX_TYPE = 0x00
+SET_CODE_AUTH_MAGIC = b"\x05"
+SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+
+
+class ChainDataError(ValueError):
+    """Chain data that cannot be decoded or does not hang together; the message says which field."""
+
+
+def _int(v: Any) -> int:
+    return int(v, 16) if isinstance(v, str) else int(v)
+
+
+def _bytes(v: str | None) -> bytes:
+    if v is None:
+        return b""
+    if not v.startswith("0x") or len(v) % 2:
+        raise ChainDataError(f"not 0x-prefixed even-length hex: {v[:20]!r}")
+    return bytes.fromhex(v[2:])
+
+
+def keccak256(data: bytes) -> bytes:
+    return keccak(data)
+
+
+def ordered_trie_root(items: Iterable[bytes]) -> bytes:
+    """Root of the Merkle-Patricia trie mapping rlp(index) → item (transactions / receipts roots)."""
+    t = HexaryTrie({})
+    for i, item in enumerate(items):
+        t.set(rlp.encode(i), item)
+    return t.root_hash
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    """An Isthmus/Prague block header (21 fields; trailing optional ones are None when absent)."""
+
+    parent_hash: bytes
+    ommers_hash: bytes
+    coinbase: bytes
+    state_root: bytes
+    transactions_root: bytes
+    receipts_root: bytes
+    logs_bloom: bytes
+    difficulty: int
+    number: int
+    gas_limit: int
+    gas_used: int
+    timestamp: int
+    extra_data: bytes
+    mix_hash: bytes
+    nonce: bytes
+    base_fee_per_gas: int | None = None
+    withdrawals_root: bytes | None = None
+    blob_gas_used: int | None = None
+    excess_blob_gas: int | None = None
+    parent_beacon_block_root: bytes | None = None
+    requests_hash: bytes | None = None
+
+    def encode(self) -> bytes:
+        fields_ = [self.parent_hash, self.ommers_hash, self.coinbase, self.state_root, self.transactions_root,
+                   self.receipts_root, self.logs_bloom, self.difficulty, self.number, self.gas_limit,
+                   self.gas_used, self.timestamp, self.extra_data, self.mix_hash, self.nonce]
+        for opt in (self.base_fee_per_gas, self.withdrawals_root, self.blob_gas_used, self.excess_blob_gas,
+                    self.parent_beacon_block_root, self.requests_hash):
+            if opt is None:
+                break
+            fields_.append(opt)
+        return rlp.encode(fields_)
+
+    @property
+    def hash(self) -> bytes:
+        return keccak(self.encode())
+
+    @classmethod
+    def from_rpc(cls, d: Mapping[str, Any]) -> Header:
+        """Parse the header part of an `eth_getBlockBy*` result."""
+        def opt_int(k: str) -> int | None:
+            return _int(d[k]) if d.get(k) is not None else None
+
+        def opt_bytes(k: str) -> bytes | None:
+            return _bytes(d[k]) if d.get(k) is not None else None
+
+        return cls(
+            parent_hash=_bytes(d["parentHash"]), ommers_hash=_bytes(d["sha3Uncles"]), coinbase=_bytes(d["miner"]),
+            state_root=_bytes(d["stateRoot"]), transactions_root=_bytes(d["transactionsRoot"]),
+            receipts_root=_bytes(d["receiptsRoot"]), logs_bloom=_bytes(d["logsBloom"]),
+            difficulty=_int(d["difficulty"]), number=_int(d["number"]), gas_limit=_int(d["gasLimit"]),
+            gas_used=_int(d["gasUsed"]), timestamp=_int(d["timestamp"]), extra_data=_bytes(d["extraData"]),
+            mix_hash=_bytes(d["mixHash"]), nonce=_bytes(d["nonce"]),
+            base_fee_per_gas=opt_int("baseFeePerGas"), withdrawals_root=opt_bytes("withdrawalsRoot"),
+            blob_gas_used=opt_int("blobGasUsed"), excess_blob_gas=opt_int("excessBlobGas"),
+            parent_beacon_block_root=opt_bytes("parentBeaconBlockRoot"), requests_hash=opt_bytes("requestsHash"),
+        )
+
+
+def _recover(msg_hash: bytes, y_parity: int, r: int, s: int) -> bytes:
+    """Address that signed `msg_hash`; raise ChainDataError for an invalid signature."""
+    if y_parity not in (0, 1) or not (0 < r < SECP256K1_N and 0 < s < SECP256K1_N):
+        raise ChainDataError("invalid signature values")
+    sig = r.to_bytes(32, "big") + s.to_bytes(32, "big") + bytes([y_parity])
+    try:
+        pub = PublicKey.from_signature_and_message(sig, msg_hash, hasher=None)
+    except Exception as e:  # coincurve raises a bare Exception for unrecoverable signatures
+        raise ChainDataError(f"signature does not recover: {e}") from e
+    return keccak(pub.format(compressed=False)[1:])[12:]
+
+
+@dataclass(frozen=True, slots=True)
+class Authorization:
+    """An EIP-7702 authorization tuple."""
+
+    chain_id: int
+    address: bytes
+    nonce: int
+    y_parity: int
+    r: int
+    s: int
+
+    def fields(self) -> list[Any]:
+        return [self.chain_id, self.address, self.nonce, self.y_parity, self.r, self.s]
+
+    def authority(self) -> bytes | None:
+        """The signer of the authorization, or None when it does not recover (EIP-7702: skipped, not fatal)."""
+        if self.s > SECP256K1_N // 2:
+            return None
+        msg = keccak(SET_CODE_AUTH_MAGIC + rlp.encode([self.chain_id, self.address, self.nonce]))
+        try:
+            return _recover(msg, self.y_parity, self.r, self.s)
+        except ChainDataError:
+            return None
+
+
+AccessList = tuple[tuple[bytes, tuple[bytes, ...]], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Transaction:
+    """A signed transaction of any type MegaETH carries. For deposits `sender` is the `from` field."""
+
+    type: int
+    nonce: int
+    gas: int
+    to: bytes | None
+    value: int
+    data: bytes
+    chain_id: int | None = None
+    gas_price: int = 0
+    max_priority_fee_per_gas: int = 0
+    max_fee_per_gas: int = 0
+    access_list: AccessList = ()
+    authorization_list: tuple[Authorization, ...] = ()
+    v: int = 0
+    r: int = 0
+    s: int = 0
+    source_hash: bytes = b""
+    mint: int = 0
+    is_system_tx: bool = False
+    deposit_sender: bytes = b""
+    _hash: bytes = field(default=b"", compare=False, repr=False)
+
+    def _access_list_rlp(self) -> list[Any]:
+        return [[addr, list(keys)] for addr, keys in self.access_list]
+
+    def _payload(self, signed: bool) -> list[Any]:
+        to = self.to or b""
+        if self.type == LEGACY_TX_TYPE:
+            base = [self.nonce, self.gas_price, self.gas, to, self.value, self.data]
+            if signed:
+                return [*base, self.v, self.r, self.s]
+            return [*base, self.chain_id, 0, 0] if self.chain_id is not None else base
+        if self.type in (DYNAMIC_FEE_TX_TYPE, SET_CODE_TX_TYPE):
+            base = [self.chain_id, self.nonce, self.max_priority_fee_per_gas, self.max_fee_per_gas, self.gas, to,
+                    self.value, self.data, self._access_list_rlp()]
+            if self.type == SET_CODE_TX_TYPE:
+                base.append([a.fields() for a in self.authorization_list])
+            return [*base, self.v, self.r, self.s] if signed else base
+        raise ChainDataError(f"unsupported transaction type {self.type:#x}")
+
+    def encode(self) -> bytes:
+        """EIP-2718 encoding (legacy: plain RLP)."""
+        if self.type == DEPOSIT_TX_TYPE:
+            body = [self.source_hash, self.deposit_sender, self.to or b"", self.mint, self.value, self.gas,
+                    self.is_system_tx, self.data]
+            return bytes([DEPOSIT_TX_TYPE]) + rlp.encode(body)
+        payload = rlp.encode(self._payload(signed=True))
+        return payload if self.type == LEGACY_TX_TYPE else bytes([self.type]) + payload
+
+    @property
+    def hash(self) -> bytes:
+        return self._hash or keccak(self.encode())
+
+    def signing_hash(self) -> bytes:
+        payload = rlp.encode(self._payload(signed=False))
+        return keccak(payload if self.type == LEGACY_TX_TYPE else bytes([self.type]) + payload)
+
+    def y_parity(self) -> int:
+        if self.type != LEGACY_TX_TYPE:
+            return self.v
+        if self.v in (27, 28):
+            return self.v - 27
+        if self.chain_id is None or self.v not in (self.chain_id * 2 + 35, self.chain_id * 2 + 36):
+            raise ChainDataError(f"legacy v={self.v} does not match chain id {self.chain_id}")
+        return self.v - self.chain_id * 2 - 35
+
+    def recover_sender(self) -> bytes:
+        """The signer (EIP-2: high-s rejected); deposits return their declared sender."""
+        if self.type == DEPOSIT_TX_TYPE:
+            return self.deposit_sender
+        if self.s > SECP256K1_N // 2:
+            raise ChainDataError("signature s value is in the upper half (EIP-2)")
+        return _recover(self.signing_hash(), self.y_parity(), self.r, self.s)
+
+    @classmethod
+    def from_rpc(cls, d: Mapping[str, Any]) -> Transaction:
+        """Parse one full transaction object of an `eth_getBlockBy*` result."""
+        t = _int(d["type"])
+        common: dict[str, Any] = dict(
+            type=t, nonce=_int(d["nonce"]), gas=_int(d["gas"]), to=_bytes(d["to"]) if d.get("to") else None,
+            value=_int(d["value"]), data=_bytes(d["input"]),
+        )
+        if t == DEPOSIT_TX_TYPE:
+            tx = cls(**common, source_hash=_bytes(d["sourceHash"]), mint=_int(d.get("mint") or 0),
+                     is_system_tx=bool(d.get("isSystemTx", False)), deposit_sender=_bytes(d["from"]))
+        elif t == LEGACY_TX_TYPE:
+            v = _int(d["v"])
+            chain_id = _int(d["chainId"]) if d.get("chainId") is not None and v not in (27, 28) else None
+            tx = cls(**common, chain_id=chain_id, gas_price=_int(d["gasPrice"]), v=v, r=_int(d["r"]), s=_int(d["s"]))
+        elif t in (DYNAMIC_FEE_TX_TYPE, SET_CODE_TX_TYPE):
+            access = tuple((_bytes(a["address"]), tuple(_bytes(k) for k in a["storageKeys"]))
+                           for a in d.get("accessList", []))
+            auths = tuple(Authorization(_int(a["chainId"]), _bytes(a["address"]), _int(a["nonce"]),
+                                        _int(a["yParity"]), _int(a["r"]), _int(a["s"]))
+                          for a in d.get("authorizationList", []))
+            tx = cls(**common, chain_id=_int(d["chainId"]), max_priority_fee_per_gas=_int(d["maxPriorityFeePerGas"]),
+                     max_fee_per_gas=_int(d["maxFeePerGas"]), access_list=access, authorization_list=auths,
+                     v=_int(d.get("yParity", d.get("v"))), r=_int(d["r"]), s=_int(d["s"]))
+        else:
+            raise ChainDataError(f"unsupported transaction type {t:#x}")
+        return tx
+
+
+@dataclass(frozen=True, slots=True)
+class Log:
+    address: bytes
+    topics: tuple[bytes, ...]
+    data: bytes
+
+    def fields(self) -> list[Any]:
+        return [self.address, list(self.topics), self.data]
+
+
+def logs_bloom(logs: Iterable[Log]) -> bytes:
+    """The 256-byte bloom of addresses and topics."""
+    bloom = BloomFilter()
+    for log in logs:
+        bloom.add(log.address)
+        for topic in log.topics:
+            bloom.add(topic)
+    return int(bloom).to_bytes(256, "big")
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """An OP-stack receipt; deposits also carry the depositor's pre-deposit nonce and receipt version."""
+
+    tx_type: int
+    status: int
+    cumulative_gas_used: int
+    logs: tuple[Log, ...]
+    deposit_nonce: int | None = None
+    deposit_receipt_version: int | None = None
+
+    @property
+    def bloom(self) -> bytes:
+        return logs_bloom(self.logs)
+
+    def encode(self) -> bytes:
+        """EIP-2718 receipt encoding (spec/stateless-validator.md §5.3)."""
+        body: list[Any] = [self.status, self.cumulative_gas_used, self.bloom, [lg.fields() for lg in self.logs]]
+        if self.tx_type == DEPOSIT_TX_TYPE and self.deposit_nonce is not None:
+            body.append(self.deposit_nonce)
+            if self.deposit_receipt_version is not None:
+                body.append(self.deposit_receipt_version)
+        payload = rlp.encode(body)
+        return payload if self.tx_type == LEGACY_TX_TYPE else bytes([self.tx_type]) + payload
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    header: Header
+    transactions: tuple[Transaction, ...]
+    senders: tuple[bytes, ...]
+    hash: bytes
+
+    @classmethod
+    def from_rpc(cls, d: Mapping[str, Any]) -> Block:
+        """Parse a full `eth_getBlockBy*(…, true)` result, keeping the declared hashes and senders."""
+        txs = []
+        for t in d["transactions"]:
+            if isinstance(t, str):
+                raise ChainDataError("block has transaction hashes only; full transactions are required")
+            txs.append(replace(Transaction.from_rpc(t), _hash=_bytes(t["hash"])))
+        senders = tuple(_bytes(t["from"]) for t in d["transactions"])
+        return cls(Header.from_rpc(d), tuple(txs), senders, _bytes(d["hash"]))
+
+
+def verify_block_integrity(block: Block) -> None:
+    """Header hash, every tx hash and signer, and the transactions root (spec/stateless-validator.md §2.2)."""
+    if block.header.hash != block.hash:
+        raise ChainDataError(f"header hash {block.header.hash.hex()} != declared {block.hash.hex()}")
+    encodings = []
+    for i, (tx, sender) in enumerate(zip(block.transactions, block.senders, strict=True)):
+        enc = tx.encode()
+        if keccak(enc) != tx.hash:
+            raise ChainDataError(f"tx {i}: hash {keccak(enc).hex()} != declared {tx.hash.hex()}")
+        signer = tx.recover_sender()
+        if signer != sender:
+            raise ChainDataError(f"tx {i}: signer {signer.hex()} != declared from {sender.hex()}")
+        encodings.append(enc)
+    root = ordered_trie_root(encodings)
+    if root != block.header.transactions_root:
+        raise ChainDataError(f"transactionsRoot {root.hex()} != header {block.header.transactions_root.hex()}")
+
+
+def receipts_root(receipts: Sequence[Receipt]) -> bytes:
+    return ordered_trie_root(r.encode() for r in receipts)
