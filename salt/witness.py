@@ -1,0 +1,265 @@
+"""SALT witness model and its bincode-1 legacy codec (spec/salt.md §6.1, spec/stateless-validator.md §3.5-3.6).
+
+bincode 1 "legacy": little-endian fixed-width integers, u64 length prefixes for sequences and maps,
+`Option` as a u8 tag (0 = None, 1 = Some), fixed arrays raw. A `B256` is serialized as bytes (u64
+length 32, then the 32 bytes). Every length is checked against the bytes left before anything is
+allocated; any malformed input raises `WitnessDecodeError`.
+
+Canonical form enforced on decode (so that decode∘encode is the identity): `kvs` and
+`parents_commitments` keys strictly ascending (BTreeMap order), `levels` without duplicates (kept in
+file order: v1.0.1 wrote hash-map order), SaltValues with `key_len + value_len ≤ 92` and zero padding,
+a 576-byte proof. Curve points are kept as raw 32-byte strings here; `salt.multiproof` validates them.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+SALT_VALUE_LEN = 94  # spec §2.1
+B256_LEN = 32
+COMMITMENT_LEN = 32  # compressed Banderwagon point
+PROOF_LEN = 576  # D ‖ L_0..7 ‖ R_0..7 ‖ a (spec §6.1)
+
+_U64 = struct.Struct("<Q")
+_U32 = struct.Struct("<I")
+_KV_MIN = 8 + 1  # SaltKey + Option tag
+_COMMITMENT_ENTRY = 8 + COMMITMENT_LEN
+_LEVEL_ENTRY = 4 + 1
+
+
+class WitnessDecodeError(ValueError):
+    """Bytes that are not a canonical bincode witness (truncated, oversized, malformed, trailing data)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SaltProof:
+    """spec §6.1: node id → compressed commitment (ascending), 576 proof bytes, bucket → subtree levels."""
+
+    parents_commitments: dict[int, bytes]
+    proof: bytes
+    levels: dict[int, int]  # insertion order = wire order
+
+
+@dataclass(frozen=True, slots=True)
+class SaltWitness:
+    """spec §6.1: SaltKey → 94-byte SaltValue or None (proven empty), ascending; plus the proof."""
+
+    kvs: dict[int, bytes | None]
+    proof: SaltProof
+
+
+@dataclass(frozen=True, slots=True)
+class WitnessFile:
+    """A `.salt` file (spec/stateless-validator.md §3.5)."""
+
+    op_attributes_hash: bytes
+    parent_hash: bytes
+    salt_witness: SaltWitness
+
+
+@dataclass(frozen=True, slots=True)
+class MptWitness:
+    """A `.mpt` file (spec/stateless-validator.md §3.6): storage root and RLP trie nodes."""
+
+    storage_root: bytes
+    state: tuple[bytes, ...]
+
+
+def make_salt_value(key: bytes, value: bytes) -> bytes:
+    """The 94-byte SaltValue `key_len ‖ value_len ‖ key ‖ value ‖ zero padding` (spec §2.1)."""
+    if len(key) + len(value) > SALT_VALUE_LEN - 2:
+        raise ValueError(f"key ({len(key)}) + value ({len(value)}) exceed {SALT_VALUE_LEN - 2} bytes")
+    body = bytes((len(key), len(value))) + key + value
+    return body + bytes(SALT_VALUE_LEN - len(body))
+
+
+def salt_value_key(sv: bytes) -> bytes:
+    """Plain key bytes of a SaltValue (spec §2.1)."""
+    return sv[2 : 2 + sv[0]]
+
+
+def salt_value_value(sv: bytes) -> bytes:
+    """Plain value bytes of a SaltValue (spec §2.1)."""
+    return sv[2 + sv[0] : 2 + sv[0] + sv[1]]
+
+
+class _Reader:
+    """Bounds-checked cursor: every read is checked against the end before slicing."""
+
+    __slots__ = ("buf", "pos")
+
+    def __init__(self, data: bytes) -> None:
+        self.buf = memoryview(data)
+        self.pos = 0
+
+    def left(self) -> int:
+        return len(self.buf) - self.pos
+
+    def take(self, n: int, what: str) -> bytes:
+        if n > self.left():
+            raise WitnessDecodeError(f"truncated {what}: need {n} bytes at offset {self.pos}, {self.left()} left")
+        out = bytes(self.buf[self.pos : self.pos + n])
+        self.pos += n
+        return out
+
+    def u8(self, what: str) -> int:
+        return self.take(1, what)[0]
+
+    def u32(self, what: str) -> int:
+        return _U32.unpack(self.take(4, what))[0]
+
+    def u64(self, what: str) -> int:
+        return _U64.unpack(self.take(8, what))[0]
+
+    def count(self, what: str, min_entry: int) -> int:
+        """A u64 length prefix, rejected unless `n` entries of `min_entry` bytes can still follow."""
+        n = self.u64(f"{what} length")
+        if n * min_entry > self.left():
+            raise WitnessDecodeError(
+                f"{what} length {n} needs at least {n * min_entry} bytes, only {self.left()} left"
+            )
+        return n
+
+    def byte_vec(self, what: str) -> bytes:
+        return self.take(self.count(what, 1), what)
+
+    def b256(self, what: str) -> bytes:
+        n = self.u64(f"{what} length")
+        if n != B256_LEN:
+            raise WitnessDecodeError(f"{what} length must be {B256_LEN}, got {n}")
+        return self.take(B256_LEN, what)
+
+    def finish(self, what: str) -> None:
+        if self.left():
+            raise WitnessDecodeError(f"{self.left()} trailing bytes after {what} at offset {self.pos}")
+
+
+def _check_salt_value(sv: bytes, key: int) -> None:
+    used = 2 + sv[0] + sv[1]
+    if used > SALT_VALUE_LEN:
+        raise WitnessDecodeError(f"SaltValue at key {key:#x}: key_len {sv[0]} + value_len {sv[1]} exceed 92")
+    if any(sv[used:]):
+        raise WitnessDecodeError(f"SaltValue at key {key:#x}: non-zero padding")
+
+
+def _read_salt_witness(r: _Reader) -> SaltWitness:
+    kvs: dict[int, bytes | None] = {}
+    prev = -1
+    for _ in range(r.count("kvs", _KV_MIN)):
+        key = r.u64("kvs key")
+        if key <= prev:
+            raise WitnessDecodeError(f"kvs keys not strictly ascending at {key:#x}")
+        prev = key
+        tag = r.u8("kvs option tag")
+        if tag == 0:
+            kvs[key] = None
+        elif tag == 1:
+            sv = r.take(SALT_VALUE_LEN, "SaltValue")
+            _check_salt_value(sv, key)
+            kvs[key] = sv
+        else:
+            raise WitnessDecodeError(f"kvs key {key:#x}: invalid Option tag {tag}")
+
+    commitments: dict[int, bytes] = {}
+    prev = -1
+    for _ in range(r.count("parents_commitments", _COMMITMENT_ENTRY)):
+        node = r.u64("node id")
+        if node <= prev:
+            raise WitnessDecodeError(f"parents_commitments ids not strictly ascending at {node}")
+        prev = node
+        commitments[node] = r.take(COMMITMENT_LEN, "commitment")
+
+    proof = r.byte_vec("proof")
+    if len(proof) != PROOF_LEN:
+        raise WitnessDecodeError(f"proof must be {PROOF_LEN} bytes, got {len(proof)}")
+
+    levels: dict[int, int] = {}
+    for _ in range(r.count("levels", _LEVEL_ENTRY)):
+        bucket = r.u32("levels bucket id")
+        if bucket in levels:
+            raise WitnessDecodeError(f"levels: duplicate bucket {bucket}")
+        levels[bucket] = r.u8("levels value")
+    return SaltWitness(kvs, SaltProof(commitments, proof, levels))
+
+
+def _write_salt_witness(w: SaltWitness, out: list[bytes]) -> None:
+    out.append(_U64.pack(len(w.kvs)))
+    for key in sorted(w.kvs):
+        sv = w.kvs[key]
+        if sv is None:
+            out.append(_U64.pack(key) + b"\x00")
+        else:
+            if len(sv) != SALT_VALUE_LEN:
+                raise ValueError(f"SaltValue at key {key:#x} must be {SALT_VALUE_LEN} bytes")
+            out.append(_U64.pack(key) + b"\x01" + sv)
+    p = w.proof
+    out.append(_U64.pack(len(p.parents_commitments)))
+    for node in sorted(p.parents_commitments):
+        c = p.parents_commitments[node]
+        if len(c) != COMMITMENT_LEN:
+            raise ValueError(f"commitment of node {node} must be {COMMITMENT_LEN} bytes")
+        out.append(_U64.pack(node) + c)
+    out.append(_U64.pack(len(p.proof)) + p.proof)
+    out.append(_U64.pack(len(p.levels)))
+    out.extend(_U32.pack(b) + bytes((lv,)) for b, lv in p.levels.items())
+
+
+def _write_b256(v: bytes, what: str) -> bytes:
+    if len(v) != B256_LEN:
+        raise ValueError(f"{what} must be {B256_LEN} bytes")
+    return _U64.pack(B256_LEN) + v
+
+
+def decode_salt_witness(data: bytes) -> SaltWitness:
+    """Decode a bincode `SaltWitness` that fills `data` exactly (spec §6.1)."""
+    r = _Reader(data)
+    w = _read_salt_witness(r)
+    r.finish("SaltWitness")
+    return w
+
+
+def encode_salt_witness(w: SaltWitness) -> bytes:
+    """bincode `SaltWitness` (spec §6.1); `levels` in its dict order."""
+    out: list[bytes] = []
+    _write_salt_witness(w, out)
+    return b"".join(out)
+
+
+def decode_witness_file(data: bytes) -> WitnessFile:
+    """Decode a `.salt` file (spec/stateless-validator.md §3.5); trailing bytes are an error."""
+    r = _Reader(data)
+    op_hash = r.b256("op_attributes_hash")
+    parent = r.b256("parent_hash")
+    w = _read_salt_witness(r)
+    r.finish("witness file")
+    return WitnessFile(op_hash, parent, w)
+
+
+def encode_witness_file(f: WitnessFile) -> bytes:
+    """Encode a `.salt` file (spec/stateless-validator.md §3.5)."""
+    out = [_write_b256(f.op_attributes_hash, "op_attributes_hash"), _write_b256(f.parent_hash, "parent_hash")]
+    _write_salt_witness(f.salt_witness, out)
+    return b"".join(out)
+
+
+def decode_mpt_witness(data: bytes) -> MptWitness:
+    """Decode a `.mpt` file `{storage_root: B256, state: Vec<Bytes>}` (spec/stateless-validator.md §3.6)."""
+    r = _Reader(data)
+    root = r.b256("storage_root")
+    nodes = tuple(r.byte_vec("trie node") for _ in range(r.count("state", 8)))
+    r.finish("MPT witness")
+    return MptWitness(root, nodes)
+
+
+def encode_mpt_witness(m: MptWitness) -> bytes:
+    """Encode a `.mpt` file (spec/stateless-validator.md §3.6)."""
+    out = [_write_b256(m.storage_root, "storage_root"), _U64.pack(len(m.state))]
+    out.extend(_U64.pack(len(n)) + n for n in m.state)
+    return b"".join(out)
+
+
+def sorted_levels(levels: Mapping[int, int]) -> dict[int, int]:
+    """`levels` in ascending bucket order, as writers emit it (spec §6.1, v1.0.3+)."""
+    return {b: levels[b] for b in sorted(levels)}
