@@ -1,0 +1,876 @@
+/* Batch Banderwagon/Bandersnatch arithmetic for SALT; see banderwagon.h for the API and formats.
+ *
+ * F_q: 4×64-bit limbs in Montgomery form (R = 2^256), CIOS multiplication without the final carry
+ * word (valid because q < 2^255). Points: extended twisted-Edwards coordinates (X:Y:Z:T), a = −5,
+ * unified add-2008-hwcd / dbl-2008-hwcd formulas (the same group law as salt/banderwagon.py).
+ * Fixed-base multiplication by the SALT generators uses per-generator tables of signed-window
+ * multiples k·2^(W·j)·G (k = 1..2^(W−1)) stored affine as (x, y, d·x·y); arbitrary-base MSM uses
+ * Pippenger with signed bucket digits. Results are normalised with one batch inversion.
+ */
+#include "banderwagon.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "salt native code assumes a little-endian target"
+#endif
+
+#ifndef SALT_W
+#define SALT_W 8 /* fixed-base window: 32 windows × 128 entries × 96 B × 256 bases ≈ 100 MB */
+#endif
+#define NWIN ((254 + SALT_W - 1) / SALT_W) /* scalars < r < 2^253, plus one carry bit */
+#define HALFW (1 << (SALT_W - 1))
+#define ABI_VERSION 1
+
+typedef unsigned __int128 u128;
+typedef struct { uint64_t v[4]; } fq;
+
+/* ---------------------------------------------------------------- constants (checked by tests) */
+#define Q0 0xffffffff00000001ULL
+#define Q1 0x53bda402fffe5bfeULL
+#define Q2 0x3339d80809a1d805ULL
+#define Q3 0x73eda753299d7d48ULL
+#define N0 0xfffffffeffffffffULL /* -q^-1 mod 2^64 */
+
+static const fq FQ_Q = {{Q0, Q1, Q2, Q3}};
+static const fq FQ_ZERO = {{0, 0, 0, 0}};
+static const fq FQ_R2 = {{0xc999e990f3f29c6dULL, 0x2b6cedcb87925c23ULL, 0x05d314967254398fULL,
+                          0x0748d9d99f59ff11ULL}}; /* 2^512 mod q */
+static const fq FQ_ONE = {{0x00000001fffffffeULL, 0x5884b7fa00034802ULL, 0x998c4fefecbc4ff5ULL,
+                           0x1824b159acc5056fULL}}; /* 2^256 mod q = Montgomery 1 */
+static const fq FQ_D = {{0xa8dced1b47a2c730ULL, 0x381c065aad3cccc7ULL, 0x53ff52e1188351f8ULL,
+                         0x362e8d63990fe940ULL}}; /* d in Montgomery form */
+static const fq FQ_HALF = {{0x7fffffff80000000ULL, 0xa9ded2017fff2dffULL, 0x199cec0404d0ec02ULL,
+                            0x39f6d3a994cebea4ULL}}; /* (q-1)/2, plain */
+static const fq FR_R = {{0x74fd06b52876e7e1ULL, 0xff8f870074190471ULL, 0x0cce760202687600ULL,
+                         0x1cfb69d4ca675f52ULL}}; /* subgroup order r, plain */
+static const fq EXP_QM2 = {{0xfffffffeffffffffULL, Q1, Q2, Q3}}; /* q - 2 */
+static const fq EXP_ODDM1H = {{0x7fff2dff7fffffffULL, 0x04d0ec02a9ded201ULL, 0x94cebea4199cec04ULL,
+                               0x0000000039f6d3a9ULL}}; /* (((q-1) >> 32) - 1) / 2 */
+static const fq FQ_NR_ROOT = {{0xb9b58d8c5f0e466aULL, 0x5b1b4c801819d7ecULL, 0x0af53ae352a31e64ULL,
+                               0x5bf3adda19e9b27bULL}}; /* 7^((q-1)>>32), Montgomery form */
+
+/* ---------------------------------------------------------------- 256-bit helpers */
+static inline int geq4(const uint64_t *a, const uint64_t *b) {
+    for (int i = 3; i >= 0; i--) {
+        if (a[i] != b[i]) return a[i] > b[i];
+    }
+    return 1;
+}
+
+static inline uint64_t sub4(uint64_t *r, const uint64_t *a, const uint64_t *b) {
+    uint64_t borrow = 0;
+    for (int i = 0; i < 4; i++) {
+        u128 d = (u128)a[i] - b[i] - borrow;
+        r[i] = (uint64_t)d;
+        borrow = (uint64_t)(d >> 64) & 1;
+    }
+    return borrow;
+}
+
+static inline int fq_is_zero(const fq *a) { return (a->v[0] | a->v[1] | a->v[2] | a->v[3]) == 0; }
+
+static inline int fq_eq(const fq *a, const fq *b) {
+    return ((a->v[0] ^ b->v[0]) | (a->v[1] ^ b->v[1]) | (a->v[2] ^ b->v[2]) | (a->v[3] ^ b->v[3])) == 0;
+}
+
+/* ---------------------------------------------------------------- F_q arithmetic */
+static inline void fq_add(fq *r, const fq *a, const fq *b) {
+    uint64_t t[4], s[4];
+    u128 c = 0;
+    for (int i = 0; i < 4; i++) {
+        c = (u128)a->v[i] + b->v[i] + (uint64_t)(c >> 64);
+        t[i] = (uint64_t)c;
+    }
+    uint64_t borrow = sub4(s, t, FQ_Q.v);
+    uint64_t keep = (uint64_t)0 - borrow; /* all ones: t < q, keep t */
+    for (int i = 0; i < 4; i++) r->v[i] = (t[i] & keep) | (s[i] & ~keep);
+}
+
+static inline void fq_sub(fq *r, const fq *a, const fq *b) {
+    uint64_t t[4];
+    uint64_t borrow = sub4(t, a->v, b->v);
+    uint64_t mask = (uint64_t)0 - borrow;
+    u128 c = 0;
+    for (int i = 0; i < 4; i++) {
+        c = (u128)t[i] + (FQ_Q.v[i] & mask) + (uint64_t)(c >> 64);
+        r->v[i] = (uint64_t)c;
+    }
+}
+
+static inline void fq_dbl(fq *r, const fq *a) { fq_add(r, a, a); }
+
+/* r = 5·a */
+static inline void fq_mul5(fq *r, const fq *a) {
+    fq t;
+    fq_add(&t, a, a);
+    fq_add(&t, &t, &t);
+    fq_add(r, &t, a);
+}
+
+/* Montgomery product a·b·2^-256 mod q for a, b < q (CIOS, no extra carry word since q < 2^255). */
+static inline void fq_mul(fq *r, const fq *a, const fq *b) {
+    uint64_t t0 = 0, t1 = 0, t2 = 0, t3 = 0;
+    const uint64_t a0 = a->v[0], a1 = a->v[1], a2 = a->v[2], a3 = a->v[3];
+    for (int i = 0; i < 4; i++) {
+        const uint64_t bi = b->v[i];
+        u128 A = (u128)a0 * bi + t0;
+        const uint64_t lo = (uint64_t)A;
+        const uint64_t m = lo * N0;
+        u128 C = (u128)m * Q0 + lo;
+        A = (u128)a1 * bi + t1 + (uint64_t)(A >> 64);
+        C = (u128)m * Q1 + (uint64_t)A + (uint64_t)(C >> 64);
+        t0 = (uint64_t)C;
+        A = (u128)a2 * bi + t2 + (uint64_t)(A >> 64);
+        C = (u128)m * Q2 + (uint64_t)A + (uint64_t)(C >> 64);
+        t1 = (uint64_t)C;
+        A = (u128)a3 * bi + t3 + (uint64_t)(A >> 64);
+        C = (u128)m * Q3 + (uint64_t)A + (uint64_t)(C >> 64);
+        t2 = (uint64_t)C;
+        t3 = (uint64_t)(C >> 64) + (uint64_t)(A >> 64);
+    }
+    uint64_t t[4] = {t0, t1, t2, t3}, s[4];
+    uint64_t borrow = sub4(s, t, FQ_Q.v);
+    uint64_t keep = (uint64_t)0 - borrow;
+    for (int i = 0; i < 4; i++) r->v[i] = (t[i] & keep) | (s[i] & ~keep);
+}
+
+static inline void fq_sqr(fq *r, const fq *a) { fq_mul(r, a, a); }
+
+static inline void fq_neg(fq *r, const fq *a) { fq_sub(r, &FQ_ZERO, a); }
+
+/* r = neg ? -a : a, without a branch (mask is 0 or all ones). */
+static inline void fq_cneg(fq *r, const fq *a, uint64_t mask) {
+    fq n;
+    fq_neg(&n, a);
+    for (int i = 0; i < 4; i++) r->v[i] = (n.v[i] & mask) | (a->v[i] & ~mask);
+}
+
+static inline void fq_to_mont(fq *r, const fq *a) { fq_mul(r, a, &FQ_R2); }
+
+static inline void fq_from_mont(fq *r, const fq *a) {
+    static const fq one_plain = {{1, 0, 0, 0}};
+    fq_mul(r, a, &one_plain);
+}
+
+/* Any 32 LE bytes → the plain integer reduced mod q (at most two subtractions since 2^256 < 3q). */
+static inline void fq_load_raw(fq *r, const uint8_t *le) {
+    memcpy(r->v, le, 32);
+    while (geq4(r->v, FQ_Q.v)) sub4(r->v, r->v, FQ_Q.v);
+}
+
+/* a^e for a plain exponent e (4-bit fixed window). */
+static void fq_pow(fq *r, const fq *a, const fq *e) {
+    fq tab[16];
+    tab[0] = FQ_ONE;
+    tab[1] = *a;
+    for (int i = 2; i < 16; i++) fq_mul(&tab[i], &tab[i - 1], a);
+    fq acc = FQ_ONE;
+    int started = 0;
+    for (int i = 63; i >= 0; i--) {
+        unsigned nib = (unsigned)(e->v[i / 16] >> ((i % 16) * 4)) & 15u;
+        if (started) {
+            fq_sqr(&acc, &acc);
+            fq_sqr(&acc, &acc);
+            fq_sqr(&acc, &acc);
+            fq_sqr(&acc, &acc);
+        }
+        if (nib) {
+            if (started) {
+                fq_mul(&acc, &acc, &tab[nib]);
+            } else {
+                acc = tab[nib];
+                started = 1;
+            }
+        }
+    }
+    *r = acc;
+}
+
+static inline void fq_inv(fq *r, const fq *a) { fq_pow(r, a, &EXP_QM2); } /* 0 ↦ 0 */
+
+/* Montgomery's trick, zero-safe (zeros map to zero like pow(0, q-2)). out may alias in. */
+static void fq_batch_inv(fq *out, const fq *in, size_t n, fq *scratch) {
+    fq acc = FQ_ONE;
+    for (size_t i = 0; i < n; i++) {
+        scratch[i] = acc;
+        if (!fq_is_zero(&in[i])) fq_mul(&acc, &acc, &in[i]);
+    }
+    fq inv;
+    fq_inv(&inv, &acc);
+    for (size_t i = n; i-- > 0;) {
+        if (fq_is_zero(&in[i])) {
+            out[i] = FQ_ZERO;
+            continue;
+        }
+        fq t;
+        fq_mul(&t, &inv, &scratch[i]);
+        fq_mul(&inv, &inv, &in[i]);
+        out[i] = t;
+    }
+}
+
+/* Tonelli–Shanks (2-adicity 32). Returns 1 and a root in *r when a is a square, else 0. */
+static int fq_sqrt(fq *r, const fq *a) {
+    if (fq_is_zero(a)) {
+        *r = FQ_ZERO;
+        return 1;
+    }
+    fq z, x, t, c = FQ_NR_ROOT;
+    fq_pow(&z, a, &EXP_ODDM1H); /* a^((odd-1)/2) */
+    fq_mul(&x, a, &z);          /* a^((odd+1)/2) */
+    fq_mul(&t, &x, &z);         /* a^odd */
+    int m = 32;
+    while (!fq_eq(&t, &FQ_ONE)) {
+        int i = 0;
+        fq t2 = t;
+        while (!fq_eq(&t2, &FQ_ONE)) {
+            fq_sqr(&t2, &t2);
+            if (++i == m) return 0; /* order of t is 2^m: a is a non-residue */
+        }
+        fq b = c;
+        for (int k = 0; k < m - i - 1; k++) fq_sqr(&b, &b);
+        m = i;
+        fq_sqr(&c, &b);
+        fq_mul(&t, &t, &c);
+        fq_mul(&x, &x, &b);
+    }
+    *r = x;
+    return 1;
+}
+
+/* ---------------------------------------------------------------- points */
+typedef struct { fq X, Y, Z, T; } ext;
+typedef struct { fq x, y, t; } aff; /* Montgomery x, y and t = d·x·y */
+
+static inline void ext_identity(ext *p) {
+    p->X = FQ_ZERO;
+    p->Y = FQ_ONE;
+    p->Z = FQ_ONE;
+    p->T = FQ_ZERO;
+}
+
+/* r = p + (x2, y2) with t2 = d·x2·y2 (8M). r may alias p. */
+static inline void ext_madd(ext *r, const ext *p, const fq *x2, const fq *y2, const fq *t2) {
+    fq A, B, C, E, F, G, H, s1, s2;
+    fq_mul(&A, &p->X, x2);
+    fq_mul(&B, &p->Y, y2);
+    fq_mul(&C, &p->T, t2);
+    fq_add(&s1, &p->X, &p->Y);
+    fq_add(&s2, x2, y2);
+    fq_mul(&E, &s1, &s2);
+    fq_sub(&E, &E, &A);
+    fq_sub(&E, &E, &B);
+    fq_sub(&F, &p->Z, &C);
+    fq_add(&G, &p->Z, &C);
+    fq_mul5(&H, &A);
+    fq_add(&H, &B, &H); /* H = B - a·A with a = -5 */
+    fq_mul(&r->X, &E, &F);
+    fq_mul(&r->Y, &G, &H);
+    fq_mul(&r->T, &E, &H);
+    fq_mul(&r->Z, &F, &G);
+}
+
+/* r = p ± e (neg_mask all ones for minus). */
+static inline void ext_madd_signed(ext *r, const ext *p, const aff *e, uint64_t neg_mask) {
+    fq x, t;
+    fq_cneg(&x, &e->x, neg_mask);
+    fq_cneg(&t, &e->t, neg_mask);
+    ext_madd(r, p, &x, &e->y, &t);
+}
+
+/* r = p + q, general (10M). r may alias p or q. */
+static void ext_add(ext *r, const ext *p, const ext *q) {
+    fq A, B, C, D, E, F, G, H, s1, s2;
+    fq_mul(&A, &p->X, &q->X);
+    fq_mul(&B, &p->Y, &q->Y);
+    fq_mul(&C, &p->T, &q->T);
+    fq_mul(&C, &C, &FQ_D);
+    fq_mul(&D, &p->Z, &q->Z);
+    fq_add(&s1, &p->X, &p->Y);
+    fq_add(&s2, &q->X, &q->Y);
+    fq_mul(&E, &s1, &s2);
+    fq_sub(&E, &E, &A);
+    fq_sub(&E, &E, &B);
+    fq_sub(&F, &D, &C);
+    fq_add(&G, &D, &C);
+    fq_mul5(&H, &A);
+    fq_add(&H, &B, &H);
+    fq_mul(&r->X, &E, &F);
+    fq_mul(&r->Y, &G, &H);
+    fq_mul(&r->T, &E, &H);
+    fq_mul(&r->Z, &F, &G);
+}
+
+/* r = 2p (dbl-2008-hwcd, 4M + 4S). */
+static void ext_dbl(ext *r, const ext *p) {
+    fq A, B, C, D, E, F, G, H, s;
+    fq_sqr(&A, &p->X);
+    fq_sqr(&B, &p->Y);
+    fq_sqr(&C, &p->Z);
+    fq_dbl(&C, &C);
+    fq_mul5(&D, &A);
+    fq_neg(&D, &D); /* D = a·A */
+    fq_add(&s, &p->X, &p->Y);
+    fq_sqr(&E, &s);
+    fq_sub(&E, &E, &A);
+    fq_sub(&E, &E, &B);
+    fq_add(&G, &D, &B);
+    fq_sub(&F, &G, &C);
+    fq_sub(&H, &D, &B);
+    fq_mul(&r->X, &E, &F);
+    fq_mul(&r->Y, &G, &H);
+    fq_mul(&r->T, &E, &H);
+    fq_mul(&r->Z, &F, &G);
+}
+
+/* 64-byte storage point → extended coordinates (Z = 1). */
+static inline void ext_load64(ext *p, const uint8_t *in) {
+    fq x, y;
+    fq_load_raw(&x, in);
+    fq_load_raw(&y, in + 32);
+    fq_to_mont(&p->X, &x);
+    fq_to_mont(&p->Y, &y);
+    p->Z = FQ_ONE;
+    fq_mul(&p->T, &p->X, &p->Y);
+}
+
+static inline void aff_load64(aff *p, const uint8_t *in) {
+    fq x, y;
+    fq_load_raw(&x, in);
+    fq_load_raw(&y, in + 32);
+    fq_to_mont(&p->x, &x);
+    fq_to_mont(&p->y, &y);
+    fq_mul(&p->t, &p->x, &p->y);
+    fq_mul(&p->t, &p->t, &FQ_D);
+}
+
+/* Affine Montgomery (x, y) → canonical positive-y storage bytes. */
+static inline void store64(uint8_t *out, const fq *xm, const fq *ym) {
+    fq x, y;
+    fq_from_mont(&x, xm);
+    fq_from_mont(&y, ym);
+    if (!(geq4(y.v, FQ_HALF.v) && !fq_eq(&y, &FQ_HALF))) { /* not y > (q-1)/2 */
+        fq_neg(&x, &x);
+        fq_neg(&y, &y);
+    }
+    memcpy(out, x.v, 32);
+    memcpy(out + 32, y.v, 32);
+}
+
+/* Normalise n extended points with one inversion; zs and scratch hold n elements each. */
+static void ext_store_many(uint8_t *out64, const ext *p, size_t n, fq *zs, fq *scratch) {
+    for (size_t i = 0; i < n; i++) zs[i] = p[i].Z;
+    fq_batch_inv(zs, zs, n, scratch);
+    for (size_t i = 0; i < n; i++) {
+        fq x, y;
+        fq_mul(&x, &p[i].X, &zs[i]);
+        fq_mul(&y, &p[i].Y, &zs[i]);
+        store64(out64 + 64 * i, &x, &y);
+    }
+}
+
+/* ---------------------------------------------------------------- scalars */
+static inline void scalar_load(uint64_t s[5], const uint8_t *le) {
+    memcpy(s, le, 32);
+    s[4] = 0;
+    while (geq4(s, FR_R.v)) sub4(s, s, FR_R.v);
+}
+
+/* w bits (w ≤ 16) of the 5-limb s starting at bit off (off + w ≤ 320). */
+static inline unsigned get_bits(const uint64_t s[5], int off, int w) {
+    int li = off >> 6, sh = off & 63;
+    uint64_t v = s[li] >> sh;
+    if (sh + w > 64) v |= s[li + 1] << (64 - sh);
+    return (unsigned)(v & ((1u << w) - 1));
+}
+
+/* Signed digits in [-(2^(w-1)-1), 2^(w-1)] with Σ d_j 2^(wj) = s; nwin·w ≥ 254 leaves no carry. */
+static inline void signed_digits(int *dig, const uint64_t s[5], int w, int nwin) {
+    int carry = 0, half = 1 << (w - 1), full = 1 << w;
+    for (int j = 0; j < nwin; j++) {
+        int v = (int)get_bits(s, j * w, w) + carry;
+        if (v > half) {
+            v -= full;
+            carry = 1;
+        } else {
+            carry = 0;
+        }
+        dig[j] = v;
+    }
+}
+
+/* ---------------------------------------------------------------- threads */
+typedef void (*task_fn)(void *arg, int part, int nparts);
+typedef struct { task_fn fn; void *arg; int part, nparts; } task;
+
+static void *task_main(void *p) {
+    task *t = (task *)p;
+    t->fn(t->arg, t->part, t->nparts);
+    return NULL;
+}
+
+/* Run fn(arg, part, nparts) for part = 0..nparts-1; part 0 on the calling thread. */
+static void run_parallel(task_fn fn, void *arg, int nparts) {
+    if (nparts > 8) nparts = 8;
+    if (nparts <= 1) {
+        fn(arg, 0, 1);
+        return;
+    }
+    pthread_t th[8];
+    task ts[8];
+    int started[8] = {0};
+    for (int i = 1; i < nparts; i++) {
+        ts[i] = (task){fn, arg, i, nparts};
+        started[i] = pthread_create(&th[i], NULL, task_main, &ts[i]) == 0;
+        if (!started[i]) fn(arg, i, nparts); /* could not spawn: do it here */
+    }
+    fn(arg, 0, nparts);
+    for (int i = 1; i < nparts; i++)
+        if (started[i]) pthread_join(th[i], NULL);
+}
+
+/* ---------------------------------------------------------------- fixed-base tables */
+static aff *g_table = NULL; /* [base][window][k-1], k = 1..HALFW */
+static int g_nbases = 0;
+static size_t g_table_bytes = 0;
+
+int salt_abi_version(void) { return ABI_VERSION; }
+int salt_window_bits(void) { return SALT_W; }
+size_t salt_table_bytes(int n_bases) { return (size_t)n_bases * NWIN * HALFW * sizeof(aff); }
+int salt_tables_ready(void) { return g_table != NULL; }
+
+typedef struct {
+    const uint8_t *bases64;
+    aff *table;
+    int n_bases;
+    int failed;
+} build_job;
+
+static void build_part(void *arg, int part, int nparts) {
+    build_job *job = (build_job *)arg;
+    const size_t per = (size_t)NWIN * HALFW;
+    ext *pts = malloc(per * sizeof(ext));
+    fq *zs = malloc(per * sizeof(fq));
+    fq *scratch = malloc(per * sizeof(fq));
+    if (!pts || !zs || !scratch) {
+        job->failed = 1;
+        free(pts);
+        free(zs);
+        free(scratch);
+        return;
+    }
+    for (int g = part; g < job->n_bases; g += nparts) {
+        ext base;
+        ext_load64(&base, job->bases64 + 64 * (size_t)g);
+        for (int j = 0; j < NWIN; j++) {
+            ext *row = pts + (size_t)j * HALFW;
+            row[0] = base;
+            for (int k = 1; k < HALFW; k++) ext_add(&row[k], &row[k - 1], &base);
+            ext_dbl(&base, &row[HALFW - 1]); /* 2^W · previous base */
+        }
+        for (size_t i = 0; i < per; i++) zs[i] = pts[i].Z;
+        fq_batch_inv(zs, zs, per, scratch);
+        aff *out = job->table + (size_t)g * per;
+        for (size_t i = 0; i < per; i++) {
+            fq_mul(&out[i].x, &pts[i].X, &zs[i]);
+            fq_mul(&out[i].y, &pts[i].Y, &zs[i]);
+            fq_mul(&out[i].t, &out[i].x, &out[i].y);
+            fq_mul(&out[i].t, &out[i].t, &FQ_D);
+        }
+    }
+    free(pts);
+    free(zs);
+    free(scratch);
+}
+
+int salt_tables_init(const uint8_t *bases64, int n_bases, int n_threads) {
+    if (g_table) return 0;
+    if (n_bases <= 0 || n_bases > 256) return SALT_EINDEX;
+    size_t bytes = salt_table_bytes(n_bases);
+    const size_t huge = (size_t)2 << 20;
+    size_t alloc_bytes = (bytes + huge - 1) / huge * huge;
+    void *mem = NULL;
+    if (posix_memalign(&mem, huge, alloc_bytes) != 0) return SALT_ENOMEM;
+#ifdef MADV_HUGEPAGE
+    madvise(mem, alloc_bytes, MADV_HUGEPAGE); /* fewer TLB misses on random table reads */
+#endif
+    build_job job = {bases64, (aff *)mem, n_bases, 0};
+    run_parallel(build_part, &job, n_threads);
+    if (job.failed) {
+        free(mem);
+        return SALT_ENOMEM;
+    }
+    g_table_bytes = bytes;
+    g_nbases = n_bases;
+    __atomic_store_n(&g_table, (aff *)mem, __ATOMIC_RELEASE);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- commit_deltas */
+#define PREFETCH_AHEAD 4
+
+typedef struct {
+    const uint8_t *olds64;
+    size_t n_nodes;
+    const size_t *offs; /* n_nodes + 1 prefix sums of counts */
+    const uint8_t *indices;
+    const uint8_t *scalars32;
+    uint8_t *out64;
+    ext *acc;
+    fq *zs, *scratch;
+    size_t bounds[9]; /* node ranges per part */
+    int failed;
+} commit_job;
+
+static inline void prefetch_entry(const aff *e) {
+    __builtin_prefetch(e, 0, 0);
+    __builtin_prefetch((const char *)e + sizeof(aff) - 1, 0, 0);
+}
+
+static void commit_part(void *arg, int part, int nparts) {
+    (void)nparts;
+    commit_job *job = (commit_job *)arg;
+    const size_t n0 = job->bounds[part], n1 = job->bounds[part + 1];
+    if (n0 >= n1) return;
+    size_t cap = 0;
+    uint32_t *ops = NULL; /* table entry index | sign bit */
+    for (size_t node = n0; node < n1; node++) {
+        ext acc;
+        ext_load64(&acc, job->olds64 + 64 * node);
+        const size_t k0 = job->offs[node], k1 = job->offs[node + 1];
+        size_t need = (k1 - k0) * NWIN;
+        if (need > cap) {
+            size_t ncap = need > 2 * cap ? need : 2 * cap;
+            uint32_t *nops = realloc(ops, ncap * sizeof(uint32_t));
+            if (!nops) {
+                job->failed = 1;
+                free(ops);
+                return;
+            }
+            ops = nops;
+            cap = ncap;
+        }
+        size_t nops = 0;
+        for (size_t k = k0; k < k1; k++) {
+            uint64_t s[5];
+            int dig[NWIN];
+            scalar_load(s, job->scalars32 + 32 * k);
+            signed_digits(dig, s, SALT_W, NWIN);
+            const uint32_t base = (uint32_t)job->indices[k] * (uint32_t)(NWIN * HALFW);
+            for (int j = 0; j < NWIN; j++) {
+                int d = dig[j];
+                if (d == 0) continue;
+                uint32_t neg = d < 0 ? 0x80000000u : 0u;
+                uint32_t mag = (uint32_t)(d < 0 ? -d : d);
+                ops[nops++] = (base + (uint32_t)j * HALFW + mag - 1) | neg;
+            }
+        }
+        const aff *table = g_table;
+        for (size_t i = 0; i < nops && i < PREFETCH_AHEAD; i++) prefetch_entry(&table[ops[i] & 0x7fffffffu]);
+        for (size_t i = 0; i < nops; i++) {
+            if (i + PREFETCH_AHEAD < nops) prefetch_entry(&table[ops[i + PREFETCH_AHEAD] & 0x7fffffffu]);
+            const uint32_t op = ops[i];
+            const uint64_t mask = (uint64_t)0 - (uint64_t)(op >> 31);
+            ext_madd_signed(&acc, &acc, &table[op & 0x7fffffffu], mask);
+        }
+        job->acc[node] = acc;
+    }
+    free(ops);
+    ext_store_many(job->out64 + 64 * n0, job->acc + n0, n1 - n0, job->zs + n0, job->scratch + n0);
+}
+
+int salt_commit_deltas(const uint8_t *olds64, size_t n_nodes, const uint32_t *counts,
+                       const uint8_t *indices, const uint8_t *scalars32, uint8_t *out64,
+                       int n_threads) {
+    const aff *table = __atomic_load_n(&g_table, __ATOMIC_ACQUIRE);
+    if (!table) return SALT_ENOTABLES;
+    if (n_nodes == 0) return 0;
+    size_t *offs = malloc((n_nodes + 1) * sizeof(size_t));
+    ext *acc = malloc(n_nodes * sizeof(ext));
+    fq *zs = malloc(n_nodes * sizeof(fq));
+    fq *scratch = malloc(n_nodes * sizeof(fq));
+    int rc = 0;
+    if (!offs || !acc || !zs || !scratch) {
+        rc = SALT_ENOMEM;
+        goto done;
+    }
+    offs[0] = 0;
+    for (size_t i = 0; i < n_nodes; i++) offs[i + 1] = offs[i] + counts[i];
+    const size_t total = offs[n_nodes];
+    for (size_t k = 0; k < total; k++) {
+        if (indices[k] >= g_nbases) {
+            rc = SALT_EINDEX;
+            goto done;
+        }
+    }
+    /* Parallel only when it pays for the thread start (~tens of µs). */
+    int parts = n_threads < 1 ? 1 : (n_threads > 8 ? 8 : n_threads);
+    if (total < 64 || n_nodes < 2) parts = 1;
+    if ((size_t)parts > n_nodes) parts = (int)n_nodes;
+    commit_job job = {olds64, n_nodes, offs, indices, scalars32, out64, acc, zs, scratch, {0}, 0};
+    /* Split nodes so each part gets about the same work (deltas plus one unit per node). */
+    size_t weight_total = total + n_nodes, node = 0;
+    job.bounds[0] = 0;
+    for (int p = 1; p < parts; p++) {
+        size_t target = weight_total * (size_t)p / (size_t)parts;
+        while (node < n_nodes && offs[node] + node < target) node++;
+        job.bounds[p] = node;
+    }
+    job.bounds[parts] = n_nodes;
+    run_parallel(commit_part, &job, parts);
+    if (job.failed) rc = SALT_ENOMEM;
+done:
+    free(offs);
+    free(acc);
+    free(zs);
+    free(scratch);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- map_to_scalar, compress */
+int salt_map_to_scalars(const uint8_t *points64, size_t n, uint8_t *out32) {
+    if (n == 0) return 0;
+    fq *xs = malloc(n * sizeof(fq)), *ys = malloc(n * sizeof(fq)), *scratch = malloc(n * sizeof(fq));
+    if (!xs || !ys || !scratch) {
+        free(xs);
+        free(ys);
+        free(scratch);
+        return SALT_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        fq x, y;
+        fq_load_raw(&x, points64 + 64 * i);
+        fq_load_raw(&y, points64 + 64 * i + 32);
+        fq_to_mont(&xs[i], &x);
+        fq_to_mont(&ys[i], &y);
+    }
+    fq_batch_inv(ys, ys, n, scratch);
+    for (size_t i = 0; i < n; i++) {
+        fq v;
+        fq_mul(&v, &xs[i], &ys[i]);
+        fq_from_mont(&v, &v);
+        while (geq4(v.v, FR_R.v)) sub4(v.v, v.v, FR_R.v); /* Fr::from_le_bytes_mod_order */
+        memcpy(out32 + 32 * i, v.v, 32);
+    }
+    free(xs);
+    free(ys);
+    free(scratch);
+    return 0;
+}
+
+void salt_compress_many(const uint8_t *points64, size_t n, uint8_t *out32) {
+    for (size_t i = 0; i < n; i++) {
+        fq x, y;
+        fq_load_raw(&x, points64 + 64 * i);
+        fq_load_raw(&y, points64 + 64 * i + 32);
+        if (!(geq4(y.v, FQ_HALF.v) && !fq_eq(&y, &FQ_HALF))) fq_neg(&x, &x);
+        uint8_t *o = out32 + 32 * i;
+        for (int b = 0; b < 32; b++) o[b] = (uint8_t)(x.v[(31 - b) / 8] >> (8 * ((31 - b) % 8)));
+    }
+}
+
+/* ---------------------------------------------------------------- decompress */
+int64_t salt_decompress_many(const uint8_t *in32, size_t n, uint8_t *out64, int *error_code) {
+    *error_code = 0;
+    if (n == 0) return -1;
+    fq *xs = malloc(n * sizeof(fq)), *num = malloc(n * sizeof(fq)), *den = malloc(n * sizeof(fq));
+    fq *scratch = malloc(n * sizeof(fq));
+    uint8_t *code = calloc(n, 1);
+    int64_t bad = -1;
+    if (!xs || !num || !den || !scratch || !code) {
+        *error_code = SALT_ENOMEM;
+        bad = 0;
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        fq x;
+        const uint8_t *c = in32 + 32 * i;
+        for (int l = 0; l < 4; l++) {
+            uint64_t v = 0;
+            for (int b = 0; b < 8; b++) v = (v << 8) | c[(3 - l) * 8 + b];
+            x.v[l] = v;
+        }
+        den[i] = FQ_ZERO;
+        if (geq4(x.v, FQ_Q.v)) {
+            code[i] = 1;
+            continue;
+        }
+        fq xx, t;
+        fq_to_mont(&xs[i], &x);
+        fq_sqr(&xx, &xs[i]);
+        fq_mul5(&t, &xx);
+        fq_neg(&t, &t);                  /* a·x² */
+        fq_sub(&num[i], &t, &FQ_ONE);    /* a·x² − 1 */
+        fq_mul(&t, &xx, &FQ_D);
+        fq_sub(&den[i], &t, &FQ_ONE);    /* d·x² − 1 */
+        if (fq_is_zero(&den[i])) code[i] = 2;
+    }
+    fq_batch_inv(den, den, n, scratch);
+    for (size_t i = 0; i < n; i++) {
+        if (code[i]) {
+            bad = (int64_t)i;
+            *error_code = code[i];
+            goto done;
+        }
+        fq y2, y, yp, xx, u;
+        fq_mul(&y2, &num[i], &den[i]);
+        if (!fq_sqrt(&y, &y2)) {
+            bad = (int64_t)i;
+            *error_code = 3;
+            goto done;
+        }
+        /* subgroup check: 1 − a·x² = 1 + 5x² must be a non-zero square */
+        fq_sqr(&xx, &xs[i]);
+        fq_mul5(&u, &xx);
+        fq_add(&u, &u, &FQ_ONE);
+        fq leg;
+        static const fq exp_half = {{0x7fffffff80000000ULL, 0xa9ded2017fff2dffULL,
+                                     0x199cec0404d0ec02ULL, 0x39f6d3a994cebea4ULL}};
+        fq_pow(&leg, &u, &exp_half);
+        if (!fq_eq(&leg, &FQ_ONE)) {
+            bad = (int64_t)i;
+            *error_code = 4;
+            goto done;
+        }
+        fq_from_mont(&yp, &y);
+        if (!(geq4(yp.v, FQ_HALF.v) && !fq_eq(&yp, &FQ_HALF))) fq_neg(&y, &y);
+        store64(out64 + 64 * i, &xs[i], &y);
+    }
+done:
+    free(xs);
+    free(num);
+    free(den);
+    free(scratch);
+    free(code);
+    return bad;
+}
+
+/* ---------------------------------------------------------------- Pippenger MSM */
+typedef struct {
+    const aff *pts;
+    const int16_t *digits; /* n × nwin */
+    size_t n;
+    int c, nwin;
+    ext *window_sums; /* nwin */
+    int failed;
+} msm_job;
+
+static void msm_part(void *arg, int part, int nparts) {
+    msm_job *job = (msm_job *)arg;
+    const int nb = 1 << (job->c - 1);
+    ext *buckets = malloc((size_t)nb * sizeof(ext));
+    uint8_t *used = malloc((size_t)nb);
+    if (!buckets || !used) {
+        job->failed = 1;
+        free(buckets);
+        free(used);
+        return;
+    }
+    for (int w = part; w < job->nwin; w += nparts) {
+        memset(used, 0, (size_t)nb);
+        for (size_t i = 0; i < job->n; i++) {
+            int d = job->digits[i * (size_t)job->nwin + (size_t)w];
+            if (d == 0) continue;
+            int b = (d < 0 ? -d : d) - 1;
+            const aff *p = &job->pts[i];
+            if (!used[b]) {
+                ext *e = &buckets[b];
+                if (d < 0) {
+                    fq_neg(&e->X, &p->x);
+                } else {
+                    e->X = p->x;
+                }
+                e->Y = p->y;
+                e->Z = FQ_ONE;
+                fq_mul(&e->T, &e->X, &e->Y);
+                used[b] = 1;
+            } else {
+                ext_madd_signed(&buckets[b], &buckets[b], p, d < 0 ? ~(uint64_t)0 : 0);
+            }
+        }
+        ext run, sum;
+        ext_identity(&run);
+        ext_identity(&sum);
+        int any = 0;
+        for (int b = nb - 1; b >= 0; b--) {
+            if (used[b]) {
+                ext_add(&run, &run, &buckets[b]);
+                any = 1;
+            }
+            if (any) ext_add(&sum, &sum, &run);
+        }
+        job->window_sums[w] = sum;
+    }
+    free(buckets);
+    free(used);
+}
+
+static int msm_window(size_t n) {
+    int best = 2;
+    double best_cost = 1e300;
+    for (int c = 2; c <= 16; c++) {
+        int nwin = (254 + c - 1) / c;
+        double cost = (double)nwin * ((double)n * 8.0 + (double)(1 << (c - 1)) * 20.0) + 254.0 * 8.0;
+        if (cost < best_cost) {
+            best_cost = cost;
+            best = c;
+        }
+    }
+    return best;
+}
+
+int salt_msm(const uint8_t *points64, const uint8_t *scalars32, size_t n, uint8_t *out64,
+             int n_threads) {
+    ext res;
+    ext_identity(&res);
+    if (n == 0) {
+        fq zs, scratch;
+        ext_store_many(out64, &res, 1, &zs, &scratch);
+        return 0;
+    }
+    const int c = msm_window(n);
+    const int nwin = (254 + c - 1) / c;
+    aff *pts = malloc(n * sizeof(aff));
+    int16_t *digits = malloc(n * (size_t)nwin * sizeof(int16_t));
+    ext *sums = malloc((size_t)nwin * sizeof(ext));
+    int rc = 0;
+    if (!pts || !digits || !sums) {
+        rc = SALT_ENOMEM;
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        aff_load64(&pts[i], points64 + 64 * i);
+        uint64_t s[5];
+        int dig[128];
+        scalar_load(s, scalars32 + 32 * i);
+        signed_digits(dig, s, c, nwin);
+        for (int w = 0; w < nwin; w++) digits[i * (size_t)nwin + (size_t)w] = (int16_t)dig[w];
+    }
+    msm_job job = {pts, digits, n, c, nwin, sums, 0};
+    int parts = n_threads < 1 ? 1 : n_threads;
+    if (n < 64) parts = 1;
+    if (parts > nwin) parts = nwin;
+    run_parallel(msm_part, &job, parts);
+    if (job.failed) {
+        rc = SALT_ENOMEM;
+        goto done;
+    }
+    res = sums[nwin - 1];
+    for (int w = nwin - 2; w >= 0; w--) {
+        for (int k = 0; k < c; k++) ext_dbl(&res, &res);
+        ext_add(&res, &res, &sums[w]);
+    }
+    {
+        fq zs, scratch;
+        ext_store_many(out64, &res, 1, &zs, &scratch);
+    }
+done:
+    free(pts);
+    free(digits);
+    free(sums);
+    return rc;
+}

@@ -1,0 +1,42 @@
+/* Batch Banderwagon/Bandersnatch arithmetic for SALT (spec/salt.md §3, §4, §9).
+ *
+ * Loaded by salt/native.py through cffi ABI mode: the declarations between the CDEF markers are
+ * fed verbatim to ffi.cdef(), so keep them plain C (no macros, no preprocessor lines).
+ *
+ * Byte formats (all little-endian unless stated):
+ *   point64    x LE32 ‖ y LE32 affine coordinates (trusted storage format, reduced mod q on input);
+ *              outputs are canonical: the (x, y) ~ (-x, -y) representative with y > (q-1)/2.
+ *   compressed 32 bytes big-endian x of the positive-y representative.
+ *   scalar     32 bytes LE; reduced mod r inside (callers normally pass values < r).
+ */
+#ifndef SALT_BANDERWAGON_H
+#define SALT_BANDERWAGON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* BEGIN CDEF */
+int salt_abi_version(void);
+int salt_window_bits(void);
+size_t salt_table_bytes(int n_bases);
+int salt_tables_ready(void);
+int salt_tables_init(const uint8_t *bases64, int n_bases, int n_threads);
+int salt_commit_deltas(const uint8_t *olds64, size_t n_nodes, const uint32_t *counts,
+                       const uint8_t *indices, const uint8_t *scalars32, uint8_t *out64,
+                       int n_threads);
+int salt_map_to_scalars(const uint8_t *points64, size_t n, uint8_t *out32);
+int64_t salt_decompress_many(const uint8_t *in32, size_t n, uint8_t *out64, int *error_code);
+void salt_compress_many(const uint8_t *points64, size_t n, uint8_t *out32);
+int salt_msm(const uint8_t *points64, const uint8_t *scalars32, size_t n, uint8_t *out64,
+             int n_threads);
+/* END CDEF */
+
+/* Return codes of the int functions: 0 ok, SALT_ENOTABLES (tables not built), SALT_ENOMEM,
+ * SALT_EINDEX (generator index >= n_bases). salt_decompress_many returns -1 when every point
+ * decodes, else the index of the first bad point with *error_code = 1 (x >= q), 2 (d·x² = 1),
+ * 3 (y² not a square), 4 (not in the subgroup). */
+#define SALT_ENOTABLES (-1)
+#define SALT_ENOMEM (-2)
+#define SALT_EINDEX (-3)
+
+#endif
