@@ -1,0 +1,52 @@
+"""Hex codecs for JSON-RPC values (spec/rpc.md §1 Encoding): quantities, data, addresses, hashes."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+_QUANTITY = re.compile(r"0x(0|[1-9a-fA-F][0-9a-fA-F]*)\Z")
+_DATA = re.compile(r"0x([0-9a-fA-F]{2})*\Z")
+MAX_QUANTITY_DIGITS = 64
+
+
+class CodecError(ValueError):
+    """A value that is not the hex form the method expects; the message says what was wrong."""
+
+
+def quantity(n: int) -> str:
+    """Format a non-negative int as a Quantity: 0x-prefixed hex, no leading zeros."""
+    if n < 0:
+        raise ValueError(f"quantity must be non-negative: {n}")
+    return hex(n)
+
+
+def data(b: bytes) -> str:
+    return "0x" + b.hex()
+
+
+def parse_quantity(v: Any) -> int:
+    """Parse a Quantity; decimals, leading zeros and non-strings are rejected."""
+    if not isinstance(v, str):
+        raise CodecError(f"json: cannot unmarshal {type(v).__name__} into a hex quantity")
+    if len(v) > MAX_QUANTITY_DIGITS + 2 or not _QUANTITY.match(v):
+        raise CodecError(f"hex string {v[:70]!r} is not a valid quantity")
+    return int(v, 16)
+
+
+def parse_data(v: Any, size: int | None = None) -> bytes:
+    """Parse Data (0x + even hex digits), optionally of an exact byte size."""
+    if not isinstance(v, str) or not _DATA.match(v):
+        raise CodecError(f"hex string {str(v)[:70]!r} is not valid data (0x-prefixed, even length)")
+    out = bytes.fromhex(v[2:])
+    if size is not None and len(out) != size:
+        raise CodecError(f"hex string has length {len(out)}, want {size} bytes")
+    return out
+
+
+def parse_address(v: Any) -> bytes:
+    return parse_data(v, 20)
+
+
+def parse_hash(v: Any) -> bytes:
+    return parse_data(v, 32)

@@ -1,0 +1,55 @@
+"""JSON-RPC errors with geth's codes and message texts (spec/rpc.md §4); the only place codes are chosen."""
+
+from __future__ import annotations
+
+from typing import Any
+
+PARSE_ERROR = -32700
+INVALID_REQUEST = -32600
+METHOD_NOT_FOUND = -32601
+INVALID_PARAMS = -32602
+INTERNAL_ERROR = -32603
+SERVER_ERROR = -32000
+LIMIT_EXCEEDED = -32005
+EXECUTION_REVERTED = 3
+
+
+class RpcError(Exception):
+    """An error reply: `code`, geth-worded `message`, optional `data`."""
+
+    def __init__(self, code: int, message: str, data: Any = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.data = data
+
+    def to_json(self) -> dict[str, Any]:
+        err: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.data is not None:
+            err["data"] = self.data
+        return err
+
+
+def parse_error(detail: str) -> RpcError:
+    return RpcError(PARSE_ERROR, f"parse error: {detail}")
+
+
+def invalid_request(detail: str) -> RpcError:
+    return RpcError(INVALID_REQUEST, f"invalid request: {detail}")
+
+
+def method_not_found(name: str) -> RpcError:
+    return RpcError(METHOD_NOT_FOUND, f"the method {name} does not exist/is not available")
+
+
+def invalid_params(detail: str, index: int | None = None) -> RpcError:
+    prefix = f"invalid argument {index}: " if index is not None else "invalid params: "
+    return RpcError(INVALID_PARAMS, prefix + detail)
+
+
+def limit_exceeded(detail: str) -> RpcError:
+    return RpcError(LIMIT_EXCEEDED, f"limit exceeded: {detail}")
+
+
+def internal_error() -> RpcError:
+    return RpcError(INTERNAL_ERROR, "internal error")

@@ -1,0 +1,72 @@
+"""aiohttp app: JSON-RPC over HTTP `POST /` and WebSocket on the same path (spec/rpc.md §1)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from rpc.dispatch import NO_REPLY, Limits, Methods, handle_body
+from rpc.errors import limit_exceeded, parse_error
+
+METHODS = web.AppKey("methods", Methods)
+LIMITS = web.AppKey("limits", Limits)
+CORS = web.AppKey("cors_origins", tuple)
+
+
+def _cors_headers(request: web.Request) -> dict[str, str]:
+    origin = request.headers.get("Origin")
+    allowed = request.app[CORS]
+    if origin and ("*" in allowed or origin in allowed):
+        return {"Access-Control-Allow-Origin": origin, "Access-Control-Allow-Headers": "Content-Type",
+                "Access-Control-Allow-Methods": "POST, GET, OPTIONS", "Vary": "Origin"}
+    return {}
+
+
+def _json_response(value: Any, request: web.Request, status: int = 200) -> web.Response:
+    return web.Response(text=json.dumps(value, separators=(",", ":")), status=status,
+                        content_type="application/json", headers=_cors_headers(request))
+
+
+async def handle_http(request: web.Request) -> web.StreamResponse:
+    limits = request.app[LIMITS]
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        err = limit_exceeded(f"request body exceeds {limits.max_tx_body} bytes")
+        return _json_response({"jsonrpc": "2.0", "id": None, "error": err.to_json()}, request, status=413)
+    reply = await handle_body(request.app[METHODS], raw, limits)
+    if reply is NO_REPLY:
+        return web.Response(status=200, headers=_cors_headers(request))
+    is_parse_error = isinstance(reply, dict) and reply.get("error", {}).get("code") == parse_error("").code
+    return _json_response(reply, request, status=400 if is_parse_error else 200)
+
+
+async def handle_get(request: web.Request) -> web.StreamResponse:
+    """WebSocket upgrade on `/`; a plain GET gets a short text answer."""
+    if request.headers.get("Upgrade", "").lower() != "websocket":
+        return web.Response(text="megaeth-node JSON-RPC: POST JSON-RPC 2.0 requests to this URL\n")
+    ws = web.WebSocketResponse(max_msg_size=request.app[LIMITS].max_tx_body)
+    await ws.prepare(request)
+    async for msg in ws:
+        if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
+            raw = msg.data.encode() if isinstance(msg.data, str) else msg.data
+            reply = await handle_body(request.app[METHODS], raw, request.app[LIMITS])
+            if reply is not NO_REPLY:
+                await ws.send_str(json.dumps(reply, separators=(",", ":")))
+    return ws
+
+
+async def handle_options(request: web.Request) -> web.Response:
+    return web.Response(status=204, headers=_cors_headers(request))
+
+
+def make_app(methods: Methods, limits: Limits = Limits(), cors_origins: tuple[str, ...] = ()) -> web.Application:
+    """The JSON-RPC application serving `methods`."""
+    app = web.Application(client_max_size=limits.max_tx_body)
+    app[METHODS] = methods
+    app[LIMITS] = limits
+    app[CORS] = cors_origins
+    app.add_routes([web.post("/", handle_http), web.get("/", handle_get), web.options("/", handle_options)])
+    return app

@@ -1,0 +1,149 @@
+"""JSON-RPC framing over a real aiohttp server on loopback: single, batch, notifications, errors, limits, WS."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from rpc.dispatch import Limits
+from rpc.methods_base import base_methods
+from rpc.server import make_app
+
+CHAIN_ID = 6342
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def url() -> Iterator[str]:
+    """A real server in a background thread; loopback only."""
+    port = _free_port()
+    loop = asyncio.new_event_loop()
+    limits = Limits(max_batch=10, max_body=4096, max_tx_body=65536)
+    runner = web.AppRunner(make_app(base_methods(CHAIN_ID), limits, cors_origins=("http://allowed.test",)))
+    loop.run_until_complete(runner.setup())
+    loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port).start())
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{port}/"
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(5)
+
+
+def _post(url: str, body: bytes | str, headers: dict[str, str] | None = None) -> tuple[int, Any, dict[str, str]]:
+    async def go() -> tuple[int, Any, dict[str, str]]:
+        async with aiohttp.ClientSession() as s, s.post(url, data=body, headers=headers or {}) as r:
+            text = await r.text()
+            return r.status, json.loads(text) if text else None, dict(r.headers)
+    return asyncio.run(go())
+
+
+def _req(method: str, params: Any = None, id_: Any = 1) -> dict[str, Any]:
+    r: dict[str, Any] = {"jsonrpc": "2.0", "method": method, "id": id_}
+    if params is not None:
+        r["params"] = params
+    return r
+
+
+def test_single_request(url: str) -> None:
+    status, reply, _ = _post(url, json.dumps(_req("eth_chainId")))
+    assert status == 200 and reply == {"jsonrpc": "2.0", "id": 1, "result": hex(CHAIN_ID)}
+
+
+@pytest.mark.parametrize("id_", ["abc", 7, None, 1.5])
+def test_id_is_echoed_verbatim(url: str, id_: Any) -> None:
+    assert _post(url, json.dumps(_req("net_version", id_=id_)))[1]["id"] == id_
+
+
+def test_batch_in_order_without_notifications(url: str) -> None:
+    body = [_req("eth_chainId", id_=1), {"jsonrpc": "2.0", "method": "net_listening"},
+            _req("web3_sha3", ["0x"], id_=2), _req("nope", id_=3)]
+    _, reply, _ = _post(url, json.dumps(body))
+    assert [r["id"] for r in reply] == [1, 2, 3]
+    assert reply[1]["result"] == "0xc5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470"
+    assert reply[2]["error"] == {"code": -32601, "message": "the method nope does not exist/is not available"}
+
+
+def test_notification_gets_no_reply(url: str) -> None:
+    status, reply, _ = _post(url, json.dumps({"jsonrpc": "2.0", "method": "eth_chainId"}))
+    assert status == 200 and reply is None
+
+
+@pytest.mark.parametrize("body, code, status", [
+    ("{not json", -32700, 400),
+    ("[]", -32600, 200),
+    ('"a string"', -32600, 200),
+    ('{"jsonrpc": "1.0", "method": "eth_chainId", "id": 1}', -32600, 200),
+    ('{"jsonrpc": "2.0", "method": "eth_chainId", "id": 1, "params": {"a": 1}}', -32602, 200),
+    ('{"jsonrpc": "2.0", "method": "web3_sha3", "id": 1, "params": ["0x123"]}', -32602, 200),
+    ('{"jsonrpc": "2.0", "method": "web3_sha3", "id": 1, "params": []}', -32602, 200),
+    ('{"jsonrpc": "2.0", "method": "eth_chainId", "id": 1, "params": [1]}', -32602, 200),
+])
+def test_malformed_requests(url: str, body: str, code: int, status: int) -> None:
+    got_status, reply, _ = _post(url, body)
+    assert got_status == status and reply["error"]["code"] == code
+
+
+def test_batch_cap(url: str) -> None:
+    _, reply, _ = _post(url, json.dumps([_req("eth_chainId", id_=i) for i in range(11)]))
+    assert reply["error"]["code"] == -32005 and "limit exceeded" in reply["error"]["message"]
+
+
+def test_body_caps(url: str) -> None:
+    big_sha = json.dumps(_req("web3_sha3", ["0x" + "00" * 3000]))
+    assert _post(url, big_sha)[1]["error"]["code"] == -32005
+    status, reply, _ = _post(url, json.dumps(_req("web3_sha3", ["0x" + "00" * 40000])))
+    assert status == 413 and reply["error"]["code"] == -32005
+
+
+def test_cors_only_for_allowed_origins(url: str) -> None:
+    _, _, headers = _post(url, json.dumps(_req("eth_chainId")), {"Origin": "http://allowed.test"})
+    assert headers.get("Access-Control-Allow-Origin") == "http://allowed.test"
+    _, _, headers = _post(url, json.dumps(_req("eth_chainId")), {"Origin": "http://evil.test"})
+    assert "Access-Control-Allow-Origin" not in headers
+
+
+def test_websocket_requests_and_batches(url: str) -> None:
+    async def go() -> list[Any]:
+        async with aiohttp.ClientSession() as s, s.ws_connect(url) as ws:
+            await ws.send_str(json.dumps(_req("eth_chainId")))
+            one = json.loads(await ws.receive_str())
+            await ws.send_str(json.dumps([_req("net_version", id_=5), _req("eth_syncing", id_=6)]))
+            two = json.loads(await ws.receive_str())
+            await ws.send_str("{bad")
+            three = json.loads(await ws.receive_str())
+            return [one, two, three]
+    one, two, three = asyncio.run(go())
+    assert one["result"] == hex(CHAIN_ID)
+    assert [r["result"] for r in two] == [str(CHAIN_ID), False]
+    assert three["error"]["code"] == -32700
+
+
+JSONISH = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+                       lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=8), c, max_size=4),
+                       max_leaves=12)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=st.one_of(JSONISH.map(json.dumps), st.binary(max_size=200)))
+def test_fuzzed_bodies_get_jsonrpc_answers(url: str, body: Any) -> None:
+    status, reply, _ = _post(url, body)
+    assert status in (200, 400)
+    items = reply if isinstance(reply, list) else [reply]
+    for item in items:
+        assert item is None or item.get("jsonrpc") == "2.0" and ("result" in item or "error" in item)
+    assert _post(url, json.dumps(_req("eth_chainId")))[1]["result"] == hex(CHAIN_ID)
