@@ -1,0 +1,136 @@
+"""Transaction pool: per-sender nonce order, pending vs queued, fee-bump replacement, caps and eviction.
+
+Pure bookkeeping: the caller validates signatures, balances and gas, and tells the pool each
+sender's state nonce. Errors use geth's wording (spec/rpc.md §4).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from megaeth_node.errors import AlreadyKnown, NonceTooLow, ReplacementUnderpriced, TxPoolFull
+from megaeth_node.types import LEGACY_TX_TYPE, Transaction
+
+PRICE_BUMP_PCT = 10
+
+
+def fee_cap(tx: Transaction) -> int:
+    return tx.gas_price if tx.type == LEGACY_TX_TYPE else tx.max_fee_per_gas
+
+
+def tip_cap(tx: Transaction) -> int:
+    return tx.gas_price if tx.type == LEGACY_TX_TYPE else tx.max_priority_fee_per_gas
+
+
+def effective_tip(tx: Transaction, base_fee: int) -> int:
+    return min(tip_cap(tx), fee_cap(tx) - base_fee)
+
+
+@dataclass(slots=True)
+class PoolTx:
+    tx: Transaction
+    sender: bytes
+    seq: int  # arrival order, for FIFO tie-breaks and eviction
+
+
+@dataclass(slots=True)
+class _Account:
+    txs: dict[int, PoolTx] = field(default_factory=dict)  # nonce → tx
+
+
+class Mempool:
+    """Pending = contiguous from the sender's state nonce; queued = after a gap."""
+
+    def __init__(self, max_per_sender: int = 64, max_total: int = 10_000, price_bump_pct: int = PRICE_BUMP_PCT):
+        self.max_per_sender = max_per_sender
+        self.max_total = max_total
+        self.price_bump_pct = price_bump_pct
+        self._accounts: dict[bytes, _Account] = {}
+        self._by_hash: dict[bytes, PoolTx] = {}
+        self._seq = itertools.count()
+
+    def __len__(self) -> int:
+        return len(self._by_hash)
+
+    def get(self, tx_hash: bytes) -> PoolTx | None:
+        return self._by_hash.get(tx_hash)
+
+    def add(self, tx: Transaction, sender: bytes, state_nonce: int) -> PoolTx | None:
+        """Insert; return the replaced entry, if any. Raise NonceTooLow/AlreadyKnown/… when refused."""
+        if tx.hash in self._by_hash:
+            raise AlreadyKnown("already known")
+        if tx.nonce < state_nonce:
+            raise NonceTooLow(f"nonce too low: next nonce {state_nonce}, tx nonce {tx.nonce}")
+        acct = self._accounts.setdefault(sender, _Account())
+        old = acct.txs.get(tx.nonce)
+        if old is not None:
+            bump = 100 + self.price_bump_pct
+            if fee_cap(tx) * 100 < fee_cap(old.tx) * bump or tip_cap(tx) * 100 < tip_cap(old.tx) * bump:
+                raise ReplacementUnderpriced("replacement transaction underpriced")
+            del self._by_hash[old.tx.hash]
+        elif len(acct.txs) >= self.max_per_sender:
+            raise TxPoolFull(f"txpool is full: sender has {len(acct.txs)} transactions queued")
+        elif len(self._by_hash) >= self.max_total and not self._evict_for(sender):
+            raise TxPoolFull("txpool is full")
+        entry = PoolTx(tx, sender, next(self._seq))
+        acct.txs[tx.nonce] = entry
+        self._by_hash[tx.hash] = entry
+        return old
+
+    def _evict_for(self, sender: bytes) -> bool:
+        """Make room by dropping the cheapest chain tail of another sender (never opens a nonce gap)."""
+        tails = [a.txs[max(a.txs)] for s, a in self._accounts.items() if s != sender]
+        if not tails:
+            return False
+        victim = min(tails, key=lambda e: (fee_cap(e.tx), -e.seq))
+        self.remove(victim.tx.hash)
+        return True
+
+    def remove(self, tx_hash: bytes) -> None:
+        entry = self._by_hash.pop(tx_hash, None)
+        if entry is None:
+            return
+        acct = self._accounts[entry.sender]
+        acct.txs.pop(entry.tx.nonce, None)
+        if not acct.txs:
+            del self._accounts[entry.sender]
+
+    def drop_below(self, sender: bytes, state_nonce: int) -> None:
+        """Forget the sender's transactions whose nonce is now used (included or replaced on chain)."""
+        acct = self._accounts.get(sender)
+        for nonce in [n for n in (acct.txs if acct else {}) if n < state_nonce]:
+            self.remove(acct.txs[nonce].tx.hash)  # type: ignore[union-attr]
+
+    def pending_nonce(self, sender: bytes, state_nonce: int) -> int:
+        """State nonce plus the sender's contiguous pooled transactions (what wallets ask for as 'pending')."""
+        acct = self._accounts.get(sender)
+        n = state_nonce
+        while acct and n in acct.txs:
+            n += 1
+        return n
+
+    def split(self, state_nonce: Callable[[bytes], int]) -> tuple[list[PoolTx], list[PoolTx]]:
+        """(pending, queued) entries, each sender's in nonce order."""
+        pending, queued = [], []
+        for sender, acct in self._accounts.items():
+            nxt = state_nonce(sender)
+            for nonce in sorted(acct.txs):
+                (pending if nonce == nxt else queued).append(acct.txs[nonce])
+                if nonce == nxt:
+                    nxt += 1
+        return pending, queued
+
+    def executable(self, state_nonce: Callable[[bytes], int], base_fee: int) -> Iterator[PoolTx]:
+        """Pending txs that can pay the base fee, best tip first, each sender's in nonce order (FIFO ties)."""
+        heads: dict[bytes, list[PoolTx]] = {}
+        for entry in self.split(state_nonce)[0]:
+            heads.setdefault(entry.sender, []).append(entry)
+        while heads:
+            best = max(heads, key=lambda s: (effective_tip(heads[s][0].tx, base_fee), -heads[s][0].seq))
+            entry = heads[best].pop(0)
+            if not heads[best] or fee_cap(entry.tx) < base_fee:
+                del heads[best]
+            if fee_cap(entry.tx) >= base_fee:
+                yield entry
