@@ -233,6 +233,21 @@ class Transaction:
         return _recover(self.signing_hash(), self.y_parity(), self.r, self.s)
 
     @classmethod
+    def decode(cls, raw: bytes) -> Transaction:
+        """Parse an EIP-2718 encoding (legacy RLP list, 0x02, 0x04 or 0x7e); raise ChainDataError when malformed."""
+        if not raw:
+            raise ChainDataError("empty transaction bytes")
+        try:
+            if raw[0] >= 0xC0:
+                return _decode_legacy(rlp.decode(raw))
+            body = rlp.decode(raw[1:])
+        except rlp.exceptions.DecodingError as e:
+            raise ChainDataError(f"transaction RLP: {e}") from e
+        if not isinstance(body, list):
+            raise ChainDataError("transaction payload is not an RLP list")
+        return _decode_typed(raw[0], body)
+
+    @classmethod
     def from_rpc(cls, d: Mapping[str, Any]) -> Transaction:
         """Parse one full transaction object of an `eth_getBlockBy*` result."""
         t = _int(d["type"])
@@ -259,6 +274,71 @@ class Transaction:
         else:
             raise ChainDataError(f"unsupported transaction type {t:#x}")
         return tx
+
+
+def _uint(b: Any, what: str) -> int:
+    if not isinstance(b, bytes) or (len(b) > 1 and b[0] == 0) or len(b) > 32:
+        raise ChainDataError(f"{what}: not a canonical integer")
+    return int.from_bytes(b, "big")
+
+
+def _blob(b: Any, what: str, size: int | None = None) -> bytes:
+    if not isinstance(b, bytes) or (size is not None and len(b) != size):
+        raise ChainDataError(f"{what}: expected {size if size is not None else 'a'}-byte string")
+    return b
+
+
+def _to(b: Any) -> bytes | None:
+    return None if b == b"" else _blob(b, "to", 20)
+
+
+def _decode_legacy(f: Any) -> Transaction:
+    if not isinstance(f, list) or len(f) != 9:
+        raise ChainDataError("legacy transaction must have 9 fields")
+    v = _uint(f[6], "v")
+    chain_id = None if v in (27, 28) else (v - 35) // 2
+    return Transaction(type=LEGACY_TX_TYPE, nonce=_uint(f[0], "nonce"), gas_price=_uint(f[1], "gasPrice"),
+                       gas=_uint(f[2], "gas"), to=_to(f[3]), value=_uint(f[4], "value"), data=_blob(f[5], "data"),
+                       chain_id=chain_id, v=v, r=_uint(f[7], "r"), s=_uint(f[8], "s"))
+
+
+def _access_list(items: Any) -> AccessList:
+    if not isinstance(items, list):
+        raise ChainDataError("accessList must be a list")
+    out = []
+    for item in items:
+        if not isinstance(item, list) or len(item) != 2 or not isinstance(item[1], list):
+            raise ChainDataError("accessList entry must be [address, [keys]]")
+        out.append((_blob(item[0], "accessList address", 20),
+                    tuple(_blob(k, "accessList key", 32) for k in item[1])))
+    return tuple(out)
+
+
+def _decode_typed(kind: int, f: list[Any]) -> Transaction:
+    if kind == DEPOSIT_TX_TYPE:
+        if len(f) != 8:
+            raise ChainDataError("deposit transaction must have 8 fields")
+        return Transaction(type=kind, source_hash=_blob(f[0], "sourceHash", 32), deposit_sender=_blob(f[1], "from", 20),
+                           to=_to(f[2]), mint=_uint(f[3], "mint"), value=_uint(f[4], "value"), gas=_uint(f[5], "gas"),
+                           is_system_tx=bool(_uint(f[6], "isSystemTx")), data=_blob(f[7], "data"), nonce=0)
+    want = {DYNAMIC_FEE_TX_TYPE: 12, SET_CODE_TX_TYPE: 13}.get(kind)
+    if want is None:
+        raise ChainDataError(f"transaction type not supported: {kind:#x}")
+    if len(f) != want:
+        raise ChainDataError(f"type {kind:#x} transaction must have {want} fields")
+    auths: tuple[Authorization, ...] = ()
+    if kind == SET_CODE_TX_TYPE:
+        if not isinstance(f[9], list) or any(not isinstance(a, list) or len(a) != 6 for a in f[9]):
+            raise ChainDataError("authorizationList entries must have 6 fields")
+        auths = tuple(Authorization(_uint(a[0], "auth chainId"), _blob(a[1], "auth address", 20),
+                                    _uint(a[2], "auth nonce"), _uint(a[3], "auth yParity"),
+                                    _uint(a[4], "auth r"), _uint(a[5], "auth s")) for a in f[9])
+    v, r, s = f[-3:]
+    return Transaction(type=kind, chain_id=_uint(f[0], "chainId"), nonce=_uint(f[1], "nonce"),
+                       max_priority_fee_per_gas=_uint(f[2], "maxPriorityFeePerGas"),
+                       max_fee_per_gas=_uint(f[3], "maxFeePerGas"), gas=_uint(f[4], "gas"), to=_to(f[5]),
+                       value=_uint(f[6], "value"), data=_blob(f[7], "data"), access_list=_access_list(f[8]),
+                       authorization_list=auths, v=_uint(v, "yParity"), r=_uint(r, "r"), s=_uint(s, "s"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from megaeth_node.types import (
     DEPOSIT_TX_TYPE, SET_CODE_TX_TYPE, Block, ChainDataError, Log, Receipt, logs_bloom, verify_block_integrity,
@@ -68,3 +70,31 @@ def test_receipt_encoding_carries_deposit_fields() -> None:
     assert plain.encode()[0] == 0x2 and dep.encode()[0] == DEPOSIT_TX_TYPE
     assert len(dep.encode()) == len(plain.encode()) + 2
     assert plain.bloom == logs_bloom([log]) and int.from_bytes(plain.bloom, "big").bit_count() <= 6
+
+
+def test_decode_round_trips_every_real_transaction(testdata: Path) -> None:
+    from megaeth_node.types import Transaction
+    n = 0
+    for b in _blocks(testdata):
+        for tx in b.transactions:
+            again = Transaction.decode(tx.encode())
+            assert again.encode() == tx.encode() and again.hash == tx.hash
+            n += 1
+    assert n > 1000
+
+
+@pytest.mark.parametrize("raw", [b"", b"\x05\xc0", b"\x02\xc0", b"\xc3\x01\x02\x03", b"\x02\xff", b"\x7e\xc1\x80"])
+def test_decode_rejects_malformed(raw: bytes) -> None:
+    from megaeth_node.types import Transaction
+    with pytest.raises(ChainDataError):
+        Transaction.decode(raw)
+
+
+@settings(max_examples=500, deadline=None)
+@given(raw=st.binary(max_size=300))
+def test_decode_never_raises_anything_but_chain_data_error(raw: bytes) -> None:
+    from megaeth_node.types import Transaction
+    try:
+        Transaction.decode(raw)
+    except ChainDataError:
+        pass
