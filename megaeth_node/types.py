@@ -94,6 +94,12 @@ class Header:
         return keccak(self.encode())
 
     @classmethod
+    def decode(cls, raw: bytes) -> Header:
+        """Inverse of `encode` (storage format; trusted input)."""
+        ints = {7, 8, 9, 10, 11, 15, 17, 18}
+        return cls(*(int.from_bytes(x, "big") if i in ints else x for i, x in enumerate(rlp.decode(raw))))
+
+    @classmethod
     def from_rpc(cls, d: Mapping[str, Any]) -> Header:
         """Parse the header part of an `eth_getBlockBy*` result."""
         def opt_int(k: str) -> int | None:
@@ -422,6 +428,16 @@ def verify_block_integrity(block: Block) -> None:
     root = ordered_trie_root(encodings)
     if root != block.header.transactions_root:
         raise ChainDataError(f"transactionsRoot {root.hex()} != header {block.header.transactions_root.hex()}")
+
+
+def decode_receipt(raw: bytes) -> Receipt:
+    """Inverse of `Receipt.encode` (storage format; trusted input)."""
+    tx_type, payload = (LEGACY_TX_TYPE, raw) if raw[0] >= 0xC0 else (raw[0], raw[1:])
+    f = rlp.decode(payload)
+    logs = tuple(Log(a, tuple(t), d) for a, t, d in f[3])
+    extra = [int.from_bytes(x, "big") for x in f[4:6]]
+    return Receipt(tx_type, int.from_bytes(f[0], "big"), int.from_bytes(f[1], "big"), logs,
+                   extra[0] if extra else None, extra[1] if len(extra) > 1 else None)
 
 
 def receipts_root(receipts: Sequence[Receipt]) -> bytes:

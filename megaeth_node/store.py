@@ -1,0 +1,177 @@
+"""Chain store in LMDB: headers, bodies, receipts, tx index, log index, mini-block journal, metadata.
+
+Tables are declared once (TABLES). Numbers are u64 big-endian so range scans follow block order.
+Writes take an open write transaction so that the builder can commit a block together with its
+SALT state in one LMDB transaction (design.md: one writer, many readers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from struct import Struct
+
+import lmdb
+import rlp
+
+from megaeth_node.types import Block, Header, Log, Receipt, Transaction, decode_receipt
+
+SCHEMA_VERSION = 1
+TABLES = (
+    "headers",      # number → header RLP
+    "hashes",       # block hash → number
+    "bodies",       # number → rlp([tx 2718 encodings, senders])
+    "receipts",     # number → rlp([receipt 2718 encodings])
+    "tx_index",     # tx hash → number ‖ index (u32)
+    "log_address",  # address ‖ number → b""
+    "log_topic",    # topic ‖ number → b""
+    "journal",      # number ‖ mini-block index (u32) → rlp([tx 2718 encodings]), for the unsealed block
+    "meta",         # b"head" → number, b"schema" → version
+)
+_U64 = Struct(">Q")
+_U32 = Struct(">I")
+
+
+def open_env(path: Path, map_size: int = 1 << 36, extra_dbs: int = 8) -> lmdb.Environment:
+    """The node's one LMDB environment (chain tables here, SALT tables opened by salt/)."""
+    path.mkdir(parents=True, exist_ok=True)
+    return lmdb.open(str(path), map_size=map_size, max_dbs=len(TABLES) + extra_dbs)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredLog:
+    """A log with its position, as `eth_getLogs` returns it."""
+
+    log: Log
+    block_number: int
+    block_hash: bytes
+    tx_hash: bytes
+    tx_index: int
+    log_index: int
+
+
+class ChainStore:
+    def __init__(self, env: lmdb.Environment) -> None:
+        self.env = env
+        self.db = {name: env.open_db(name.encode()) for name in TABLES}
+        with env.begin(write=True) as txn:
+            found = txn.get(b"schema", db=self.db["meta"])
+            if found is None:
+                txn.put(b"schema", _U64.pack(SCHEMA_VERSION), db=self.db["meta"])
+            elif _U64.unpack(found)[0] != SCHEMA_VERSION:
+                raise RuntimeError(f"data directory has schema {_U64.unpack(found)[0]}, this node needs "
+                                   f"{SCHEMA_VERSION}: use a new --data-dir")
+
+    # -- writes (inside the builder's write transaction) --
+
+    def write_block(self, txn: lmdb.Transaction, block: Block, receipts: Sequence[Receipt]) -> None:
+        """Store a sealed block, its receipts and indexes, and make it the head."""
+        n = _U64.pack(block.header.number)
+        db = self.db
+        txn.put(n, block.header.encode(), db=db["headers"])
+        txn.put(block.hash, n, db=db["hashes"])
+        txn.put(n, rlp.encode([[tx.encode() for tx in block.transactions], list(block.senders)]), db=db["bodies"])
+        txn.put(n, rlp.encode([r.encode() for r in receipts]), db=db["receipts"])
+        for i, tx in enumerate(block.transactions):
+            txn.put(tx.hash, n + _U32.pack(i), db=db["tx_index"])
+        for r in receipts:
+            for log in r.logs:
+                txn.put(log.address + n, b"", db=db["log_address"])
+                for topic in log.topics:
+                    txn.put(topic + n, b"", db=db["log_topic"])
+        txn.put(b"head", n, db=db["meta"])
+
+    def journal_mini_block(self, txn: lmdb.Transaction, number: int, index: int, txs: Iterable[Transaction]) -> None:
+        txn.put(_U64.pack(number) + _U32.pack(index), rlp.encode([tx.encode() for tx in txs]), db=self.db["journal"])
+
+    def clear_journal(self, txn: lmdb.Transaction) -> None:
+        txn.drop(self.db["journal"], delete=False)
+
+    # -- reads --
+
+    def journal(self) -> list[tuple[int, int, list[Transaction]]]:
+        """Mini-blocks of the unsealed block, in order: (block number, index, transactions)."""
+        with self.env.begin(db=self.db["journal"]) as txn:
+            return [(_U64.unpack(k[:8])[0], _U32.unpack(k[8:])[0], [Transaction.decode(r) for r in rlp.decode(v)])
+                    for k, v in txn.cursor()]
+
+    def head(self) -> int | None:
+        with self.env.begin() as txn:
+            v = txn.get(b"head", db=self.db["meta"])
+        return None if v is None else _U64.unpack(v)[0]
+
+    def number_of(self, block_hash: bytes) -> int | None:
+        with self.env.begin() as txn:
+            v = txn.get(block_hash, db=self.db["hashes"])
+        return None if v is None else _U64.unpack(v)[0]
+
+    def header(self, number: int) -> Header | None:
+        with self.env.begin() as txn:
+            v = txn.get(_U64.pack(number), db=self.db["headers"])
+        return None if v is None else Header.decode(bytes(v))
+
+    def block(self, number: int) -> Block | None:
+        with self.env.begin() as txn:
+            h = txn.get(_U64.pack(number), db=self.db["headers"])
+            body = txn.get(_U64.pack(number), db=self.db["bodies"])
+        if h is None or body is None:
+            return None
+        header = Header.decode(bytes(h))
+        raw_txs, senders = rlp.decode(bytes(body))
+        return Block(header, tuple(Transaction.decode(r) for r in raw_txs), tuple(senders), header.hash)
+
+    def receipts(self, number: int) -> list[Receipt] | None:
+        with self.env.begin() as txn:
+            v = txn.get(_U64.pack(number), db=self.db["receipts"])
+        return None if v is None else [decode_receipt(r) for r in rlp.decode(bytes(v))]
+
+    def tx_location(self, tx_hash: bytes) -> tuple[int, int] | None:
+        with self.env.begin() as txn:
+            v = txn.get(tx_hash, db=self.db["tx_index"])
+        return None if v is None else (_U64.unpack(v[:8])[0], _U32.unpack(v[8:])[0])
+
+    def _indexed_blocks(self, table: str, keys: Iterable[bytes], lo: int, hi: int) -> set[int]:
+        out: set[int] = set()
+        with self.env.begin(db=self.db[table]) as txn:
+            cur = txn.cursor()
+            for key in keys:
+                if not cur.set_range(key + _U64.pack(lo)):
+                    continue
+                for k in cur.iternext(values=False):
+                    if k[: len(key)] != key or _U64.unpack(k[len(key):])[0] > hi:
+                        break
+                    out.add(_U64.unpack(k[len(key):])[0])
+        return out
+
+    def logs(self, lo: int, hi: int, addresses: Sequence[bytes] = (),
+             topics: Sequence[Sequence[bytes] | None] = ()) -> Iterator[StoredLog]:
+        """Logs of blocks lo..hi matching the address set and per-position topic sets (None = any)."""
+        candidates: set[int] | None = None
+        if addresses:
+            candidates = self._indexed_blocks("log_address", addresses, lo, hi)
+        for wanted in topics:
+            if wanted:
+                found = self._indexed_blocks("log_topic", wanted, lo, hi)
+                candidates = found if candidates is None else candidates & found
+        numbers = sorted(candidates) if candidates is not None else range(lo, hi + 1)
+        for number in numbers:
+            block, receipts = self.block(number), self.receipts(number)
+            if block is None or receipts is None:
+                continue
+            log_index = 0
+            for i, (tx, r) in enumerate(zip(block.transactions, receipts)):
+                for log in r.logs:
+                    if _matches(log, addresses, topics):
+                        yield StoredLog(log, number, block.hash, tx.hash, i, log_index)
+                    log_index += 1
+
+
+def _matches(log: Log, addresses: Sequence[bytes], topics: Sequence[Sequence[bytes] | None]) -> bool:
+    if addresses and log.address not in addresses:
+        return False
+    for i, wanted in enumerate(topics):
+        if wanted and (i >= len(log.topics) or log.topics[i] not in wanted):
+            return False
+    return True
+
