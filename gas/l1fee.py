@@ -98,7 +98,8 @@ def l1_fee_params_from_storage(slots: dict[int, int]) -> L1FeeParams:
 
 def l1_fee_scaled(params: L1FeeParams) -> int:
     """`16·baseFeeScalar·l1BaseFee + blobBaseFeeScalar·l1BlobBaseFee` (§7.4)."""
-    return 16 * params.base_fee_scalar * params.l1_base_fee + params.blob_base_fee_scalar * params.l1_blob_base_fee
+    calldata = 16 * params.base_fee_scalar * params.l1_base_fee
+    return calldata + params.blob_base_fee_scalar * params.l1_blob_base_fee
 
 
 def fjord_estimated_size(fastlz_length: int) -> int:
@@ -158,7 +159,8 @@ def fee_split(
     fee, OperatorFeeVault the operator fee on gasUsed. Deposits and Mega system txs move no fees."""
     return FeeSplit(
         sender_upfront=gas_limit * effective_price + l1_fee + operator_fee(params, gas_limit),
-        sender_refund=(gas_limit - gas_used) * effective_price + operator_fee_refund(params, gas_limit, gas_used),
+        sender_refund=(gas_limit - gas_used) * effective_price
+        + operator_fee_refund(params, gas_limit, gas_used),
         coinbase=gas_used * (effective_price - base_fee),
         base_fee_vault=gas_used * base_fee,
         l1_fee_vault=l1_fee,

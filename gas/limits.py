@@ -71,14 +71,13 @@ def tx_start_usage(
         + AUTHORIZATION_SIZE * authorizations
     )
     updates = 1 + recovered_authorities
-    return Usage(
-        data_size=data + ACCOUNT_WRITE_SIZE * updates, kv_updates=updates
-    )
+    return Usage(data_size=data + ACCOUNT_WRITE_SIZE * updates, kv_updates=updates)
 
 
 def sstore_usage(original: int, present: int, new: int) -> Usage:
     """SSTORE usage, net per slot (§4.3–4.5): first write away from the original value `+40 B, +1 KV`,
-    writing the original back `−40 B, −1 KV`; state growth `+1` for 0→0→non-0, `−1` for 0→non-0→0."""
+    writing the original back `−40 B, −1 KV`; state growth `+1` for 0→0→non-0, `−1` for
+    0→non-0→0."""
     write = Usage(data_size=STORAGE_SLOT_WRITE_SIZE, kv_updates=1)
     if original == present and new != original:
         change = write
@@ -168,7 +167,8 @@ def exit_frame(meter: Meter, success: bool) -> Meter:
     if not frames:
         return Meter(meter.total, frames)
     parent = frames[-1]
-    return Meter(meter.total, frames[:-1] + (replace(parent, discardable=parent.discardable + top.discardable),))
+    merged = replace(parent, discardable=parent.discardable + top.discardable)
+    return Meter(meter.total, frames[:-1] + (merged,))
 
 
 def usage(meter: Meter) -> Usage:
@@ -190,7 +190,7 @@ VOLATILE_DATA_ACCESS_OUT_OF_GAS = "VolatileDataAccessOutOfGas"
 
 
 def tx_limits(spec: Spec, compute_gas_limit: int) -> Limits:
-    """The tx limits in force: the spec's, with the compute limit as currently lowered by detention (§4.6, §6)."""
+    """The tx limits in force: the spec's, with the compute limit as lowered by detention (§4.6, §6)."""
     return replace(SCHEDULE[spec].tx_limits, compute_gas=compute_gas_limit)
 
 

@@ -44,10 +44,10 @@ def selfdestruct_allowed(spec: Spec) -> bool:
 
 
 def sload_is_cold(spec: Spec, address: bytes, warm: bool) -> bool:
-    """SLOAD of the oracle `0x6342…0001` is always cold (2,100) from MiniRex on; otherwise EIP-2929 (§5.2)."""
+    """SLOAD of the oracle `0x6342…0001` is always cold (2,100) from MiniRex on; else EIP-2929 (§5.2)."""
     return not warm or (SCHEDULE[spec].oracle_sload_always_cold and address == ORACLE_ADDRESS)
 
 
 def kzg_point_evaluation_gas(spec: Spec) -> Gas:
-    """KZG point evaluation (0x0a) costs a flat 100,000 compute gas from MiniRex on (50,000 in Prague) (§5.2)."""
+    """KZG point evaluation (0x0a): a flat 100,000 compute gas from MiniRex on, 50,000 before (§5.2)."""
     return Gas(compute=SCHEDULE[spec].kzg_point_evaluation_gas)

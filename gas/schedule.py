@@ -1,4 +1,4 @@
-"""Per-spec gas constants and limits as frozen tables built by edits (§2.1, §4.6, §5.2), and the `Gas` vector."""
+"""Per-spec gas constants and limits, frozen tables built by edits (§2.1, §4.6, §5.2); the `Gas` vector."""
 
 from __future__ import annotations
 

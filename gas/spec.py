@@ -10,7 +10,7 @@ edits. Modules:
 * `intrinsic` — intrinsic gas, EIP-7623 floor, tx-level storage gas, receipt `gasUsed` (§3, §4.7).
 * `storage`   — SALT bucket multiplier, SSTORE/new-account/create/code-deposit/LOG storage gas,
                 code and initcode size limits (§5.1–5.2).
-* `opcodes`   — compute-gas metering, 98/100 forwarding, SELFDESTRUCT, oracle SLOAD, precompile costs (§4.1, §5).
+* `opcodes`   — compute-gas metering, 98/100 forwarding, SELFDESTRUCT, oracle SLOAD, KZG price (§4.1, §5).
 * `limits`    — data size / KV updates / state growth counting with per-frame discard, tx and block
                 limits, what happens when one is hit (§4).
 * `detention` — volatile-data access and the compute-limit cap, Rex vs Rex1 carry-over (§6).

@@ -77,5 +77,6 @@ def code_size_allowed(spec: Spec, code_length: int) -> bool:
 
 
 def initcode_size_allowed(spec: Spec, initcode_length: int) -> bool:
-    """Initcode size limit (EIP-3860): 49,152 bytes before MiniRex, 548,864 (512 KiB + 24 KiB; §5.2 misprints 536,576) from MiniRex on."""
+    """Initcode size limit (EIP-3860): 49,152 bytes before MiniRex, 548,864 (512 KiB + 24 KiB) from
+    MiniRex on; §5.2's 536,576 is a misprint (mega-evm `constants.rs` `MAX_INITCODE_SIZE`)."""
     return initcode_length <= SCHEDULE[spec].max_initcode_size

@@ -1,4 +1,4 @@
-"""Transaction-level gas: intrinsic gas, the EIP-7623 floor, tx-level storage gas, receipt `gasUsed` (§3, §4.7)."""
+"""Tx-level gas: intrinsic gas, the EIP-7623 floor, tx-level storage gas, receipt `gasUsed` (§3, §4.7)."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def intrinsic_gas(spec: Spec, tx: TxGasInputs) -> Gas:
 
 
 def floor_gas(spec: Spec, tx: TxGasInputs) -> int:
-    """EIP-7623 floor with the MegaETH surcharge: `21,000 + 10·tokens + 100·tokens` (MiniRex+), no 39,000 (§3.1)."""
+    """EIP-7623 floor plus the MegaETH surcharge: `21,000 + 110·tokens` (MiniRex+), no 39,000 (§3.1)."""
     s = SCHEDULE[spec]
     return s.tx_base + (s.floor_per_token + s.floor_storage_per_token) * calldata_tokens(tx.data)
 
@@ -69,7 +69,7 @@ def validate_tx_gas(spec: Spec, tx: TxGasInputs, gas_limit: int) -> None:
     if gas_limit < standard_floor:
         raise InvalidTxGas(f"gas limit {gas_limit} < EIP-7623 floor {standard_floor}")
     if initial.total > gas_limit:
-        raise InvalidTxGas(f"gas limit {gas_limit} < intrinsic gas {initial.total} (call gas cost more than gas limit)")
+        raise InvalidTxGas(f"gas limit {gas_limit} < intrinsic gas {initial.total}")
 
 
 def tx_storage_gas(

@@ -31,7 +31,9 @@ SAMPLE_EIP1559_TX = bytes.fromhex(
     "466e040c61fc9b2a3675a7f5f493ebd5ad77c497f8a07cdf65680e238392693019b4092f610222e71b7cec06449cb922b93b"
     "6a12744e"
 )
-BLOCK_1140_PARAMS = L1FeeParams(l1_base_fee=7, base_fee_scalar=1368, l1_blob_base_fee=1, blob_base_fee_scalar=810949)
+BLOCK_1140_PARAMS = L1FeeParams(
+    l1_base_fee=7, base_fee_scalar=1368, l1_blob_base_fee=1, blob_base_fee_scalar=810949
+)
 
 
 @pytest.mark.parametrize(
@@ -67,13 +69,15 @@ def test_l1_fee_scaled() -> None:
 
 
 def test_l1_data_fee() -> None:
-    params = L1FeeParams(l1_base_fee=1_000, base_fee_scalar=1_000, l1_blob_base_fee=1_000, blob_base_fee_scalar=1_000)
+    params = L1FeeParams(1_000, 1_000, 1_000, 1_000)
     assert l1_data_fee(params, bytes.fromhex("FACADE")) == 1_700
     assert l1_data_fee(params, SAMPLE_EIP1559_TX) == 2_148
     assert l1_data_fee(params, b"") == 0
     assert l1_data_fee(params, bytes.fromhex("7EFACADE")) == 0  # deposit
     # op-geth TestFjordL1CostSolidityParity: fastlz 235 -> 105,484 wei
-    parity = L1FeeParams(l1_base_fee=2_000_000, base_fee_scalar=20, l1_blob_base_fee=3_000_000, blob_base_fee_scalar=15)
+    parity = L1FeeParams(
+        l1_base_fee=2_000_000, base_fee_scalar=20, l1_blob_base_fee=3_000_000, blob_base_fee_scalar=15
+    )
     assert fjord_estimated_size(235) * l1_fee_scaled(parity) // 10**12 == 105_484
     # §9.2: any tx with FastLZ length <= 170 pays 96 wei in blocks 1139-1155
     assert l1_data_fee(BLOCK_1140_PARAMS, SAMPLE_EIP1559_TX[:60]) == 96
@@ -107,7 +111,12 @@ def test_effective_gas_price() -> None:
 def test_fee_split() -> None:
     """§9.2 fee-flow vector for 1140/11: gasUsed 60,000, price 2,000,000, base fee 1,000,000, L1 fee 96."""
     split = fee_split(
-        BLOCK_1140_PARAMS, gas_limit=60_821, gas_used=60_000, effective_price=2_000_000, base_fee=1_000_000, l1_fee=96
+        BLOCK_1140_PARAMS,
+        gas_limit=60_821,
+        gas_used=60_000,
+        effective_price=2_000_000,
+        base_fee=1_000_000,
+        l1_fee=96,
     )
     assert split == FeeSplit(
         sender_upfront=60_821 * 2_000_000 + 96,

@@ -1,4 +1,4 @@
-"""Compute-gas metering, 98/100 forwarding, SELFDESTRUCT, oracle SLOAD, KZG (mega-evm.md §4.1, §5.2–5.3)."""
+"""Compute metering, 98/100 forwarding, SELFDESTRUCT, oracle SLOAD, KZG (mega-evm.md §4.1, §5.2–5.3)."""
 
 from __future__ import annotations
 

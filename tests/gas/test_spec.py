@@ -8,7 +8,15 @@ from pathlib import Path
 import pytest
 
 from gas.schedule import SCHEDULE
-from gas.spec import MAINNET, TESTNET, ForkSchedule, Spec, UnsupportedSpec, fork_schedule_from_genesis, spec_at
+from gas.spec import (
+    MAINNET,
+    TESTNET,
+    ForkSchedule,
+    Spec,
+    UnsupportedSpec,
+    fork_schedule_from_genesis,
+    spec_at,
+)
 
 GENESIS = Path(__file__).resolve().parents[3] / "shared" / "megaeth-testdata" / "genesis"
 

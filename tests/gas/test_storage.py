@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from gas.schedule import CALL, CALLCODE, DELEGATECALL, STATICCALL, Gas
 from gas.spec import Spec
 from gas.storage import (
@@ -17,7 +19,7 @@ from gas.storage import (
 )
 
 
-def capacity(value: int) -> object:
+def capacity(value: int) -> Callable[[], int]:
     return lambda: value
 
 
@@ -54,7 +56,8 @@ def test_call_new_account_storage_gas() -> None:
     assert call_new_account_storage_gas(Spec.REX, CALL, 1, True, capacity(256)) == Gas()
     assert call_new_account_storage_gas(Spec.REX, CALL, 1, True, capacity(512)) == Gas(storage=25_000)
     assert call_new_account_storage_gas(Spec.REX, CALLCODE, 1, True, capacity(512)) == Gas(storage=25_000)
-    assert call_new_account_storage_gas(Spec.MINI_REX, CALLCODE, 1, True, no_lookup) == Gas()  # MiniRex: CALL only
+    # MiniRex charges CALL only
+    assert call_new_account_storage_gas(Spec.MINI_REX, CALLCODE, 1, True, no_lookup) == Gas()
     assert call_new_account_storage_gas(Spec.MINI_REX, CALL, 1, True, capacity(256)) == Gas(storage=2_000_000)
     for opcode in (DELEGATECALL, STATICCALL):
         assert call_new_account_storage_gas(Spec.REX, opcode, 1, True, no_lookup) == Gas()
@@ -69,7 +72,8 @@ def test_create_storage_gas() -> None:
     assert create_storage_gas(Spec.MINI_REX, capacity(256)) == Gas(storage=2_000_000)
     assert create_storage_gas(Spec.EQUIVALENCE, no_lookup) == Gas()
     # §9.1 combined create + SSTORE at m = 5: 32,000·4 + 20,000·4 = 208,000
-    total = create_storage_gas(Spec.REX, capacity(1280)) + sstore_storage_gas(Spec.REX, 0, 0, 0x42, capacity(1280))
+    m5 = capacity(5 * 256)
+    total = create_storage_gas(Spec.REX, m5) + sstore_storage_gas(Spec.REX, 0, 0, 0x42, m5)
     assert total.storage == 208_000
 
 

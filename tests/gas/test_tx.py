@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from gas.schedule import Gas
@@ -22,7 +24,7 @@ from gas.tx import (
 MIN_BUCKET = 256
 
 
-def capacity(value: int) -> object:
+def capacity(value: int) -> Callable[[], int]:
     return lambda: value
 
 
@@ -93,7 +95,7 @@ def test_validate_tx_gas_initcode_size() -> None:
 
 
 def test_tx_storage_gas() -> None:
-    """§9.1: new-account 25,000·(m−1), contract creation 32,000·(m−1) under Rex; 2,000,000·m under MiniRex."""
+    """§9.1: new account 25,000·(m−1), contract creation 32,000·(m−1) in Rex; 2,000,000·m in MiniRex."""
     assert tx_storage_gas(Spec.REX, False, 1, True, capacity(MIN_BUCKET)) == Gas()
     assert tx_storage_gas(Spec.REX, False, 1, True, capacity(4 * MIN_BUCKET)) == Gas(storage=75_000)
     assert tx_storage_gas(Spec.REX, True, 0, False, capacity(5 * MIN_BUCKET)) == Gas(storage=128_000)
@@ -110,7 +112,8 @@ def test_starts_out_of_gas() -> None:
     assert starts_out_of_gas(60_821, initial)
     assert not starts_out_of_gas(85_000, initial)
     assert tx_gas_used(
-        gas_limit=60_821, outcome=Outcome.HALT, remaining=0, refund_counter=0, eip7702_refund=0, rescued=0, floor=0
+        gas_limit=60_821, outcome=Outcome.HALT, remaining=0, refund_counter=0, eip7702_refund=0, rescued=0,
+        floor=0,
     ) == 60_821
 
 
@@ -121,7 +124,8 @@ def test_tx_gas_used() -> None:
     assert tx_gas_used(outcome=Outcome.SUCCESS, remaining=40_000, refund_counter=50_000, **common) == 48_000
     # refund counter dropped on revert, kept 7702 refund
     assert tx_gas_used(
-        gas_limit=100_000, outcome=Outcome.REVERT, remaining=40_000, refund_counter=5_000, eip7702_refund=2_000,
+        gas_limit=100_000, outcome=Outcome.REVERT, remaining=40_000, refund_counter=5_000,
+        eip7702_refund=2_000,
         rescued=0, floor=0,
     ) == 58_000
     # a plain halt spends everything
