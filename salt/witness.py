@@ -1,4 +1,4 @@
-"""SALT witness model and its bincode-1 legacy codec (spec/salt.md §6.1, spec/stateless-validator.md §3.5-3.6).
+"""SALT witness model and bincode-1 legacy codec (spec/salt.md §6.1; spec/stateless-validator.md §3.5-3.6).
 
 bincode 1 "legacy": little-endian fixed-width integers, u64 length prefixes for sequences and maps,
 `Option` as a u8 tag (0 = None, 1 = Some), fixed arrays raw. A `B256` is serialized as bytes (u64
@@ -17,7 +17,8 @@ import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-SALT_VALUE_LEN = 94  # spec §2.1
+from salt.types import SALT_VALUE_LEN, SaltValue
+
 B256_LEN = 32
 COMMITMENT_LEN = 32  # compressed Banderwagon point
 PROOF_LEN = 576  # D ‖ L_0..7 ‖ R_0..7 ‖ a (spec §6.1)
@@ -35,7 +36,7 @@ class WitnessDecodeError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class SaltProof:
-    """spec §6.1: node id → compressed commitment (ascending), 576 proof bytes, bucket → subtree levels."""
+    """spec §6.1: node id → compressed commitment (ascending), 576 proof bytes, bucket → levels."""
 
     parents_commitments: dict[int, bytes]
     proof: bytes
@@ -44,9 +45,9 @@ class SaltProof:
 
 @dataclass(frozen=True, slots=True)
 class SaltWitness:
-    """spec §6.1: SaltKey → 94-byte SaltValue or None (proven empty), ascending; plus the proof."""
+    """spec §6.1: SaltKey → SaltValue or None (proven empty), ascending; plus the proof."""
 
-    kvs: dict[int, bytes | None]
+    kvs: dict[int, SaltValue | None]
     proof: SaltProof
 
 
@@ -67,24 +68,6 @@ class MptWitness:
     state: tuple[bytes, ...]
 
 
-def make_salt_value(key: bytes, value: bytes) -> bytes:
-    """The 94-byte SaltValue `key_len ‖ value_len ‖ key ‖ value ‖ zero padding` (spec §2.1)."""
-    if len(key) + len(value) > SALT_VALUE_LEN - 2:
-        raise ValueError(f"key ({len(key)}) + value ({len(value)}) exceed {SALT_VALUE_LEN - 2} bytes")
-    body = bytes((len(key), len(value))) + key + value
-    return body + bytes(SALT_VALUE_LEN - len(body))
-
-
-def salt_value_key(sv: bytes) -> bytes:
-    """Plain key bytes of a SaltValue (spec §2.1)."""
-    return sv[2 : 2 + sv[0]]
-
-
-def salt_value_value(sv: bytes) -> bytes:
-    """Plain value bytes of a SaltValue (spec §2.1)."""
-    return sv[2 + sv[0] : 2 + sv[0] + sv[1]]
-
-
 class _Reader:
     """Bounds-checked cursor: every read is checked against the end before slicing."""
 
@@ -99,7 +82,9 @@ class _Reader:
 
     def take(self, n: int, what: str) -> bytes:
         if n > self.left():
-            raise WitnessDecodeError(f"truncated {what}: need {n} bytes at offset {self.pos}, {self.left()} left")
+            raise WitnessDecodeError(
+                f"truncated {what}: need {n} bytes at offset {self.pos}, {self.left()} left"
+            )
         out = bytes(self.buf[self.pos : self.pos + n])
         self.pos += n
         return out
@@ -136,16 +121,17 @@ class _Reader:
             raise WitnessDecodeError(f"{self.left()} trailing bytes after {what} at offset {self.pos}")
 
 
-def _check_salt_value(sv: bytes, key: int) -> None:
-    used = 2 + sv[0] + sv[1]
-    if used > SALT_VALUE_LEN:
-        raise WitnessDecodeError(f"SaltValue at key {key:#x}: key_len {sv[0]} + value_len {sv[1]} exceed 92")
-    if any(sv[used:]):
+def _salt_value(raw: bytes, key: int) -> SaltValue:
+    kl, vl = raw[0], raw[1]
+    if 2 + kl + vl > SALT_VALUE_LEN:
+        raise WitnessDecodeError(f"SaltValue at key {key:#x}: key_len {kl} + value_len {vl} exceed 92")
+    if any(raw[2 + kl + vl :]):
         raise WitnessDecodeError(f"SaltValue at key {key:#x}: non-zero padding")
+    return SaltValue(raw[2 : 2 + kl], raw[2 + kl : 2 + kl + vl])
 
 
 def _read_salt_witness(r: _Reader) -> SaltWitness:
-    kvs: dict[int, bytes | None] = {}
+    kvs: dict[int, SaltValue | None] = {}
     prev = -1
     for _ in range(r.count("kvs", _KV_MIN)):
         key = r.u64("kvs key")
@@ -156,9 +142,7 @@ def _read_salt_witness(r: _Reader) -> SaltWitness:
         if tag == 0:
             kvs[key] = None
         elif tag == 1:
-            sv = r.take(SALT_VALUE_LEN, "SaltValue")
-            _check_salt_value(sv, key)
-            kvs[key] = sv
+            kvs[key] = _salt_value(r.take(SALT_VALUE_LEN, "SaltValue"), key)
         else:
             raise WitnessDecodeError(f"kvs key {key:#x}: invalid Option tag {tag}")
 
@@ -191,9 +175,7 @@ def _write_salt_witness(w: SaltWitness, out: list[bytes]) -> None:
         if sv is None:
             out.append(_U64.pack(key) + b"\x00")
         else:
-            if len(sv) != SALT_VALUE_LEN:
-                raise ValueError(f"SaltValue at key {key:#x} must be {SALT_VALUE_LEN} bytes")
-            out.append(_U64.pack(key) + b"\x01" + sv)
+            out.append(_U64.pack(key) + b"\x01" + sv.to_bytes())
     p = w.proof
     out.append(_U64.pack(len(p.parents_commitments)))
     for node in sorted(p.parents_commitments):

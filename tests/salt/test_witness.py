@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import struct
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -22,11 +23,9 @@ from salt.witness import (
     encode_mpt_witness,
     encode_salt_witness,
     encode_witness_file,
-    make_salt_value,
-    salt_value_key,
-    salt_value_value,
     sorted_levels,
 )
+from salt.types import SaltValue
 
 
 def witness_paths(testdata: Path, suffix: str) -> list[Path]:
@@ -41,12 +40,13 @@ def parent_block(testdata: Path, number: int) -> dict:
 
 
 def small_witness() -> WitnessFile:
-    kvs: dict[int, bytes | None] = {
-        (300 << 40) | 7: make_salt_value(b"\x00" * 4 + (256).to_bytes(8, "little"), b""),
-        (76807 << 40) | 1: make_salt_value(b"\xaa" * 20, b"\x01" * 40),
+    kvs: dict[int, SaltValue | None] = {
+        (300 << 40) | 7: SaltValue(b"\x00" * 4 + (256).to_bytes(8, "little"), b""),
+        (76807 << 40) | 1: SaltValue(b"\xaa" * 20, b"\x01" * 40),
         (76807 << 40) | 2: None,
     }
-    proof = SaltProof({0: b"\x11" * 32, 5: b"\x22" * 32}, bytes(range(256)) * 2 + bytes(64), {76807: 1, 300: 1})
+    commitments = {0: b"\x11" * 32, 5: b"\x22" * 32}
+    proof = SaltProof(commitments, bytes(range(256)) * 2 + bytes(64), {76807: 1, 300: 1})
     return WitnessFile(b"\x01" * 32, b"\x02" * 32, SaltWitness(kvs, proof))
 
 
@@ -109,7 +109,8 @@ def test_real_witness_truncations_and_extensions_are_rejected(testdata: Path) ->
 def test_decoding_reads_nothing_past_the_end(testdata: Path) -> None:
     """Embedded in a larger buffer, the decoder must stop exactly at the witness end (trailing error)."""
     data = witness_paths(testdata, "salt")[0].read_bytes()
-    with pytest.raises(WitnessDecodeError, match=f"1 trailing bytes after witness file at offset {len(data)}"):
+    message = f"1 trailing bytes after witness file at offset {len(data)}"
+    with pytest.raises(WitnessDecodeError, match=message):
         decode_witness_file(data + b"\xff")
 
 
@@ -133,7 +134,7 @@ def _kvs_entry_offset(n: int) -> int:
         (lambda d: d.__setitem__(_kvs_entry_offset(0) + 8, 2), "invalid Option tag"),
         (lambda d: d.__setitem__(_kvs_entry_offset(0) + 9, 93), "exceed 92"),
         (lambda d: d.__setitem__(_kvs_entry_offset(0) + 9 + 93, 1), "non-zero padding"),
-        (lambda d: d.__setitem__(slice(_kvs_entry_offset(1), _kvs_entry_offset(1) + 8), bytes(8)), "ascending"),
+        (lambda d: d.__setitem__(slice(_kvs_entry_offset(1), _kvs_entry_offset(1) + 8), bytes(8)), "ascend"),
         (lambda d: d.__setitem__(slice(0, 8), struct.pack("<Q", 31)), "length must be 32"),
     ],
 )
@@ -150,7 +151,7 @@ def test_duplicate_levels_and_short_proof_are_rejected() -> None:
     dup = good[:-10] + good[-5:] + good[-5:]  # levels [300, 300]
     with pytest.raises(WitnessDecodeError, match="duplicate bucket 300"):
         decode_witness_file(dup)
-    short = SaltWitness(w.salt_witness.kvs, SaltProof(w.salt_witness.proof.parents_commitments, b"\x00" * 32, {}))
+    short = replace(w.salt_witness, proof=replace(w.salt_witness.proof, proof=b"\x00" * 32, levels={}))
     with pytest.raises(WitnessDecodeError, match=f"proof must be {PROOF_LEN} bytes"):
         decode_salt_witness(encode_salt_witness(short))
 
@@ -159,14 +160,6 @@ def test_levels_keep_wire_order_and_writers_sort() -> None:
     w = decode_witness_file(encode_witness_file(small_witness())).salt_witness
     assert list(w.proof.levels) == [76807, 300]
     assert list(sorted_levels(w.proof.levels)) == [300, 76807]
-
-
-def test_salt_value_helpers() -> None:
-    sv = make_salt_value(b"\xaa" * 20, b"\x01" * 40)
-    assert len(sv) == 94 and sv[:2] == bytes((20, 40))
-    assert (salt_value_key(sv), salt_value_value(sv)) == (b"\xaa" * 20, b"\x01" * 40)
-    with pytest.raises(ValueError):
-        make_salt_value(b"k" * 52, b"v" * 41)
 
 
 def test_mpt_round_trip_small() -> None:

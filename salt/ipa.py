@@ -1,0 +1,243 @@
+"""IPA multipoint argument over the domain 0..255 (spec/salt.md §6.4 verify, §6.5 prove).
+
+Polynomials are in evaluation form on the domain; commitments are `Σ f_j·G[j]`. Points are handled as
+32-byte compressed encodings (transcript) and 64-byte commitments (group work, always through
+`salt.pedersen.backend()`); scalars are ints mod r. The proof is 576 bytes:
+`D ‖ L_0..L_7 ‖ R_0..R_7 ‖ a` (points compressed, `a` 32 bytes LE).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+
+from salt import banderwagon as bw
+from salt.crs import generators, ipa_point
+from salt.pedersen import backend
+from salt.transcript import Transcript
+
+R = bw.R
+DOMAIN = 256
+ROUNDS = 8  # log2(DOMAIN)
+PROOF_LEN = 32 * (1 + 2 * ROUNDS) + 32
+_Z_BYTES = tuple(z.to_bytes(32, "little") for z in range(DOMAIN))
+
+
+@dataclass(frozen=True, slots=True)
+class Queries:
+    """Opening claims `f_n(z) = y` (spec §6.2 order); `node[i]` indexes the per-node commitment lists."""
+
+    compressed: Sequence[bytes]  # 32-byte commitment per node
+    points: Sequence[bytes]  # 64-byte commitment per node
+    node: Sequence[int]
+    z: Sequence[int]
+    y: Sequence[int]
+
+
+@cache
+def _crs64() -> tuple[tuple[bytes, ...], bytes]:
+    """G[0..255] and Q as 64-byte commitments (spec §4.1)."""
+    return tuple(bw.to_bytes64(g) for g in generators()), bw.to_bytes64(ipa_point())
+
+
+@cache
+def _barycentric() -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+    """`A'(j) = Π_{k≠j}(j−k)`, its inverses, and inverses of 0..255 (index 0 unused), all mod r."""
+    aprime = []
+    for j in range(DOMAIN):
+        p = 1
+        for k in range(DOMAIN):
+            if k != j:
+                p = p * (j - k) % R
+        aprime.append(p)
+    return tuple(aprime), tuple(batch_inverse(aprime)), (0, *batch_inverse(list(range(1, DOMAIN))))
+
+
+def batch_inverse(values: Sequence[int]) -> list[int]:
+    """Inverses mod r of non-zero scalars with one exponentiation (Montgomery's trick)."""
+    prefix = [1] * (len(values) + 1)
+    for i, v in enumerate(values):
+        prefix[i + 1] = prefix[i] * v % R
+    inv = pow(prefix[-1], R - 2, R)
+    out = [0] * len(values)
+    for i in range(len(values) - 1, -1, -1):
+        out[i] = inv * prefix[i] % R
+        inv = inv * values[i] % R
+    return out
+
+
+def _lagrange_at(t: int, inv_t_minus: Sequence[int]) -> list[int]:
+    """`b_j = L_j(t) = A(t) / (A'(j)·(t − j))` for t outside the domain (spec §6.4)."""
+    _, inv_aprime, _ = _barycentric()
+    a_t = 1
+    for j in range(DOMAIN):
+        a_t = a_t * (t - j) % R
+    return [a_t * inv_aprime[j] % R * inv_t_minus[j] % R for j in range(DOMAIN)]
+
+
+def _inv_t_minus_domain(t: int) -> list[int]:
+    if t < DOMAIN:
+        raise ValueError("challenge t fell inside the domain")
+    return batch_inverse([(t - j) % R for j in range(DOMAIN)])
+
+
+def _record_queries(tr: Transcript, q: Queries) -> None:
+    tr.domain_sep(b"multiproof")
+    parts = []
+    for n, z, y in zip(q.node, q.z, q.y, strict=True):
+        parts += (b"C", q.compressed[n], b"z", _Z_BYTES[z], b"y", y.to_bytes(32, "little"))
+    tr.append_raw(b"".join(parts))
+
+
+def _compress(point64: bytes) -> bytes:
+    return backend().compress_many([point64])[0]
+
+
+def _sub(p64: bytes, q64: bytes) -> bytes:
+    return backend().msm([p64, q64], [1, R - 1])
+
+
+def split_proof(proof: bytes) -> tuple[list[bytes], int]:
+    """The 17 compressed points `D, L_0..7, R_0..7` and the scalar `a` (spec §6.1); `a` must be < r."""
+    if len(proof) != PROOF_LEN:
+        raise ValueError(f"proof must be {PROOF_LEN} bytes, got {len(proof)}")
+    a = int.from_bytes(proof[-32:], "little")
+    if a >= R:
+        raise ValueError("proof scalar a is not canonical (>= r)")
+    return [proof[i : i + 32] for i in range(0, PROOF_LEN - 32, 32)], a
+
+
+def check_multiproof(q: Queries, proof: bytes, proof_points: Sequence[bytes]) -> bool:
+    """spec §6.4: verify `proof` (with its 17 points already decoded to 64 bytes) against the queries."""
+    compressed, a = split_proof(proof)
+    d64, l64, r64 = proof_points[0], proof_points[1 : 1 + ROUNDS], proof_points[1 + ROUNDS :]
+    tr = Transcript(b"st")
+    _record_queries(tr, q)
+    r = tr.challenge(b"r")
+    tr.append_point(b"D", compressed[0])
+    t = tr.challenge(b"t")
+    inv_tz = _inv_t_minus_domain(t)
+
+    node_scalar = [0] * len(q.points)
+    g2_t = 0
+    ri = 1
+    for n, z, y in zip(q.node, q.z, q.y, strict=True):
+        h = ri * inv_tz[z] % R
+        node_scalar[n] += h
+        g2_t += h * y
+        ri = ri * r % R
+    g2_t %= R
+    e64 = backend().msm(q.points, [s % R for s in node_scalar])
+    tr.append_point(b"E", _compress(e64))
+
+    tr.domain_sep(b"ipa")
+    tr.append_point(b"C", _compress(_sub(e64, d64)))
+    tr.append_scalar(b"input point", t)
+    tr.append_scalar(b"output point", g2_t)
+    w = tr.challenge(b"w")
+    xs = []
+    for k in range(ROUNDS):
+        tr.append_point(b"L", compressed[1 + k])
+        tr.append_point(b"R", compressed[1 + ROUNDS + k])
+        xs.append(tr.challenge(b"x"))
+    x_inv = batch_inverse(xs)
+
+    s = [R - 1]  # s_j = −Π x_k^{-1} over the set bits of j, challenge 0 ↔ most significant bit
+    for xi in x_inv:
+        s = [v for u in s for v in (u, u * xi % R)]
+    b = _lagrange_at(t, inv_tz)
+    b0 = sum(bj * sj for bj, sj in zip(b, s, strict=True)) % R
+    qs = w * (g2_t + a * b0) % R
+    g64, q64 = _crs64()
+    total = backend().msm(
+        [*l64, *r64, e64, d64, q64, *g64],
+        [*xs, *x_inv, 1, R - 1, qs, *(a * sj % R for sj in s)],
+    )
+    return not any(total[:32])
+
+
+def open_multiproof(q: Queries, vectors: Sequence[Sequence[int]]) -> bytes:
+    """spec §6.5: the 576-byte proof of the queries, given each node's 256 evaluations `vectors[n]`."""
+    aprime, inv_aprime, inv_small = _barycentric()
+    tr = Transcript(b"st")
+    _record_queries(tr, q)
+    r = tr.challenge(b"r")
+
+    agg: dict[int, list[int]] = {}
+    ri = 1
+    for n, z in zip(q.node, q.z, strict=True):
+        acc = agg.setdefault(z, [0] * DOMAIN)
+        f = vectors[n]
+        for j in range(DOMAIN):
+            acc[j] += ri * f[j]
+        ri = ri * r % R
+
+    g = [0] * DOMAIN  # Σ_z (agg_z(X) − agg_z(z)) / (X − z), in evaluation form
+    for z, acc in agg.items():
+        for j in range(DOMAIN):
+            acc[j] %= R
+        fz, at_z = acc[z], 0
+        for j in range(DOMAIN):
+            if j != z:
+                qj = (acc[j] - fz) * (inv_small[j - z] if j > z else R - inv_small[z - j]) % R
+                g[j] += qj
+                at_z += inv_aprime[j] * qj
+        g[z] -= aprime[z] * at_z
+    g = [v % R for v in g]
+    d64 = backend().commit(g)
+    d = _compress(d64)
+    tr.append_point(b"D", d)
+    t = tr.challenge(b"t")
+    inv_tz = _inv_t_minus_domain(t)
+
+    g1 = [0] * DOMAIN
+    for z, acc in agg.items():
+        c = inv_tz[z]
+        for j in range(DOMAIN):
+            g1[j] += c * acc[j]
+    g1 = [v % R for v in g1]
+    e64 = backend().commit(g1)
+    tr.append_point(b"E", _compress(e64))
+    g3 = [(u - v) % R for u, v in zip(g1, g, strict=True)]
+    ls, rs, a = _ipa_open(tr, g3, _lagrange_at(t, inv_tz), _compress(_sub(e64, d64)), t)
+    return d + b"".join(ls) + b"".join(rs) + a.to_bytes(32, "little")
+
+
+def _ipa_open(
+    tr: Transcript, a: list[int], b: list[int], c3: bytes, t: int
+) -> tuple[list[bytes], list[bytes], int]:
+    """spec §6.5 IPA rounds. The folded generators stay implicit: original `G[j]` sits at index
+    `j mod n` with weight `wt[j]`, so every L/R is one MSM over the fixed `G[0..255], Q`."""
+    tr.domain_sep(b"ipa")
+    tr.append_point(b"C", c3)
+    tr.append_scalar(b"input point", t)
+    tr.append_scalar(b"output point", sum(x * y for x, y in zip(a, b, strict=True)) % R)
+    w = tr.challenge(b"w")
+    g64, q64 = _crs64()
+    bases = [*g64, q64]
+    wt = [1] * DOMAIN
+    ls: list[bytes] = []
+    rs: list[bytes] = []
+    n = DOMAIN
+    while n > 1:
+        h = n // 2
+        a_lo, a_hi, b_lo, b_hi = a[:h], a[h:], b[:h], b[h:]
+        z_l = sum(x * y for x, y in zip(a_hi, b_lo, strict=True)) % R
+        z_r = sum(x * y for x, y in zip(a_lo, b_hi, strict=True)) % R
+        sl = [a_hi[j % n] * wt[j] % R if j % n < h else 0 for j in range(DOMAIN)]
+        sr = [a_lo[j % n - h] * wt[j] % R if j % n >= h else 0 for j in range(DOMAIN)]
+        l_pt, r_pt = backend().compress_many(
+            [backend().msm(bases, [*sl, w * z_l % R]), backend().msm(bases, [*sr, w * z_r % R])]
+        )
+        ls.append(l_pt)
+        rs.append(r_pt)
+        tr.append_point(b"L", l_pt)
+        tr.append_point(b"R", r_pt)
+        x = tr.challenge(b"x")
+        x_inv = pow(x, R - 2, R)
+        a = [(u + x * v) % R for u, v in zip(a_lo, a_hi, strict=True)]
+        b = [(u + x_inv * v) % R for u, v in zip(b_lo, b_hi, strict=True)]
+        wt = [wt[j] * x_inv % R if j % n >= h else wt[j] for j in range(DOMAIN)]
+        n = h
+    return ls, rs, a[0]

@@ -1,0 +1,260 @@
+"""SALT witness proofs: proof shape, verification, and the prover (spec/salt.md §6.2, §6.4, §6.5, §6.6).
+
+`verify_witness` runs the cheap checks first (levels, shape, required commitment ids, root, proof
+scalar), then decodes points through a process-wide cache keyed by their compressed bytes, then the
+IPA check (`salt.ipa`). Group work goes through `salt.pedersen.backend()`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from salt import banderwagon as bw
+from salt.constants import (
+    BUCKET_SLOT_BITS,
+    BUCKET_SLOT_ID_MASK,
+    MAX_SUBTREE_LEVELS,
+    NUM_META_BUCKETS,
+    STARTING_NODE_ID,
+)
+from salt.ipa import Queries, check_multiproof, open_multiproof, split_proof
+from salt.pedersen import backend
+from salt.types import (
+    BUCKET_NODE_START,
+    SEGMENT_START,
+    SaltValue,
+    bucket_root_node,
+    child_node,
+    kv_hash,
+    parent_node,
+    subtree_leaf_for_key,
+    vc_position,
+)
+from salt.witness import SaltProof, SaltWitness, sorted_levels
+
+_ENCODED_MASK = 7 << 33  # level bits of an encoded bridge parent id (spec §6.2)
+_CONNECT_MASK = (1 << 33) - 1
+_CACHE_LIMIT = 1 << 17
+
+
+class WitnessVerifyError(ValueError):
+    """A witness that does not prove its key-values against the expected root; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProofShape:
+    """spec §6.2: parent id (maybe encoded) → ascending points, for internal and leaf nodes; ids ascending."""
+
+    internal: dict[int, tuple[int, ...]]
+    leaves: dict[int, tuple[int, ...]]
+
+    def commitment_ids(self) -> set[int]:
+        """Ids whose commitments the proof must carry: `connect(n)` of every node."""
+        return {connect_id(n) for n in self.internal} | set(self.leaves)
+
+
+def connect_id(node: int) -> int:
+    """The stored node of a possibly encoded parent id (spec §6.2 `connect`)."""
+    return node & _CONNECT_MASK if node & _ENCODED_MASK else node
+
+
+def logic_id(node: int) -> int:
+    """The node naming the children of a possibly encoded parent id: the subtree root (spec §6.2 `logic`)."""
+    if not node & _ENCODED_MASK:
+        return node
+    bucket = (node & _CONNECT_MASK) - BUCKET_NODE_START
+    return bucket << BUCKET_SLOT_BITS | STARTING_NODE_ID[MAX_SUBTREE_LEVELS - (node >> 33)]
+
+
+def proof_shape(keys: Iterable[int], levels: Mapping[int, int]) -> ProofShape:
+    """spec §6.2: the (node, point) openings that prove `keys`; ValueError when keys and levels disagree
+    (bucket sets differ, level outside 1..5, expanded meta bucket, slot beyond `256^level`)."""
+    keys = sorted(keys)
+    if not keys:
+        raise ValueError("no keys to prove")
+    buckets = {k >> BUCKET_SLOT_BITS for k in keys}
+    if buckets != set(levels):
+        extra, missing = sorted(set(levels) - buckets)[:3], sorted(buckets - set(levels))[:3]
+        raise ValueError(f"levels buckets differ from kvs buckets (extra {extra}, missing {missing})")
+    internal: dict[int, set[int]] = {}
+    leaves: dict[int, set[int]] = {}
+    for bucket in buckets:
+        level = levels[bucket]
+        if not 1 <= level <= MAX_SUBTREE_LEVELS or (bucket < NUM_META_BUCKETS and level != 1):
+            raise ValueError(f"bucket {bucket}: invalid subtree levels {level}")
+        node = bucket_root_node(bucket)
+        while node:
+            parent = parent_node(node)
+            internal.setdefault(parent, set()).add(vc_position(node))
+            node = parent
+    for key in keys:
+        bucket, slot = key >> BUCKET_SLOT_BITS, key & BUCKET_SLOT_ID_MASK
+        level = levels[bucket]
+        if slot >= 256**level:
+            raise ValueError(f"key {key:#x}: slot {slot} beyond the capacity of a {level}-level bucket")
+        if level == 1:
+            leaves.setdefault(bucket_root_node(bucket), set()).add(slot & 0xFF)
+            continue
+        node = leaf = subtree_leaf_for_key(key)
+        for _ in range(level - 2):
+            parent = parent_node(node)
+            internal.setdefault(parent, set()).add(vc_position(node))
+            node = parent
+        internal.setdefault(bucket_root_node(bucket) | level << 33, set()).add(vc_position(node))
+        leaves.setdefault(leaf, set()).add(slot & 0xFF)
+    return ProofShape(
+        {n: tuple(sorted(internal[n])) for n in sorted(internal)},
+        {n: tuple(sorted(leaves[n])) for n in sorted(leaves)},
+    )
+
+
+def leaf_start_key(leaf: int) -> int:
+    """SaltKey of point 0 of a leaf node: bucket slot 0, or a segment's first slot (spec §6.2)."""
+    if leaf >> BUCKET_SLOT_BITS == 0:
+        return (leaf - BUCKET_NODE_START) << BUCKET_SLOT_BITS
+    local = leaf & BUCKET_SLOT_ID_MASK
+    return (leaf - local) + ((local - SEGMENT_START) << 8)
+
+
+# ---- point cache: compressed bytes → (64-byte commitment, map_to_scalar) ----
+
+_POINTS: dict[bytes, tuple[bytes, int]] = {}
+
+
+def decode_points(compressed: Sequence[bytes]) -> list[tuple[bytes, int]]:
+    """Decompress (with subgroup check) and map to scalars, caching by bytes; PointDecodeError names the
+    offending index."""
+    missing = list(dict.fromkeys(c for c in compressed if c not in _POINTS))
+    if missing:
+        be = backend()
+        try:
+            points = be.decompress_many(missing)
+        except bw.PointDecodeError:
+            for c in missing:
+                try:
+                    be.decompress_many([c])
+                except bw.PointDecodeError as e:
+                    raise bw.PointDecodeError(f"point {compressed.index(c)} ({c.hex()}): {e}") from e
+            raise
+        if len(_POINTS) + len(missing) > _CACHE_LIMIT:
+            _POINTS.clear()
+        _POINTS.update(zip(missing, zip(points, be.map_to_scalars(points), strict=True), strict=True))
+    return [_POINTS[c] for c in compressed]
+
+
+def root_of_commitment(compressed: bytes) -> bytes:
+    """State root of a root commitment: `LE32(map_to_scalar(C))` (spec §3, §4.3)."""
+    return decode_points([compressed])[0][1].to_bytes(32, "little")
+
+
+def witness_root(witness: SaltWitness) -> bytes:
+    """The pre-state root a witness claims: from its node-0 commitment (spec §6.4)."""
+    root = witness.proof.parents_commitments.get(0)
+    if root is None:
+        raise WitnessVerifyError("shape mismatch: no root commitment (node 0)")
+    try:
+        return root_of_commitment(root)
+    except bw.PointDecodeError as e:
+        raise WitnessVerifyError(f"bad point: root commitment: {e}") from e
+
+
+def verify_witness(witness: SaltWitness, expected_root: bytes) -> None:
+    """spec §6.4/§6.6: raise WitnessVerifyError unless the witness proves its kvs under `expected_root`."""
+    p = witness.proof
+    try:
+        shape = proof_shape(witness.kvs, p.levels)
+    except ValueError as e:
+        raise WitnessVerifyError(f"shape mismatch: {e}") from e
+    required = shape.commitment_ids()
+    if required != set(p.parents_commitments):
+        extra = sorted(set(p.parents_commitments) - required)[:3]
+        missing = sorted(required - set(p.parents_commitments))[:3]
+        raise WitnessVerifyError(
+            f"shape mismatch: commitment ids differ from the proof shape (extra {extra}, missing {missing})"
+        )
+    root = witness_root(witness)
+    if root != expected_root:
+        raise WitnessVerifyError(
+            f"root mismatch: witness proves {root.hex()}, expected {expected_root.hex()}"
+        )
+    try:
+        proof_points, _ = split_proof(p.proof)
+    except ValueError as e:
+        raise WitnessVerifyError(f"bad proof encoding: {e}") from e
+
+    ids = list(p.parents_commitments)
+    compressed = list(p.parents_commitments.values())
+    try:
+        decoded = decode_points(compressed)
+        proof_decoded = decode_points(proof_points)
+    except bw.PointDecodeError as e:
+        raise WitnessVerifyError(f"bad point: {e}") from e
+    index = {n: i for i, n in enumerate(ids)}
+    node: list[int] = []
+    zs: list[int] = []
+    ys: list[int] = []
+    for parent, points in shape.internal.items():
+        ci, logic = index[connect_id(parent)], logic_id(parent)
+        for z in points:
+            node.append(ci)
+            zs.append(z)
+            ys.append(decoded[index[child_node(logic, z)]][1])
+    for leaf, points in shape.leaves.items():
+        ci, start = index[leaf], leaf_start_key(leaf)
+        for z in points:
+            node.append(ci)
+            zs.append(z)
+            ys.append(kv_hash(witness.kvs[start + z]))
+    queries = Queries(compressed, [d[0] for d in decoded], node, zs, ys)
+    if not check_multiproof(queries, p.proof, [d[0] for d in proof_decoded]):
+        raise WitnessVerifyError("proof check failed: IPA multiproof does not verify")
+
+
+class ProofSource(Protocol):
+    """Full state the prover reads (spec §6.5): stored commitments and each node's 256 evaluations."""
+
+    def commitment(self, node: int) -> bytes:
+        """64-byte commitment of a stored node (main-trie id or subtree id; never a subtree root)."""
+        ...
+
+    def node_scalars(self, node: int) -> Sequence[int]:
+        """The 256 scalars a node commits to: `kv_hash` of its slots (leaf, meta slots never empty) or
+        `map_to_scalar` of its children, defaults included (internal node; subtree roots by subtree id)."""
+        ...
+
+
+def create_proof(
+    kvs: Mapping[int, SaltValue | None], levels: Mapping[int, int], source: ProofSource
+) -> SaltProof:
+    """spec §6.5: the SaltProof for `kvs` (values as stored in `source`); `levels` written ascending.
+    Raises ValueError on an inconsistent shape or when a `kvs` value disagrees with its leaf vector."""
+    levels = sorted_levels(levels)
+    shape = proof_shape(kvs, levels)
+    ids = sorted(shape.commitment_ids())
+    points = [source.commitment(n) for n in ids]
+    compressed = backend().compress_many(points)
+    index = {n: i for i, n in enumerate(ids)}
+    vectors: list[Sequence[int]] = [()] * len(ids)
+    node: list[int] = []
+    zs: list[int] = []
+    ys: list[int] = []
+    for parent, pts in shape.internal.items():
+        ci = index[connect_id(parent)]
+        vectors[ci] = f = source.node_scalars(logic_id(parent))
+        for z in pts:
+            node.append(ci)
+            zs.append(z)
+            ys.append(f[z])
+    for leaf, pts in shape.leaves.items():
+        ci, start = index[leaf], leaf_start_key(leaf)
+        vectors[ci] = f = source.node_scalars(leaf)
+        for z in pts:
+            if f[z] != kv_hash(kvs[start + z]):
+                raise ValueError(f"key {start + z:#x}: value disagrees with the committed slot")
+            node.append(ci)
+            zs.append(z)
+            ys.append(f[z])
+    proof = open_multiproof(Queries(compressed, points, node, zs, ys), vectors)
+    return SaltProof(dict(zip(ids, compressed, strict=True)), proof, levels)
