@@ -1,0 +1,265 @@
+"""SALT state stores: committed state in LMDB with a per-block overlay, and a witness-backed view.
+
+Spec: spec/salt.md §2 (slots, metadata), §5 (root update), §6.1/§7 (witness, stateless mode);
+spec/stateless-validator.md §7 (order in which a block's plain-key diff is applied).
+
+LMDB layout: named DBs `salt_kv` (SaltKey u64 BE → 94-byte SaltValue) and `salt_nodes` (node id
+u64 BE → 64-byte commitment). Absent slots are empty, absent metadata is the default BucketMeta,
+absent nodes hold their default commitment (§4.4).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from struct import Struct
+
+import lmdb
+
+from salt.constants import BUCKET_SLOT_BITS, MIN_BUCKET_SIZE
+from salt.pedersen import Backend, backend
+from salt.shi import ShiState, StateUpdates
+from salt.trie import TrieResult, default_commitment, root_hash, update_trie
+from salt.types import DEFAULT_META, DEFAULT_META_VALUE, BucketMeta, SaltValue, is_meta_key, metadata_key
+from salt.witness import SaltWitness
+
+_U64BE = Struct(">Q")
+PlainUpdates = Mapping[bytes, bytes | None]
+
+
+class WitnessMissingKey(KeyError):
+    """A slot, metadata entry or commitment the witness does not cover (never read as empty)."""
+
+
+def _sorted_items(items: PlainUpdates | Iterable[tuple[bytes, bytes | None]]) -> list[tuple[bytes, bytes | None]]:
+    pairs = items.items() if isinstance(items, Mapping) else items
+    return sorted(pairs, key=lambda kv: kv[0])
+
+
+class SaltStore:
+    """Committed SALT state in an LMDB environment (one writer; read views via `overlay()`)."""
+
+    def __init__(self, path: str | Path, map_size: int = 1 << 36) -> None:
+        Path(path).mkdir(parents=True, exist_ok=True)
+        self.env = lmdb.open(str(path), map_size=map_size, max_dbs=4, writemap=True, map_async=True)
+        self.kv_db = self.env.open_db(b"salt_kv")
+        self.nodes_db = self.env.open_db(b"salt_nodes")
+
+    def close(self) -> None:
+        self.env.close()
+
+    def root(self) -> bytes:
+        """Committed state root (LE32 of map_to_scalar(C_0))."""
+        with self.env.begin() as txn:
+            c = txn.get(_U64BE.pack(0), db=self.nodes_db)
+        return root_hash(bytes(c) if c is not None else default_commitment(0))
+
+    def overlay(self, be: Backend | None = None) -> StateOverlay:
+        """A block overlay reading this store's committed state."""
+        return StateOverlay(self, be)
+
+    def bulk_load(self, entries: Iterable[tuple[int, SaltValue]], nodes: Mapping[int, bytes]) -> None:
+        """Write slots (ascending SaltKeys) and commitments directly, e.g. from `trie.rebuild_root`."""
+        with self.env.begin(write=True) as txn:
+            with txn.cursor(db=self.kv_db) as cur:
+                cur.putmulti(((_U64BE.pack(k), v.to_bytes()) for k, v in entries), append=True)
+            with txn.cursor(db=self.nodes_db) as cur:
+                cur.putmulti(((_U64BE.pack(n), nodes[n]) for n in sorted(nodes)), append=True)
+
+
+class _OverlayReader:
+    """SlotReader + NodeReader over one LMDB read transaction, with trie overlay nodes."""
+
+    def __init__(self, txn: lmdb.Transaction, kv_db: object, nodes_db: object) -> None:
+        self.kv_get = txn.cursor(db=kv_db).get
+        self.node_get = txn.cursor(db=nodes_db).get
+        self.kv_cursor = txn.cursor(db=kv_db)
+        self.nodes: dict[int, bytes] = {}
+        self.used: dict[int, int] = {}
+
+    def slot_value(self, key: int) -> SaltValue | None:
+        raw = self.kv_get(_U64BE.pack(key))
+        if raw is None:
+            return DEFAULT_META_VALUE if key >> BUCKET_SLOT_BITS < 65536 else None
+        kl, vl = raw[0], raw[1]
+        return SaltValue(raw[2 : 2 + kl], raw[2 + kl : 2 + kl + vl])
+
+    def bucket_meta(self, bucket: int) -> BucketMeta:
+        raw = self.kv_get(_U64BE.pack(metadata_key(bucket)))
+        if raw is None:
+            return DEFAULT_META
+        return BucketMeta(int.from_bytes(raw[2:6], "little"), int.from_bytes(raw[6:14], "little"))
+
+    def bucket_used(self, bucket: int) -> int:
+        n = self.used.get(bucket)
+        if n is None:
+            n = 0
+            cur = self.kv_cursor
+            end = (bucket + 1) << BUCKET_SLOT_BITS
+            if cur.set_range(_U64BE.pack(bucket << BUCKET_SLOT_BITS)):
+                for k in cur.iternext(values=False):
+                    if _U64BE.unpack(k)[0] >= end:
+                        break
+                    n += 1
+            self.used[bucket] = n
+        return n
+
+    def plain_lookup(self, plain_key: bytes) -> int | None:
+        return None
+
+    def node(self, node_id: int) -> bytes:
+        c = self.nodes.get(node_id)
+        if c is not None:
+            return c
+        raw = self.node_get(_U64BE.pack(node_id))
+        return default_commitment(node_id) if raw is None else raw
+
+
+class StateOverlay:
+    """One block's uncommitted changes over a `SaltStore` (§5): apply → new root; commit or discard."""
+
+    def __init__(self, store: SaltStore, be: Backend | None = None) -> None:
+        self.store = store
+        self.be = be or backend()
+        self._txn: lmdb.Transaction | None = store.env.begin(buffers=False)
+        self._reader = _OverlayReader(self._txn, store.kv_db, store.nodes_db)
+        self.shi = ShiState(self._reader)
+        self.updates = StateUpdates()
+        self.last: TrieResult | None = None
+
+    def plain_value(self, plain_key: bytes) -> bytes | None:
+        """Current value of a plain key (overlay over committed state)."""
+        return self.shi.plain_value(plain_key)
+
+    def apply(self, items: PlainUpdates | Iterable[tuple[bytes, bytes | None]]) -> bytes:
+        """Apply plain-key updates (None = delete) in sorted key order, update the trie; return the new root."""
+        ups = self.shi.update_fin(_sorted_items(items))
+        return self.apply_state_updates(ups)
+
+    def apply_state_updates(self, ups: StateUpdates) -> bytes:
+        """Trie update for SALT-level updates already applied to `self.shi` (§5)."""
+        shi = self.shi
+        result = update_trie(self._reader, ups, lambda b: shi.meta(b).capacity, self.be)
+        nodes = self._reader.nodes
+        for n, (_, new) in result.nodes.items():
+            nodes[n] = new
+        self.updates.merge(ups)
+        self.last = result
+        return result.root
+
+    def commit(self) -> None:
+        """Write all slot and node changes in one LMDB write transaction, then close the overlay."""
+        if self._txn is None:
+            raise RuntimeError("overlay already closed")
+        kv_db, nodes_db = self.store.kv_db, self.store.nodes_db
+        self._close_read()
+        with self.store.env.begin(write=True) as txn:
+            put_kv = txn.cursor(db=kv_db)
+            for key, v in sorted(self.shi.cache.items()):
+                k = _U64BE.pack(key)
+                if v is None or (v == DEFAULT_META_VALUE and is_meta_key(key)):
+                    if put_kv.set_key(k):
+                        put_kv.delete()
+                else:
+                    put_kv.put(k, v.to_bytes())
+            put_n = txn.cursor(db=nodes_db)
+            for n, c in sorted(self._reader.nodes.items()):
+                k = _U64BE.pack(n)
+                if c == default_commitment(n):
+                    if put_n.set_key(k):
+                        put_n.delete()
+                else:
+                    put_n.put(k, c)
+
+    def discard(self) -> None:
+        """Drop all changes."""
+        self._close_read()
+
+    def _close_read(self) -> None:
+        if self._txn is not None:
+            self._txn.abort()
+            self._txn = None
+
+
+class WitnessState:
+    """Read-only SALT view over a decoded witness (§6.1, §7): unknown slots/nodes raise `WitnessMissingKey`.
+
+    Supports the stateless apply → new-root path: no load-factor resize (`bucket_used` is unknown),
+    expanded-bucket capacity from metadata when present, else `256 ** levels[bucket]`.
+    """
+
+    def __init__(self, witness: SaltWitness, be: Backend | None = None) -> None:
+        self.be = be or backend()
+        self.kvs: dict[int, SaltValue | None] = dict(witness.kvs)
+        self.levels = dict(witness.proof.levels)
+        ids = list(witness.proof.parents_commitments)
+        points = self.be.decompress_many([witness.proof.parents_commitments[n] for n in ids])
+        self.commitments: dict[int, bytes] = dict(zip(ids, points, strict=True))
+        self.lookup: dict[bytes, int] = {
+            v[0]: k for k, v in self.kvs.items() if v is not None and not is_meta_key(k)}
+        self.shi = ShiState(self)
+
+    # SlotReader
+    def slot_value(self, key: int) -> SaltValue | None:
+        try:
+            v = self.kvs[key]
+        except KeyError:
+            raise WitnessMissingKey(f"slot {key >> BUCKET_SLOT_BITS}:{key & ((1 << 40) - 1)} not in witness") from None
+        if v is None and is_meta_key(key):
+            return DEFAULT_META_VALUE
+        return v
+
+    def bucket_meta(self, bucket: int) -> BucketMeta:
+        v = self.slot_value(metadata_key(bucket))
+        return DEFAULT_META if v is None else BucketMeta.from_value(v)
+
+    def bucket_used(self, bucket: int) -> None:
+        return None
+
+    def plain_lookup(self, plain_key: bytes) -> int | None:
+        return self.lookup.get(plain_key)
+
+    # NodeReader
+    def node(self, node_id: int) -> bytes:
+        try:
+            return self.commitments[node_id]
+        except KeyError:
+            raise WitnessMissingKey(f"commitment of node {node_id} not in witness") from None
+
+    def capacity(self, bucket: int) -> int:
+        """Committed capacity of a data bucket: its metadata if witnessed, else `256 ** levels`."""
+        mk = metadata_key(bucket)
+        if mk in self.kvs or mk in self.shi.cache:
+            return self.shi.meta(bucket).capacity
+        if bucket in self.levels:
+            return MIN_BUCKET_SIZE ** self.levels[bucket]
+        raise WitnessMissingKey(f"capacity of bucket {bucket} not in witness")
+
+    def pre_root(self) -> bytes:
+        """State root the witness proves (before the block)."""
+        return root_hash(self.node(0), self.be)
+
+    def apply(self, items: PlainUpdates | Iterable[tuple[bytes, bytes | None]]) -> tuple[bytes, StateUpdates]:
+        """Stateless post-state root (stateless-validator.md §7): in-place updates of present keys first,
+        then inserts/deletes, in sorted plain-key order; then canonicalize and the trie delta update."""
+        shi = self.shi
+        ordered = _sorted_items(items)
+        updates = StateUpdates()
+        queued = []
+        for pk, pv in ordered:
+            if pv is not None and shi.find(pk) is not None:
+                shi.upsert(shi.bucket_of(pk), pk, pv, updates)
+            else:
+                queued.append((pk, pv))
+        updates.merge(shi.update(queued))
+        updates.merge(shi.canonicalize())
+        result = update_trie(self, updates, self._trie_capacity, self.be)
+        for n, (_, new) in result.nodes.items():
+            self.commitments[n] = new
+        for k, v in shi.cache.items():
+            self.kvs[k] = v
+        shi.cache.clear()
+        return result.root, updates
+
+    def _trie_capacity(self, bucket: int) -> int:
+        return self.capacity(bucket)

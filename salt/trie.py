@@ -1,0 +1,365 @@
+"""SALT commitments: default (empty-state) commitments, delta state-root update, from-scratch rebuild.
+
+Spec: spec/salt.md §4.3–4.4 (node commitments, defaults), §5 (update rule, expanded buckets,
+expansion/contraction, rebuild). All group work goes through `salt.pedersen.backend()`, one
+`commit_deltas` and one `map_to_scalars` call per trie level.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from salt.banderwagon import R
+from salt.constants import (
+    BUCKET_SLOT_BITS,
+    BUCKET_SLOT_ID_MASK,
+    MIN_BUCKET_SIZE,
+    NUM_META_BUCKETS,
+    STARTING_NODE_ID,
+)
+from salt.pedersen import Backend, backend
+from salt.shi import StateUpdates
+from salt.types import (
+    DEFAULT_META,
+    DEFAULT_META_VALUE,
+    EMPTY_SLOT_SCALAR,
+    BucketMeta,
+    SaltValue,
+    bucket_of_metadata_key,
+    child_node,
+    kv_hash,
+    node_level,
+    parent_node,
+    subtree_node,
+    subtree_root_level,
+    vc_position,
+)
+
+_S = STARTING_NODE_ID
+_BUCKET0 = _S[3]
+_SEG0 = _S[4]
+
+# §4.4: (main-trie default for ids below the threshold, default above), per main level; subtree defaults.
+_MAIN_DEFAULTS = (
+    (_S[0] + 1,
+     "a2f11cbb573b3beba869c4417fd616e550f66feea3edcf6b8979bee66dd18767d744099c52a92477cb2e005ca3665892ce7860ccaf476aa224528837e5732270",
+     "a2f11cbb573b3beba869c4417fd616e550f66feea3edcf6b8979bee66dd18767d744099c52a92477cb2e005ca3665892ce7860ccaf476aa224528837e5732270"),
+    (_S[1] + 1,
+     "b744bfb480faaaaecfb534e10ce111489c89cc43ab90a380ef5eb0f8668b731049cd9f4222b06ca3e41d624b573b83e67a9f251ae7f4e26cd496fd4005fc8c72",
+     "866b0fd149ea8e233d295dff7b91af9ac54e82e3083a979e068fe9f5a8747832f59ed53dfd1e939bdcbf9e1bbc87752c8fe8537c662f537ebfde227ce7845659"),
+    (_S[2] + 256,
+     "9ed527e0e507e93c05d5a77184211e6bbf6e1820fdc7cd36387c4d52f8b931182f47ece1ebb6dad09b8b96062bc5241b143e03f36e69ffb83b0ef8d99f818772",
+     "1d8d81bcb60ff180ff99c497a8298af38d71d2fbf3c0ffda09b659839e3732612771a485191ab8fe740dc20d1a33c53f8cfbb1c07676d74050de914c0efc7f54"),
+    (_S[3] + NUM_META_BUCKETS,
+     "e07db25c34ee2ddb23992be6e8c3a9fc0c3b3c23effd4089cb262524ce64671abc3da78e1f67a926db11faa1385ca8d35aee7905cff1251536c75b73f60ed16b",
+     "da260863cc36b265d34f9912c3b98ae7e046ced37bf5eebe1be164695093714efc9e5b23b9ab87c9f7b51e4fec4ea377e4fe44672d70752f7c3522e0f0269555"),
+)
+_SUBTREE_DEFAULTS = (
+    "a7bba7dcf3ad2fbb9fd792f875adad094bb67119f2e83fd751299d9195d7301cfece2bfd0cbc9ce1150cd3a653377c9a038af061a0d8ebe4de54143ffe3cb172",
+    "db1c8437754289cd759fa15c051b03950c135a8b67176946020087cdd86f0c2f660ba555b18020f3941854a87060bcf92b39312a63dcd21fc9b629ee6b0ca570",
+    "866b0fd149ea8e233d295dff7b91af9ac54e82e3083a979e068fe9f5a8747832f59ed53dfd1e939bdcbf9e1bbc87752c8fe8537c662f537ebfde227ce7845659",
+    "1d8d81bcb60ff180ff99c497a8298af38d71d2fbf3c0ffda09b659839e3732612771a485191ab8fe740dc20d1a33c53f8cfbb1c07676d74050de914c0efc7f54",
+    "da260863cc36b265d34f9912c3b98ae7e046ced37bf5eebe1be164695093714efc9e5b23b9ab87c9f7b51e4fec4ea377e4fe44672d70752f7c3522e0f0269555",
+)
+MAIN_DEFAULTS: tuple[tuple[int, bytes, bytes], ...] = tuple(
+    (t, bytes.fromhex(lo), bytes.fromhex(hi)) for t, lo, hi in _MAIN_DEFAULTS)
+SUBTREE_DEFAULTS: tuple[bytes, ...] = tuple(bytes.fromhex(h) for h in _SUBTREE_DEFAULTS)
+EMPTY_ROOT = bytes.fromhex("9d7218471640948ac51ad7ea7f589af28c19605bd96faaaf1204b5da36a09201")
+
+
+def default_commitment(node: int) -> bytes:
+    """Commitment of a node in the empty state (§4.4)."""
+    level = node_level(node)
+    if node >> BUCKET_SLOT_BITS:
+        return SUBTREE_DEFAULTS[level]
+    threshold, low, high = MAIN_DEFAULTS[level]
+    return low if node < threshold else high
+
+
+def compute_default_commitments(be: Backend | None = None) -> tuple[list[bytes], list[bytes]]:
+    """Recompute §4.4 from scratch: ([root, L1 meta, L1 data, L2 meta, L2 data, L3 meta, L3 data], subtree L0..L4)."""
+    be = be or backend()
+    l3m = be.commit([kv_hash(DEFAULT_META_VALUE)] * 256)
+    l3d = be.commit([EMPTY_SLOT_SCALAR] * 256)
+    ms = dict(zip((l3m, l3d), be.map_to_scalars([l3m, l3d]), strict=True))
+    l2m = be.commit([ms[l3m]] * 256)
+    l2d = be.commit([ms[l3d]] * 256)
+    ms.update(zip((l2m, l2d), be.map_to_scalars([l2m, l2d]), strict=True))
+    l1m = be.commit([ms[l2m]] * 256)
+    l1d = be.commit([ms[l2d]] * 256)
+    ms.update(zip((l1m, l1d), be.map_to_scalars([l1m, l1d]), strict=True))
+    root = be.commit([ms[l1m]] + [ms[l1d]] * 255)
+    sub = [l3d, l2d, l1d]  # subtree levels 4, 3, 2 coincide with the main-trie data defaults
+    for _ in range(2):
+        sub.append(be.commit(be.map_to_scalars([sub[-1]]) * 256))
+    return [root, l1m, l1d, l2m, l2d, l3m, l3d], sub[::-1]
+
+
+def root_hash(commitment: bytes, be: Backend | None = None) -> bytes:
+    """State root = LE32(map_to_scalar(C_0)) (§4.3)."""
+    return (be or backend()).map_to_scalars([commitment])[0].to_bytes(32, "little")
+
+
+class NodeReader(Protocol):
+    """Committed node commitments (64-byte); default when absent, raise when unknown (witness)."""
+
+    def node(self, node_id: int) -> bytes: ...
+
+
+@dataclass
+class TrieResult:
+    """New state root, changed nodes (node id → (old, new)), and EC multiplications used."""
+
+    root: bytes
+    nodes: dict[int, tuple[bytes, bytes]]
+    ecmuls: int
+
+
+def _meta_capacity(v: SaltValue | None) -> int:
+    return (DEFAULT_META if v is None else BucketMeta.from_value(v)).capacity
+
+
+class _Level:
+    """Pending work at one trie level: node → deltas, with optional base/orig overrides."""
+
+    __slots__ = ("deltas", "base", "orig")
+
+    def __init__(self) -> None:
+        self.deltas: dict[int, list[tuple[int, int]]] = {}
+        self.base: dict[int, bytes] = {}  # value to add deltas to (instead of the stored one)
+        self.orig: dict[int, bytes] = {}  # value the parent currently accounts for (if not the base)
+
+
+def update_trie(
+    reader: NodeReader,
+    updates: StateUpdates,
+    capacity_of: Callable[[int], int],
+    be: Backend | None = None,
+) -> TrieResult:
+    """Apply `updates` to the committed trie by the delta rule (§5.1–5.2).
+
+    `capacity_of(bucket)` gives the committed capacity of a data bucket whose metadata does not
+    change in `updates`. Returned `nodes` include subtree nodes; a new value equal to
+    `default_commitment(id)` means "reset" (stores may delete it).
+    """
+    be = be or backend()
+    node = reader.node
+    data = updates.data
+    # Capacities of buckets whose metadata changes (old, new).
+    caps: dict[int, tuple[int, int]] = {}
+    for key, (old, new) in data.items():
+        if key >> BUCKET_SLOT_BITS < NUM_META_BUCKETS:
+            oc, nc = _meta_capacity(old), _meta_capacity(new)
+            if oc != nc:
+                caps[bucket_of_metadata_key(key)] = (oc, nc)
+
+    leaf: dict[int, list[tuple[int, int]]] = {}  # main level-3 node → deltas
+    seg: dict[int, list[tuple[int, int]]] = {}  # subtree segments of expanded / resized buckets
+    sub_buckets: dict[int, tuple[int, int]] = {}
+    plain_cap: dict[int, bool] = {}
+    for key, (old, new) in data.items():
+        b = key >> BUCKET_SLOT_BITS
+        flat = plain_cap.get(b)
+        if flat is None:
+            if b < NUM_META_BUCKETS:
+                flat = True
+            else:
+                oc, nc = caps.get(b) or (capacity_of(b),) * 2
+                flat = oc <= MIN_BUCKET_SIZE and nc <= MIN_BUCKET_SIZE
+                if not flat:
+                    sub_buckets[b] = (oc, nc)
+            plain_cap[b] = flat
+        d = (kv_hash(new) - kv_hash(old)) % R
+        if flat:
+            target, n = leaf, _BUCKET0 + b
+        else:
+            target, n = seg, (b << BUCKET_SLOT_BITS) + ((key & BUCKET_SLOT_ID_MASK) >> 8) + _SEG0
+        lst = target.get(n)
+        if lst is None:
+            target[n] = [(key & 0xFF, d)]
+        else:
+            lst.append((key & 0xFF, d))
+    for b, oc_nc in caps.items():  # capacity change without slot changes
+        if b not in plain_cap and (oc_nc[0] > MIN_BUCKET_SIZE or oc_nc[1] > MIN_BUCKET_SIZE):
+            sub_buckets[b] = oc_nc
+
+    changed: dict[int, tuple[bytes, bytes]] = {}
+    ecmuls = 0
+    main3_extra: dict[int, bytes] = {}  # main bucket node → new value from a subtree top
+    if sub_buckets:
+        ecmuls += _update_subtrees(reader, be, seg, sub_buckets, changed, main3_extra)
+
+    # Main trie: level 3 leaves, then internal levels 2, 1, 0.
+    ids = list(leaf)
+    olds = [node(n) for n in ids]
+    ecmuls += sum(map(len, leaf.values()))
+    news = be.commit_deltas(olds, [leaf[n] for n in ids]) if ids else []
+    for n, nv in main3_extra.items():
+        ids.append(n)
+        olds.append(node(n))
+        news.append(nv)
+    for _ in range(3):
+        if not ids:
+            break
+        level_changes = [(i, o, nw) for i, o, nw in zip(ids, olds, news, strict=True) if o != nw]
+        for i, o, nw in level_changes:
+            changed[i] = (o, nw)
+        if not level_changes:
+            ids = []
+            break
+        scal = be.map_to_scalars([c for _, o, nw in level_changes for c in (o, nw)])
+        parents: dict[int, list[tuple[int, int]]] = {}
+        for j, (i, _, _) in enumerate(level_changes):
+            d = (scal[2 * j + 1] - scal[2 * j]) % R
+            p = parent_node(i)
+            lst = parents.get(p)
+            if lst is None:
+                parents[p] = [(vc_position(i), d)]
+            else:
+                lst.append((vc_position(i), d))
+        ids = list(parents)
+        olds = [node(p) for p in ids]
+        ecmuls += len(level_changes)
+        news = be.commit_deltas(olds, [parents[p] for p in ids])
+    for i, o, nw in zip(ids, olds, news, strict=True):
+        if o != nw:
+            changed[i] = (o, nw)
+    root = changed[0][1] if 0 in changed else node(0)
+    return TrieResult(root_hash(root, be), changed, ecmuls)
+
+
+def _update_subtrees(
+    reader: NodeReader,
+    be: Backend,
+    seg: dict[int, list[tuple[int, int]]],
+    sub_buckets: dict[int, tuple[int, int]],
+    changed: dict[int, tuple[bytes, bytes]],
+    main3: dict[int, bytes],
+) -> int:
+    """Expanded / resized buckets (§5.2): segments → subtree top, whose value goes to the main node."""
+    node = reader.node
+    levels = [_Level() for _ in range(5)]
+    levels[4].deltas = seg
+    top_level: dict[int, int] = {}
+    for b, (oc, nc) in sub_buckets.items():
+        ot, nt = subtree_root_level(oc), subtree_root_level(nc)
+        top_level[b] = nt
+        top = subtree_node(b, nt, 0)
+        main_c = node(_BUCKET0 + b)
+        if nt == ot:
+            levels[nt].base[top] = main_c
+        elif nt < ot:  # expansion: the old top keeps the bucket commitment; new ancestors start default
+            old_top = subtree_node(b, ot, 0)
+            levels[ot].base[old_top] = main_c
+            levels[ot].orig[old_top] = default_commitment(old_top)
+            levels[ot].deltas.setdefault(old_top, [])
+            levels[nt].base[top] = default_commitment(top)
+        else:  # contraction: nodes between the old top and the new top are reset
+            for lv in range(ot + 1, nt):
+                span = MIN_BUCKET_SIZE ** (5 - lv)
+                for i in range((oc + span - 1) // span):
+                    n = subtree_node(b, lv, i)
+                    o = node(n)
+                    if o != default_commitment(n):
+                        changed[n] = (o, default_commitment(n))
+            o = node(top)
+            if o != default_commitment(top):
+                changed[top] = (o, default_commitment(top))
+        levels[nt].deltas.setdefault(top, [])
+    ecmuls = 0
+    min_level = min(top_level.values())
+    for lv in range(4, min_level - 1, -1):
+        work = levels[lv]
+        if not work.deltas:
+            continue
+        ids = list(work.deltas)
+        bases = [work.base.get(n) or node(n) for n in ids]
+        ecmuls += sum(map(len, work.deltas.values()))
+        news = be.commit_deltas(bases, [work.deltas[n] for n in ids])
+        up: list[tuple[int, bytes, bytes]] = []
+        for n, base, nw in zip(ids, bases, news, strict=True):
+            b = n >> BUCKET_SLOT_BITS
+            if lv == top_level[b]:
+                if n & BUCKET_SLOT_ID_MASK == _S[lv]:
+                    main3[_BUCKET0 + b] = nw
+                elif base != nw:
+                    changed[n] = (base, nw)
+                continue
+            orig = work.orig.get(n, base)
+            if base != nw or orig != base:
+                changed[n] = (node(n), nw)
+            if orig != nw:
+                up.append((n, orig, nw))
+        if not up:
+            continue
+        scal = be.map_to_scalars([c for _, o, nw in up for c in (o, nw)])
+        parent_deltas = levels[lv - 1].deltas
+        for j, (n, _, _) in enumerate(up):
+            p = parent_node(n)
+            parent_deltas.setdefault(p, []).append((vc_position(n), (scal[2 * j + 1] - scal[2 * j]) % R))
+    return ecmuls
+
+
+def rebuild_root(
+    entries: Mapping[int, SaltValue],
+    capacities: Mapping[int, int] | None = None,
+    be: Backend | None = None,
+) -> tuple[bytes, dict[int, bytes]]:
+    """From-scratch commitments (§4.3, §5.3): the test oracle. Every non-default node is a full commit.
+
+    `entries`: SaltKey → value for occupied data slots and non-default metadata slots; `capacities`:
+    data bucket → capacity (default 256; must agree with the metadata entries). Returns (root hash,
+    node id → commitment for all non-default nodes; expanded buckets' tops appear under the main id).
+    """
+    be = be or backend()
+    capacities = dict(capacities or {})
+    by_bucket: dict[int, dict[int, SaltValue]] = {}
+    for k, v in entries.items():
+        by_bucket.setdefault(k >> BUCKET_SLOT_BITS, {})[k & BUCKET_SLOT_ID_MASK] = v
+    for b, cap in capacities.items():
+        if cap != MIN_BUCKET_SIZE:
+            mk_bucket = b >> 8
+            by_bucket.setdefault(mk_bucket, {}).setdefault(b & 0xFF, BucketMeta(0, cap).to_value())
+    out: dict[int, bytes] = {}
+    main3: dict[int, bytes] = {}
+    for b in sorted(by_bucket):
+        slots = by_bucket[b]
+        meta_bucket = b < NUM_META_BUCKETS
+        cap = MIN_BUCKET_SIZE if meta_bucket else capacities.get(b, MIN_BUCKET_SIZE)
+        empty = kv_hash(DEFAULT_META_VALUE) if meta_bucket else EMPTY_SLOT_SCALAR
+        segments: dict[int, list[int]] = {}
+        for s, v in slots.items():
+            if s >= cap:
+                raise ValueError(f"slot {s} beyond capacity {cap} of bucket {b}")
+            segments.setdefault(s >> 8, [empty] * 256)[s & 0xFF] = kv_hash(v)
+        if cap <= MIN_BUCKET_SIZE:
+            main3[_BUCKET0 + b] = be.commit(segments[0])
+            continue
+        top = subtree_root_level(cap)
+        layer = {subtree_node(b, 4, j): be.commit(sc) for j, sc in sorted(segments.items())}
+        for lv in range(4, top, -1):
+            out.update(layer)
+            layer = _commit_parents(layer, be)
+        main3[_BUCKET0 + b] = layer.get(subtree_node(b, top, 0), SUBTREE_DEFAULTS[top])
+    layer = main3
+    for _ in range(3):
+        out.update(layer)
+        layer = _commit_parents(layer, be)
+    out.update(layer)
+    root = layer.get(0, default_commitment(0))
+    return root_hash(root, be), out
+
+
+def _commit_parents(children: Mapping[int, bytes], be: Backend) -> dict[int, bytes]:
+    """Full commitments of the parents of `children` (other children default)."""
+    groups: dict[int, dict[int, bytes]] = {}
+    for n, c in children.items():
+        groups.setdefault(parent_node(n), {})[vc_position(n)] = c
+    out = {}
+    for p, kids in sorted(groups.items()):
+        first = child_node(p, 0)
+        vec = [kids.get(i) or default_commitment(first + i) for i in range(256)]
+        out[p] = be.commit(be.map_to_scalars(vec))
+    return out
