@@ -1,0 +1,277 @@
+"""A py-evm `AccountDatabaseAPI` over a `StateReader`: journaled overlay, read/write recording, state diff.
+
+py-evm's own `AccountDB` needs a Merkle-Patricia trie; MegaETH state is SALT and the validator has only a
+witness, so this overlay reads block-start values through `StateReader` (state.py), keeps every change in
+memory with a checkpoint journal (snapshot / revert / commit of call frames), and at the end yields the
+`StateDiff` of spec/stateless-validator.md §7. The state root is not computed here: that is the backend's
+job (SALT root, or an MPT root in the conformance tests).
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from eth.abc import AccountDatabaseAPI, MetaWitnessAPI
+from eth.constants import BLANK_ROOT_HASH
+from eth.validation import validate_uint64, validate_uint256
+from eth_hash.auto import keccak
+from eth_typing import Address, Hash32
+from eth_utils import ValidationError
+
+from megaeth_node.executor.state import KECCAK_EMPTY, Account, StateDiff, StateReader, account_key, storage_key
+
+_ABSENT: Any = object()  # journal marker: "no overlay entry before this write"
+_checkpoint_ids = itertools.count(1)
+
+
+class OverlayAccountDB(AccountDatabaseAPI):
+    """Block-scoped state overlay. Construct one per block; py-evm calls `lock_changes` after each tx."""
+
+    def __init__(self, reader: StateReader, state_root: Hash32 = BLANK_ROOT_HASH) -> None:  # noqa: ARG002
+        self._reader = reader
+        self._base_accounts: dict[bytes, Account | None] = {}
+        self._base_storage: dict[tuple[bytes, int], int] = {}
+        self._accounts: dict[bytes, Account | None] = {}
+        self._storage: dict[bytes, dict[int, int]] = {}
+        self._wiped: set[bytes] = set()
+        self._codes: dict[bytes, bytes] = {}
+        self._warm: set[bytes] = set()
+        self._journal: list[tuple[Any, ...]] = []
+        self._checkpoints: list[tuple[int, int]] = []
+        self._originals: dict[tuple[bytes, int], int] = {}
+        self._tx_wipes: dict[bytes, tuple[dict[int, int], bool]] = {}
+
+    # --- block-start reads (recorded) ---
+
+    def _base_account(self, address: bytes) -> Account | None:
+        try:
+            return self._base_accounts[address]
+        except KeyError:
+            acct = self._base_accounts[address] = self._reader.account(address)
+            return acct
+
+    def _base_slot(self, address: bytes, slot: int) -> int:
+        key = (address, slot)
+        try:
+            return self._base_storage[key]
+        except KeyError:
+            value = self._base_storage[key] = self._reader.storage(address, slot)
+            return value
+
+    # --- current values ---
+
+    def _account(self, address: bytes) -> Account | None:
+        acct = self._accounts.get(address, _ABSENT)
+        return self._base_account(address) if acct is _ABSENT else acct
+
+    def _set_account(self, address: bytes, acct: Account | None) -> None:
+        self._journal.append(("acct", address, self._accounts.get(address, _ABSENT)))
+        self._accounts[address] = acct
+
+    def _slot(self, address: bytes, slot: int) -> int:
+        store = self._storage.get(address)
+        if store is not None and slot in store:
+            return store[slot]
+        return 0 if address in self._wiped else self._base_slot(address, slot)
+
+    def _wipe(self, address: bytes) -> None:
+        old_store, old_wiped = self._storage.get(address, {}), address in self._wiped
+        self._tx_wipes.setdefault(address, (old_store, old_wiped))
+        self._journal.append(("wipe", address, old_store, old_wiped))
+        self._storage[address] = {}
+        self._wiped.add(address)
+
+    # --- storage ---
+
+    def get_storage(self, address: Address, slot: int, from_journal: bool = True) -> int:
+        if from_journal:
+            return self._slot(address, slot)
+        original = self._originals.get((address, slot), _ABSENT)
+        if original is not _ABSENT:
+            return original
+        if address in self._tx_wipes:
+            store, wiped = self._tx_wipes[address]
+            return store.get(slot, 0 if wiped else self._base_slot(address, slot))
+        return self._slot(address, slot)
+
+    def set_storage(self, address: Address, slot: int, value: int) -> None:
+        validate_uint256(value, title="Storage Value")
+        validate_uint256(slot, title="Storage Slot")
+        if (address, slot) not in self._originals:
+            self._originals[(address, slot)] = self.get_storage(address, slot, from_journal=False)
+        store = self._storage.setdefault(address, {})
+        self._journal.append(("slot", address, slot, store.get(slot, _ABSENT)))
+        store[slot] = value
+
+    def delete_storage(self, address: Address) -> None:
+        self._wipe(address)
+
+    def is_storage_warm(self, address: Address, slot: int) -> bool:
+        return storage_key(address, slot) in self._warm
+
+    def mark_storage_warm(self, address: Address, slot: int) -> None:
+        self._mark_warm(storage_key(address, slot))
+
+    def _mark_warm(self, key: bytes) -> None:
+        if key not in self._warm:
+            self._warm.add(key)
+            self._journal.append(("warm", key))
+
+    # --- accounts ---
+
+    def _get(self, address: bytes) -> Account:
+        return self._account(address) or Account()
+
+    def get_balance(self, address: Address) -> int:
+        return self._get(address).balance
+
+    def set_balance(self, address: Address, balance: int) -> None:
+        if balance < 0:
+            raise ValidationError(f"balance of 0x{address.hex()} would become negative: {balance}")
+        validate_uint256(balance, title="Account Balance")
+        acct = self._get(address)
+        self._set_account(address, Account(acct.nonce, balance, acct.code_hash))
+
+    def get_nonce(self, address: Address) -> int:
+        return self._get(address).nonce
+
+    def set_nonce(self, address: Address, nonce: int) -> None:
+        validate_uint64(nonce, title="Nonce")
+        acct = self._get(address)
+        self._set_account(address, Account(nonce, acct.balance, acct.code_hash))
+
+    def increment_nonce(self, address: Address) -> None:
+        self.set_nonce(address, self.get_nonce(address) + 1)
+
+    def get_code(self, address: Address) -> bytes:
+        code_hash = self._get(address).code_hash
+        if code_hash == KECCAK_EMPTY:
+            return b""
+        code = self._codes.get(code_hash)
+        return self._reader.code(code_hash) if code is None else code
+
+    def set_code(self, address: Address, code: bytes) -> None:
+        code_hash = keccak(code)
+        self._codes.setdefault(code_hash, code)
+        acct = self._get(address)
+        self._set_account(address, Account(acct.nonce, acct.balance, code_hash))
+
+    def get_code_hash(self, address: Address) -> Hash32:
+        return Hash32(self._get(address).code_hash)
+
+    def delete_code(self, address: Address) -> None:
+        acct = self._get(address)
+        self._set_account(address, Account(acct.nonce, acct.balance, KECCAK_EMPTY))
+
+    def account_has_code_or_nonce(self, address: Address) -> bool:
+        acct = self._get(address)
+        return acct.nonce != 0 or acct.code_hash != KECCAK_EMPTY
+
+    def delete_account(self, address: Address) -> None:
+        self._wipe(address)
+        self._set_account(address, None)
+
+    def account_exists(self, address: Address) -> bool:
+        return self._account(address) is not None
+
+    def touch_account(self, address: Address) -> None:
+        self._set_account(address, self._get(address))
+
+    def account_is_empty(self, address: Address) -> bool:
+        return self._get(address).is_empty
+
+    def is_address_warm(self, address: Address) -> bool:
+        return address in self._warm
+
+    def mark_address_warm(self, address: Address) -> None:
+        self._mark_warm(address)
+
+    # --- journal ---
+
+    def record(self) -> Any:
+        checkpoint = next(_checkpoint_ids)
+        self._checkpoints.append((checkpoint, len(self._journal)))
+        return checkpoint
+
+    def _pop_to(self, checkpoint: Any) -> int:
+        while self._checkpoints:
+            cp, length = self._checkpoints.pop()
+            if cp == checkpoint:
+                return length
+        raise ValidationError(f"unknown journal checkpoint {checkpoint}")
+
+    def discard(self, checkpoint: Any) -> None:
+        length = self._pop_to(checkpoint)
+        while len(self._journal) > length:
+            self._undo(self._journal.pop())
+
+    def _undo(self, entry: tuple[Any, ...]) -> None:
+        kind, address = entry[0], entry[1]
+        if kind == "acct":
+            if entry[2] is _ABSENT:
+                del self._accounts[address]
+            else:
+                self._accounts[address] = entry[2]
+        elif kind == "slot":
+            if entry[3] is _ABSENT:
+                del self._storage[address][entry[2]]
+            else:
+                self._storage[address][entry[2]] = entry[3]
+        elif kind == "wipe":
+            self._storage[address] = entry[2]
+            if not entry[3]:
+                self._wiped.discard(address)
+        else:
+            self._warm.discard(address)
+
+    def commit(self, checkpoint: Any) -> None:
+        self._pop_to(checkpoint)
+
+    def lock_changes(self) -> None:
+        """End of a transaction: changes become final, warm sets and original values reset (EIP-2929/2200)."""
+        self._journal.clear()
+        self._checkpoints.clear()
+        self._warm.clear()
+        self._originals.clear()
+        self._tx_wipes.clear()
+
+    # --- roots are the backend's business ---
+
+    @property
+    def state_root(self) -> Hash32:
+        return BLANK_ROOT_HASH
+
+    @state_root.setter
+    def state_root(self, value: Hash32) -> None:
+        """py-evm's revert() writes back the root it read; the overlay has no root to restore."""
+
+    def has_root(self, state_root: bytes) -> bool:
+        return False
+
+    def make_state_root(self) -> Hash32:
+        raise NotImplementedError("the state root is computed by the state backend from diff()")
+
+    def persist(self) -> MetaWitnessAPI:
+        raise NotImplementedError("the overlay is never persisted; apply diff() to the backend")
+
+    # --- result ---
+
+    def diff(self) -> StateDiff:
+        """The block's changes relative to block start (spec/stateless-validator.md §7)."""
+        accounts: dict[bytes, Account | None] = {}
+        for address, acct in self._accounts.items():
+            if acct != self._base_account(address):
+                accounts[address] = acct
+        wiped = frozenset(a for a in self._wiped if self._base_account(a) is not None)
+        storage: dict[tuple[bytes, int], int] = {}
+        for address, store in self._storage.items():
+            if self._accounts.get(address, _ABSENT) is None:
+                continue
+            for slot, value in store.items():
+                if address in wiped or value != self._base_slot(address, slot):
+                    if value or address not in wiped:
+                        storage[(address, slot)] = value
+        writes = {account_key(a) for a in accounts} | {storage_key(a, s) for a, s in storage}
+        reads = {account_key(a) for a in self._base_accounts} | {storage_key(a, s) for a, s in self._base_storage}
+        return StateDiff(accounts, storage, wiped, dict(self._codes), frozenset(reads), frozenset(writes))

@@ -1,0 +1,72 @@
+"""py-evm states bound to the overlay account DB, and the block environment they run in.
+
+Every executor path (Cancun conformance, Prague/Isthmus MegaETH blocks) builds its py-evm `State` here,
+so the conformance suite exercises the same overlay, journal and diff code as block replay.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+from eth.abc import StateAPI
+from eth.constants import BLANK_ROOT_HASH
+from eth.vm.execution_context import ExecutionContext
+from eth.vm.state import BaseState
+from eth_typing import Address, BlockNumber, Hash32
+
+from megaeth_node.executor.accountdb import OverlayAccountDB
+from megaeth_node.executor.state import StateReader
+
+BLOCKHASH_WINDOW = 256
+
+
+@dataclass(frozen=True, slots=True)
+class BlockEnv:
+    """What the EVM sees of the block (spec/stateless-validator.md §4.2)."""
+
+    chain_id: int
+    number: int
+    timestamp: int
+    coinbase: bytes
+    gas_limit: int
+    base_fee: int
+    prevrandao: bytes
+    excess_blob_gas: int = 0
+    parent_hash: bytes = b"\x00" * 32
+    parent_beacon_block_root: bytes | None = None
+
+
+class _OverlayState(BaseState):
+    """Mixin placed before a py-evm fork state: overlay account DB, BLOCKHASH from the reader."""
+
+    account_db_class = OverlayAccountDB
+
+    def set_system_contracts(self) -> None:
+        """py-evm (re)writes the 4788/2935 contract code here; neither Ethereum nor MegaETH execution does."""
+
+    def get_ancestor_hash(self, block_number: int) -> Hash32:
+        depth = self.block_number - block_number
+        if not 1 <= depth <= BLOCKHASH_WINDOW or block_number < 0:
+            return Hash32(b"")
+        return Hash32(self._db.block_hash(block_number))  # type: ignore[attr-defined]
+
+    @property
+    def overlay(self) -> OverlayAccountDB:
+        return self._account_db  # type: ignore[return-value]
+
+
+@functools.cache
+def overlay_state_class(base: type[BaseState]) -> type[BaseState]:
+    """`base` (e.g. py-evm's CancunState or a MegaETH state) with the overlay account DB."""
+    return type(f"Overlay{base.__name__}", (_OverlayState, base), {})
+
+
+def new_state(base: type[BaseState], reader: StateReader, env: BlockEnv) -> StateAPI:
+    """A fresh block-scoped state over `reader`; its `overlay.diff()` is the block's state diff."""
+    context = ExecutionContext(
+        coinbase=Address(env.coinbase), timestamp=env.timestamp, block_number=BlockNumber(env.number),
+        difficulty=0, mix_hash=Hash32(env.prevrandao), gas_limit=env.gas_limit, prev_hashes=(),
+        chain_id=env.chain_id, base_fee_per_gas=env.base_fee, excess_blob_gas=env.excess_blob_gas,
+    )
+    return overlay_state_class(base)(reader, context, BLANK_ROOT_HASH)  # type: ignore[arg-type]

@@ -1,0 +1,77 @@
+"""One transaction against a block-scoped state: validity checks, execution, gas used, logs.
+
+Invalid transactions raise `InvalidTransaction` and leave the state exactly as before (the ethereum/tests
+`expectException` rule; for a replayer such a tx makes the block invalid).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from eth.abc import ComputationAPI, SignedTransactionAPI, StateAPI, VirtualMachineAPI
+from eth.vm.forks.cancun.state import get_total_blob_gas
+from eth_utils import ValidationError
+
+from megaeth_node.executor.state import KECCAK_EMPTY
+from megaeth_node.types import Log
+
+DELEGATION_PREFIX = b"\xef\x01\x00"
+MAX_NONCE = 2**64 - 1
+
+
+class InvalidTransaction(ValueError):
+    """A transaction that cannot be included; the message names the failed check."""
+
+
+@dataclass(frozen=True, slots=True)
+class TxOutcome:
+    status: int
+    gas_used: int
+    logs: tuple[Log, ...]
+    computation: ComputationAPI
+
+
+def check_sender(state: StateAPI, tx: SignedTransactionAPI) -> None:
+    """EIP-3607 (sender must not have code, except a 7702 delegation) and EIP-2681 (nonce < 2^64 − 1)."""
+    sender = tx.sender
+    if state.get_code_hash(sender) != KECCAK_EMPTY and not state.get_code(sender).startswith(DELEGATION_PREFIX):
+        raise InvalidTransaction(f"sender 0x{sender.hex()} has code (EIP-3607)")
+    if state.get_nonce(sender) >= MAX_NONCE:
+        raise InvalidTransaction(f"sender 0x{sender.hex()} nonce is at the maximum (EIP-2681)")
+
+
+def check_fees(state: StateAPI, tx: SignedTransactionAPI) -> None:
+    """EIP-1559: priority fee ≤ max fee; EIP-4844: balance ≥ gas·max fee + value + blob gas·max blob fee."""
+    if tx.max_priority_fee_per_gas > tx.max_fee_per_gas:
+        raise InvalidTransaction(
+            f"max priority fee {tx.max_priority_fee_per_gas} > max fee {tx.max_fee_per_gas}")
+    blob_cost = get_total_blob_gas(tx) * getattr(tx, "max_fee_per_blob_gas", 0)
+    cost = tx.gas * tx.max_fee_per_gas + tx.value + blob_cost
+    if state.get_balance(tx.sender) < cost:
+        raise InvalidTransaction(f"sender balance {state.get_balance(tx.sender)} < max cost {cost}")
+
+
+def run_transaction(vm_class: type[VirtualMachineAPI], state: StateAPI, tx: SignedTransactionAPI,
+                    gas_available: int, blob_gas_available: int) -> TxOutcome:
+    """Execute `tx` if it fits the block's remaining gas and blob gas; revert everything if it is invalid."""
+    if tx.gas > gas_available:
+        raise InvalidTransaction(f"tx gas {tx.gas} > block gas available {gas_available}")
+    if get_total_blob_gas(tx) > blob_gas_available:
+        raise InvalidTransaction(f"blob gas {get_total_blob_gas(tx)} > block blob gas available {blob_gas_available}")
+    state.lock_changes()
+    snapshot = state.snapshot()
+    try:
+        check_fees(state, tx)
+        check_sender(state, tx)
+        computation = state.apply_transaction(tx)
+    except ValidationError as e:
+        state.revert(snapshot)
+        raise InvalidTransaction(str(e)) from e
+    except InvalidTransaction:
+        state.revert(snapshot)
+        raise
+    state.commit(snapshot)
+    logs = tuple(Log(addr, tuple(t.to_bytes(32, "big") for t in topics), data)
+                 for addr, topics, data in computation.get_log_entries())
+    return TxOutcome(0 if computation.is_error else 1, vm_class.finalize_gas_used(tx, computation), logs,
+                     computation)
