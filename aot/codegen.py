@@ -1,0 +1,277 @@
+"""EVM bytecode → C (C23 `unsigned _BitInt(256)`): one exported function per contract.
+
+Each basic block charges its static gas and checks its stack bounds on entry, then runs its
+instructions on a compile-time stack of C temporaries (DUP/SWAP/POP cost nothing); the block's net
+effect is written back on exit. When every reachable block has one static entry height (no dynamic
+jumps), stack slots are C locals and clang keeps them in registers; otherwise they live in a heap
+array addressed from a moving `sp`. Constant jumps are direct gotos; dynamic jumps go through one
+`switch` over the JUMPDESTs. Host opcodes call `f->host` with the gas the interpreter would see.
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+
+from aot.analysis import STACK_LIMIT, Block, Program
+from aot.opcodes import JUMP, JUMPI, MAX_HOST_ARGS, OPS, PUSH0, PUSH32
+
+CODEGEN_VERSION = 1
+RUNTIME = files("aot").joinpath("runtime.h").read_text()
+
+_BINARY = {
+    0x01: "{a} + {b}", 0x02: "{a} * {b}", 0x03: "{a} - {b}", 0x04: "op_div({a}, {b})",
+    0x05: "op_sdiv({a}, {b})", 0x06: "op_mod({a}, {b})", 0x07: "op_smod({a}, {b})",
+    0x0B: "op_signextend({a}, {b})", 0x10: "(u256)({a} < {b})", 0x11: "(u256)({a} > {b})",
+    0x12: "op_slt({a}, {b})", 0x13: "op_slt({b}, {a})", 0x14: "(u256)({a} == {b})",
+    0x16: "{a} & {b}", 0x17: "{a} | {b}", 0x18: "{a} ^ {b}", 0x1A: "op_byte({a}, {b})",
+    0x1B: "op_shl({a}, {b})", 0x1C: "op_shr({a}, {b})", 0x1D: "op_sar({a}, {b})",
+}
+_EXITS = (("oog", "AOT_OOG"), ("bad_jump", "AOT_BAD_JUMP"), ("underflow", "AOT_UNDERFLOW"),
+          ("overflow", "AOT_OVERFLOW"), ("invalid", "AOT_INVALID"))
+
+
+def literal(v: int) -> str:
+    """A C expression of type u256 for the constant `v`."""
+    return f"(u256){v}ULL" if v < 1 << 64 else f"(u256)0x{v:x}uwb"
+
+
+class _BlockEmitter:
+    """Emits one block, keeping the stack as C expressions until the block's exit."""
+
+    def __init__(self, prog: Program, block: Block, registers: bool, base: int) -> None:
+        self.prog, self.b, self.registers, self.base = prog, block, registers, base
+        self.vs: list[str] = []
+        self.floor = 0
+        self.loaded: dict[int, str] = {}
+        self.out: list[str] = []
+        self.tmp = 0
+
+    def slot(self, i: int) -> str:
+        return f"s{self.base + i}" if self.registers else f"sp[{i}]"
+
+    def temp(self, expr: str) -> str:
+        self.tmp += 1
+        name = f"t{self.tmp}"
+        self.out.append(f"u256 {name} = {expr};")
+        return name
+
+    def _load_below(self) -> None:
+        self.floor -= 1
+        name = self.temp(self.slot(self.floor))
+        self.loaded[self.floor] = name
+        self.vs.insert(0, name)
+
+    def pop(self) -> str:
+        if not self.vs:
+            self._load_below()
+        return self.vs.pop()
+
+    def peek(self, depth: int) -> str:
+        while len(self.vs) <= depth:
+            self._load_below()
+        return self.vs[-1 - depth]
+
+    def flush(self) -> None:
+        for j, expr in enumerate(self.vs):
+            i = self.floor + j
+            if self.loaded.get(i) != expr:
+                self.out.append(f"{self.slot(i)} = {expr};")
+        net = self.floor + len(self.vs)
+        if not self.registers and net:
+            self.out.append(f"sp += {net};")
+
+    def check(self, cond: str, exit_label: str) -> None:
+        self.out.append(f"if ({cond}) goto {exit_label};")
+
+    def mem(self, off: str, size: str) -> None:
+        self.out.append(f"gas = mem_need(f, gas, {off}, {size});")
+        self.check("gas < 0", "oog")
+
+    def charge(self, expr: str) -> None:
+        self.out.append(f"gas -= {expr};")
+        self.check("gas < 0", "oog")
+
+    def goto_block(self, target: int) -> str:
+        return f"goto L{target};" if target in self.prog.jumpdests else "goto bad_jump;"
+
+    def host(self, op: int, pc: int, visible: int) -> None:
+        info = OPS[op]
+        for k in range(info.stack_in):
+            self.out.append(f"io_set(f, {k}, {self.pop()});")
+        self.out.append(f"f->gas = gas + {visible}; st = f->host(f, {op}, {pc}); gas = f->gas - {visible};")
+        if op == 0xFF:
+            self.out.append("goto done;")
+            return
+        self.check("st", "done")
+        self.check("gas < 0", "oog")
+        if info.stack_out:
+            self.vs.append(self.temp("io_get(f, 0)"))
+
+    def emit(self) -> list[str]:
+        b = self.b
+        out = self.out
+        out.append(f"L{b.start}: {{")
+        if b.invalid:
+            out.append("goto invalid; }")
+            return out
+        if b.gas:
+            self.charge(str(b.gas))
+        if self.registers:
+            if self.base < b.stack_req:
+                out.append("goto underflow; }")
+                return out
+            if self.base + b.stack_growth > STACK_LIMIT:
+                out.append("goto overflow; }")
+                return out
+        else:
+            if b.stack_req:
+                self.check(f"sp - stk < {b.stack_req}", "underflow")
+            if b.stack_growth:
+                self.check(f"sp - stk > {STACK_LIMIT - b.stack_growth}", "overflow")
+        after = [0] * len(b.instrs)
+        for i in range(len(b.instrs) - 2, -1, -1):
+            after[i] = after[i + 1] + OPS[b.instrs[i + 1].op].gas
+        fused = b.target is not None
+        for i, ins in enumerate(b.instrs):
+            if fused and i == len(b.instrs) - 2:
+                continue
+            self.instr(ins.op, ins.pc, ins.imm, after[i])
+        if b.last_op not in (JUMP, JUMPI) and OPS[b.last_op].name not in ("STOP", "RETURN", "REVERT", "SELFDESTRUCT"):
+            self.flush()
+            out.append(f"goto L{b.next_pc};" if b.next_pc is not None else "goto done;")
+        out.append("}")
+        return out
+
+    def instr(self, op: int, pc: int, imm: int, after: int) -> None:
+        out, b = self.out, self.b
+        if PUSH0 <= op <= PUSH32:
+            self.vs.append(literal(imm))
+        elif 0x80 <= op <= 0x8F:
+            self.vs.append(self.peek(op - 0x80))
+        elif 0x90 <= op <= 0x9F:
+            n = op - 0x8F
+            self.peek(n)
+            self.vs[-1], self.vs[-1 - n] = self.vs[-1 - n], self.vs[-1]
+        elif op in _BINARY:
+            a, c = self.pop(), self.pop()
+            self.vs.append(self.temp(_BINARY[op].format(a=a, b=c)))
+        elif op == 0x15:
+            self.vs.append(self.temp(f"(u256)({self.pop()} == 0)"))
+        elif op == 0x19:
+            self.vs.append(self.temp(f"~{self.pop()}"))
+        elif op in (0x08, 0x09):
+            a, c, n = self.pop(), self.pop(), self.pop()
+            fn = "op_addmod" if op == 0x08 else "op_mulmod"
+            self.vs.append(self.temp(f"{fn}({a}, {c}, {n})"))
+        elif op == 0x0A:
+            a, e = self.pop(), self.pop()
+            self.charge(f"50 * byte_len({e})")
+            self.vs.append(self.temp(f"op_exp({a}, {e})"))
+        elif op == 0x20:
+            off, size = self.pop(), self.pop()
+            self.mem(off, size)
+            self.charge(f"2 * copy_cost({size})")
+            self.vs.append(self.temp(f"{size} ? keccak256(f->mem + (uint64_t){off}, (uint64_t){size}) "
+                                     f": keccak256(0, 0)"))
+        elif op == 0x35:
+            self.vs.append(self.temp(f"calldataload(f, {self.pop()})"))
+        elif op == 0x36:
+            self.vs.append(self.temp("(u256)f->calldata_size"))
+        elif op == 0x38:
+            self.vs.append(literal(len(self.prog.code)))
+        elif op in (0x37, 0x39):
+            dst, off, size = self.pop(), self.pop(), self.pop()
+            src = "f->calldata, f->calldata_size" if op == 0x37 else "f->code, f->code_size"
+            self.mem(dst, size)
+            self.charge(f"copy_cost({size})")
+            out.append(f"if ({size}) copy_padded(f->mem + (uint64_t){dst}, {src}, {off}, (uint64_t){size});")
+        elif op == 0x50:
+            self.pop()
+        elif op == 0x51:
+            off = self.pop()
+            self.mem(off, "32")
+            self.vs.append(self.temp(f"load_be(f->mem + (uint64_t){off})"))
+        elif op in (0x52, 0x53):
+            off, v = self.pop(), self.pop()
+            if op == 0x52:
+                self.mem(off, "32")
+                out.append(f"store_be(f->mem + (uint64_t){off}, {v});")
+            else:
+                self.mem(off, "1")
+                out.append(f"f->mem[(uint64_t){off}] = (uint8_t){v};")
+        elif op == 0x58:
+            self.vs.append(literal(pc))
+        elif op == 0x59:
+            self.vs.append(self.temp("(u256)f->mem_size"))
+        elif op == 0x5A:
+            self.vs.append(self.temp(f"(u256)(gas + {after})"))
+        elif op == 0x5B:
+            pass
+        elif op == 0x5E:
+            dst, src, size = self.pop(), self.pop(), self.pop()
+            self.mem(f"({dst} > {src} ? {dst} : {src})", size)
+            self.charge(f"copy_cost({size})")
+            out.append(f"if ({size}) memmove(f->mem + (uint64_t){dst}, f->mem + (uint64_t){src}, (uint64_t){size});")
+        elif op == 0x00:
+            out.append("goto done;")
+        elif op in (0xF3, 0xFD):
+            off, size = self.pop(), self.pop()
+            self.mem(off, size)
+            out.append(f"f->out_offset = (uint64_t){off}; f->out_size = (uint64_t){size};")
+            out.append(f"st = {'AOT_RETURN' if op == 0xF3 else 'AOT_REVERT'}; goto done;")
+        elif op == JUMP:
+            if b.target is not None:
+                self.flush()
+                out.append(self.goto_block(b.target))
+            else:
+                dest = self.pop()
+                self.flush()
+                out.append(f"jt = {dest}; goto dispatch;")
+        elif op == JUMPI:
+            dest = literal(b.target) if b.target is not None else self.pop()
+            cond = self.pop()
+            self.flush()
+            taken = self.goto_block(b.target) if b.target is not None else f"{{ jt = {dest}; goto dispatch; }}"
+            out.append(f"if ({cond} != 0) {taken}")
+            out.append(f"goto L{b.next_pc};" if b.next_pc is not None else "goto done;")
+        elif OPS[op].host:
+            self.host(op, pc, after)
+        else:
+            raise AssertionError(f"opcode {op:#x} has no translation")
+
+
+def emit_function(prog: Program, name: str) -> str:
+    """The C definition of `int32_t name(aot_frame *f)` running `prog`."""
+    registers = prog.heights is not None
+    blocks = [prog.blocks[s] for s in prog.reachable if not registers or s in prog.heights]
+    body: list[str] = []
+    for b in blocks:
+        body += _BlockEmitter(prog, b, registers, prog.heights[b.start] if registers else 0).emit()
+    head = [f"EXPORT int32_t {name}(aot_frame *f) {{", "int64_t gas = f->gas; int32_t st = AOT_STOP; u256 jt = 0;"]
+    if registers:
+        top = max((prog.heights[b.start] + b.stack_growth for b in blocks), default=0)
+        top = min(top, STACK_LIMIT)
+        if top:
+            head.append("u256 " + ", ".join(f"s{i} = 0" for i in range(top)) + ";")
+        head.append("u256 *stk = 0;")
+    else:
+        head.append("u256 *stk = malloc(sizeof(u256) * " + str(STACK_LIMIT) + "), *sp = stk;")
+        head.append("if (!stk) return AOT_HOST_ERROR;")
+    head.append("(void)jt;")
+    head.append("goto L0;" if 0 in prog.blocks and blocks else "goto done;")
+    tail = ["dispatch:"]
+    if not registers and prog.jumpdests:
+        tail.append(f"if (jt >= {len(prog.code)}) goto bad_jump;")
+        tail.append("switch ((uint32_t)jt) {")
+        tail += [f"case {d}: goto L{d};" for d in sorted(prog.jumpdests)]
+        tail.append("default: break; }")
+    tail.append("goto bad_jump;")
+    tail += [f"{label}: st = {status}; goto done;" for label, status in _EXITS]
+    tail += ["done:", "free(stk); f->gas = gas; return st;", "}"]
+    return "\n".join(head + body + tail) + "\n"
+
+
+def emit_unit(functions: list[tuple[str, Program]]) -> str:
+    """A translation unit: the runtime followed by one function per (name, program)."""
+    assert MAX_HOST_ARGS == 7, "runtime.h sizes io[] for 7 host arguments"
+    return RUNTIME + "\n" + "".join(emit_function(p, n) for n, p in functions)

@@ -1,0 +1,124 @@
+"""Build generated C into a shared object and call its contract functions through cffi (ABI mode)."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cffi
+
+from aot.analysis import Program
+from aot.build import compile_shared
+from aot.codegen import emit_unit
+from aot.toolchain import Compiler
+
+AOT_FLAGS = ("-std=c2x", "-O2", "-fPIC", "-shared", "-fvisibility=hidden", "-w")
+
+_CDEF = """
+typedef struct aot_frame {
+    int64_t gas;
+    uint64_t pc;
+    const uint8_t *calldata;
+    uint64_t calldata_size;
+    const uint8_t *code;
+    uint64_t code_size;
+    uint8_t *mem;
+    uint64_t mem_size;
+    uint64_t mem_cap;
+    uint64_t out_offset;
+    uint64_t out_size;
+    int32_t (*host)(struct aot_frame *f, uint32_t op, uint32_t pc);
+    void *handle;
+    uint8_t io[7][32];
+} aot_frame;
+"""
+_LIB_CDEF = "int aot_mem_resize(aot_frame *f, uint64_t size);\nvoid aot_mem_free(aot_frame *f);\n"
+
+ffi = cffi.FFI()
+ffi.cdef(_CDEF)
+
+STOP, RETURN, REVERT, OOG, BAD_JUMP, UNDERFLOW, OVERFLOW, INVALID, HOST_ERROR = range(9)
+
+HostFn = Callable[[Any, int, int], int]
+
+
+@ffi.callback("int32_t(aot_frame *, uint32_t, uint32_t)", onerror=lambda *_: HOST_ERROR)
+def _host_trampoline(frame: Any, op: int, pc: int) -> int:
+    return ffi.from_handle(frame.handle)(frame, op, pc)
+
+
+@dataclass(slots=True)
+class Outcome:
+    """How a native run ended: status (module constants), gas left and output bytes."""
+
+    status: int
+    gas_left: int
+    output: bytes
+
+
+class Library:
+    """A loaded shared object holding compiled contract functions."""
+
+    def __init__(self, path: Path, names: list[str]) -> None:
+        self.path = path
+        lib_ffi = cffi.FFI()
+        lib_ffi.include(ffi)
+        lib_ffi.cdef(_LIB_CDEF + "\n".join(f"int32_t {n}(aot_frame *f);" for n in names))
+        self._ffi = lib_ffi
+        self.lib = lib_ffi.dlopen(str(path))
+
+    def function(self, name: str) -> Callable[[Any], int]:
+        return getattr(self.lib, name)
+
+    def mem_resize(self, frame: Any, size: int) -> bool:
+        return bool(self.lib.aot_mem_resize(frame, size))
+
+
+class Contract:
+    """One compiled contract: its code and the native function that runs it."""
+
+    def __init__(self, library: Library, name: str, code: bytes) -> None:
+        self.library, self.name, self.code = library, name, code
+        self._fn = library.function(name)
+        self._code_buf = ffi.from_buffer(code)
+
+    def run(self, gas: int, calldata: bytes, host: HostFn | None = None,
+            on_frame: Callable[[Any], None] | None = None) -> Outcome:
+        """Execute with `gas` and `calldata`; `host(frame, op, pc)` serves host opcodes. `on_frame`
+        sees the frame before it runs (e.g. to bind memory adapters)."""
+        frame = ffi.new("aot_frame *")
+        data = ffi.from_buffer(calldata)
+        handle = ffi.new_handle(host or _no_host)
+        frame.gas = gas
+        frame.calldata, frame.calldata_size = data, len(calldata)
+        frame.code, frame.code_size = self._code_buf, len(self.code)
+        frame.host, frame.handle = _host_trampoline, handle
+        if on_frame is not None:
+            on_frame(frame)
+        try:
+            status = self._fn(frame)
+            output = bytes(ffi.buffer(frame.mem + frame.out_offset, frame.out_size)) \
+                if status in (RETURN, REVERT) and frame.out_size else b""
+            return Outcome(status, frame.gas, output)
+        finally:
+            self.library.lib.aot_mem_free(frame)
+
+
+def _no_host(frame: Any, op: int, pc: int) -> int:
+    return INVALID
+
+
+def build_library(cc: Compiler, programs: list[tuple[str, Program]], out: Path,
+                  timeout_s: float = 120.0) -> Library:
+    """Generate, compile and load one shared object holding every (name, program)."""
+    compile_shared(cc, emit_unit(programs), out, AOT_FLAGS, timeout_s)
+    return Library(out, [n for n, _ in programs])
+
+
+def build_temp(cc: Compiler, programs: list[tuple[str, Program]], timeout_s: float = 120.0) -> Library:
+    """As build_library, in a temporary directory removed once loaded."""
+    with tempfile.TemporaryDirectory(prefix="megaeth-aot-") as tmp:
+        return build_library(cc, programs, Path(tmp) / "unit.so", timeout_s)
