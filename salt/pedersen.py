@@ -8,6 +8,7 @@ reference; `MEGAETH_SALT_BACKEND=python` forces the reference. Commitments are t
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Sequence
 from functools import cache
@@ -86,11 +87,21 @@ class PythonBackend:
 
 @cache
 def backend() -> Backend:
-    """The fastest available backend (C when it builds), or the reference when forced by env."""
-    if os.environ.get("MEGAETH_SALT_BACKEND", "").lower() == "python":
+    """The fastest available backend: C unless it cannot build (then the reference, with a warning).
+
+    `MEGAETH_SALT_BACKEND=python` forces the reference; `=native` forces C (errors propagate).
+    """
+    choice = os.environ.get("MEGAETH_SALT_BACKEND", "").lower()
+    if choice == "python":
         return PythonBackend()
     try:
         from salt.native import NativeBackend
-    except ImportError:
+
+        return NativeBackend()
+    except Exception as e:  # NativeBuildError, missing cffi, dlopen failure
+        if choice == "native":
+            raise
+        logging.getLogger(__name__).warning(
+            "SALT C backend unavailable, using the slow pure-Python reference: %s", e
+        )
         return PythonBackend()
-    return NativeBackend()

@@ -78,6 +78,148 @@ static inline int fq_eq(const fq *a, const fq *b) {
 }
 
 /* ---------------------------------------------------------------- F_q arithmetic */
+#if defined(__x86_64__) && defined(__BMI2__) && defined(__ADX__) && !defined(SALT_NO_ASM)
+#define SALT_ASM 1
+/* x86-64 with BMI2/ADX: mulx + two independent carry chains (adcx on CF, adox on OF). */
+static const uint64_t N0_MEM = N0;
+
+static inline void fq_add(fq *r, const fq *a, const fq *b) {
+    uint64_t t0 = a->v[0], t1 = a->v[1], t2 = a->v[2], t3 = a->v[3], s0, s1, s2, s3;
+    __asm__("addq %[b0], %[t0]\n\t"
+            "adcq %[b1], %[t1]\n\t"
+            "adcq %[b2], %[t2]\n\t"
+            "adcq %[b3], %[t3]\n\t"
+            "movq %[t0], %[s0]\n\t"
+            "movq %[t1], %[s1]\n\t"
+            "movq %[t2], %[s2]\n\t"
+            "movq %[t3], %[s3]\n\t"
+            "subq %[q0], %[s0]\n\t"
+            "sbbq %[q1], %[s1]\n\t"
+            "sbbq %[q2], %[s2]\n\t"
+            "sbbq %[q3], %[s3]\n\t"
+            "cmovncq %[s0], %[t0]\n\t"
+            "cmovncq %[s1], %[t1]\n\t"
+            "cmovncq %[s2], %[t2]\n\t"
+            "cmovncq %[s3], %[t3]\n\t"
+            : [t0] "+&r"(t0), [t1] "+&r"(t1), [t2] "+&r"(t2), [t3] "+&r"(t3), [s0] "=&r"(s0),
+              [s1] "=&r"(s1), [s2] "=&r"(s2), [s3] "=&r"(s3)
+            : [b0] "m"(b->v[0]), [b1] "m"(b->v[1]), [b2] "m"(b->v[2]), [b3] "m"(b->v[3]),
+              [q0] "m"(FQ_Q.v[0]), [q1] "m"(FQ_Q.v[1]), [q2] "m"(FQ_Q.v[2]), [q3] "m"(FQ_Q.v[3])
+            : "cc");
+    r->v[0] = t0;
+    r->v[1] = t1;
+    r->v[2] = t2;
+    r->v[3] = t3;
+}
+
+static inline void fq_sub(fq *r, const fq *a, const fq *b) {
+    uint64_t t0 = a->v[0], t1 = a->v[1], t2 = a->v[2], t3 = a->v[3], m, s0, s1, s2, s3;
+    __asm__("subq %[b0], %[t0]\n\t"
+            "sbbq %[b1], %[t1]\n\t"
+            "sbbq %[b2], %[t2]\n\t"
+            "sbbq %[b3], %[t3]\n\t"
+            "sbbq %[m], %[m]\n\t"
+            "movq %[q0], %[s0]\n\t"
+            "movq %[q1], %[s1]\n\t"
+            "movq %[q2], %[s2]\n\t"
+            "movq %[q3], %[s3]\n\t"
+            "andq %[m], %[s0]\n\t"
+            "andq %[m], %[s1]\n\t"
+            "andq %[m], %[s2]\n\t"
+            "andq %[m], %[s3]\n\t"
+            "addq %[s0], %[t0]\n\t"
+            "adcq %[s1], %[t1]\n\t"
+            "adcq %[s2], %[t2]\n\t"
+            "adcq %[s3], %[t3]\n\t"
+            : [t0] "+&r"(t0), [t1] "+&r"(t1), [t2] "+&r"(t2), [t3] "+&r"(t3), [m] "=&r"(m),
+              [s0] "=&r"(s0), [s1] "=&r"(s1), [s2] "=&r"(s2), [s3] "=&r"(s3)
+            : [b0] "m"(b->v[0]), [b1] "m"(b->v[1]), [b2] "m"(b->v[2]), [b3] "m"(b->v[3]),
+              [q0] "m"(FQ_Q.v[0]), [q1] "m"(FQ_Q.v[1]), [q2] "m"(FQ_Q.v[2]), [q3] "m"(FQ_Q.v[3])
+            : "cc");
+    r->v[0] = t0;
+    r->v[1] = t1;
+    r->v[2] = t2;
+    r->v[3] = t3;
+}
+
+/* t(u0..u3) += a·b[off/8] with the carry word in u4 (zeroed here). */
+#define MULACC(off, u0, u1, u2, u3, u4)             \
+    "movq " #off "(%[b]), %%rdx\n\t"                \
+    "xorl %k[" #u4 "], %k[" #u4 "]\n\t"             \
+    "mulxq 0(%[a]), %[lo], %[hi]\n\t"               \
+    "adoxq %[lo], %[" #u0 "]\n\t"                   \
+    "adcxq %[hi], %[" #u1 "]\n\t"                   \
+    "mulxq 8(%[a]), %[lo], %[hi]\n\t"               \
+    "adoxq %[lo], %[" #u1 "]\n\t"                   \
+    "adcxq %[hi], %[" #u2 "]\n\t"                   \
+    "mulxq 16(%[a]), %[lo], %[hi]\n\t"              \
+    "adoxq %[lo], %[" #u2 "]\n\t"                   \
+    "adcxq %[hi], %[" #u3 "]\n\t"                   \
+    "mulxq 24(%[a]), %[lo], %[hi]\n\t"              \
+    "adoxq %[lo], %[" #u3 "]\n\t"                   \
+    "adcxq %[hi], %[" #u4 "]\n\t"                   \
+    "adoxq %[zero], %[" #u4 "]\n\t"
+
+/* t = (t + m·q) / 2^64 with m = u0·N0: afterwards t = (u1, u2, u3, u4). */
+#define REDUCE(u0, u1, u2, u3, u4)                  \
+    "movq %[" #u0 "], %%rdx\n\t"                    \
+    "imulq %[n0], %%rdx\n\t"                        \
+    "xorl %k[lo], %k[lo]\n\t"                       \
+    "mulxq %[q0], %[lo], %[hi]\n\t"                 \
+    "adoxq %[lo], %[" #u0 "]\n\t"                   \
+    "adcxq %[hi], %[" #u1 "]\n\t"                   \
+    "mulxq %[q1], %[lo], %[hi]\n\t"                 \
+    "adoxq %[lo], %[" #u1 "]\n\t"                   \
+    "adcxq %[hi], %[" #u2 "]\n\t"                   \
+    "mulxq %[q2], %[lo], %[hi]\n\t"                 \
+    "adoxq %[lo], %[" #u2 "]\n\t"                   \
+    "adcxq %[hi], %[" #u3 "]\n\t"                   \
+    "mulxq %[q3], %[lo], %[hi]\n\t"                 \
+    "adoxq %[lo], %[" #u3 "]\n\t"                   \
+    "adcxq %[hi], %[" #u4 "]\n\t"                   \
+    "adoxq %[zero], %[" #u4 "]\n\t"
+
+/* Montgomery product a·b·2^-256 mod q for a, b < q (CIOS; q < 2^255 so no extra carry word). */
+static inline void fq_mul(fq *r, const fq *a, const fq *b) {
+    uint64_t r0, r1, r2, r3, r4, lo, hi, dx;
+    __asm__(
+        "xorl %k[r0], %k[r0]\n\t"
+        "xorl %k[r1], %k[r1]\n\t"
+        "xorl %k[r2], %k[r2]\n\t"
+        "xorl %k[r3], %k[r3]\n\t"
+        MULACC(0, r0, r1, r2, r3, r4) REDUCE(r0, r1, r2, r3, r4)
+        MULACC(8, r1, r2, r3, r4, r0) REDUCE(r1, r2, r3, r4, r0)
+        MULACC(16, r2, r3, r4, r0, r1) REDUCE(r2, r3, r4, r0, r1)
+        MULACC(24, r3, r4, r0, r1, r2) REDUCE(r3, r4, r0, r1, r2)
+        /* result (r4, r0, r1, r2) < 2q: subtract q unless that borrows */
+        "movq %[r4], %[lo]\n\t"
+        "movq %[r0], %[hi]\n\t"
+        "movq %[r1], %%rdx\n\t"
+        "movq %[r2], %[r3]\n\t"
+        "subq %[q0], %[lo]\n\t"
+        "sbbq %[q1], %[hi]\n\t"
+        "sbbq %[q2], %%rdx\n\t"
+        "sbbq %[q3], %[r3]\n\t"
+        "cmovncq %[lo], %[r4]\n\t"
+        "cmovncq %[hi], %[r0]\n\t"
+        "cmovncq %%rdx, %[r1]\n\t"
+        "cmovncq %[r3], %[r2]\n\t"
+        : [r0] "=&r"(r0), [r1] "=&r"(r1), [r2] "=&r"(r2), [r3] "=&r"(r3), [r4] "=&r"(r4),
+          [lo] "=&r"(lo), [hi] "=&r"(hi), "=&d"(dx)
+        : [a] "r"(a->v), [b] "r"(b->v), [zero] "r"((uint64_t)0), [n0] "m"(N0_MEM),
+          [q0] "m"(FQ_Q.v[0]), [q1] "m"(FQ_Q.v[1]), [q2] "m"(FQ_Q.v[2]), [q3] "m"(FQ_Q.v[3]),
+          "m"(*(const uint64_t(*)[4])a->v), "m"(*(const uint64_t(*)[4])b->v)
+        : "cc");
+    r->v[0] = r4;
+    r->v[1] = r0;
+    r->v[2] = r1;
+    r->v[3] = r2;
+}
+#undef MULACC
+#undef REDUCE
+
+#else /* portable C */
+
 static inline void fq_add(fq *r, const fq *a, const fq *b) {
     uint64_t t[4], s[4];
     u128 c = 0;
@@ -99,16 +241,6 @@ static inline void fq_sub(fq *r, const fq *a, const fq *b) {
         c = (u128)t[i] + (FQ_Q.v[i] & mask) + (uint64_t)(c >> 64);
         r->v[i] = (uint64_t)c;
     }
-}
-
-static inline void fq_dbl(fq *r, const fq *a) { fq_add(r, a, a); }
-
-/* r = 5·a */
-static inline void fq_mul5(fq *r, const fq *a) {
-    fq t;
-    fq_add(&t, a, a);
-    fq_add(&t, &t, &t);
-    fq_add(r, &t, a);
 }
 
 /* Montgomery product a·b·2^-256 mod q for a, b < q (CIOS, no extra carry word since q < 2^255). */
@@ -136,6 +268,18 @@ static inline void fq_mul(fq *r, const fq *a, const fq *b) {
     uint64_t borrow = sub4(s, t, FQ_Q.v);
     uint64_t keep = (uint64_t)0 - borrow;
     for (int i = 0; i < 4; i++) r->v[i] = (t[i] & keep) | (s[i] & ~keep);
+}
+
+#endif
+
+static inline void fq_dbl(fq *r, const fq *a) { fq_add(r, a, a); }
+
+/* r = 5·a */
+static inline void fq_mul5(fq *r, const fq *a) {
+    fq t;
+    fq_add(&t, a, a);
+    fq_add(&t, &t, &t);
+    fq_add(r, &t, a);
 }
 
 static inline void fq_sqr(fq *r, const fq *a) { fq_mul(r, a, a); }

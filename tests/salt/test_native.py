@@ -1,0 +1,323 @@
+"""The C backend (salt.native) against the pure-Python reference (salt.pedersen.PythonBackend)."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from salt import banderwagon as bw
+from salt import pedersen
+from salt.crs import generators
+from salt.pedersen import PythonBackend
+
+native = pytest.importorskip("salt.native")
+
+Q, R = bw.Q, bw.R
+EMPTY_DATA_BUCKET = bytes.fromhex(
+    "da260863cc36b265d34f9912c3b98ae7e046ced37bf5eebe1be164695093714e"
+    "fc9e5b23b9ab87c9f7b51e4fec4ea377e4fe44672d70752f7c3522e0f0269555"
+)
+SUBTREE_L3_DEFAULT = bytes.fromhex(
+    "1d8d81bcb60ff180ff99c497a8298af38d71d2fbf3c0ffda09b659839e373261"
+    "2771a485191ab8fe740dc20d1a33c53f8cfbb1c07676d74050de914c0efc7f54"
+)
+KV_NONE = int.from_bytes(b"\x01" * 32, "little") % R
+IDENTITY64 = bw.to_bytes64(bw.IDENTITY)
+
+SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PY = PythonBackend()
+
+
+@pytest.fixture(scope="module")
+def nb():
+    try:
+        b = native.NativeBackend()
+    except native.NativeBuildError as e:  # pragma: no cover - environment without a C compiler
+        pytest.skip(f"C backend unavailable: {e}")
+    b.warm()
+    return b
+
+
+def _point(k: int) -> bytes:
+    """k·G[k mod 256] as 64 bytes (pure Python, ~2 ms)."""
+    return bw.to_bytes64(bw.mul(generators()[k % 256], k))
+
+
+@pytest.fixture(scope="module")
+def points() -> list[bytes]:
+    rng = random.Random(7)
+    pts = [_point(rng.randrange(1, R)) for _ in range(24)]
+    # Non-canonical representatives of the same elements: (-x, -y) and unreduced x + q.
+    x, y = int.from_bytes(pts[0][:32], "little"), int.from_bytes(pts[0][32:], "little")
+    pts.append(((Q - x) % Q).to_bytes(32, "little") + (Q - y).to_bytes(32, "little"))
+    pts.append((x + Q).to_bytes(32, "little") + y.to_bytes(32, "little"))
+    pts += [IDENTITY64, bytes(32) + (1).to_bytes(32, "little")]
+    return pts
+
+
+point_index = st.integers(min_value=0, max_value=27)
+scalars = st.one_of(
+    st.integers(min_value=0, max_value=R - 1),
+    st.sampled_from([0, 1, 2, R - 1, R, R + 1, -1, -R, 2**256 - 1, 2**253, 127, 128, 129, 255, 256]),
+)
+
+
+# ---------------------------------------------------------------- vectors and basics
+
+
+def test_empty_data_bucket_vector(nb):
+    assert nb.commit([KV_NONE] * 256) == EMPTY_DATA_BUCKET
+    assert nb.commit_deltas([IDENTITY64], [[(i, KV_NONE) for i in range(256)]]) == [EMPTY_DATA_BUCKET]
+
+
+def test_default_chain_vector(nb):
+    """Subtree level-3 default = Σ map_to_scalar(empty data bucket)·G_i (spec §4.4)."""
+    (s,) = nb.map_to_scalars([EMPTY_DATA_BUCKET])
+    assert s == PY.map_to_scalars([EMPTY_DATA_BUCKET])[0]
+    assert nb.commit([s] * 256) == SUBTREE_L3_DEFAULT
+
+
+def test_crs_roundtrip(nb):
+    gens = [bw.to_bytes64(g) for g in generators()]
+    comp = nb.compress_many(gens)
+    assert comp == PY.compress_many(gens)
+    assert hashlib.sha256(b"".join(comp)).hexdigest() == (
+        "e0d59418bbe04c1f4ec7493a9ed30497982d4ab5480d68b5e8ce426dd756d136"
+    )
+    assert nb.decompress_many(comp) == gens
+
+
+def test_backend_selection(monkeypatch):
+    pedersen.backend.cache_clear()
+    try:
+        monkeypatch.setenv("MEGAETH_SALT_BACKEND", "python")
+        assert pedersen.backend().name == "python"
+        pedersen.backend.cache_clear()
+        monkeypatch.delenv("MEGAETH_SALT_BACKEND")
+        assert pedersen.backend().name == "native"
+    finally:
+        pedersen.backend.cache_clear()
+
+
+def test_missing_compiler_raises(monkeypatch, tmp_path):
+    monkeypatch.setenv("CC", str(tmp_path / "no-such-cc"))
+    with pytest.raises(native.NativeBuildError):
+        native.find_compiler()
+
+
+def test_build_is_cached_and_atomic(tmp_path, monkeypatch):
+    monkeypatch.setenv("MEGAETH_CACHE_DIR", str(tmp_path))
+    path = native.build()
+    assert path.parent == tmp_path and path.name.startswith("salt_native-") and path.suffix == ".so"
+    mtime = path.stat().st_mtime_ns
+    assert native.build() == path and path.stat().st_mtime_ns == mtime
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_broken_compiler_raises(tmp_path, monkeypatch):
+    cc = tmp_path / "cc"
+    cc.write_text("#!/bin/sh\necho broken >&2\nexit 1\n")
+    cc.chmod(0o755)
+    monkeypatch.setenv("CC", str(cc))
+    monkeypatch.setenv("MEGAETH_CACHE_DIR", str(tmp_path / "cache"))
+    with pytest.raises(native.NativeBuildError, match="broken"):
+        native.build()
+
+
+# ---------------------------------------------------------------- commit_deltas / commit
+
+
+@SETTINGS
+@given(
+    st.lists(
+        st.tuples(point_index, st.lists(st.tuples(st.integers(0, 255), scalars), max_size=3)),
+        min_size=1,
+        max_size=3,
+    )
+)
+def test_commit_deltas_matches_reference(nb, points, nodes):
+    olds = [points[i] for i, _ in nodes]
+    deltas = [ds for _, ds in nodes]
+    assert nb.commit_deltas(olds, deltas) == PY.commit_deltas(olds, deltas)
+
+
+def test_commit_deltas_edge_cases(nb, points):
+    g0 = bw.to_bytes64(generators()[0])
+    olds = [IDENTITY64, IDENTITY64, IDENTITY64, points[3], points[3], IDENTITY64, g0]
+    deltas = [
+        [],
+        [(5, 0)],
+        [(5, R - 1), (5, 1)],  # cancels to the identity
+        [(0, R - 1), (255, R - 1)],
+        [(17, 2**256 - 1), (17, -3)],
+        [(9, 1)],
+        [(0, R - 1)],  # G + (R-1)·G = identity
+    ]
+    got = nb.commit_deltas(olds, deltas)
+    assert got == PY.commit_deltas(olds, deltas)
+    assert got[0] == IDENTITY64 and got[2] == IDENTITY64 and got[6] == IDENTITY64
+    assert got[5] == bw.to_bytes64(generators()[9])
+    assert nb.commit_deltas([], []) == []
+    with pytest.raises(IndexError):
+        nb.commit_deltas([IDENTITY64], [[(256, 1)]])
+    with pytest.raises(IndexError):
+        nb.commit_deltas([IDENTITY64], [[(-1, 1)]])
+    with pytest.raises(ValueError):
+        nb.commit_deltas([IDENTITY64], [])
+    with pytest.raises(bw.PointDecodeError):
+        nb.commit_deltas([b"\0" * 63], [[]])
+
+
+def test_commit_deltas_threads_agree(nb, points):
+    rng = random.Random(3)
+    olds = [points[rng.randrange(len(points))] for _ in range(300)]
+    deltas = [[(rng.randrange(256), rng.randrange(R)) for _ in range(rng.randrange(6))] for _ in olds]
+    one = native.NativeBackend(threads=1).commit_deltas(olds, deltas)
+    assert native.NativeBackend(threads=2).commit_deltas(olds, deltas) == one
+    sample = rng.sample(range(300), 4)
+    assert [one[i] for i in sample] == PY.commit_deltas([olds[i] for i in sample], [deltas[i] for i in sample])
+    # Delta rule: applying deltas one node at a time gives the same as all at once.
+    assert [nb.commit_deltas([olds[i]], [deltas[i]])[0] for i in sample] == [one[i] for i in sample]
+
+
+@SETTINGS
+@given(st.lists(scalars, max_size=6))
+def test_commit_matches_reference(nb, ss):
+    assert nb.commit(ss) == PY.commit(ss)
+
+
+def test_commit_full_width_vs_msm(nb):
+    rng = random.Random(11)
+    ss = [rng.randrange(R) for _ in range(256)]
+    gens = [bw.to_bytes64(g) for g in generators()]
+    assert nb.commit(ss) == nb.msm(gens, ss)
+    with pytest.raises(ValueError):
+        nb.commit([1] * 257)
+
+
+# ---------------------------------------------------------------- map_to_scalars / compress
+
+
+def test_map_to_scalars_and_compress(nb, points):
+    odd = [
+        bytes(64),  # y = 0: inverse taken as 0 like pow(0, q-2, q)
+        (Q - 1).to_bytes(32, "little") + (Q + 1).to_bytes(32, "little"),  # unreduced y
+        (2**256 - 1).to_bytes(32, "little") * 2,
+        bytes(32) + ((Q - 1) // 2).to_bytes(32, "little"),  # y exactly (q-1)/2: not positive
+        (5).to_bytes(32, "little") + ((Q + 1) // 2).to_bytes(32, "little"),
+    ]
+    pts = points + odd
+    assert nb.map_to_scalars(pts) == PY.map_to_scalars(pts)
+    assert nb.compress_many(pts) == PY.compress_many(pts)
+    assert nb.map_to_scalars([]) == [] and nb.compress_many([]) == []
+    assert nb.map_to_scalars([IDENTITY64]) == [0]
+
+
+@SETTINGS
+@given(st.lists(st.binary(min_size=64, max_size=64), min_size=1, max_size=8))
+def test_map_to_scalars_arbitrary_bytes(nb, pts):
+    assert nb.map_to_scalars(pts) == PY.map_to_scalars(pts)
+    assert nb.compress_many(pts) == PY.compress_many(pts)
+
+
+# ---------------------------------------------------------------- decompress
+
+
+def _decode(backend, data):
+    try:
+        return backend.decompress_many(data)
+    except bw.PointDecodeError as e:
+        return ("error", str(e))
+
+
+def test_decompress_roundtrip(nb, points):
+    comp = PY.compress_many(points)
+    assert nb.decompress_many(comp) == PY.decompress_many(comp)
+    assert nb.decompress_many([bytes(32)]) == [IDENTITY64]
+    assert nb.decompress_many([]) == []
+
+
+@SETTINGS
+@given(st.lists(st.binary(min_size=32, max_size=32), min_size=1, max_size=6))
+def test_decompress_random_bytes(nb, data):
+    assert _decode(nb, data) == _decode(PY, data)
+
+
+@SETTINGS
+@given(st.lists(st.integers(0, Q - 1), min_size=1, max_size=6))
+def test_decompress_random_field_elements(nb, xs):
+    data = [x.to_bytes(32, "big") for x in xs]
+    assert _decode(nb, data) == _decode(PY, data)
+
+
+def test_decompress_rejections(nb, points):
+    good = PY.compress_many(points[:3])
+    rng = random.Random(5)
+    not_square = not_subgroup = None
+    while not_square is None or not_subgroup is None:
+        x = rng.randrange(Q)
+        xx = x * x % Q
+        y2 = (bw.A * xx - 1) * bw.inv((bw.D * xx - 1) % Q) % Q
+        if bw.legendre(y2) != 1:
+            not_square = not_square or x.to_bytes(32, "big")
+        elif bw.legendre((1 - bw.A * xx) % Q) != 1:
+            not_subgroup = not_subgroup or x.to_bytes(32, "big")
+    cases = {
+        "x = q": Q.to_bytes(32, "big"),
+        "x = 2^256-1": b"\xff" * 32,
+        "non-square": not_square,
+        "not in subgroup": not_subgroup,
+        "short": b"\x01" * 31,
+    }
+    for name, bad in cases.items():
+        for pos in (0, 2):
+            data = list(good)
+            data.insert(pos, bad)
+            data.append(not_subgroup)  # a later bad point must not mask the first
+            want = _decode(PY, data)
+            assert want[0] == "error", name
+            assert _decode(nb, data) == want, name
+    with pytest.raises(bw.PointDecodeError, match="point 1: point is not in the Banderwagon subgroup"):
+        nb.decompress_many([good[0], not_subgroup])
+
+
+# ---------------------------------------------------------------- msm
+
+
+@SETTINGS
+@given(st.lists(st.tuples(point_index, scalars), max_size=5))
+def test_msm_matches_reference(nb, points, terms):
+    pts = [points[i] for i, _ in terms]
+    ss = [s for _, s in terms]
+    assert nb.msm(pts, ss) == PY.msm(pts, ss)
+
+
+def test_msm_larger_and_threaded(nb, points):
+    rng = random.Random(9)
+    idx = [rng.randrange(len(points)) for _ in range(70)]
+    pts = [points[i] for i in idx]
+    ss = [rng.randrange(R) for _ in idx]
+    ss[3], ss[4], ss[5] = 0, R - 1, 1
+    pts[6] = pts[7]  # repeated point in one call
+    want = PY.msm(pts, ss)
+    assert native.NativeBackend(threads=1).msm(pts, ss) == want
+    assert native.NativeBackend(threads=2).msm(pts, ss) == want
+    # P + (R-1)·P = identity
+    assert nb.msm([points[0], points[0]], [1, R - 1]) == IDENTITY64
+    assert nb.msm([], []) == IDENTITY64
+    with pytest.raises(ValueError):
+        nb.msm([points[0]], [])
+
+
+def test_msm_large_vs_fixed_base(nb):
+    """800 terms over the generators: Pippenger agrees with the fixed-base tables."""
+    rng = random.Random(13)
+    gens = [bw.to_bytes64(g) for g in generators()]
+    idx = [rng.randrange(256) for _ in range(800)]
+    ss = [rng.randrange(R) for _ in idx]
+    want = nb.commit_deltas([IDENTITY64], [list(zip(idx, ss, strict=True))])[0]
+    assert nb.msm([gens[i] for i in idx], ss) == want
