@@ -77,8 +77,7 @@ def _lagrange_at(t: int, inv_t_minus: Sequence[int]) -> list[int]:
 
 
 def _inv_t_minus_domain(t: int) -> list[int]:
-    if t < DOMAIN:
-        raise ValueError("challenge t fell inside the domain")
+    """`1/(t − j)` for j in the domain; t must lie outside it."""
     return batch_inverse([(t - j) % R for j in range(DOMAIN)])
 
 
@@ -117,6 +116,8 @@ def check_multiproof(q: Queries, proof: bytes, proof_points: Sequence[bytes]) ->
     r = tr.challenge(b"r")
     tr.append_point(b"D", compressed[0])
     t = tr.challenge(b"t")
+    if t < DOMAIN:  # probability ~2^-245; the quotient argument needs t outside the domain
+        return False
     inv_tz = _inv_t_minus_domain(t)
 
     node_scalar = [0] * len(q.points)
@@ -189,6 +190,8 @@ def open_multiproof(q: Queries, vectors: Sequence[Sequence[int]]) -> bytes:
     d = _compress(d64)
     tr.append_point(b"D", d)
     t = tr.challenge(b"t")
+    if t < DOMAIN:
+        raise ValueError("challenge t fell inside the domain (probability ~2^-245)")
     inv_tz = _inv_t_minus_domain(t)
 
     g1 = [0] * DOMAIN

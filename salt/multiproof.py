@@ -1,4 +1,4 @@
-"""SALT witness proofs: proof shape, verification, and the prover (spec/salt.md §6.2, §6.4, §6.5, §6.6).
+"""SALT witness proofs: proof shape, verification, and the prover (spec/salt.md §6.2, §6.4, §6.5).
 
 `verify_witness` runs the cheap checks first (levels, shape, required commitment ids, root, proof
 scalar), then decodes points through a process-wide cache keyed by their compressed bytes, then the
@@ -43,6 +43,14 @@ class WitnessVerifyError(ValueError):
     """A witness that does not prove its key-values against the expected root; the message says why."""
 
 
+class BadPointError(bw.PointDecodeError):
+    """A compressed point that fails to decode; `index` is its position in the decoded sequence."""
+
+    def __init__(self, index: int, data: bytes, reason: str) -> None:
+        super().__init__(f"{data.hex()}: {reason}")
+        self.index = index
+
+
 @dataclass(frozen=True, slots=True)
 class ProofShape:
     """spec §6.2: parent id (maybe encoded) → ascending points, for internal and leaf nodes; ids ascending."""
@@ -71,7 +79,7 @@ def logic_id(node: int) -> int:
 def proof_shape(keys: Iterable[int], levels: Mapping[int, int]) -> ProofShape:
     """spec §6.2: the (node, point) openings that prove `keys`; ValueError when keys and levels disagree
     (bucket sets differ, level outside 1..5, expanded meta bucket, slot beyond `256^level`)."""
-    keys = sorted(keys)
+    keys = list(keys)
     if not keys:
         raise ValueError("no keys to prove")
     buckets = {k >> BUCKET_SLOT_BITS for k in keys}
@@ -124,8 +132,8 @@ _POINTS: dict[bytes, tuple[bytes, int]] = {}
 
 
 def decode_points(compressed: Sequence[bytes]) -> list[tuple[bytes, int]]:
-    """Decompress (with subgroup check) and map to scalars, caching by bytes; PointDecodeError names the
-    offending index."""
+    """Decompress (with subgroup check) and map to scalars, caching by bytes (spec §3); BadPointError
+    names the first invalid one."""
     missing = list(dict.fromkeys(c for c in compressed if c not in _POINTS))
     if missing:
         be = backend()
@@ -136,7 +144,7 @@ def decode_points(compressed: Sequence[bytes]) -> list[tuple[bytes, int]]:
                 try:
                     be.decompress_many([c])
                 except bw.PointDecodeError as e:
-                    raise bw.PointDecodeError(f"point {compressed.index(c)} ({c.hex()}): {e}") from e
+                    raise BadPointError(compressed.index(c), c, str(e)) from e
             raise
         if len(_POINTS) + len(missing) > _CACHE_LIMIT:
             _POINTS.clear()
@@ -161,7 +169,8 @@ def witness_root(witness: SaltWitness) -> bytes:
 
 
 def verify_witness(witness: SaltWitness, expected_root: bytes) -> None:
-    """spec §6.4/§6.6: raise WitnessVerifyError unless the witness proves its kvs under `expected_root`."""
+    """spec §6.4 (§6.6 step 1): raise WitnessVerifyError unless the witness proves its kvs under
+    `expected_root`."""
     p = witness.proof
     try:
         shape = proof_shape(witness.kvs, p.levels)
@@ -188,9 +197,12 @@ def verify_witness(witness: SaltWitness, expected_root: bytes) -> None:
     compressed = list(p.parents_commitments.values())
     try:
         decoded = decode_points(compressed)
+    except BadPointError as e:
+        raise WitnessVerifyError(f"bad point: commitment of node {ids[e.index]}: {e}") from e
+    try:
         proof_decoded = decode_points(proof_points)
-    except bw.PointDecodeError as e:
-        raise WitnessVerifyError(f"bad point: {e}") from e
+    except BadPointError as e:
+        raise WitnessVerifyError(f"bad point: proof point {e.index} (0 = D, then L, R): {e}") from e
     index = {n: i for i, n in enumerate(ids)}
     node: list[int] = []
     zs: list[int] = []

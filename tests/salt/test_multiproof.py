@@ -149,6 +149,10 @@ def _with_proof(w: SaltWitness, **changes: object) -> SaltWitness:
          "shape mismatch"),
         (lambda w, k: _with_proof(w, proof=w.proof.proof[:-32] + b"\xff" * 32), "not canonical"),
         (lambda w, k: _with_proof(w, proof=bytes(32) + w.proof.proof[32:]), "proof check"),
+        (lambda w, k: _with_proof(w, proof=w.proof.proof[:32] + b"\xff" * 32 + w.proof.proof[64:]),
+         "bad point: proof point 1 "),
+        (lambda w, k: _with_proof(w, parents_commitments={**w.proof.parents_commitments, 1: b"\xff" * 32}),
+         "bad point: commitment of node 1: ff"),
     ],
 )
 def test_tampered_real_witness_is_rejected(
