@@ -37,9 +37,10 @@ def ahash(data: bytes) -> int:
         words = (data[0], data[0])
     else:
         words = (0, 0)
-    for i in range(0, len(words), 2):
-        p = (words[i] ^ _K2) * (words[i + 1] ^ _K3)
-        x = (((buf + pad) & _M) ^ ((p ^ (p >> 64)) & _M))
+    it = iter(words)
+    for lo, hi in zip(it, it):
+        p = (lo ^ _K2) * (hi ^ _K3)
+        x = ((buf + pad) & _M) ^ ((p ^ (p >> 64)) & _M)
         buf = ((x << 23) | (x >> 41)) & _M
     p = buf * pad
     x = (p ^ (p >> 64)) & _M

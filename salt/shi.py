@@ -103,6 +103,7 @@ class ShiState:
         self.cache: dict[int, SaltValue | None] = {}
         self.usage_delta: dict[int, int] = {}
         self.rehashed: set[int] = set()
+        self._store_meta: dict[int, BucketMeta] = {}  # memo of committed metadata reads
 
     # ---- reads ----
 
@@ -113,9 +114,12 @@ class ShiState:
 
     def meta(self, bucket: int) -> BucketMeta:
         """Current metadata of a data bucket (nonce, capacity)."""
-        v = self.cache.get(metadata_key(bucket), _MISS)
+        v = self.cache.get((bucket >> 8) << BUCKET_SLOT_BITS | (bucket & 0xFF), _MISS)
         if v is _MISS:
-            return self.store.bucket_meta(bucket)
+            m = self._store_meta.get(bucket)
+            if m is None:
+                m = self._store_meta[bucket] = self.store.bucket_meta(bucket)
+            return m
         return DEFAULT_META if v is None else BucketMeta.from_value(v)  # type: ignore[arg-type]
 
     def used(self, bucket: int) -> int | None:

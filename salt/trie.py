@@ -11,6 +11,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from blake3 import blake3
+
 from salt.banderwagon import R
 from salt.constants import (
     BUCKET_SLOT_BITS,
@@ -171,7 +173,10 @@ def update_trie(
                 if not flat:
                     sub_buckets[b] = (oc, nc)
             plain_cap[b] = flat
-        d = (kv_hash(new) - kv_hash(old)) % R
+        d = (
+            (EMPTY_SLOT_SCALAR if new is None else int.from_bytes(blake3(new[0] + new[1]).digest(), "little"))
+            - (EMPTY_SLOT_SCALAR if old is None else int.from_bytes(blake3(old[0] + old[1]).digest(), "little"))
+        ) % R
         if flat:
             target, n = leaf, _BUCKET0 + b
         else:
@@ -200,7 +205,7 @@ def update_trie(
         ids.append(n)
         olds.append(node(n))
         news.append(nv)
-    for _ in range(3):
+    for level in (3, 2, 1):
         if not ids:
             break
         level_changes = [(i, o, nw) for i, o, nw in zip(ids, olds, news, strict=True) if o != nw]
@@ -210,15 +215,17 @@ def update_trie(
             ids = []
             break
         scal = be.map_to_scalars([c for _, o, nw in level_changes for c in (o, nw)])
+        start, up_start = _S[level], _S[level - 1]
         parents: dict[int, list[tuple[int, int]]] = {}
         for j, (i, _, _) in enumerate(level_changes):
             d = (scal[2 * j + 1] - scal[2 * j]) % R
-            p = parent_node(i)
+            rel = i - start
+            p = (rel >> 8) + up_start
             lst = parents.get(p)
             if lst is None:
-                parents[p] = [(vc_position(i), d)]
+                parents[p] = [(rel & 0xFF, d)]
             else:
-                lst.append((vc_position(i), d))
+                lst.append((rel & 0xFF, d))
         ids = list(parents)
         olds = [node(p) for p in ids]
         ecmuls += len(level_changes)

@@ -1,0 +1,176 @@
+"""SALT state benchmark (spec/salt.md §9): update throughput with root recomputation, EC
+multiplications per key, 1,000-key proof create/verify, C vs pure-Python backend.
+
+Standalone: `python benchmarks/salt_bench.py [--keys N] [--json PATH] [--dir DIR]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from salt.constants import BUCKET_SLOT_BITS, STARTING_NODE_ID
+from salt.hasher import bucket_id, hash_with_nonce
+from salt.pedersen import PythonBackend, backend
+from salt.shi import StateUpdates
+from salt.store import SaltStore
+from salt.trie import default_commitment, update_trie
+from salt.types import DEFAULT_META_VALUE, SaltValue, child_node, kv_hash
+
+
+class _EmptyNodes:
+    def node(self, node_id: int) -> bytes:
+        return default_commitment(node_id)
+
+
+def build_state(store: SaltStore, n: int, rng: random.Random) -> list[bytes]:
+    """Insert `n` random storage keys: SHI placement per bucket (descending key order into free
+    probe slots = the rehash rule, nonce 0, capacity 256), one delta trie pass, one bulk LMDB load."""
+    keys = [rng.randbytes(52) for _ in range(n)]
+    buckets: dict[int, list[bytes]] = {}
+    for k in keys:
+        buckets.setdefault(bucket_id(k), []).append(k)
+    entries: dict[int, SaltValue] = {}
+    for b, ks in buckets.items():
+        used: set[int] = set()
+        for k in sorted(ks, reverse=True):
+            h = hash_with_nonce(k, 0)
+            slot = next(s for s in ((h % 256 + i) % 256 for i in range(256)) if s not in used)
+            used.add(slot)
+            entries[b << BUCKET_SLOT_BITS | slot] = SaltValue(k, rng.randbytes(32))
+    ups = StateUpdates({k: (None, v) for k, v in entries.items()})
+    result = update_trie(_EmptyNodes(), ups, lambda _b: 256)
+    store.bulk_load(sorted(entries.items()), {i: c for i, (_, c) in result.nodes.items()})
+    assert store.root() == result.root
+    return keys
+
+
+def timed_batch(store: SaltStore, keys: Sequence[bytes], size: int, rng: random.Random) -> tuple[float, float]:
+    """(seconds, ecmuls/key) of one block: half value updates of existing keys, half new keys."""
+    items = {k: rng.randbytes(32) for k in rng.sample(keys, size // 2)}
+    items.update({rng.randbytes(52): rng.randbytes(32) for _ in range(size - len(items))})
+    ov = store.overlay()
+    t = time.perf_counter()
+    ov.apply(items)
+    dt = time.perf_counter() - t
+    assert ov.last is not None
+    ecmul = ov.last.ecmuls / size
+    ov.discard()
+    return dt, ecmul
+
+
+class _StoreSource:
+    """ProofSource over the committed LMDB state (spec §6.5)."""
+
+    def __init__(self, store: SaltStore) -> None:
+        self.ov = store.overlay()
+        self.r = self.ov._reader
+        self.be = backend()
+
+    def commitment(self, node: int) -> bytes:
+        return self.r.node(node)
+
+    def node_scalars(self, node: int) -> list[int]:
+        if STARTING_NODE_ID[3] <= node < STARTING_NODE_ID[4]:
+            b = node - STARTING_NODE_ID[3]
+            base = b << BUCKET_SLOT_BITS
+            vals = [self.r.slot_value(base | s) for s in range(256)]
+            if b < 65536:
+                vals = [v or DEFAULT_META_VALUE for v in vals]
+            return [kv_hash(v) for v in vals]
+        return self.be.map_to_scalars([self.r.node(child_node(node, i)) for i in range(256)])
+
+
+def proof_bench(store: SaltStore, rng: random.Random) -> tuple[float | None, float | None]:
+    """(create ms, verify ms) for a 1,000-key witness, or (None, None) without salt.multiproof."""
+    try:
+        from salt.multiproof import create_proof, verify_witness
+        from salt.witness import SaltWitness
+    except ImportError:
+        return None, None
+    with store.env.begin() as txn:
+        cur = txn.cursor(db=store.kv_db)
+        sample = []
+        for k, _ in cur:
+            key = int.from_bytes(k, "big")
+            if key >> BUCKET_SLOT_BITS >= 65536 and rng.random() < 0.01:
+                sample.append(key)
+            if len(sample) == 1000:
+                break
+    src = _StoreSource(store)
+    kvs = {k: src.r.slot_value(k) for k in sorted(sample)}
+    levels = {k >> BUCKET_SLOT_BITS: 1 for k in kvs}
+    t = time.perf_counter()
+    proof = create_proof(kvs, levels, src)
+    create = time.perf_counter() - t
+    t = time.perf_counter()
+    verify_witness(SaltWitness(kvs, proof), store.root())
+    verify = time.perf_counter() - t
+    src.ov.discard()
+    return create * 1e3, verify * 1e3
+
+
+def backend_ratio(store: SaltStore, keys: Sequence[bytes], rng: random.Random, size: int = 20) -> float:
+    """Pure-Python / C time of the same small batch (SHI + trie update)."""
+    items = {k: rng.randbytes(32) for k in rng.sample(keys, size)}
+    times = []
+    for be in (PythonBackend(), backend()):
+        ov = store.overlay(be)
+        t = time.perf_counter()
+        ov.apply(items)
+        times.append(time.perf_counter() - t)
+        ov.discard()
+    return times[0] / times[1]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--keys", type=int, default=1_000_000)
+    ap.add_argument("--json", type=Path)
+    ap.add_argument("--dir", type=Path, help="LMDB directory (default: a temporary one)")
+    ap.add_argument("--reps", type=int, default=3)
+    args = ap.parse_args()
+    rng = random.Random(42)
+    tmp = Path(tempfile.mkdtemp(prefix="salt-bench-", dir=args.dir))
+    try:
+        store = SaltStore(tmp)
+        be = backend()
+        be.commit_deltas([default_commitment(65793)], [[(0, 1)]])  # build tables before timing
+        t = time.perf_counter()
+        keys = build_state(store, args.keys, rng)
+        build_s = time.perf_counter() - t
+        res: dict[str, float | int | str | None] = {"backend": be.name, "keys": args.keys, "build_s": round(build_s, 2)}
+        for size in (1000, 10000):
+            runs = [timed_batch(store, keys, size, rng) for _ in range(args.reps)]
+            best = min(r[0] for r in runs)
+            res[f"updates_per_s_{size // 1000}k"] = round(size / best)
+            res[f"ecmul_per_key_{size // 1000}k"] = round(sum(r[1] for r in runs) / len(runs), 3)
+        big = min(200_000, args.keys)
+        dt, ec = timed_batch(store, keys, big, rng)
+        res["updates_per_s_200k"] = round(big / dt)
+        res["ecmul_per_key_200k"] = round(ec, 3)
+        res["ecmul_per_key"] = res["ecmul_per_key_10k"]
+        create, verify = proof_bench(store, rng)
+        res["proof_create_ms_1000"] = None if create is None else round(create, 1)
+        res["proof_verify_ms_1000"] = None if verify is None else round(verify, 1)
+        res["c_vs_python"] = round(backend_ratio(store, keys, rng), 1) if be.name != "python" else None
+        store.close()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    width = max(map(len, res))
+    for k, v in res.items():
+        print(f"{k:<{width}}  {v}")
+    if args.json:
+        args.json.write_text(json.dumps(res, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    main()
