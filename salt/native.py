@@ -32,7 +32,7 @@ __all__ = ["NativeBackend", "NativeBuildError", "build", "library", "default_thr
 SOURCE_DIR = Path(__file__).resolve().with_name("native")
 SOURCES = ("banderwagon.c",)
 HEADERS = ("banderwagon.h",)
-ABI_VERSION = 1
+ABI_VERSION = 2
 COMMON_FLAGS = ("-O3", "-fPIC", "-shared", "-std=gnu11", "-fno-strict-aliasing")
 NATIVE_FLAGS = ("-march=native", "-mtune=native")
 LINK_FLAGS = ("-lpthread",)
@@ -120,13 +120,17 @@ def _compile(cc: list[str], flags: tuple[str, ...], dest: Path) -> str | None:
             os.unlink(tmp)
 
 
-def build(*, force: bool = False) -> Path:
-    """Path of the compiled shared library, compiling it if it is not cached yet."""
+def build(*, force: bool = False, portable: bool = False) -> Path:
+    """Path of the compiled shared library, compiling it if it is not cached yet.
+
+    Tries `-march=native` first (enables the mulx/adx field multiplication on x86-64), then
+    portable flags (plain C arithmetic); `portable=True` builds only the latter.
+    """
     cc = find_compiler()
     cc_id = _compiler_id(tuple(cc))
     src = _source_bytes()
     errors = []
-    for extra in (NATIVE_FLAGS, ()):
+    for extra in ((),) if portable else (NATIVE_FLAGS, ()):
         flags = (*COMMON_FLAGS, *extra)
         h = hashlib.sha256()
         for part in (src, "\0".join(cc).encode(), cc_id.encode(), " ".join(flags).encode()):
@@ -159,21 +163,21 @@ def _cdef() -> str:
 
 
 _lib_lock = threading.Lock()
-_lib_cache: tuple | None = None
+_lib_cache: dict[bool, tuple] = {}
 
 
-def library():
+def library(portable: bool = False):
     """(ffi, lib) of the loaded C backend; builds it on first call."""
-    global _lib_cache
-    if _lib_cache is not None:
-        return _lib_cache
+    cached = _lib_cache.get(portable)
+    if cached is not None:
+        return cached
     with _lib_lock:
-        if _lib_cache is None:
+        if portable not in _lib_cache:
             try:
                 from cffi import FFI
             except ImportError as e:
                 raise NativeBuildError("cffi is not installed") from e
-            path = build()
+            path = build(portable=portable)
             ffi = FFI()
             ffi.cdef(_cdef())
             try:
@@ -182,8 +186,8 @@ def library():
                 raise NativeBuildError(f"cannot load {path}: {e}") from e
             if lib.salt_abi_version() != ABI_VERSION:
                 raise NativeBuildError(f"{path}: ABI version {lib.salt_abi_version()} != {ABI_VERSION}")
-            _lib_cache = (ffi, lib)
-    return _lib_cache
+            _lib_cache[portable] = (ffi, lib)
+    return _lib_cache[portable]
 
 
 def default_threads() -> int:
@@ -231,8 +235,8 @@ class NativeBackend:
 
     name = "native"
 
-    def __init__(self, threads: int | None = None) -> None:
-        self._ffi, self._lib = library()
+    def __init__(self, threads: int | None = None, *, portable: bool = False) -> None:
+        self._ffi, self._lib = library(portable)
         self.threads = default_threads() if threads is None else max(1, threads)
 
     def warm(self) -> None:
@@ -307,7 +311,7 @@ class NativeBackend:
         ffi = self._ffi
         out = bytearray(64 * n)
         code = ffi.new("int *")
-        bad = self._lib.salt_decompress_many(ffi.from_buffer(buf), n, ffi.from_buffer(out), code)
+        bad = self._lib.salt_decompress_many(ffi.from_buffer(buf), n, ffi.from_buffer(out), code, self.threads)
         if bad >= 0:
             if code[0] < 0:
                 raise MemoryError("salt_decompress_many: out of memory")

@@ -23,7 +23,7 @@
 #endif
 #define NWIN ((254 + SALT_W - 1) / SALT_W) /* scalars < r < 2^253, plus one carry bit */
 #define HALFW (1 << (SALT_W - 1))
-#define ABI_VERSION 1
+#define ABI_VERSION 2
 
 typedef unsigned __int128 u128;
 typedef struct { uint64_t v[4]; } fq;
@@ -818,7 +818,50 @@ void salt_compress_many(const uint8_t *points64, size_t n, uint8_t *out32) {
 }
 
 /* ---------------------------------------------------------------- decompress */
-int64_t salt_decompress_many(const uint8_t *in32, size_t n, uint8_t *out64, int *error_code) {
+typedef struct {
+    const fq *xs, *num, *den;
+    const uint8_t *code;
+    uint8_t *out64;
+    size_t n;
+    int64_t bad[8];
+    int bad_code[8];
+} decomp_job;
+
+/* Second pass over a contiguous range: sqrt, sign, subgroup check; stops at the first failure. */
+static void decomp_part(void *arg, int part, int nparts) {
+    decomp_job *job = (decomp_job *)arg;
+    static const fq exp_half = {{0x7fffffff80000000ULL, 0xa9ded2017fff2dffULL, 0x199cec0404d0ec02ULL,
+                                 0x39f6d3a994cebea4ULL}}; /* (q-1)/2 */
+    const size_t i0 = job->n * (size_t)part / (size_t)nparts, i1 = job->n * (size_t)(part + 1) / (size_t)nparts;
+    job->bad[part] = -1;
+    for (size_t i = i0; i < i1; i++) {
+        int code = job->code[i];
+        fq y2, y, yp, xx, u, leg;
+        if (!code) {
+            fq_mul(&y2, &job->num[i], &job->den[i]);
+            if (!fq_sqrt(&y, &y2)) code = 3;
+        }
+        if (!code) {
+            /* subgroup check: 1 − a·x² = 1 + 5x² must be a non-zero square */
+            fq_sqr(&xx, &job->xs[i]);
+            fq_mul5(&u, &xx);
+            fq_add(&u, &u, &FQ_ONE);
+            fq_pow(&leg, &u, &exp_half);
+            if (!fq_eq(&leg, &FQ_ONE)) code = 4;
+        }
+        if (code) {
+            job->bad[part] = (int64_t)i;
+            job->bad_code[part] = code;
+            return;
+        }
+        fq_from_mont(&yp, &y);
+        if (!(geq4(yp.v, FQ_HALF.v) && !fq_eq(&yp, &FQ_HALF))) fq_neg(&y, &y); /* positive root */
+        store64(job->out64 + 64 * i, &job->xs[i], &y);
+    }
+}
+
+int64_t salt_decompress_many(const uint8_t *in32, size_t n, uint8_t *out64, int *error_code,
+                             int n_threads) {
     *error_code = 0;
     if (n == 0) return -1;
     fq *xs = malloc(n * sizeof(fq)), *num = malloc(n * sizeof(fq)), *den = malloc(n * sizeof(fq));
@@ -847,42 +890,23 @@ int64_t salt_decompress_many(const uint8_t *in32, size_t n, uint8_t *out64, int 
         fq_to_mont(&xs[i], &x);
         fq_sqr(&xx, &xs[i]);
         fq_mul5(&t, &xx);
-        fq_neg(&t, &t);                  /* a·x² */
-        fq_sub(&num[i], &t, &FQ_ONE);    /* a·x² − 1 */
+        fq_neg(&t, &t);               /* a·x² */
+        fq_sub(&num[i], &t, &FQ_ONE); /* a·x² − 1 */
         fq_mul(&t, &xx, &FQ_D);
-        fq_sub(&den[i], &t, &FQ_ONE);    /* d·x² − 1 */
+        fq_sub(&den[i], &t, &FQ_ONE); /* d·x² − 1 */
         if (fq_is_zero(&den[i])) code[i] = 2;
     }
     fq_batch_inv(den, den, n, scratch);
-    for (size_t i = 0; i < n; i++) {
-        if (code[i]) {
-            bad = (int64_t)i;
-            *error_code = code[i];
-            goto done;
+    int parts = n_threads < 1 ? 1 : (n_threads > 8 ? 8 : n_threads);
+    if (n < 16) parts = 1;
+    decomp_job job = {xs, num, den, code, out64, n, {0}, {0}};
+    run_parallel(decomp_part, &job, parts);
+    for (int p = 0; p < parts; p++) {
+        if (job.bad[p] >= 0) { /* parts cover increasing ranges: the first hit is the minimum */
+            bad = job.bad[p];
+            *error_code = job.bad_code[p];
+            break;
         }
-        fq y2, y, yp, xx, u;
-        fq_mul(&y2, &num[i], &den[i]);
-        if (!fq_sqrt(&y, &y2)) {
-            bad = (int64_t)i;
-            *error_code = 3;
-            goto done;
-        }
-        /* subgroup check: 1 − a·x² = 1 + 5x² must be a non-zero square */
-        fq_sqr(&xx, &xs[i]);
-        fq_mul5(&u, &xx);
-        fq_add(&u, &u, &FQ_ONE);
-        fq leg;
-        static const fq exp_half = {{0x7fffffff80000000ULL, 0xa9ded2017fff2dffULL,
-                                     0x199cec0404d0ec02ULL, 0x39f6d3a994cebea4ULL}};
-        fq_pow(&leg, &u, &exp_half);
-        if (!fq_eq(&leg, &FQ_ONE)) {
-            bad = (int64_t)i;
-            *error_code = 4;
-            goto done;
-        }
-        fq_from_mont(&yp, &y);
-        if (!(geq4(yp.v, FQ_HALF.v) && !fq_eq(&yp, &FQ_HALF))) fq_neg(&y, &y);
-        store64(out64 + 64 * i, &xs[i], &y);
     }
 done:
     free(xs);

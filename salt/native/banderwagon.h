@@ -25,7 +25,8 @@ int salt_commit_deltas(const uint8_t *olds64, size_t n_nodes, const uint32_t *co
                        const uint8_t *indices, const uint8_t *scalars32, uint8_t *out64,
                        int n_threads);
 int salt_map_to_scalars(const uint8_t *points64, size_t n, uint8_t *out32);
-int64_t salt_decompress_many(const uint8_t *in32, size_t n, uint8_t *out64, int *error_code);
+int64_t salt_decompress_many(const uint8_t *in32, size_t n, uint8_t *out64, int *error_code,
+                             int n_threads);
 void salt_compress_many(const uint8_t *points64, size_t n, uint8_t *out32);
 int salt_msm(const uint8_t *points64, const uint8_t *scalars32, size_t n, uint8_t *out64,
              int n_threads);

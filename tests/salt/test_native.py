@@ -321,3 +321,31 @@ def test_msm_large_vs_fixed_base(nb):
     ss = [rng.randrange(R) for _ in idx]
     want = nb.commit_deltas([IDENTITY64], [list(zip(idx, ss, strict=True))])[0]
     assert nb.msm([gens[i] for i in idx], ss) == want
+
+
+def test_decompress_threaded_first_error(points):
+    comp = PY.compress_many(points) * 3  # 84 points: both threads get work
+    bad = b"\xff" * 32
+    two = native.NativeBackend(threads=2)
+    assert two.decompress_many(comp) == native.NativeBackend(threads=1).decompress_many(comp)
+    for first, second in ((10, 70), (70, 80), (50, 5)):
+        data = list(comp)
+        data[first] = bad
+        data[second] = Q.to_bytes(32, "big")
+        with pytest.raises(bw.PointDecodeError, match=f"^point {min(first, second)}: "):
+            two.decompress_many(data)
+
+
+def test_portable_build_matches(points):
+    """The plain-C field arithmetic (used when -march=native / mulx+adx are unavailable)."""
+    try:
+        pb = native.NativeBackend(portable=True)
+    except native.NativeBuildError as e:  # pragma: no cover
+        pytest.skip(f"C backend unavailable: {e}")
+    comp = PY.compress_many(points)
+    assert pb.decompress_many(comp) == PY.decompress_many(comp)
+    assert pb.map_to_scalars(points) == PY.map_to_scalars(points)
+    rng = random.Random(17)
+    ss = [rng.randrange(R) for _ in points]
+    assert pb.msm(points, ss) == native.NativeBackend().msm(points, ss)
+    assert pb.commit([KV_NONE] * 256) == EMPTY_DATA_BUCKET
