@@ -140,7 +140,7 @@ def main() -> None:
     rng = random.Random(42)
     tmp = Path(tempfile.mkdtemp(prefix="salt-bench-", dir=args.dir))
     try:
-        store = SaltStore(tmp)
+        store = SaltStore.open(tmp)
         be = backend()
         be.commit_deltas([default_commitment(65793)], [[(0, 1)]])  # build tables before timing
         t = time.perf_counter()

@@ -39,11 +39,17 @@ def _sorted_items(items: PlainUpdates | Iterable[tuple[bytes, bytes | None]]) ->
 class SaltStore:
     """Committed SALT state in an LMDB environment (one writer; read views via `overlay()`)."""
 
-    def __init__(self, path: str | Path, map_size: int = 1 << 36) -> None:
+    def __init__(self, env: lmdb.Environment) -> None:
+        """Use the SALT tables of `env` (shared with other tables of the node, so one write txn can hold all)."""
+        self.env = env
+        self.kv_db = env.open_db(b"salt_kv")
+        self.nodes_db = env.open_db(b"salt_nodes")
+
+    @classmethod
+    def open(cls, path: str | Path, map_size: int = 1 << 36) -> SaltStore:
+        """A store in its own LMDB environment at `path`."""
         Path(path).mkdir(parents=True, exist_ok=True)
-        self.env = lmdb.open(str(path), map_size=map_size, max_dbs=4, writemap=True, map_async=True)
-        self.kv_db = self.env.open_db(b"salt_kv")
-        self.nodes_db = self.env.open_db(b"salt_nodes")
+        return cls(lmdb.open(str(path), map_size=map_size, max_dbs=4, writemap=True, map_async=True))
 
     def close(self) -> None:
         self.env.close()
@@ -147,29 +153,36 @@ class StateOverlay:
         self.last = result
         return result.root
 
-    def commit(self) -> None:
-        """Write all slot and node changes in one LMDB write transaction, then close the overlay."""
+    def commit(self, txn: lmdb.Transaction | None = None) -> None:
+        """Write all slot and node changes in one LMDB write transaction (the caller's `txn` when given,
+        so chain data and state commit together), then close the overlay."""
         if self._txn is None:
             raise RuntimeError("overlay already closed")
-        kv_db, nodes_db = self.store.kv_db, self.store.nodes_db
         self._close_read()
-        with self.store.env.begin(write=True) as txn:
-            put_kv = txn.cursor(db=kv_db)
-            for key, v in sorted(self.shi.cache.items()):
-                k = _U64BE.pack(key)
-                if v is None or (v == DEFAULT_META_VALUE and is_meta_key(key)):
-                    if put_kv.set_key(k):
-                        put_kv.delete()
-                else:
-                    put_kv.put(k, v.to_bytes())
-            put_n = txn.cursor(db=nodes_db)
-            for n, c in sorted(self._reader.nodes.items()):
-                k = _U64BE.pack(n)
-                if c == default_commitment(n):
-                    if put_n.set_key(k):
-                        put_n.delete()
-                else:
-                    put_n.put(k, c)
+        if txn is None:
+            with self.store.env.begin(write=True) as own:
+                self._write(own)
+        else:
+            self._write(txn)
+
+    def _write(self, txn: lmdb.Transaction) -> None:
+        kv_db, nodes_db = self.store.kv_db, self.store.nodes_db
+        put_kv = txn.cursor(db=kv_db)
+        for key, v in sorted(self.shi.cache.items()):
+            k = _U64BE.pack(key)
+            if v is None or (v == DEFAULT_META_VALUE and is_meta_key(key)):
+                if put_kv.set_key(k):
+                    put_kv.delete()
+            else:
+                put_kv.put(k, v.to_bytes())
+        put_n = txn.cursor(db=nodes_db)
+        for n, c in sorted(self._reader.nodes.items()):
+            k = _U64BE.pack(n)
+            if c == default_commitment(n):
+                if put_n.set_key(k):
+                    put_n.delete()
+            else:
+                put_n.put(k, c)
 
     def discard(self) -> None:
         """Drop all changes."""

@@ -16,7 +16,7 @@ from salt.witness import decode_witness_file
 
 
 def test_overlay_commit_and_discard(tmp_path: Path) -> None:
-    store = SaltStore(tmp_path / "db")
+    store = SaltStore.open(tmp_path / "db")
     addr = bytes(range(20))
     items = {addr: encode_account(1, 5), storage_key(addr, 7): (9).to_bytes(32, "big")}
     ov = store.overlay()

@@ -97,7 +97,7 @@ def check_against_rebuild(store: SaltStore, root: bytes) -> None:
 
 def test_delta_update_equals_rebuild_with_expansion(tmp_path: Path) -> None:
     rng = random.Random(3)
-    store = SaltStore(tmp_path / "db")
+    store = SaltStore.open(tmp_path / "db")
     crowd = {rng.randbytes(20) for _ in range(300)}
     spread = [rng.randbytes(52) for _ in range(200)]
     crowd_list = sorted(crowd)
@@ -131,7 +131,7 @@ def test_root_history_independence(tmp_path_factory: object, seed: int, n: int) 
     roots = set()
     for variant in range(2):
         r = random.Random(seed + variant)
-        store = SaltStore(tmp_path_factory.mktemp("db"))  # type: ignore[attr-defined]
+        store = SaltStore.open(tmp_path_factory.mktemp("db"))  # type: ignore[attr-defined]
         ops = [(k, b"old") for k in keys]
         r.shuffle(ops)
         half = r.randrange(200) if variant else 0
