@@ -38,8 +38,9 @@ def literal(v: int) -> str:
 class _BlockEmitter:
     """Emits one block, keeping the stack as C expressions until the block's exit."""
 
-    def __init__(self, prog: Program, block: Block, registers: bool, base: int) -> None:
-        self.prog, self.b, self.registers, self.base = prog, block, registers, base
+    def __init__(self, prog: Program, block: Block, fn: str, base: int | None) -> None:
+        self.prog, self.b, self.fn, self.base = prog, block, fn, base or 0
+        self.registers = base is not None
         self.vs: list[str] = []
         self.floor = 0
         self.loaded: dict[int, str] = {}
@@ -80,8 +81,22 @@ class _BlockEmitter:
         if not self.registers and net:
             self.out.append(f"sp += {net};")
 
+    def exit(self, label: str) -> str:
+        """Leave the block for one of the shared exits (`done` keeps `st`)."""
+        if self.registers:
+            return f"goto {label};"
+        return "{ f->gas = gas; return st; }" if label == "done" else f"return {dict(_EXITS)[label]};"
+
     def check(self, cond: str, exit_label: str) -> None:
-        self.out.append(f"if ({cond}) goto {exit_label};")
+        self.out.append(f"if ({cond}) {self.exit(exit_label)}")
+
+    def jump(self, target: int | None) -> str:
+        """Continue at block `target` (None: end of code, an implicit STOP)."""
+        if target is None:
+            return self.exit("done")
+        if self.registers:
+            return f"goto L{target};"
+        return f"__attribute__((musttail)) return {self.fn}_b{target}(f, stk, sp, gas, 0);"
 
     def mem(self, off: str, size: str) -> None:
         self.out.append(f"gas = mem_need(f, gas, {off}, {size});")
@@ -92,7 +107,11 @@ class _BlockEmitter:
         self.check("gas < 0", "oog")
 
     def goto_block(self, target: int) -> str:
-        return f"goto L{target};" if target in self.prog.jumpdests else "goto bad_jump;"
+        return self.jump(target) if target in self.prog.jumpdests else self.exit("bad_jump")
+
+    def dynamic(self, dest: str) -> str:
+        return (f"__attribute__((musttail)) return {self.fn}_dispatch(f, stk, sp, gas, "
+                f"{dest} < {len(self.prog.code)} ? (uint64_t){dest} : UINT64_MAX);")
 
     def host(self, op: int, pc: int, visible: int) -> None:
         info = OPS[op]
@@ -100,7 +119,7 @@ class _BlockEmitter:
             self.out.append(f"io_set(f, {k}, {self.pop()});")
         self.out.append(f"f->gas = gas + {visible}; st = f->host(f, {op}, {pc}); gas = f->gas - {visible};")
         if op == 0xFF:
-            self.out.append("goto done;")
+            self.out.append(self.exit("done"))
             return
         self.check("st", "done")
         self.check("gas < 0", "oog")
@@ -110,9 +129,11 @@ class _BlockEmitter:
     def emit(self) -> list[str]:
         b = self.b
         out = self.out
-        out.append(f"L{b.start}: {{")
+        out.append(f"L{b.start}: {{" if self.registers else
+                   f"static NOINLINE int32_t {self.fn}_b{b.start}(aot_frame *f, u256 *stk, u256 *sp, int64_t gas, "
+                   "uint64_t jt) {\nint32_t st = AOT_STOP; (void)jt; (void)st;")
         if b.invalid:
-            out.append("goto invalid; }")
+            out.append(self.exit("invalid") + " }")
             return out
         if b.gas:
             self.charge(str(b.gas))
@@ -138,7 +159,7 @@ class _BlockEmitter:
             self.instr(ins.op, ins.pc, ins.imm, after[i])
         if b.last_op not in (JUMP, JUMPI) and OPS[b.last_op].name not in ("STOP", "RETURN", "REVERT", "SELFDESTRUCT"):
             self.flush()
-            out.append(f"goto L{b.next_pc};" if b.next_pc is not None else "goto done;")
+            out.append(self.jump(b.next_pc))
         out.append("}")
         return out
 
@@ -213,12 +234,12 @@ class _BlockEmitter:
             self.charge(f"copy_cost({size})")
             out.append(f"if ({size}) memmove(f->mem + (uint64_t){dst}, f->mem + (uint64_t){src}, (uint64_t){size});")
         elif op == 0x00:
-            out.append("goto done;")
+            out.append(self.exit("done"))
         elif op in (0xF3, 0xFD):
             off, size = self.pop(), self.pop()
             self.mem(off, size)
             out.append(f"f->out_offset = (uint64_t){off}; f->out_size = (uint64_t){size};")
-            out.append(f"st = {'AOT_RETURN' if op == 0xF3 else 'AOT_REVERT'}; goto done;")
+            out.append(f"st = {'AOT_RETURN' if op == 0xF3 else 'AOT_REVERT'}; {self.exit('done')}")
         elif op == JUMP:
             if b.target is not None:
                 self.flush()
@@ -226,49 +247,62 @@ class _BlockEmitter:
             else:
                 dest = self.pop()
                 self.flush()
-                out.append(f"jt = {dest}; goto dispatch;")
+                out.append(self.dynamic(dest))
         elif op == JUMPI:
             dest = literal(b.target) if b.target is not None else self.pop()
             cond = self.pop()
             self.flush()
-            taken = self.goto_block(b.target) if b.target is not None else f"{{ jt = {dest}; goto dispatch; }}"
-            out.append(f"if ({cond} != 0) {taken}")
-            out.append(f"goto L{b.next_pc};" if b.next_pc is not None else "goto done;")
+            taken = self.goto_block(b.target) if b.target is not None else self.dynamic(dest)
+            out.append(f"if ({cond} != 0) {{ {taken} }}")
+            out.append(self.jump(b.next_pc))
         elif OPS[op].host:
             self.host(op, pc, after)
         else:
             raise AssertionError(f"opcode {op:#x} has no translation")
 
 
-def emit_function(prog: Program, name: str) -> str:
-    """The C definition of `int32_t name(aot_frame *f)` running `prog`."""
-    registers = prog.heights is not None
-    blocks = [prog.blocks[s] for s in prog.reachable if not registers or s in prog.heights]
+def _emit_registers(prog: Program, name: str) -> list[str]:
+    """One function, blocks as labels, stack slots as locals (static heights only)."""
+    assert prog.heights is not None
+    blocks = [prog.blocks[s] for s in prog.reachable if s in prog.heights]
     body: list[str] = []
     for b in blocks:
-        body += _BlockEmitter(prog, b, registers, prog.heights[b.start] if registers else 0).emit()
-    head = [f"EXPORT int32_t {name}(aot_frame *f) {{", "int64_t gas = f->gas; int32_t st = AOT_STOP; u256 jt = 0;"]
-    if registers:
-        top = max((prog.heights[b.start] + b.stack_growth for b in blocks), default=0)
-        top = min(top, STACK_LIMIT)
-        if top:
-            head.append("u256 " + ", ".join(f"s{i} = 0" for i in range(top)) + ";")
-        head.append("u256 *stk = 0;")
-    else:
-        head.append("u256 *stk = malloc(sizeof(u256) * " + str(STACK_LIMIT) + "), *sp = stk;")
-        head.append("if (!stk) return AOT_HOST_ERROR;")
-    head.append("(void)jt;")
-    head.append("goto L0;" if 0 in prog.blocks and blocks else "goto done;")
-    tail = ["dispatch:"]
-    if not registers and prog.jumpdests:
-        tail.append(f"if (jt >= {len(prog.code)}) goto bad_jump;")
-        tail.append("switch ((uint32_t)jt) {")
-        tail += [f"case {d}: goto L{d};" for d in sorted(prog.jumpdests)]
-        tail.append("default: break; }")
-    tail.append("goto bad_jump;")
-    tail += [f"{label}: st = {status}; goto done;" for label, status in _EXITS]
-    tail += ["done:", "free(stk); f->gas = gas; return st;", "}"]
-    return "\n".join(head + body + tail) + "\n"
+        body += _BlockEmitter(prog, b, name, prog.heights[b.start]).emit()
+    top = min(max((prog.heights[b.start] + b.stack_growth for b in blocks), default=0), STACK_LIMIT)
+    head = [f"EXPORT int32_t {name}(aot_frame *f) {{", "int64_t gas = f->gas; int32_t st = AOT_STOP;"]
+    if top:
+        head.append("u256 " + ", ".join(f"s{i} = 0" for i in range(top)) + ";")
+    head.append("goto L0;" if blocks else "goto done;")
+    tail = [f"{label}: st = {status}; goto done;" for label, status in _EXITS]
+    tail += ["done:", "f->gas = gas; return st;", "}"]
+    return head + body + tail
+
+
+def _emit_threaded(prog: Program, name: str) -> list[str]:
+    """One small function per block, chained by guaranteed tail calls: compile time stays linear in
+    the code size; the stack lives in a heap array addressed by `sp`."""
+    sig = "(aot_frame *f, u256 *stk, u256 *sp, int64_t gas, uint64_t jt)"
+    blocks = [prog.blocks[s] for s in prog.reachable]
+    out = [f"static NOINLINE int32_t {name}_b{b.start}{sig};" for b in blocks]
+    out.append(f"static NOINLINE int32_t {name}_dispatch{sig};")
+    for b in blocks:
+        out += _BlockEmitter(prog, b, name, None).emit()
+    out.append(f"static NOINLINE int32_t {name}_dispatch{sig} {{\nswitch (jt) {{")
+    out += [f"case {d}: __attribute__((musttail)) return {name}_b{d}(f, stk, sp, gas, 0);"
+            for d in sorted(prog.jumpdests)]
+    out.append("default: return AOT_BAD_JUMP; }\n}")
+    out += [f"EXPORT int32_t {name}(aot_frame *f) {{",
+            f"u256 *stk = malloc(sizeof(u256) * {STACK_LIMIT});",
+            "if (!stk) return AOT_HOST_ERROR;",
+            f"int32_t st = {name}_b0(f, stk, stk, f->gas, 0);" if blocks else "int32_t st = AOT_STOP;",
+            "free(stk); return st;", "}"]
+    return out
+
+
+def emit_function(prog: Program, name: str) -> str:
+    """The C definition of `int32_t name(aot_frame *f)` running `prog` (plus its block functions)."""
+    lines = _emit_registers(prog, name) if prog.heights is not None else _emit_threaded(prog, name)
+    return "\n".join(lines) + "\n"
 
 
 def emit_unit(functions: list[tuple[str, Program]]) -> str:

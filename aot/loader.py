@@ -15,7 +15,7 @@ from aot.build import compile_shared
 from aot.codegen import emit_unit
 from aot.toolchain import Compiler
 
-AOT_FLAGS = ("-std=c2x", "-O2", "-fPIC", "-shared", "-fvisibility=hidden", "-w")
+AOT_FLAGS = ("-std=c2x", "-O2", "-fno-vectorize", "-fno-slp-vectorize", "-fPIC", "-shared", "-fvisibility=hidden", "-w")
 
 _CDEF = """
 typedef struct aot_frame {
