@@ -22,6 +22,22 @@ def _doctor(_: argparse.Namespace, __: Config) -> int:
     return run_doctor()
 
 
+def _replay(args: argparse.Namespace, cfg: Config) -> int:
+    from gas.spec import TESTNET, ChainConfig
+
+    from megaeth_node.executor.replay import replay
+
+    if args.tx is not None or args.trace:
+        print("megaeth-node replay: --tx and --trace are not available in this build yet", file=sys.stderr)
+        return 2
+    reports = replay(args.fixtures, args.block, ChainConfig(cfg.node.chain_id, TESTNET.forks), out=sys.stdout)
+    if not reports:
+        print(f"megaeth-node replay: no blocks with witnesses under {args.fixtures}", file=sys.stderr)
+        return 2
+    ok = all(r.gas_diff == 0 and r.receipts_root_ok and r.logs_bloom_ok for r in reports)
+    return 0 if ok else 1
+
+
 def _not_built(issue: str) -> Callable[[argparse.Namespace, Config], int]:
     def handler(args: argparse.Namespace, _: Config) -> int:
         print(f"megaeth-node {args.command}: not available in this build yet ({issue})", file=sys.stderr)
@@ -60,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--block", type=int, help="only this block number")
     rep.add_argument("--tx", type=int, help="only this transaction index")
     rep.add_argument("--trace", action="store_true", help="opcode trace of the selected transaction")
-    rep.set_defaults(handler=_not_built("executor: issue 5"))
+    rep.set_defaults(handler=_replay)
 
     aot = sub.add_parser("aot", help="compile or inspect contracts as native code")
     aot_sub = aot.add_subparsers(dest="aot_command", required=True, metavar="ACTION")

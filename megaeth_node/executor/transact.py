@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from eth.abc import ComputationAPI, SignedTransactionAPI, StateAPI, VirtualMachineAPI
-from eth.vm.forks.cancun.state import get_total_blob_gas
+from eth.vm.forks.cancun.state import CancunState, get_total_blob_gas
 from eth_utils import ValidationError
 
+from megaeth_node.executor.precompiles import FastCancunComputation
 from megaeth_node.executor.state import KECCAK_EMPTY
 from megaeth_node.types import Log
 
@@ -45,10 +46,26 @@ def check_fees(state: StateAPI, tx: SignedTransactionAPI) -> None:
     if tx.max_priority_fee_per_gas > tx.max_fee_per_gas:
         raise InvalidTransaction(
             f"max priority fee {tx.max_priority_fee_per_gas} > max fee {tx.max_fee_per_gas}")
-    blob_cost = get_total_blob_gas(tx) * getattr(tx, "max_fee_per_blob_gas", 0)
+    blob_gas = get_total_blob_gas(tx)
+    blob_cost = blob_gas * tx.max_fee_per_blob_gas if blob_gas else 0
     cost = tx.gas * tx.max_fee_per_gas + tx.value + blob_cost
     if state.get_balance(tx.sender) < cost:
         raise InvalidTransaction(f"sender balance {state.get_balance(tx.sender)} < max cost {cost}")
+
+
+class EthChecks:
+    """Mixin placed before a py-evm fork state: the Ethereum tx validity checks py-evm 0.12 lacks."""
+
+    def validate_transaction(self, transaction: SignedTransactionAPI) -> None:
+        check_fees(self, transaction)  # type: ignore[arg-type]
+        check_sender(self, transaction)  # type: ignore[arg-type]
+        super().validate_transaction(transaction)  # type: ignore[misc]
+
+
+class CheckedCancunState(EthChecks, CancunState):
+    """Cancun as ethereum/tests expect it (the conformance base)."""
+
+    computation_class = FastCancunComputation
 
 
 def run_transaction(vm_class: type[VirtualMachineAPI], state: StateAPI, tx: SignedTransactionAPI,
@@ -61,8 +78,6 @@ def run_transaction(vm_class: type[VirtualMachineAPI], state: StateAPI, tx: Sign
     state.lock_changes()
     snapshot = state.snapshot()
     try:
-        check_fees(state, tx)
-        check_sender(state, tx)
         computation = state.apply_transaction(tx)
     except ValidationError as e:
         state.revert(snapshot)

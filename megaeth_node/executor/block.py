@@ -1,0 +1,130 @@
+"""`apply_block`: execute a MegaETH block over a `StateReader` (spec/mega-evm.md §8, §7; stateless-validator.md §6).
+
+Order per block: EIP-2935 and EIP-4788 pre-block system calls, then each transaction in order (deposits and
+Mega system txs fee-less, others paying L1 data fee and operator fee), receipts with cumulative gas. No
+post-block rewards or withdrawals on OP. The state root is not computed here: the caller applies
+`BlockResult.state_diff` to its backend (SALT root, stateless-validator.md §7).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from eth.abc import SignedTransactionAPI, StateAPI
+from eth.constants import CREATE_CONTRACT_ADDRESS
+from eth_typing import Address
+from gas.l1fee import L1FeeParams, l1_fee_params_from_storage
+from gas.l1fee import L1_BASE_FEE_SLOT, L1_BLOB_BASE_FEE_SLOT, L1_FEE_SCALARS_SLOT, OPERATOR_FEE_PARAMS_SLOT
+from gas.spec import ChainConfig, spec_at
+from gas.system import (
+    BEACON_ROOTS_ADDRESS,
+    DEPOSIT_RECEIPT_VERSION,
+    HISTORY_SERVE_WINDOW,
+    HISTORY_STORAGE_ADDRESS,
+    L1_BLOCK_ADDRESS,
+    is_mega_system_tx,
+)
+
+from megaeth_node.executor.evm import BlockEnv, new_state
+from megaeth_node.executor.op import DepositTransaction, OpVM
+from megaeth_node.executor.rules import IsthmusRules
+from megaeth_node.executor.state import KECCAK_EMPTY, StateDiff, StateReader
+from megaeth_node.executor.transact import InvalidTransaction, run_transaction
+from megaeth_node.types import DEPOSIT_TX_TYPE, Block, Header, Receipt, Transaction, logs_bloom
+
+BEACON_ROOTS_BUFFER = 8191
+
+
+class InvalidBlock(ValueError):
+    """The block cannot be executed as given (an invalid transaction, a missing beacon root…)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BlockResult:
+    receipts: tuple[Receipt, ...]
+    gas_used: int
+    state_diff: StateDiff
+    logs_bloom: bytes
+
+
+def block_env(header: Header, chain_id: int) -> BlockEnv:
+    """The EVM environment of a block (stateless-validator.md §4.2)."""
+    return BlockEnv(
+        chain_id=chain_id, number=header.number, timestamp=header.timestamp, coinbase=header.coinbase,
+        gas_limit=header.gas_limit, base_fee=header.base_fee_per_gas or 0, prevrandao=header.mix_hash,
+        excess_blob_gas=header.excess_blob_gas or 0, parent_hash=header.parent_hash,
+        parent_beacon_block_root=header.parent_beacon_block_root,
+    )
+
+
+def pre_block_system_calls(state: StateAPI, header: Header) -> None:
+    """EIP-2935 (parent hash into the history contract) and EIP-4788 (beacon root), as their storage
+    writes (spec/mega-evm.md §8 steps 2–3, §10): skipped when the contract has no code."""
+    if header.number > 0 and state.get_code_hash(Address(HISTORY_STORAGE_ADDRESS)) != KECCAK_EMPTY:
+        slot = (header.number - 1) % HISTORY_SERVE_WINDOW
+        state.set_storage(Address(HISTORY_STORAGE_ADDRESS), slot, int.from_bytes(header.parent_hash, "big"))
+    if header.parent_beacon_block_root is None:
+        raise InvalidBlock(f"block {header.number} has no parentBeaconBlockRoot (EIP-4788)")
+    if state.get_code_hash(Address(BEACON_ROOTS_ADDRESS)) != KECCAK_EMPTY:
+        slot = header.timestamp % BEACON_ROOTS_BUFFER
+        state.set_storage(Address(BEACON_ROOTS_ADDRESS), slot, header.timestamp)
+        state.set_storage(Address(BEACON_ROOTS_ADDRESS), slot + BEACON_ROOTS_BUFFER,
+                          int.from_bytes(header.parent_beacon_block_root, "big"))
+
+
+def load_l1_fee_params(state: StateAPI) -> L1FeeParams:
+    """L1Block fee parameters as op-revm reads them before the first non-deposit tx (spec/mega-evm.md §7.4)."""
+    slots = (L1_BASE_FEE_SLOT, L1_FEE_SCALARS_SLOT, L1_BLOB_BASE_FEE_SLOT, OPERATOR_FEE_PARAMS_SLOT)
+    return l1_fee_params_from_storage({s: state.get_storage(Address(L1_BLOCK_ADDRESS), s) for s in slots})
+
+
+def evm_transaction(tx: Transaction, sender: bytes, rules: IsthmusRules) -> SignedTransactionAPI:
+    """The py-evm form of `tx`: deposits and Mega system txs become fee-less `DepositTransaction`s (§7.2–7.3)."""
+    to = Address(tx.to) if tx.to else CREATE_CONTRACT_ADDRESS
+    if tx.type == DEPOSIT_TX_TYPE:
+        return DepositTransaction(Address(sender), to, tx.value, tx.data, tx.gas, tx.mint, tx.nonce, tx.hash)
+    if is_mega_system_tx(rules.spec, sender, tx.type, tx.to):
+        return DepositTransaction(Address(sender), to, tx.value, tx.data, tx.gas, 0, tx.nonce, tx.hash)
+    return OpVM.get_transaction_builder().decode(tx.encode())
+
+
+def _failed_deposit(state: StateAPI, tx: DepositTransaction) -> None:
+    """op-revm: a deposit failing validation is included as failed, keeping its mint and nonce bump (§7.3)."""
+    state.lock_changes()
+    if tx.mint:
+        state.delta_balance(tx.sender, tx.mint)
+    state.increment_nonce(tx.sender)
+
+
+def apply_block(state: StateReader, block: Block, chain: ChainConfig,
+                rules: IsthmusRules | None = None) -> BlockResult:
+    """Execute `block` over block-start `state`; raises `InvalidBlock` if a non-deposit tx is invalid."""
+    header = block.header
+    rules = rules or IsthmusRules(spec_at(chain.forks, header.timestamp))
+    evm_state = new_state(rules.state_class, state, block_env(header, chain.chain_id))
+    pre_block_system_calls(evm_state, header)
+    rules.after_system_calls(evm_state)
+    receipts: list[Receipt] = []
+    cumulative = 0
+    fee_params_loaded = False
+    for i, (tx, sender) in enumerate(zip(block.transactions, block.senders, strict=True)):
+        evm_tx = evm_transaction(tx, sender, rules)
+        deposit = isinstance(evm_tx, DepositTransaction)
+        if not deposit and not fee_params_loaded:
+            evm_state.l1_fee_params = load_l1_fee_params(evm_state)  # type: ignore[attr-defined]
+            fee_params_loaded = True
+        deposit_nonce = evm_state.get_nonce(Address(sender)) if tx.type == DEPOSIT_TX_TYPE else None
+        rules.before_transaction(evm_state, evm_tx)
+        try:
+            outcome = run_transaction(OpVM, evm_state, evm_tx, header.gas_limit - cumulative, 0)
+            status, gas_used, logs = outcome.status, outcome.gas_used, outcome.logs
+        except InvalidTransaction as e:
+            if tx.type != DEPOSIT_TX_TYPE:
+                raise InvalidBlock(f"block {header.number} tx {i} ({tx.hash.hex()}): {e}") from e
+            _failed_deposit(evm_state, evm_tx)  # type: ignore[arg-type]
+            status, gas_used, logs = 0, tx.gas, ()
+        cumulative += gas_used
+        receipts.append(Receipt(tx.type, status, cumulative, logs, deposit_nonce,
+                                DEPOSIT_RECEIPT_VERSION if tx.type == DEPOSIT_TX_TYPE else None))
+    overlay = evm_state.overlay  # type: ignore[attr-defined]
+    return BlockResult(tuple(receipts), cumulative, overlay.diff(), logs_bloom(lg for r in receipts for lg in r.logs))

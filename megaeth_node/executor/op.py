@@ -1,0 +1,134 @@
+"""OP Isthmus on top of py-evm's Prague: deposits (0x7e), Mega system txs, L1 data fee, operator fee, fee vaults.
+
+Rules from spec/mega-evm.md §7.2–§7.5; the fee formulas come from `gas.l1fee`. Deposits and Mega system txs
+run through py-evm's normal executor with a zero gas price, so refunds, the EIP-7623 floor and EIP-161
+clearing stay py-evm's; only the fee movements differ.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from eth.abc import ComputationAPI, MessageAPI, SignedTransactionAPI
+from eth.constants import CREATE_CONTRACT_ADDRESS
+from eth.vm.forks.prague import PragueVM
+from eth.vm.forks.prague.state import PragueState, PragueTransactionExecutor
+from eth_typing import Address
+from gas.l1fee import L1FeeParams, l1_data_fee, operator_fee, operator_fee_refund
+from gas.spec import Spec
+from gas.system import BASE_FEE_VAULT_ADDRESS, DEPOSIT_TX_TYPE, L1_FEE_VAULT_ADDRESS, OPERATOR_FEE_VAULT_ADDRESS
+from gas.tx import TxGasInputs, floor_gas, intrinsic_gas
+
+from megaeth_node.executor.precompiles import FastPragueComputation
+from megaeth_node.executor.transact import EthChecks, InvalidTransaction
+
+
+@dataclass(frozen=True, slots=True)
+class DepositTransaction:
+    """A py-evm-shaped view of an OP deposit or a Mega system tx: no signature, no fee, optional mint."""
+
+    sender: Address
+    to: Address
+    value: int
+    data: bytes
+    gas: int
+    mint: int = 0
+    nonce: int = 0
+    hash: bytes = b""
+    gas_price: int = 0
+    max_fee_per_gas: int = 0
+    max_priority_fee_per_gas: int = 0
+    access_list: tuple[Any, ...] = ()
+    type_id: int = DEPOSIT_TX_TYPE
+
+    @property
+    def _gas_inputs(self) -> TxGasInputs:
+        return TxGasInputs(self.data, is_create=self.to == CREATE_CONTRACT_ADDRESS)
+
+    @property
+    def intrinsic_gas(self) -> int:
+        """Standard Prague intrinsic gas (MegaETH additions are the rules hooks' business)."""
+        return intrinsic_gas(Spec.EQUIVALENCE, self._gas_inputs).compute
+
+    def validate(self) -> None:
+        """op-revm validates deposits only on gas: intrinsic gas and the EIP-7623 floor must fit."""
+        need = max(self.intrinsic_gas, floor_gas(Spec.EQUIVALENCE, self._gas_inputs))
+        if self.gas < need:
+            raise InvalidTransaction(f"deposit gas {self.gas} < intrinsic gas {need}")
+
+
+def is_deposit(tx: Any) -> bool:
+    return isinstance(tx, DepositTransaction)
+
+
+class OpTransactionExecutor(PragueTransactionExecutor):
+    """Prague execution plus the OP fee flows of §7.4: the sender pays the L1 data fee and the operator
+    fee upfront; BaseFeeVault, L1FeeVault and OperatorFeeVault are credited after execution."""
+
+    vm_state: OpState
+
+    def validate_transaction(self, transaction: SignedTransactionAPI) -> None:
+        if is_deposit(transaction):
+            transaction.validate()
+            return
+        super().validate_transaction(transaction)
+        cost = (transaction.gas * transaction.max_fee_per_gas + transaction.value
+                + self._l1_fee(transaction) + operator_fee(self.vm_state.l1_fee_params, transaction.gas))
+        if self.vm_state.get_balance(transaction.sender) < cost:
+            raise InvalidTransaction(f"sender balance {self.vm_state.get_balance(transaction.sender)} < "
+                                     f"cost {cost} including the L1 data fee and operator fee")
+
+    def _l1_fee(self, transaction: SignedTransactionAPI) -> int:
+        return l1_data_fee(self.vm_state.l1_fee_params, transaction.encode())
+
+    def build_evm_message(self, transaction: SignedTransactionAPI) -> MessageAPI:
+        if is_deposit(transaction):
+            if transaction.mint:
+                self.vm_state.delta_balance(transaction.sender, transaction.mint)
+            return super().build_evm_message(transaction)
+        message = super().build_evm_message(transaction)
+        upfront = self._l1_fee(transaction) + operator_fee(self.vm_state.l1_fee_params, transaction.gas)
+        self.vm_state.delta_balance(transaction.sender, -upfront)
+        return message
+
+    def finalize_computation(self, transaction: SignedTransactionAPI,
+                             computation: ComputationAPI) -> ComputationAPI:
+        computation = super().finalize_computation(transaction, computation)
+        if is_deposit(transaction):
+            return computation
+        params, state = self.vm_state.l1_fee_params, self.vm_state
+        gas_used = OpVM.finalize_gas_used(transaction, computation)
+        for address, amount in (
+            (transaction.sender, operator_fee_refund(params, transaction.gas, gas_used)),
+            (BASE_FEE_VAULT_ADDRESS, gas_used * state.execution_context.base_fee_per_gas),
+            (L1_FEE_VAULT_ADDRESS, self._l1_fee(transaction)),
+            (OPERATOR_FEE_VAULT_ADDRESS, operator_fee(params, gas_used)),
+        ):
+            if amount:
+                state.delta_balance(Address(address), amount)
+        return computation
+
+
+class OpState(EthChecks, PragueState):
+    """Prague state with OP fee rules; `l1_fee_params` is set by the block executor after the L1-info deposit."""
+
+    computation_class = FastPragueComputation
+    transaction_executor_class = OpTransactionExecutor
+    l1_fee_params: L1FeeParams = L1FeeParams()
+
+    def get_gas_price(self, transaction: SignedTransactionAPI) -> int:
+        return 0 if is_deposit(transaction) else super().get_gas_price(transaction)
+
+    def get_tip(self, transaction: SignedTransactionAPI) -> int:
+        return 0 if is_deposit(transaction) else super().get_tip(transaction)
+
+    def validate_transaction(self, transaction: SignedTransactionAPI) -> None:
+        if not is_deposit(transaction):
+            super().validate_transaction(transaction)
+
+
+class OpVM(PragueVM):
+    """PragueVM with the OP state; Prague execution-layer requests (EIP-6110/7002/7251) are never run (§10)."""
+
+    _state_class = OpState

@@ -1,0 +1,81 @@
+"""The overlay account DB: journal semantics py-evm relies on, original values, diff and key recording."""
+
+from __future__ import annotations
+
+import pytest
+
+from megaeth_node.executor.accountdb import OverlayAccountDB
+from megaeth_node.executor.state import KECCAK_EMPTY, Account, DictState, MissingStateKey, storage_key
+
+A, B, C = b"\xaa" * 20, b"\xbb" * 20, b"\xcc" * 20
+
+
+def _db() -> OverlayAccountDB:
+    return OverlayAccountDB(DictState({A: Account(1, 100), B: Account(0, 5)}, {(A, 1): 7, (B, 2): 9}))
+
+
+def test_reads_fall_through_to_the_reader() -> None:
+    db = _db()
+    assert (db.get_nonce(A), db.get_balance(A), db.get_storage(A, 1), db.get_storage(A, 2)) == (1, 100, 7, 0)
+    assert db.account_exists(A) and not db.account_exists(C)
+    assert db.get_code(A) == b"" and db.get_code_hash(C) == KECCAK_EMPTY
+
+
+def test_discard_restores_and_commit_keeps() -> None:
+    db = _db()
+    outer = db.record()
+    db.set_balance(A, 1)
+    inner = db.record()
+    db.set_storage(A, 1, 8)
+    db.mark_address_warm(C)
+    db.discard(inner)
+    assert db.get_storage(A, 1) == 7 and not db.is_address_warm(C) and db.get_balance(A) == 1
+    inner = db.record()
+    db.set_storage(A, 1, 8)
+    db.commit(inner)
+    db.discard(outer)
+    assert db.get_storage(A, 1) == 7 and db.get_balance(A) == 100
+
+
+def test_original_value_is_the_value_at_transaction_start() -> None:
+    db = _db()
+    db.set_storage(A, 1, 8)
+    assert db.get_storage(A, 1, from_journal=False) == 7
+    db.lock_changes()
+    db.set_storage(A, 1, 9)
+    assert db.get_storage(A, 1, from_journal=False) == 8 and db.get_storage(A, 1) == 9
+
+
+def test_delete_wipes_storage_and_revert_brings_it_back() -> None:
+    db = _db()
+    cp = db.record()
+    db.delete_account(B)
+    assert db.get_storage(B, 2) == 0 and not db.account_exists(B)
+    assert db.get_storage(B, 2, from_journal=False) == 9
+    db.discard(cp)
+    assert db.get_storage(B, 2) == 9 and db.account_exists(B)
+
+
+def test_diff_lists_only_net_changes_and_records_keys() -> None:
+    db = _db()
+    db.set_balance(A, 50)
+    db.set_storage(A, 1, 8)
+    db.set_storage(A, 1, 7)  # changed back: no update
+    db.set_storage(A, 3, 4)
+    db.set_code(C, b"\x00")
+    db.delete_account(B)
+    diff = db.diff()
+    assert diff.accounts == {A: Account(1, 50), B: None, C: Account(0, 0, diff.accounts[C].code_hash)}
+    assert diff.storage == {(A, 3): 4}
+    assert diff.storage_wiped == {B}
+    assert storage_key(A, 1) in diff.reads and storage_key(A, 3) in diff.writes and A in diff.writes
+    assert DictState({A: Account(1, 100)}, {(B, 2): 9}).applied(diff).storage_map == {(A, 3): 4}
+
+
+def test_incomplete_state_raises_on_unknown_keys() -> None:
+    db = OverlayAccountDB(DictState({A: Account(1, 1), B: None}, {(A, 1): None}, complete=False))
+    assert db.get_storage(A, 1) == 0 and not db.account_exists(B)
+    with pytest.raises(MissingStateKey):
+        db.get_balance(C)
+    with pytest.raises(MissingStateKey):
+        db.get_storage(A, 2)

@@ -1,0 +1,75 @@
+"""`apply_block` on small synthetic Isthmus blocks: deposits, fees to the OP vaults, receipts, system calls."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from coincurve import PrivateKey
+from gas.spec import ChainConfig, ForkSchedule
+from gas.system import BASE_FEE_VAULT_ADDRESS, BEACON_ROOTS_ADDRESS, L1_BLOCK_ADDRESS, L1_FEE_VAULT_ADDRESS
+
+from megaeth_node.executor.block import InvalidBlock, apply_block
+from megaeth_node.executor.state import Account, DictState
+from megaeth_node.types import DEPOSIT_TX_TYPE, Block, Header, Transaction, keccak256
+
+CHAIN = ChainConfig(6342, ForkSchedule())  # plain Isthmus: no MegaETH rules yet
+KEY = PrivateKey(b"\x01" * 32)
+ALICE = keccak256(KEY.public_key.format(compressed=False)[1:])[12:]
+BOB, COINBASE, DEPOSITOR = b"\xb0" * 20, b"\x42" + b"\x00" * 18 + b"\x11", b"\xde" * 20
+BASE_FEE, PRICE = 1_000_000, 2_000_000
+# L1Block storage of the real blocks (spec/mega-evm.md §7.4): l1BaseFee 7, scalars 1368 / 810949, blob fee 1
+L1_SLOTS = {1: 7, 3: (1368 << 96) | (810949 << 64), 7: 1}
+
+
+def _signed(tx: Transaction) -> Transaction:
+    sig = KEY.sign_recoverable(tx.signing_hash(), hasher=None)
+    return replace(tx, r=int.from_bytes(sig[:32], "big"), s=int.from_bytes(sig[32:64], "big"), v=sig[64])
+
+
+def _block(*txs: tuple[Transaction, bytes]) -> Block:
+    header = Header(b"\x01" * 32, b"\x00" * 32, COINBASE, b"\x00" * 32, b"\x00" * 32, b"\x00" * 32, bytes(256), 0,
+                    10, 30_000_000, 0, 1_000, b"", b"\x02" * 32, bytes(8), BASE_FEE, None, 0, 0, b"\x03" * 32)
+    return Block(header, tuple(t for t, _ in txs), tuple(s for _, s in txs), header.hash)
+
+
+def _state() -> DictState:
+    beacon_code = b"\x00"
+    return DictState({ALICE: Account(0, 10**18), COINBASE: Account(0, 1),
+                      BEACON_ROOTS_ADDRESS: Account(1, 0, keccak256(beacon_code))},
+                     {(L1_BLOCK_ADDRESS, s): v for s, v in L1_SLOTS.items()}, {keccak256(beacon_code): beacon_code})
+
+
+def _transfer(nonce: int = 0, value: int = 10**17) -> Transaction:
+    return _signed(Transaction(type=2, nonce=nonce, gas=60_821, to=BOB, value=value, data=b"", chain_id=6342,
+                               max_priority_fee_per_gas=PRICE - BASE_FEE, max_fee_per_gas=PRICE))
+
+
+def test_deposit_then_transfer_pays_l1_fee_and_vaults() -> None:
+    deposit = Transaction(type=DEPOSIT_TX_TYPE, nonce=0, gas=100_000, to=BOB, value=0, data=b"", mint=5,
+                          source_hash=b"\x07" * 32, deposit_sender=DEPOSITOR)
+    result = apply_block(_state(), _block((deposit, DEPOSITOR), (_transfer(), ALICE)), CHAIN)
+    dep, transfer = result.receipts
+    assert (dep.status, dep.cumulative_gas_used, dep.deposit_nonce, dep.deposit_receipt_version) == (1, 21_000, 0, 1)
+    assert (transfer.status, transfer.cumulative_gas_used, transfer.deposit_nonce) == (1, 42_000, None)
+    accounts = result.state_diff.accounts
+    l1_fee = 96  # spec/mega-evm.md §9.2: FastLZ length ≤ 170 pays the minimum
+    assert accounts[ALICE] == Account(1, 10**18 - 10**17 - 21_000 * PRICE - l1_fee)
+    assert accounts[BOB] == Account(0, 10**17)
+    assert accounts[DEPOSITOR] == Account(1, 5)
+    assert accounts[COINBASE].balance == 1 + 21_000 * (PRICE - BASE_FEE)
+    assert accounts[BASE_FEE_VAULT_ADDRESS].balance == 21_000 * BASE_FEE
+    assert accounts[L1_FEE_VAULT_ADDRESS].balance == l1_fee
+    assert result.gas_used == 42_000
+
+
+def test_beacon_root_system_call_writes_its_two_slots() -> None:
+    result = apply_block(_state(), _block((_transfer(), ALICE)), CHAIN)
+    ts = 1_000
+    assert result.state_diff.storage[(BEACON_ROOTS_ADDRESS, ts % 8191)] == ts
+    assert result.state_diff.storage[(BEACON_ROOTS_ADDRESS, 8191 + ts % 8191)] == int.from_bytes(b"\x03" * 32, "big")
+
+
+def test_invalid_transaction_makes_the_block_invalid() -> None:
+    with pytest.raises(InvalidBlock, match="tx 0"):
+        apply_block(_state(), _block((_transfer(nonce=5), ALICE)), CHAIN)
