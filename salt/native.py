@@ -26,13 +26,14 @@ from functools import cache
 from pathlib import Path
 
 from salt import banderwagon as bw
+from salt.pedersen import SlotChange
 
 __all__ = ["NativeBackend", "NativeBuildError", "build", "library", "default_threads"]
 
 SOURCE_DIR = Path(__file__).resolve().with_name("native")
-SOURCES = ("banderwagon.c",)
-HEADERS = ("banderwagon.h",)
-ABI_VERSION = 2
+SOURCES = ("banderwagon.c", "hashes.c")
+HEADERS = ("banderwagon.h", "salt_internal.h")
+ABI_VERSION = 3
 COMMON_FLAGS = ("-O3", "-fPIC", "-shared", "-std=gnu11", "-fno-strict-aliasing")
 NATIVE_FLAGS = ("-march=native", "-mtune=native")
 LINK_FLAGS = ("-lpthread",)
@@ -227,6 +228,8 @@ def _split(buf: bytes, size: int) -> list[bytes]:
     return [buf[i : i + size] for i in range(0, len(buf), size)]
 
 
+_EMPTY_LEN = 0xFFFFFFFF  # salt_commit_slot_deltas: empty slot
+_EINDEX = -3
 _IDENTITY_START = bytes(32) + (1).to_bytes(32, "little")  # (0, 1)
 
 
@@ -327,6 +330,93 @@ class NativeBackend:
         ffi = self._ffi
         self._lib.salt_compress_many(ffi.from_buffer(buf), n, ffi.from_buffer(out))
         return _split(bytes(out), 32)
+
+    def commit_slot_deltas(
+        self, olds: Sequence[bytes], counts: Sequence[int], slots: bytes, changes: Sequence[SlotChange]
+    ) -> list[bytes]:
+        n = len(olds)
+        if len(counts) != n or sum(counts) != len(changes) or len(slots) != len(changes):
+            raise ValueError("commit_slot_deltas: counts, slots and changes do not match")
+        if n == 0:
+            return []
+        ffi, lib = self._ffi, self._lib
+        _ensure_tables(ffi, lib, self.threads)
+        vals = [v for ch in changes for v in ch]
+        data = b"".join([v[0] + v[1] for v in vals if v is not None])
+        lens = array("I", [_EMPTY_LEN if v is None else len(v[0]) + len(v[1]) for v in vals])
+        out = bytearray(64 * n)
+        rc = lib.salt_commit_slot_deltas(
+            ffi.from_buffer(_pack_points(olds)),
+            n,
+            ffi.from_buffer("uint32_t[]", array("I", counts)),
+            ffi.from_buffer(slots),
+            ffi.from_buffer(data or b"\0"),
+            ffi.from_buffer("uint32_t[]", lens),
+            ffi.from_buffer(out),
+            self.threads,
+        )
+        if rc != 0:
+            raise (IndexError if rc == _EINDEX else MemoryError)(f"salt_commit_slot_deltas failed: rc={rc}")
+        return _split(bytes(out), 64)
+
+    def propagate_main(
+        self, ids: Sequence[int], olds: Sequence[bytes], news: Sequence[bytes], anc_olds: Sequence[bytes]
+    ) -> tuple[list[bytes], int]:
+        n, m = len(ids), len(anc_olds)
+        if n == 0:
+            return [], 0
+        ffi = self._ffi
+        _ensure_tables(ffi, self._lib, self.threads)
+        out = bytearray(64 * m)
+        ec = ffi.new("uint64_t *")
+        rc = self._lib.salt_propagate_main(
+            n,
+            ffi.from_buffer("uint32_t[]", array("I", ids)),
+            ffi.from_buffer(_pack_points(olds)),
+            ffi.from_buffer(_pack_points(news)),
+            m,
+            ffi.from_buffer(_pack_points(anc_olds)),
+            ffi.from_buffer(out),
+            ec,
+            self.threads,
+        )
+        if rc != 0:
+            raise (ValueError if rc == _EINDEX else MemoryError)(f"salt_propagate_main failed: rc={rc}")
+        return _split(bytes(out), 64), int(ec[0])
+
+    def blake3_many(self, inputs: Sequence[bytes]) -> list[bytes]:
+        """BLAKE3 digests of inputs of at most 1024 bytes each."""
+        n = len(inputs)
+        if n == 0:
+            return []
+        out = bytearray(32 * n)
+        ffi = self._ffi
+        rc = self._lib.salt_blake3_many(
+            ffi.from_buffer(b"".join(inputs) or b"\0"),
+            ffi.from_buffer("uint32_t[]", array("I", map(len, inputs))),
+            n,
+            ffi.from_buffer(out),
+        )
+        if rc != 0:
+            raise ValueError("blake3_many: input longer than 1024 bytes")
+        return _split(bytes(out), 32)
+
+    def ahash_many(self, inputs: Sequence[bytes], nonce: int | None = None) -> list[int]:
+        n = len(inputs)
+        if n == 0:
+            return []
+        out = array("Q", bytes(8 * n))
+        ffi = self._ffi
+        rc = self._lib.salt_ahash_many(
+            ffi.from_buffer(b"".join(inputs) or b"\0"),
+            ffi.from_buffer("uint32_t[]", array("I", map(len, inputs))),
+            n,
+            -1 if nonce is None else nonce,
+            ffi.from_buffer("uint64_t[]", out),
+        )
+        if rc != 0:
+            raise ValueError("ahash_many: input longer than 1024 bytes")
+        return out.tolist()
 
     def msm(self, points: Sequence[bytes], scalars: Sequence[int]) -> bytes:
         n = len(points)

@@ -15,9 +15,13 @@ from functools import cache
 from typing import Protocol
 
 from salt import banderwagon as bw
+from salt.constants import STARTING_NODE_ID
 from salt.crs import generators
+from salt.hasher import ahash
+from salt.types import SaltValue, kv_hash
 
 Delta = tuple[int, int]  # (generator index 0..255, scalar)
+SlotChange = tuple[SaltValue | None, SaltValue | None]  # (old, new) slot content
 
 
 class Backend(Protocol):
@@ -45,6 +49,25 @@ class Backend(Protocol):
 
     def msm(self, points: Sequence[bytes], scalars: Sequence[int]) -> bytes:
         """Σ scalars[i]·points[i] over arbitrary 64-byte points."""
+        ...
+
+    def commit_slot_deltas(
+        self, olds: Sequence[bytes], counts: Sequence[int], slots: bytes, changes: Sequence[SlotChange]
+    ) -> list[bytes]:
+        """Leaf update (§5.1 step 1–2): node i gets Σ (kv_hash(new) − kv_hash(old))·G[slot] over its
+        `counts[i]` consecutive entries of `slots`/`changes`."""
+        ...
+
+    def propagate_main(
+        self, ids: Sequence[int], olds: Sequence[bytes], news: Sequence[bytes], anc_olds: Sequence[bytes]
+    ) -> tuple[list[bytes], int]:
+        """Main-trie levels 3 → 0 (§5.1 step 3) for ascending level-3 `ids` changing old → new;
+        `anc_olds` are the commitments of `types.main_ancestors(ids)`. Returns (their new
+        commitments, number of child deltas = EC multiplications)."""
+        ...
+
+    def ahash_many(self, inputs: Sequence[bytes], nonce: int | None = None) -> list[int]:
+        """AHash of each input (‖ LE32(nonce) when given), §2.2."""
         ...
 
 
@@ -83,6 +106,46 @@ class PythonBackend:
 
     def msm(self, points: Sequence[bytes], scalars: Sequence[int]) -> bytes:
         return bw.to_bytes64(bw.msm([bw.from_bytes64(p) for p in points], scalars))
+
+    def commit_slot_deltas(
+        self, olds: Sequence[bytes], counts: Sequence[int], slots: bytes, changes: Sequence[SlotChange]
+    ) -> list[bytes]:
+        if len(counts) != len(olds) or sum(counts) != len(changes) or len(slots) != len(changes):
+            raise ValueError("commit_slot_deltas: counts, slots and changes do not match")
+        deltas, k = [], 0
+        for c in counts:
+            deltas.append([(slots[j], (kv_hash(changes[j][1]) - kv_hash(changes[j][0])) % bw.R) for j in range(k, k + c)])
+            k += c
+        return self.commit_deltas(olds, deltas)
+
+    def propagate_main(
+        self, ids: Sequence[int], olds: Sequence[bytes], news: Sequence[bytes], anc_olds: Sequence[bytes]
+    ) -> tuple[list[bytes], int]:
+        out: list[bytes] = []
+        ecmuls = 0
+        level_ids, level_olds, level_news = list(ids), list(olds), list(news)
+        for level in (3, 2, 1):
+            start, up = STARTING_NODE_ID[level], STARTING_NODE_ID[level - 1]
+            parents = sorted({((i - start) >> 8) + up for i in level_ids})
+            p_olds = list(anc_olds[len(out) : len(out) + len(parents)])
+            if len(p_olds) != len(parents):
+                raise ValueError("propagate_main: too few ancestor commitments")
+            changed = [(i, o, n) for i, o, n in zip(level_ids, level_olds, level_news, strict=True) if o != n]
+            scal = self.map_to_scalars([c for _, o, n in changed for c in (o, n)])
+            deltas: dict[int, list[Delta]] = {p: [] for p in parents}
+            for j, (i, _, _) in enumerate(changed):
+                deltas[((i - start) >> 8) + up].append(((i - start) & 0xFF, (scal[2 * j + 1] - scal[2 * j]) % bw.R))
+            p_news = [self.commit_deltas([o], [deltas[p]])[0] if deltas[p] else o for p, o in zip(parents, p_olds)]
+            ecmuls += len(changed)
+            out += p_news
+            level_ids, level_olds, level_news = parents, p_olds, p_news
+        if len(out) != len(anc_olds):
+            raise ValueError("propagate_main: too many ancestor commitments")
+        return out, ecmuls
+
+    def ahash_many(self, inputs: Sequence[bytes], nonce: int | None = None) -> list[int]:
+        suffix = b"" if nonce is None else nonce.to_bytes(4, "little")
+        return [ahash(x + suffix) for x in inputs]
 
 
 @cache

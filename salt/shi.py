@@ -8,12 +8,20 @@ that raises on slots it does not cover. All writes go to an in-memory cache and 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Protocol
 
-from salt.constants import BUCKET_RESIZE_LOAD_FACTOR_PCT, BUCKET_RESIZE_MULTIPLIER, BUCKET_SLOT_BITS, BUCKET_SLOT_ID_MASK
+from salt.constants import (
+    BUCKET_RESIZE_LOAD_FACTOR_PCT,
+    BUCKET_RESIZE_MULTIPLIER,
+    BUCKET_SLOT_BITS,
+    BUCKET_SLOT_ID_MASK,
+    NUM_KV_BUCKETS,
+    NUM_META_BUCKETS,
+)
 from salt.hasher import bucket_id as default_bucket_of
 from salt.hasher import hash_with_nonce
+from salt.pedersen import Backend, backend
 from salt.types import DEFAULT_META, BucketMeta, SaltValue, metadata_key
 
 Change = tuple[SaltValue | None, SaltValue | None]
@@ -97,13 +105,36 @@ def compute_resize_capacity(capacity: int, used: int) -> int:
 class ShiState:
     """Ephemeral SALT state: SHI operations over a `SlotReader`, writes kept in `cache` (§2.3)."""
 
-    def __init__(self, store: SlotReader, bucket_of: Callable[[bytes], int] = default_bucket_of) -> None:
+    def __init__(
+        self, store: SlotReader, bucket_of: Callable[[bytes], int] = default_bucket_of, be: Backend | None = None
+    ) -> None:
         self.store = store
         self.bucket_of = bucket_of
+        self.be = be or backend()
+        self._buckets: dict[bytes, int] = {}  # plain key → bucket id, hashed in bulk by `prepare`
+        self._probe0: dict[bytes, int] = {}  # plain key → hash_with_nonce(key, 0), likewise
         self.cache: dict[int, SaltValue | None] = {}
         self.usage_delta: dict[int, int] = {}
         self.rehashed: set[int] = set()
         self._store_meta: dict[int, BucketMeta] = {}  # memo of committed metadata reads
+
+    def prepare(self, plain_keys: Sequence[bytes]) -> None:
+        """Hash a batch's keys in bulk (bucket ids, nonce-0 probe hashes: one backend call each, §2.2)."""
+        be = self.be
+        if self.bucket_of is default_bucket_of:
+            self._buckets.update(
+                zip(plain_keys, [h % NUM_KV_BUCKETS + NUM_META_BUCKETS for h in be.ahash_many(plain_keys)]))
+        self._probe0.update(zip(plain_keys, be.ahash_many(plain_keys, 0)))
+
+    def bucket(self, plain_key: bytes) -> int:
+        """Data bucket of a plain key."""
+        b = self._buckets.get(plain_key)
+        return self.bucket_of(plain_key) if b is None else b
+
+    def probe(self, plain_key: bytes, nonce: int) -> int:
+        """`hash_with_nonce(plain_key, nonce)`, from the bulk cache when prepared (§2.2)."""
+        h = self._probe0.get(plain_key) if nonce == 0 else None
+        return hash_with_nonce(plain_key, nonce) if h is None else h
 
     # ---- reads ----
 
@@ -132,7 +163,7 @@ class ShiState:
         hit = self._direct_find(plain_key)
         if hit is not None:
             return hit
-        bucket = self.bucket_of(plain_key)
+        bucket = self.bucket(plain_key)
         nonce, cap = self.meta(bucket)
         found = self._search(bucket, nonce, cap, plain_key)
         return None if found is None else (bucket << BUCKET_SLOT_BITS | found[0], found[1])
@@ -150,7 +181,7 @@ class ShiState:
         return (key, v) if v is not None and v[0] == plain_key else None
 
     def _search(self, bucket: int, nonce: int, cap: int, plain_key: bytes) -> tuple[int, SaltValue] | None:
-        h = hash_with_nonce(plain_key, nonce) % cap
+        h = self.probe(plain_key, nonce) % cap
         base = bucket << BUCKET_SLOT_BITS
         value = self.value
         for step in range(cap):
@@ -169,8 +200,10 @@ class ShiState:
 
     def update(self, items: Iterable[tuple[bytes, bytes | None]]) -> StateUpdates:
         """Apply plain-key upserts (value) and deletes (None) in the given order."""
+        items = list(items)
+        self.prepare([k for k, _ in items])
         updates = StateUpdates()
-        bucket_of = self.bucket_of
+        bucket_of = self.bucket
         for plain_key, plain_value in items:
             if plain_value is None:
                 self.delete(bucket_of(plain_key), plain_key, updates)
@@ -223,7 +256,7 @@ class ShiState:
             self._write(updates, hit[0], hit[1], cur)
             return
         nonce, cap = self.meta(bucket)
-        h = hash_with_nonce(plain_key, nonce) % cap
+        h = self.probe(plain_key, nonce) % cap
         base = bucket << BUCKET_SLOT_BITS
         value = self.value
         for step in range(cap):
@@ -267,7 +300,7 @@ class ShiState:
             v = self.value(base | slot)
             if v is None:
                 return None
-            ideal = hash_with_nonce(v[0], nonce) % cap
+            ideal = self.probe(v[0], nonce) % cap
             if (slot - ideal) % cap > (del_slot - ideal) % cap:
                 return slot, v
         return None
@@ -294,7 +327,7 @@ class ShiState:
             return
         new_slots: dict[int, SaltValue] = {}
         for v in sorted(old_slots.values(), reverse=True):
-            h = hash_with_nonce(v[0], new_nonce) % new_cap
+            h = self.probe(v[0], new_nonce) % new_cap
             for step in range(new_cap):
                 slot = (h + step) % new_cap
                 if slot not in new_slots:

@@ -1,6 +1,7 @@
 """SALT state stores: committed state in LMDB with a per-block overlay, and a witness-backed view.
 
-Spec: spec/salt.md §2 (slots, metadata), §5 (root update), §6.1/§7 (witness, stateless mode);
+Spec: spec/salt.md §2 (slots, metadata), §5 (root update), §6.1/§6.5/§7 (witness production,
+proving, stateless mode);
 spec/stateless-validator.md §7 (order in which a block's plain-key diff is applied).
 
 LMDB layout: named DBs `salt_kv` (SaltKey u64 BE → 94-byte SaltValue) and `salt_nodes` (node id
@@ -16,11 +17,24 @@ from struct import Struct
 
 import lmdb
 
-from salt.constants import BUCKET_SLOT_BITS, MIN_BUCKET_SIZE
+from salt.constants import BUCKET_SLOT_BITS, MIN_BUCKET_SIZE, NUM_META_BUCKETS
+from salt.multiproof import create_proof, leaf_start_key
 from salt.pedersen import Backend, backend
 from salt.shi import ShiState, StateUpdates
 from salt.trie import TrieResult, default_commitment, root_hash, update_trie
-from salt.types import DEFAULT_META, DEFAULT_META_VALUE, BucketMeta, SaltValue, is_meta_key, metadata_key
+from salt.types import (
+    DEFAULT_META,
+    DEFAULT_META_VALUE,
+    EMPTY_SLOT_SCALAR,
+    BucketMeta,
+    SaltValue,
+    child_node,
+    is_meta_key,
+    kv_hash,
+    metadata_key,
+    node_level,
+    subtree_root_level,
+)
 from salt.witness import SaltWitness
 
 _U64BE = Struct(">Q")
@@ -63,6 +77,14 @@ class SaltStore:
     def overlay(self, be: Backend | None = None) -> StateOverlay:
         """A block overlay reading this store's committed state."""
         return StateOverlay(self, be)
+
+    def witness(self, plain_keys: Iterable[bytes]) -> SaltWitness:
+        """SALT witness of the committed state for `plain_keys` (see `StateOverlay.witness`)."""
+        ov = self.overlay()
+        try:
+            return ov.witness(plain_keys)
+        finally:
+            ov.discard()
 
     def bulk_load(self, entries: Iterable[tuple[int, SaltValue]], nodes: Mapping[int, bytes]) -> None:
         """Write slots (ascending SaltKeys) and commitments directly, e.g. from `trie.rebuild_root`."""
@@ -121,6 +143,59 @@ class _OverlayReader:
         return default_commitment(node_id) if raw is None else raw
 
 
+_META_SCALAR = kv_hash(DEFAULT_META_VALUE)
+
+
+class _CommittedSource:
+    """`multiproof.ProofSource` over one LMDB read transaction of committed state (§6.5): node
+    vectors come from range scans (only stored slots / commitments are read, the rest are defaults)."""
+
+    def __init__(self, txn: lmdb.Transaction, kv_db: object, nodes_db: object, be: Backend) -> None:
+        self.kv = txn.cursor(db=kv_db)
+        self.nodes = txn.cursor(db=nodes_db)
+        self.be = be
+        self._default_scalars: dict[bytes, int] = {}
+
+    def commitment(self, node: int) -> bytes:
+        raw = self.nodes.get(_U64BE.pack(node))
+        return default_commitment(node) if raw is None else raw
+
+    def node_scalars(self, node: int) -> list[int]:
+        if node_level(node) == 4 or (node >> BUCKET_SLOT_BITS == 0 and node_level(node) == 3):
+            start = leaf_start_key(node)
+            empty = _META_SCALAR if start >> BUCKET_SLOT_BITS < NUM_META_BUCKETS else EMPTY_SLOT_SCALAR
+            out = [empty] * 256
+            for i, raw in _scan(self.kv, start):
+                out[i] = kv_hash(SaltValue(raw[2 : 2 + raw[0]], raw[2 + raw[0] : 2 + raw[0] + raw[1]]))
+            return out
+        first = child_node(node, 0)
+        present = _scan(self.nodes, first)
+        out = self._defaults(first)
+        scalars = self.be.map_to_scalars([c for _, c in present])
+        for (i, _), sc in zip(present, scalars, strict=True):
+            out[i] = sc
+        return out
+
+    def _defaults(self, first: int) -> list[int]:
+        """map_to_scalar of the default commitments of children first..first+255."""
+        cs = [default_commitment(first + i) for i in range(256)]
+        missing = list({c for c in cs if c not in self._default_scalars})
+        self._default_scalars.update(zip(missing, self.be.map_to_scalars(missing), strict=True))
+        return [self._default_scalars[c] for c in cs]
+
+
+def _scan(cur: lmdb.Cursor, start: int) -> list[tuple[int, bytes]]:
+    """Stored (offset, value) for keys start..start+255 of a u64-BE-keyed table."""
+    out = []
+    if cur.set_range(_U64BE.pack(start)):
+        for k, v in cur:
+            i = _U64BE.unpack(k)[0] - start
+            if i >= 256:
+                break
+            out.append((i, v))
+    return out
+
+
 class StateOverlay:
     """One block's uncommitted changes over a `SaltStore` (§5): apply → new root; commit or discard."""
 
@@ -129,7 +204,7 @@ class StateOverlay:
         self.be = be or backend()
         self._txn: lmdb.Transaction | None = store.env.begin(buffers=False)
         self._reader = _OverlayReader(self._txn, store.kv_db, store.nodes_db)
-        self.shi = ShiState(self._reader)
+        self.shi = ShiState(self._reader, be=self.be)
         self.updates = StateUpdates()
         self.last: TrieResult | None = None
 
@@ -184,6 +259,43 @@ class StateOverlay:
             else:
                 put_n.put(k, c)
 
+    def witness(self, plain_keys: Iterable[bytes]) -> SaltWitness:
+        """SALT witness (§6.1–6.2, §6.5) of the committed state under this overlay (changes applied here
+        are not included) for `plain_keys`: each key's bucket metadata slot and its probe run from the
+        ideal slot until as many empty slots as the bucket has requested keys (enough for their reads,
+        inserts and deletes, §2.3), the bucket levels, the required commitments and the proof."""
+        if self._txn is None:
+            raise RuntimeError("overlay already closed")
+        reader = _OverlayReader(self._txn, self.store.kv_db, self.store.nodes_db)
+        shi = ShiState(reader, be=self.be)
+        keys = list(dict.fromkeys(plain_keys))
+        shi.prepare(keys)
+        per_bucket: dict[int, int] = {}
+        for pk in keys:
+            b = shi.bucket(pk)
+            per_bucket[b] = per_bucket.get(b, 0) + 1
+        kvs: dict[int, SaltValue | None] = {}
+        levels: dict[int, int] = {}
+        for pk in keys:
+            b = shi.bucket(pk)
+            meta = shi.meta(b)
+            mk = metadata_key(b)
+            kvs[mk] = reader.slot_value(mk)
+            levels[mk >> BUCKET_SLOT_BITS] = 1
+            levels[b] = 5 - subtree_root_level(meta.capacity)
+            base, cap = b << BUCKET_SLOT_BITS, meta.capacity
+            h, empties = shi.probe(pk, meta.nonce) % cap, per_bucket[b]
+            for step in range(cap):
+                k = base | (h + step) % cap
+                v = kvs[k] = reader.slot_value(k)
+                if v is None:
+                    empties -= 1
+                    if not empties:
+                        break
+        kvs = dict(sorted(kvs.items()))
+        source = _CommittedSource(self._txn, self.store.kv_db, self.store.nodes_db, self.be)
+        return SaltWitness(kvs, create_proof(kvs, levels, source))
+
     def discard(self) -> None:
         """Drop all changes."""
         self._close_read()
@@ -210,7 +322,7 @@ class WitnessState:
         self.commitments: dict[int, bytes] = dict(zip(ids, points, strict=True))
         self.lookup: dict[bytes, int] = {
             v[0]: k for k, v in self.kvs.items() if v is not None and not is_meta_key(k)}
-        self.shi = ShiState(self)
+        self.shi = ShiState(self, be=self.be)
 
     # SlotReader
     def slot_value(self, key: int) -> SaltValue | None:
@@ -259,9 +371,10 @@ class WitnessState:
         ordered = _sorted_items(items)
         updates = StateUpdates()
         queued = []
+        shi.prepare([pk for pk, _ in ordered])
         for pk, pv in ordered:
             if pv is not None and shi.find(pk) is not None:
-                shi.upsert(shi.bucket_of(pk), pk, pv, updates)
+                shi.upsert(shi.bucket(pk), pk, pv, updates)
             else:
                 queued.append((pk, pv))
         updates.merge(shi.update(queued))

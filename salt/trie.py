@@ -2,7 +2,8 @@
 
 Spec: spec/salt.md §4.3–4.4 (node commitments, defaults), §5 (update rule, expanded buckets,
 expansion/contraction, rebuild). All group work goes through `salt.pedersen.backend()`, one
-`commit_deltas` and one `map_to_scalars` call per trie level.
+`commit_deltas` and one `map_to_scalars` call per subtree level, and two calls for the main trie
+(`commit_slot_deltas` for the leaves, `propagate_main` for levels 2..0).
 """
 
 from __future__ import annotations
@@ -10,8 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
-
-from blake3 import blake3
 
 from salt.banderwagon import R
 from salt.constants import (
@@ -32,6 +31,7 @@ from salt.types import (
     bucket_of_metadata_key,
     child_node,
     kv_hash,
+    main_ancestors,
     node_level,
     parent_node,
     subtree_node,
@@ -157,11 +157,16 @@ def update_trie(
             if oc != nc:
                 caps[bucket_of_metadata_key(key)] = (oc, nc)
 
-    leaf: dict[int, list[tuple[int, int]]] = {}  # main level-3 node → deltas
+    # Flat buckets: slot changes grouped per main level-3 node (ascending keys → ascending nodes).
+    leaf_ids: list[int] = []
+    counts: list[int] = []
+    slots = bytearray()
+    changes: list[tuple[SaltValue | None, SaltValue | None]] = []
     seg: dict[int, list[tuple[int, int]]] = {}  # subtree segments of expanded / resized buckets
     sub_buckets: dict[int, tuple[int, int]] = {}
     plain_cap: dict[int, bool] = {}
-    for key, (old, new) in data.items():
+    last = -1
+    for key in sorted(data):
         b = key >> BUCKET_SLOT_BITS
         flat = plain_cap.get(b)
         if flat is None:
@@ -173,19 +178,20 @@ def update_trie(
                 if not flat:
                     sub_buckets[b] = (oc, nc)
             plain_cap[b] = flat
-        d = (
-            (EMPTY_SLOT_SCALAR if new is None else int.from_bytes(blake3(new[0] + new[1]).digest(), "little"))
-            - (EMPTY_SLOT_SCALAR if old is None else int.from_bytes(blake3(old[0] + old[1]).digest(), "little"))
-        ) % R
         if flat:
-            target, n = leaf, _BUCKET0 + b
+            n = _BUCKET0 + b
+            if n == last:
+                counts[-1] += 1
+            else:
+                leaf_ids.append(n)
+                counts.append(1)
+                last = n
+            slots.append(key & 0xFF)
+            changes.append(data[key])
         else:
-            target, n = seg, (b << BUCKET_SLOT_BITS) + ((key & BUCKET_SLOT_ID_MASK) >> 8) + _SEG0
-        lst = target.get(n)
-        if lst is None:
-            target[n] = [(key & 0xFF, d)]
-        else:
-            lst.append((key & 0xFF, d))
+            old, new = data[key]
+            n = (b << BUCKET_SLOT_BITS) + ((key & BUCKET_SLOT_ID_MASK) >> 8) + _SEG0
+            seg.setdefault(n, []).append((key & 0xFF, (kv_hash(new) - kv_hash(old)) % R))
     for b, oc_nc in caps.items():  # capacity change without slot changes
         if b not in plain_cap and (oc_nc[0] > MIN_BUCKET_SIZE or oc_nc[1] > MIN_BUCKET_SIZE):
             sub_buckets[b] = oc_nc
@@ -196,43 +202,25 @@ def update_trie(
     if sub_buckets:
         ecmuls += _update_subtrees(reader, be, seg, sub_buckets, changed, main3_extra)
 
-    # Main trie: level 3 leaves, then internal levels 2, 1, 0.
-    ids = list(leaf)
-    olds = [node(n) for n in ids]
-    ecmuls += sum(map(len, leaf.values()))
-    news = be.commit_deltas(olds, [leaf[n] for n in ids]) if ids else []
-    for n, nv in main3_extra.items():
-        ids.append(n)
-        olds.append(node(n))
-        news.append(nv)
-    for level in (3, 2, 1):
-        if not ids:
-            break
-        level_changes = [(i, o, nw) for i, o, nw in zip(ids, olds, news, strict=True) if o != nw]
-        for i, o, nw in level_changes:
-            changed[i] = (o, nw)
-        if not level_changes:
-            ids = []
-            break
-        scal = be.map_to_scalars([c for _, o, nw in level_changes for c in (o, nw)])
-        start, up_start = _S[level], _S[level - 1]
-        parents: dict[int, list[tuple[int, int]]] = {}
-        for j, (i, _, _) in enumerate(level_changes):
-            d = (scal[2 * j + 1] - scal[2 * j]) % R
-            rel = i - start
-            p = (rel >> 8) + up_start
-            lst = parents.get(p)
-            if lst is None:
-                parents[p] = [(rel & 0xFF, d)]
-            else:
-                lst.append((rel & 0xFF, d))
-        ids = list(parents)
-        olds = [node(p) for p in ids]
-        ecmuls += len(level_changes)
-        news = be.commit_deltas(olds, [parents[p] for p in ids])
-    for i, o, nw in zip(ids, olds, news, strict=True):
-        if o != nw:
-            changed[i] = (o, nw)
+    # Main trie: level-3 leaves, then levels 2, 1, 0 in one backend call.
+    olds = [node(n) for n in leaf_ids]
+    news = be.commit_slot_deltas(olds, counts, bytes(slots), changes) if leaf_ids else []
+    ecmuls += len(changes)
+    level3 = [(i, o, nw) for i, o, nw in zip(leaf_ids, olds, news, strict=True) if o != nw]
+    if main3_extra:
+        level3 += [(n, node(n), nv) for n, nv in main3_extra.items()]
+        level3 = sorted(t for t in level3 if t[1] != t[2])
+    for i, o, nw in level3:
+        changed[i] = (o, nw)
+    if level3:
+        ids = [t[0] for t in level3]
+        anc = main_ancestors(ids)
+        anc_olds = [node(a) for a in anc]
+        anc_news, ec = be.propagate_main(ids, [t[1] for t in level3], [t[2] for t in level3], anc_olds)
+        ecmuls += ec
+        for a, o, nw in zip(anc, anc_olds, anc_news, strict=True):
+            if o != nw:
+                changed[a] = (o, nw)
     root = changed[0][1] if 0 in changed else node(0)
     return TrieResult(root_hash(root, be), changed, ecmuls)
 

@@ -208,6 +208,17 @@ def child_node(node: int, index: int) -> int:
     return node - local + _S[level + 1] + ((local - _S[level]) << 8) + index
 
 
+def main_ancestors(level3_ids: list[int]) -> list[int]:
+    """Distinct parents of ascending main-trie level-3 nodes (ascending), then theirs, then the root (§5.1)."""
+    out: list[int] = []
+    ids = level3_ids
+    for level in (3, 2, 1):
+        start, up = _S[level], _S[level - 1]
+        ids = sorted({((i - start) >> 8) + up for i in ids})
+        out += ids
+    return out
+
+
 def bucket_root_node(bucket: int) -> int:
     """Main-trie level-3 node of a bucket."""
     return BUCKET_NODE_START + bucket

@@ -8,6 +8,7 @@
  * Pippenger with signed bucket digits. Results are normalised with one batch inversion.
  */
 #include "banderwagon.h"
+#include "salt_internal.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -23,7 +24,7 @@
 #endif
 #define NWIN ((254 + SALT_W - 1) / SALT_W) /* scalars < r < 2^253, plus one carry bit */
 #define HALFW (1 << (SALT_W - 1))
-#define ABI_VERSION 2
+#define ABI_VERSION 3
 
 typedef unsigned __int128 u128;
 typedef struct { uint64_t v[4]; } fq;
@@ -1040,5 +1041,162 @@ done:
     free(pts);
     free(digits);
     free(sums);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- trie update (§5.1) */
+static const uint32_t MAIN_START[5] = {0, 1, 257, 65793, 16843009}; /* STARTING_NODE_ID */
+#define EMPTY_LEN 0xFFFFFFFFu
+
+/* 256-bit LE value mod r (inputs < 2^256 < 16·r). */
+static inline void fr_reduce(uint64_t v[4]) {
+    while (geq4(v, FR_R.v)) sub4(v, v, FR_R.v);
+}
+
+/* r = a − b mod r for a, b < r. */
+static inline void fr_sub(uint64_t r[4], const uint64_t a[4], const uint64_t b[4]) {
+    if (sub4(r, a, b)) {
+        u128 c = 0;
+        for (int i = 0; i < 4; i++) {
+            c += (u128)r[i] + FR_R.v[i];
+            r[i] = (uint64_t)c;
+            c >>= 64;
+        }
+    }
+}
+
+/* kv_hash (§4.2) of input `len` bytes at `data` (EMPTY_LEN: empty slot, LE(01×32) mod r). */
+static void kv_scalar(uint64_t out[4], const uint8_t *data, uint32_t len) {
+    uint8_t h[32];
+    if (len == EMPTY_LEN)
+        memset(h, 1, 32);
+    else
+        salt_blake3_small(data, len, h);
+    memcpy(out, h, 32);
+    fr_reduce(out);
+}
+
+int salt_commit_slot_deltas(const uint8_t *olds64, size_t n_nodes, const uint32_t *counts,
+                            const uint8_t *indices, const uint8_t *values, const uint32_t *lens,
+                            uint8_t *out64, int n_threads) {
+    size_t total = 0;
+    for (size_t i = 0; i < n_nodes; i++) total += counts[i];
+    uint8_t *scalars = malloc(total ? 32 * total : 32);
+    if (!scalars) return SALT_ENOMEM;
+    size_t off = 0;
+    for (size_t k = 0; k < total; k++) {
+        uint64_t o[4], nw[4], d[4];
+        uint32_t lo = lens[2 * k], ln = lens[2 * k + 1];
+        if ((lo != EMPTY_LEN && lo > 1024) || (ln != EMPTY_LEN && ln > 1024)) {
+            free(scalars);
+            return SALT_EINDEX;
+        }
+        kv_scalar(o, values + off, lo);
+        off += lo == EMPTY_LEN ? 0 : lo;
+        kv_scalar(nw, values + off, ln);
+        off += ln == EMPTY_LEN ? 0 : ln;
+        fr_sub(d, nw, o);
+        memcpy(scalars + 32 * k, d, 32);
+    }
+    int rc = salt_commit_deltas(olds64, n_nodes, counts, indices, scalars, out64, n_threads);
+    free(scalars);
+    return rc;
+}
+
+/* One level: children (ascending ids at `level`) → their distinct parents' new commitments. */
+static int propagate_level(int level, size_t n, const uint32_t *ids, const uint8_t *olds64,
+                           const uint8_t *news64, size_t n_par, uint32_t *par_ids,
+                           const uint8_t *par_olds64, uint8_t *par_news64, uint64_t *ecmuls,
+                           int n_threads) {
+    const uint32_t start = MAIN_START[level], up = MAIN_START[level - 1];
+    uint32_t *counts = calloc(n_par ? n_par : 1, sizeof(uint32_t));
+    uint8_t *idx = malloc(n ? n : 1), *pts = malloc(n ? 128 * n : 128);
+    uint8_t *scal = malloc(n ? 64 * n : 64), *deltas = malloc(n ? 32 * n : 32);
+    int rc = 0;
+    if (!counts || !idx || !pts || !scal || !deltas) {
+        rc = SALT_ENOMEM;
+        goto done;
+    }
+    size_t np = 0, nc = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (ids[i] < start || ids[i] >= MAIN_START[level + 1] || (i && ids[i] <= ids[i - 1])) {
+            rc = SALT_EINDEX;
+            goto done;
+        }
+        uint32_t p = ((ids[i] - start) >> 8) + up;
+        if (np == 0 || par_ids[np - 1] != p) {
+            if (np == n_par) {
+                rc = SALT_EINDEX;
+                goto done;
+            }
+            par_ids[np++] = p;
+        }
+        if (memcmp(olds64 + 64 * i, news64 + 64 * i, 64) == 0) continue;
+        memcpy(pts + 128 * nc, olds64 + 64 * i, 64);
+        memcpy(pts + 128 * nc + 64, news64 + 64 * i, 64);
+        idx[nc++] = (uint8_t)((ids[i] - start) & 0xFF);
+        counts[np - 1]++;
+    }
+    if (np != n_par) {
+        rc = SALT_EINDEX;
+        goto done;
+    }
+    if ((rc = salt_map_to_scalars(pts, 2 * nc, scal)) != 0) goto done;
+    for (size_t j = 0; j < nc; j++) {
+        uint64_t o[4], nw[4], d[4];
+        memcpy(o, scal + 64 * j, 32);
+        memcpy(nw, scal + 64 * j + 32, 32);
+        fr_sub(d, nw, o);
+        memcpy(deltas + 32 * j, d, 32);
+    }
+    if ((rc = salt_commit_deltas(par_olds64, n_par, counts, idx, deltas, par_news64, n_threads)) != 0) goto done;
+    for (size_t p = 0; p < n_par; p++)
+        if (!counts[p]) memcpy(par_news64 + 64 * p, par_olds64 + 64 * p, 64);
+    *ecmuls += nc;
+done:
+    free(counts);
+    free(idx);
+    free(pts);
+    free(scal);
+    free(deltas);
+    return rc;
+}
+
+int salt_propagate_main(size_t n, const uint32_t *ids, const uint8_t *olds64,
+                        const uint8_t *news64, size_t n_anc, const uint8_t *anc_olds64,
+                        uint8_t *anc_news64, uint64_t *ecmuls, int n_threads) {
+    *ecmuls = 0;
+    if (n == 0) return n_anc == 0 ? 0 : SALT_EINDEX;
+    uint32_t *anc_ids = malloc(n_anc ? n_anc * sizeof(uint32_t) : sizeof(uint32_t));
+    if (!anc_ids) return SALT_ENOMEM;
+    int rc = 0;
+    size_t off = 0;
+    const uint32_t *cur_ids = ids;
+    const uint8_t *cur_olds = olds64, *cur_news = news64;
+    size_t m = n;
+    for (int level = 3; level >= 1; level--) {
+        /* Distinct parents of m ascending children: count them to find this level's slice. */
+        size_t np = 0;
+        uint32_t last = 0;
+        for (size_t i = 0; i < m; i++) {
+            uint32_t p = cur_ids[i] >= MAIN_START[level] ? ((cur_ids[i] - MAIN_START[level]) >> 8) + MAIN_START[level - 1] : 0;
+            if (i == 0 || p != last) np++;
+            last = p;
+        }
+        if (off + np > n_anc) {
+            rc = SALT_EINDEX;
+            break;
+        }
+        rc = propagate_level(level, m, cur_ids, cur_olds, cur_news, np, anc_ids + off, anc_olds64 + 64 * off,
+                             anc_news64 + 64 * off, ecmuls, n_threads);
+        if (rc) break;
+        cur_ids = anc_ids + off;
+        cur_olds = anc_olds64 + 64 * off;
+        cur_news = anc_news64 + 64 * off;
+        m = np;
+        off += np;
+    }
+    if (!rc && off != n_anc) rc = SALT_EINDEX;
+    free(anc_ids);
     return rc;
 }

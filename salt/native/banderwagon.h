@@ -8,6 +8,17 @@
  *              outputs are canonical: the (x, y) ~ (-x, -y) representative with y > (q-1)/2.
  *   compressed 32 bytes big-endian x of the positive-y representative.
  *   scalar     32 bytes LE; reduced mod r inside (callers normally pass values < r).
+ *   inputs     `data` is the concatenation of n byte strings with lengths `lens` (each ≤ 1024);
+ *              in salt_commit_slot_deltas a length of 0xFFFFFFFF marks an empty slot (no bytes).
+ *
+ * salt_blake3_many: BLAKE3 digest of each input. salt_ahash_many: AHash of each input, with
+ * LE32(nonce) appended when nonce >= 0 (bucket hasher, §2.2).
+ * salt_commit_slot_deltas: like salt_commit_deltas, but the scalar of delta k is
+ *   kv_hash(input 2k+1) − kv_hash(input 2k) (new minus old slot content key‖value, §4.2, §5.1).
+ * salt_propagate_main: main-trie levels 3 → 0 (§5.1 step 3). `ids` are ascending level-3 node ids
+ *   with old/new commitments; the ancestors are their distinct parents (ascending), then the
+ *   grandparents, then the root, in that order in anc_olds64/anc_news64 (n_anc in total).
+ *   *ecmuls receives the number of changed children over the three levels.
  */
 #ifndef SALT_BANDERWAGON_H
 #define SALT_BANDERWAGON_H
@@ -30,6 +41,15 @@ int64_t salt_decompress_many(const uint8_t *in32, size_t n, uint8_t *out64, int 
 void salt_compress_many(const uint8_t *points64, size_t n, uint8_t *out32);
 int salt_msm(const uint8_t *points64, const uint8_t *scalars32, size_t n, uint8_t *out64,
              int n_threads);
+int salt_blake3_many(const uint8_t *data, const uint32_t *lens, size_t n, uint8_t *out32);
+int salt_ahash_many(const uint8_t *data, const uint32_t *lens, size_t n, int64_t nonce,
+                    uint64_t *out);
+int salt_commit_slot_deltas(const uint8_t *olds64, size_t n_nodes, const uint32_t *counts,
+                            const uint8_t *indices, const uint8_t *values, const uint32_t *lens,
+                            uint8_t *out64, int n_threads);
+int salt_propagate_main(size_t n, const uint32_t *ids, const uint8_t *olds64,
+                        const uint8_t *news64, size_t n_anc, const uint8_t *anc_olds64,
+                        uint8_t *anc_news64, uint64_t *ecmuls, int n_threads);
 /* END CDEF */
 
 /* Return codes of the int functions: 0 ok, SALT_ENOTABLES (tables not built), SALT_ENOMEM,

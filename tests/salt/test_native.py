@@ -349,3 +349,64 @@ def test_portable_build_matches(points):
     ss = [rng.randrange(R) for _ in points]
     assert pb.msm(points, ss) == native.NativeBackend().msm(points, ss)
     assert pb.commit([KV_NONE] * 256) == EMPTY_DATA_BUCKET
+
+
+# ---------------------------------------------------------------- hashing and the trie-update entry points
+
+
+def test_blake3_and_ahash_match_reference(nb):
+    from blake3 import blake3
+
+    from salt.hasher import ahash
+
+    rng = random.Random(5)
+    inputs = [rng.randbytes(n) for n in [*range(0, 140), 191, 192, 193, 255, 256, 257, 640, 1023, 1024]]
+    assert nb.blake3_many(inputs) == [blake3(x).digest() for x in inputs]
+    assert nb.ahash_many(inputs) == [ahash(x) for x in inputs] == PY.ahash_many(inputs)
+    for nonce in (0, 1, 0xFFFFFFFF):
+        assert nb.ahash_many(inputs, nonce) == PY.ahash_many(inputs, nonce)
+    with pytest.raises(ValueError):
+        nb.blake3_many([bytes(1025)])
+
+
+def _salt_value(rng: random.Random):
+    from salt.types import SaltValue
+
+    return SaltValue(rng.randbytes(rng.choice([0, 12, 20, 52])), rng.randbytes(rng.choice([0, 32, 40, 72])))
+
+
+def test_commit_slot_deltas_matches_reference(nb, points):
+    rng = random.Random(9)
+    counts = [3, 0, 1, 5, 2]
+    olds = [points[i] for i in range(len(counts))]
+    changes = [
+        (None if rng.random() < 0.3 else _salt_value(rng), None if rng.random() < 0.3 else _salt_value(rng))
+        for _ in range(sum(counts))
+    ]
+    slots = bytes(rng.randrange(256) for _ in changes)
+    assert nb.commit_slot_deltas(olds, counts, slots, changes) == PY.commit_slot_deltas(olds, counts, slots, changes)
+    with pytest.raises(ValueError):
+        nb.commit_slot_deltas(olds, [1], slots, changes)
+
+
+def test_propagate_main_matches_reference(nb, points):
+    from salt.trie import default_commitment
+    from salt.types import main_ancestors
+
+    rng = random.Random(13)
+    s3 = 65793
+    ids = sorted({s3 + b for b in [0, 1, 255, 256, 70000, 70001, 16_000_000, *rng.sample(range(1 << 24), 20)]})
+    olds = [default_commitment(i) for i in ids]
+    news = [points[rng.randrange(24)] for _ in ids]
+    news[1] = olds[1]  # an unchanged child: no delta
+    anc = main_ancestors(ids)
+    anc_olds = [points[rng.randrange(24)] for _ in anc]
+    got = nb.propagate_main(ids, olds, news, anc_olds)
+    assert got == PY.propagate_main(ids, olds, news, anc_olds)
+    assert got[1] >= len(ids) - 1
+    # one unchanged leaf only: ancestors keep their commitments, no EC work
+    one = anc_olds[: len(main_ancestors(ids[1:2]))]
+    assert nb.propagate_main(ids[1:2], olds[1:2], olds[1:2], one) == (one, 0)
+    for bad_ids, bad_anc in ((ids[::-1], anc_olds), (ids, anc_olds[:-1]), (ids, [*anc_olds, anc_olds[0]]), ([5], anc_olds[:3])):
+        with pytest.raises(ValueError):
+            nb.propagate_main(bad_ids, olds[: len(bad_ids)], news[: len(bad_ids)], bad_anc)

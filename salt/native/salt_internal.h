@@ -1,0 +1,11 @@
+/* Declarations shared between the C files of the SALT backend (not part of the cffi API). */
+#ifndef SALT_INTERNAL_H
+#define SALT_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* BLAKE3 of one input of at most 1024 bytes (a single chunk), 32-byte digest. */
+void salt_blake3_small(const uint8_t *in, size_t len, uint8_t out[32]);
+
+#endif
