@@ -16,6 +16,9 @@ from aot.analysis import STACK_LIMIT, Block, Program
 from aot.opcodes import JUMP, JUMPI, MAX_HOST_ARGS, OPS, PUSH0, PUSH32
 
 CODEGEN_VERSION = 1
+CHUNK = 256
+REGISTER_MODE_MAX_INSTRS = 2_000
+_SIG = "(aot_frame *f, u256 *stk, u256 *sp, int64_t gas, uint64_t jt)"
 RUNTIME = files("aot").joinpath("runtime.h").read_text()
 
 _BINARY = {
@@ -45,6 +48,7 @@ class _BlockEmitter:
         self.floor = 0
         self.loaded: dict[int, str] = {}
         self.out: list[str] = []
+        self.protos: list[str] = []
         self.tmp = 0
 
     def slot(self, i: int) -> str:
@@ -129,9 +133,7 @@ class _BlockEmitter:
     def emit(self) -> list[str]:
         b = self.b
         out = self.out
-        out.append(f"L{b.start}: {{" if self.registers else
-                   f"static NOINLINE int32_t {self.fn}_b{b.start}(aot_frame *f, u256 *stk, u256 *sp, int64_t gas, "
-                   "uint64_t jt) {\nint32_t st = AOT_STOP; (void)jt; (void)st;")
+        out.append(f"L{b.start}: {{" if self.registers else self.header(f"{self.fn}_b{b.start}"))
         if b.invalid:
             out.append(self.exit("invalid") + " }")
             return out
@@ -156,12 +158,31 @@ class _BlockEmitter:
         for i, ins in enumerate(b.instrs):
             if fused and i == len(b.instrs) - 2:
                 continue
+            if not self.registers and i and i % CHUNK == 0 and i < len(b.instrs) - 2:
+                self.next_chunk(f"{self.fn}_b{b.start}_{i}")
             self.instr(ins.op, ins.pc, ins.imm, after[i])
         if b.last_op not in (JUMP, JUMPI) and OPS[b.last_op].name not in ("STOP", "RETURN", "REVERT", "SELFDESTRUCT"):
             self.flush()
             out.append(self.jump(b.next_pc))
         out.append("}")
         return out
+
+    def literal_top(self) -> int | None:
+        """The top of the stack when it is a compile-time constant (shifts by a constant stay inline)."""
+        if self.vs and self.vs[-1].startswith("(u256)"):
+            text = self.vs[-1][6:].removesuffix("ULL").removesuffix("uwb")
+            return int(text, 0)
+        return None
+
+    def header(self, name: str) -> str:
+        self.protos.append(f"static NOINLINE int32_t {name}{_SIG};")
+        return f"static NOINLINE int32_t {name}{_SIG} {{\nint32_t st = AOT_STOP; (void)jt; (void)st;"
+
+    def next_chunk(self, name: str) -> None:
+        """End this C function mid-block and continue in a fresh one (bounds clang's per-function work)."""
+        self.flush()
+        self.out += [f"__attribute__((musttail)) return {name}(f, stk, sp, gas, 0);", "}", self.header(name)]
+        self.vs, self.floor, self.loaded = [], 0, {}
 
     def instr(self, op: int, pc: int, imm: int, after: int) -> None:
         out, b = self.out, self.b
@@ -173,6 +194,10 @@ class _BlockEmitter:
             n = op - 0x8F
             self.peek(n)
             self.vs[-1], self.vs[-1 - n] = self.vs[-1 - n], self.vs[-1]
+        elif op in (0x1B, 0x1C) and self.literal_top() is not None:
+            shift, x = self.literal_top(), (self.pop(), self.pop())[1]
+            expr = "(u256)0" if shift >= 256 else f"{x} {'<<' if op == 0x1B else '>>'} {shift}"
+            self.vs.append(self.temp(expr))
         elif op in _BINARY:
             a, c = self.pop(), self.pop()
             self.vs.append(self.temp(_BINARY[op].format(a=a, b=c)))
@@ -281,13 +306,13 @@ def _emit_registers(prog: Program, name: str) -> list[str]:
 def _emit_threaded(prog: Program, name: str) -> list[str]:
     """One small function per block, chained by guaranteed tail calls: compile time stays linear in
     the code size; the stack lives in a heap array addressed by `sp`."""
-    sig = "(aot_frame *f, u256 *stk, u256 *sp, int64_t gas, uint64_t jt)"
     blocks = [prog.blocks[s] for s in prog.reachable]
-    out = [f"static NOINLINE int32_t {name}_b{b.start}{sig};" for b in blocks]
-    out.append(f"static NOINLINE int32_t {name}_dispatch{sig};")
-    for b in blocks:
-        out += _BlockEmitter(prog, b, name, None).emit()
-    out.append(f"static NOINLINE int32_t {name}_dispatch{sig} {{\nswitch (jt) {{")
+    emitters = [_BlockEmitter(prog, b, name, None) for b in blocks]
+    bodies = [e.emit() for e in emitters]
+    out = [p for e in emitters for p in e.protos]
+    out.append(f"static NOINLINE int32_t {name}_dispatch{_SIG};")
+    out += [line for body in bodies for line in body]
+    out.append(f"static NOINLINE int32_t {name}_dispatch{_SIG} {{\nswitch (jt) {{")
     out += [f"case {d}: __attribute__((musttail)) return {name}_b{d}(f, stk, sp, gas, 0);"
             for d in sorted(prog.jumpdests)]
     out.append("default: return AOT_BAD_JUMP; }\n}")
@@ -301,7 +326,8 @@ def _emit_threaded(prog: Program, name: str) -> list[str]:
 
 def emit_function(prog: Program, name: str) -> str:
     """The C definition of `int32_t name(aot_frame *f)` running `prog` (plus its block functions)."""
-    lines = _emit_registers(prog, name) if prog.heights is not None else _emit_threaded(prog, name)
+    small = sum(len(prog.blocks[s].instrs) for s in prog.reachable) <= REGISTER_MODE_MAX_INSTRS
+    lines = _emit_registers(prog, name) if prog.heights is not None and small else _emit_threaded(prog, name)
     return "\n".join(lines) + "\n"
 
 

@@ -150,16 +150,16 @@ static inline int byte_len(u256 v) {
     while (v) { n++; v >>= 8; }
     return n;
 }
-static inline u256 op_signextend(u256 b, u256 x) {
+static NOINLINE u256 op_signextend(u256 b, u256 x) {
     if (b >= 31) return x;
     unsigned bit = 8 * (unsigned)b + 7;
     u256 mask = ((u256)1 << bit) - 1;
     return (x >> bit) & 1 ? x | ~mask : x & mask;
 }
-static inline u256 op_byte(u256 i, u256 x) { return i >= 32 ? 0 : (x >> (8 * (31 - (unsigned)i))) & 0xff; }
-static inline u256 op_shl(u256 s, u256 x) { return s >= 256 ? 0 : x << (unsigned)s; }
-static inline u256 op_shr(u256 s, u256 x) { return s >= 256 ? 0 : x >> (unsigned)s; }
-static inline u256 op_sar(u256 s, u256 x) {
+static NOINLINE u256 op_byte(u256 i, u256 x) { return i >= 32 ? 0 : (x >> (8 * (31 - (unsigned)i))) & 0xff; }
+static NOINLINE u256 op_shl(u256 s, u256 x) { return s >= 256 ? 0 : x << (unsigned)s; }
+static NOINLINE u256 op_shr(u256 s, u256 x) { return s >= 256 ? 0 : x >> (unsigned)s; }
+static NOINLINE u256 op_sar(u256 s, u256 x) {
     if (s >= 256) return neg(x) ? ~(u256)0 : 0;
     return (u256)((s256)x >> (unsigned)s);
 }

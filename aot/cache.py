@@ -1,0 +1,84 @@
+"""Content-addressed cache of compiled contracts, with a compile budget and interpreter fallback.
+
+A shared object is keyed by (keccak256(code), spec, codegen version, compiler version) and stored as
+`<cache dir>/<key>.so`; it is built in a temporary directory and moved into place atomically, so
+concurrent builders never see a partial file. Contracts over the size budget, or whose build exceeds
+the time budget, are remembered as refused and run on the interpreter.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from eth_hash.auto import keccak
+
+from aot.analysis import analyse
+from aot.build import BuildError, compile_shared
+from aot.codegen import CODEGEN_VERSION, RUNTIME, emit_unit
+from aot.loader import AOT_FLAGS, Contract, Library
+from aot.toolchain import Compiler
+
+log = logging.getLogger(__name__)
+FUNCTION = "contract"
+RUNTIME_LINES = RUNTIME.count("\n")
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """Limits on one contract's compilation: generated C lines and compiler wall time."""
+
+    max_c_lines: int = 60_000
+    timeout_s: float = 60.0
+
+
+class NativeCache:
+    """Compiled contracts by code, backed by a directory of shared objects."""
+
+    def __init__(self, directory: Path, cc: Compiler, spec: str = "cancun", budget: Budget = Budget()) -> None:
+        self.directory, self.cc, self.spec, self.budget = directory, cc, spec, budget
+        self._loaded: dict[bytes, Contract | None] = {}
+
+    def key(self, code: bytes) -> str:
+        """The cache key of `code` under this spec, codegen and compiler."""
+        h = hashlib.sha256()
+        for part in (keccak(code).hex(), self.spec, str(CODEGEN_VERSION), self.cc.version_text):
+            h.update(part.encode() + b"\0")
+        return h.hexdigest()
+
+    def lookup(self, code: bytes) -> Contract | None:
+        """The loaded contract for `code` if it was compiled before (memory or disk), else None."""
+        if code in self._loaded:
+            return self._loaded[code]
+        path = self.directory / f"{self.key(code)}.so"
+        if path.exists():
+            self._loaded[code] = Contract(Library(path, [FUNCTION]), FUNCTION, code)
+            return self._loaded[code]
+        return None
+
+    def compile(self, code: bytes) -> Contract | None:
+        """Compile (or fetch) `code`; None when it is refused by the budget (run it interpreted)."""
+        if code in self._loaded or (found := self.lookup(code)) is not None:
+            return self._loaded[code]
+        source = emit_unit([(FUNCTION, analyse(code))])
+        if source.count("\n") - RUNTIME_LINES > self.budget.max_c_lines:
+            log.info("aot: %d-byte contract over the size budget, interpreting", len(code))
+            self._loaded[code] = None
+            return None
+        self.directory.mkdir(parents=True, exist_ok=True)
+        final = self.directory / f"{self.key(code)}.so"
+        with tempfile.TemporaryDirectory(prefix="build-", dir=self.directory) as tmp:
+            built = Path(tmp) / "contract.so"
+            try:
+                compile_shared(self.cc, source, built, AOT_FLAGS, self.budget.timeout_s)
+            except BuildError as e:
+                log.warning("aot: build failed or over the time budget, interpreting: %s", str(e)[:200])
+                self._loaded[code] = None
+                return None
+            os.replace(built, final)
+        found = self._loaded[code] = Contract(Library(final, [FUNCTION]), FUNCTION, code)
+        return found
