@@ -1,0 +1,121 @@
+"""Chain objects → the JSON shapes wallets read (spec/rpc.md §2 "Object shapes"; OP-stack field sets)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import rlp
+
+from megaeth_node.types import (
+    DEPOSIT_TX_TYPE, LEGACY_TX_TYPE, SET_CODE_TX_TYPE, Block, Header, Log, Receipt, Transaction,
+)
+from rpc.codec import data, quantity
+
+EMPTY_OMMERS = bytes.fromhex("1dcc4de8dec75d7aab85b567b6ccd41ad312451b948a7413f0a142fd40d49347")
+
+
+def effective_gas_price(tx: Transaction, base_fee: int) -> int:
+    if tx.type == DEPOSIT_TX_TYPE:
+        return 0
+    if tx.type == LEGACY_TX_TYPE:
+        return tx.gas_price
+    return min(tx.max_fee_per_gas, base_fee + tx.max_priority_fee_per_gas)
+
+
+def header_json(h: Header, block_hash: bytes) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "hash": data(block_hash), "parentHash": data(h.parent_hash), "sha3Uncles": data(h.ommers_hash),
+        "miner": data(h.coinbase), "stateRoot": data(h.state_root), "transactionsRoot": data(h.transactions_root),
+        "receiptsRoot": data(h.receipts_root), "logsBloom": data(h.logs_bloom), "difficulty": quantity(h.difficulty),
+        "number": quantity(h.number), "gasLimit": quantity(h.gas_limit), "gasUsed": quantity(h.gas_used),
+        "timestamp": quantity(h.timestamp), "extraData": data(h.extra_data), "mixHash": data(h.mix_hash),
+        "nonce": data(h.nonce),
+    }
+    optional = (("baseFeePerGas", h.base_fee_per_gas, quantity), ("withdrawalsRoot", h.withdrawals_root, data),
+                ("blobGasUsed", h.blob_gas_used, quantity), ("excessBlobGas", h.excess_blob_gas, quantity),
+                ("parentBeaconBlockRoot", h.parent_beacon_block_root, data), ("requestsHash", h.requests_hash, data))
+    out.update({k: fmt(v) for k, v, fmt in optional if v is not None})  # type: ignore[operator]
+    return out
+
+
+def block_size(block: Block) -> int:
+    """Bytes of the RLP block `[header, transactions, uncles, withdrawals]` (geth's `size`)."""
+    txs = [rlp.decode(tx.encode()) if tx.type == LEGACY_TX_TYPE else tx.encode() for tx in block.transactions]
+    return len(rlp.encode([rlp.decode(block.header.encode()), txs, [], []]))
+
+
+def tx_json(tx: Transaction, sender: bytes, block_hash: bytes | None, block_number: int | None,
+            index: int | None, base_fee: int | None) -> dict[str, Any]:
+    """A transaction object; the block fields are null while pending."""
+    out: dict[str, Any] = {"type": quantity(tx.type)}
+    if tx.type == DEPOSIT_TX_TYPE:
+        out.update(sourceHash=data(tx.source_hash), mint=quantity(tx.mint), depositReceiptVersion="0x1")
+    else:
+        out["chainId"] = quantity(tx.chain_id) if tx.chain_id is not None else None
+        if tx.chain_id is None:
+            del out["chainId"]
+    out.update({
+        "nonce": quantity(tx.nonce), "gas": quantity(tx.gas), "to": data(tx.to) if tx.to else None,
+        "value": quantity(tx.value), "input": data(tx.data), "hash": data(tx.hash), "from": data(sender),
+        "r": quantity(tx.r), "s": quantity(tx.s), "v": quantity(tx.v),
+        "blockHash": data(block_hash) if block_hash is not None else None,
+        "blockNumber": quantity(block_number) if block_number is not None else None,
+        "transactionIndex": quantity(index) if index is not None else None,
+    })
+    if tx.type != LEGACY_TX_TYPE:
+        out["yParity"] = quantity(tx.v)
+    if tx.type in (LEGACY_TX_TYPE, DEPOSIT_TX_TYPE):
+        out["gasPrice"] = quantity(tx.gas_price)
+    else:
+        out.update(maxFeePerGas=quantity(tx.max_fee_per_gas), maxPriorityFeePerGas=quantity(tx.max_priority_fee_per_gas),
+                   accessList=[{"address": data(a), "storageKeys": [data(k) for k in keys]} for a, keys in tx.access_list])
+        out["gasPrice"] = quantity(effective_gas_price(tx, base_fee) if base_fee is not None else tx.max_fee_per_gas)
+    if tx.type == SET_CODE_TX_TYPE:
+        out["authorizationList"] = [
+            {"chainId": quantity(a.chain_id), "address": data(a.address), "nonce": quantity(a.nonce),
+             "yParity": quantity(a.y_parity), "r": quantity(a.r), "s": quantity(a.s)} for a in tx.authorization_list]
+    return out
+
+
+def block_json(block: Block, full: bool) -> dict[str, Any]:
+    """`eth_getBlockBy*` result: header fields, size, transactions (hashes or objects), no uncles/withdrawals."""
+    h = block.header
+    out = header_json(h, block.hash)
+    out["size"] = quantity(block_size(block))
+    out["uncles"] = []
+    out["transactions"] = [
+        tx_json(tx, sender, block.hash, h.number, i, h.base_fee_per_gas) if full else data(tx.hash)
+        for i, (tx, sender) in enumerate(zip(block.transactions, block.senders))]
+    out["withdrawals"] = []
+    return out
+
+
+def log_json(log: Log, block_hash: bytes, block_number: int, timestamp: int, tx_hash: bytes, tx_index: int,
+             log_index: int, removed: bool = False) -> dict[str, Any]:
+    return {"address": data(log.address), "topics": [data(t) for t in log.topics], "data": data(log.data),
+            "blockNumber": quantity(block_number), "blockHash": data(block_hash),
+            "blockTimestamp": quantity(timestamp), "transactionHash": data(tx_hash),
+            "transactionIndex": quantity(tx_index), "logIndex": quantity(log_index), "removed": removed}
+
+
+def receipt_json(block: Block, receipts: Sequence[Receipt], index: int, first_log_index: int,
+                 contract_address: bytes | None) -> dict[str, Any]:
+    """`eth_getTransactionReceipt` result for transaction `index` of `block`."""
+    tx, sender, r = block.transactions[index], block.senders[index], receipts[index]
+    h = block.header
+    gas_used = r.cumulative_gas_used - (receipts[index - 1].cumulative_gas_used if index else 0)
+    out: dict[str, Any] = {
+        "type": quantity(tx.type), "status": quantity(r.status), "cumulativeGasUsed": quantity(r.cumulative_gas_used),
+        "logs": [log_json(lg, block.hash, h.number, h.timestamp, tx.hash, index, first_log_index + j)
+                 for j, lg in enumerate(r.logs)],
+        "logsBloom": data(r.bloom), "transactionHash": data(tx.hash), "transactionIndex": quantity(index),
+        "blockHash": data(block.hash), "blockNumber": quantity(h.number), "gasUsed": quantity(gas_used),
+        "effectiveGasPrice": quantity(effective_gas_price(tx, h.base_fee_per_gas or 0)), "from": data(sender),
+        "to": data(tx.to) if tx.to else None,
+        "contractAddress": data(contract_address) if contract_address else None,
+    }
+    if r.deposit_nonce is not None:
+        out["depositNonce"] = quantity(r.deposit_nonce)
+        out["depositReceiptVersion"] = quantity(r.deposit_receipt_version or 1)
+    return out
