@@ -96,35 +96,58 @@ def _failed_deposit(state: StateAPI, tx: DepositTransaction) -> None:
     state.increment_nonce(tx.sender)
 
 
-def apply_block(state: StateReader, block: Block, chain: ChainConfig,
-                rules: IsthmusRules | None = None) -> BlockResult:
-    """Execute `block` over block-start `state`; raises `InvalidBlock` if a non-deposit tx is invalid."""
-    header = block.header
-    rules = rules or IsthmusRules(spec_at(chain.forks, header.timestamp))
-    evm_state = new_state(rules.state_class, state, block_env(header, chain.chain_id))
-    pre_block_system_calls(evm_state, header)
-    rules.after_system_calls(evm_state)
-    receipts: list[Receipt] = []
-    cumulative = 0
-    fee_params_loaded = False
-    for i, (tx, sender) in enumerate(zip(block.transactions, block.senders, strict=True)):
+class OpenBlock:
+    """A block being executed transaction by transaction (the sequencer's mini-blocks, or `apply_block`)."""
+
+    def __init__(self, state: StateReader, header: Header, chain: ChainConfig,
+                 rules: IsthmusRules | None = None) -> None:
+        self.header = header
+        self.rules = rules or IsthmusRules(spec_at(chain.forks, header.timestamp))
+        self.evm_state = new_state(self.rules.state_class, state, block_env(header, chain.chain_id))
+        pre_block_system_calls(self.evm_state, header)
+        self.rules.after_system_calls(self.evm_state)
+        self.receipts: list[Receipt] = []
+        self.cumulative = 0
+        self._fee_params_loaded = False
+
+    def execute(self, tx: Transaction, sender: bytes) -> Receipt:
+        """Run one transaction; an invalid one raises `InvalidTransaction` and changes nothing (deposits
+        excepted: a failing deposit is included as failed, §7.3)."""
+        evm_state, rules = self.evm_state, self.rules
         evm_tx = evm_transaction(tx, sender, rules)
-        deposit = isinstance(evm_tx, DepositTransaction)
-        if not deposit and not fee_params_loaded:
+        if not isinstance(evm_tx, DepositTransaction) and not self._fee_params_loaded:
             evm_state.l1_fee_params = load_l1_fee_params(evm_state)  # type: ignore[attr-defined]
-            fee_params_loaded = True
+            self._fee_params_loaded = True
         deposit_nonce = evm_state.get_nonce(Address(sender)) if tx.type == DEPOSIT_TX_TYPE else None
         rules.before_transaction(evm_state, evm_tx)
         try:
-            outcome = run_transaction(OpVM, evm_state, evm_tx, header.gas_limit - cumulative, 0)
+            outcome = run_transaction(OpVM, evm_state, evm_tx, self.header.gas_limit - self.cumulative, 0)
             status, gas_used, logs = outcome.status, outcome.gas_used, outcome.logs
-        except InvalidTransaction as e:
+        except InvalidTransaction:
             if tx.type != DEPOSIT_TX_TYPE:
-                raise InvalidBlock(f"block {header.number} tx {i} ({tx.hash.hex()}): {e}") from e
+                raise
             _failed_deposit(evm_state, evm_tx)  # type: ignore[arg-type]
             status, gas_used, logs = 0, tx.gas, ()
-        cumulative += gas_used
-        receipts.append(Receipt(tx.type, status, cumulative, logs, deposit_nonce,
-                                DEPOSIT_RECEIPT_VERSION if tx.type == DEPOSIT_TX_TYPE else None))
-    overlay = evm_state.overlay  # type: ignore[attr-defined]
-    return BlockResult(tuple(receipts), cumulative, overlay.diff(), logs_bloom(lg for r in receipts for lg in r.logs))
+        self.cumulative += gas_used
+        receipt = Receipt(tx.type, status, self.cumulative, logs, deposit_nonce,
+                          DEPOSIT_RECEIPT_VERSION if tx.type == DEPOSIT_TX_TYPE else None)
+        self.receipts.append(receipt)
+        return receipt
+
+    def finish(self) -> BlockResult:
+        """The block's receipts, gas and state diff relative to block start."""
+        overlay = self.evm_state.overlay  # type: ignore[attr-defined]
+        return BlockResult(tuple(self.receipts), self.cumulative, overlay.diff(),
+                           logs_bloom(lg for r in self.receipts for lg in r.logs))
+
+
+def apply_block(state: StateReader, block: Block, chain: ChainConfig,
+                rules: IsthmusRules | None = None) -> BlockResult:
+    """Execute `block` over block-start `state`; raises `InvalidBlock` if a non-deposit tx is invalid."""
+    run = OpenBlock(state, block.header, chain, rules)
+    for i, (tx, sender) in enumerate(zip(block.transactions, block.senders, strict=True)):
+        try:
+            run.execute(tx, sender)
+        except InvalidTransaction as e:
+            raise InvalidBlock(f"block {block.header.number} tx {i} ({tx.hash.hex()}): {e}") from e
+    return run.finish()
