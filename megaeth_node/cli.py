@@ -38,6 +38,38 @@ def _replay(args: argparse.Namespace, cfg: Config) -> int:
     return 0 if ok else 1
 
 
+def _run(args: argparse.Namespace, cfg: Config) -> int:
+    import asyncio
+    import tempfile
+
+    from megaeth_node.genesis import DEV_BALANCE, DEV_MNEMONIC, dev_accounts, dev_chain
+    from megaeth_node.sequencer import Sequencer, SequencerSettings
+    from rpc.serve import serve
+
+    accounts = dev_accounts(DEV_MNEMONIC)
+    tmp = tempfile.TemporaryDirectory(prefix="megaeth-node-") if cfg.node.ephemeral else None
+    data_dir = Path(tmp.name) if tmp else cfg.node.data_dir
+    node = Sequencer(SequencerSettings(
+        chain=dev_chain(cfg.node.chain_id), data_dir=data_dir, block_time_ms=cfg.node.block_time_ms,
+        mini_block_ms=cfg.node.mini_block_ms, alloc={a.address: DEV_BALANCE for a in accounts}))
+    print(f"megaeth-node: chain {cfg.node.chain_id}, data in {data_dir}, head block {node.head.number}"
+          f"{f', {node.recovered} journaled transactions recovered' if node.recovered else ''}")
+    print(f"dev accounts (mnemonic: {DEV_MNEMONIC}):")
+    for i, a in enumerate(accounts):
+        print(f"  ({i}) 0x{a.address.hex()}  key 0x{a.private_key.hex()}")
+
+    def ready(port: int) -> None:
+        print(f"listening on http://{cfg.rpc.host}:{port} (JSON-RPC over HTTP and WebSocket)", flush=True)
+
+    cors = tuple(o.strip() for o in cfg.rpc.cors_origins.split(",") if o.strip())
+    try:
+        asyncio.run(serve(node, accounts, cfg.rpc.host, cfg.rpc.port, cors, ready))
+    finally:
+        if tmp:
+            tmp.cleanup()
+    return 0
+
+
 def _not_built(issue: str) -> Callable[[argparse.Namespace, Config], int]:
     def handler(args: argparse.Namespace, _: Config) -> int:
         print(f"megaeth-node {args.command}: not available in this build yet ({issue})", file=sys.stderr)
@@ -60,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="use a temporary data directory")
     run.add_argument("--block-time", dest="node.block_time_ms", type=int, help="EVM block time in ms (0 = automine)")
     run.add_argument("--aot", dest="aot.mode", choices=("off", "auto", "always"), help="native compilation mode")
-    run.set_defaults(handler=_not_built("sequencer: issue 7"))
+    run.set_defaults(handler=_run)
 
     val = sub.add_parser("validate", help="stateless validation of blocks from fixtures or a sequencer")
     src = val.add_mutually_exclusive_group(required=True)

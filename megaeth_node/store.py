@@ -7,7 +7,7 @@ SALT state in one LMDB transaction (design.md: one writer, many readers).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from struct import Struct
@@ -27,6 +27,8 @@ TABLES = (
     "log_address",  # address ‖ number → b""
     "log_topic",    # topic ‖ number → b""
     "journal",      # number ‖ mini-block index (u32) → rlp([tx 2718 encodings]), for the unsealed block
+    "codes",        # code hash → code
+    "witnesses",    # number → zstd(bincode SALT witness file) ‖ zstd(bincode MPT witness), for mega_getBlockWitness
     "meta",         # b"head" → number, b"schema" → version
 )
 _U64 = Struct(">Q")
@@ -81,6 +83,15 @@ class ChainStore:
                 for topic in log.topics:
                     txn.put(topic + n, b"", db=db["log_topic"])
         txn.put(b"head", n, db=db["meta"])
+
+    def write_codes(self, txn: lmdb.Transaction, codes: Mapping[bytes, bytes]) -> None:
+        for code_hash, code in codes.items():
+            txn.put(code_hash, code, db=self.db["codes"])
+
+    def code(self, code_hash: bytes) -> bytes | None:
+        with self.env.begin() as txn:
+            v = txn.get(code_hash, db=self.db["codes"])
+        return None if v is None else bytes(v)
 
     def journal_mini_block(self, txn: lmdb.Transaction, number: int, index: int, txs: Iterable[Transaction]) -> None:
         txn.put(_U64.pack(number) + _U32.pack(index), rlp.encode([tx.encode() for tx in txs]), db=self.db["journal"])

@@ -8,9 +8,10 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from megaeth_node.errors import NodeError
 from rpc.codec import CodecError
 from rpc.errors import RpcError, internal_error, invalid_params, invalid_request, limit_exceeded, method_not_found
-from rpc.errors import parse_error
+from rpc.errors import from_node_error, parse_error
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,8 @@ async def _call(methods: Methods, req: Any) -> Any:
         reply = _error(id_, e)
     except CodecError as e:
         reply = _error(id_, invalid_params(str(e)))
+    except NodeError as e:
+        reply = _error(id_, from_node_error(e))
     except Exception:
         log.exception("internal error in %s", method)
         reply = _error(id_, internal_error())

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from megaeth_node.errors import ExecutionReverted, LimitExceeded, NodeError
+
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
 METHOD_NOT_FOUND = -32601
@@ -53,3 +55,14 @@ def limit_exceeded(detail: str) -> RpcError:
 
 def internal_error() -> RpcError:
     return RpcError(INTERNAL_ERROR, "internal error")
+
+
+def from_node_error(e: Exception) -> RpcError:
+    """The one mapping from the node's error tree to JSON-RPC codes (spec/rpc.md §4)."""
+    if isinstance(e, ExecutionReverted):
+        return RpcError(EXECUTION_REVERTED, str(e), "0x" + e.data.hex())
+    if isinstance(e, LimitExceeded):
+        return RpcError(LIMIT_EXCEEDED, str(e))
+    if isinstance(e, NodeError):
+        return RpcError(SERVER_ERROR, str(e))
+    raise TypeError(f"not a node error: {e!r}")

@@ -9,9 +9,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from megaeth_node.executor.state import StateDiff
+from megaeth_node.salt_state import UnsupportedDiff, salt_updates
 from megaeth_node.types import Block, ChainDataError, Header, Receipt, logs_bloom, receipts_root, verify_block_integrity
 from salt.multiproof import WitnessVerifyError, verify_witness
-from salt.types import encode_account, encode_storage
 from salt.witness import MptWitness, WitnessFile
 from validator.withdrawals import MESSAGE_PASSER, WithdrawalsRootError, storage_root_after
 
@@ -55,17 +55,12 @@ def check_witnesses(block: Block, parent: Header, salt: WitnessFile, mpt: MptWit
         raise Invalid("MPT witness storage root", _hex(parent.withdrawals_root), _hex(mpt.storage_root))
 
 
-def salt_updates(diff: StateDiff) -> dict[bytes, bytes | None]:
-    """Plain SALT key → new value (None = delete) for everything the block changed (§7)."""
-    if diff.storage_wiped:
-        wiped = ", ".join("0x" + a.hex() for a in sorted(diff.storage_wiped))
-        raise Invalid("state diff", detail=f"whole-storage wipe of {wiped} cannot be applied to a witness")
-    out: dict[bytes, bytes | None] = {}
-    for address, acct in diff.accounts.items():
-        out[address] = None if acct is None else encode_account(acct.nonce, acct.balance, acct.code_hash)
-    for (address, slot), value in diff.storage.items():
-        out[address + slot.to_bytes(32, "big")] = encode_storage(value)
-    return out
+def post_state_updates(diff: StateDiff) -> dict[bytes, bytes | None]:
+    """The block's SALT updates; a diff SALT cannot apply makes the block invalid (§7)."""
+    try:
+        return salt_updates(diff)
+    except UnsupportedDiff as e:
+        raise Invalid("state diff", detail=str(e)) from e
 
 
 def check_withdrawals_root(header: Header, mpt: MptWitness, diff: StateDiff) -> None:

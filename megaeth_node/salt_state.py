@@ -1,0 +1,55 @@
+"""The sequencer's `StateReader`: committed SALT state (through a block overlay), code and block hashes
+from the chain store. Reads see the state at the start of the block being built."""
+
+from __future__ import annotations
+
+from megaeth_node.executor.state import KECCAK_EMPTY, Account, MissingStateKey, StateDiff
+from megaeth_node.store import ChainStore
+from salt.store import StateOverlay
+from salt.types import decode_account, decode_storage, encode_account, encode_storage
+
+
+class SaltReader:
+    def __init__(self, overlay: StateOverlay, chain: ChainStore) -> None:
+        self.overlay = overlay
+        self.chain = chain
+
+    def account(self, address: bytes) -> Account | None:
+        v = self.overlay.plain_value(address)
+        return None if v is None else Account(*decode_account(v))
+
+    def storage(self, address: bytes, slot: int) -> int:
+        v = self.overlay.plain_value(address + slot.to_bytes(32, "big"))
+        return 0 if v is None else decode_storage(v)
+
+    def code(self, code_hash: bytes) -> bytes:
+        if code_hash == KECCAK_EMPTY:
+            return b""
+        code = self.chain.code(code_hash)
+        if code is None:
+            raise MissingStateKey(f"code 0x{code_hash.hex()} is not in the chain store")
+        return code
+
+    def block_hash(self, number: int) -> bytes:
+        header = self.chain.header(number)
+        if header is None:
+            raise MissingStateKey(f"no block {number} in the chain store")
+        return header.hash
+
+
+class UnsupportedDiff(ValueError):
+    """A state change SALT updates cannot express from the diff alone (a whole-storage wipe)."""
+
+
+def salt_updates(diff: StateDiff) -> dict[bytes, bytes | None]:
+    """Plain SALT key → new value (None = delete) for everything a block changed
+    (spec/stateless-validator.md §3.5, §7)."""
+    if diff.storage_wiped:
+        wiped = ", ".join("0x" + a.hex() for a in sorted(diff.storage_wiped))
+        raise UnsupportedDiff(f"whole-storage wipe of {wiped} needs every slot of the account")
+    out: dict[bytes, bytes | None] = {}
+    for address, acct in diff.accounts.items():
+        out[address] = None if acct is None else encode_account(acct.nonce, acct.balance, acct.code_hash)
+    for (address, slot), value in diff.storage.items():
+        out[address + slot.to_bytes(32, "big")] = encode_storage(value)
+    return out

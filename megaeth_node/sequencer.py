@@ -1,0 +1,306 @@
+"""The sequencer: one writer that executes mempool transactions into mini-blocks and seals EVM blocks.
+
+design.md "Data flow and state": all EVM and state work runs on one builder thread; the event loop only
+schedules it. A mini-block's transactions are journaled to LMDB (durable) before anyone is told about
+their receipts, so a crash loses nothing acknowledged: at start-up the journal is re-executed into the
+open block. Sealing applies the block's state diff to SALT, computes the root, and writes block,
+receipts, indexes, code and state in one LMDB write transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, TypeVar
+
+from eth_hash.auto import keccak
+
+from gas.spec import ChainConfig, spec_at
+from gas.tx import InvalidTxGas, TxGasInputs, validate_tx_gas
+from megaeth_node.errors import (
+    FeeTooLow, InsufficientFunds, IntrinsicGasTooLow, InvalidChainId, InvalidTransaction,
+    UnsupportedTxType,
+)
+from megaeth_node.executor.block import OpenBlock
+from megaeth_node.executor.transact import InvalidTransaction as ExecInvalid
+from megaeth_node.genesis import EMPTY_OMMERS, EMPTY_REQUESTS_HASH, init_genesis
+from megaeth_node.mempool import Mempool, fee_cap, tip_cap
+from megaeth_node.salt_state import SaltReader, salt_updates
+from megaeth_node.store import ChainStore, open_env
+from megaeth_node.types import (
+    DEPOSIT_TX_TYPE, LEGACY_TX_TYPE, Block, ChainDataError, Header, Receipt, Transaction, ordered_trie_root,
+)
+from salt.store import SaltStore
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+EMPTY_TRIE_ROOT = keccak(b"\x80")
+
+
+@dataclass(frozen=True, slots=True)
+class MiniBlock:
+    """One mini-block: its position, transactions and receipts (spec/rpc.md §5.3)."""
+
+    number: int  # global mini-block number
+    block_number: int
+    index: int  # position in its EVM block
+    timestamp_us: int
+    first_tx: int  # index of its first transaction in the block
+    transactions: tuple[Transaction, ...]
+    senders: tuple[bytes, ...]
+    receipts: tuple[Receipt, ...]
+
+
+@dataclass(slots=True)
+class _Building:
+    header: Header  # template: roots, gas used and bloom are filled at seal
+    run: OpenBlock
+    overlay: Any
+    txs: list[Transaction] = field(default_factory=list)
+    senders: list[bytes] = field(default_factory=list)
+    mini_blocks: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SequencerSettings:
+    chain: ChainConfig
+    data_dir: Path
+    block_time_ms: int = 1000
+    mini_block_ms: int = 10
+    gas_limit: int = 2_000_000_000
+    base_fee: int = 1_000_000
+    alloc: dict[bytes, int] = field(default_factory=dict)
+
+
+class Sequencer:
+    def __init__(self, settings: SequencerSettings) -> None:
+        self.settings = settings
+        self.chain_config = settings.chain
+        self.env = open_env(settings.data_dir / "db")
+        self.chain = ChainStore(self.env)
+        self.salt = SaltStore(self.env)
+        self.pool = Mempool()
+        self._builder = ThreadPoolExecutor(1, thread_name_prefix="builder")
+        self._waiters: dict[bytes, list[asyncio.Future[bool]]] = {}
+        self._mini_block_number = 0
+        self.head = init_genesis(self.env, self.chain, self.salt, settings.alloc, int(time.time()),
+                                 settings.gas_limit, settings.base_fee)
+        self.mini_block_listeners: list[Callable[[MiniBlock], None]] = []
+        self.block_listeners: list[Callable[[Block, list[Receipt]], None]] = []
+        self._building: _Building | None = None
+        self._stopping = False
+        self._dropped: list[bytes] = []
+        self.recovered = self._recover()
+
+    # -- builder thread --
+
+    async def _on_builder(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._builder, fn, *args)
+
+    def _open(self, timestamp: int | None = None) -> _Building:
+        parent = self.head
+        ts = max(parent.timestamp + (1 if self.settings.block_time_ms else 0), timestamp or int(time.time()))
+        header = replace(parent, parent_hash=parent.hash, number=parent.number + 1, timestamp=ts, gas_used=0,
+                         mix_hash=keccak(parent.hash), base_fee_per_gas=self.settings.base_fee,
+                         ommers_hash=EMPTY_OMMERS, requests_hash=EMPTY_REQUESTS_HASH)
+        overlay = self.salt.overlay()
+        run = OpenBlock(SaltReader(overlay, self.chain), header, self.chain_config)
+        return _Building(header, run, overlay)
+
+    def building(self) -> _Building:
+        if self._building is None:
+            self._building = self._open()
+        return self._building
+
+    def _recover(self) -> int:
+        """Re-execute the journaled mini-blocks of the unsealed block (crash recovery); return the tx count."""
+        count = 0
+        for number, _, txs in self.chain.journal():
+            if number != self.head.number + 1:
+                continue
+            b = self.building()
+            for tx in txs:
+                sender = tx.recover_sender()
+                b.run.execute(tx, sender)
+                b.txs.append(tx)
+                b.senders.append(sender)
+                self.pool.drop_below(sender, tx.nonce + 1)
+                count += 1
+            b.mini_blocks += 1
+        return count
+
+    def _state_nonce(self, sender: bytes) -> int:
+        return int(self.building().run.evm_state.get_nonce(sender))
+
+    def _mini_block(self) -> MiniBlock | None:
+        """Execute what the pool can run now into one mini-block; journal it durably."""
+        b = self.building()
+        executed: list[tuple[Transaction, bytes, Receipt]] = []
+        for entry in list(self.pool.executable(self._state_nonce, self.settings.base_fee)):
+            if self._state_nonce(entry.sender) != entry.tx.nonce:
+                continue
+            try:
+                receipt = b.run.execute(entry.tx, entry.sender)
+            except ExecInvalid as e:
+                log.info("dropping tx 0x%s: %s", entry.tx.hash.hex(), e)
+                self.pool.remove(entry.tx.hash)
+                self._dropped.append(entry.tx.hash)
+                continue
+            self.pool.remove(entry.tx.hash)
+            executed.append((entry.tx, entry.sender, receipt))
+            if self.settings.block_time_ms == 0:
+                break
+        if not executed:
+            return None
+        with self.env.begin(write=True) as txn:
+            self.chain.journal_mini_block(txn, b.header.number, b.mini_blocks, [t for t, _, _ in executed])
+        first = len(b.txs)
+        for tx, sender, _ in executed:
+            b.txs.append(tx)
+            b.senders.append(sender)
+        mb = MiniBlock(self._mini_block_number, b.header.number, b.mini_blocks, time.time_ns() // 1000, first,
+                       tuple(t for t, _, _ in executed), tuple(s for _, s, _ in executed),
+                       tuple(r for _, _, r in executed))
+        b.mini_blocks += 1
+        self._mini_block_number += 1
+        return mb
+
+    def _seal(self) -> tuple[Block, list[Receipt]]:
+        """Finish the open block: SALT root, header, one LMDB write transaction with everything."""
+        b = self.building()
+        result = b.run.finish()
+        root = b.overlay.apply(salt_updates(result.state_diff))
+        receipts = list(result.receipts)
+        header = replace(b.header, state_root=root, gas_used=result.gas_used, logs_bloom=result.logs_bloom,
+                         transactions_root=ordered_trie_root(tx.encode() for tx in b.txs),
+                         receipts_root=ordered_trie_root(r.encode() for r in receipts),
+                         withdrawals_root=EMPTY_TRIE_ROOT)
+        block = Block(header, tuple(b.txs), tuple(b.senders), header.hash)
+        with self.env.begin(write=True) as txn:
+            b.overlay.commit(txn)
+            self.chain.write_codes(txn, result.state_diff.codes)
+            self.chain.write_block(txn, block, receipts)
+            self.chain.clear_journal(txn)
+        self.head = header
+        self._building = None
+        return block, receipts
+
+    # -- event loop side --
+
+    def _wake(self, tx_hash: bytes, included: bool) -> None:
+        for fut in self._waiters.pop(tx_hash, []):
+            if not fut.done():
+                fut.set_result(included)
+
+    async def run(self) -> None:
+        """The builder loop: a mini-block every `mini_block_ms`, a seal every `block_time_ms` (0 = per tx)."""
+        settings = self.settings
+        last_seal = time.monotonic()
+        while not self._stopping:
+            await asyncio.sleep(settings.mini_block_ms / 1000)
+            mb = await self._on_builder(self._mini_block) if len(self.pool) else None
+            if mb is not None:
+                for listener in self.mini_block_listeners:
+                    listener(mb)
+            due = (time.monotonic() - last_seal) * 1000 >= settings.block_time_ms > 0
+            if (settings.block_time_ms == 0 and mb is not None) or due:
+                block, receipts = await self._on_builder(self._seal)
+                last_seal = time.monotonic()
+                for listener in self.block_listeners:
+                    listener(block, receipts)
+            self._resolve(mb)
+
+    def _resolve(self, mb: MiniBlock | None) -> None:
+        for tx in mb.transactions if mb else ():
+            self._wake(tx.hash, True)
+        while self._dropped:
+            self._wake(self._dropped.pop(), False)
+
+    async def close(self) -> None:
+        self._stopping = True
+        self._builder.shutdown(wait=True)
+        self.env.close()
+
+    # -- API used by rpc/ --
+
+    async def submit(self, raw: bytes) -> bytes:
+        """Validate and pool a signed transaction; return its hash or raise an InvalidTransaction subclass."""
+        try:
+            tx = Transaction.decode(raw)
+        except ChainDataError as e:
+            if "not supported" in str(e):
+                raise UnsupportedTxType("transaction type not supported") from e
+            raise InvalidTransaction(f"invalid transaction: {e}") from e
+        if tx.type == DEPOSIT_TX_TYPE:
+            raise UnsupportedTxType("transaction type not supported")
+        if tx.chain_id is None:
+            raise InvalidChainId("only replay-protected (EIP-155) transactions allowed over RPC")
+        if tx.chain_id != self.chain_config.chain_id:
+            raise InvalidChainId(f"invalid chain id: have {tx.chain_id}, want {self.chain_config.chain_id}")
+        try:
+            sender = tx.recover_sender()
+        except ChainDataError as e:
+            raise InvalidTransaction(f"invalid sender: {e}") from e
+        if tx.type != LEGACY_TX_TYPE and tip_cap(tx) > fee_cap(tx):
+            raise FeeTooLow("max priority fee per gas higher than max fee per gas")
+        if fee_cap(tx) < self.settings.base_fee:
+            raise FeeTooLow(f"max fee per gas less than block base fee: address 0x{sender.hex()}, "
+                            f"maxFeePerGas: {fee_cap(tx)}, baseFee: {self.settings.base_fee}")
+        if tx.gas > self.settings.gas_limit:
+            raise InvalidTransaction("exceeds block gas limit")
+        spec = spec_at(self.chain_config.forks, self.head.timestamp)
+        inputs = TxGasInputs(tx.data, tx.to is None, len(tx.access_list),
+                             sum(len(keys) for _, keys in tx.access_list), len(tx.authorization_list))
+        try:
+            validate_tx_gas(spec, inputs, tx.gas)
+        except InvalidTxGas as e:
+            raise IntrinsicGasTooLow(f"intrinsic gas too low: {e}") from e
+        return await self._on_builder(self._admit, tx, sender)
+
+    def _admit(self, tx: Transaction, sender: bytes) -> bytes:
+        state = self.building().run.evm_state
+        cost = tx.gas * fee_cap(tx) + tx.value
+        balance = state.get_balance(sender)
+        if balance < cost:
+            raise InsufficientFunds(f"insufficient funds for gas * price + value: balance {balance}, "
+                                    f"tx cost {cost}, overshot {cost - balance}")
+        self.pool.add(tx, sender, int(state.get_nonce(sender)))
+        return tx.hash
+
+    async def submit_and_wait(self, raw: bytes, timeout_s: float) -> tuple[bytes, bool | None]:
+        """Submit, then wait until the transaction is in a durable mini-block: (hash, True), (hash, False)
+        when it was dropped as invalid at execution, (hash, None) on timeout (it stays in the pool)."""
+        fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        tx_hash = keccak(raw)
+        self._waiters.setdefault(tx_hash, []).append(fut)
+        try:
+            await self.submit(raw)
+            return tx_hash, await asyncio.wait_for(fut, timeout_s)
+        except asyncio.TimeoutError:
+            return tx_hash, None
+        finally:
+            waiting = self._waiters.get(tx_hash, [])
+            if fut in waiting:
+                waiting.remove(fut)
+                if not waiting:
+                    del self._waiters[tx_hash]
+
+    async def pending_nonce(self, sender: bytes) -> int:
+        return self.pool.pending_nonce(sender, await self._on_builder(self._state_nonce, sender))
+
+    async def read_state(self, fn: Callable[[Any], T]) -> T:
+        """Run `fn(evm_state)` on the builder thread against the newest mini-block's state."""
+        return await self._on_builder(lambda: fn(self.building().run.evm_state))
+
+    def open_block_view(self) -> tuple[Header, list[Transaction], list[bytes], list[Receipt]]:
+        """Header template, transactions, senders and receipts of the unsealed block (builder thread only)."""
+        b = self.building()
+        return b.header, list(b.txs), list(b.senders), list(b.run.receipts)
+
+    async def open_block(self) -> tuple[Header, list[Transaction], list[bytes], list[Receipt]]:
+        return await self._on_builder(self.open_block_view)

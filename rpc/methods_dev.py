@@ -1,0 +1,82 @@
+"""Dev-mode methods with unlocked keys, as Anvil and Hardhat serve them (spec/rpc.md §3): accounts,
+signing, and `eth_sendTransaction` signed by the node."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from eth_account import Account
+from eth_account.messages import encode_defunct, encode_typed_data
+
+from megaeth_node.genesis import DevAccount
+from megaeth_node.sequencer import Sequencer
+from rpc.codec import data, parse_address, parse_data, parse_quantity
+from rpc.dispatch import Handler
+from rpc.errors import RpcError, invalid_params
+
+DEFAULT_TIP = 1_000_000
+
+
+def dev_methods(node: Sequencer, accounts: list[DevAccount], estimate_gas: Handler) -> dict[str, Handler]:
+    """Handlers for the unlocked `accounts`; `estimate_gas` fills a missing gas limit."""
+    keys = {a.address: a.private_key for a in accounts}
+    chain_id = node.chain_config.chain_id
+
+    def key_for(addr_hex: Any) -> bytes:
+        addr = parse_address(addr_hex)
+        if addr not in keys:
+            raise RpcError(-32000, f"unknown account 0x{addr.hex()}: not unlocked by this node")
+        return keys[addr]
+
+    async def accounts_(params: list[Any]) -> list[str]:
+        return [data(a.address) for a in accounts]
+
+    async def personal_sign(params: list[Any]) -> str:
+        msg, addr = params[0], params[1] if len(params) > 1 else None
+        if addr is None:
+            raise invalid_params("missing value for required argument 1", 1)
+        signed = Account.sign_message(encode_defunct(parse_data(msg)), key_for(addr))
+        return data(signed.signature)
+
+    async def eth_sign(params: list[Any]) -> str:
+        if len(params) != 2:
+            raise invalid_params("want [address, message]")
+        return await personal_sign([params[1], params[0]])
+
+    async def sign_typed_data(params: list[Any]) -> str:
+        if len(params) != 2:
+            raise invalid_params("want [address, typedData]")
+        key = key_for(params[0])
+        typed = params[1]
+        if isinstance(typed, str):
+            typed = json.loads(typed)
+        signed = Account.sign_message(encode_typed_data(full_message=typed), key)
+        return data(signed.signature)
+
+    async def send_transaction(params: list[Any]) -> str:
+        if not params or not isinstance(params[0], dict):
+            raise invalid_params("want a transaction object", 0)
+        obj = params[0]
+        sender_hex = obj.get("from")
+        key = key_for(sender_hex)
+        sender = parse_address(sender_hex)
+        tx: dict[str, Any] = {
+            "chainId": chain_id, "to": obj.get("to"), "value": parse_quantity(obj.get("value") or "0x0"),
+            "data": obj.get("input") or obj.get("data") or "0x",
+            "nonce": parse_quantity(obj["nonce"]) if obj.get("nonce") else await node.pending_nonce(sender),
+        }
+        if obj.get("gasPrice"):
+            tx["gasPrice"] = parse_quantity(obj["gasPrice"])
+        else:
+            tip = parse_quantity(obj.get("maxPriorityFeePerGas") or hex(DEFAULT_TIP))
+            tx["maxPriorityFeePerGas"] = tip
+            tx["maxFeePerGas"] = parse_quantity(obj.get("maxFeePerGas") or hex(2 * node.settings.base_fee + tip))
+        tx["gas"] = parse_quantity(obj["gas"] if obj.get("gas") else await estimate_gas([obj]))
+        if not tx["to"]:
+            tx.pop("to")
+        signed = Account.sign_transaction(tx, key)
+        return data(await node.submit(bytes(signed.raw_transaction)))
+
+    return {"eth_accounts": accounts_, "personal_sign": personal_sign, "eth_sign": eth_sign,
+            "eth_signTypedData_v4": sign_typed_data, "eth_sendTransaction": send_transaction}

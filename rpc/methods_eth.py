@@ -1,0 +1,307 @@
+"""The `eth_*` methods over the sequencer (spec/rpc.md §2, §3, §5): state reads, blocks, transactions,
+receipts, logs, calls, sends, and the realtime sync send."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import rlp
+from eth_hash.auto import keccak
+
+from megaeth_node.calls import CallRequest, call, estimate_gas
+from megaeth_node.errors import HeaderNotFound
+from megaeth_node.sequencer import Sequencer
+from megaeth_node.types import Block, Receipt
+from rpc.codec import data, parse_address, parse_data, parse_hash, parse_quantity, quantity
+from rpc.dispatch import Handler
+from rpc.errors import RpcError, invalid_params
+from rpc.format import block_json, receipt_json, tx_json
+
+SUGGESTED_TIP = 1_000_000
+GAS_CAP = 60_000_000
+MAX_FEE_HISTORY = 1024
+SYNC_TIMEOUT_S, SYNC_MAX_TIMEOUT_S = 2.0, 10.0
+HISTORICAL = 4444
+
+
+def _arg(params: list[Any], i: int, default: Any = ...) -> Any:
+    if i < len(params) and params[i] is not None:
+        return params[i]
+    if default is ...:
+        raise invalid_params(f"missing value for required argument {i}", i)
+    return default
+
+
+def _max_args(params: list[Any], n: int) -> None:
+    if len(params) > n:
+        raise invalid_params(f"too many arguments, want at most {n}")
+
+
+def eth_methods(node: Sequencer) -> dict[str, Handler]:
+    """Handlers bound to `node`."""
+    chain_id = node.chain_config.chain_id
+
+    def head_number() -> int:
+        return node.head.number
+
+    def block_number_of(tag: Any, i: int) -> int | None:
+        """A block selector (EIP-1898) → a sealed block number, or None when it names no block."""
+        if isinstance(tag, dict):
+            if "blockHash" in tag:
+                return node.chain.number_of(parse_hash(tag["blockHash"]))
+            if "blockNumber" in tag:
+                return parse_quantity(tag["blockNumber"])
+            raise invalid_params("block selector needs blockHash or blockNumber", i)
+        if tag in ("latest", "pending", "safe", "finalized"):
+            return head_number()
+        if tag == "earliest":
+            return 0
+        try:
+            return parse_quantity(tag)
+        except ValueError as e:
+            raise invalid_params(f"invalid block tag {tag!r}: {e}", i) from e
+
+    def require_current(tag: Any, i: int) -> None:
+        """State queries: the newest mini-block for latest/pending/head; older state is not kept."""
+        if tag in (None, "latest", "pending"):
+            return
+        n = block_number_of(tag, i)
+        if n is None or n > head_number():
+            raise HeaderNotFound("header not found")
+        if n != head_number():
+            raise RpcError(HISTORICAL, "historical state not available")
+
+    async def block_number(params: list[Any]) -> str:
+        _max_args(params, 0)
+        return quantity(head_number())
+
+    async def get_balance(params: list[Any]) -> str:
+        _max_args(params, 2)
+        addr = parse_address(_arg(params, 0))
+        require_current(_arg(params, 1, "latest"), 1)
+        return quantity(await node.read_state(lambda s: s.get_balance(addr)))
+
+    async def get_transaction_count(params: list[Any]) -> str:
+        _max_args(params, 2)
+        addr = parse_address(_arg(params, 0))
+        tag = _arg(params, 1, "latest")
+        if tag == "pending":
+            return quantity(await node.pending_nonce(addr))
+        require_current(tag, 1)
+        return quantity(await node.read_state(lambda s: s.get_nonce(addr)))
+
+    async def get_code(params: list[Any]) -> str:
+        _max_args(params, 2)
+        addr = parse_address(_arg(params, 0))
+        require_current(_arg(params, 1, "latest"), 1)
+        return data(await node.read_state(lambda s: s.get_code(addr)))
+
+    async def get_storage_at(params: list[Any]) -> str:
+        _max_args(params, 3)
+        addr = parse_address(_arg(params, 0))
+        raw_slot = _arg(params, 1)
+        slot = parse_quantity(raw_slot) if len(str(raw_slot)) < 66 else int.from_bytes(parse_hash(raw_slot), "big")
+        require_current(_arg(params, 2, "latest"), 2)
+        value = await node.read_state(lambda s: s.get_storage(addr, slot))
+        return data(value.to_bytes(32, "big"))
+
+    async def get_code_by_hash(params: list[Any]) -> str:
+        _max_args(params, 1)
+        return data(node.chain.code(parse_hash(_arg(params, 0))) or b"")
+
+    async def gas_price(params: list[Any]) -> str:
+        _max_args(params, 0)
+        return quantity(node.settings.base_fee + SUGGESTED_TIP)
+
+    async def max_priority_fee(params: list[Any]) -> str:
+        _max_args(params, 0)
+        return quantity(SUGGESTED_TIP)
+
+    async def fee_history(params: list[Any]) -> dict[str, Any]:
+        _max_args(params, 3)
+        raw_count = _arg(params, 0)
+        count = raw_count if isinstance(raw_count, int) and not isinstance(raw_count, bool) else parse_quantity(raw_count)
+        newest = block_number_of(_arg(params, 1, "latest"), 1)
+        percentiles = _arg(params, 2, [])
+        if not isinstance(percentiles, list) or any(not isinstance(p, (int, float)) or not 0 <= p <= 100
+                                                    for p in percentiles) or percentiles != sorted(percentiles):
+            raise invalid_params("reward percentiles must be increasing numbers in [0, 100]", 2)
+        if newest is None or newest > head_number():
+            raise HeaderNotFound("header not found")
+        count = max(0, min(count, MAX_FEE_HISTORY, newest + 1))
+        oldest = newest - count + 1
+        headers = [node.chain.header(n) for n in range(oldest, newest + 1)]
+        out: dict[str, Any] = {
+            "oldestBlock": quantity(oldest),
+            "baseFeePerGas": [quantity(h.base_fee_per_gas or 0) for h in headers if h] + [quantity(node.settings.base_fee)],
+            "gasUsedRatio": [h.gas_used / h.gas_limit for h in headers if h],
+            "baseFeePerBlobGas": [quantity(1)] * (count + 1), "blobGasUsedRatio": [0.0] * count,
+        }
+        if percentiles:
+            out["reward"] = [[quantity(0)] * len(percentiles) for _ in range(count)]
+        return out
+
+    def call_request(obj: Any, i: int) -> CallRequest:
+        if not isinstance(obj, dict):
+            raise invalid_params("call request must be an object", i)
+        payload = obj.get("input", obj.get("data"))
+        if "input" in obj and "data" in obj and obj["input"] != obj["data"]:
+            raise invalid_params('both "data" and "input" are set and not equal', i)
+        fee = obj.get("maxFeePerGas", obj.get("gasPrice"))
+        return CallRequest(
+            sender=parse_address(obj["from"]) if obj.get("from") else bytes(20),
+            to=parse_address(obj["to"]) if obj.get("to") else None,
+            gas=parse_quantity(obj["gas"]) if obj.get("gas") else None,
+            max_fee_per_gas=parse_quantity(fee) if fee else None,
+            max_priority_fee_per_gas=parse_quantity(obj.get("maxPriorityFeePerGas") or "0x0"),
+            value=parse_quantity(obj.get("value") or "0x0"), data=parse_data(payload or "0x"),
+            access_list=tuple((parse_address(a["address"]), tuple(parse_hash(k) for k in a.get("storageKeys", [])))
+                              for a in obj.get("accessList") or []))
+
+    async def eth_call(params: list[Any]) -> str:
+        _max_args(params, 4)
+        req = call_request(_arg(params, 0), 0)
+        require_current(_arg(params, 1, "latest"), 1)
+        if len(params) > 2 and params[2]:
+            raise invalid_params("state overrides are not supported by this node yet", 2)
+        out = await node.read_state(lambda s: call(s, node.building().run.rules, chain_id, req, GAS_CAP))
+        return data(out)
+
+    async def eth_estimate_gas(params: list[Any]) -> str:
+        _max_args(params, 3)
+        req = call_request(_arg(params, 0), 0)
+        require_current(_arg(params, 1, "latest"), 1)
+        gas = await node.read_state(lambda s: estimate_gas(s, node.building().run.rules, chain_id, req, GAS_CAP))
+        return quantity(gas)
+
+    async def send_raw(params: list[Any]) -> str:
+        _max_args(params, 1)
+        return data(await node.submit(parse_data(_arg(params, 0))))
+
+    async def send_raw_sync(params: list[Any]) -> dict[str, Any]:
+        _max_args(params, 2)
+        raw = parse_data(_arg(params, 0))
+        timeout_ms = _arg(params, 1, None)
+        if timeout_ms is not None and (not isinstance(timeout_ms, int) or isinstance(timeout_ms, bool)
+                                       or timeout_ms <= 0):
+            raise invalid_params("timeout must be a positive number of milliseconds", 1)
+        timeout = min(timeout_ms / 1000 if timeout_ms else SYNC_TIMEOUT_S, SYNC_MAX_TIMEOUT_S)
+        tx_hash, included = await node.submit_and_wait(raw, timeout)
+        if included is None:
+            raise RpcError(4, f"the transaction was added to the transaction pool but wasn't processed in "
+                              f"{timeout * 1000:.0f}ms", data(tx_hash))
+        receipt = await find_receipt(tx_hash)
+        if not included or receipt is None:
+            raise RpcError(-32000, "transaction was dropped at execution", data(tx_hash))
+        return receipt
+
+    async def locate(tx_hash: bytes) -> tuple[Block, list[Receipt], int] | None:
+        """The block (sealed, or the open one with a null hash) holding `tx_hash`, its receipts and index."""
+        loc = node.chain.tx_location(tx_hash)
+        if loc is not None:
+            block, receipts = node.chain.block(loc[0]), node.chain.receipts(loc[0])
+            if block is not None and receipts is not None:
+                return block, receipts, loc[1]
+        header, txs, senders, receipts = await node.open_block()
+        for i, tx in enumerate(txs):
+            if tx.hash == tx_hash:
+                return Block(header, tuple(txs), tuple(senders), b""), receipts, i
+        return None
+
+    def contract_address(block: Block, i: int) -> bytes | None:
+        tx = block.transactions[i]
+        return keccak(rlp.encode([block.senders[i], tx.nonce]))[12:] if tx.to is None else None
+
+    async def find_receipt(tx_hash: bytes) -> dict[str, Any] | None:
+        found = await locate(tx_hash)
+        if found is None:
+            return None
+        block, receipts, i = found
+        first_log = sum(len(r.logs) for r in receipts[:i])
+        out = receipt_json(block, receipts, i, first_log, contract_address(block, i))
+        if not block.hash:
+            out["blockHash"] = None
+            for lg in out["logs"]:
+                lg["blockHash"] = None
+        return out
+
+    async def get_receipt(params: list[Any]) -> dict[str, Any] | None:
+        _max_args(params, 1)
+        return await find_receipt(parse_hash(_arg(params, 0)))
+
+    async def get_transaction(params: list[Any]) -> dict[str, Any] | None:
+        _max_args(params, 1)
+        tx_hash = parse_hash(_arg(params, 0))
+        found = await locate(tx_hash)
+        if found is not None:
+            block, _, i = found
+            h = block.header
+            return tx_json(block.transactions[i], block.senders[i], block.hash or None,
+                           h.number, i, h.base_fee_per_gas)
+        pooled = node.pool.get(tx_hash)
+        return None if pooled is None else tx_json(pooled.tx, pooled.sender, None, None, None, None)
+
+    def sealed_block(n: int | None) -> Block | None:
+        return None if n is None else node.chain.block(n)
+
+    async def block_by_number(params: list[Any]) -> dict[str, Any] | None:
+        _max_args(params, 2)
+        block = sealed_block(block_number_of(_arg(params, 0), 0))
+        return None if block is None else block_json(block, bool(_arg(params, 1, False)))
+
+    async def block_by_hash(params: list[Any]) -> dict[str, Any] | None:
+        _max_args(params, 2)
+        block = sealed_block(node.chain.number_of(parse_hash(_arg(params, 0))))
+        return None if block is None else block_json(block, bool(_arg(params, 1, False)))
+
+    async def tx_count_by_number(params: list[Any]) -> str | None:
+        _max_args(params, 1)
+        block = sealed_block(block_number_of(_arg(params, 0), 0))
+        return None if block is None else quantity(len(block.transactions))
+
+    async def tx_count_by_hash(params: list[Any]) -> str | None:
+        _max_args(params, 1)
+        block = sealed_block(node.chain.number_of(parse_hash(_arg(params, 0))))
+        return None if block is None else quantity(len(block.transactions))
+
+    def tx_at(block: Block | None, index: int) -> dict[str, Any] | None:
+        if block is None or not 0 <= index < len(block.transactions):
+            return None
+        return tx_json(block.transactions[index], block.senders[index], block.hash, block.header.number, index,
+                       block.header.base_fee_per_gas)
+
+    async def tx_by_number_index(params: list[Any]) -> dict[str, Any] | None:
+        _max_args(params, 2)
+        return tx_at(sealed_block(block_number_of(_arg(params, 0), 0)), parse_quantity(_arg(params, 1)))
+
+    async def tx_by_hash_index(params: list[Any]) -> dict[str, Any] | None:
+        _max_args(params, 2)
+        return tx_at(sealed_block(node.chain.number_of(parse_hash(_arg(params, 0)))), parse_quantity(_arg(params, 1)))
+
+    async def block_receipts(params: list[Any]) -> list[dict[str, Any]] | None:
+        _max_args(params, 1)
+        n = block_number_of(_arg(params, 0), 0)
+        block, receipts = sealed_block(n), node.chain.receipts(n) if n is not None else None
+        if block is None or receipts is None:
+            return None
+        out, first = [], 0
+        for i in range(len(receipts)):
+            out.append(receipt_json(block, receipts, i, first, contract_address(block, i)))
+            first += len(receipts[i].logs)
+        return out
+
+    return {
+        "eth_blockNumber": block_number, "eth_getBalance": get_balance,
+        "eth_getTransactionCount": get_transaction_count, "eth_getCode": get_code,
+        "eth_getStorageAt": get_storage_at, "eth_getCodeByHash": get_code_by_hash, "eth_gasPrice": gas_price,
+        "eth_maxPriorityFeePerGas": max_priority_fee, "eth_feeHistory": fee_history, "eth_call": eth_call,
+        "eth_estimateGas": eth_estimate_gas, "eth_sendRawTransaction": send_raw,
+        "eth_sendRawTransactionSync": send_raw_sync, "realtime_sendRawTransaction": send_raw_sync,
+        "eth_getTransactionReceipt": get_receipt, "eth_getTransactionByHash": get_transaction,
+        "eth_getBlockByNumber": block_by_number, "eth_getBlockByHash": block_by_hash,
+        "eth_getBlockTransactionCountByNumber": tx_count_by_number,
+        "eth_getBlockTransactionCountByHash": tx_count_by_hash,
+        "eth_getTransactionByBlockNumberAndIndex": tx_by_number_index,
+        "eth_getTransactionByBlockHashAndIndex": tx_by_hash_index, "eth_getBlockReceipts": block_receipts,
+    }
+

@@ -1,0 +1,49 @@
+"""Serve a sequencer over JSON-RPC until stopped: the method table, the HTTP/WS app, the builder loop."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Callable
+
+from aiohttp import web
+
+from megaeth_node.genesis import DevAccount
+from megaeth_node.sequencer import Sequencer
+from rpc.dispatch import Handler, Limits
+from rpc.methods_base import base_methods
+from rpc.methods_dev import dev_methods
+from rpc.methods_eth import eth_methods
+from rpc.server import make_app
+
+
+def node_methods(node: Sequencer, accounts: list[DevAccount]) -> dict[str, Handler]:
+    methods = {**base_methods(node.chain_config.chain_id), **eth_methods(node)}
+    methods.update(dev_methods(node, accounts, methods["eth_estimateGas"]))
+    return methods
+
+
+async def serve(node: Sequencer, accounts: list[DevAccount], host: str, port: int,
+                cors_origins: tuple[str, ...] = (), on_ready: Callable[[int], None] | None = None) -> None:
+    """Run until SIGINT/SIGTERM: the JSON-RPC server on host:port and the sequencer's builder loop."""
+    app = make_app(node_methods(node, accounts), Limits(), cors_origins)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    bound = runner.addresses[0][1] if runner.addresses else port
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    builder = asyncio.create_task(node.run())
+    if on_ready:
+        on_ready(bound)
+    try:
+        done, _ = await asyncio.wait({builder, asyncio.create_task(stop.wait())}, return_when=asyncio.FIRST_COMPLETED)
+        if builder in done:
+            builder.result()  # a builder crash stops the node with its traceback
+    finally:
+        builder.cancel()
+        await runner.cleanup()
+        await node.close()
