@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
+from operator import mul
 
 from salt import banderwagon as bw
 from salt.crs import generators, ipa_point
@@ -52,6 +53,13 @@ def _barycentric() -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
                 p = p * (j - k) % R
         aprime.append(p)
     return tuple(aprime), tuple(batch_inverse(aprime)), (0, *batch_inverse(list(range(1, DOMAIN))))
+
+
+@cache
+def _inv_row(z: int) -> tuple[int, ...]:
+    """`1/(j − z) mod r` for j in the domain, 0 at j = z (quotient by X − z in evaluation form)."""
+    inv_small = _barycentric()[2]
+    return tuple(inv_small[j - z] if j > z else (R - inv_small[z - j]) % R for j in range(DOMAIN))
 
 
 def batch_inverse(values: Sequence[int]) -> list[int]:
@@ -160,7 +168,7 @@ def check_multiproof(q: Queries, proof: bytes, proof_points: Sequence[bytes]) ->
 
 def open_multiproof(q: Queries, vectors: Sequence[Sequence[int]]) -> bytes:
     """spec §6.5: the 576-byte proof of the queries, given each node's 256 evaluations `vectors[n]`."""
-    aprime, inv_aprime, inv_small = _barycentric()
+    aprime, inv_aprime, _ = _barycentric()
     tr = Transcript(b"st")
     _record_queries(tr, q)
     r = tr.challenge(b"r")
@@ -168,23 +176,18 @@ def open_multiproof(q: Queries, vectors: Sequence[Sequence[int]]) -> bytes:
     agg: dict[int, list[int]] = {}
     ri = 1
     for n, z in zip(q.node, q.z, strict=True):
-        acc = agg.setdefault(z, [0] * DOMAIN)
+        acc = agg.get(z)
         f = vectors[n]
-        for j in range(DOMAIN):
-            acc[j] += ri * f[j]
+        agg[z] = [ri * x for x in f] if acc is None else [a + ri * x for a, x in zip(acc, f)]
         ri = ri * r % R
 
     g = [0] * DOMAIN  # Σ_z (agg_z(X) − agg_z(z)) / (X − z), in evaluation form
     for z, acc in agg.items():
-        for j in range(DOMAIN):
-            acc[j] %= R
-        fz, at_z = acc[z], 0
-        for j in range(DOMAIN):
-            if j != z:
-                qj = (acc[j] - fz) * (inv_small[j - z] if j > z else R - inv_small[z - j]) % R
-                g[j] += qj
-                at_z += inv_aprime[j] * qj
-        g[z] -= aprime[z] * at_z
+        acc = agg[z] = [a % R for a in acc]
+        fz = acc[z]
+        qs = [(a - fz) * iv for a, iv in zip(acc, _inv_row(z))]  # qs[z] = 0
+        g = [u + v for u, v in zip(g, qs)]
+        g[z] -= aprime[z] * (sum(map(mul, inv_aprime, qs)) % R)
     g = [v % R for v in g]
     d64 = backend().commit(g)
     d = _compress(d64)
@@ -197,8 +200,7 @@ def open_multiproof(q: Queries, vectors: Sequence[Sequence[int]]) -> bytes:
     g1 = [0] * DOMAIN
     for z, acc in agg.items():
         c = inv_tz[z]
-        for j in range(DOMAIN):
-            g1[j] += c * acc[j]
+        g1 = [u + c * a for u, a in zip(g1, acc)]
     g1 = [v % R for v in g1]
     e64 = backend().commit(g1)
     tr.append_point(b"E", _compress(e64))
@@ -211,14 +213,13 @@ def _ipa_open(
     tr: Transcript, a: list[int], b: list[int], c3: bytes, t: int
 ) -> tuple[list[bytes], list[bytes], int]:
     """spec §6.5 IPA rounds. The folded generators stay implicit: original `G[j]` sits at index
-    `j mod n` with weight `wt[j]`, so every L/R is one MSM over the fixed `G[0..255], Q`."""
+    `j mod n` with weight `wt[j]`, so every L/R is a fixed-base commitment over `G[0..255]` plus a Q term."""
     tr.domain_sep(b"ipa")
     tr.append_point(b"C", c3)
     tr.append_scalar(b"input point", t)
     tr.append_scalar(b"output point", sum(x * y for x, y in zip(a, b, strict=True)) % R)
     w = tr.challenge(b"w")
-    g64, q64 = _crs64()
-    bases = [*g64, q64]
+    q64 = _crs64()[1]
     wt = [1] * DOMAIN
     ls: list[bytes] = []
     rs: list[bytes] = []
@@ -228,11 +229,12 @@ def _ipa_open(
         a_lo, a_hi, b_lo, b_hi = a[:h], a[h:], b[:h], b[h:]
         z_l = sum(x * y for x, y in zip(a_hi, b_lo, strict=True)) % R
         z_r = sum(x * y for x, y in zip(a_lo, b_hi, strict=True)) % R
-        sl = [a_hi[j % n] * wt[j] % R if j % n < h else 0 for j in range(DOMAIN)]
-        sr = [a_lo[j % n - h] * wt[j] % R if j % n >= h else 0 for j in range(DOMAIN)]
-        l_pt, r_pt = backend().compress_many(
-            [backend().msm(bases, [*sl, w * z_l % R]), backend().msm(bases, [*sr, w * z_r % R])]
-        )
+        # L = Σ sl_j·G_j + w·z_l·Q: the G part on the fixed-base tables, starting from the Q term.
+        sl = [(j, a_hi[j % n] * wt[j] % R) for j in range(DOMAIN) if j % n < h]
+        sr = [(j, a_lo[j % n - h] * wt[j] % R) for j in range(DOMAIN) if j % n >= h]
+        be = backend()
+        q_terms = [be.msm([q64], [w * z_l % R]), be.msm([q64], [w * z_r % R])]
+        l_pt, r_pt = be.compress_many(be.commit_deltas(q_terms, [sl, sr]))
         ls.append(l_pt)
         rs.append(r_pt)
         tr.append_point(b"L", l_pt)

@@ -18,10 +18,10 @@ from struct import Struct
 import lmdb
 
 from salt.constants import BUCKET_SLOT_BITS, MIN_BUCKET_SIZE, NUM_META_BUCKETS
-from salt.multiproof import create_proof, leaf_start_key
+from salt.multiproof import ProofSource, create_proof, leaf_start_key
 from salt.pedersen import Backend, backend
 from salt.shi import ShiState, StateUpdates
-from salt.trie import TrieResult, default_commitment, root_hash, update_trie
+from salt.trie import MAIN_DEFAULTS, SUBTREE_DEFAULTS, TrieResult, default_commitment, root_hash, update_trie
 from salt.types import (
     DEFAULT_META,
     DEFAULT_META_VALUE,
@@ -177,11 +177,19 @@ class _CommittedSource:
         return out
 
     def _defaults(self, first: int) -> list[int]:
-        """map_to_scalar of the default commitments of children first..first+255."""
-        cs = [default_commitment(first + i) for i in range(256)]
-        missing = list({c for c in cs if c not in self._default_scalars})
-        self._default_scalars.update(zip(missing, self.be.map_to_scalars(missing), strict=True))
-        return [self._default_scalars[c] for c in cs]
+        """map_to_scalar of the default commitments of children first..first+255 (§4.4)."""
+        level = node_level(first)
+        if first >> BUCKET_SLOT_BITS:
+            return [self._scalar(SUBTREE_DEFAULTS[level])] * 256
+        threshold, low, high = MAIN_DEFAULTS[level]
+        n_low = min(256, max(0, threshold - first))
+        return [self._scalar(low)] * n_low + [self._scalar(high)] * (256 - n_low)
+
+    def _scalar(self, c: bytes) -> int:
+        sc = self._default_scalars.get(c)
+        if sc is None:
+            sc = self._default_scalars[c] = self.be.map_to_scalars([c])[0]
+        return sc
 
 
 def _scan(cur: lmdb.Cursor, start: int) -> list[tuple[int, bytes]]:
@@ -293,8 +301,13 @@ class StateOverlay:
                     if not empties:
                         break
         kvs = dict(sorted(kvs.items()))
-        source = _CommittedSource(self._txn, self.store.kv_db, self.store.nodes_db, self.be)
-        return SaltWitness(kvs, create_proof(kvs, levels, source))
+        return SaltWitness(kvs, create_proof(kvs, levels, self.proof_source()))
+
+    def proof_source(self) -> ProofSource:
+        """`create_proof` input over the committed state under this overlay (§6.5)."""
+        if self._txn is None:
+            raise RuntimeError("overlay already closed")
+        return _CommittedSource(self._txn, self.store.kv_db, self.store.nodes_db, self.be)
 
     def discard(self) -> None:
         """Drop all changes."""

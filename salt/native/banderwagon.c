@@ -20,7 +20,7 @@
 #endif
 
 #ifndef SALT_W
-#define SALT_W 8 /* fixed-base window: 32 windows × 128 entries × 96 B × 256 bases ≈ 100 MB */
+#define SALT_W 9 /* fixed-base window: 29 windows × 256 entries × 96 B × 256 bases ≈ 182 MB */
 #endif
 #define NWIN ((254 + SALT_W - 1) / SALT_W) /* scalars < r < 2^253, plus one carry bit */
 #define HALFW (1 << (SALT_W - 1))
@@ -667,7 +667,9 @@ typedef struct {
     uint8_t *out64;
     ext *acc;
     fq *zs, *scratch;
-    size_t bounds[9]; /* node ranges per part */
+    const size_t *chunks; /* n_chunks + 1 node bounds */
+    size_t n_chunks;
+    size_t next;          /* next chunk to take (atomic) */
     int failed;
 } commit_job;
 
@@ -676,29 +678,22 @@ static inline void prefetch_entry(const aff *e) {
     __builtin_prefetch((const char *)e + sizeof(aff) - 1, 0, 0);
 }
 
-static void commit_part(void *arg, int part, int nparts) {
-    (void)nparts;
-    commit_job *job = (commit_job *)arg;
-    const size_t n0 = job->bounds[part], n1 = job->bounds[part + 1];
-    if (n0 >= n1) return;
-    size_t cap = 0;
-    uint32_t *ops = NULL; /* table entry index | sign bit */
+/* Commit nodes n0..n1-1 into out64 (one batch normalisation); 0 or SALT_ENOMEM. */
+static int commit_range(commit_job *job, size_t n0, size_t n1, uint32_t **ops_p, size_t *cap_p) {
+    const aff *table = g_table;
     for (size_t node = n0; node < n1; node++) {
         ext acc;
         ext_load64(&acc, job->olds64 + 64 * node);
         const size_t k0 = job->offs[node], k1 = job->offs[node + 1];
         size_t need = (k1 - k0) * NWIN;
-        if (need > cap) {
-            size_t ncap = need > 2 * cap ? need : 2 * cap;
-            uint32_t *nops = realloc(ops, ncap * sizeof(uint32_t));
-            if (!nops) {
-                job->failed = 1;
-                free(ops);
-                return;
-            }
-            ops = nops;
-            cap = ncap;
+        if (need > *cap_p) {
+            size_t ncap = need > 2 * *cap_p ? need : 2 * *cap_p;
+            uint32_t *nops = realloc(*ops_p, ncap * sizeof(uint32_t));
+            if (!nops) return SALT_ENOMEM;
+            *ops_p = nops;
+            *cap_p = ncap;
         }
+        uint32_t *ops = *ops_p; /* table entry index | sign bit */
         size_t nops = 0;
         for (size_t k = k0; k < k1; k++) {
             uint64_t s[5];
@@ -714,7 +709,6 @@ static void commit_part(void *arg, int part, int nparts) {
                 ops[nops++] = (base + (uint32_t)j * HALFW + mag - 1) | neg;
             }
         }
-        const aff *table = g_table;
         for (size_t i = 0; i < nops && i < PREFETCH_AHEAD; i++) prefetch_entry(&table[ops[i] & 0x7fffffffu]);
         for (size_t i = 0; i < nops; i++) {
             if (i + PREFETCH_AHEAD < nops) prefetch_entry(&table[ops[i + PREFETCH_AHEAD] & 0x7fffffffu]);
@@ -724,9 +718,29 @@ static void commit_part(void *arg, int part, int nparts) {
         }
         job->acc[node] = acc;
     }
-    free(ops);
     ext_store_many(job->out64 + 64 * n0, job->acc + n0, n1 - n0, job->zs + n0, job->scratch + n0);
+    return 0;
 }
+
+/* Worker: takes chunks until none are left (a thread slowed by other load just takes fewer). */
+static void commit_part(void *arg, int part, int nparts) {
+    (void)part;
+    (void)nparts;
+    commit_job *job = (commit_job *)arg;
+    uint32_t *ops = NULL;
+    size_t cap = 0;
+    for (;;) {
+        size_t c = __atomic_fetch_add(&job->next, 1, __ATOMIC_RELAXED);
+        if (c >= job->n_chunks) break;
+        if (commit_range(job, job->chunks[c], job->chunks[c + 1], &ops, &cap) != 0) {
+            __atomic_store_n(&job->failed, 1, __ATOMIC_RELAXED);
+            break;
+        }
+    }
+    free(ops);
+}
+
+#define CHUNK_WEIGHT 256 /* deltas (+1 per node) per work chunk: ~1 ms of work */
 
 int salt_commit_deltas(const uint8_t *olds64, size_t n_nodes, const uint32_t *counts,
                        const uint8_t *indices, const uint8_t *scalars32, uint8_t *out64,
@@ -735,11 +749,12 @@ int salt_commit_deltas(const uint8_t *olds64, size_t n_nodes, const uint32_t *co
     if (!table) return SALT_ENOTABLES;
     if (n_nodes == 0) return 0;
     size_t *offs = malloc((n_nodes + 1) * sizeof(size_t));
+    size_t *chunks = malloc((n_nodes + 1) * sizeof(size_t));
     ext *acc = malloc(n_nodes * sizeof(ext));
     fq *zs = malloc(n_nodes * sizeof(fq));
     fq *scratch = malloc(n_nodes * sizeof(fq));
     int rc = 0;
-    if (!offs || !acc || !zs || !scratch) {
+    if (!offs || !chunks || !acc || !zs || !scratch) {
         rc = SALT_ENOMEM;
         goto done;
     }
@@ -752,24 +767,26 @@ int salt_commit_deltas(const uint8_t *olds64, size_t n_nodes, const uint32_t *co
             goto done;
         }
     }
+    /* Node-aligned chunks of about CHUNK_WEIGHT work units (deltas plus one per node). */
+    size_t n_chunks = 0, w = 0;
+    chunks[0] = 0;
+    for (size_t i = 0; i < n_nodes; i++) {
+        w += counts[i] + 1;
+        if (w >= CHUNK_WEIGHT || i + 1 == n_nodes) {
+            chunks[++n_chunks] = i + 1;
+            w = 0;
+        }
+    }
     /* Parallel only when it pays for the thread start (~tens of µs). */
     int parts = n_threads < 1 ? 1 : (n_threads > 8 ? 8 : n_threads);
-    if (total < 64 || n_nodes < 2) parts = 1;
-    if ((size_t)parts > n_nodes) parts = (int)n_nodes;
-    commit_job job = {olds64, n_nodes, offs, indices, scalars32, out64, acc, zs, scratch, {0}, 0};
-    /* Split nodes so each part gets about the same work (deltas plus one unit per node). */
-    size_t weight_total = total + n_nodes, node = 0;
-    job.bounds[0] = 0;
-    for (int p = 1; p < parts; p++) {
-        size_t target = weight_total * (size_t)p / (size_t)parts;
-        while (node < n_nodes && offs[node] + node < target) node++;
-        job.bounds[p] = node;
-    }
-    job.bounds[parts] = n_nodes;
+    if (total < 64) parts = 1;
+    if ((size_t)parts > n_chunks) parts = (int)n_chunks;
+    commit_job job = {olds64, n_nodes, offs, indices, scalars32, out64, acc, zs, scratch, chunks, n_chunks, 0, 0};
     run_parallel(commit_part, &job, parts);
     if (job.failed) rc = SALT_ENOMEM;
 done:
     free(offs);
+    free(chunks);
     free(acc);
     free(zs);
     free(scratch);
