@@ -9,11 +9,11 @@ job (SALT root, or an MPT root in the conformance tests).
 
 from __future__ import annotations
 
-import itertools
 from typing import Any
 
 from eth.abc import AccountDatabaseAPI, MetaWitnessAPI
 from eth.constants import BLANK_ROOT_HASH
+from eth.db.journal import get_next_checkpoint
 from eth.validation import validate_uint64, validate_uint256
 from eth_hash.auto import keccak
 from eth_typing import Address, Hash32
@@ -22,7 +22,6 @@ from eth_utils import ValidationError
 from megaeth_node.executor.state import KECCAK_EMPTY, Account, StateDiff, StateReader, account_key, storage_key
 
 _ABSENT: Any = object()  # journal marker: "no overlay entry before this write"
-_checkpoint_ids = itertools.count(1)
 
 
 class OverlayAccountDB(AccountDatabaseAPI):
@@ -190,7 +189,7 @@ class OverlayAccountDB(AccountDatabaseAPI):
     # --- journal ---
 
     def record(self) -> Any:
-        checkpoint = next(_checkpoint_ids)
+        checkpoint = get_next_checkpoint()  # py-evm's counter: transient storage shares these ids
         self._checkpoints.append((checkpoint, len(self._journal)))
         return checkpoint
 

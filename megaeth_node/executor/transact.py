@@ -9,7 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from eth.abc import ComputationAPI, SignedTransactionAPI, StateAPI, VirtualMachineAPI
+from eth.constants import CREATE_CONTRACT_ADDRESS
+from eth.vm.forks.cancun.constants import BLOB_TX_TYPE
 from eth.vm.forks.cancun.state import CancunState, get_total_blob_gas
+from eth.vm.forks.shanghai.constants import MAX_INITCODE_SIZE
 from eth_utils import ValidationError
 
 from megaeth_node.executor.precompiles import FastCancunComputation
@@ -41,6 +44,16 @@ def check_sender(state: StateAPI, tx: SignedTransactionAPI) -> None:
         raise InvalidTransaction(f"sender 0x{sender.hex()} nonce is at the maximum (EIP-2681)")
 
 
+def check_create(tx: SignedTransactionAPI) -> None:
+    """EIP-3860: initcode of a create tx ≤ 49,152 bytes; EIP-4844: a blob tx cannot create."""
+    if tx.to != CREATE_CONTRACT_ADDRESS:
+        return
+    if getattr(tx, "type_id", None) == BLOB_TX_TYPE:
+        raise InvalidTransaction("blob transaction cannot create a contract (EIP-4844)")
+    if len(tx.data) > MAX_INITCODE_SIZE:
+        raise InvalidTransaction(f"initcode size {len(tx.data)} > {MAX_INITCODE_SIZE} (EIP-3860)")
+
+
 def check_fees(state: StateAPI, tx: SignedTransactionAPI) -> None:
     """EIP-1559: priority fee ≤ max fee; EIP-4844: balance ≥ gas·max fee + value + blob gas·max blob fee."""
     if tx.max_priority_fee_per_gas > tx.max_fee_per_gas:
@@ -57,6 +70,7 @@ class EthChecks:
     """Mixin placed before a py-evm fork state: the Ethereum tx validity checks py-evm 0.12 lacks."""
 
     def validate_transaction(self, transaction: SignedTransactionAPI) -> None:
+        check_create(transaction)
         check_fees(self, transaction)  # type: ignore[arg-type]
         check_sender(self, transaction)  # type: ignore[arg-type]
         super().validate_transaction(transaction)  # type: ignore[misc]
