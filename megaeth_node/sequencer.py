@@ -104,7 +104,7 @@ class Sequencer:
 
     def _open(self, timestamp: int | None = None) -> _Building:
         parent = self.head
-        ts = max(parent.timestamp + (1 if self.settings.block_time_ms else 0), timestamp or int(time.time()))
+        ts = timestamp or max(parent.timestamp + 1, int(time.time()))
         header = replace(parent, parent_hash=parent.hash, number=parent.number + 1, timestamp=ts, gas_used=0,
                          mix_hash=keccak(parent.hash), base_fee_per_gas=self.settings.base_fee,
                          ommers_hash=EMPTY_OMMERS, requests_hash=EMPTY_REQUESTS_HASH)
@@ -120,10 +120,12 @@ class Sequencer:
     def _recover(self) -> int:
         """Re-execute the journaled mini-blocks of the unsealed block (crash recovery); return the tx count."""
         count = 0
-        for number, _, txs in self.chain.journal():
+        for number, _, timestamp, txs in self.chain.journal():
             if number != self.head.number + 1:
                 continue
-            b = self.building()
+            if self._building is None:
+                self._building = self._open(timestamp)
+            b = self._building
             for tx in txs:
                 sender = tx.recover_sender()
                 b.run.execute(tx, sender)
@@ -158,7 +160,8 @@ class Sequencer:
         if not executed:
             return None
         with self.env.begin(write=True) as txn:
-            self.chain.journal_mini_block(txn, b.header.number, b.mini_blocks, [t for t, _, _ in executed])
+            self.chain.journal_mini_block(txn, b.header.number, b.mini_blocks, b.header.timestamp,
+                                          [t for t, _, _ in executed])
         first = len(b.txs)
         for tx, sender, _ in executed:
             b.txs.append(tx)

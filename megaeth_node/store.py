@@ -26,7 +26,7 @@ TABLES = (
     "tx_index",     # tx hash → number ‖ index (u32)
     "log_address",  # address ‖ number → b""
     "log_topic",    # topic ‖ number → b""
-    "journal",      # number ‖ mini-block index (u32) → rlp([tx 2718 encodings]), for the unsealed block
+    "journal",      # number ‖ mini-block index (u32) → rlp([block timestamp, [tx 2718 encodings]]): unsealed block
     "codes",        # code hash → code
     "witnesses",    # number → zstd(bincode SALT witness file) ‖ zstd(bincode MPT witness), for mega_getBlockWitness
     "meta",         # b"head" → number, b"schema" → version
@@ -93,19 +93,25 @@ class ChainStore:
             v = txn.get(code_hash, db=self.db["codes"])
         return None if v is None else bytes(v)
 
-    def journal_mini_block(self, txn: lmdb.Transaction, number: int, index: int, txs: Iterable[Transaction]) -> None:
-        txn.put(_U64.pack(number) + _U32.pack(index), rlp.encode([tx.encode() for tx in txs]), db=self.db["journal"])
+    def journal_mini_block(self, txn: lmdb.Transaction, number: int, index: int, timestamp: int,
+                           txs: Iterable[Transaction]) -> None:
+        value = rlp.encode([timestamp, [tx.encode() for tx in txs]])
+        txn.put(_U64.pack(number) + _U32.pack(index), value, db=self.db["journal"])
 
     def clear_journal(self, txn: lmdb.Transaction) -> None:
         txn.drop(self.db["journal"], delete=False)
 
     # -- reads --
 
-    def journal(self) -> list[tuple[int, int, list[Transaction]]]:
-        """Mini-blocks of the unsealed block, in order: (block number, index, transactions)."""
+    def journal(self) -> list[tuple[int, int, int, list[Transaction]]]:
+        """Mini-blocks of the unsealed block, in order: (block number, index, block timestamp, transactions)."""
+        out = []
         with self.env.begin(db=self.db["journal"]) as txn:
-            return [(_U64.unpack(k[:8])[0], _U32.unpack(k[8:])[0], [Transaction.decode(r) for r in rlp.decode(v)])
-                    for k, v in txn.cursor()]
+            for k, v in txn.cursor():
+                timestamp, raws = rlp.decode(bytes(v))
+                out.append((_U64.unpack(k[:8])[0], _U32.unpack(k[8:])[0], int.from_bytes(timestamp, "big"),
+                            [Transaction.decode(r) for r in raws]))
+        return out
 
     def head(self) -> int | None:
         with self.env.begin() as txn:

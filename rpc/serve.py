@@ -14,11 +14,12 @@ from rpc.dispatch import Handler, Limits
 from rpc.methods_base import base_methods
 from rpc.methods_dev import dev_methods
 from rpc.methods_eth import eth_methods
+from rpc.methods_logs import log_methods
 from rpc.server import make_app
 
 
 def node_methods(node: Sequencer, accounts: list[DevAccount]) -> dict[str, Handler]:
-    methods = {**base_methods(node.chain_config.chain_id), **eth_methods(node)}
+    methods = {**base_methods(node.chain_config.chain_id), **eth_methods(node), **log_methods(node)}
     methods.update(dev_methods(node, accounts, methods["eth_estimateGas"]))
     return methods
 

@@ -67,11 +67,11 @@ def test_journal_survives_reopen_and_clears(tmp_path: Path) -> None:
                      max_fee_per_gas=2, max_priority_fee_per_gas=1, v=0, r=1, s=1)
     store = ChainStore(open_env(tmp_path / "db"))
     with store.env.begin(write=True) as txn:
-        store.journal_mini_block(txn, 5, 0, [tx])
-        store.journal_mini_block(txn, 5, 1, [tx, tx])
+        store.journal_mini_block(txn, 5, 0, 77, [tx])
+        store.journal_mini_block(txn, 5, 1, 77, [tx, tx])
     store.env.close()
     store = ChainStore(open_env(tmp_path / "db"))
-    assert [(n, i, len(t)) for n, i, t in store.journal()] == [(5, 0, 1), (5, 1, 2)]
+    assert [(n, i, ts, len(t)) for n, i, ts, t in store.journal()] == [(5, 0, 77, 1), (5, 1, 77, 2)]
     with store.env.begin(write=True) as txn:
         store.clear_journal(txn)
     assert store.journal() == []

@@ -1,0 +1,43 @@
+"""A tiny EVM assembler for test contracts: opcode names, PUSH of ints/bytes, and labels."""
+
+from __future__ import annotations
+
+OPCODES = {
+    "STOP": 0x00, "ADD": 0x01, "EQ": 0x14, "ISZERO": 0x15, "CALLDATALOAD": 0x35, "CALLDATASIZE": 0x36,
+    "CODECOPY": 0x39, "MSTORE": 0x52, "SLOAD": 0x54, "SSTORE": 0x55, "JUMP": 0x56, "JUMPI": 0x57,
+    "JUMPDEST": 0x5B, "DUP1": 0x80, "LOG1": 0xA1, "RETURN": 0xF3, "REVERT": 0xFD, "CALLER": 0x33,
+}
+
+
+def assemble(*items: object) -> bytes:
+    """Items: opcode names, ("PUSH", int|bytes), ("LABEL", name) = a JUMPDEST, ("PUSHLABEL", name) = PUSH2 of it."""
+    def size(item: object) -> int:
+        if isinstance(item, str):
+            return 1
+        kind, arg = item  # type: ignore[misc]
+        if kind == "LABEL":
+            return 1
+        if kind == "PUSHLABEL":
+            return 3
+        raw = arg if isinstance(arg, bytes) else arg.to_bytes(max(1, (arg.bit_length() + 7) // 8), "big")
+        return 1 + len(raw)
+
+    labels, pc = {}, 0
+    for item in items:
+        if isinstance(item, tuple) and item[0] == "LABEL":
+            labels[item[1]] = pc
+        pc += size(item)
+    out = bytearray()
+    for item in items:
+        if isinstance(item, str):
+            out.append(OPCODES[item])
+            continue
+        kind, arg = item  # type: ignore[misc]
+        if kind == "LABEL":
+            out.append(OPCODES["JUMPDEST"])
+        elif kind == "PUSHLABEL":
+            out += bytes([0x61]) + labels[arg].to_bytes(2, "big")
+        else:
+            raw = arg if isinstance(arg, bytes) else arg.to_bytes(max(1, (arg.bit_length() + 7) // 8), "big")
+            out += bytes([0x5F + len(raw)]) + raw
+    return bytes(out)

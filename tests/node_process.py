@@ -1,0 +1,54 @@
+"""Start `megaeth-node run` as a real subprocess on a free loopback port, for client tests."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"node exited with {proc.returncode}")
+        try:
+            if requests.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId"}, timeout=1).ok:
+                return
+        except requests.RequestException:
+            time.sleep(0.1)
+    raise TimeoutError(f"node at {url} not ready after {timeout_s} s")
+
+
+@contextmanager
+def running_node(data_dir: Path, *args: str, port: int | None = None) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A node process serving http://127.0.0.1:PORT/; killed at exit."""
+    port = port or free_port()
+    log = open(data_dir / f"node-{port}.log", "ab")
+    proc = subprocess.Popen([sys.executable, "-m", "megaeth_node.cli", "run", "--data-dir", str(data_dir / "node"),
+                             "--port", str(port), *args], stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        wait_ready(url, proc)
+        yield url, proc
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        log.close()
