@@ -9,7 +9,7 @@ import pytest
 
 from salt.witness import decode_mpt_witness, decode_witness_file
 from validator.checks import Invalid, check_block, check_witnesses
-from validator.fixtures import fixture_blocks
+from megaeth_node.fixtures import fixture_blocks
 
 
 def _pair(testdata: Path, i: int):  # type: ignore[no-untyped-def]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from validator.fixtures import FixtureError, fixture_blocks, load_contracts
+from megaeth_node.fixtures import FixtureError, fixture_blocks, load_contracts
 
 
 def test_real_fixtures(testdata: Path) -> None:

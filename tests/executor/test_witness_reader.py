@@ -10,8 +10,8 @@ from megaeth_node.executor.state import MissingStateKey
 from salt.store import WitnessState
 from salt.types import decode_account, is_meta_key
 from salt.witness import decode_witness_file
-from validator.fixtures import fixture_blocks, load_contracts
-from validator.witness_state import WitnessReader
+from megaeth_node.fixtures import fixture_blocks, load_contracts
+from megaeth_node.executor.witness import WitnessReader
 
 
 @pytest.fixture(scope="module")
