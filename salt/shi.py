@@ -73,6 +73,9 @@ class StateUpdates:
 
     def merge(self, other: StateUpdates) -> None:
         """Apply `add` for every entry of `other`, in key order."""
+        if not self.data:  # nothing to chain onto: keep the real transitions
+            self.data.update(sorted((k, ch) for k, ch in other.data.items() if ch[0] != ch[1]))
+            return
         for key in sorted(other.data):
             old, new = other.data[key]
             self.add(key, old, new)

@@ -113,7 +113,7 @@ class _OverlayReader:
         return SaltValue(raw[2 : 2 + kl], raw[2 + kl : 2 + kl + vl])
 
     def bucket_meta(self, bucket: int) -> BucketMeta:
-        raw = self.kv_get(_U64BE.pack(metadata_key(bucket)))
+        raw = self.kv_get(_U64BE.pack((bucket >> 8) << BUCKET_SLOT_BITS | (bucket & 0xFF)))  # metadata_key
         if raw is None:
             return DEFAULT_META
         return BucketMeta(int.from_bytes(raw[2:6], "little"), int.from_bytes(raw[6:14], "little"))
