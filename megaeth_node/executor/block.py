@@ -27,7 +27,7 @@ from gas.system import (
 
 from megaeth_node.executor.evm import BlockEnv, new_state
 from megaeth_node.executor.op import DepositTransaction, OpVM
-from megaeth_node.executor.rules import IsthmusRules
+from megaeth_node.executor.rules import IsthmusRules, rules_for
 from megaeth_node.executor.state import KECCAK_EMPTY, StateDiff, StateReader
 from megaeth_node.executor.transact import InvalidTransaction, run_transaction
 from megaeth_node.types import DEPOSIT_TX_TYPE, Block, Header, Receipt, Transaction, logs_bloom
@@ -102,7 +102,7 @@ class OpenBlock:
     def __init__(self, state: StateReader, header: Header, chain: ChainConfig,
                  rules: IsthmusRules | None = None) -> None:
         self.header = header
-        self.rules = rules or IsthmusRules(spec_at(chain.forks, header.timestamp))
+        self.rules = rules or rules_for(spec_at(chain.forks, header.timestamp))
         self.evm_state = new_state(self.rules.state_class, state, block_env(header, chain.chain_id))
         pre_block_system_calls(self.evm_state, header)
         self.rules.after_system_calls(self.evm_state)
@@ -121,7 +121,7 @@ class OpenBlock:
         deposit_nonce = evm_state.get_nonce(Address(sender)) if tx.type == DEPOSIT_TX_TYPE else None
         rules.before_transaction(evm_state, evm_tx)
         try:
-            outcome = run_transaction(OpVM, evm_state, evm_tx, self.header.gas_limit - self.cumulative, 0)
+            outcome = run_transaction(rules.vm_class, evm_state, evm_tx, self.header.gas_limit - self.cumulative, 0)
             status, gas_used, logs = outcome.status, outcome.gas_used, outcome.logs
         except InvalidTransaction:
             if tx.type != DEPOSIT_TX_TYPE:

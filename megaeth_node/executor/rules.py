@@ -13,13 +13,14 @@ from __future__ import annotations
 from eth.abc import SignedTransactionAPI, StateAPI
 from gas.spec import Spec
 
-from megaeth_node.executor.op import OpState
+from megaeth_node.executor.op import OpState, OpVM
 
 
 class IsthmusRules:
     """OP Isthmus without MegaETH additions; the base every MegaETH spec builds on."""
 
     state_class: type[OpState] = OpState
+    vm_class: type[OpVM] = OpVM
 
     def __init__(self, spec: Spec = Spec.EQUIVALENCE) -> None:
         self.spec = spec
@@ -29,3 +30,12 @@ class IsthmusRules:
 
     def before_transaction(self, state: StateAPI, tx: SignedTransactionAPI) -> None:
         """Called before each transaction of the block."""
+
+
+def rules_for(spec: Spec) -> IsthmusRules:
+    """The rule set of a MegaETH spec: plain Isthmus for Equivalence, `RexRules` for Rex / Rex1."""
+    if spec == Spec.EQUIVALENCE:
+        return IsthmusRules(spec)
+    from megaeth_node.executor.rex import RexRules  # rex.py builds on this module
+
+    return RexRules(spec)

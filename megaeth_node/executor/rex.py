@@ -1,0 +1,761 @@
+"""MegaETH Rex (and Rex1) execution on py-evm: the rules of `gas/` wired into the Isthmus executor.
+
+Spec: shared/spec/mega-evm.md (section numbers "§n" below). What lives where:
+
+* `RexMeters` — the block-scoped resource state of upstream's `AdditionalLimit` + volatile-access tracker:
+  compute-gas limit (block-scoped under Rex, the §6.4 carry-over), per-tx compute gas, data size / KV /
+  state-growth meter, the sticky "limit exceeded" flag and the rescued gas (§4, §6).
+* `RexComputation` — the instruction table (§5, §3.2): storage gas before SSTORE / LOG / value CALL /
+  CREATE, compute-gas recording around every opcode, 98/100 forwarding, SELFDESTRUCT invalid, oracle SLOAD
+  cold, detention after volatile opcodes; frame hooks (oracle detention at frame init, code-deposit storage
+  gas, limit checks, rescue of the remaining gas of every frame that unwinds after a limit was crossed).
+* `RexTransactionExecutor` — tx-level rules (§3.1): MegaETH intrinsic gas and validation, tx-level storage
+  gas, 110/token floor, receipt gas after a limit halt (§4.7).
+* `RexRules` — the rule set `apply_block` uses: per-tx reset (§3 step 2) and the pre-block system calls'
+  detention (§6.4 item 1).
+
+Costs come from `gas/`; this module only measures gas deltas and moves them between py-evm's gas meters.
+Compute gas of one opcode is `gas_before − gas_after` (minus the child gas limit for CALL*/CREATE*), as
+`gas.opcodes.metered_compute_gas` defines it; the hot opcode loop inlines that subtraction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from eth._utils.address import force_bytes_to_address, generate_contract_address, generate_safe_contract_address
+from eth.abc import ComputationAPI, MessageAPI, SignedTransactionAPI, StateAPI, TransactionContextAPI
+from eth.constants import CREATE_CONTRACT_ADDRESS
+from eth.exceptions import Halt, OutOfGas, Revert
+from eth.vm.forks.berlin import constants as berlin_constants
+from eth.vm.logic.invalid import InvalidOpcode
+from eth_keys import keys
+from gas.detention import (
+    BLOCK_ENV_OPCODES,
+    VolatileAccess,
+    VolatileTracker,
+    apply_detention,
+    block_start_compute_limit,
+    is_beneficiary_access,
+    is_oracle_access,
+    mark_access,
+    tx_start_compute_limit,
+    tx_start_tracker,
+)
+from gas.limits import (
+    CREATED_ACCOUNT,
+    LimitKind,
+    Meter,
+    Usage,
+    code_deposit_usage,
+    enter_call,
+    enter_create,
+    exceeded_limit,
+    exit_frame,
+    halt_reason,
+    log_usage,
+    record,
+    sstore_usage,
+    tx_limits,
+    tx_start_meter,
+    tx_start_usage,
+    usage,
+)
+from gas.opcodes import forward_gas, metered_compute_gas, selfdestruct_allowed, sload_is_cold
+from gas.schedule import CALL, CALLCODE, CREATE, CREATE2, DELEGATECALL, MIN_BUCKET_SIZE, SELFDESTRUCT, STATICCALL
+from gas.spec import Spec
+from gas.storage import (
+    call_new_account_storage_gas,
+    code_deposit_storage_gas,
+    code_size_allowed,
+    create_storage_gas,
+    initcode_size_allowed,
+    log_storage_gas,
+    sstore_storage_gas,
+)
+from gas.system import BEACON_ROOTS_ADDRESS, HISTORY_STORAGE_ADDRESS
+from gas.tx import InvalidTxGas, Outcome, TxGasInputs, floor_gas, intrinsic_gas, tx_gas_used, tx_storage_gas
+from gas.tx import validate_tx_gas
+from salt.hasher import bucket_id
+from salt.store import WitnessState
+from salt.types import BucketMeta, metadata_key
+
+from megaeth_node.executor.op import OpState, OpTransactionExecutor, OpVM
+from megaeth_node.executor.rex_precompiles import rex_precompiles
+from megaeth_node.executor.rules import IsthmusRules
+from megaeth_node.executor.state import KECCAK_EMPTY, MissingStateKey, account_key, storage_key
+from megaeth_node.executor.transact import InvalidTransaction
+
+DELEGATION_PREFIX = b"\xef\x01\x00"
+BALANCE, EXTCODESIZE, EXTCODECOPY, EXTCODEHASH, SELFBALANCE = 0x31, 0x3B, 0x3C, 0x3F, 0x47
+SLOAD, SSTORE, LOG0 = 0x54, 0x55, 0xA0
+ACCOUNT_DETENTION_OPCODES = (BALANCE, EXTCODESIZE, EXTCODECOPY, EXTCODEHASH)
+_MISSING: Any = object()
+
+
+class LimitExceeded(OutOfGas):
+    """A MegaETH resource limit stopped the frame: an OutOfGas halt whose remaining gas was rescued (§4.7)."""
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Block-scoped meters
+# ---------------------------------------------------------------------------------------------------------
+
+
+class RexMeters:
+    """Upstream `AdditionalLimit` + `VolatileDataAccessTracker` + bucket-multiplier cache, one per block."""
+
+    def __init__(self, spec: Spec, coinbase: bytes, bucket_capacity: Callable[[bytes], int]) -> None:
+        self.spec = spec
+        self.coinbase = coinbase
+        self._bucket_capacity = bucket_capacity
+        self._capacities: dict[bytes, int] = {}
+        self.compute_limit = block_start_compute_limit(spec)
+        self.trace: Callable[..., None] | None = None
+        self.start_tx(None, None, 0, (), 0, 0)
+
+    def start_tx(self, sender: bytes | None, to: bytes | None, input_length: int,
+                 access_list_keys: tuple[int, ...], authorizations: int, recovered_authorities: int) -> None:
+        """`on_new_tx` (§3 step 2): fresh tracker and meters; the compute limit is reset only from Rex1 on
+        (§6.4). `sender is None` is a pre-block system call (no tx-start data, no beneficiary check)."""
+        self.compute_limit = tx_start_compute_limit(self.spec, self.compute_limit)
+        self.compute_used = 0
+        self.exceeded: LimitKind | None = None
+        self.rescued = 0
+        if sender is None:
+            self.tracker = VolatileTracker()
+            self.meter = tx_start_meter(Usage())
+            return
+        self.tracker = tx_start_tracker(self.spec, sender, to, self.coinbase)
+        self.meter = tx_start_meter(tx_start_usage(input_length, access_list_keys, authorizations,
+                                                   recovered_authorities))
+
+    # --- buckets ---
+
+    def capacity(self, plain_key: bytes) -> Callable[[], int]:
+        """Lazy bucket capacity of a plain key (looked up only when a charge is due, §5.1)."""
+        def lookup() -> int:
+            cap = self._capacities.get(plain_key)
+            if cap is None:
+                cap = self._capacities[plain_key] = self._bucket_capacity(plain_key)
+            return cap
+        return lookup
+
+    # --- limits ---
+
+    def check(self) -> bool:
+        """`check_limit`: sticky; True once any tx limit is exceeded (§4.7)."""
+        if self.exceeded is None:
+            self.exceeded = exceeded_limit(usage(self.meter), self.compute_used,
+                                           tx_limits(self.spec, self.compute_limit))
+        return self.exceeded is not None
+
+    def record_usage(self, change: Usage) -> bool:
+        self.meter = record(self.meter, change)
+        return self.check()
+
+    def mark(self, access: VolatileAccess) -> None:
+        self.tracker = mark_access(self.spec, self.tracker, access)
+
+    def detain(self) -> None:
+        """A detention point: the compute limit drops to the tracker's cap (§6.1)."""
+        self.compute_limit = apply_detention(self.tracker, self.compute_limit)
+
+    @property
+    def halt_reason(self) -> str | None:
+        return None if self.exceeded is None else halt_reason(self.exceeded, bool(self.tracker.accessed))
+
+
+def _meters(computation: ComputationAPI) -> RexMeters:
+    return computation.state.rex  # type: ignore[attr-defined, no-any-return]
+
+
+def _peek_int(computation: Any, n: int) -> int:
+    value = computation._stack.values[-1 - n]
+    return value if isinstance(value, int) else int.from_bytes(value, "big")
+
+
+def _stack_len(computation: Any) -> int:
+    return len(computation._stack.values)
+
+
+def _delegate(state: StateAPI, address: bytes) -> bytes:
+    """The account upstream's `inspect_account_delegated` looks at: the 7702 delegate, else `address`."""
+    code = state.get_code(address)
+    if len(code) == 23 and code.startswith(DELEGATION_PREFIX):
+        return code[3:]
+    return address
+
+
+def _is_empty(state: StateAPI, address: bytes) -> bool:
+    """State-clear-aware emptiness (EIP-161): missing, or no nonce, balance and code."""
+    return not state.account_exists(address) or state.account_is_empty(address)
+
+
+def _limit_halt(computation: Any, rex: RexMeters) -> None:
+    """Stop the frame after a limit was crossed: rescue its remaining gas, halt OutOfGas (§4.7)."""
+    rex.check()
+    rex.rescued += computation._gas_meter.gas_remaining
+    raise LimitExceeded(f"MegaETH limit exceeded: {rex.exceeded}")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Opcode wrappers (§5.2, §6.1). Each wrapper charges MegaETH storage gas *before* the standard opcode and
+# then restarts the compute-gas window (`_op_start`), so storage gas is never compute gas (§4.1).
+# ---------------------------------------------------------------------------------------------------------
+
+Op = Callable[..., None]
+
+
+def _sstore(inner: Op) -> Op:
+    def sstore(computation: Any) -> None:
+        if _stack_len(computation) < 2:
+            return inner(computation=computation)
+        rex = _meters(computation)
+        state = computation.state
+        address = computation.msg.storage_address
+        slot, new = _peek_int(computation, 0), _peek_int(computation, 1)
+        original = state.get_storage(address, slot, from_journal=False)
+        # upstream reads the slot through `inspect_storage`, which resolves a 7702-delegated storage
+        # context to its delegate's journal entry, seeded from the DB value: (original, original).
+        present = original if _delegate(state, address) != address else state.get_storage(address, slot)
+        charge = sstore_storage_gas(rex.spec, original, present, new, rex.capacity(storage_key(address, slot)))
+        if charge.storage:
+            computation.consume_gas(charge.storage, reason="SSTORE storage gas")
+        computation._op_start = computation._gas_meter.gas_remaining
+        inner(computation=computation)
+        rex.record_usage(sstore_usage(original, present, new))
+    return sstore
+
+
+def _log(topics: int, inner: Op) -> Op:
+    def log(computation: Any) -> None:
+        if _stack_len(computation) < 2:
+            return inner(computation=computation)
+        rex = _meters(computation)
+        length = _peek_int(computation, 1)
+        charge = log_storage_gas(rex.spec, topics, length)
+        if charge.storage:
+            computation.consume_gas(charge.storage, reason=f"LOG{topics} storage gas")
+        computation._op_start = computation._gas_meter.gas_remaining
+        inner(computation=computation)
+        rex.record_usage(log_usage(topics, length))
+    return log
+
+
+def _call(opcode: int, inner: Op) -> Op:
+    has_value = opcode in (CALL, CALLCODE)
+
+    def call(computation: Any) -> None:
+        computation._rex_opcode = opcode
+        if _stack_len(computation) < (3 if has_value else 2):
+            return inner(computation=computation)
+        rex = _meters(computation)
+        to = force_bytes_to_address(_peek_int(computation, 1).to_bytes(32, "big"))
+        if is_beneficiary_access(to, rex.coinbase):  # the CALL's `load_account_delegated(to)` (host.rs)
+            rex.mark(VolatileAccess.BENEFICIARY_BALANCE)
+        if has_value:
+            value = _peek_int(computation, 2)
+            if value:
+                empty = _is_empty(computation.state, _delegate(computation.state, to))
+                charge = call_new_account_storage_gas(rex.spec, opcode, value, empty, rex.capacity(account_key(to)))
+                if charge.storage:
+                    computation.consume_gas(charge.storage, reason="new account storage gas")
+        computation._op_start = computation._gas_meter.gas_remaining
+        inner(computation=computation)
+    return call
+
+
+def _created_address(computation: Any, is_create2: bool) -> bytes:
+    creator = computation.msg.storage_address
+    if not is_create2:
+        return generate_contract_address(creator, computation.state.get_nonce(creator))
+    offset, length, salt = _peek_int(computation, 1), _peek_int(computation, 2), _peek_int(computation, 3)
+    memory = computation._memory._bytes
+    initcode = bytes(memory[offset:offset + length]).ljust(length, b"\x00")
+    return generate_safe_contract_address(creator, salt, initcode)
+
+
+def _create(opcode: int, inner: Op) -> Op:
+    is_create2 = opcode == CREATE2
+
+    def create(computation: Any) -> None:
+        computation._rex_opcode = opcode
+        if _stack_len(computation) < (4 if is_create2 else 3) or computation.msg.is_static:
+            return inner(computation=computation)
+        if is_create2 and max(_peek_int(computation, 1), _peek_int(computation, 2)) > 2**32:
+            return inner(computation=computation)  # memory expansion halts it (upstream: as_usize_or_fail)
+        rex = _meters(computation)
+        key: list[bytes] = []
+
+        def capacity() -> int:
+            key.append(account_key(_created_address(computation, is_create2)))
+            return rex.capacity(key[0])()
+        charge = create_storage_gas(rex.spec, capacity)
+        if charge.storage:
+            computation.consume_gas(charge.storage, reason="contract creation storage gas")
+        computation._op_start = computation._gas_meter.gas_remaining
+        inner(computation=computation)
+    return create
+
+
+def _block_env(access: VolatileAccess, inner: Op) -> Op:
+    def block_env(computation: Any) -> None:
+        inner(computation=computation)
+        rex = _meters(computation)
+        rex.mark(access)
+        _record_then_detain(computation, rex)
+    return block_env
+
+
+def _account_access(inner: Op) -> Op:
+    def account_access(computation: Any) -> None:
+        address = None
+        if _stack_len(computation) >= 1:
+            address = force_bytes_to_address(_peek_int(computation, 0).to_bytes(32, "big"))
+        inner(computation=computation)
+        rex = _meters(computation)
+        if address is not None and is_beneficiary_access(address, rex.coinbase):
+            rex.mark(VolatileAccess.BENEFICIARY_BALANCE)
+        _record_then_detain(computation, rex)
+    return account_access
+
+
+def _record_then_detain(computation: Any, rex: RexMeters) -> None:
+    """The volatile wrapper sits outside the compute wrapper: record + check with the old limit, then
+    lower the limit to the tracker's cap (upstream `wrap_op_detain_gas`)."""
+    remaining = computation._gas_meter.gas_remaining
+    used = computation._op_start - remaining
+    if used > 0:
+        rex.compute_used += used
+    computation._op_start = remaining
+    if rex.compute_used > rex.compute_limit:
+        rex.check()
+        return
+    rex.detain()
+
+
+def _selfbalance(inner: Op) -> Op:
+    def selfbalance(computation: Any) -> None:
+        inner(computation=computation)
+        rex = _meters(computation)
+        if is_beneficiary_access(computation.msg.storage_address, rex.coinbase):
+            rex.mark(VolatileAccess.BENEFICIARY_BALANCE)
+    return selfbalance
+
+
+def _sload(computation: Any) -> None:
+    """EIP-2929 SLOAD, with the oracle's slots always cold (§5.2, host.rs `sload`)."""
+    slot = computation.stack_pop1_int()
+    state, address = computation.state, computation.msg.storage_address
+    warm = state.is_storage_warm(address, slot)
+    if not warm:
+        state.mark_storage_warm(address, slot)
+    cold = sload_is_cold(_meters(computation).spec, address, warm)
+    cost = berlin_constants.COLD_SLOAD_COST if cold else berlin_constants.WARM_STORAGE_READ_COST
+    computation.consume_gas(cost, reason="SLOAD")
+    computation.stack_push_int(state.get_storage(address, slot))
+
+
+def rex_opcodes(base: dict[int, Any], spec: Spec) -> dict[int, Any]:
+    """The Rex instruction table over py-evm's Prague table (mega-evm `evm/instructions.rs` `rex`)."""
+    table = dict(base)
+    table[SSTORE] = _sstore(base[SSTORE])
+    table[SLOAD] = _sload
+    for n in range(5):
+        table[LOG0 + n] = _log(n, base[LOG0 + n])
+    for opcode in (CALL, CALLCODE, DELEGATECALL, STATICCALL):
+        table[opcode] = _call(opcode, base[opcode])
+    for opcode in (CREATE, CREATE2):
+        table[opcode] = _create(opcode, base[opcode])
+    for opcode, access in BLOCK_ENV_OPCODES.items():
+        if opcode in base:
+            table[opcode] = _block_env(access, base[opcode])
+    for opcode in ACCOUNT_DETENTION_OPCODES:
+        table[opcode] = _account_access(base[opcode])
+    table[SELFBALANCE] = _selfbalance(base[SELFBALANCE])
+    if not selfdestruct_allowed(spec):
+        table[SELFDESTRUCT] = InvalidOpcode(SELFDESTRUCT)
+    return table
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Computation: opcode loop with compute metering, frame hooks
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _no_result(computation: ComputationAPI) -> None:
+    return None
+
+
+class RexComputation(OpState.computation_class):  # type: ignore[misc, valid-type]
+    """Prague computation with the Rex instruction table, compute metering and frame hooks (§3.2, §4)."""
+
+    spec = Spec.REX
+    opcodes = rex_opcodes(OpState.computation_class.opcodes, Spec.REX)
+    _precompiles = rex_precompiles(OpState.computation_class.get_precompiles())
+
+    def __init__(self, state: StateAPI, message: MessageAPI, transaction_context: TransactionContextAPI) -> None:
+        super().__init__(state, message, transaction_context)
+        self._op_start = 0
+        self._rex_opcode = 0
+        self._rex_remaining: int | None = None
+        self._rex_before_deposit: int | None = None
+
+    def get_gas_remaining(self) -> int:
+        if self._rex_remaining is not None:  # the top frame of a limit-halted tx: the rescued gas (§4.7)
+            return self._rex_remaining
+        return super().get_gas_remaining()  # type: ignore[no-any-return]
+
+    @classmethod
+    def consume_initcode_gas_cost(cls, computation: ComputationAPI) -> None:
+        """A create tx's initcode words are part of the intrinsic gas here, as in revm (§3.1)."""
+
+    @classmethod
+    def validate_create_message(cls, message: MessageAPI) -> None:
+        if not initcode_size_allowed(cls.spec, len(message.code)):
+            raise OutOfGas(f"initcode size {len(message.code)} exceeds the limit")
+
+    @classmethod
+    def validate_contract_code(cls, contract_code: bytes) -> None:
+        if not code_size_allowed(cls.spec, len(contract_code)):
+            raise OutOfGas(f"code size {len(contract_code)} exceeds the limit")
+        super().validate_contract_code(contract_code[:1])  # EIP-3541 0xEF check only
+
+    # --- child frames: CALL*/CREATE* compute recording and 98/100 forwarding (§4.1, §5.3) ---
+
+    def apply_child_computation(self, child_msg: MessageAPI) -> ComputationAPI:
+        rex = _meters(self)
+        remaining = self._gas_meter.gas_remaining
+        rex.compute_used += metered_compute_gas(self._op_start, remaining, child_msg.gas).compute
+        if rex.compute_used > rex.compute_limit or rex.exceeded is not None:
+            _limit_halt(self, rex)  # the charged child allowance is neither run nor rescued (§4.7)
+        opcode = self._rex_opcode
+        value = child_msg.value if opcode in (CALL, CALLCODE) else 0
+        child_gas, give_back = forward_gas(rex.spec, opcode, child_msg.gas, remaining, value)
+        if give_back:
+            self.return_gas(give_back)
+        child_msg.gas = child_gas
+        self._op_start = self._gas_meter.gas_remaining
+        return super().apply_child_computation(child_msg)  # type: ignore[no-any-return]
+
+    # --- frames ---
+
+    @classmethod
+    def _refused(cls, state: StateAPI, message: MessageAPI, ctx: TransactionContextAPI) -> ComputationAPI:
+        """A frame not created because a limit is already exceeded: OutOfGas, its whole gas limit rescued."""
+        rex = state.rex  # type: ignore[attr-defined]
+        rex.rescued += message.gas
+        rex.meter = exit_frame(rex.meter, False)
+        computation = cls(state, message, ctx)
+        computation.error = LimitExceeded(f"MegaETH limit exceeded before frame init: {rex.exceeded}")
+        return computation
+
+    @classmethod
+    def apply_message(cls, state: StateAPI, message: MessageAPI, transaction_context: TransactionContextAPI,
+                      parent_computation: ComputationAPI | None = None) -> ComputationAPI:
+        rex: RexMeters = state.rex  # type: ignore[attr-defined]
+        if message.is_create:  # the body of a create frame; its frame hooks run in apply_create_message
+            computation = super().apply_message(state, message, transaction_context, parent_computation)
+            if computation.is_success and computation.output:
+                cls._code_deposit_storage_gas(computation, rex)
+            return computation  # type: ignore[no-any-return]
+        if is_oracle_access(rex.spec, message.storage_address, message.sender):
+            rex.mark(VolatileAccess.ORACLE)
+            rex.detain()
+        transfers = message.should_transfer_value and message.value != 0
+        empty = transfers and _is_empty(state, _delegate(state, message.storage_address))
+        rex.meter = enter_call(rex.meter, transfers, empty)
+        if rex.check():
+            return cls._refused(state, message, transaction_context)
+        computation = super().apply_message(state, message, transaction_context, parent_computation)
+        rex.meter = exit_frame(rex.meter, computation.is_success)
+        return computation  # type: ignore[no-any-return]
+
+    @classmethod
+    def _code_deposit_storage_gas(cls, computation: Any, rex: RexMeters) -> None:
+        """After a successful create frame's code (§3.2 `frame_run`): 10,000/byte storage gas (failing →
+        OutOfGas), then the code size in the data-size meter; the standard deposit that follows is compute."""
+        charge = code_deposit_storage_gas(rex.spec, len(computation.output)).storage
+        try:
+            computation.consume_gas(charge, reason="code deposit storage gas")
+        except OutOfGas as e:
+            computation.error = e
+            return
+        if rex.record_usage(code_deposit_usage(len(computation.output))):
+            rex.rescued += computation._gas_meter.gas_remaining
+            computation.error = LimitExceeded(f"MegaETH limit exceeded: {rex.exceeded}")
+            return
+        computation._rex_before_deposit = computation._gas_meter.gas_remaining
+
+    @classmethod
+    def apply_create_message(cls, state: StateAPI, message: MessageAPI,
+                             transaction_context: TransactionContextAPI,
+                             parent_computation: ComputationAPI | None = None) -> ComputationAPI:
+        rex: RexMeters = state.rex  # type: ignore[attr-defined]
+        rex.meter = record(enter_create(rex.meter), CREATED_ACCOUNT)
+        if rex.check():
+            return cls._refused(state, message, transaction_context)
+        computation: Any = super().apply_create_message(state, message, transaction_context, parent_computation)
+        before = computation._rex_before_deposit
+        if before is not None:  # the standard 200/byte deposit processing is compute gas (§4.1)
+            used = before - computation._gas_meter.gas_remaining
+            if used > 0:
+                rex.compute_used += used
+            if computation.is_success and rex.compute_used > rex.compute_limit:
+                rex.check()
+                rex.rescued += computation._gas_meter.gas_remaining
+                computation._error = LimitExceeded(f"MegaETH limit exceeded: {rex.exceeded}")
+        rex.meter = exit_frame(rex.meter, computation.is_success)
+        return computation  # type: ignore[no-any-return]
+
+    @classmethod
+    def apply_computation(cls, state: StateAPI, message: MessageAPI, transaction_context: TransactionContextAPI,
+                          parent_computation: ComputationAPI | None = None) -> ComputationAPI:
+        """py-evm's loop plus the compute meter: after every opcode record `gas_before − gas_after` and halt
+        once a limit is exceeded (upstream `compute_gas_ext`, `before_frame_run`)."""
+        rex: RexMeters = state.rex  # type: ignore[attr-defined]
+        with cls(state, message, transaction_context) as computation:
+            if parent_computation is None:
+                computation.contracts_created = []
+            else:
+                computation.contracts_created = parent_computation.contracts_created
+            if message.is_create:
+                computation.contracts_created.append(message.storage_address)
+
+            precompile = computation.precompiles.get(message.code_address, _no_result)
+            if precompile is not _no_result:
+                if not message.is_delegation:
+                    precompile(computation)  # errors propagate: revm records `gas.spent()` = 0 then
+                    rex.compute_used += message.gas - computation._gas_meter.gas_remaining
+                    if rex.compute_used > rex.compute_limit or rex.exceeded is not None:
+                        _limit_halt(computation, rex)
+                return computation
+
+            meter = computation._gas_meter
+            opcode_lookup = computation.opcodes
+            trace = rex.trace
+            for opcode in computation.code:
+                try:
+                    opcode_fn = opcode_lookup[opcode]
+                except KeyError:
+                    opcode_fn = InvalidOpcode(opcode)
+                if trace is not None:
+                    trace(computation, opcode)
+                computation._op_start = meter.gas_remaining
+                try:
+                    opcode_fn(computation=computation)
+                except Halt:
+                    used = computation._op_start - meter.gas_remaining
+                    if used > 0:
+                        rex.compute_used += used
+                    if rex.compute_used > rex.compute_limit or rex.exceeded is not None:
+                        _limit_halt(computation, rex)
+                    break
+                except Revert:
+                    used = computation._op_start - meter.gas_remaining
+                    if used > 0:
+                        rex.compute_used += used
+                    if rex.compute_used > rex.compute_limit or rex.exceeded is not None:
+                        _limit_halt(computation, rex)
+                    raise
+                used = computation._op_start - meter.gas_remaining
+                if used > 0:
+                    rex.compute_used += used
+                if rex.compute_used > rex.compute_limit or rex.exceeded is not None:
+                    _limit_halt(computation, rex)
+        return computation
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Transactions
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _tx_list(tx: SignedTransactionAPI, name: str) -> tuple[Any, ...]:
+    """A tx's access list / authorization list; () for tx types that have none (py-evm raises then)."""
+    try:
+        return tuple(getattr(tx, name, ()) or ())
+    except NotImplementedError:
+        return ()
+
+
+def tx_gas_inputs(tx: SignedTransactionAPI) -> TxGasInputs:
+    access_list = _tx_list(tx, "access_list")
+    return TxGasInputs(
+        bytes(tx.data), is_create=tx.to == CREATE_CONTRACT_ADDRESS,
+        access_list_addresses=len(access_list),
+        access_list_storage_keys=sum(len(keys_) for _, keys_ in access_list),
+        authorizations=len(_tx_list(tx, "authorization_list")),
+    )
+
+
+def _recoverable(auth: Any) -> bool:
+    """Whether a 7702 authorization's authority recovers (upstream counts those in the data-size meter)."""
+    import rlp
+    from eth.vm.forks.prague.constants import MAGIC
+    try:
+        msg = MAGIC + rlp.encode([auth.chain_id, auth.address, auth.nonce])
+        keys.Signature(vrs=(auth.y_parity, auth.r, auth.s)).recover_public_key_from_msg(msg)
+        return True
+    except Exception:
+        return False
+
+
+class RexTransactionExecutor(OpTransactionExecutor):
+    """OP Isthmus execution with the Rex tx-level rules (§3 steps 3–8)."""
+
+    vm_state: RexState
+
+    def validate_transaction(self, transaction: SignedTransactionAPI) -> None:
+        super().validate_transaction(transaction)
+        try:
+            validate_tx_gas(self.vm_state.rex.spec, tx_gas_inputs(transaction), transaction.gas)
+        except InvalidTxGas as e:
+            raise InvalidTransaction(str(e)) from e
+
+    def build_evm_message(self, transaction: SignedTransactionAPI) -> MessageAPI:
+        rex = self.vm_state.rex
+        inputs = tx_gas_inputs(transaction)
+        initial = intrinsic_gas(rex.spec, inputs)
+        if inputs.is_create:
+            sender = transaction.sender
+            created = generate_contract_address(sender, self.vm_state.get_nonce(sender))
+            extra = tx_storage_gas(rex.spec, True, transaction.value, False, rex.capacity(account_key(created)))
+        else:
+            to = transaction.to
+            empty = transaction.value != 0 and _is_empty(self.vm_state, to)
+            extra = tx_storage_gas(rex.spec, False, transaction.value, empty, rex.capacity(account_key(to)))
+        rex.compute_used = initial.compute  # recorded at validation; checked at the first frame init (§3)
+        message = super().build_evm_message(transaction)
+        total = initial.total + extra.total
+        self._starts_out_of_gas = total > transaction.gas
+        message.gas = max(0, transaction.gas - total)
+        return message
+
+    def build_computation(self, message: MessageAPI, transaction: SignedTransactionAPI) -> ComputationAPI:
+        if self._starts_out_of_gas:  # intrinsic + tx-level storage gas > gas limit: OutOfGas, all spent (§3 step 6)
+            computation = self.vm_state.get_computation(message, self.vm_state.get_transaction_context(transaction))
+            computation.error = OutOfGas("intrinsic and tx-level storage gas exceed the gas limit")
+            return computation
+        return super().build_computation(message, transaction)  # type: ignore[no-any-return]
+
+    def calc_data_floor_gas(self, transaction: SignedTransactionAPI, gas_used: int, gas_refund: int) -> int:
+        """EIP-7623 with the MegaETH surcharge (21,000 + 110·tokens), as the extra gas to reach it (§3.1)."""
+        floor = floor_gas(self.vm_state.rex.spec, tx_gas_inputs(transaction))
+        return max(floor - (gas_used - gas_refund), 0)
+
+    def finalize_computation(self, transaction: SignedTransactionAPI,
+                             computation: ComputationAPI) -> ComputationAPI:
+        rex = self.vm_state.rex
+        if rex.exceeded is not None:  # a limit halt: gas used = gas consumed so far (§4.7)
+            computation._rex_remaining = rex.rescued  # type: ignore[attr-defined]
+        return super().finalize_computation(transaction, computation)  # type: ignore[no-any-return]
+
+
+def witness_bucket_capacity(witness: WitnessState) -> Callable[[bytes], int]:
+    """Bucket capacity as the stateless validator serves it (stateless-validator.md §2.3 step 1): only from
+    the witness's metadata entries; a bucket without one is a database error, never a default."""
+    def capacity(plain_key: bytes) -> int:
+        bucket = bucket_id(plain_key)
+        sv = witness.kvs.get(metadata_key(bucket), _MISSING)
+        if sv is _MISSING or sv is None:
+            raise MissingStateKey(f"capacity of SALT bucket {bucket} is not in the witness metadata")
+        return int(BucketMeta.from_value(sv).capacity)
+    return capacity
+
+
+def bucket_capacity_source(reader: Any) -> Callable[[bytes], int]:
+    """The reader's `bucket_capacity(plain_key)`; for a witness-backed reader its metadata; otherwise
+    (in-memory test states) every bucket has the minimum capacity 256."""
+    lookup = getattr(reader, "bucket_capacity", None)
+    if lookup is not None:
+        return lookup  # type: ignore[no-any-return]
+    witness = getattr(reader, "witness", None)
+    if isinstance(witness, WitnessState):
+        return witness_bucket_capacity(witness)
+    return lambda plain_key: MIN_BUCKET_SIZE
+
+
+class RexState(OpState):
+    """Isthmus state with the Rex computation and executor and the block-scoped `RexMeters`."""
+
+    computation_class = RexComputation
+    transaction_executor_class = RexTransactionExecutor
+    rex_spec = Spec.REX
+
+    def __init__(self, db: Any, execution_context: Any, state_root: Any) -> None:
+        super().__init__(db, execution_context, state_root)
+        self.rex = RexMeters(self.rex_spec, bytes(execution_context.coinbase), bucket_capacity_source(db))
+
+
+class RexVM(OpVM):
+    _state_class = RexState
+
+    @classmethod
+    def finalize_gas_used(cls, transaction: SignedTransactionAPI, computation: ComputationAPI) -> int:
+        """Receipt gas (§3 steps 7–8, §4.7) from `gas.tx.tx_gas_used`."""
+        rex: RexMeters = computation.state.rex  # type: ignore[attr-defined]
+        inputs = tx_gas_inputs(transaction)
+        floor = floor_gas(rex.spec, inputs)
+        eip7702_refund = computation.msg.refund
+        if rex.exceeded is not None:
+            outcome, remaining, rescued = Outcome.HALT, 0, rex.rescued
+        elif computation.is_success:
+            outcome, remaining, rescued = Outcome.SUCCESS, computation.get_gas_remaining(), 0
+        elif computation.should_burn_gas:
+            outcome, remaining, rescued = Outcome.HALT, 0, 0
+        else:
+            outcome, remaining, rescued = Outcome.REVERT, computation.get_gas_remaining(), 0
+        counter = computation.get_gas_refund() - eip7702_refund if computation.is_success else 0
+        return tx_gas_used(gas_limit=transaction.gas, outcome=outcome, remaining=remaining, refund_counter=counter,
+                           eip7702_refund=eip7702_refund, rescued=rescued, floor=floor)
+
+
+class Rex1State(RexState):
+    rex_spec = Spec.REX1
+
+
+class Rex1VM(RexVM):
+    _state_class = Rex1State
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Rule set
+# ---------------------------------------------------------------------------------------------------------
+
+
+class RexRules(IsthmusRules):
+    """MegaETH Rex (or Rex1) on OP Isthmus."""
+
+    def __init__(self, spec: Spec = Spec.REX) -> None:
+        if spec not in (Spec.REX, Spec.REX1):
+            raise NotImplementedError(f"MegaETH spec {spec.name} is not implemented (Rex and Rex1 are)")
+        super().__init__(spec)
+        self.state_class = RexState if spec == Spec.REX else Rex1State
+        self.vm_class = RexVM if spec == Spec.REX else Rex1VM
+
+    def after_system_calls(self, state: StateAPI) -> None:
+        """The EIP-2935 and EIP-4788 system calls run through the Rex EVM: their NUMBER / TIMESTAMP are
+        volatile accesses, so under Rex the compute limit is ≤ 20,000,000 from the first tx on (§6.4, §8).
+        `block.py` writes their storage directly; this replays their detention."""
+        rex: RexMeters = state.rex  # type: ignore[attr-defined]
+        for address, access, runs in (
+            (HISTORY_STORAGE_ADDRESS, VolatileAccess.BLOCK_NUMBER, state.block_number > 0),
+            (BEACON_ROOTS_ADDRESS, VolatileAccess.TIMESTAMP, True),
+        ):
+            if not runs or state.get_code_hash(address) == KECCAK_EMPTY:
+                continue
+            rex.start_tx(None, None, 0, (), 0, 0)
+            rex.mark(access)
+            rex.detain()
+
+    def before_transaction(self, state: StateAPI, tx: SignedTransactionAPI) -> None:
+        """`on_new_tx` (§3 step 2)."""
+        rex: RexMeters = state.rex  # type: ignore[attr-defined]
+        auths = _tx_list(tx, "authorization_list")
+        access_list = _tx_list(tx, "access_list")
+        to = None if tx.to == CREATE_CONTRACT_ADDRESS else bytes(tx.to)
+        rex.start_tx(bytes(tx.sender), to, len(tx.data), tuple(len(k) for _, k in access_list), len(auths),
+                     sum(_recoverable(a) for a in auths))

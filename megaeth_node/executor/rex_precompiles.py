@@ -1,0 +1,65 @@
+"""MegaETH precompile prices (spec/mega-evm.md §1, §5.2): KZG point evaluation at a flat 100,000 and MODEXP
+with the EIP-7883 (Osaka) price, as revm's `modexp::OSAKA` that mega-evm `evm/precompiles.rs` installs.
+
+The KZG price comes from `gas.opcodes.kzg_point_evaluation_gas`. The EIP-7883 formula below is the one
+gas rule not (yet) in `gas/` (its author left MODEXP out); it is written from EIP-7883 itself. Whether
+revm 27.1's Osaka variant also enforces the EIP-7823 input bounds (≤ 1,024 bytes each) is an open point
+(§11); it is applied here. No fixture transaction calls MODEXP (checked by replay), so neither choice is
+exercised by the acceptance blocks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from eth.abc import ComputationAPI
+from eth.exceptions import VMError
+from eth.precompiles.modexp import extract_lengths, modexp
+from eth.vm.forks.cancun.constants import POINT_EVALUATION_PRECOMPILE_GAS
+from eth_utils import big_endian_to_int
+from gas.opcodes import kzg_point_evaluation_gas
+from gas.spec import Spec
+
+from megaeth_node.executor.precompiles import POINT_EVALUATION_ADDRESS, point_evaluation_precompile
+
+MODEXP_ADDRESS = (0x05).to_bytes(20, "big")
+EIP7823_MAX_INPUT = 1024
+
+
+def modexp_gas_eip7883(data: bytes) -> int:
+    """EIP-7883: min 500; complexity 16 for ≤ 32-byte operands else 2·words²; iteration count with a
+    16× multiplier for exponent bytes past the first 32; no divisor."""
+    base_len, exp_len, mod_len = extract_lengths(data)
+    max_len = max(base_len, mod_len)
+    words = (max_len + 7) // 8
+    complexity = 16 if max_len <= 32 else 2 * words * words
+    head = data[96 + base_len: 96 + base_len + min(exp_len, 32)]
+    head_value = big_endian_to_int(head.ljust(min(exp_len, 32), b"\x00")) if exp_len else 0
+    if exp_len <= 32:
+        iterations = head_value.bit_length() - 1 if head_value else 0
+    else:
+        iterations = 16 * (exp_len - 32) + max(head_value.bit_length() - 1, 0)
+    return max(500, complexity * max(iterations, 1))
+
+
+def _modexp_osaka(computation: ComputationAPI) -> ComputationAPI:
+    base_len, exp_len, mod_len = extract_lengths(computation.msg.data_as_bytes)
+    if max(base_len, exp_len, mod_len) > EIP7823_MAX_INPUT:
+        raise VMError("MODEXP input exceeds the EIP-7823 bound")
+    return modexp(computation, gas_calculator=modexp_gas_eip7883)  # type: ignore[no-any-return]
+
+
+def _kzg(spec: Spec) -> Callable[[ComputationAPI], ComputationAPI]:
+    extra = kzg_point_evaluation_gas(spec).compute - POINT_EVALUATION_PRECOMPILE_GAS
+
+    def kzg_point_evaluation(computation: ComputationAPI) -> ComputationAPI:
+        if extra:
+            computation.consume_gas(extra, reason="MegaETH KZG point evaluation price")
+        return point_evaluation_precompile(computation)
+    return kzg_point_evaluation
+
+
+def rex_precompiles(base: dict[Any, Any], spec: Spec = Spec.REX) -> dict[Any, Any]:
+    """The Isthmus (Prague) precompile set with MegaETH's MODEXP and KZG prices (MiniRex+)."""
+    return {**base, MODEXP_ADDRESS: _modexp_osaka, POINT_EVALUATION_ADDRESS: _kzg(spec)}
