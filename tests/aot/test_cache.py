@@ -1,0 +1,34 @@
+"""The content-addressed .so cache: keys, reuse from disk, budget refusal."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aot.cache import Budget, NativeCache
+from aot.toolchain import find_compiler
+
+FIB = bytes.fromhex("5f35600060015b8215601b578181019150909160019003916006565b91505000")
+
+
+def test_compiled_contract_is_reused_from_disk(tmp_path: Path) -> None:
+    cc = find_compiler()
+    first = NativeCache(tmp_path, cc).compile(FIB)
+    assert first is not None
+    assert [p.suffix for p in tmp_path.iterdir()] == [".so"]
+    again = NativeCache(tmp_path, cc).lookup(FIB)
+    assert again is not None
+    out = again.run(10**6, (10).to_bytes(32, "big"))
+    assert (out.status, 10**6 - out.gas_left) == (0, 39 + 63 * 10)
+
+
+def test_key_depends_on_code_and_spec(tmp_path: Path) -> None:
+    cc = find_compiler()
+    cancun, prague = NativeCache(tmp_path, cc, "cancun"), NativeCache(tmp_path, cc, "prague")
+    assert cancun.key(FIB) != prague.key(FIB)
+    assert cancun.key(FIB) != cancun.key(FIB + b"\0")
+
+
+def test_over_budget_falls_back(tmp_path: Path) -> None:
+    cache = NativeCache(tmp_path, find_compiler(), budget=Budget(max_c_lines=5))
+    assert cache.compile(FIB) is None
+    assert cache.lookup(FIB) is None
