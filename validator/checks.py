@@ -8,12 +8,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from eth_hash.auto import keccak
+
 from megaeth_node.executor.state import StateDiff
 from megaeth_node.salt_state import UnsupportedDiff, salt_updates
 from megaeth_node.types import Block, ChainDataError, Header, Receipt, logs_bloom, receipts_root, verify_block_integrity
 from salt.multiproof import WitnessVerifyError, verify_witness
 from salt.witness import MptWitness, WitnessFile
-from validator.withdrawals import MESSAGE_PASSER, WithdrawalsRootError, storage_root_after
+from validator.withdrawals import EMPTY_TRIE_ROOT, MESSAGE_PASSER, WithdrawalsRootError, storage_root_after
 
 
 class Invalid(Exception):
@@ -24,7 +26,7 @@ class Invalid(Exception):
         self.field = field
         self.expected = expected
         self.got = got
-        self.detail = detail or str(self)
+        self.detail = detail
 
 
 def _hex(b: bytes | None) -> str:
@@ -53,6 +55,8 @@ def check_witnesses(block: Block, parent: Header, salt: WitnessFile, mpt: MptWit
         raise Invalid("SALT witness", detail=str(e)) from e
     if mpt.storage_root != parent.withdrawals_root:
         raise Invalid("MPT witness storage root", _hex(parent.withdrawals_root), _hex(mpt.storage_root))
+    if mpt.storage_root != EMPTY_TRIE_ROOT and mpt.storage_root not in {keccak(n) for n in mpt.state}:
+        raise Invalid("MPT witness", detail="the root node of the storage trie is missing")
 
 
 def post_state_updates(diff: StateDiff) -> dict[bytes, bytes | None]:

@@ -1,0 +1,98 @@
+"""Offline validation of the real MegaETH blocks, and tampering that must always be reported invalid."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import replace
+from functools import cache
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from shared_data import require_shared
+
+from gas.spec import TESTNET
+from megaeth_node.fixtures import fixture_blocks, load_contracts
+from megaeth_node.types import Block
+from validator.core import validate_block
+from validator.offline import run_offline, validate_fixtures
+
+
+def test_every_fixture_block_is_valid(testdata: Path) -> None:
+    verdicts = list(validate_fixtures(testdata, workers=2))
+    assert len(verdicts) == len(fixture_blocks(testdata)) - 1
+    bad = [(v.number, v.field, v.detail or f"{v.expected} != {v.got}") for v in verdicts if not v.valid]
+    assert bad == []
+
+
+def test_cli_json_output(testdata: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    small = tmp_path / "fx"
+    (small / "blocks").mkdir(parents=True)
+    (small / "stateless" / "witness").mkdir(parents=True)
+    for fb in fixture_blocks(testdata)[:3]:
+        (small / "blocks" / fb.block_path.name).write_bytes(fb.block_path.read_bytes())
+        for p in (fb.salt_path, fb.mpt_path):
+            if p:
+                (small / "stateless" / "witness" / p.name).write_bytes(p.read_bytes())
+    (small / "contracts.txt").write_bytes((testdata / "contracts.txt").read_bytes())
+    status = run_offline(small, workers=1, as_json=True)
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert [x["block"] for x in lines] == [fb.number for fb in fixture_blocks(testdata)[1:3]]
+    assert status == (0 if all(x["valid"] for x in lines) else 1)
+
+
+@cache
+def _material(i: int) -> tuple[Block, Block, bytes, bytes]:
+    fbs = fixture_blocks(require_shared("megaeth-testdata"))
+    fb = fbs[i]
+    assert fb.salt_path and fb.mpt_path
+    return fbs[i - 1].block(), fb.block(), fb.salt_path.read_bytes(), fb.mpt_path.read_bytes()
+
+
+@cache
+def _codes() -> dict[bytes, bytes]:
+    return load_contracts(require_shared("megaeth-testdata") / "contracts.txt")
+
+
+HEADER_FIELDS = ["state_root", "receipts_root", "logs_bloom", "gas_used", "withdrawals_root", "transactions_root",
+                 "timestamp", "parent_hash"]
+
+
+@settings(max_examples=100 if os.environ.get("CI") else 25, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(i=st.integers(1, 16), kind=st.sampled_from(["header", "tx", "salt", "mpt", "parent", "sender"]),
+       field=st.sampled_from(HEADER_FIELDS), pos=st.integers(0, 10**9), bit=st.integers(0, 7))
+def test_tampering_is_always_invalid(i: int, kind: str, field: str, pos: int, bit: int) -> None:
+    parent, block, salt, mpt = _material(i)
+    h = block.header
+    if kind == "header":
+        old = getattr(h, field)
+        new = old + 1 if isinstance(old, int) else bytes([old[0] ^ (1 << bit)]) + old[1:]
+        block = replace(block, header=replace(h, **{field: new}), hash=replace(h, **{field: new}).hash)
+    elif kind == "tx":
+        j = pos % len(block.transactions)
+        tx = block.transactions[j]
+        bad = replace(tx, value=tx.value + 1 + bit, _hash=b"")
+        txs = list(block.transactions)
+        txs[j] = bad
+        block = replace(block, transactions=tuple(txs))
+    elif kind == "salt":
+        k = 80 + pos % (len(salt) - 80)
+        salt = salt[:k] + bytes([salt[k] ^ (1 << bit)]) + salt[k + 1:]
+    elif kind == "mpt":
+        k = pos % len(mpt)
+        mpt = mpt[:k] + bytes([mpt[k] ^ (1 << bit)]) + mpt[k + 1:]
+    elif kind == "parent":
+        parent = replace(parent.header, gas_limit=parent.header.gas_limit + 1)  # type: ignore[assignment]
+        verdict = validate_block(block, parent, salt, mpt, _codes(), TESTNET)  # type: ignore[arg-type]
+        assert not verdict.valid and verdict.field
+        return
+    else:
+        j = pos % len(block.senders)
+        senders = list(block.senders)
+        senders[j] = bytes([senders[j][0] ^ (1 << bit)]) + senders[j][1:]
+        block = replace(block, senders=tuple(senders))
+    verdict = validate_block(block, parent.header, salt, mpt, _codes(), TESTNET)
+    assert not verdict.valid and verdict.field, verdict
