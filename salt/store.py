@@ -28,6 +28,7 @@ from salt.types import (
     EMPTY_SLOT_SCALAR,
     BucketMeta,
     SaltValue,
+    bucket_of_metadata_key,
     child_node,
     is_meta_key,
     kv_hash,
@@ -95,6 +96,15 @@ class SaltStore:
                 cur.putmulti(((_U64BE.pack(n), nodes[n]) for n in sorted(nodes)), append=True)
 
 
+_META_PRELOAD = 4096
+_NO_BUCKET = -1
+
+
+def _meta_of(raw: bytes) -> BucketMeta:
+    """BucketMeta of a stored 94-byte metadata SaltValue (key = nonce u32 LE ‖ capacity u64 LE)."""
+    return BucketMeta(int.from_bytes(raw[2:6], "little"), int.from_bytes(raw[6:14], "little"))
+
+
 class _OverlayReader:
     """SlotReader + NodeReader over one LMDB read transaction, with trie overlay nodes."""
 
@@ -104,6 +114,7 @@ class _OverlayReader:
         self.kv_cursor = txn.cursor(db=kv_db)
         self.nodes: dict[int, bytes] = {}
         self.used: dict[int, int] = {}
+        self._metas: dict[int, BucketMeta] | None = None  # all stored metadata, when there is little
 
     def slot_value(self, key: int) -> SaltValue | None:
         raw = self.kv_get(_U64BE.pack(key))
@@ -113,10 +124,28 @@ class _OverlayReader:
         return SaltValue(raw[2 : 2 + kl], raw[2 + kl : 2 + kl + vl])
 
     def bucket_meta(self, bucket: int) -> BucketMeta:
+        metas = self._metas
+        if metas is None:
+            metas = self._metas = self._load_metas()
+        if metas:
+            return metas.get(bucket, DEFAULT_META)
         raw = self.kv_get(_U64BE.pack((bucket >> 8) << BUCKET_SLOT_BITS | (bucket & 0xFF)))  # metadata_key
-        if raw is None:
-            return DEFAULT_META
-        return BucketMeta(int.from_bytes(raw[2:6], "little"), int.from_bytes(raw[6:14], "little"))
+        return DEFAULT_META if raw is None else _meta_of(raw)
+
+    def _load_metas(self) -> dict[int, BucketMeta]:
+        """Every stored (non-default) metadata entry in one scan, or {} when there are more than
+        `_META_PRELOAD` (then each bucket's metadata is read on its own). Most buckets never store any (§2.1)."""
+        metas: dict[int, BucketMeta] = {_NO_BUCKET: DEFAULT_META}  # non-empty marks "preloaded"
+        cur = self.kv_cursor
+        if cur.first():
+            for k, raw in cur:
+                key = _U64BE.unpack(k)[0]
+                if key >> BUCKET_SLOT_BITS >= NUM_META_BUCKETS:
+                    break
+                if len(metas) > _META_PRELOAD:
+                    return {}
+                metas[bucket_of_metadata_key(key)] = _meta_of(raw)
+        return metas
 
     def bucket_used(self, bucket: int) -> int:
         n = self.used.get(bucket)

@@ -171,3 +171,24 @@ def test_store_witness_of_untouched_state(tmp_path: Path) -> None:
     ws = WitnessState(w)
     ov = store.overlay()
     assert ws.apply({k: b"\x01" * 32 for k in keys})[0] == ov.apply({k: b"\x01" * 32 for k in keys})
+
+
+def test_stored_metadata_preloaded_or_read_per_bucket(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Non-default bucket metadata reads the same whether the overlay preloads all of it or not."""
+    import salt.store as store_mod
+    from salt.types import BucketMeta
+
+    store = SaltStore.open(tmp_path / "db")
+    key = bytes(range(20))
+    ov = store.overlay()
+    ov.apply({key: encode_account(1, 1)})
+    bucket = ov.shi.bucket(key)
+    root = ov.apply_state_updates(ov.shi.set_nonce(bucket, 7))
+    ov.commit()
+    assert store.root() == root
+    for limit in (4096, 0):
+        monkeypatch.setattr(store_mod, "_META_PRELOAD", limit)
+        ov = store.overlay()
+        assert ov.shi.meta(bucket) == BucketMeta(7, 256) and ov.shi.meta(bucket + 1) == BucketMeta()
+        assert ov.plain_value(key) == encode_account(1, 1)
+        ov.discard()
