@@ -28,6 +28,7 @@ from eth._utils.address import force_bytes_to_address, generate_contract_address
 from eth.abc import ComputationAPI, MessageAPI, SignedTransactionAPI, StateAPI, TransactionContextAPI
 from eth.constants import CREATE_CONTRACT_ADDRESS
 from eth.exceptions import Halt, OutOfGas, Revert
+from eth.vm.computation import BaseComputation
 from eth.vm.forks.berlin import constants as berlin_constants
 from eth.vm.logic.invalid import InvalidOpcode
 from eth_keys import keys
@@ -123,6 +124,8 @@ class RexMeters:
         self.compute_used = 0
         self.exceeded: LimitKind | None = None
         self.rescued = 0
+        self.touched: set[bytes] = set()  # warm-preloaded accounts revm's journal has loaded this tx
+        self.cold_inspected: set[bytes] = set()  # ...of which the first load was a wrapper's inspection
         if sender is None:
             self.tracker = VolatileTracker()
             self.meter = tx_start_meter(Usage())
@@ -193,6 +196,18 @@ def _is_empty(state: StateAPI, address: bytes) -> bool:
     return not state.account_exists(address) or state.account_is_empty(address)
 
 
+def _inspect_account(state: Any, address: bytes) -> None:
+    """Upstream's CALL-family wrappers `inspect_account_delegated(to)` before the standard opcode. An account
+    revm has not loaded yet this tx is inserted into its journal *cold*, which also holds for the warm-
+    preloaded coinbase (EIP-3651) and precompiles: the standard CALL then pays the cold 2,600
+    (mega-evm `evm/instructions.rs` `JournalInspectTr::inspect_account_delegated`)."""
+    rex: RexMeters = state.rex
+    for account in {address, _delegate(state, address)}:
+        if account not in rex.touched and state.is_preloaded_warm(account):
+            rex.cold_inspected.add(account)
+        rex.touched.add(account)
+
+
 def _limit_halt(computation: Any, rex: RexMeters) -> None:
     """Stop the frame after a limit was crossed: rescue its remaining gas, halt OutOfGas (§4.7)."""
     rex.check()
@@ -255,6 +270,7 @@ def _call(opcode: int, inner: Op) -> Op:
         to = force_bytes_to_address(_peek_int(computation, 1).to_bytes(32, "big"))
         if is_beneficiary_access(to, rex.coinbase):  # the CALL's `load_account_delegated(to)` (host.rs)
             rex.mark(VolatileAccess.BENEFICIARY_BALANCE)
+        _inspect_account(computation.state, to)
         if has_value:
             value = _peek_int(computation, 2)
             if value:
@@ -397,7 +413,9 @@ class RexComputation(OpState.computation_class):  # type: ignore[misc, valid-typ
     _precompiles = rex_precompiles(OpState.computation_class.get_precompiles())
 
     def __init__(self, state: StateAPI, message: MessageAPI, transaction_context: TransactionContextAPI) -> None:
-        super().__init__(state, message, transaction_context)
+        # BaseComputation's init, not Shanghai's: the coinbase is warm through `RexState.is_address_warm`
+        # (preloaded, as in revm), not by a journaled mark at every frame.
+        BaseComputation.__init__(self, state, message, transaction_context)
         self._op_start = 0
         self._rex_opcode = 0
         self._rex_remaining: int | None = None
@@ -688,6 +706,20 @@ class RexState(OpState):
     def __init__(self, db: Any, execution_context: Any, state_root: Any) -> None:
         super().__init__(db, execution_context, state_root)
         self.rex = RexMeters(self.rex_spec, bytes(execution_context.coinbase), bucket_capacity_source(db))
+        self._preloaded = frozenset(self.computation_class.get_precompiles()) | {bytes(execution_context.coinbase)}
+
+    def is_preloaded_warm(self, address: bytes) -> bool:
+        """revm's warm-preloaded addresses: coinbase (EIP-3651) and the precompiles (EIP-2929)."""
+        return address in self._preloaded
+
+    def is_address_warm(self, address: bytes) -> bool:
+        """EIP-2929 warmth as revm's journal has it: journaled warm marks, plus the preloaded addresses
+        unless their first load this tx was a MegaETH wrapper's cold inspection (`_inspect_account`)."""
+        if address in self._preloaded:
+            self.rex.touched.add(address)
+            if address not in self.rex.cold_inspected:
+                return True
+        return self._account_db.is_address_warm(address)  # type: ignore[no-any-return]
 
 
 class RexVM(OpVM):
