@@ -30,6 +30,7 @@ from eth.constants import CREATE_CONTRACT_ADDRESS
 from eth.exceptions import Halt, OutOfGas, Revert
 from eth.vm.computation import BaseComputation
 from eth.vm.forks.berlin import constants as berlin_constants
+from eth.vm.logic.call import max_child_gas_eip150
 from eth.vm.logic.invalid import InvalidOpcode
 from eth_keys import keys
 from gas.detention import (
@@ -316,6 +317,35 @@ def _create(opcode: int, inner: Op) -> Op:
     return create
 
 
+class _RexCreateMixin:
+    """py-evm's CREATE/CREATE2 with the 98/100 cap applied where the child gas is charged, so that a create
+    that never gets a frame (address collision) burns the capped allowance only, and its compute gas is the
+    opcode's own cost (upstream: `forward_gas_ext::create*` around `compute_gas_ext::create*`, §5.3)."""
+
+    opcode_value = CREATE
+    _child_gas = 0
+
+    def max_child_gas_modifier(self, gas: int) -> int:
+        child = max_child_gas_eip150(gas)
+        capped, _ = forward_gas(RexComputation.spec, self.opcode_value, child, gas - child)
+        self._child_gas = capped
+        return capped
+
+    def generate_contract_address(self, stack_data: Any, call_data: bytes, computation: Any) -> bytes:
+        address: bytes = super().generate_contract_address(stack_data, call_data, computation)  # type: ignore[misc]
+        if computation.state.has_code_or_nonce(address):  # collision: no frame, the allowance is lost
+            rex = _meters(computation)
+            remaining = computation._gas_meter.gas_remaining
+            rex.compute_used += metered_compute_gas(computation._op_start, remaining, self._child_gas).compute
+            computation._op_start = remaining
+        return address
+
+
+def _rex_create_op(opcode: int, base_op: Any) -> Any:
+    cls = type(f"Rex{type(base_op).__name__}", (_RexCreateMixin, type(base_op)), {"opcode_value": opcode})
+    return cls()
+
+
 def _block_env(access: VolatileAccess, inner: Op) -> Op:
     def block_env(computation: Any) -> None:
         inner(computation=computation)
@@ -384,7 +414,7 @@ def rex_opcodes(base: dict[int, Any], spec: Spec) -> dict[int, Any]:
     for opcode in (CALL, CALLCODE, DELEGATECALL, STATICCALL):
         table[opcode] = _call(opcode, base[opcode])
     for opcode in (CREATE, CREATE2):
-        table[opcode] = _create(opcode, base[opcode])
+        table[opcode] = _create(opcode, _rex_create_op(opcode, base[opcode]))
     for opcode, access in BLOCK_ENV_OPCODES.items():
         if opcode in base:
             table[opcode] = _block_env(access, base[opcode])
@@ -450,11 +480,12 @@ class RexComputation(OpState.computation_class):  # type: ignore[misc, valid-typ
         if rex.compute_used > rex.compute_limit or rex.exceeded is not None:
             _limit_halt(self, rex)  # the charged child allowance is neither run nor rescued (§4.7)
         opcode = self._rex_opcode
-        value = child_msg.value if opcode in (CALL, CALLCODE) else 0
-        child_gas, give_back = forward_gas(rex.spec, opcode, child_msg.gas, remaining, value)
-        if give_back:
-            self.return_gas(give_back)
-        child_msg.gas = child_gas
+        if opcode not in (CREATE, CREATE2):  # creates are capped when charged (_RexCreateMixin)
+            value = child_msg.value if opcode in (CALL, CALLCODE) else 0
+            child_gas, give_back = forward_gas(rex.spec, opcode, child_msg.gas, remaining, value)
+            if give_back:
+                self.return_gas(give_back)
+            child_msg.gas = child_gas
         self._op_start = self._gas_meter.gas_remaining
         return super().apply_child_computation(child_msg)  # type: ignore[no-any-return]
 
