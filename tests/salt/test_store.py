@@ -192,3 +192,27 @@ def test_stored_metadata_preloaded_or_read_per_bucket(tmp_path: Path, monkeypatc
         assert ov.shi.meta(bucket) == BucketMeta(7, 256) and ov.shi.meta(bucket + 1) == BucketMeta()
         assert ov.plain_value(key) == encode_account(1, 1)
         ov.discard()
+
+
+def test_store_witness_of_expanded_bucket(tmp_path: Path) -> None:
+    """A bucket resized to 512 slots (a two-level subtree): its witness carries levels 2, the bridge
+    and segment commitments, verifies, and applies like the full store (§5.2, §6.2)."""
+    from salt.multiproof import verify_witness
+
+    store = SaltStore.open(tmp_path / "db")
+    key, other = bytes(range(20)), bytes(range(1, 21))
+    ov = store.overlay()
+    ov.apply({key: encode_account(1, 1), other: encode_account(2, 2)})
+    bucket = ov.shi.bucket(key)
+    ups = StateUpdates()
+    ov.shi.rehash(bucket, 3, 512, ups)
+    ov.shi.rehashed.clear()  # keep the expansion (no canonicalize back to 256 slots)
+    root = ov.apply_state_updates(ups)
+    ov.commit()
+    assert store.root() == root
+    touched = {key: encode_account(1, 9), other: None, bytes(20): encode_account(0, 5)}
+    w = store.witness(touched)
+    assert w.proof.levels[bucket] == 2
+    verify_witness(w, root)
+    ov = store.overlay()
+    assert WitnessState(w).apply(touched)[0] == ov.apply(touched)
