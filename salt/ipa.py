@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
-from operator import mul
 
 from salt import banderwagon as bw
 from salt.crs import generators, ipa_point
@@ -63,13 +62,6 @@ def _split_vector(f: Sequence[int]) -> tuple[int, list[tuple[int, int]] | None]:
         if f.count(c) > DOMAIN * 3 // 4:
             return c, [(j, x - c) for j, x in enumerate(f) if x != c]
     return 0, None
-
-
-@cache
-def _inv_row(z: int) -> tuple[int, ...]:
-    """`1/(j − z) mod r` for j in the domain, 0 at j = z (quotient by X − z in evaluation form)."""
-    inv_small = _barycentric()[2]
-    return tuple(inv_small[j - z] if j > z else (R - inv_small[z - j]) % R for j in range(DOMAIN))
 
 
 def batch_inverse(values: Sequence[int]) -> list[int]:
@@ -178,7 +170,7 @@ def check_multiproof(q: Queries, proof: bytes, proof_points: Sequence[bytes]) ->
 
 def open_multiproof(q: Queries, vectors: Sequence[Sequence[int]]) -> bytes:
     """spec §6.5: the 576-byte proof of the queries, given each node's 256 evaluations `vectors[n]`."""
-    aprime, inv_aprime, _ = _barycentric()
+    aprime, inv_aprime, inv_small = _barycentric()
     tr = Transcript(b"st")
     _record_queries(tr, q)
     r = tr.challenge(b"r")
@@ -202,15 +194,9 @@ def open_multiproof(q: Queries, vectors: Sequence[Sequence[int]]) -> bytes:
                 acc[j] += ri * dx
         ri = ri * r % R
 
-    g = [0] * DOMAIN  # Σ_z (agg_z(X) − agg_z(z)) / (X − z), in evaluation form
-    for z, acc in agg.items():
-        bz = background.get(z, 0)
-        acc = agg[z] = [(a + bz) % R for a in acc]
-        fz = acc[z]
-        qs = [(a - fz) * iv for a, iv in zip(acc, _inv_row(z))]  # qs[z] = 0
-        g = [u + v for u, v in zip(g, qs)]
-        g[z] -= aprime[z] * (sum(map(mul, inv_aprime, qs)) % R)
-    g = [v % R for v in g]
+    zs = bytes(agg)
+    packed = b"".join([((a + background.get(z, 0)) % R).to_bytes(32, "little") for z in zs for a in agg[z]])
+    g = backend().fr_quotient_sum(packed, zs, inv_small, aprime, inv_aprime)  # Σ_z (agg_z(X) − agg_z(z)) / (X − z)
     d64 = backend().commit(g)
     d = _compress(d64)
     tr.append_point(b"D", d)
@@ -219,11 +205,7 @@ def open_multiproof(q: Queries, vectors: Sequence[Sequence[int]]) -> bytes:
         raise ValueError("challenge t fell inside the domain (probability ~2^-245)")
     inv_tz = _inv_t_minus_domain(t)
 
-    g1 = [0] * DOMAIN
-    for z, acc in agg.items():
-        c = inv_tz[z]
-        g1 = [u + c * a for u, a in zip(g1, acc)]
-    g1 = [v % R for v in g1]
+    g1 = backend().fr_combine(packed, [inv_tz[z] for z in zs])  # Σ_z agg_z(X) / (t − z)
     e64 = backend().commit(g1)
     tr.append_point(b"E", _compress(e64))
     g3 = [(u - v) % R for u, v in zip(g1, g, strict=True)]

@@ -225,6 +225,19 @@ def _pack_points(points: Sequence[bytes]) -> bytes:
     return buf
 
 
+def _pack_scalars(values: Sequence[int], n: int) -> bytes:
+    """n scalars as LE32, reduced mod r (ValueError unless there are exactly n)."""
+    if len(values) != n:
+        raise ValueError(f"expected {n} scalars, got {len(values)}")
+    r = _R
+    return b"".join([(v % r).to_bytes(32, "little") for v in values])
+
+
+def _unpack_scalars(buf: bytes | bytearray) -> list[int]:
+    fb, mv = int.from_bytes, bytes(buf)
+    return [fb(mv[i : i + 32], "little") for i in range(0, len(mv), 32)]
+
+
 def _split(buf: bytes, size: int) -> list[bytes]:
     return [buf[i : i + size] for i in range(0, len(buf), size)]
 
@@ -418,6 +431,36 @@ class NativeBackend:
         if rc != 0:
             raise ValueError("ahash_many: input longer than 1024 bytes")
         return out.tolist()
+
+    def fr_quotient_sum(
+        self, vectors: bytes, zs: bytes, inv_small: Sequence[int], aprime: Sequence[int], inv_aprime: Sequence[int]
+    ) -> list[int]:
+        if len(vectors) != 256 * 32 * len(zs):
+            raise ValueError(f"fr_quotient_sum: {len(vectors)} vector bytes for {len(zs)} points")
+        consts = _pack_scalars([0, *inv_small[1:256], *aprime, *inv_aprime], 3 * 256)
+        out = bytearray(32 * 256)
+        ffi = self._ffi
+        rc = self._lib.salt_fr_quotient_sum(
+            ffi.from_buffer(vectors or b"\0"), ffi.from_buffer(zs or b"\0"), len(zs), ffi.from_buffer(consts), ffi.from_buffer(out)
+        )
+        if rc != 0:
+            raise MemoryError(f"salt_fr_quotient_sum failed: rc={rc}")
+        return _unpack_scalars(out)
+
+    def fr_combine(self, vectors: bytes, coefs: Sequence[int]) -> list[int]:
+        if len(vectors) != 256 * 32 * len(coefs):
+            raise ValueError(f"fr_combine: {len(vectors)} vector bytes for {len(coefs)} coefficients")
+        out = bytearray(32 * 256)
+        ffi = self._ffi
+        rc = self._lib.salt_fr_combine(
+            ffi.from_buffer(vectors or b"\0"),
+            len(coefs),
+            ffi.from_buffer(_pack_scalars(coefs, len(coefs)) or b"\0"),
+            ffi.from_buffer(out),
+        )
+        if rc != 0:
+            raise MemoryError(f"salt_fr_combine failed: rc={rc}")
+        return _unpack_scalars(out)
 
     def msm(self, points: Sequence[bytes], scalars: Sequence[int]) -> bytes:
         n = len(points)

@@ -12,6 +12,7 @@ import logging
 import os
 from collections.abc import Sequence
 from functools import cache
+from operator import mul
 from typing import Protocol
 
 from salt import banderwagon as bw
@@ -68,6 +69,18 @@ class Backend(Protocol):
 
     def ahash_many(self, inputs: Sequence[bytes], nonce: int | None = None) -> list[int]:
         """AHash of each input (‖ LE32(nonce) when given), §2.2."""
+        ...
+
+    def fr_quotient_sum(
+        self, vectors: bytes, zs: bytes, inv_small: Sequence[int], aprime: Sequence[int], inv_aprime: Sequence[int]
+    ) -> list[int]:
+        """Prover (§6.5): Σ_z (f_z(X) − f_z(z)) / (X − z) in evaluation form on 0..255, for the
+        vectors f_z (`len(zs)` × 256 LE32 scalars < r) at the distinct points `zs`, given 1/d
+        (d = 1..255), A'(j) and 1/A'(j)."""
+        ...
+
+    def fr_combine(self, vectors: bytes, coefs: Sequence[int]) -> list[int]:
+        """Σ_i coefs[i]·f_i mod r over vectors packed as for `fr_quotient_sum`."""
         ...
 
 
@@ -146,6 +159,32 @@ class PythonBackend:
     def ahash_many(self, inputs: Sequence[bytes], nonce: int | None = None) -> list[int]:
         suffix = b"" if nonce is None else nonce.to_bytes(4, "little")
         return [ahash(x + suffix) for x in inputs]
+
+    def fr_quotient_sum(
+        self, vectors: bytes, zs: bytes, inv_small: Sequence[int], aprime: Sequence[int], inv_aprime: Sequence[int]
+    ) -> list[int]:
+        r = bw.R
+        g = [0] * 256
+        for f, z in zip(_unpack_vectors(vectors, len(zs)), zs, strict=True):
+            fz = f[z]
+            qs = [(a - fz) * (inv_small[j - z] if j > z else -inv_small[z - j]) if j != z else 0 for j, a in enumerate(f)]
+            g = [u + v for u, v in zip(g, qs)]
+            g[z] -= aprime[z] * (sum(map(mul, inv_aprime, qs)) % r)
+        return [v % r for v in g]
+
+    def fr_combine(self, vectors: bytes, coefs: Sequence[int]) -> list[int]:
+        out = [0] * 256
+        for f, c in zip(_unpack_vectors(vectors, len(coefs)), coefs, strict=True):
+            out = [u + c * a for u, a in zip(out, f)]
+        return [v % bw.R for v in out]
+
+
+def _unpack_vectors(packed: bytes, n: int) -> list[list[int]]:
+    """n vectors of 256 LE32 scalars."""
+    if len(packed) != n * 256 * 32:
+        raise ValueError(f"expected {n} packed 256-scalar vectors, got {len(packed)} bytes")
+    fb = int.from_bytes
+    return [[fb(packed[o : o + 32], "little") for o in range(v, v + 256 * 32, 32)] for v in range(0, len(packed), 256 * 32)]
 
 
 @cache

@@ -1217,3 +1217,126 @@ int salt_propagate_main(size_t n, const uint32_t *ids, const uint8_t *olds64,
     free(anc_ids);
     return rc;
 }
+
+/* ---------------------------------------------------------------- F_r (scalar field) for the prover (§6.5) */
+static const fq FR_R2 = {{0xdbb4f5d658db47cbULL, 0x40fa7ca27fecb938ULL, 0xaa9e6daec0055ceaULL,
+                          0x0ae793ddb14aec7dULL}}; /* 2^512 mod r */
+#define FR_N0 0xf19f22295cc063dfULL                 /* -r^-1 mod 2^64 */
+
+/* Montgomery product a·b·2^-256 mod r for a, b < r (CIOS; r < 2^255 so no extra carry word). */
+static inline void fr_mul(fq *out, const fq *a, const fq *b) {
+    uint64_t t0 = 0, t1 = 0, t2 = 0, t3 = 0;
+    const uint64_t *m = FR_R.v;
+    for (int i = 0; i < 4; i++) {
+        const uint64_t bi = b->v[i];
+        u128 A = (u128)a->v[0] * bi + t0;
+        const uint64_t lo = (uint64_t)A;
+        const uint64_t k = lo * FR_N0;
+        u128 C = (u128)k * m[0] + lo;
+        A = (u128)a->v[1] * bi + t1 + (uint64_t)(A >> 64);
+        C = (u128)k * m[1] + (uint64_t)A + (uint64_t)(C >> 64);
+        t0 = (uint64_t)C;
+        A = (u128)a->v[2] * bi + t2 + (uint64_t)(A >> 64);
+        C = (u128)k * m[2] + (uint64_t)A + (uint64_t)(C >> 64);
+        t1 = (uint64_t)C;
+        A = (u128)a->v[3] * bi + t3 + (uint64_t)(A >> 64);
+        C = (u128)k * m[3] + (uint64_t)A + (uint64_t)(C >> 64);
+        t2 = (uint64_t)C;
+        t3 = (uint64_t)(C >> 64) + (uint64_t)(A >> 64);
+    }
+    uint64_t t[4] = {t0, t1, t2, t3}, s[4];
+    uint64_t keep = (uint64_t)0 - sub4(s, t, FR_R.v);
+    for (int i = 0; i < 4; i++) out->v[i] = (t[i] & keep) | (s[i] & ~keep);
+}
+
+static inline void fr_add_m(fq *out, const fq *a, const fq *b) {
+    uint64_t t[4], s[4];
+    u128 c = 0;
+    for (int i = 0; i < 4; i++) {
+        c = (u128)a->v[i] + b->v[i] + (uint64_t)(c >> 64);
+        t[i] = (uint64_t)c;
+    }
+    uint64_t keep = (uint64_t)0 - sub4(s, t, FR_R.v);
+    for (int i = 0; i < 4; i++) out->v[i] = (t[i] & keep) | (s[i] & ~keep);
+}
+
+/* LE32 scalar (reduced mod r) → Montgomery form. */
+static inline void fr_load(fq *out, const uint8_t *le) {
+    fq v;
+    memcpy(v.v, le, 32);
+    fr_reduce(v.v);
+    fr_mul(out, &v, &FR_R2);
+}
+
+static inline void fr_store(uint8_t *le, const fq *m) {
+    static const fq one = {{1, 0, 0, 0}};
+    fq v;
+    fr_mul(&v, m, &one);
+    memcpy(le, v.v, 32);
+}
+
+/* Load n·256 LE32 scalars into Montgomery form; NULL when out of memory. */
+static fq *fr_load_many(const uint8_t *in32, size_t n) {
+    fq *out = malloc((n ? n : 1) * 256 * sizeof(fq));
+    if (out)
+        for (size_t i = 0; i < n * 256; i++) fr_load(&out[i], in32 + 32 * i);
+    return out;
+}
+
+int salt_fr_quotient_sum(const uint8_t *agg32, const uint8_t *zs, size_t nz, const uint8_t *consts32,
+                         uint8_t *out32) {
+    enum { D = 256 };
+    fq *acc = fr_load_many(agg32, nz), *k = fr_load_many(consts32, 3);
+    if (!acc || !k) {
+        free(acc);
+        free(k);
+        return SALT_ENOMEM;
+    }
+    const fq *inv_small = k, *aprime = k + D, *inv_aprime = k + 2 * D;
+    fq g[D], neg_inv[D];
+    for (int d = 0; d < D; d++) {
+        fr_sub(neg_inv[d].v, FQ_ZERO.v, inv_small[d].v); /* −1/d (Montgomery form is linear) */
+        g[d] = FQ_ZERO;
+    }
+    for (size_t zi = 0; zi < nz; zi++) {
+        const int z = zs[zi];
+        const fq *f = acc + zi * D;
+        fq at = FQ_ZERO, q, t;
+        for (int j = 0; j < D; j++) {
+            if (j == z) continue;
+            fr_sub(t.v, f[j].v, f[z].v);
+            fr_mul(&q, &t, j > z ? &inv_small[j - z] : &neg_inv[z - j]);
+            fr_add_m(&g[j], &g[j], &q);
+            fr_mul(&t, &inv_aprime[j], &q);
+            fr_add_m(&at, &at, &t);
+        }
+        fr_mul(&t, &aprime[z], &at);
+        fr_sub(g[z].v, g[z].v, t.v);
+    }
+    for (int j = 0; j < D; j++) fr_store(out32 + 32 * j, &g[j]);
+    free(acc);
+    free(k);
+    return 0;
+}
+
+int salt_fr_combine(const uint8_t *vecs32, size_t n, const uint8_t *coefs32, uint8_t *out32) {
+    fq *v = fr_load_many(vecs32, n);
+    fq *c = malloc((n ? n : 1) * sizeof(fq));
+    if (!v || !c) {
+        free(v);
+        free(c);
+        return SALT_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) fr_load(&c[i], coefs32 + 32 * i);
+    fq out[256], t;
+    for (int j = 0; j < 256; j++) out[j] = FQ_ZERO;
+    for (size_t i = 0; i < n; i++)
+        for (int j = 0; j < 256; j++) {
+            fr_mul(&t, &c[i], &v[i * 256 + j]);
+            fr_add_m(&out[j], &out[j], &t);
+        }
+    for (int j = 0; j < 256; j++) fr_store(out32 + 32 * j, &out[j]);
+    free(v);
+    free(c);
+    return 0;
+}

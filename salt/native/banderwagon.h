@@ -19,6 +19,10 @@
  *   with old/new commitments; the ancestors are their distinct parents (ascending), then the
  *   grandparents, then the root, in that order in anc_olds64/anc_news64 (n_anc in total).
  *   *ecmuls receives the number of changed children over the three levels.
+ * salt_fr_quotient_sum (prover, §6.5): g = Σ_z (f_z(X) − f_z(z)) / (X − z) in evaluation form on
+ *   the domain 0..255 for nz vectors f_z (256 scalars each) at points zs; consts32 holds 3×256
+ *   scalars: 1/d for d = 0..255 (entry 0 unused), A'(j), 1/A'(j). salt_fr_combine: Σ_i c_i·v_i of
+ *   n 256-scalar vectors. Outputs 256 scalars mod r.
  */
 #ifndef SALT_BANDERWAGON_H
 #define SALT_BANDERWAGON_H
@@ -50,6 +54,9 @@ int salt_commit_slot_deltas(const uint8_t *olds64, size_t n_nodes, const uint32_
 int salt_propagate_main(size_t n, const uint32_t *ids, const uint8_t *olds64,
                         const uint8_t *news64, size_t n_anc, const uint8_t *anc_olds64,
                         uint8_t *anc_news64, uint64_t *ecmuls, int n_threads);
+int salt_fr_quotient_sum(const uint8_t *agg32, const uint8_t *zs, size_t nz, const uint8_t *consts32,
+                         uint8_t *out32);
+int salt_fr_combine(const uint8_t *vecs32, size_t n, const uint8_t *coefs32, uint8_t *out32);
 /* END CDEF */
 
 /* Return codes of the int functions: 0 ok, SALT_ENOTABLES (tables not built), SALT_ENOMEM,

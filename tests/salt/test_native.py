@@ -410,3 +410,22 @@ def test_propagate_main_matches_reference(nb, points):
     for bad_ids, bad_anc in ((ids[::-1], anc_olds), (ids, anc_olds[:-1]), (ids, [*anc_olds, anc_olds[0]]), ([5], anc_olds[:3])):
         with pytest.raises(ValueError):
             nb.propagate_main(bad_ids, olds[: len(bad_ids)], news[: len(bad_ids)], bad_anc)
+
+
+def test_prover_scalar_field_ops_match_reference(nb):
+    from salt.ipa import _barycentric
+
+    aprime, inv_aprime, inv_small = _barycentric()
+    rng = random.Random(17)
+    zs = [0, 255, 7, 128, 3]
+    vectors = [[rng.randrange(R) for _ in range(256)] for _ in zs]
+    vectors[1] = [R - 1] * 256
+    packed = b"".join(x.to_bytes(32, "little") for f in vectors for x in f)
+    args = (packed, bytes(zs), inv_small, aprime, inv_aprime)
+    assert nb.fr_quotient_sum(*args) == PY.fr_quotient_sum(*args)
+    coefs = [rng.randrange(R) for _ in zs[:-1]] + [R - 1]
+    assert nb.fr_combine(packed, coefs) == PY.fr_combine(packed, coefs)
+    assert nb.fr_quotient_sum(b"", b"", inv_small, aprime, inv_aprime) == [0] * 256
+    for be in (nb, PY):
+        with pytest.raises(ValueError):
+            be.fr_combine(packed, coefs[:-1])
