@@ -48,7 +48,6 @@ from gas.detention import (
 from gas.limits import (
     CREATED_ACCOUNT,
     LimitKind,
-    Meter,
     Usage,
     code_deposit_usage,
     enter_call,
@@ -304,11 +303,9 @@ def _create(opcode: int, inner: Op) -> Op:
         if is_create2 and max(_peek_int(computation, 1), _peek_int(computation, 2)) > 2**32:
             return inner(computation=computation)  # memory expansion halts it (upstream: as_usize_or_fail)
         rex = _meters(computation)
-        key: list[bytes] = []
 
-        def capacity() -> int:
-            key.append(account_key(_created_address(computation, is_create2)))
-            return rex.capacity(key[0])()
+        def capacity() -> int:  # the created address's bucket, computed only when looked up
+            return rex.capacity(account_key(_created_address(computation, is_create2)))()
         charge = create_storage_gas(rex.spec, capacity)
         if charge.storage:
             computation.consume_gas(charge.storage, reason="contract creation storage gas")
@@ -751,6 +748,11 @@ class RexState(OpState):
             if address not in self.rex.cold_inspected:
                 return True
         return self._account_db.is_address_warm(address)  # type: ignore[no-any-return]
+
+    def mark_address_warm(self, address: bytes) -> None:
+        if address in self._preloaded:  # loaded by the tx itself (sender, recipient, created address)
+            self.rex.touched.add(address)
+        super().mark_address_warm(address)
 
 
 class RexVM(OpVM):

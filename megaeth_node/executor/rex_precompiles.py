@@ -1,6 +1,9 @@
 """MegaETH precompile prices (spec/mega-evm.md §1, §5.2): KZG point evaluation at a flat 100,000 and MODEXP
 with the EIP-7883 (Osaka) price, as revm's `modexp::OSAKA` that mega-evm `evm/precompiles.rs` installs.
 
+P256VERIFY (RIP-7212, 3,450 gas at `0x…0100`) is part of op-revm's Isthmus set (added in Fjord), which
+mega-evm's `mini_rex()` / `rex()` sets extend; py-evm's Prague set lacks it, so it is added here.
+
 The KZG price comes from `gas.opcodes.kzg_point_evaluation_gas`. The EIP-7883 formula below is the one
 gas rule not (yet) in `gas/` (its author left MODEXP out); it is written from EIP-7883 itself. Whether
 revm 27.1's Osaka variant also enforces the EIP-7823 input bounds (≤ 1,024 bytes each) is an open point
@@ -13,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from Crypto.PublicKey import ECC
 from eth.abc import ComputationAPI
 from eth.exceptions import VMError
 from eth.precompiles.modexp import extract_lengths, modexp
@@ -24,6 +28,11 @@ from gas.spec import Spec
 from megaeth_node.executor.precompiles import POINT_EVALUATION_ADDRESS, point_evaluation_precompile
 
 MODEXP_ADDRESS = (0x05).to_bytes(20, "big")
+P256VERIFY_ADDRESS = (0x0100).to_bytes(20, "big")
+P256VERIFY_GAS = 3_450  # op-revm Fjord `secp256r1::P256VERIFY`
+P256_N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+P256_GX = 0x6B17D1F2E12C4247F8BCE6E563A440F277037D812DEB33A0F4A13945D898C296
+P256_GY = 0x4FE342E2FE1A7F9B8EE7EB4A7C0F9E162BCE33576B315ECECBB6406837BF51F5
 EIP7823_MAX_INPUT = 1024
 
 
@@ -60,6 +69,32 @@ def _kzg(spec: Spec) -> Callable[[ComputationAPI], ComputationAPI]:
     return kzg_point_evaluation
 
 
+def p256_verify(data: bytes) -> bool:
+    """RIP-7212: `hash ‖ r ‖ s ‖ x ‖ y` (160 bytes) is a valid secp256r1 signature (hash reduced mod n)."""
+    if len(data) != 160:
+        return False
+    z, r, s, x, y = (int.from_bytes(data[i:i + 32], "big") for i in range(0, 160, 32))
+    if not (0 < r < P256_N and 0 < s < P256_N):
+        return False
+    try:
+        q = ECC.EccPoint(x, y, curve="P-256")
+    except ValueError:
+        return False
+    if q.is_point_at_infinity():
+        return False
+    w = pow(s, -1, P256_N)
+    g = ECC.EccPoint(P256_GX, P256_GY, curve="P-256")
+    point = g * ((z % P256_N) * w % P256_N) + q * (r * w % P256_N)
+    return not point.is_point_at_infinity() and int(point.x) % P256_N == r
+
+
+def _p256verify(computation: ComputationAPI) -> ComputationAPI:
+    computation.consume_gas(P256VERIFY_GAS, reason="P256VERIFY")
+    computation.output = (1).to_bytes(32, "big") if p256_verify(computation.msg.data_as_bytes) else b""
+    return computation
+
+
 def rex_precompiles(base: dict[Any, Any], spec: Spec = Spec.REX) -> dict[Any, Any]:
-    """The Isthmus (Prague) precompile set with MegaETH's MODEXP and KZG prices (MiniRex+)."""
-    return {**base, MODEXP_ADDRESS: _modexp_osaka, POINT_EVALUATION_ADDRESS: _kzg(spec)}
+    """The Isthmus precompile set (Prague's plus P256VERIFY) with MegaETH's MODEXP and KZG prices (MiniRex+)."""
+    return {**base, MODEXP_ADDRESS: _modexp_osaka, POINT_EVALUATION_ADDRESS: _kzg(spec),
+            P256VERIFY_ADDRESS: _p256verify}

@@ -223,6 +223,15 @@ def test_first_call_to_coinbase_is_cold() -> None:
     assert b - 60_000 == 2 + 100 + 5 * 2 + 2 + 2 + 100
 
 
+def test_call_to_coinbase_stays_warm_when_the_tx_loaded_it() -> None:
+    """A coinbase the tx itself loaded (as its recipient) is in revm's journal already, so the wrapper's
+    inspection leaves it warm."""
+    call_self = bytes([PUSH0, PUSH0, PUSH0, PUSH0, PUSH0, COINBASE_OP, PUSH0, CALL, STOP])  # CALL(gas 0)
+    state = _state({COINBASE: call_self})
+    (used,) = _gas(_run(state, _tx(to=COINBASE)))
+    assert used - 60_000 == 5 * 2 + 2 + 2 + 100
+
+
 # --- §4, §6 compute limit, detention, Rex carry-over -----------------------------------------------
 
 
@@ -286,3 +295,50 @@ def test_beacon_roots_contract_alone_also_detains() -> None:
     state = _state({CHILD: LOOP, BEACON_ROOTS_ADDRESS: code})
     (used,) = _gas(_run(state, _tx(to=CHILD, gas=30_000_000)))
     assert 20_000_000 < used - 39_000 <= 20_000_000 + MAX_OP
+
+
+# --- precompiles (§5.2) -----------------------------------------------------------------------------
+
+
+def _p256_input(valid: bool) -> bytes:
+    from Crypto.Hash import SHA256
+    from Crypto.PublicKey import ECC
+    from Crypto.Signature import DSS
+    key = ECC.construct(curve="P-256", d=0x1234567)
+    digest = SHA256.new(b"megaeth")
+    sig = DSS.new(key, "fips-186-3").sign(digest)
+    point = int(key.pointQ.x).to_bytes(32, "big") + int(key.pointQ.y).to_bytes(32, "big")
+    return (digest.digest() if valid else bytes(32)) + sig + point
+
+
+def test_p256verify_precompile() -> None:
+    from megaeth_node.executor.rex_precompiles import P256VERIFY_ADDRESS, p256_verify
+    assert p256_verify(_p256_input(True)) and not p256_verify(_p256_input(False))
+    data = _p256_input(True)
+    zeros = data.count(0)
+    tokens = zeros + 4 * (len(data) - zeros)
+    expected = 21_000 + 4 * tokens + 40 * tokens + 39_000 + 3_450  # warm precompile, RIP-7212 price
+    assert _gas(_run(_state(), _tx(to=P256VERIFY_ADDRESS, data=data, gas=200_000))) == [expected]
+
+
+def test_kzg_point_evaluation_costs_100000() -> None:
+    """An input of the wrong length fails *after* the price is charged: OutOfGas below 100,000, the input
+    error from 100,000 on (§5.2; py-evm's own price would be 50,000)."""
+    from eth.exceptions import OutOfGas, VMError
+    from eth.vm.message import Message
+    from eth.vm.transaction_context import BaseTransactionContext
+
+    from megaeth_node.executor.precompiles import POINT_EVALUATION_ADDRESS
+    from megaeth_node.executor.rex import RexComputation
+
+    kzg = RexComputation.get_precompiles()[POINT_EVALUATION_ADDRESS]
+
+    def run(gas: int) -> VMError:
+        msg = Message(gas=gas, to=POINT_EVALUATION_ADDRESS, sender=ALICE, value=0, data=b"", code=b"")
+        computation = RexComputation(None, msg, BaseTransactionContext(0, ALICE))  # type: ignore[arg-type]
+        with pytest.raises(VMError) as e:
+            kzg(computation)
+        return e.value
+
+    assert isinstance(run(99_999), OutOfGas)
+    assert not isinstance(run(100_000), OutOfGas)
