@@ -1,0 +1,66 @@
+"""`kill -9` under load never loses a transaction whose receipt was returned (design.md: one writer)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import requests
+from eth_account import Account
+from eth_utils import to_checksum_address
+from node_process import free_port, running_node
+
+SINK = to_checksum_address("0x" + "ab" * 20)
+
+KEYS = ["0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
+        "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"]
+
+
+def _rpc(url: str, method: str, params: list[object]) -> dict[str, object]:
+    return requests.post(url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params}, timeout=15).json()
+
+
+def _sender(url: str, key: str, start_nonce: int, acked: list[str], stop: threading.Event) -> None:
+    acct = Account.from_key(key)
+    nonce = start_nonce
+    while not stop.is_set():
+        signed = acct.sign_transaction({"to": SINK, "value": 1, "gas": 100_000, "gasPrice": 10**7,
+                                        "nonce": nonce, "chainId": 6342})
+        try:
+            reply = _rpc(url, "eth_sendRawTransactionSync", ["0x" + signed.raw_transaction.hex(), 5000])
+        except requests.RequestException:
+            return
+        if "result" in reply:
+            acked.append("0x" + signed.hash.hex())
+            nonce += 1
+        elif "error" in reply and "nonce too low" in str(reply["error"]):
+            nonce += 1
+
+
+def test_kill_9_loses_no_acknowledged_transaction(tmp_path: Path) -> None:
+    port = free_port()
+    acked: list[str] = []
+    for round_ in range(3):
+        with running_node(tmp_path, "--block-time", "300", port=port) as (url, proc):
+            for h in acked:  # everything acknowledged before the last kill is still there
+                receipt = _rpc(url, "eth_getTransactionReceipt", [h])["result"]
+                assert receipt is not None and receipt["status"] == "0x1", (round_, h)
+            stop = threading.Event()
+            starts = [int(str(_rpc(url, "eth_getTransactionCount", [Account.from_key(k).address, "pending"])["result"]), 16)
+                      for k in KEYS]
+            threads = [threading.Thread(target=_sender, args=(url, k, n, acked, stop)) for k, n in zip(KEYS, starts)]
+            for t in threads:
+                t.start()
+            before, deadline = len(acked), time.monotonic() + 60
+            while len(acked) < before + 20 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert len(acked) >= before + 20, "the senders stalled"
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+            stop.set()
+            for t in threads:
+                t.join(20)
+    assert len(acked) >= 60
