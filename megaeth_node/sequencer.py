@@ -16,7 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from eth_hash.auto import keccak
 
@@ -29,7 +29,7 @@ from megaeth_node.errors import (
 from megaeth_node.executor.block import OpenBlock
 from megaeth_node.executor.transact import InvalidTransaction as ExecInvalid
 from megaeth_node.genesis import EMPTY_OMMERS, EMPTY_REQUESTS_HASH, init_genesis
-from megaeth_node.mempool import Mempool, fee_cap, tip_cap
+from megaeth_node.mempool import Mempool, PoolTx, fee_cap, tip_cap
 from megaeth_node.salt_state import SaltReader, salt_updates
 from megaeth_node.store import ChainStore, open_env
 from megaeth_node.types import (
@@ -51,9 +51,20 @@ class MiniBlock:
     index: int  # position in its EVM block
     timestamp_us: int
     first_tx: int  # index of its first transaction in the block
+    prior_gas: int  # the block's cumulative gas before this mini-block
     transactions: tuple[Transaction, ...]
     senders: tuple[bytes, ...]
     receipts: tuple[Receipt, ...]
+
+
+class NodeEvents(Protocol):
+    """What the sequencer announces, on the event loop (the RPC subscription hub implements it)."""
+
+    def on_mini_block(self, mb: MiniBlock, header: Header) -> None: ...
+
+    def on_block(self, block: Block, receipts: list[Receipt], mini_blocks: int) -> None: ...
+
+    def on_pending(self, entry: PoolTx) -> None: ...
 
 
 @dataclass(slots=True)
@@ -90,8 +101,7 @@ class Sequencer:
         self._mini_block_number = 0
         self.head = init_genesis(self.env, self.chain, self.salt, settings.alloc, int(time.time()),
                                  settings.gas_limit, settings.base_fee)
-        self.mini_block_listeners: list[Callable[[MiniBlock], None]] = []
-        self.block_listeners: list[Callable[[Block, list[Receipt]], None]] = []
+        self.listeners: list[NodeEvents] = []
         self._building: _Building | None = None
         self._stopping = False
         self._dropped: list[bytes] = []
@@ -163,10 +173,11 @@ class Sequencer:
             self.chain.journal_mini_block(txn, b.header.number, b.mini_blocks, b.header.timestamp,
                                           [t for t, _, _ in executed])
         first = len(b.txs)
+        prior_gas = b.run.receipts[first - 1].cumulative_gas_used if first else 0
         for tx, sender, _ in executed:
             b.txs.append(tx)
             b.senders.append(sender)
-        mb = MiniBlock(self._mini_block_number, b.header.number, b.mini_blocks, time.time_ns() // 1000, first,
+        mb = MiniBlock(self._mini_block_number, b.header.number, b.mini_blocks, time.time_ns() // 1000, first, prior_gas,
                        tuple(t for t, _, _ in executed), tuple(s for _, s, _ in executed),
                        tuple(r for _, _, r in executed))
         b.mini_blocks += 1
@@ -208,14 +219,16 @@ class Sequencer:
             await asyncio.sleep(settings.mini_block_ms / 1000)
             mb = await self._on_builder(self._mini_block) if len(self.pool) else None
             if mb is not None:
-                for listener in self.mini_block_listeners:
-                    listener(mb)
+                header = self.building().header
+                for listener in self.listeners:
+                    listener.on_mini_block(mb, header)
             due = (time.monotonic() - last_seal) * 1000 >= settings.block_time_ms > 0
             if (settings.block_time_ms == 0 and mb is not None) or due:
+                mini_blocks = self.building().mini_blocks
                 block, receipts = await self._on_builder(self._seal)
                 last_seal = time.monotonic()
-                for listener in self.block_listeners:
-                    listener(block, receipts)
+                for listener in self.listeners:
+                    listener.on_block(block, receipts, mini_blocks)
             self._resolve(mb)
 
     def _resolve(self, mb: MiniBlock | None) -> None:
@@ -263,9 +276,12 @@ class Sequencer:
             validate_tx_gas(spec, inputs, tx.gas)
         except InvalidTxGas as e:
             raise IntrinsicGasTooLow(f"intrinsic gas too low: {e}") from e
-        return await self._on_builder(self._admit, tx, sender)
+        entry = await self._on_builder(self._admit, tx, sender)
+        for listener in self.listeners:
+            listener.on_pending(entry)
+        return tx.hash
 
-    def _admit(self, tx: Transaction, sender: bytes) -> bytes:
+    def _admit(self, tx: Transaction, sender: bytes) -> PoolTx:
         state = self.building().run.evm_state
         cost = tx.gas * fee_cap(tx) + tx.value
         balance = state.get_balance(sender)
@@ -273,7 +289,9 @@ class Sequencer:
             raise InsufficientFunds(f"insufficient funds for gas * price + value: balance {balance}, "
                                     f"tx cost {cost}, overshot {cost - balance}")
         self.pool.add(tx, sender, int(state.get_nonce(sender)))
-        return tx.hash
+        entry = self.pool.get(tx.hash)
+        assert entry is not None
+        return entry
 
     async def submit_and_wait(self, raw: bytes, timeout_s: float) -> tuple[bytes, bool | None]:
         """Submit, then wait until the transaction is in a durable mini-block: (hash, True), (hash, False)

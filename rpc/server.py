@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -9,8 +10,12 @@ from aiohttp import WSMsgType, web
 
 from rpc.dispatch import NO_REPLY, Limits, Methods, handle_body
 from rpc.errors import limit_exceeded, parse_error
+from rpc.subscriptions import Connection, Hub, handle_subscription_call
+
+WS_IDLE_TIMEOUT_S = 60.0
 
 METHODS = web.AppKey("methods", Methods)
+HUB = web.AppKey("hub", Hub)
 LIMITS = web.AppKey("limits", Limits)
 CORS = web.AppKey("cors_origins", tuple)
 
@@ -47,14 +52,40 @@ async def handle_get(request: web.Request) -> web.StreamResponse:
     """WebSocket upgrade on `/`; a plain GET gets a short text answer."""
     if request.headers.get("Upgrade", "").lower() != "websocket":
         return web.Response(text="megaeth-node JSON-RPC: POST JSON-RPC 2.0 requests to this URL\n")
-    ws = web.WebSocketResponse(max_msg_size=request.app[LIMITS].max_tx_body)
+    ws = web.WebSocketResponse(max_msg_size=request.app[LIMITS].max_tx_body, heartbeat=30)
     await ws.prepare(request)
-    async for msg in ws:
-        if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
+    hub, conn = request.app[HUB], Connection()
+
+    async def subscribe(params: list[Any]) -> Any:
+        return handle_subscription_call(hub, conn, "eth_subscribe", params)
+
+    async def unsubscribe(params: list[Any]) -> Any:
+        return handle_subscription_call(hub, conn, "eth_unsubscribe", params)
+
+    methods = {**request.app[METHODS], "eth_subscribe": subscribe, "eth_unsubscribe": unsubscribe}
+
+    async def writer() -> None:
+        while True:
+            await ws.send_str(await conn.queue.get())
+
+    hub.connections.add(conn)
+    sender = asyncio.create_task(writer())
+    try:
+        while True:
+            try:
+                msg = await ws.receive(timeout=WS_IDLE_TIMEOUT_S)
+            except asyncio.TimeoutError:
+                break
+            if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+                break
             raw = msg.data.encode() if isinstance(msg.data, str) else msg.data
-            reply = await handle_body(request.app[METHODS], raw, request.app[LIMITS])
+            reply = await handle_body(methods, raw, request.app[LIMITS])
             if reply is not NO_REPLY:
-                await ws.send_str(json.dumps(reply, separators=(",", ":")))
+                conn.queue.put_nowait(json.dumps(reply, separators=(",", ":")))
+    finally:
+        hub.connections.discard(conn)
+        sender.cancel()
+        await ws.close()
     return ws
 
 
@@ -62,10 +93,12 @@ async def handle_options(request: web.Request) -> web.Response:
     return web.Response(status=204, headers=_cors_headers(request))
 
 
-def make_app(methods: Methods, limits: Limits = Limits(), cors_origins: tuple[str, ...] = ()) -> web.Application:
-    """The JSON-RPC application serving `methods`."""
+def make_app(methods: Methods, limits: Limits = Limits(), cors_origins: tuple[str, ...] = (),
+             hub: Hub | None = None) -> web.Application:
+    """The JSON-RPC application serving `methods` (and WS subscriptions fed by `hub`)."""
     app = web.Application(client_max_size=limits.max_tx_body)
     app[METHODS] = methods
+    app[HUB] = hub or Hub()
     app[LIMITS] = limits
     app[CORS] = cors_origins
     app.add_routes([web.post("/", handle_http), web.get("/", handle_get), web.options("/", handle_options)])

@@ -1,0 +1,140 @@
+"""WebSocket subscriptions (spec/rpc.md §1, §5): `newHeads`, `logs`, `newPendingTransactions`, `miniBlocks`.
+
+The sequencer calls the hub's `on_*` hooks on the event loop; each connection has its own subscriptions
+(at most 5, no duplicates) and a bounded send queue so a slow client cannot stall the node.
+`logs` fire when a block is sealed, with its real hash (wallets reject logs without a block hash).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from megaeth_node.mempool import PoolTx
+from megaeth_node.sequencer import MiniBlock
+from megaeth_node.types import Block, Header, Receipt
+from rpc.codec import data, quantity
+from rpc.errors import invalid_params, invalid_request, limit_exceeded
+from rpc.format import block_size, header_json, log_json, receipt_json, tx_json
+from rpc.methods_logs import LogQuery, parse_filter
+
+MAX_SUBSCRIPTIONS = 5
+QUEUE_LIMIT = 1024
+KINDS = ("newHeads", "logs", "newPendingTransactions", "miniBlocks")
+
+
+@dataclass(slots=True)
+class Subscription:
+    kind: str
+    query: LogQuery | None = None
+    full_tx: bool = False
+    key: str = ""  # identity for duplicate detection
+
+
+@dataclass(slots=True, eq=False)
+class Connection:
+    queue: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(QUEUE_LIMIT))
+    subs: dict[str, Subscription] = field(default_factory=dict)
+
+    def push(self, sub_id: str, result: Any) -> None:
+        msg = {"jsonrpc": "2.0", "method": "eth_subscription", "params": {"subscription": sub_id, "result": result}}
+        try:
+            self.queue.put_nowait(json.dumps(msg, separators=(",", ":")))
+        except asyncio.QueueFull:
+            pass  # a client that does not read loses notifications, never the node's memory
+
+
+class Hub:
+    """Fans node events out to subscribed connections."""
+
+    def __init__(self) -> None:
+        self.connections: set[Connection] = set()
+        self._ids = itertools.count(1)
+
+    def subscribe(self, conn: Connection, params: list[Any]) -> str:
+        if not params or params[0] not in KINDS:
+            raise invalid_params(f"unknown subscription type, want one of {', '.join(KINDS)}", 0)
+        kind = params[0]
+        sub = Subscription(kind, key=json.dumps(params, sort_keys=True))
+        if kind == "logs":
+            sub.query = parse_filter(params[1] if len(params) > 1 and params[1] is not None else {}, 1)
+        if kind == "newPendingTransactions":
+            sub.full_tx = bool(params[1]) if len(params) > 1 else False
+        if any(s.key == sub.key for s in conn.subs.values()):
+            raise invalid_request("duplicate subscription")
+        if len(conn.subs) >= MAX_SUBSCRIPTIONS:
+            raise limit_exceeded(f"at most {MAX_SUBSCRIPTIONS} subscriptions per connection")
+        sub_id = quantity(next(self._ids) << 64 | id(conn) & 0xFFFFFFFF)
+        conn.subs[sub_id] = sub
+        return sub_id
+
+    def _each(self, kind: str) -> list[tuple[Connection, str, Subscription]]:
+        return [(c, i, s) for c in self.connections for i, s in c.subs.items() if s.kind == kind]
+
+    def on_block(self, block: Block, receipts: list[Receipt], mini_blocks: int) -> None:
+        head = header_json(block.header, block.hash)
+        head.update(size=quantity(block_size(block)), miniBlockCount=quantity(mini_blocks))
+        for conn, sub_id, _ in self._each("newHeads"):
+            conn.push(sub_id, head)
+        subs = self._each("logs")
+        if not subs:
+            return
+        h = block.header
+        log_index = 0
+        for i, (tx, r) in enumerate(zip(block.transactions, receipts)):
+            for log in r.logs:
+                item = log_json(log, block.hash, h.number, h.timestamp, tx.hash, i, log_index)
+                for conn, sub_id, sub in subs:
+                    q = sub.query
+                    if q and (not q.addresses or log.address in q.addresses) and all(
+                            not want or (k < len(log.topics) and log.topics[k] in want)
+                            for k, want in enumerate(q.topics)):
+                        conn.push(sub_id, item)
+                log_index += 1
+
+    def on_pending(self, entry: PoolTx) -> None:
+        for conn, sub_id, sub in self._each("newPendingTransactions"):
+            conn.push(sub_id, tx_json(entry.tx, entry.sender, None, None, None, None) if sub.full_tx
+                      else data(entry.tx.hash))
+
+    def on_mini_block(self, mb: MiniBlock, header_template: Header) -> None:
+        subs = self._each("miniBlocks")
+        if not subs:
+            return
+        block = Block(header_template, mb.transactions, mb.senders, b"")
+        receipts = list(mb.receipts)
+        out = {
+            "block_number": quantity(mb.block_number), "block_timestamp": quantity(header_template.timestamp),
+            "index": quantity(mb.index), "mini_block_number": quantity(mb.number),
+            "mini_block_timestamp": quantity(mb.timestamp_us),
+            "gas_used": quantity(receipts[-1].cumulative_gas_used - mb.prior_gas if receipts else 0),
+            "transactions": [tx_json(tx, s, None, mb.block_number, mb.first_tx + i, header_template.base_fee_per_gas)
+                             for i, (tx, s) in enumerate(zip(mb.transactions, mb.senders))],
+            "receipts": [_mini_receipt(block, receipts, i, mb) for i in range(len(receipts))],
+        }
+        for conn, sub_id, _ in subs:
+            conn.push(sub_id, out)
+
+
+def _own_gas(mb: MiniBlock, i: int) -> int:
+    """Gas of the i-th transaction of the mini-block: receipts carry block-cumulative gas."""
+    return mb.receipts[i].cumulative_gas_used - (mb.receipts[i - 1].cumulative_gas_used if i else mb.prior_gas)
+
+
+def _mini_receipt(block: Block, receipts: list[Receipt], i: int, mb: MiniBlock) -> dict[str, Any]:
+    r = receipt_json(block, receipts, i, 0, None)
+    r.update(blockHash=None, transactionIndex=quantity(mb.first_tx + i), gasUsed=quantity(_own_gas(mb, i)))
+    return r
+
+
+def handle_subscription_call(hub: Hub, conn: Connection, method: str, params: list[Any]) -> Any:
+    """`eth_subscribe` / `eth_unsubscribe` for one connection."""
+    if method == "eth_subscribe":
+        return hub.subscribe(conn, params)
+    if len(params) != 1:
+        raise invalid_params("want one subscription id")
+    return conn.subs.pop(params[0], None) is not None
+

@@ -1,0 +1,92 @@
+"""WebSocket subscriptions against a real node process (spec/rpc.md §1, §5)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import aiohttp
+import pytest
+import requests
+from eth_account import Account
+from eth_utils import to_checksum_address
+from node_process import running_node
+
+KEY0 = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+
+
+@pytest.fixture(scope="module")
+def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with running_node(tmp_path_factory.mktemp("node"), "--block-time", "200") as (u, _):
+        yield u
+
+
+def _req(i: int, method: str, params: list[Any]) -> str:
+    return json.dumps({"jsonrpc": "2.0", "id": i, "method": method, "params": params})
+
+
+def test_subscribe_over_http_is_not_available(url: str) -> None:
+    reply = requests.post(url, data=_req(1, "eth_subscribe", ["newHeads"]), timeout=10).json()
+    assert reply["error"]["code"] == -32601
+
+
+def test_notifications_arrive(url: str) -> None:
+    acct = Account.from_key(KEY0)
+
+    async def go() -> dict[str, list[Any]]:
+        got: dict[str, list[Any]] = {}
+        async with aiohttp.ClientSession() as s, s.ws_connect(url) as ws:
+            ids = {}
+            for i, params in enumerate([["newHeads"], ["newPendingTransactions"], ["miniBlocks"],
+                                        ["newPendingTransactions", True]]):
+                await ws.send_str(_req(i, "eth_subscribe", params))
+                reply = json.loads(await ws.receive_str())
+                ids[reply["result"]] = f"{params[0]}{len(params)}"
+            nonce = int(requests.post(url, data=_req(9, "eth_getTransactionCount", [acct.address, "pending"]),
+                                      timeout=10).json()["result"], 16)
+            signed = acct.sign_transaction({"to": to_checksum_address("0x" + "77" * 20), "value": 3, "gas": 100_000,
+                                            "gasPrice": 10**7, "nonce": nonce, "chainId": 6342})
+            requests.post(url, data=_req(10, "eth_sendRawTransaction", ["0x" + signed.raw_transaction.hex()]),
+                          timeout=10)
+            deadline = asyncio.get_running_loop().time() + 20
+            while asyncio.get_running_loop().time() < deadline and len(got) < 4:
+                msg = json.loads(await ws.receive_str(timeout=20))
+                if msg.get("method") == "eth_subscription":
+                    got.setdefault(ids[msg["params"]["subscription"]], []).append(msg["params"]["result"])
+            got["hash"] = ["0x" + signed.hash.hex()]
+        return got
+
+    got = asyncio.run(go())
+    assert set(got) >= {"newHeads1", "newPendingTransactions1", "miniBlocks1", "newPendingTransactions2"}
+    tx_hash = got["hash"][0]
+    assert tx_hash in got["newPendingTransactions1"]
+    assert any(t["hash"] == tx_hash for t in got["newPendingTransactions2"])
+    mb = next(m for m in got["miniBlocks1"] if any(t["hash"] == tx_hash for t in m["transactions"]))
+    assert mb["receipts"][0]["status"] == "0x1" and int(mb["gas_used"], 16) > 0
+    assert all(k in got["newHeads1"][0] for k in ("number", "hash", "parentHash", "stateRoot", "miniBlockCount"))
+
+
+def test_subscription_limits(url: str) -> None:
+    async def go() -> list[dict[str, Any]]:
+        out = []
+        async with aiohttp.ClientSession() as s, s.ws_connect(url) as ws:
+            calls = [["newHeads"], ["newHeads"], ["bogus"], ["logs", {"address": "0x" + "11" * 20}],
+                     ["logs", {}], ["newPendingTransactions"], ["miniBlocks"], ["newPendingTransactions", True]]
+            for i, params in enumerate(calls):
+                await ws.send_str(_req(i, "eth_subscribe", params))
+                out.append(json.loads(await ws.receive_str()))
+            sub_id = out[0]["result"]
+            await ws.send_str(_req(99, "eth_unsubscribe", [sub_id]))
+            out.append(json.loads(await ws.receive_str()))
+            await ws.send_str(_req(100, "eth_unsubscribe", [sub_id]))
+            out.append(json.loads(await ws.receive_str()))
+        return out
+
+    r = asyncio.run(go())
+    assert "result" in r[0] and r[1]["error"]["code"] == -32600 and r[2]["error"]["code"] == -32602
+    assert all("result" in x for x in r[3:7]) and r[7]["error"]["code"] == -32005
+    assert r[8]["result"] is True and r[9]["result"] is False
+
+
