@@ -36,6 +36,7 @@ from megaeth_node.types import (
     DEPOSIT_TX_TYPE, LEGACY_TX_TYPE, Block, ChainDataError, Header, Receipt, Transaction, ordered_trie_root,
 )
 from salt.store import SaltStore
+from salt.witness import MptWitness, encode_mpt_witness, encode_salt_witness
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -188,7 +189,9 @@ class Sequencer:
         """Finish the open block: SALT root, header, one LMDB write transaction with everything."""
         b = self.building()
         result = b.run.finish()
-        root = b.overlay.apply(salt_updates(result.state_diff))
+        diff = result.state_diff
+        witness = b.overlay.witness(diff.reads | diff.writes)  # of the pre-state, for mega_getBlockWitness
+        root = b.overlay.apply(salt_updates(diff))
         receipts = list(result.receipts)
         header = replace(b.header, state_root=root, gas_used=result.gas_used, logs_bloom=result.logs_bloom,
                          transactions_root=ordered_trie_root(tx.encode() for tx in b.txs),
@@ -197,8 +200,10 @@ class Sequencer:
         block = Block(header, tuple(b.txs), tuple(b.senders), header.hash)
         with self.env.begin(write=True) as txn:
             b.overlay.commit(txn)
-            self.chain.write_codes(txn, result.state_diff.codes)
+            self.chain.write_codes(txn, diff.codes)
             self.chain.write_block(txn, block, receipts)
+            self.chain.write_witness(txn, header.number, encode_salt_witness(witness),
+                                     encode_mpt_witness(MptWitness(EMPTY_TRIE_ROOT, ())))
             self.chain.clear_journal(txn)
         self.head = header
         self._building = None

@@ -28,7 +28,7 @@ TABLES = (
     "log_topic",    # topic ‖ number → b""
     "journal",      # number ‖ mini-block index (u32) → rlp([block timestamp, [tx 2718 encodings]]): unsealed block
     "codes",        # code hash → code
-    "witnesses",    # number → zstd(bincode SALT witness file) ‖ zstd(bincode MPT witness), for mega_getBlockWitness
+    "witnesses",    # number → rlp([bincode SaltWitness, bincode MptWitness]) of the block's pre-state
     "meta",         # b"head" → number, b"schema" → version
 )
 _U64 = Struct(">Q")
@@ -87,6 +87,18 @@ class ChainStore:
     def write_codes(self, txn: lmdb.Transaction, codes: Mapping[bytes, bytes]) -> None:
         for code_hash, code in codes.items():
             txn.put(code_hash, code, db=self.db["codes"])
+
+    def write_witness(self, txn: lmdb.Transaction, number: int, salt: bytes, mpt: bytes) -> None:
+        txn.put(_U64.pack(number), rlp.encode([salt, mpt]), db=self.db["witnesses"])
+
+    def witness(self, number: int) -> tuple[bytes, bytes] | None:
+        """(bincode SaltWitness, bincode MptWitness) that block `number` executes over."""
+        with self.env.begin() as txn:
+            v = txn.get(_U64.pack(number), db=self.db["witnesses"])
+        if v is None:
+            return None
+        salt, mpt = rlp.decode(bytes(v))
+        return bytes(salt), bytes(mpt)
 
     def code(self, code_hash: bytes) -> bytes | None:
         with self.env.begin() as txn:
