@@ -13,9 +13,13 @@ a 576-byte proof. Curve points are kept as raw 32-byte strings here; `salt.multi
 
 from __future__ import annotations
 
+import base64
+import binascii
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+import zstandard
 
 from salt.types import SALT_VALUE_LEN, SaltValue
 
@@ -245,3 +249,55 @@ def encode_mpt_witness(m: MptWitness) -> bytes:
 def sorted_levels(levels: Mapping[int, int]) -> dict[int, int]:
     """`levels` in ascending bucket order, as writers emit it (spec §6.1, v1.0.3+)."""
     return {b: levels[b] for b in sorted(levels)}
+
+
+# ---- `mega_getBlockWitness` transport (spec/stateless-validator.md §8.1, later-upstream form) ----
+
+RPC_WITNESS_PREFIX = "v0:"
+RPC_WITNESS_ZSTD_LEVEL = 9
+RPC_WITNESS_MAX_BYTES = 64 << 20  # decompressed cap: a real witness is 60-170 KB; refuses zstd bombs
+
+
+def _read_mpt_witness(r: _Reader) -> MptWitness:
+    root = r.b256("storage_root")
+    return MptWitness(root, tuple(r.byte_vec("trie node") for _ in range(r.count("state", 8))))
+
+
+def encode_rpc_witness(salt: SaltWitness, mpt: MptWitness) -> str:
+    """`"v0:" + base64(zstd(level 9, bincode((SaltWitness, MptWitness))))`: the witness as the sequencer
+    serves it; the bincode payload is the `.salt`/`.mpt` file bodies without the `.salt` envelope."""
+    payload = encode_salt_witness(salt) + encode_mpt_witness(mpt)
+    packed = zstandard.ZstdCompressor(level=RPC_WITNESS_ZSTD_LEVEL).compress(payload)
+    return RPC_WITNESS_PREFIX + base64.b64encode(packed).decode("ascii")
+
+
+def decode_rpc_witness(s: str, max_bytes: int = RPC_WITNESS_MAX_BYTES) -> tuple[SaltWitness, MptWitness]:
+    """Inverse of `encode_rpc_witness`, strict: the `v0:` prefix, canonical base64, exactly one zstd frame
+    whose output is at most `max_bytes`, and a bincode pair that fills it exactly. Raises
+    `WitnessDecodeError` naming the failing layer."""
+    if not isinstance(s, str) or not s.startswith(RPC_WITNESS_PREFIX):
+        raise WitnessDecodeError(f"RPC witness must be a string starting with {RPC_WITNESS_PREFIX!r}")
+    body = s[len(RPC_WITNESS_PREFIX) :]
+    try:
+        packed = base64.b64decode(body.encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError) as e:
+        raise WitnessDecodeError(f"RPC witness: bad base64: {e}") from e
+    try:
+        declared = zstandard.get_frame_parameters(packed).content_size
+        if declared != zstandard.CONTENTSIZE_UNKNOWN and declared > max_bytes:
+            raise WitnessDecodeError(f"RPC witness: zstd frame declares {declared} bytes, cap is {max_bytes}")
+        dctx = zstandard.ZstdDecompressor()
+        payload = dctx.decompress(packed, max_output_size=max_bytes)
+        tail = dctx.decompressobj()
+        tail.decompress(packed)  # bounded: the same first frame, already decompressed within the cap
+        if not tail.eof or tail.unused_data:
+            raise WitnessDecodeError(f"RPC witness: {len(tail.unused_data)} bytes after the zstd frame")
+    except zstandard.ZstdError as e:
+        raise WitnessDecodeError(f"RPC witness: bad zstd data: {e}") from e
+    if len(payload) > max_bytes:
+        raise WitnessDecodeError(f"RPC witness: {len(payload)} decompressed bytes exceed the cap {max_bytes}")
+    r = _Reader(payload)
+    salt = _read_salt_witness(r)
+    mpt = _read_mpt_witness(r)
+    r.finish("RPC witness (SaltWitness, MptWitness)")
+    return salt, mpt
