@@ -59,6 +59,7 @@ def simulate(state: StateAPI, rules: IsthmusRules, chain_id: int, req: CallReque
         Address(req.to) if req.to else CREATE_CONTRACT_ADDRESS, req.value, req.data,
         [(Address(a), [int.from_bytes(k, "big") for k in ks]) for a, ks in req.access_list])
     tx = SpoofTransaction(unsigned.as_signed_transaction(_CARRIER_KEY), sender=sender)
+    state.lock_changes()  # a transaction boundary: SSTORE's "original" values are the current ones
     snapshot = state.snapshot()
     try:
         if req.max_fee_per_gas is None:

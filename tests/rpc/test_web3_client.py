@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -85,8 +86,12 @@ def test_deploy_call_events_and_revert(w3: Web3) -> None:
         w3.eth.estimate_gas({"from": me, "to": addr, "data": (0xDEAD).to_bytes(32, "big")})
     gas = w3.eth.estimate_gas({"from": me, "to": addr, "data": (7).to_bytes(32, "big")})
     assert 21_000 < gas < 200_000
-    w3.eth.wait_for_transaction_receipt(w3.eth.send_transaction({"from": me, "to": addr, "data": (7).to_bytes(32, "big"),
-                                                                 "gas": gas}), timeout=30)
+    last = w3.eth.wait_for_transaction_receipt(
+        w3.eth.send_transaction({"from": me, "to": addr, "data": (7).to_bytes(32, "big"), "gas": gas}), timeout=30)
+    assert last.status == 1, last
+    deadline = time.monotonic() + 10  # receipts come from the mini-block; logs are indexed when the block seals
+    while w3.eth.block_number < last.blockNumber and time.monotonic() < deadline:
+        time.sleep(0.05)
     logs = w3.eth.get_logs({"address": addr, "fromBlock": 0})
     assert [int.from_bytes(lg["data"], "big") for lg in logs] == [42, 7]
     assert len(w3.eth.get_filter_changes(flt.filter_id)) >= 1
