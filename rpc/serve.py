@@ -16,6 +16,7 @@ from rpc.methods_dev import dev_methods
 from rpc.methods_eth import eth_methods
 from rpc.methods_logs import log_methods
 from rpc.server import make_app
+from rpc.status import NodeStatus, add_status_routes
 from rpc.subscriptions import Hub
 
 
@@ -28,9 +29,10 @@ def node_methods(node: Sequencer, accounts: list[DevAccount]) -> dict[str, Handl
 async def serve(node: Sequencer, accounts: list[DevAccount], host: str, port: int,
                 cors_origins: tuple[str, ...] = (), on_ready: Callable[[int], None] | None = None) -> None:
     """Run until SIGINT/SIGTERM: the JSON-RPC server on host:port and the sequencer's builder loop."""
-    hub = Hub()
-    node.listeners.append(hub)
+    hub, status = Hub(), NodeStatus(node)
+    node.listeners.extend((hub, status))
     app = make_app(node_methods(node, accounts), Limits(), cors_origins, hub)
+    add_status_routes(app, status)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, host, port)

@@ -10,6 +10,7 @@ from aiohttp import WSMsgType, web
 
 from rpc.dispatch import NO_REPLY, Limits, Methods, handle_body
 from rpc.errors import limit_exceeded, parse_error
+from rpc.status import STATUS
 from rpc.subscriptions import Connection, Hub, handle_subscription_call
 
 WS_IDLE_TIMEOUT_S = 60.0
@@ -51,6 +52,8 @@ async def handle_http(request: web.Request) -> web.StreamResponse:
 async def handle_get(request: web.Request) -> web.StreamResponse:
     """WebSocket upgrade on `/`; a plain GET gets a short text answer."""
     if request.headers.get("Upgrade", "").lower() != "websocket":
+        if "text/html" in request.headers.get("Accept", "") and STATUS in request.app:
+            raise web.HTTPFound("/status")
         return web.Response(text="megaeth-node JSON-RPC: POST JSON-RPC 2.0 requests to this URL\n")
     ws = web.WebSocketResponse(max_msg_size=request.app[LIMITS].max_tx_body, heartbeat=30)
     await ws.prepare(request)

@@ -90,3 +90,12 @@ def test_subscription_limits(url: str) -> None:
     assert r[8]["result"] is True and r[9]["result"] is False
 
 
+
+
+def test_metrics_and_status(url: str) -> None:
+    metrics = requests.get(url + "metrics", timeout=10).text
+    assert "megaeth_head_block" in metrics and "megaeth_mini_blocks_total" in metrics
+    status = requests.get(url + "status.json", timeout=10).json()
+    assert status["chain_id"] == 6342 and status["head"] >= 0
+    page = requests.get(url, headers={"Accept": "text/html"}, timeout=10)
+    assert page.url.endswith("/status") and "megaeth-node" in page.text and "/status.json" in page.text
