@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -13,6 +14,11 @@ import requests
 from eth_account import Account
 from eth_utils import to_checksum_address
 from node_process import running_node
+
+from megaeth_node.genesis import dev_chain
+from megaeth_node.types import Block
+from salt.witness import WitnessFile, decode_rpc_witness, encode_mpt_witness, encode_witness_file
+from validator.core import validate_block
 
 KEY0 = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 
@@ -99,3 +105,30 @@ def test_metrics_and_status(url: str) -> None:
     assert status["chain_id"] == 6342 and status["head"] >= 0
     page = requests.get(url, headers={"Accept": "text/html"}, timeout=10)
     assert page.url.endswith("/status") and "megaeth-node" in page.text and "/status.json" in page.text
+
+
+def test_block_witness_served_and_validates(url: str) -> None:
+    def rpc(method: str, params: list[Any]) -> Any:
+        return requests.post(url, data=_req(1, method, params), timeout=10).json()
+
+    acct = Account.from_key(KEY0)
+    nonce = int(rpc("eth_getTransactionCount", [acct.address, "pending"])["result"], 16)
+    signed = acct.sign_transaction({"to": to_checksum_address("0x" + "78" * 20), "value": 3, "gas": 100_000,
+                                    "gasPrice": 10**7, "nonce": nonce, "chainId": 6342})
+    receipt = rpc("eth_sendRawTransactionSync", ["0x" + signed.raw_transaction.hex()])["result"]
+    number = int(receipt["blockNumber"], 16)
+    deadline = time.monotonic() + 10
+    while int(rpc("eth_blockNumber", [])["result"], 16) < number and time.monotonic() < deadline:
+        time.sleep(0.05)
+    raw_block, raw_parent = (rpc("eth_getBlockByNumber", [hex(n), True])["result"] for n in (number, number - 1))
+    block, parent = Block.from_rpc(raw_block), Block.from_rpc(raw_parent)
+    salt, mpt = decode_rpc_witness(rpc("mega_getBlockWitness", [{"blockNumber": hex(number),
+                                                                 "blockHash": raw_block["hash"]}])["result"])
+    verdict = validate_block(block, parent.header, encode_witness_file(WitnessFile(bytes(32), parent.hash, salt)),
+                             encode_mpt_witness(mpt), {}, dev_chain(6342))
+    assert verdict.valid, verdict
+    report = rpc("mega_setValidatedBlocks", [[number - 1, raw_parent["hash"]], [number, raw_block["hash"]]])["result"]
+    assert report["accepted"] is True and report["lastValidatedBlock"] == [number, raw_block["hash"]]
+    bad = rpc("mega_setValidatedBlocks", [[number - 1, raw_parent["hash"]], [number, "0x" + "00" * 32]])["result"]
+    assert bad["accepted"] is False
+    assert rpc("mega_getBlockWitness", [{"blockNumber": hex(10**6)}])["error"]["code"] == -32000
