@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run test doctor clean
+.PHONY: setup test-tools run test doctor clean
 
 setup: $(STAMP)
 
@@ -17,10 +17,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m aot.toolchain --install
 	touch $(STAMP)
 
+# Test-only tools from apt (root): a headless browser for the status-page test.
+test-tools:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else echo "chromium not installed: the browser test is skipped outside CI"; fi; }
+
 run: setup
 	$(BIN)/megaeth-node run $(ARGS)
 
-test: setup
+test: setup test-tools
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 doctor: setup
