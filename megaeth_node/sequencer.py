@@ -41,6 +41,7 @@ from salt.witness import MptWitness, encode_mpt_witness, encode_salt_witness
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 EMPTY_TRIE_ROOT = keccak(b"\x80")
+MAX_TX_SIZE = 128 * 1024  # geth's txpool limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,6 +252,8 @@ class Sequencer:
 
     async def submit(self, raw: bytes) -> bytes:
         """Validate and pool a signed transaction; return its hash or raise an InvalidTransaction subclass."""
+        if len(raw) > MAX_TX_SIZE:
+            raise InvalidTransaction(f"oversized data: transaction size {len(raw)}, limit {MAX_TX_SIZE}")
         try:
             tx = Transaction.decode(raw)
         except ChainDataError as e:

@@ -64,6 +64,10 @@ async def _call(methods: Methods, req: Any) -> Any:
         reply = _error(id_, invalid_params(str(e)))
     except NodeError as e:
         reply = _error(id_, from_node_error(e))
+    except (TypeError, KeyError, IndexError, ValueError, AttributeError) as e:
+        # a handler met params of the wrong shape: the client's mistake, reported as such
+        log.debug("invalid params for %s: %r", method, e)
+        reply = _error(id_, invalid_params(f"{type(e).__name__}: {e}"))
     except Exception:
         log.exception("internal error in %s", method)
         reply = _error(id_, internal_error())
