@@ -32,6 +32,33 @@ class CallRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class AccountOverride:
+    """One entry of an `eth_call` StateOverride: `state` replaces all storage, `state_diff` patches slots."""
+
+    balance: int | None = None
+    nonce: int | None = None
+    code: bytes | None = None
+    state: dict[int, int] | None = None
+    state_diff: dict[int, int] | None = None
+
+
+def apply_overrides(state: StateAPI, overrides: dict[bytes, AccountOverride]) -> None:
+    """Write the overrides into `state` (inside the caller's snapshot)."""
+    for address, o in overrides.items():
+        addr = Address(address)
+        if o.balance is not None:
+            state.set_balance(addr, o.balance)
+        if o.nonce is not None:
+            state.set_nonce(addr, o.nonce)
+        if o.code is not None:
+            state.set_code(addr, o.code)
+        if o.state is not None:
+            state.delete_storage(addr)
+        for slot, value in {**(o.state or {}), **(o.state_diff or {})}.items():
+            state.set_storage(addr, slot, value)
+
+
+@dataclass(frozen=True, slots=True)
 class CallResult:
     success: bool
     gas_used: int
@@ -48,20 +75,23 @@ def _revert_reason(output: bytes) -> str:
     return "execution reverted"
 
 
-def simulate(state: StateAPI, rules: IsthmusRules, chain_id: int, req: CallRequest, gas: int) -> CallResult:
+def simulate(state: StateAPI, rules: IsthmusRules, chain_id: int, req: CallRequest, gas: int,
+             overrides: dict[bytes, AccountOverride] | None = None) -> CallResult:
     """Execute `req` with `gas` on `state` and revert everything. Without fee fields the call pays the
     base fee with balance credited for the occasion, so the balance only has to cover `value`."""
     base_fee = state.execution_context.base_fee_per_gas
     fee = max(req.max_fee_per_gas or 0, base_fee)
     sender = Address(req.sender)
-    unsigned = OpVM.get_transaction_builder().new_unsigned_dynamic_fee_transaction(
-        chain_id, state.get_nonce(sender), min(req.max_priority_fee_per_gas, fee), fee, gas,
-        Address(req.to) if req.to else CREATE_CONTRACT_ADDRESS, req.value, req.data,
-        [(Address(a), [int.from_bytes(k, "big") for k in ks]) for a, ks in req.access_list])
-    tx = SpoofTransaction(unsigned.as_signed_transaction(_CARRIER_KEY), sender=sender)
     state.lock_changes()  # a transaction boundary: SSTORE's "original" values are the current ones
     snapshot = state.snapshot()
     try:
+        if overrides:  # journaled like the call itself, so the revert below removes them too
+            apply_overrides(state, overrides)
+        unsigned = OpVM.get_transaction_builder().new_unsigned_dynamic_fee_transaction(
+            chain_id, state.get_nonce(sender), min(req.max_priority_fee_per_gas, fee), fee, gas,
+            Address(req.to) if req.to else CREATE_CONTRACT_ADDRESS, req.value, req.data,
+            [(Address(a), [int.from_bytes(k, "big") for k in ks]) for a, ks in req.access_list])
+        tx = SpoofTransaction(unsigned.as_signed_transaction(_CARRIER_KEY), sender=sender)
         if req.max_fee_per_gas is None:
             state.delta_balance(sender, gas * fee)
         rules.before_transaction(state, tx)
@@ -80,9 +110,10 @@ def simulate(state: StateAPI, rules: IsthmusRules, chain_id: int, req: CallReque
         state.revert(snapshot)
 
 
-def call(state: StateAPI, rules: IsthmusRules, chain_id: int, req: CallRequest, gas_cap: int) -> bytes:
+def call(state: StateAPI, rules: IsthmusRules, chain_id: int, req: CallRequest, gas_cap: int,
+         overrides: dict[bytes, AccountOverride] | None = None) -> bytes:
     """`eth_call`: the return data, or ExecutionReverted (code 3) with the revert bytes."""
-    res = simulate(state, rules, chain_id, req, min(req.gas or gas_cap, gas_cap))
+    res = simulate(state, rules, chain_id, req, min(req.gas or gas_cap, gas_cap), overrides)
     if not res.success:
         if res.output or "revert" in res.error.lower():
             raise ExecutionReverted(_revert_reason(res.output), res.output)

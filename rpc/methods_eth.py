@@ -8,7 +8,7 @@ from typing import Any
 import rlp
 from eth_hash.auto import keccak
 
-from megaeth_node.calls import CallRequest, call, estimate_gas
+from megaeth_node.calls import AccountOverride, CallRequest, call, estimate_gas
 from megaeth_node.errors import HeaderNotFound
 from megaeth_node.sequencer import Sequencer
 from megaeth_node.types import Block, Receipt
@@ -158,13 +158,35 @@ def eth_methods(node: Sequencer) -> dict[str, Handler]:
             access_list=tuple((parse_address(a["address"]), tuple(parse_hash(k) for k in a.get("storageKeys", [])))
                               for a in obj.get("accessList") or []))
 
+    def state_overrides(obj: Any, i: int) -> dict[bytes, AccountOverride]:
+        """`StateOverride` (spec/rpc.md §2): balance, nonce, code, state (replace) or stateDiff (patch)."""
+        if not isinstance(obj, dict):
+            raise invalid_params("state override must be an object", i)
+        out = {}
+        for addr, o in obj.items():
+            if not isinstance(o, dict):
+                raise invalid_params(f"override of {addr} must be an object", i)
+            if o.get("state") is not None and o.get("stateDiff") is not None:
+                raise invalid_params(f"account {addr} has both 'state' and 'stateDiff'", i)
+
+            def slots(m: Any) -> dict[int, int] | None:
+                if m is None:
+                    return None
+                return {int.from_bytes(parse_hash(k), "big"): int.from_bytes(parse_hash(v), "big") for k, v in m.items()}
+
+            out[parse_address(addr)] = AccountOverride(
+                balance=parse_quantity(o["balance"]) if o.get("balance") is not None else None,
+                nonce=parse_quantity(o["nonce"]) if o.get("nonce") is not None else None,
+                code=parse_data(o["code"]) if o.get("code") is not None else None,
+                state=slots(o.get("state")), state_diff=slots(o.get("stateDiff")))
+        return out
+
     async def eth_call(params: list[Any]) -> str:
         _max_args(params, 4)
         req = call_request(_arg(params, 0), 0)
         require_current(_arg(params, 1, "latest"), 1)
-        if len(params) > 2 and params[2]:
-            raise invalid_params("state overrides are not supported by this node yet", 2)
-        out = await node.read_state(lambda s: call(s, node.building().run.rules, chain_id, req, GAS_CAP))
+        overrides = state_overrides(_arg(params, 2, {}), 2)
+        out = await node.read_state(lambda s: call(s, node.building().run.rules, chain_id, req, GAS_CAP, overrides))
         return data(out)
 
     async def eth_estimate_gas(params: list[Any]) -> str:
@@ -195,13 +217,16 @@ def eth_methods(node: Sequencer) -> dict[str, Handler]:
             raise RpcError(-32000, "transaction was dropped at execution", data(tx_hash))
         return receipt
 
-    async def locate(tx_hash: bytes) -> tuple[Block, list[Receipt], int] | None:
-        """The block (sealed, or the open one with a null hash) holding `tx_hash`, its receipts and index."""
+    async def locate(tx_hash: bytes, open_block: bool = True) -> tuple[Block, list[Receipt], int] | None:
+        """The block (sealed, or with `open_block` the unsealed one with a null hash) holding `tx_hash`, its
+        receipts and index."""
         loc = node.chain.tx_location(tx_hash)
         if loc is not None:
             block, receipts = node.chain.block(loc[0]), node.chain.receipts(loc[0])
             if block is not None and receipts is not None:
                 return block, receipts, loc[1]
+        if not open_block:
+            return None
         header, txs, senders, receipts = await node.open_block()
         for i, tx in enumerate(txs):
             if tx.hash == tx_hash:
@@ -212,8 +237,8 @@ def eth_methods(node: Sequencer) -> dict[str, Handler]:
         tx = block.transactions[i]
         return keccak(rlp.encode([block.senders[i], tx.nonce]))[12:] if tx.to is None else None
 
-    async def find_receipt(tx_hash: bytes) -> dict[str, Any] | None:
-        found = await locate(tx_hash)
+    async def find_receipt(tx_hash: bytes, open_block: bool = True) -> dict[str, Any] | None:
+        found = await locate(tx_hash, open_block)
         if found is None:
             return None
         block, receipts, i = found
@@ -226,8 +251,11 @@ def eth_methods(node: Sequencer) -> dict[str, Handler]:
         return out
 
     async def get_receipt(params: list[Any]) -> dict[str, Any] | None:
+        """Null until the block seals: ethers v6 rejects a receipt whose blockHash is null (BAD_DATA), so the
+        mini-block receipt (blockHash null) is served only by the sync send and `miniBlocks`; the transaction
+        itself (eth_getTransactionByHash) shows its mini-block inclusion at once."""
         _max_args(params, 1)
-        return await find_receipt(parse_hash(_arg(params, 0)))
+        return await find_receipt(parse_hash(_arg(params, 0)), open_block=False)
 
     async def get_transaction(params: list[Any]) -> dict[str, Any] | None:
         _max_args(params, 1)

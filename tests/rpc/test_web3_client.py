@@ -137,3 +137,17 @@ def test_data_dir_is_reused(tmp_path: Path) -> None:
         w3 = Web3(Web3.HTTPProvider(url))
         assert w3.eth.get_balance(w3.eth.accounts[1]) == balance
         assert w3.eth.get_transaction_receipt(h).status == 1
+
+
+def test_eth_call_state_overrides(w3: Web3) -> None:
+    target = Web3.to_checksum_address("0x" + "99" * 20)
+    slot = "0x" + "00" * 32
+    call = {"to": target, "data": "0x"}
+    assert w3.eth.call(call) == b""
+    overridden = w3.eth.call(call, "latest", {target: {"code": "0x" + RUNTIME.hex(), "stateDiff": {slot: "0x" + "00" * 31 + "2a"}}})
+    assert int.from_bytes(overridden, "big") == 42
+    assert w3.eth.get_code(target) == b""  # nothing persisted
+    reply = requests.post(w3.provider.endpoint_uri, json={  # type: ignore[attr-defined]
+        "jsonrpc": "2.0", "id": 1, "method": "eth_call",
+        "params": [call, "latest", {target: {"state": {}, "stateDiff": {}}}]}, timeout=10).json()
+    assert reply["error"]["code"] == -32602
