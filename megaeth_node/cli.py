@@ -71,13 +71,44 @@ def _run(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def _validate(args: argparse.Namespace, cfg: Config) -> int:
-    if args.fixtures is None:
-        print("megaeth-node validate --rpc: online mode is not available in this build yet (issue 6)",
-              file=sys.stderr)
-        return 2
-    from validator.offline import run_offline
+    if args.fixtures is not None:
+        from validator.offline import run_offline
 
-    return run_offline(args.fixtures, cfg.validator.workers, args.json)
+        return run_offline(args.fixtures, cfg.validator.workers, args.json)
+    return _validate_online(args, cfg)
+
+
+def _validate_online(args: argparse.Namespace, cfg: Config) -> int:
+    import signal
+    import threading
+
+    from gas.spec import TESTNET, ChainConfig
+    from validator.logs import configure
+    from validator.metrics import Metrics
+    from validator.online import OnlineSettings, OnlineValidator
+
+    configure(as_json=args.log_json)
+    settings = OnlineSettings(
+        rpc_url=cfg.validator.rpc_url, data_dir=args.data_dir or cfg.node.data_dir / "validator",
+        workers=cfg.validator.workers, start_block=args.start_block,
+        chain=ChainConfig(cfg.node.chain_id, TESTNET.forks), report=not args.no_report,
+        until_block=args.until_block)
+    stop = threading.Event()
+    metrics = Metrics()
+    validator = OnlineValidator(settings, metrics=metrics, stop=stop,
+                                progress=sys.stderr if sys.stderr.isatty() else None)
+    validator.pool  # noqa: B018 - fork the workers before the exporter thread starts
+    if cfg.validator.metrics_port:
+        port = metrics.serve(cfg.validator.metrics_port)
+        print(f"metrics on http://127.0.0.1:{port}/metrics", file=sys.stderr)
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        return validator.run()
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        metrics.stop()
 
 
 def _not_built(issue: str) -> Callable[[argparse.Namespace, Config], int]:
@@ -111,6 +142,11 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("--workers", dest="validator.workers", type=int, help="worker processes (default: cores)")
     val.add_argument("--metrics-port", dest="validator.metrics_port", type=int, help="Prometheus port (0 = off)")
     val.add_argument("--json", action="store_true", help="print one JSON object per block")
+    val.add_argument("--start-block", help="trusted anchor, block hash or number (required the first time)")
+    val.add_argument("--data-dir", type=Path, help="checkpoint directory (default: <node data dir>/validator)")
+    val.add_argument("--until-block", type=int, help="stop once this block is validated")
+    val.add_argument("--no-report", action="store_true", help="do not call mega_setValidatedBlocks")
+    val.add_argument("--log-json", action="store_true", help="log one JSON object per line")
     val.set_defaults(handler=_validate)
 
     rep = sub.add_parser("replay", help="re-execute fixture blocks and compare header commitments")

@@ -1,14 +1,12 @@
 """Offline validation of a fixtures directory (spec/stateless-validator.md §1): the lowest block is the
-trusted anchor; every later block is validated against its predecessor, in a pool of worker processes,
-with results reported in block order."""
+trusted anchor; every later block is validated against its predecessor, in a pool of persistent, warm
+worker processes (`validator.pool`), with results reported in block order."""
 
 from __future__ import annotations
 
 import json
 import sys
-import time
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import TextIO
 
@@ -16,11 +14,13 @@ from gas.spec import TESTNET, ChainConfig
 from megaeth_node.fixtures import FixtureBlock, fixture_blocks, load_contracts
 from validator.checks import Verdict
 from validator.core import validate_block
+from validator.pool import WorkerPool
+from validator.progress import Progress
 
 _CODES: dict[bytes, bytes] = {}
 
 
-def _init_worker(contracts: Path) -> None:
+def _load_codes(contracts: Path) -> None:
     _CODES.update(load_contracts(contracts))
 
 
@@ -33,28 +33,30 @@ def _validate(job: tuple[FixtureBlock, FixtureBlock, ChainConfig]) -> Verdict:
                           _CODES, chain)
 
 
-def validate_fixtures(root: Path, workers: int, chain: ChainConfig = TESTNET) -> Iterator[Verdict]:
-    """Verdicts for every block after the anchor, in order; `workers` processes (1 = in this process)."""
+def validate_fixtures(root: Path, workers: int, chain: ChainConfig = TESTNET,
+                      pool: WorkerPool | None = None) -> Iterator[Verdict]:
+    """Verdicts for every block after the anchor, in order; `workers` processes (1 = in this process).
+    A caller-owned `pool` (already holding the contracts) is reused instead of starting one."""
     blocks = fixture_blocks(root)
     jobs = [(parent, fb, chain) for parent, fb in zip(blocks, blocks[1:])]
-    contracts = root / "contracts.txt"
-    if workers <= 1:
-        _init_worker(contracts)
-        yield from map(_validate, jobs)
+    if pool is not None:
+        yield from pool.ordered(_validate, jobs)
         return
-    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(contracts,)) as pool:
-        yield from pool.map(_validate, jobs)
+    with WorkerPool(workers, _load_codes, (root / "contracts.txt",)) as own:
+        yield from own.ordered(_validate, jobs)
 
 
 def run_offline(root: Path, workers: int, as_json: bool, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """CLI body of `megaeth-node validate --fixtures DIR`: one line (or JSON object) per block, a progress
-    line on stderr, exit status 0 only if every block is valid."""
+    bar on stderr, exit status 0 only if every block is valid."""
     out, err = out or sys.stdout, err or sys.stderr
     total = len(fixture_blocks(root)) - 1
-    start, done, invalid = time.monotonic(), 0, 0
+    progress = Progress(total, err)
+    done, invalid = 0, 0
     for verdict in validate_fixtures(root, workers):
         done += 1
         invalid += not verdict.valid
+        progress.finish()
         if as_json:
             print(json.dumps(verdict.to_json()), file=out, flush=True)
         elif verdict.valid:
@@ -62,8 +64,7 @@ def run_offline(root: Path, workers: int, as_json: bool, out: TextIO | None = No
         else:
             print(f"block {verdict.number} INVALID: {verdict.field}: expected {verdict.expected or '-'}, "
                   f"got {verdict.got or '-'} {verdict.detail}", file=out, flush=True)
-        rate = done / max(time.monotonic() - start, 1e-9)
-        print(f"\r{done}/{total} blocks, {rate:.1f} blocks/s, ETA {(total - done) / rate:.0f} s",
-              end="" if done < total else "\n", file=err, flush=True)
+        progress.advance()
+    progress.finish()
     print(f"{done - invalid}/{done} blocks valid", file=err)
     return 0 if invalid == 0 and done == total else 1

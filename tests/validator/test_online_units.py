@@ -1,0 +1,119 @@
+"""Online-validator pieces that need no block replay: checkpoint, RPC client, refusals and fatal cases."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))  # fixture_server.py lives next to the tests
+from fixture_server import FixtureServer, Run, chain, forked_block, free_port, metric, settings
+
+from megaeth_node.cli import main
+from megaeth_node.types import Header
+from validator.checkpoint import Checkpoint, CheckpointError
+from validator.online import EXIT_FATAL, EXIT_INVALID, EXIT_USAGE
+from validator.pool import WorkerPool
+from validator.rpc_client import Backoff, RpcCallError, RpcClient, RpcDataError, RpcUnavailable, retrying
+
+
+def _headers(testdata: Path, numbers: range) -> list[Header]:
+    ch = chain(testdata, tip=0)
+    return [Header.from_rpc(ch.blocks[n]) for n in numbers]
+
+
+def test_checkpoint_chain_rules(testdata: Path, tmp_path: Path) -> None:
+    h = _headers(testdata, range(1139, 1144))
+    with Checkpoint(tmp_path) as cp:
+        assert cp.tip() is None and cp.anchor() is None
+        cp.reset_anchor(h[0])
+        for x in h[1:]:
+            cp.append(x)
+        with pytest.raises(CheckpointError):
+            cp.append(h[2])  # does not extend the tip
+        assert cp.tip().number == 1143 and cp.get(1141).header == h[2]  # type: ignore[union-attr]
+        assert cp.tip().state_root == h[4].state_root  # type: ignore[union-attr]
+        assert cp.rollback_to(1141) == 2
+        assert cp.tip().hash == h[2].hash  # type: ignore[union-attr]
+        with pytest.raises(CheckpointError):
+            cp.rollback_to(1138)
+        cp.append(h[3])
+        assert cp.prune(keep=1) == 1  # tip 1142: 1141 is kept, 1140 goes, the anchor 1139 stays
+        assert cp.get(1139) is not None and cp.get(1140) is None and cp.get(1141) is not None
+        cp.put_codes({b"\x01" * 32: b"code"})
+        assert cp.codes([b"\x01" * 32, b"\x02" * 32]) == {b"\x01" * 32: b"code"}
+    with Checkpoint(tmp_path) as cp:  # persisted
+        assert cp.anchor() == (1139, h[0].hash) and cp.tip().number == 1142  # type: ignore[union-attr]
+
+
+def test_rpc_client_errors_and_backoff(testdata: Path) -> None:
+    ch = chain(testdata, tip=1141)
+    down = RpcClient(f"http://127.0.0.1:{free_port()}/", timeout=2)
+    with pytest.raises(RpcUnavailable):
+        down.block_number()
+    b = Backoff(0.5, 30)
+    assert [b.next() for _ in range(8)] == [0.5, 1, 2, 4, 8, 16, 30, 30]
+    slept: list[float] = []
+    attempts = iter([RpcUnavailable("x"), RpcUnavailable("y"), 7])
+
+    def flaky() -> int:
+        a = next(attempts)
+        if isinstance(a, Exception):
+            raise a
+        return a
+
+    assert retrying(flaky, Backoff(0.1, 1), lambda e, d: None, sleep=slept.append) == 7
+    assert slept == [0.1, 0.2]
+    ch.codes = {k: v + b"\x00" for k, v in ch.codes.items()}  # a lying sequencer
+    with FixtureServer(ch) as server:
+        c = RpcClient(server.url)
+        assert c.block_number() == 1141
+        assert c.block_by_number(1142) is None
+        with pytest.raises(RpcDataError, match="hashes to"):
+            c.code_by_hash(next(iter(ch.codes)))
+        with pytest.raises(RpcCallError):
+            c.call("no_such_method", [])
+        h = bytes.fromhex(ch.blocks[1140]["hash"][2:])
+        salt, mpt = c.block_witness(1140, h)
+        assert salt.kvs and mpt.state
+        old = c.call("mega_getBlockWitness", ["1140", ch.blocks[1140]["hash"]])  # old positional form
+        assert isinstance(old, str) and old.startswith("v0:")
+
+
+@pytest.fixture(scope="module")
+def inline_pool() -> WorkerPool:
+    return WorkerPool(1)
+
+
+def test_needs_an_anchor_the_first_time(tmp_path: Path) -> None:
+    status = main(["validate", "--rpc", f"http://127.0.0.1:{free_port()}/", "--data-dir", str(tmp_path),
+                   "--workers", "1"])
+    assert status == EXIT_USAGE
+
+
+def test_invalid_block_stops_with_status_1(testdata: Path, tmp_path: Path, inline_pool: WorkerPool) -> None:
+    ch = chain(testdata, tip=1140)
+    bad = dict(ch.blocks[1140], transactionsRoot="0x" + "11" * 32)
+    bad = forked_block(bad, tag=0)  # recompute the header hash: only the transactions root is wrong
+    ch.fork[1140] = bad
+    ch.witnesses[bytes.fromhex(bad["hash"][2:])] = ch.witnesses[bytes.fromhex(ch.blocks[1140]["hash"][2:])]
+    with FixtureServer(ch) as server:
+        run = Run(settings(server.url, tmp_path, start_block="1139", workers=1), inline_pool)
+        assert run.join(60) == EXIT_INVALID
+    assert metric(run.metrics, "stateless_validator_blocks_invalid_total") == 1
+    assert ch.last_validated is None
+    with Checkpoint(tmp_path) as cp:
+        assert cp.tip().number == 1139  # type: ignore[union-attr]
+        r = cp.result(1140, bytes.fromhex(bad["hash"][2:]))
+        assert r is not None and not r.valid and r.field == "block integrity"
+
+
+def test_catastrophic_reorg_of_the_anchor(testdata: Path, tmp_path: Path, inline_pool: WorkerPool) -> None:
+    ch = chain(testdata, tip=1139)
+    with FixtureServer(ch) as server:
+        with Checkpoint(tmp_path) as cp:
+            cp.reset_anchor(Header.from_rpc(ch.blocks[1139]))
+        ch.fork[1139] = forked_block(ch.blocks[1139])
+        run = Run(settings(server.url, tmp_path, workers=1), inline_pool)
+        assert run.join(60) == EXIT_FATAL

@@ -1,0 +1,463 @@
+"""Online validation: follow a sequencer from a trusted anchor (spec/stateless-validator.md §2.1, §8).
+
+One main thread does all I/O and all chain bookkeeping; a `WorkerPool` validates blocks in parallel.
+
+* **Anchor.** `--start-block HASH|NUMBER` is fetched (retrying) and trusted: the checkpoint's canonical
+  chain becomes that block. Without it the checkpoint must hold a chain; the validator resumes at its tip.
+  Giving the checkpoint's own anchor again resumes too.
+* **Fetch** (up to `lookahead` blocks ahead of the canonical tip, never beyond the sequencer's tip): the full
+  block by number, its witness by (number, hash) and the code of every account in the witness that the
+  code cache (memory, then LMDB) lacks, each checked against its hash. A block whose `parentHash` is not
+  the previous block's hash means the sequencer reorganised.
+* **Validate** in the pool; results are taken strictly in block order. A valid block extends the canonical
+  chain in the checkpoint (one LMDB write); its witness was proven against the parent's stateRoot and
+  withdrawalsRoot by `validate_witnesses` (the §2.1 `grow_local_chain` links). An invalid block that is still
+  the sequencer's block at that height stops the validator (exit 1); if the sequencer replaced it, it is a reorg.
+* **Reorg**: drop everything fetched, walk back from the tip while the sequencer's hash at that height
+  differs from ours, roll the checkpoint back to the common block and continue from there. Below the anchor
+  nothing can be re-validated: "catastrophic reorg", exit 3. When idle, the tip's hash is re-checked each poll.
+* **Unreachable sequencer**: every RPC failure sleeps with exponential back-off (0.5 s doubling to 30 s)
+  and tries again; nothing is lost, the work resumes where it stopped.
+* **Report**: after the tip moves, `mega_setValidatedBlocks([anchor, tip])`; refusal with the sequencer's
+  last validated block below our anchor is a validation gap (exit 3, as upstream)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from concurrent.futures import Future
+from concurrent.futures import wait as wait_futures
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from eth_hash.auto import keccak
+
+from gas.spec import TESTNET, ChainConfig
+from megaeth_node.types import Block, ChainDataError, Header
+from salt.witness import MptWitness, SaltWitness
+from validator.checkpoint import Checkpoint, CheckpointError, ChainEntry
+from validator.checks import Verdict
+from validator.core import validate_witnesses
+from validator.logs import event
+from validator.metrics import Metrics
+from validator.pool import WorkerPool
+from validator.progress import Progress
+from validator.rpc_client import Backoff, RpcCallError, RpcClient, RpcDataError, RpcError, RpcUnavailable
+
+KECCAK_EMPTY = keccak(b"")
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_FATAL = 0, 1, 2, 3
+
+
+class Fatal(Exception):
+    """The validator cannot continue; `status` is the exit status."""
+
+    def __init__(self, message: str, status: int = EXIT_FATAL) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class OnlineSettings:
+    rpc_url: str
+    data_dir: Path
+    workers: int = 1
+    start_block: str | None = None  # block hash (0x…) or number; None: resume from the checkpoint
+    chain: ChainConfig = TESTNET
+    report: bool = True
+    until_block: int | None = None  # stop (status 0) once the canonical tip reaches this number
+    lookahead: int = 0  # blocks in flight; 0: 2 × workers + 2
+    poll_s: float = 1.0
+    backoff_first_s: float = 0.5
+    backoff_cap_s: float = 30.0
+    rpc_timeout_s: float = 20.0
+    keep_blocks: int = 1000  # canonical history kept for reorgs
+    prune_every: int = 100  # blocks between prunes
+
+
+@dataclass
+class _Pending:
+    number: int
+    hash: bytes
+    header: Header
+    txs: int
+    future: Future[tuple[Verdict, dict[str, float]]] | None = None
+    verdict: Verdict | None = None  # known without running (a stored result)
+    fetched_at: float = field(default_factory=time.monotonic)
+
+
+def _validate_job(job: tuple[dict[str, Any], Header, SaltWitness, MptWitness, dict[bytes, bytes], ChainConfig]
+                  ) -> tuple[Verdict, dict[str, float]]:
+    """Worker side: parse and validate one fetched block."""
+    block_json, parent, salt, mpt, codes, chain = job
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    try:
+        block = Block.from_rpc(block_json)
+    except (ChainDataError, KeyError, ValueError, TypeError) as e:
+        h = bytes.fromhex(str(block_json.get("hash", "0x"))[2:] or "00")
+        n = int(str(block_json.get("number", "0x0")), 16)
+        return Verdict(n, h, False, "block encoding", detail=str(e)), timings
+    timings["parse"] = time.perf_counter() - start
+    return validate_witnesses(block, parent, salt, mpt, codes, chain, timings), timings
+
+
+def code_hashes(salt: SaltWitness) -> set[bytes]:
+    """Code hashes named by contract accounts in the witness (72-byte account values), without KECCAK_EMPTY."""
+    out = set()
+    for v in salt.kvs.values():
+        if v is not None and len(v.key) == 20 and len(v.value) == 72:
+            h = bytes(v.value[40:72])
+            if h != KECCAK_EMPTY:
+                out.add(h)
+    return out
+
+
+class OnlineValidator:
+    """`run()` follows the sequencer until stopped (`stop` event, `until_block`) or a fatal condition."""
+
+    def __init__(self, settings: OnlineSettings, pool: WorkerPool | None = None, metrics: Metrics | None = None,
+                 stop: threading.Event | None = None, progress: TextIO | None = None) -> None:
+        self.s = settings
+        self.rpc = RpcClient(settings.rpc_url, timeout=settings.rpc_timeout_s)
+        self.metrics = metrics or Metrics()
+        self.stop = stop or threading.Event()
+        self._pool = pool
+        self._own_pool = pool is None
+        self.progress_out = progress
+        self.lookahead = settings.lookahead or 2 * max(1, settings.workers) + 2
+        self.backoff = Backoff(settings.backoff_first_s, settings.backoff_cap_s)
+        self.codes: dict[bytes, bytes] = {}
+        self.pending: deque[_Pending] = deque()
+        self.remote_tip: int | None = None
+        self.validated_count = 0  # blocks validated in workers by this run (not re-used results)
+        self.cp: Checkpoint
+        self._progress: Progress | None = None
+        self._since_prune = 0
+
+    # ---- plumbing ----
+
+    def _sleep(self, seconds: float) -> None:
+        self.stop.wait(seconds)
+
+    def _unavailable(self, what: str, e: RpcError) -> None:
+        delay = self.backoff.next()
+        kind = "unavailable" if isinstance(e, RpcUnavailable) else "bad reply"
+        self.metrics.rpc_errors.labels(what, kind).inc()
+        event(logging.WARNING, "rpc_retry", call=what, error=str(e), retry_in_s=delay)
+        self._sleep(delay)
+
+    # ---- anchor ----
+
+    def _fetch_anchor_header(self, spec: str) -> Header:
+        while not self.stop.is_set():
+            try:
+                if spec.isdigit():
+                    raw = self.rpc.block_by_number(int(spec), full=False)
+                else:
+                    h = bytes.fromhex(spec[2:] if spec.startswith("0x") else spec)
+                    if len(h) != 32:
+                        raise Fatal(f"--start-block {spec!r}: not a block number or 32-byte hash", EXIT_USAGE)
+                    raw = self.rpc.block_by_hash(h, full=False)
+                if raw is None:
+                    raise RpcDataError(f"the sequencer has no block {spec}")
+                header = Header.from_rpc(raw)
+                if header.hash != bytes.fromhex(raw["hash"][2:]):
+                    raise RpcDataError(f"anchor block {spec}: header does not hash to its declared hash")
+                if header.withdrawals_root is None:
+                    raise Fatal(f"anchor block {header.number} has no withdrawalsRoot", EXIT_USAGE)
+                self.backoff.reset()
+                return header
+            except ValueError as e:
+                raise Fatal(f"--start-block {spec!r}: {e}", EXIT_USAGE) from e
+            except RpcError as e:
+                self._unavailable("anchor", e)
+        raise Fatal("stopped before the anchor block could be fetched", EXIT_OK)
+
+    def _init_anchor(self) -> ChainEntry:
+        existing = self.cp.anchor()
+        if self.s.start_block is not None:
+            header = self._fetch_anchor_header(self.s.start_block)
+            if existing == (header.number, header.hash) and self.cp.tip() is not None:
+                event(logging.INFO, "resume", anchor=header.number, reason="same anchor as the checkpoint")
+            else:
+                self.cp.reset_anchor(header)
+                event(logging.INFO, "anchor_reset", number=header.number, hash=header.hash,
+                      state_root=header.state_root)
+        elif existing is None:
+            raise Fatal(f"no checkpoint in {self.s.data_dir}: give --start-block HASH|NUMBER the first time",
+                        EXIT_USAGE)
+        tip = self.cp.tip()
+        assert tip is not None
+        event(logging.INFO, "start", anchor=self.cp.anchor()[0], tip=tip.number, tip_hash=tip.hash,  # type: ignore[index]
+              workers=self.s.workers, lookahead=self.lookahead, rpc=self.s.rpc_url)
+        return tip
+
+    # ---- fetch ----
+
+    def _last_known(self) -> tuple[int, bytes, Header]:
+        if self.pending:
+            p = self.pending[-1]
+            return p.number, p.hash, p.header
+        tip = self.cp.tip()
+        assert tip is not None
+        return tip.number, tip.hash, tip.header
+
+    def _codes_for(self, salt: SaltWitness) -> dict[bytes, bytes]:
+        wanted = code_hashes(salt)
+        missing = wanted - self.codes.keys()
+        if missing:
+            stored = self.cp.codes(missing)
+            self.codes.update(stored)
+            fetched = {}
+            for h in sorted(missing - stored.keys()):
+                fetched[h] = self.rpc.code_by_hash(h)
+            if fetched:
+                self.cp.put_codes(fetched)
+                self.codes.update(fetched)
+            self.metrics.code_cache.labels("miss").inc(len(fetched))
+        self.metrics.code_cache.labels("hit").inc(len(wanted) - len(missing))
+        return {h: self.codes[h] for h in wanted}
+
+    def _fetch_more(self) -> int:
+        """Fetch and submit blocks while the window has room; returns how many were added. Raises
+        `_Reorg` when a fetched block does not link to the last known one."""
+        added = 0
+        self.remote_tip = self.rpc.block_number()
+        while len(self.pending) < self.lookahead and not self.stop.is_set():
+            last_no, last_hash, last_header = self._last_known()
+            n = last_no + 1
+            if n > self.remote_tip or (self.s.until_block is not None and n > self.s.until_block):
+                break
+            t0 = time.perf_counter()
+            raw = self.rpc.block_by_number(n, full=True)
+            if raw is None:
+                break
+            header = Header.from_rpc(raw)
+            block_hash = bytes.fromhex(raw["hash"][2:])
+            if header.parent_hash != last_hash:
+                raise _Reorg(n, f"block {n} parentHash 0x{header.parent_hash.hex()} != 0x{last_hash.hex()}")
+            pending = _Pending(n, block_hash, header, len(raw.get("transactions", ())))
+            stored = self.cp.result(n, block_hash)
+            if stored is not None and stored.valid:
+                pending.verdict = stored
+            else:
+                salt, mpt = self.rpc.block_witness(n, block_hash)
+                codes = self._codes_for(salt)
+                self.metrics.fetch_time.observe(time.perf_counter() - t0)
+                pending.future = self.pool.submit(_validate_job, (raw, last_header, salt, mpt, codes, self.s.chain))
+            self.pending.append(pending)
+            event(logging.DEBUG, "fetched", number=n, hash=block_hash, txs=pending.txs,
+                  reused=pending.verdict is not None)
+            added += 1
+        return added
+
+    # ---- results in order ----
+
+    def _advance(self) -> int:
+        """Move finished results at the head of the window onto the canonical chain; returns how many."""
+        moved = 0
+        while self.pending:
+            p = self.pending[0]
+            if p.verdict is None:
+                assert p.future is not None
+                if not p.future.done():
+                    break
+                try:
+                    verdict, timings = p.future.result()
+                except Exception as e:  # a crashed worker process, or a bug: not the block's fault
+                    raise Fatal(f"validation worker failed on block {p.number}: {e!r}") from e
+                self.validated_count += 1
+                self.metrics.observe_block(verdict.ms / 1000, timings, p.txs, p.header.gas_used, verdict.valid)
+                p.verdict = verdict
+            verdict = p.verdict
+            if not verdict.valid:
+                self._on_invalid(p, verdict)  # raises
+            tip = self.cp.tip()
+            assert tip is not None
+            try:
+                self.cp.append(p.header)
+            except CheckpointError as e:  # cannot happen: fetch links every block to its predecessor
+                raise Fatal(f"canonical chain extension failed: {e}") from e
+            self.pending.popleft()
+            moved += 1
+            event(logging.INFO, "validated", number=p.number, hash=p.hash, ms=round(verdict.ms, 1), txs=p.txs,
+                  gas=p.header.gas_used, lag=(self.remote_tip or p.number) - p.number)
+            self._since_prune += 1
+        if moved:
+            tip = self.cp.tip()
+            assert tip is not None
+            self.metrics.heights(tip.number, self.remote_tip)
+            if self._since_prune >= self.s.prune_every:
+                self._since_prune = 0
+                self.cp.prune(self.s.keep_blocks)
+        return moved
+
+    def _on_invalid(self, p: _Pending, verdict: Verdict) -> None:
+        try:
+            current = self.rpc.block_by_number(p.number, full=False)
+        except RpcError:
+            current = None  # cannot tell: treat as still canonical (fail safe)
+            still = True
+        else:
+            still = current is not None and current["hash"] == "0x" + p.hash.hex()
+        if not still:
+            raise _Reorg(p.number, f"invalid block {p.number} was replaced by the sequencer")
+        self.cp.put_result(verdict)
+        event(logging.ERROR, "invalid_block", number=p.number, hash=p.hash, field=verdict.field,
+              expected=verdict.expected, got=verdict.got, detail=verdict.detail)
+        raise Fatal(f"block {p.number} 0x{p.hash.hex()} is INVALID: {verdict.field}: expected "
+                    f"{verdict.expected or '-'}, got {verdict.got or '-'} {verdict.detail}", EXIT_INVALID)
+
+    # ---- reorgs ----
+
+    def _handle_reorg(self, r: _Reorg) -> None:
+        for p in self.pending:
+            if p.future is not None:
+                p.future.cancel()
+        self.pending.clear()
+        tip = self.cp.tip()
+        anchor = self.cp.anchor()
+        assert tip is not None and anchor is not None
+        n = tip.number
+        while True:
+            ours = self.cp.get(n)
+            if ours is None:
+                raise Fatal(f"reorg deeper than the kept history (no canonical block {n})")
+            theirs = self.rpc.block_by_number(n, full=False)
+            if theirs is not None and theirs["hash"] == "0x" + ours.hash.hex():
+                break
+            if n <= anchor[0]:
+                raise Fatal(f"catastrophic reorg: the sequencer replaced the anchor block {anchor[0]}")
+            n -= 1
+        depth = self.cp.rollback_to(n)
+        self.metrics.reorgs.inc()
+        self.metrics.reorg_depth.set(depth)
+        self.metrics.heights(n, self.remote_tip)
+        event(logging.WARNING, "reorg", detected_at=r.number, reason=str(r), common=n, rolled_back=depth)
+
+    def _check_tip_hash(self) -> None:
+        """When idle: is our newest block still the sequencer's block at that height?"""
+        number, block_hash, _ = self._last_known()
+        theirs = self.rpc.block_by_number(number, full=False)
+        if theirs is None or theirs["hash"] != "0x" + block_hash.hex():
+            raise _Reorg(number, f"the sequencer's block {number} is no longer 0x{block_hash.hex()}")
+
+    # ---- reporting ----
+
+    def _report(self) -> None:
+        if not self.s.report:
+            return
+        tip = self.cp.tip()
+        anchor = self.cp.anchor()
+        assert tip is not None and anchor is not None
+        if tip.number == anchor[0] or self.cp.reported() == (tip.number, tip.hash):
+            return
+        try:
+            r = self.rpc.set_validated_blocks(anchor, (tip.number, tip.hash))
+        except RpcError as e:  # reported again on the next round
+            self.metrics.reports.labels("error").inc()
+            event(logging.WARNING, "report_failed", tip=tip.number, error=str(e))
+            return
+        if r.accepted:
+            self.cp.set_reported(tip.number, tip.hash)
+            self.metrics.reports.labels("accepted").inc()
+            event(logging.DEBUG, "reported", first=anchor[0], last=tip.number)
+            return
+        self.metrics.reports.labels("refused").inc()
+        if r.last_number < anchor[0]:
+            raise Fatal(f"validation gap: the sequencer's last validated block {r.last_number} is below our "
+                        f"anchor {anchor[0]}")
+        self.cp.set_reported(tip.number, tip.hash)  # do not re-send the same refused range every poll
+        event(logging.WARNING, "report_refused", first=anchor[0], last=tip.number, upstream_last=r.last_number)
+
+    # ---- progress (catch-up) ----
+
+    def _show_progress(self) -> None:
+        if self.progress_out is None or self.remote_tip is None:
+            return
+        tip = self.cp.tip()
+        assert tip is not None
+        lag = self.remote_tip - tip.number
+        if self._progress is None:
+            if lag > 1:
+                self._progress = Progress(lag, self.progress_out, label="catch-up")
+                self._catchup_base = tip.number
+            return
+        done = tip.number - self._catchup_base
+        self._progress.advance(done - self._progress.done, total=self.remote_tip - self._catchup_base)
+        if lag <= 0:
+            self._progress.finish()
+            self._progress = None
+
+    # ---- main loop ----
+
+    @property
+    def pool(self) -> WorkerPool:
+        if self._pool is None:
+            self._pool = WorkerPool(self.s.workers)
+        return self._pool
+
+    def run(self) -> int:
+        self.cp = Checkpoint(self.s.data_dir)
+        try:
+            self.pool  # noqa: B018 - start (fork) the workers before anything else runs
+            tip = self._init_anchor()
+            self.metrics.heights(tip.number, None)
+            return self._loop()
+        except Fatal as e:
+            if e.status != EXIT_OK:
+                event(logging.ERROR, "stopped", status=e.status, reason=str(e))
+            return e.status
+        finally:
+            for p in self.pending:
+                if p.future is not None:
+                    p.future.cancel()
+            self.rpc.close()
+            if self._own_pool and self._pool is not None:
+                self._pool.close()
+            if self._progress is not None:
+                self._progress.finish()
+            self.cp.close()
+
+    def _done(self) -> bool:
+        tip = self.cp.tip()
+        return self.s.until_block is not None and tip is not None and tip.number >= self.s.until_block
+
+    def _loop(self) -> int:
+        while not self.stop.is_set():
+            try:
+                moved = self._advance()
+                if self._done():
+                    self._report()
+                    event(logging.INFO, "target_reached", tip=self.s.until_block)
+                    return EXIT_OK
+                self._report()
+                added = self._fetch_more()
+                if not moved and not added:
+                    in_flight = [p.future for p in self.pending if p.future is not None and not p.future.done()]
+                    if in_flight:
+                        wait_futures([in_flight[0]], timeout=self.s.poll_s)
+                    elif not self.pending:
+                        self._check_tip_hash()
+                        self._sleep(self.s.poll_s)
+                self.backoff.reset()
+                self.metrics.heights(self.cp.tip().number, self.remote_tip)  # type: ignore[union-attr]
+                self._show_progress()
+            except _Reorg as r:
+                try:
+                    self._handle_reorg(r)
+                except RpcError as e:
+                    self._unavailable("reorg", e)  # the next fetch finds the mismatch again
+            except (RpcUnavailable, RpcCallError, RpcDataError) as e:
+                self._unavailable("fetch", e)
+        return EXIT_OK
+
+
+class _Reorg(Exception):
+    def __init__(self, number: int, reason: str) -> None:
+        super().__init__(reason)
+        self.number = number
