@@ -35,6 +35,7 @@ from megaeth_node.store import ChainStore, open_env
 from megaeth_node.types import (
     DEPOSIT_TX_TYPE, LEGACY_TX_TYPE, Block, ChainDataError, Header, Receipt, Transaction, ordered_trie_root,
 )
+from salt.pedersen import backend
 from salt.store import SaltStore
 from salt.witness import MptWitness, encode_mpt_witness, encode_salt_witness
 
@@ -101,6 +102,7 @@ class Sequencer:
         self._builder = ThreadPoolExecutor(1, thread_name_prefix="builder")
         self._waiters: dict[bytes, list[asyncio.Future[bool]]] = {}
         self._mini_block_number = 0
+        backend().warm()  # the C tables take seconds to build: not inside the first seal
         self.head = init_genesis(self.env, self.chain, self.salt, settings.alloc, int(time.time()),
                                  settings.gas_limit, settings.base_fee)
         self.listeners: list[NodeEvents] = []
@@ -326,10 +328,20 @@ class Sequencer:
         """Run `fn(evm_state)` on the builder thread against the newest mini-block's state."""
         return await self._on_builder(lambda: fn(self.building().run.evm_state))
 
-    def open_block_view(self) -> tuple[Header, list[Transaction], list[bytes], list[Receipt]]:
-        """Header template, transactions, senders and receipts of the unsealed block (builder thread only)."""
+    def _locate(self, tx_hash: bytes, include_open: bool) -> tuple[Block, list[Receipt], int] | None:
+        """The block holding `tx_hash` (the open one has an empty hash), its receipts and the tx index."""
         b = self.building()
-        return b.header, list(b.txs), list(b.senders), list(b.run.receipts)
+        for i, tx in enumerate(b.txs if include_open else ()):
+            if tx.hash == tx_hash:
+                return Block(b.header, tuple(b.txs), tuple(b.senders), b""), list(b.run.receipts), i
+        loc = self.chain.tx_location(tx_hash)
+        if loc is not None:
+            block, receipts = self.chain.block(loc[0]), self.chain.receipts(loc[0])
+            if block is not None and receipts is not None:
+                return block, receipts, loc[1]
+        return None
 
-    async def open_block(self) -> tuple[Header, list[Transaction], list[bytes], list[Receipt]]:
-        return await self._on_builder(self.open_block_view)
+    async def locate(self, tx_hash: bytes, include_open: bool = True) -> tuple[Block, list[Receipt], int] | None:
+        """Look a transaction up on the builder thread, so a seal cannot slip between the open-block and
+        chain-store lookups; `include_open=False` looks only at sealed blocks."""
+        return await self._on_builder(self._locate, tx_hash, include_open)

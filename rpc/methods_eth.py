@@ -217,28 +217,12 @@ def eth_methods(node: Sequencer) -> dict[str, Handler]:
             raise RpcError(-32000, "transaction was dropped at execution", data(tx_hash))
         return receipt
 
-    async def locate(tx_hash: bytes, open_block: bool = True) -> tuple[Block, list[Receipt], int] | None:
-        """The block (sealed, or with `open_block` the unsealed one with a null hash) holding `tx_hash`, its
-        receipts and index."""
-        loc = node.chain.tx_location(tx_hash)
-        if loc is not None:
-            block, receipts = node.chain.block(loc[0]), node.chain.receipts(loc[0])
-            if block is not None and receipts is not None:
-                return block, receipts, loc[1]
-        if not open_block:
-            return None
-        header, txs, senders, receipts = await node.open_block()
-        for i, tx in enumerate(txs):
-            if tx.hash == tx_hash:
-                return Block(header, tuple(txs), tuple(senders), b""), receipts, i
-        return None
-
     def contract_address(block: Block, i: int) -> bytes | None:
         tx = block.transactions[i]
         return keccak(rlp.encode([block.senders[i], tx.nonce]))[12:] if tx.to is None else None
 
     async def find_receipt(tx_hash: bytes, open_block: bool = True) -> dict[str, Any] | None:
-        found = await locate(tx_hash, open_block)
+        found = await node.locate(tx_hash, open_block)
         if found is None:
             return None
         block, receipts, i = found
@@ -260,7 +244,7 @@ def eth_methods(node: Sequencer) -> dict[str, Handler]:
     async def get_transaction(params: list[Any]) -> dict[str, Any] | None:
         _max_args(params, 1)
         tx_hash = parse_hash(_arg(params, 0))
-        found = await locate(tx_hash)
+        found = await node.locate(tx_hash)
         if found is not None:
             block, _, i = found
             h = block.header

@@ -52,6 +52,10 @@ class Backend(Protocol):
         """Σ scalars[i]·points[i] over arbitrary 64-byte points."""
         ...
 
+    def warm(self) -> None:
+        """Do one-time set-up (precomputed tables) now rather than inside the first commitment."""
+        ...
+
     def commit_slot_deltas(
         self, olds: Sequence[bytes], counts: Sequence[int], slots: bytes, changes: Sequence[SlotChange]
     ) -> list[bytes]:
@@ -119,6 +123,9 @@ class PythonBackend:
 
     def msm(self, points: Sequence[bytes], scalars: Sequence[int]) -> bytes:
         return bw.to_bytes64(bw.msm([bw.from_bytes64(p) for p in points], scalars))
+
+    def warm(self) -> None:
+        """Nothing to precompute."""
 
     def commit_slot_deltas(
         self, olds: Sequence[bytes], counts: Sequence[int], slots: bytes, changes: Sequence[SlotChange]

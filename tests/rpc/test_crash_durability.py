@@ -46,7 +46,14 @@ def test_kill_9_loses_no_acknowledged_transaction(tmp_path: Path) -> None:
     for round_ in range(3):
         with running_node(tmp_path, "--block-time", "300", port=port) as (url, proc):
             for h in acked:  # everything acknowledged before the last kill is still there
+                tx = _rpc(url, "eth_getTransactionByHash", [h])["result"]
+                assert tx is not None and tx["blockNumber"] is not None, (round_, h)
+            deadline = time.monotonic() + 10  # receipts are served once the recovered block seals
+            for h in acked:
                 receipt = _rpc(url, "eth_getTransactionReceipt", [h])["result"]
+                while receipt is None and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                    receipt = _rpc(url, "eth_getTransactionReceipt", [h])["result"]
                 assert receipt is not None and receipt["status"] == "0x1", (round_, h)
             stop = threading.Event()
             starts = [int(str(_rpc(url, "eth_getTransactionCount", [Account.from_key(k).address, "pending"])["result"]), 16)
