@@ -71,10 +71,13 @@ def _run(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def _validate(args: argparse.Namespace, cfg: Config) -> int:
+    from megaeth_node.genesis import named_chain
+
     if args.fixtures is not None:
         from validator.offline import run_offline
 
-        return run_offline(args.fixtures, cfg.validator.workers, args.json)
+        return run_offline(args.fixtures, cfg.validator.workers, args.json,
+                           chain=named_chain(cfg.validator.chain, cfg.node.chain_id))
     return _validate_online(args, cfg)
 
 
@@ -82,7 +85,7 @@ def _validate_online(args: argparse.Namespace, cfg: Config) -> int:
     import signal
     import threading
 
-    from gas.spec import TESTNET, ChainConfig
+    from megaeth_node.genesis import named_chain
     from validator.logs import configure
     from validator.metrics import Metrics
     from validator.online import OnlineSettings, OnlineValidator
@@ -91,7 +94,7 @@ def _validate_online(args: argparse.Namespace, cfg: Config) -> int:
     settings = OnlineSettings(
         rpc_url=cfg.validator.rpc_url, data_dir=args.data_dir or cfg.node.data_dir / "validator",
         workers=cfg.validator.workers, start_block=args.start_block,
-        chain=ChainConfig(cfg.node.chain_id, TESTNET.forks), report=not args.no_report,
+        chain=named_chain(cfg.validator.chain, cfg.node.chain_id), report=not args.no_report,
         until_block=args.until_block)
     stop = threading.Event()
     metrics = Metrics()
@@ -142,6 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("--workers", dest="validator.workers", type=int, help="worker processes (default: cores)")
     val.add_argument("--metrics-port", dest="validator.metrics_port", type=int, help="Prometheus port (0 = off)")
     val.add_argument("--json", action="store_true", help="print one JSON object per block")
+    val.add_argument("--chain", dest="validator.chain", choices=("testnet", "mainnet", "dev"),
+                     help="fork schedule of the validated chain (default testnet; dev = megaeth-node run)")
     val.add_argument("--start-block", help="trusted anchor, block hash or number (required the first time)")
     val.add_argument("--data-dir", type=Path, help="checkpoint directory (default: <node data dir>/validator)")
     val.add_argument("--until-block", type=int, help="stop once this block is validated")

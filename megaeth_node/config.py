@@ -40,6 +40,7 @@ class RpcConfig:
 @dataclass(frozen=True, slots=True)
 class ValidatorConfig:
     rpc_url: str = ""
+    chain: str = "testnet"  # fork schedule of the chain being validated: testnet | mainnet | dev
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     metrics_port: int = 0
 
@@ -63,6 +64,7 @@ class ConfigError(ValueError):
 
 
 AOT_MODES = ("off", "auto", "always")
+CHAINS = ("testnet", "mainnet", "dev")
 
 
 def _coerce(kind: Any, raw: Any, where: str) -> Any:
@@ -134,6 +136,8 @@ def _validate(cfg: Config) -> Config:
         raise ConfigError(f"aot.mode must be one of {', '.join(AOT_MODES)}, not {cfg.aot.mode!r}")
     if not 0 <= cfg.rpc.port <= 65535:
         raise ConfigError(f"rpc.port out of range: {cfg.rpc.port}")
+    if cfg.validator.chain not in CHAINS:
+        raise ConfigError(f"validator.chain must be one of {', '.join(CHAINS)}, not {cfg.validator.chain!r}")
     if cfg.validator.workers < 1:
         raise ConfigError(f"validator.workers must be >= 1, not {cfg.validator.workers}")
     return cfg

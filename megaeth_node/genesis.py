@@ -9,7 +9,7 @@ import lmdb
 from eth_account import Account as EthAccount
 from eth_hash.auto import keccak
 
-from gas.spec import ChainConfig, ForkSchedule
+from gas.spec import MAINNET, TESTNET, ChainConfig, ForkSchedule
 from megaeth_node.store import ChainStore
 from megaeth_node.types import Block, Header
 from salt.store import SaltStore
@@ -28,6 +28,15 @@ HOLOCENE_EXTRA_DATA = b"\x00" + (250).to_bytes(4, "big") + (2).to_bytes(4, "big"
 def dev_chain(chain_id: int) -> ChainConfig:
     """MiniRex, Rex and Rex1 from genesis: the newest MegaETH rules this node implements."""
     return ChainConfig(chain_id, ForkSchedule(mini_rex=0, rex=0, rex1=0))
+
+
+def named_chain(name: str, chain_id: int) -> ChainConfig:
+    """`testnet` (the fixture chain: MiniRex + Rex), `mainnet`, or `dev` (what `megaeth-node run` produces)."""
+    if name == "mainnet":
+        return MAINNET
+    if name == "dev":
+        return dev_chain(chain_id)
+    return ChainConfig(chain_id, TESTNET.forks)
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,14 +46,15 @@ def validate_fixtures(root: Path, workers: int, chain: ChainConfig = TESTNET,
         yield from own.ordered(_validate, jobs)
 
 
-def run_offline(root: Path, workers: int, as_json: bool, out: TextIO | None = None, err: TextIO | None = None) -> int:
+def run_offline(root: Path, workers: int, as_json: bool, out: TextIO | None = None, err: TextIO | None = None,
+                chain: ChainConfig = TESTNET) -> int:
     """CLI body of `megaeth-node validate --fixtures DIR`: one line (or JSON object) per block, a progress
     bar on stderr, exit status 0 only if every block is valid."""
     out, err = out or sys.stdout, err or sys.stderr
     total = len(fixture_blocks(root)) - 1
     progress = Progress(total, err)
     done, invalid = 0, 0
-    for verdict in validate_fixtures(root, workers):
+    for verdict in validate_fixtures(root, workers, chain):
         done += 1
         invalid += not verdict.valid
         progress.finish()
