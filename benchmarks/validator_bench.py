@@ -1,0 +1,128 @@
+"""Stateless validator benchmark (issue 6): time per real MegaETH block and blocks/s with 1 and 2 workers.
+
+* `median_ms`, `p95_ms`: wall time of `validate_block` per fixture block, in one warm process (tables
+  built and one block validated before timing). `cpu_median_ms` is the same in process CPU time (all
+  threads), which a loaded shared machine distorts less. `stages_median_ms`: median per stage.
+* `blocks_per_s_1`, `blocks_per_s_2`: throughput of the offline path (read files, parse, validate, results
+  in order) over all blocks on a `WorkerPool` of 1 and 2 processes forked warm from this process (pool
+  start-up reported separately as `pool_start_s_*`); `speedup_2` is their ratio. With other work on the
+  cores these wall-clock rates (and the speedup) drop; `load_avg_1m` is recorded at start and end.
+  `worker_cpu_ms_per_block_*` is the workers' CPU time per block and `cpu_speedup_2` = 2 × its 1/2-worker
+  ratio: the speedup two free cores give, unaffected by other load.
+* Targets (issue 6): median ≤ 50 ms per block, ≥ 1.8× with 2 processes; `meets_*` says whether they hold.
+
+Standalone: `python benchmarks/validator_bench.py [--fixtures DIR] [--blocks N] [--json PATH]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from gas.spec import TESTNET  # noqa: E402
+from megaeth_node.fixtures import fixture_blocks, load_contracts  # noqa: E402
+from validator.core import STAGES, validate_block  # noqa: E402
+from validator.offline import _load_codes, _validate  # noqa: E402
+from validator.pool import WorkerPool, warm  # noqa: E402
+
+TARGET_MEDIAN_MS = 50.0
+TARGET_SPEEDUP = 1.8
+
+
+def _pct(xs: list[float], q: float) -> float:
+    s = sorted(xs)
+    return s[min(len(s) - 1, max(0, round(q * (len(s) - 1))))]
+
+
+def per_block(root: Path, limit: int | None) -> dict[str, object]:
+    t = time.perf_counter()
+    warm()
+    warm_s = time.perf_counter() - t
+    codes = load_contracts(root / "contracts.txt")
+    fbs = fixture_blocks(root)
+    material = [(fbs[i - 1].block().header, fbs[i].block(), fbs[i].salt_path.read_bytes(),  # type: ignore[union-attr]
+                 fbs[i].mpt_path.read_bytes()) for i in range(1, len(fbs))]  # type: ignore[union-attr]
+    if limit:
+        material = material[:limit]
+    parent, block, salt, mpt = material[0]
+    validate_block(block, parent, salt, mpt, codes, TESTNET)  # warm-up (py-evm first-use costs)
+    wall, cpu, valid = [], [], 0
+    stages: dict[str, list[float]] = {s: [] for s in STAGES}
+    for parent, block, salt, mpt in material:
+        timings: dict[str, float] = {}
+        c0, w0 = time.process_time(), time.perf_counter()
+        v = validate_block(block, parent, salt, mpt, codes, TESTNET, timings)
+        wall.append((time.perf_counter() - w0) * 1000)
+        cpu.append((time.process_time() - c0) * 1000)
+        valid += v.valid
+        for s in STAGES:
+            stages[s].append(timings.get(s, 0.0) * 1000)
+    txs = [len(b.transactions) for _, b, _, _ in material]
+    return {
+        "blocks": len(material), "valid": valid, "table_warm_s": round(warm_s, 3),
+        "median_ms": round(statistics.median(wall), 1), "p95_ms": round(_pct(wall, 0.95), 1),
+        "cpu_median_ms": round(statistics.median(cpu), 1), "cpu_p95_ms": round(_pct(cpu, 0.95), 1),
+        "median_txs_per_block": statistics.median(txs),
+        "stages_median_ms": {s: round(statistics.median(v), 2) for s, v in stages.items()},
+    }
+
+
+def _timed(job: tuple[object, ...]) -> float:
+    """Worker side: validate one fixture block, return the worker's CPU seconds for it."""
+    c0 = time.process_time()
+    _validate(job)  # type: ignore[arg-type]
+    return time.process_time() - c0
+
+
+def throughput(root: Path, workers: int, limit: int | None) -> dict[str, float]:
+    """Workers fork from this process after `per_block` warmed it, so they start warm."""
+    fbs = fixture_blocks(root)
+    jobs = [(parent, fb, TESTNET) for parent, fb in zip(fbs, fbs[1:])][:limit]
+    t = time.perf_counter()
+    pool = WorkerPool(workers, _load_codes, (root / "contracts.txt",))
+    start_s = time.perf_counter() - t
+    with pool:
+        t = time.perf_counter()
+        cpu = list(pool.ordered(_timed, jobs))
+        elapsed = time.perf_counter() - t
+    return {f"blocks_per_s_{workers}": round(len(cpu) / elapsed, 3), f"pool_start_s_{workers}": round(start_s, 3),
+            f"worker_cpu_ms_per_block_{workers}": round(1000 * sum(cpu) / len(cpu), 1)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--fixtures", type=Path,
+                    default=Path(os.environ.get("MEGAETH_SHARED", REPO.parent / "shared")) / "megaeth-testdata")
+    ap.add_argument("--blocks", type=int, help="use only the first N blocks (default: all)")
+    ap.add_argument("--json", type=Path, help="also write the result to this file")
+    args = ap.parse_args(argv)
+    out: dict[str, object] = {"bench": "validator", "load_avg_1m": round(os.getloadavg()[0], 2),
+                              "cpus": os.cpu_count()}
+    out.update(per_block(args.fixtures, args.blocks))
+    out.update(throughput(args.fixtures, 1, args.blocks))
+    out.update(throughput(args.fixtures, 2, args.blocks))
+    out["speedup_2"] = round(out["blocks_per_s_2"] / out["blocks_per_s_1"], 2)  # type: ignore[operator]
+    # load-independent view: with no contention between workers the CPU per block stays the same, and the
+    # 2-process speedup on two free cores is 2 × (CPU per block with 1) / (CPU per block with 2)
+    out["cpu_speedup_2"] = round(2 * out["worker_cpu_ms_per_block_1"] / out["worker_cpu_ms_per_block_2"], 2)  # type: ignore[operator]
+    out["load_avg_1m_end"] = round(os.getloadavg()[0], 2)
+    out["meets_median_target"] = out["median_ms"] <= TARGET_MEDIAN_MS  # type: ignore[operator]
+    out["meets_speedup_target"] = out["speedup_2"] >= TARGET_SPEEDUP  # type: ignore[operator]
+    line = json.dumps(out)
+    print(line)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(line + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
