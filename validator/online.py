@@ -85,7 +85,8 @@ class _Pending:
     header: Header
     txs: int
     future: Future[tuple[Verdict, dict[str, float]]] | None = None
-    verdict: Verdict | None = None  # known without running (a stored result)
+    verdict: Verdict | None = None  # known: finished in a worker, or a stored result
+    timings: dict[str, float] = field(default_factory=dict)
     fetched_at: float = field(default_factory=time.monotonic)
 
 
@@ -136,6 +137,7 @@ class OnlineValidator:
         self.validated_count = 0  # blocks validated in workers by this run (not re-used results)
         self.cp: Checkpoint
         self._progress: Progress | None = None
+        self._catchup_base = 0
         self._since_prune = 0
 
     # ---- plumbing ----
@@ -226,6 +228,8 @@ class OnlineValidator:
         """Fetch and submit blocks while the window has room; returns how many were added. Raises
         `_Reorg` when a fetched block does not link to the last known one."""
         added = 0
+        if len(self.pending) >= self.lookahead:
+            return 0
         self.remote_tip = self.rpc.block_number()
         while len(self.pending) < self.lookahead and not self.stop.is_set():
             last_no, last_hash, last_header = self._last_known()
@@ -257,27 +261,32 @@ class OnlineValidator:
 
     # ---- results in order ----
 
+    def _collect(self) -> None:
+        """Take finished worker results; valid ones that wait behind an unfinished block are stored as
+        pending results, so a restart does not validate them again."""
+        for i, p in enumerate(self.pending):
+            if p.verdict is not None or p.future is None or not p.future.done():
+                continue
+            try:
+                verdict, p.timings = p.future.result()
+            except Exception as e:  # a crashed worker process, or a bug: not the block's fault
+                raise Fatal(f"validation worker failed on block {p.number}: {e!r}") from e
+            p.verdict = verdict
+            self.validated_count += 1
+            self.metrics.observe_block(verdict.ms / 1000, p.timings, p.txs, p.header.gas_used, verdict.valid)
+            if i > 0 and verdict.valid:
+                self.cp.put_result(verdict)
+
     def _advance(self) -> int:
         """Move finished results at the head of the window onto the canonical chain; returns how many."""
+        self._collect()
         moved = 0
-        while self.pending:
+        while self.pending and self.pending[0].verdict is not None:
             p = self.pending[0]
-            if p.verdict is None:
-                assert p.future is not None
-                if not p.future.done():
-                    break
-                try:
-                    verdict, timings = p.future.result()
-                except Exception as e:  # a crashed worker process, or a bug: not the block's fault
-                    raise Fatal(f"validation worker failed on block {p.number}: {e!r}") from e
-                self.validated_count += 1
-                self.metrics.observe_block(verdict.ms / 1000, timings, p.txs, p.header.gas_used, verdict.valid)
-                p.verdict = verdict
             verdict = p.verdict
+            assert verdict is not None
             if not verdict.valid:
                 self._on_invalid(p, verdict)  # raises
-            tip = self.cp.tip()
-            assert tip is not None
             try:
                 self.cp.append(p.header)
             except CheckpointError as e:  # cannot happen: fetch links every block to its predecessor

@@ -117,3 +117,25 @@ def test_catastrophic_reorg_of_the_anchor(testdata: Path, tmp_path: Path, inline
         ch.fork[1139] = forked_block(ch.blocks[1139])
         run = Run(settings(server.url, tmp_path, workers=1), inline_pool)
         assert run.join(60) == EXIT_FATAL
+
+
+def test_stored_pending_result_is_reused(testdata: Path, tmp_path: Path, inline_pool: WorkerPool) -> None:
+    """A block validated ahead of the tip before a restart (a stored pending result for exactly that hash)
+    is not validated again; a stored result for another hash at that height is ignored."""
+    from validator.checks import Verdict
+
+    ch = chain(testdata, tip=1141)
+    h1140, h1141 = (bytes.fromhex(ch.blocks[n]["hash"][2:]) for n in (1140, 1141))
+    with Checkpoint(tmp_path) as cp:
+        cp.reset_anchor(Header.from_rpc(ch.blocks[1139]))
+        cp.put_result(Verdict(1140, h1140, True, ms=1.0))
+        cp.put_result(Verdict(1141, b"\x99" * 32, True, ms=1.0))
+        assert cp.result(1141, h1141) is None
+    with FixtureServer(ch) as server:
+        run = Run(settings(server.url, tmp_path, workers=1, until_block=1140), inline_pool)
+        assert run.join(60) == 0
+    assert run.validator.validated_count == 0
+    assert ch.calls.get("mega_getBlockWitness", 0) == 0
+    with Checkpoint(tmp_path) as cp:
+        assert cp.tip().hash == h1140  # type: ignore[union-attr]
+        assert cp.result(1140, h1140) is None  # consumed when the block joined the chain
