@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup test-tools run test doctor clean
+.PHONY: setup test-tools js-deps run test doctor clean
 
 setup: $(STAMP)
 
@@ -24,10 +24,20 @@ test-tools:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 	  else echo "chromium not installed: the browser test is skipped outside CI"; fi; }
 
+# npm packages of the JS client tests and benchmarks (ethers, viem, solc-js, hardhat, anvil): `npm ci` when
+# node_modules is missing or older than package-lock.json. Without npm those tests skip, except under CI=true.
+JS := tests/js
+js-deps:
+	@if ! command -v npm >/dev/null; then \
+	  echo "npm not found: the JS client tests (tests/rpc/test_js_clients.py) are skipped (they fail under CI=true)"; \
+	elif [ ! -f $(JS)/node_modules/.package-lock.json ] || [ $(JS)/package-lock.json -nt $(JS)/node_modules/.package-lock.json ]; then \
+	  npm ci --prefix $(JS) --no-audit --no-fund; \
+	fi
+
 run: setup
 	$(BIN)/megaeth-node run $(ARGS)
 
-test: setup test-tools
+test: setup test-tools js-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 doctor: setup
