@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import time
 from pathlib import Path
 
 from aot.toolchain import Compiler
@@ -27,4 +28,43 @@ def compile_shared(cc: Compiler, source: str, out: Path, flags: tuple[str, ...] 
         raise BuildError(f"compile timed out after {timeout_s:.0f} s: {' '.join(cmd)}") from e
     if res.returncode != 0:
         raise BuildError(f"compile failed ({' '.join(cmd)}):\n{res.stderr.strip()}")
+    return out
+
+
+def compile_shared_parts(cc: Compiler, sources: list[str], out: Path, flags: tuple[str, ...] = C_FLAGS,
+                         timeout_s: float = 120.0) -> Path:
+    """Compile several C units in parallel (one compiler process each) and link them into the shared
+    object `out`; a single unit is compile_shared. Raise BuildError as compile_shared does."""
+    if len(sources) == 1:
+        return compile_shared(cc, sources[0], out, flags, timeout_s)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + timeout_s
+    compile_flags = [f for f in flags if f != "-shared"]
+    procs, objs = [], []
+    try:
+        for i, source in enumerate(sources):
+            src, obj = out.with_name(f"{out.stem}.{i}.c"), out.with_name(f"{out.stem}.{i}.o")
+            src.write_text(source)
+            cmd = [*cc.argv, *compile_flags, "-c", "-o", str(obj), str(src)]
+            procs.append((cmd, subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)))
+            objs.append(str(obj))
+        for cmd, proc in procs:
+            try:
+                _, err = proc.communicate(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired as e:
+                raise BuildError(f"compile timed out after {timeout_s:.0f} s: {' '.join(cmd)}") from e
+            if proc.returncode != 0:
+                raise BuildError(f"compile failed ({' '.join(cmd)}):\n{err.strip()}")
+    finally:
+        for _, proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    cmd = [*cc.argv, *flags, "-o", str(out), *objs]
+    try:
+        res = subprocess.run(cmd, capture_output=True, text=True, timeout=max(1.0, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired as e:
+        raise BuildError(f"link timed out: {' '.join(cmd)}") from e
+    if res.returncode != 0:
+        raise BuildError(f"link failed ({' '.join(cmd)}):\n{res.stderr.strip()}")
     return out

@@ -18,9 +18,9 @@ from pathlib import Path
 from eth_hash.auto import keccak
 
 from aot.analysis import analyse
-from aot.build import BuildError, compile_shared
-from aot.codegen import CODEGEN_VERSION, RUNTIME, emit_unit
-from aot.loader import AOT_FLAGS, Contract, Library
+from aot.build import BuildError, compile_shared_parts
+from aot.codegen import CODEGEN_VERSION, RUNTIME, emit_units
+from aot.loader import AOT_FLAGS, Contract, Library, parallel_parts
 from aot.toolchain import Compiler
 
 log = logging.getLogger(__name__)
@@ -64,8 +64,9 @@ class NativeCache:
         """Compile (or fetch) `code`; None when it is refused by the budget (run it interpreted)."""
         if code in self._loaded or (found := self.lookup(code)) is not None:
             return self._loaded[code]
-        source = emit_unit([(FUNCTION, analyse(code))])
-        if source.count("\n") - RUNTIME_LINES > self.budget.max_c_lines:
+        programs = [(FUNCTION, analyse(code))]
+        units = emit_units(programs, parallel_parts(programs))
+        if sum(u.count("\n") - RUNTIME_LINES for u in units) > self.budget.max_c_lines:
             log.info("aot: %d-byte contract over the size budget, interpreting", len(code))
             self._loaded[code] = None
             return None
@@ -74,7 +75,7 @@ class NativeCache:
         with tempfile.TemporaryDirectory(prefix="build-", dir=self.directory) as tmp:
             built = Path(tmp) / "contract.so"
             try:
-                compile_shared(self.cc, source, built, AOT_FLAGS, self.budget.timeout_s)
+                compile_shared_parts(self.cc, units, built, AOT_FLAGS, self.budget.timeout_s)
             except BuildError as e:
                 log.warning("aot: build failed or over the time budget, interpreting: %s", str(e)[:200])
                 self._loaded[code] = None

@@ -6,16 +6,25 @@ effect is written back on exit. When every reachable block has one static entry 
 jumps), stack slots are C locals and clang keeps them in registers; otherwise they live in a heap
 array addressed from a moving `sp`. Constant jumps are direct gotos; dynamic jumps go through one
 `switch` over the JUMPDESTs. Host opcodes call `f->host` with the gas the interpreter would see.
+
+Gas is charged exactly (static cost at block entry, dynamic costs where they arise) but the
+`gas < 0` test is made only where it is observable or needed for termination: on backward constant
+jumps and dynamic jumps (every loop has one), before host opcodes and GAS, after dynamic charges
+(memory, copies, EXP, storage) and at the frame's exit, where a STOP/RETURN/REVERT with negative gas
+becomes out of gas. This is exact: gas never increases between two tests, every exceptional halt
+consumes all gas and reverts the frame alike, and nothing between two tests is visible outside the
+frame (memory is the frame's own, storage writes stay in the C cache until a test has passed).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from importlib.resources import files
 
 from aot.analysis import STACK_LIMIT, Block, Program
-from aot.opcodes import JUMP, JUMPI, MAX_HOST_ARGS, OPS, PUSH0, PUSH32
+from aot.opcodes import ENV_INDEX, JUMP, JUMPI, MAX_HOST_ARGS, OPS, PUSH0, PUSH32
 
-CODEGEN_VERSION = 1
+CODEGEN_VERSION = 3
 CHUNK = 256
 REGISTER_MODE_MAX_INSTRS = 2_000
 _SIG = "(aot_frame *f, u256 *stk, u256 *sp, int64_t gas, uint64_t jt)"
@@ -102,6 +111,10 @@ class _BlockEmitter:
             return f"goto L{target};"
         return f"__attribute__((musttail)) return {self.fn}_b{target}(f, stk, sp, gas, 0);"
 
+    def failed(self) -> None:
+        """After a native host helper: negative gas means it failed (f->err, or out of gas)."""
+        self.out.append(f"if (gas < 0) {{ st = f->err ? f->err : AOT_OOG; {self.exit('done')} }}")
+
     def mem(self, off: str, size: str) -> None:
         self.out.append(f"gas = mem_need(f, gas, {off}, {size});")
         self.check("gas < 0", "oog")
@@ -111,16 +124,22 @@ class _BlockEmitter:
         self.check("gas < 0", "oog")
 
     def goto_block(self, target: int) -> str:
-        return self.jump(target) if target in self.prog.jumpdests else self.exit("bad_jump")
+        if target not in self.prog.jumpdests:
+            return self.exit("bad_jump")
+        if target <= self.b.instrs[-1].pc:  # a backward jump: every loop has one
+            return f"if (gas < 0) {self.exit('oog')} {self.jump(target)}"
+        return self.jump(target)
 
     def dynamic(self, dest: str) -> str:
-        return (f"__attribute__((musttail)) return {self.fn}_dispatch(f, stk, sp, gas, "
+        return (f"if (gas < 0) {self.exit('oog')} "
+                f"__attribute__((musttail)) return {self.fn}_dispatch(f, stk, sp, gas, "
                 f"{dest} < {len(self.prog.code)} ? (uint64_t){dest} : UINT64_MAX);")
 
     def host(self, op: int, pc: int, visible: int) -> None:
         info = OPS[op]
         for k in range(info.stack_in):
             self.out.append(f"io_set(f, {k}, {self.pop()});")
+        self.check("gas < 0", "oog")
         self.out.append(f"f->gas = gas + {visible}; st = f->host(f, {op}, {pc}); gas = f->gas - {visible};")
         if op == 0xFF:
             self.out.append(self.exit("done"))
@@ -138,7 +157,7 @@ class _BlockEmitter:
             out.append(self.exit("invalid") + " }")
             return out
         if b.gas:
-            self.charge(str(b.gas))
+            out.append(f"gas -= {b.gas};")
         if self.registers:
             if self.base < b.stack_req:
                 out.append("goto underflow; }")
@@ -175,8 +194,8 @@ class _BlockEmitter:
         return None
 
     def header(self, name: str) -> str:
-        self.protos.append(f"static NOINLINE int32_t {name}{_SIG};")
-        return f"static NOINLINE int32_t {name}{_SIG} {{\nint32_t st = AOT_STOP; (void)jt; (void)st;"
+        self.protos.append(f"BLOCKFN int32_t {name}{_SIG};")
+        return f"BLOCKFN int32_t {name}{_SIG} {{\nint32_t st = AOT_STOP; (void)jt; (void)st;"
 
     def next_chunk(self, name: str) -> None:
         """End this C function mid-block and continue in a fresh one (bounds clang's per-function work)."""
@@ -245,11 +264,27 @@ class _BlockEmitter:
             else:
                 self.mem(off, "1")
                 out.append(f"f->mem[(uint64_t){off}] = (uint8_t){v};")
+        elif op in ENV_INDEX:
+            i = ENV_INDEX[op]
+            out.append(f"if (!(f->env_valid & {1 << i}ULL) && (st = env_miss(f, {i}, {op}, {pc}))) "
+                       f"{self.exit('done')}")
+            self.vs.append(self.temp(f"env_get(f, {i})"))
+        elif op == 0x3D:
+            self.vs.append(self.temp("(u256)f->returndata_size"))
+        elif op == 0x54:
+            out.append(f"gas = aot_sload(f, {self.pop()}, gas + {after}, {pc}) - {after};")
+            self.failed()
+            self.vs.append(self.temp("io_get(f, 0)"))
+        elif op == 0x55:
+            key, value = self.pop(), self.pop()
+            out.append(f"gas = aot_sstore(f, {key}, {value}, gas + {after}, {pc}) - {after};")
+            self.failed()
         elif op == 0x58:
             self.vs.append(literal(pc))
         elif op == 0x59:
             self.vs.append(self.temp("(u256)f->mem_size"))
         elif op == 0x5A:
+            self.check("gas < 0", "oog")
             self.vs.append(self.temp(f"(u256)(gas + {after})"))
         elif op == 0x5B:
             pass
@@ -299,39 +334,73 @@ def _emit_registers(prog: Program, name: str) -> list[str]:
         head.append("u256 " + ", ".join(f"s{i} = 0" for i in range(top)) + ";")
     head.append("goto L0;" if blocks else "goto done;")
     tail = [f"{label}: st = {status}; goto done;" for label, status in _EXITS]
-    tail += ["done:", "f->gas = gas; return st;", "}"]
+    tail += ["done:", "if (gas < 0 && st <= AOT_REVERT) st = AOT_OOG;", "f->gas = gas; return st;", "}"]
     return head + body + tail
 
 
-def _emit_threaded(prog: Program, name: str) -> list[str]:
+@dataclass(slots=True)
+class Emitted:
+    """One contract's C: prototypes (needed by every unit), the entry and dispatch (`shared`, kept in
+    the first unit) and block functions (`bodies`, each may go to any unit)."""
+
+    protos: list[str]
+    shared: list[str]
+    bodies: list[list[str]]
+
+
+def _emit_threaded(prog: Program, name: str) -> Emitted:
     """One small function per block, chained by guaranteed tail calls: compile time stays linear in
     the code size; the stack lives in a heap array addressed by `sp`."""
     blocks = [prog.blocks[s] for s in prog.reachable]
+    reached = set(prog.reachable)
     emitters = [_BlockEmitter(prog, b, name, None) for b in blocks]
     bodies = [e.emit() for e in emitters]
-    out = [p for e in emitters for p in e.protos]
-    out.append(f"static NOINLINE int32_t {name}_dispatch{_SIG};")
-    out += [line for body in bodies for line in body]
-    out.append(f"static NOINLINE int32_t {name}_dispatch{_SIG} {{\nswitch (jt) {{")
+    protos = [p for e in emitters for p in e.protos]
+    protos.append(f"BLOCKFN int32_t {name}_dispatch{_SIG};")
+    out = [f"BLOCKFN int32_t {name}_dispatch{_SIG} {{\nswitch (jt) {{"]
     out += [f"case {d}: __attribute__((musttail)) return {name}_b{d}(f, stk, sp, gas, 0);"
-            for d in sorted(prog.jumpdests)]
+            for d in sorted(prog.jumpdests) if d in reached]
     out.append("default: return AOT_BAD_JUMP; }\n}")
     out += [f"EXPORT int32_t {name}(aot_frame *f) {{",
             f"u256 *stk = malloc(sizeof(u256) * {STACK_LIMIT});",
             "if (!stk) return AOT_HOST_ERROR;",
             f"int32_t st = {name}_b0(f, stk, stk, f->gas, 0);" if blocks else "int32_t st = AOT_STOP;",
-            "free(stk); return st;", "}"]
-    return out
+            "free(stk);", "if (f->gas < 0 && st <= AOT_REVERT) st = AOT_OOG;", "return st;", "}"]
+    return Emitted(protos, out, bodies)
+
+
+def emit_parts(prog: Program, name: str) -> Emitted:
+    """The C of `int32_t name(aot_frame *f)` running `prog`, with its block functions."""
+    small = sum(len(prog.blocks[s].instrs) for s in prog.reachable) <= REGISTER_MODE_MAX_INSTRS
+    if prog.heights is not None and small:
+        return Emitted([], _emit_registers(prog, name), [])
+    return _emit_threaded(prog, name)
 
 
 def emit_function(prog: Program, name: str) -> str:
     """The C definition of `int32_t name(aot_frame *f)` running `prog` (plus its block functions)."""
-    small = sum(len(prog.blocks[s].instrs) for s in prog.reachable) <= REGISTER_MODE_MAX_INSTRS
-    lines = _emit_registers(prog, name) if prog.heights is not None and small else _emit_threaded(prog, name)
-    return "\n".join(lines) + "\n"
+    e = emit_parts(prog, name)
+    return "\n".join(e.protos + [line for body in e.bodies for line in body] + e.shared) + "\n"
 
 
 def emit_unit(functions: list[tuple[str, Program]]) -> str:
     """A translation unit: the runtime followed by one function per (name, program)."""
     assert MAX_HOST_ARGS == 7, "runtime.h sizes io[] for 7 host arguments"
     return RUNTIME + "\n" + "".join(emit_function(p, n) for n, p in functions)
+
+
+def emit_units(functions: list[tuple[str, Program]], parts: int) -> list[str]:
+    """The same code as emit_unit split into up to `parts` translation units of similar size, to be
+    compiled in parallel and linked into one shared object (block functions get hidden linkage)."""
+    emitted = [emit_parts(p, n) for n, p in functions]
+    bodies = [b for e in emitted for b in e.bodies]
+    parts = max(1, min(parts, len(bodies)))
+    if parts == 1:
+        return [emit_unit(functions)]
+    protos = [line for e in emitted for line in e.protos]
+    units: list[list[str]] = [[line for e in emitted for line in e.shared]] + [[] for _ in range(parts - 1)]
+    for body in sorted(bodies, key=len, reverse=True):
+        min(units, key=len).extend(body)
+    head = "\n".join(protos) + "\n"
+    return [("#define AOT_SPLIT\n" + ("" if i == 0 else "#define AOT_SECONDARY\n") + RUNTIME + "\n" + head
+             + "\n".join(lines) + "\n") for i, lines in enumerate(units) if lines or i == 0]

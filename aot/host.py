@@ -1,9 +1,17 @@
 """The host side of native frames, backed by a py-evm Computation.
 
-Host opcodes (storage, environment, logs, calls, creates, …) run py-evm's own opcode logic on the
-computation, so gas rules (EIP-2929/2200/3529, 63/64, stipends, memory) stay in one place. The
-computation's memory is swapped for a view of the native frame's memory, its stack receives only the
-opcode's arguments, and its gas meter is synchronised before and after each call.
+Host opcodes (balance, code, logs, transient storage, calls, creates, …) run py-evm's own opcode
+logic on the computation, so their gas rules (EIP-2929, 63/64, stipends, memory) stay in one place.
+The computation's memory is swapped for a view of the native frame's memory, its stack receives only
+the opcode's arguments, and its gas meter is synchronised before and after each call.
+
+Environment opcodes and storage run in C (runtime.h): an environment value is fetched here once per
+frame (by running py-evm's opcode on a scratch gas meter); a storage slot is loaded here on first
+touch (current value, original value, warmth) and the frame's writes, new warm slots and refund
+delta are written back to py-evm's state at a successful exit and before any call or create (which
+may run code reading or writing this account's storage); the cache is emptied after such a
+write-back. A reverting or failing frame writes nothing back: py-evm rolls the frame's snapshot back
+anyway, journal and access list included.
 `NativeComputation` plugs a compiled contract into any py-evm Computation class (hot swap).
 """
 
@@ -21,11 +29,15 @@ from eth.exceptions import (
     InvalidJumpDestination,
     OutOfGas,
     Revert,
+    WriteProtection,
 )
 
 from aot import loader
 from aot.loader import Contract, ffi
-from aot.opcodes import OPS
+from aot.opcodes import CALLS, ENV_INDEX, OPS, SELFBALANCE
+
+_KEEP_SELFBALANCE = ~(1 << ENV_INDEX[SELFBALANCE])
+_SCRATCH_GAS = 1 << 62
 
 _ERRORS: dict[int, Callable[[], Exception]] = {
     loader.OOG: lambda: OutOfGas("native: out of gas"),
@@ -33,6 +45,7 @@ _ERRORS: dict[int, Callable[[], Exception]] = {
     loader.UNDERFLOW: lambda: InsufficientStack("native: stack underflow"),
     loader.OVERFLOW: lambda: FullStack("native: stack overflow"),
     loader.INVALID: lambda: InvalidInstruction("native: invalid opcode"),
+    loader.STATIC: lambda: WriteProtection("native: SSTORE in a static call"),
 }
 
 
@@ -73,9 +86,71 @@ class PyEvmHost:
 
     def bind(self, frame: Any) -> None:
         self.computation._memory = FrameMemory(frame, self.contract)  # type: ignore[attr-defined]
+        frame.is_static = int(bool(self.computation.msg.is_static))
+
+    def flush(self, frame: Any) -> None:
+        """Write the frame's storage writes, newly warm slots and refund delta back to py-evm, and
+        empty the slot cache."""
+        comp = self.computation
+        n = int(frame.slot_count)
+        if n:
+            state, addr = comp.state, comp.msg.storage_address
+            raw = bytes(ffi.buffer(frame.slots, n * loader.SLOT_SIZE))
+            for base in range(0, n * loader.SLOT_SIZE, loader.SLOT_SIZE):
+                flags = raw[base + 96]
+                if flags & (loader.SLOT_WARMED | loader.SLOT_DIRTY):
+                    key = int.from_bytes(raw[base:base + 32], "little")
+                    if flags & loader.SLOT_WARMED:
+                        state.mark_storage_warm(addr, key)
+                    if flags & loader.SLOT_DIRTY:
+                        state.set_storage(addr, key, int.from_bytes(raw[base + 32:base + 64], "little"))
+            self.contract.library.slots_clear(frame)
+        if frame.refund:
+            comp.refund_gas(int(frame.refund))
+            frame.refund = 0
+
+    def exit(self, frame: Any, status: int) -> None:
+        if status in (loader.STOP, loader.RETURN) and self.error is None:
+            try:
+                self.flush(frame)
+            except BaseException as e:  # noqa: BLE001 - re-raised by execute()
+                self.error = e
+
+    def _native(self, frame: Any, op: int) -> int:
+        """Serve a native-host request (environment value, storage slot load)."""
+        comp = self.computation
+        if op == loader.HOST_SLOAD:
+            key = int.from_bytes(ffi.buffer(frame.io[0]), "little")
+            state, addr = comp.state, comp.msg.storage_address
+            ffi.memmove(frame.io[0], state.get_storage(addr, key).to_bytes(32, "little"), 32)
+            ffi.memmove(frame.io[1], state.get_storage(addr, key, from_journal=False).to_bytes(32, "little"), 32)
+            frame.io[2][0] = int(state.is_storage_warm(addr, key))
+            return 0
+        meter = comp._gas_meter  # type: ignore[attr-defined]
+        saved = meter.gas_remaining
+        meter.gas_remaining = _SCRATCH_GAS
+        try:
+            comp.opcodes[op & 0xFF](computation=comp)
+        finally:
+            meter.gas_remaining = saved
+        ffi.memmove(frame.io[0], comp._stack.pop1_int().to_bytes(32, "little"), 32)  # type: ignore[attr-defined]
+        return 0
 
     def __call__(self, frame: Any, op: int, pc: int) -> int:
+        if op >= loader.HOST_ENV:
+            try:
+                return self._native(frame, op)
+            except BaseException as e:  # noqa: BLE001 - re-raised by execute() once the frame has exited
+                self.error = e
+                return loader.HOST_ERROR
         comp = self.computation
+        calls = op in CALLS
+        if calls:
+            try:
+                self.flush(frame)
+            except BaseException as e:  # noqa: BLE001
+                self.error = e
+                return loader.HOST_ERROR
         stack = comp._stack  # type: ignore[attr-defined]
         for k in range(OPS[op].stack_in - 1, -1, -1):
             stack.push_int(int.from_bytes(ffi.buffer(frame.io[k]), "little"))
@@ -91,6 +166,9 @@ class PyEvmHost:
             self.error = e
             status = loader.HOST_ERROR
         frame.gas = meter.gas_remaining
+        if calls:
+            frame.returndata_size = len(comp.return_data)
+            frame.env_valid &= _KEEP_SELFBALANCE
         if stack.values:
             ffi.memmove(frame.io[0], stack.pop1_int().to_bytes(32, "little"), 32)
             stack.values.clear()
@@ -102,10 +180,11 @@ def execute(computation: ComputationAPI, contract: Contract) -> None:
     output and gas set on success, `Revert` or the matching VMError raised otherwise."""
     host = PyEvmHost(computation, contract)
     meter = computation._gas_meter  # type: ignore[attr-defined]
-    out = contract.run(meter.gas_remaining, bytes(computation.msg.data), host, host.bind)
-    if out.status == loader.HOST_ERROR:
-        assert host.error is not None
+    out = contract.run(meter.gas_remaining, bytes(computation.msg.data), host, host.bind, host.exit)
+    if host.error is not None:
         raise host.error
+    if out.status == loader.HOST_ERROR:
+        raise MemoryError("native frame: storage cache allocation failed")
     if out.status in _ERRORS:
         raise _ERRORS[out.status]()
     meter.gas_remaining = out.gas_left

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,13 +12,20 @@ from typing import Any
 import cffi
 
 from aot.analysis import Program
-from aot.build import compile_shared
-from aot.codegen import emit_unit
+from aot.build import compile_shared_parts
+from aot.codegen import emit_units
 from aot.toolchain import Compiler
 
 AOT_FLAGS = ("-std=c2x", "-O2", "-fno-vectorize", "-fno-slp-vectorize", "-fPIC", "-shared", "-fvisibility=hidden", "-w")
 
 _CDEF = """
+typedef struct aot_slot {
+    uint8_t key[32];
+    uint8_t cur[32];
+    uint8_t orig[32];
+    uint32_t flags;
+    uint32_t pad;
+} aot_slot;
 typedef struct aot_frame {
     int64_t gas;
     uint64_t pc;
@@ -33,14 +41,29 @@ typedef struct aot_frame {
     int32_t (*host)(struct aot_frame *f, uint32_t op, uint32_t pc);
     void *handle;
     uint8_t io[7][32];
+    int32_t err;
+    uint32_t is_static;
+    int64_t refund;
+    aot_slot *slots;
+    uint64_t slot_count;
+    uint64_t slot_cap;
+    uint32_t *slot_index;
+    uint64_t slot_mask;
+    uint64_t returndata_size;
+    uint64_t env_valid;
+    uint8_t env[16][32];
 } aot_frame;
 """
-_LIB_CDEF = "int aot_mem_resize(aot_frame *f, uint64_t size);\nvoid aot_mem_free(aot_frame *f);\n"
+_LIB_CDEF = ("int aot_mem_resize(aot_frame *f, uint64_t size);\nvoid aot_mem_free(aot_frame *f);\n"
+             "void aot_slots_clear(aot_frame *f);\n")
 
 ffi = cffi.FFI()
 ffi.cdef(_CDEF)
 
-STOP, RETURN, REVERT, OOG, BAD_JUMP, UNDERFLOW, OVERFLOW, INVALID, HOST_ERROR = range(9)
+STOP, RETURN, REVERT, OOG, BAD_JUMP, UNDERFLOW, OVERFLOW, INVALID, HOST_ERROR, STATIC = range(10)
+HOST_ENV, HOST_SLOAD = 0x100, 0x200
+SLOT_WARM, SLOT_WARMED, SLOT_DIRTY = 1, 2, 4
+SLOT_SIZE = ffi.sizeof("aot_slot")
 
 HostFn = Callable[[Any, int, int], int]
 
@@ -76,6 +99,9 @@ class Library:
     def mem_resize(self, frame: Any, size: int) -> bool:
         return bool(self.lib.aot_mem_resize(frame, size))
 
+    def slots_clear(self, frame: Any) -> None:
+        self.lib.aot_slots_clear(frame)
+
 
 class Contract:
     """One compiled contract: its code and the native function that runs it."""
@@ -86,9 +112,11 @@ class Contract:
         self._code_buf = ffi.from_buffer(code)
 
     def run(self, gas: int, calldata: bytes, host: HostFn | None = None,
-            on_frame: Callable[[Any], None] | None = None) -> Outcome:
+            on_frame: Callable[[Any], None] | None = None,
+            on_exit: Callable[[Any, int], None] | None = None) -> Outcome:
         """Execute with `gas` and `calldata`; `host(frame, op, pc)` serves host opcodes. `on_frame`
-        sees the frame before it runs (e.g. to bind memory adapters)."""
+        sees the frame before it runs (e.g. to bind memory adapters), `on_exit(frame, status)` after
+        it ran, before its memory and storage cache are released."""
         frame = ffi.new("aot_frame *")
         data = ffi.from_buffer(calldata)
         handle = ffi.new_handle(host or _no_host)
@@ -100,6 +128,8 @@ class Contract:
             on_frame(frame)
         try:
             status = self._fn(frame)
+            if on_exit is not None:
+                on_exit(frame, status)
             output = bytes(ffi.buffer(frame.mem + frame.out_offset, frame.out_size)) \
                 if status in (RETURN, REVERT) and frame.out_size else b""
             return Outcome(status, frame.gas, output)
@@ -111,10 +141,21 @@ def _no_host(frame: Any, op: int, pc: int) -> int:
     return INVALID
 
 
+SPLIT_MIN_INSTRS = 3_000
+
+
+def parallel_parts(programs: list[tuple[str, Program]]) -> int:
+    """How many units to compile in parallel: one per core for large code, else one."""
+    instrs = sum(len(p.blocks[s].instrs) for _, p in programs for s in p.reachable)
+    return max(1, min(os.cpu_count() or 1, instrs // SPLIT_MIN_INSTRS))
+
+
 def build_library(cc: Compiler, programs: list[tuple[str, Program]], out: Path,
-                  timeout_s: float = 120.0) -> Library:
-    """Generate, compile and load one shared object holding every (name, program)."""
-    compile_shared(cc, emit_unit(programs), out, AOT_FLAGS, timeout_s)
+                  timeout_s: float = 120.0, parts: int | None = None) -> Library:
+    """Generate, compile (large code as parallel units) and load one shared object holding every
+    (name, program)."""
+    units = emit_units(programs, parallel_parts(programs) if parts is None else parts)
+    compile_shared_parts(cc, units, out, AOT_FLAGS, timeout_s)
     return Library(out, [n for n, _ in programs])
 
 

@@ -2,7 +2,9 @@
 
 `gas` is the static base cost charged at block entry. Host opcodes (`host=True`) are executed by the
 host (py-evm's own opcode logic), which charges their whole cost itself, so they add nothing to a
-block's static gas.
+block's static gas. Environment opcodes (ENV_OPS) and SLOAD/SSTORE run natively: environment values
+are fetched from the host once per frame, storage goes through a per-frame slot cache in C that
+charges the dynamic EIP-2929/2200/3529 costs itself (runtime.h).
 """
 
 from __future__ import annotations
@@ -52,39 +54,39 @@ OPS: dict[int, OpInfo] = {
     0x1C: OpInfo("SHR", 2, 1, 3),
     0x1D: OpInfo("SAR", 2, 1, 3),
     0x20: OpInfo("KECCAK256", 2, 1, 30),
-    0x30: _h("ADDRESS", 0, 1),
+    0x30: OpInfo("ADDRESS", 0, 1, 2),
     0x31: _h("BALANCE", 1, 1),
-    0x32: _h("ORIGIN", 0, 1),
-    0x33: _h("CALLER", 0, 1),
-    0x34: _h("CALLVALUE", 0, 1),
+    0x32: OpInfo("ORIGIN", 0, 1, 2),
+    0x33: OpInfo("CALLER", 0, 1, 2),
+    0x34: OpInfo("CALLVALUE", 0, 1, 2),
     0x35: OpInfo("CALLDATALOAD", 1, 1, 3),
     0x36: OpInfo("CALLDATASIZE", 0, 1, 2),
     0x37: OpInfo("CALLDATACOPY", 3, 0, 3),
     0x38: OpInfo("CODESIZE", 0, 1, 2),
     0x39: OpInfo("CODECOPY", 3, 0, 3),
-    0x3A: _h("GASPRICE", 0, 1),
+    0x3A: OpInfo("GASPRICE", 0, 1, 2),
     0x3B: _h("EXTCODESIZE", 1, 1),
     0x3C: _h("EXTCODECOPY", 4, 0),
-    0x3D: _h("RETURNDATASIZE", 0, 1),
+    0x3D: OpInfo("RETURNDATASIZE", 0, 1, 2),
     0x3E: _h("RETURNDATACOPY", 3, 0),
     0x3F: _h("EXTCODEHASH", 1, 1),
     0x40: _h("BLOCKHASH", 1, 1),
-    0x41: _h("COINBASE", 0, 1),
-    0x42: _h("TIMESTAMP", 0, 1),
-    0x43: _h("NUMBER", 0, 1),
-    0x44: _h("PREVRANDAO", 0, 1),
-    0x45: _h("GASLIMIT", 0, 1),
-    0x46: _h("CHAINID", 0, 1),
-    0x47: _h("SELFBALANCE", 0, 1),
-    0x48: _h("BASEFEE", 0, 1),
+    0x41: OpInfo("COINBASE", 0, 1, 2),
+    0x42: OpInfo("TIMESTAMP", 0, 1, 2),
+    0x43: OpInfo("NUMBER", 0, 1, 2),
+    0x44: OpInfo("PREVRANDAO", 0, 1, 2),
+    0x45: OpInfo("GASLIMIT", 0, 1, 2),
+    0x46: OpInfo("CHAINID", 0, 1, 2),
+    0x47: OpInfo("SELFBALANCE", 0, 1, 5),
+    0x48: OpInfo("BASEFEE", 0, 1, 2),
     0x49: _h("BLOBHASH", 1, 1),
-    0x4A: _h("BLOBBASEFEE", 0, 1),
+    0x4A: OpInfo("BLOBBASEFEE", 0, 1, 2),
     0x50: OpInfo("POP", 1, 0, 2),
     0x51: OpInfo("MLOAD", 1, 1, 3),
     0x52: OpInfo("MSTORE", 2, 0, 3),
     0x53: OpInfo("MSTORE8", 2, 0, 3),
-    0x54: _h("SLOAD", 1, 1),
-    0x55: _h("SSTORE", 2, 0),
+    0x54: OpInfo("SLOAD", 1, 1, 0),
+    0x55: OpInfo("SSTORE", 2, 0, 0),
     0x56: OpInfo("JUMP", 1, 0, 8),
     0x57: OpInfo("JUMPI", 2, 0, 10),
     0x58: OpInfo("PC", 0, 1, 2),
@@ -109,6 +111,11 @@ OPS: dict[int, OpInfo] = {
     0xFD: OpInfo("REVERT", 2, 0, 0),
     0xFF: _h("SELFDESTRUCT", 1, 0),
 }
+
+ENV_OPS = (0x30, 0x32, 0x33, 0x34, 0x3A, 0x41, 0x42, 0x43, 0x44, 0x45, 0x46, 0x47, 0x48, 0x4A)
+ENV_INDEX = {op: i for i, op in enumerate(ENV_OPS)}
+SELFBALANCE = 0x47
+CALLS = frozenset({0xF0, 0xF1, 0xF2, 0xF4, 0xF5, 0xFA})  # may run code that touches this account's storage
 
 JUMP, JUMPI, JUMPDEST, PUSH0, PUSH1, PUSH32 = 0x56, 0x57, 0x5B, 0x5F, 0x60, 0x7F
 TERMINATORS = frozenset({0x00, 0x56, 0x57, 0xF3, 0xFD, 0xFF})

@@ -5,6 +5,7 @@ It is the reference the native code is checked against (tests, benchmarks)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from eth.constants import BLANK_ROOT_HASH
 from eth.db.atomic import AtomicDB
@@ -15,8 +16,9 @@ from eth.vm.forks.cancun.state import CancunState
 from eth.vm.forks.cancun.transaction_context import CancunTransactionContext
 from eth.vm.message import Message
 
+from aot import loader
 from aot.host import NativeComputation
-from aot.loader import Contract
+from aot.loader import Contract, ffi
 
 TARGET = bytes.fromhex("be7c43a580000000000000000000000000000001")
 SENDER = bytes.fromhex("00000000000000000000000000000000000c0de5")
@@ -42,10 +44,19 @@ def _state() -> CancunState:
     return CancunState(AtomicDB(), ctx, BLANK_ROOT_HASH)
 
 
-def run_frame(code: bytes, calldata: bytes, gas: int, contract: Contract | None = None) -> FrameResult:
-    """Call `code` at TARGET with `calldata` and `gas`; natively when `contract` is given."""
+def run_frame(code: bytes, calldata: bytes, gas: int, contract: Contract | None = None,
+              storage: dict[int, int] | None = None, warm_slots: tuple[int, ...] = ()) -> FrameResult:
+    """Call `code` at TARGET with `calldata` and `gas`; natively when `contract` is given. `storage`
+    is TARGET's storage before the transaction (the original values), `warm_slots` its slots already
+    warm (as if accessed earlier in the transaction)."""
     state = _state()
     state.set_code(TARGET, code)
+    for slot, value in (storage or {}).items():
+        state.set_storage(TARGET, slot, value)
+    if storage:
+        state.lock_changes()
+    for slot in warm_slots:
+        state.mark_storage_warm(TARGET, slot)
     state.set_balance(SENDER, 10**20)
     state.mark_address_warm(TARGET)
     state.mark_address_warm(SENDER)
@@ -60,3 +71,33 @@ def run_frame(code: bytes, calldata: bytes, gas: int, contract: Contract | None 
     state.lock_changes()
     return FrameResult(status, bytes(comp.output), comp.get_gas_remaining(), comp.get_gas_refund(),
                        tuple(comp.get_log_entries()), state.make_state_root())
+
+
+ENV_VALUES = {0x30: int.from_bytes(TARGET, "big"), 0x32: int.from_bytes(SENDER, "big"),
+              0x33: int.from_bytes(SENDER, "big"), 0x34: 0, 0x3A: 7, 0x41: int.from_bytes(COINBASE, "big"),
+              0x42: 1_700_000_000, 0x43: 1, 0x44: int.from_bytes(b"\x11" * 32, "big"), 0x45: 30_000_000,
+              0x46: 1, 0x47: 0, 0x48: 7, 0x4A: 1}
+
+
+class StandaloneHost:
+    """A host without py-evm for one top-level frame at TARGET in the pre-state run_frame uses (empty
+    storage, nothing warm but TARGET and SENDER, value 0): environment values and storage only; any
+    other host opcode fails the frame. For benchmarks of native execution alone (frame set-up by
+    cffi included, py-evm's per-frame machinery excluded); gas and output are those of run_frame."""
+
+    def __call__(self, frame: Any, op: int, pc: int) -> int:
+        if op == loader.HOST_SLOAD:
+            ffi.memmove(frame.io, bytes(96), 96)
+            return 0
+        if op & loader.HOST_ENV and (op & 0xFF) in ENV_VALUES:
+            ffi.memmove(frame.io[0], ENV_VALUES[op & 0xFF].to_bytes(32, "little"), 32)
+            return 0
+        return loader.INVALID
+
+
+def run_standalone(contract: Contract, calldata: bytes, gas: int) -> tuple[loader.Outcome, int]:
+    """Run `contract` on StandaloneHost; the outcome and the refund delta its SSTOREs earned."""
+    refund = [0]
+    out = contract.run(gas, calldata, StandaloneHost(), None,
+                       lambda frame, status: refund.__setitem__(0, int(frame.refund)))
+    return out, refund[0]

@@ -11,6 +11,13 @@ typedef unsigned _BitInt(512) u512;
 
 #define NOINLINE __attribute__((noinline))
 #define EXPORT __attribute__((visibility("default")))
+/* Block functions: file-local, or hidden and shared between the units of a split build
+   (codegen.emit_units; AOT_SECONDARY units declare, not define, the exported helpers). */
+#ifdef AOT_SPLIT
+#define BLOCKFN NOINLINE __attribute__((visibility("hidden")))
+#else
+#define BLOCKFN static NOINLINE
+#endif
 
 /* Keep in step with _CDEF in aot/loader.py. */
 typedef struct aot_frame {
@@ -30,13 +37,46 @@ typedef struct aot_frame {
     int32_t (*host)(struct aot_frame *f, uint32_t op, uint32_t pc);
     void *handle;
     uint8_t io[7][32];         /* little-endian words */
+    /* Native host state (see aot/host.py). */
+    int32_t err;               /* status of a failed native host helper (0: out of gas) */
+    uint32_t is_static;        /* in: SSTORE fails with AOT_STATIC */
+    int64_t refund;            /* SSTORE refund counter delta, not yet handed to the host */
+    struct aot_slot *slots;    /* storage slots touched since the last flush, in first-touch order */
+    uint64_t slot_count;
+    uint64_t slot_cap;
+    uint32_t *slot_index;      /* open addressing: entry index + 1, 0 = empty */
+    uint64_t slot_mask;
+    uint64_t returndata_size;  /* RETURNDATASIZE, kept current by the host after calls */
+    uint64_t env_valid;        /* bit i: env[i] holds the value of environment opcode ENV_OPS[i] */
+    uint8_t env[16][32];
 } aot_frame;
+
+/* One storage slot of the executing account as the frame sees it (little-endian words). */
+typedef struct aot_slot {
+    uint8_t key[32];
+    uint8_t cur[32];
+    uint8_t orig[32];
+    uint32_t flags;            /* AOT_SLOT_* */
+    uint32_t pad;
+} aot_slot;
+
+enum { AOT_SLOT_WARM = 1, AOT_SLOT_WARMED = 2, AOT_SLOT_DIRTY = 4 };
 
 enum {
     AOT_STOP = 0, AOT_RETURN = 1, AOT_REVERT = 2, AOT_OOG = 3, AOT_BAD_JUMP = 4,
-    AOT_UNDERFLOW = 5, AOT_OVERFLOW = 6, AOT_INVALID = 7, AOT_HOST_ERROR = 8,
+    AOT_UNDERFLOW = 5, AOT_OVERFLOW = 6, AOT_INVALID = 7, AOT_HOST_ERROR = 8, AOT_STATIC = 9,
 };
 
+/* Host requests beyond plain opcodes: 0x100 | op fetches environment opcode op's value into io[0]
+   without charging gas; AOT_HOST_SLOAD loads slot io[0]: current value → io[0], original → io[1],
+   io[2] = 1 when the slot is already warm. */
+enum { AOT_HOST_ENV = 0x100, AOT_HOST_SLOAD = 0x200 };
+
+#ifdef AOT_SECONDARY
+EXPORT int aot_mem_resize(aot_frame *f, uint64_t size);
+EXPORT void aot_slots_clear(aot_frame *f);
+EXPORT void aot_mem_free(aot_frame *f);
+#else
 /* Memory: offsets and sizes beyond 2^32 can never be paid for (cost > 2^45 gas) and fail as out of gas. */
 EXPORT int aot_mem_resize(aot_frame *f, uint64_t size) {
     if (size <= f->mem_size) return 1;
@@ -53,11 +93,22 @@ EXPORT int aot_mem_resize(aot_frame *f, uint64_t size) {
     return 1;
 }
 
+EXPORT void aot_slots_clear(aot_frame *f) {
+    if (f->slot_index) memset(f->slot_index, 0, (f->slot_mask + 1) * sizeof(uint32_t));
+    f->slot_count = 0;
+}
+
 EXPORT void aot_mem_free(aot_frame *f) {
     free(f->mem);
     f->mem = 0;
     f->mem_size = f->mem_cap = 0;
+    free(f->slots);
+    free(f->slot_index);
+    f->slots = 0;
+    f->slot_index = 0;
+    f->slot_count = f->slot_cap = f->slot_mask = 0;
 }
+#endif
 
 static inline int64_t mem_cost(uint64_t words) { return (int64_t)(3 * words + words * words / 512); }
 
@@ -116,25 +167,281 @@ static NOINLINE u256 calldataload(const aot_frame *f, u256 off) {
     return load_be(buf);
 }
 
-/* Arithmetic with EVM semantics (out of line: 256/512-bit division is large code). */
-static NOINLINE u256 op_div(u256 a, u256 b) { return b == 0 ? 0 : a / b; }
-static NOINLINE u256 op_mod(u256 a, u256 b) { return b == 0 ? 0 : a % b; }
+/* Environment opcodes: fetched from the host once per frame, then served from env[]. */
+static NOINLINE int32_t env_miss(aot_frame *f, int i, uint32_t op, uint32_t pc) {
+    int32_t st = f->host(f, AOT_HOST_ENV | op, pc);
+    if (st) return st;
+    memcpy(f->env[i], f->io[0], 32);
+    f->env_valid |= 1ULL << i;
+    return 0;
+}
+static inline u256 env_get(const aot_frame *f, int i) { u256 v; memcpy(&v, f->env[i], 32); return v; }
+
+/* Storage of the executing account: a per-frame cache written back by the host at frame exit and
+   before calls (EIP-2929 warmth, EIP-2200/3529 costs and refunds computed here, as py-evm does). */
+static inline uint64_t slot_hash(u256 k) {
+    uint64_t h = (uint64_t)k ^ (uint64_t)(k >> 64) * 0x9E3779B97F4A7C15ULL ^ (uint64_t)(k >> 128)
+        ^ (uint64_t)(k >> 192) * 0xC2B2AE3D27D4EB4FULL;
+    h *= 0xFF51AFD7ED558CCDULL;
+    return h ^ (h >> 32);
+}
+
+static int slot_reserve(aot_frame *f) {
+    if (f->slot_count + 1 > f->slot_cap) {
+        uint64_t cap = f->slot_cap ? 2 * f->slot_cap : 32;
+        aot_slot *s = realloc(f->slots, cap * sizeof(aot_slot));
+        if (!s) return 0;
+        f->slots = s;
+        f->slot_cap = cap;
+    }
+    if (2 * (f->slot_count + 1) > f->slot_mask + 1 || !f->slot_index) {
+        uint64_t size = f->slot_index ? 2 * (f->slot_mask + 1) : 64;
+        uint32_t *idx = calloc(size, sizeof(uint32_t));
+        if (!idx) return 0;
+        for (uint64_t e = 0; e < f->slot_count; e++) {
+            u256 k;
+            memcpy(&k, f->slots[e].key, 32);
+            uint64_t h = slot_hash(k) & (size - 1);
+            while (idx[h]) h = (h + 1) & (size - 1);
+            idx[h] = (uint32_t)e + 1;
+        }
+        free(f->slot_index);
+        f->slot_index = idx;
+        f->slot_mask = size - 1;
+    }
+    return 1;
+}
+
+/* The cached slot `key`, loading it from the host on first touch; NULL with f->err set on failure. */
+static NOINLINE aot_slot *slot_find(aot_frame *f, u256 key, uint32_t pc) {
+    if (f->slot_index) {
+        uint64_t h = slot_hash(key) & f->slot_mask;
+        for (uint32_t e; (e = f->slot_index[h]); h = (h + 1) & f->slot_mask) {
+            u256 k;
+            memcpy(&k, f->slots[e - 1].key, 32);
+            if (k == key) return &f->slots[e - 1];
+        }
+    }
+    if (!slot_reserve(f)) { f->err = AOT_HOST_ERROR; return 0; }
+    io_set(f, 0, key);
+    int32_t st = f->host(f, AOT_HOST_SLOAD, pc);
+    if (st) { f->err = st; return 0; }
+    uint64_t h = slot_hash(key) & f->slot_mask;
+    while (f->slot_index[h]) h = (h + 1) & f->slot_mask;
+    aot_slot *s = &f->slots[f->slot_count];
+    f->slot_index[h] = (uint32_t)++f->slot_count;
+    memcpy(s->key, &key, 32);
+    memcpy(s->cur, f->io[0], 32);
+    memcpy(s->orig, f->io[1], 32);
+    s->flags = f->io[2][0] ? AOT_SLOT_WARM : 0;
+    s->pad = 0;
+    return s;
+}
+
+/* SLOAD with `gas` visible to it: returns the gas left (value in io[0]); negative on failure, with
+   f->err = 0 for out of gas. */
+static NOINLINE int64_t aot_sload(aot_frame *f, u256 key, int64_t gas, uint32_t pc) {
+    aot_slot *s = slot_find(f, key, pc);
+    if (!s) return -1;
+    if (s->flags & AOT_SLOT_WARM) {
+        gas -= 100;
+    } else {
+        s->flags |= AOT_SLOT_WARM | AOT_SLOT_WARMED;
+        gas -= 2100;
+    }
+    memcpy(f->io[0], s->cur, 32);
+    return gas;
+}
+
+static NOINLINE int64_t aot_sstore(aot_frame *f, u256 key, u256 value, int64_t gas, uint32_t pc) {
+    if (f->is_static) { f->err = AOT_STATIC; return -1; }
+    if (gas <= 2300) return -1;               /* EIP-2200 sentry */
+    aot_slot *s = slot_find(f, key, pc);
+    if (!s) return -1;
+    u256 cur, orig;
+    memcpy(&cur, s->cur, 32);
+    memcpy(&orig, s->orig, 32);
+    int64_t cost, refund = 0;
+    if (cur == value) {
+        cost = 100;
+    } else if (orig == cur) {
+        cost = orig == 0 ? 20000 : 2900;
+        if (orig != 0 && value == 0) refund += 4800;
+    } else {
+        cost = 100;
+        if (orig != 0) {
+            if (cur == 0) refund -= 4800;
+            if (value == 0) refund += 4800;
+        }
+        if (orig == value) refund += orig == 0 ? 20000 - 100 : 2900 - 100;
+    }
+    gas -= cost;
+    if (gas < 0) return gas;
+    f->refund += refund;
+    memcpy(s->cur, &value, 32);
+    s->flags |= AOT_SLOT_DIRTY;
+    if (!(s->flags & AOT_SLOT_WARM)) {
+        s->flags |= AOT_SLOT_WARM | AOT_SLOT_WARMED;
+        gas -= 2100;
+    }
+    return gas;
+}
+
+/* Arithmetic with EVM semantics. Division is Knuth's algorithm D on 64-bit limbs (clang expands
+   _BitInt division bit by bit, ~100x slower); the 128/64 step is one `divq` on x86-64. */
+typedef unsigned __int128 u128;
+
+static inline uint64_t div128(uint64_t hi, uint64_t lo, uint64_t d, uint64_t *rem) { /* needs hi < d */
+#if defined(__x86_64__)
+    uint64_t q, r;
+    __asm__("divq %4" : "=a"(q), "=d"(r) : "a"(lo), "d"(hi), "rm"(d));
+    *rem = r;
+    return q;
+#else
+    u128 n = ((u128)hi << 64) | lo;
+    *rem = (uint64_t)(n % d);
+    return (uint64_t)(n / d);
+#endif
+}
+
+static inline int limbs_used(const uint64_t *x, int n) {
+    while (n > 0 && x[n - 1] == 0) n--;
+    return n;
+}
+
+/* q[0..m-n] = u / v, r[0..n-1] = u % v for m-limb u and n-limb v (v[n-1] != 0, m >= n, m <= 8). */
+static NOINLINE void divmod_limbs(uint64_t *q, uint64_t *r, const uint64_t *u, const uint64_t *v, int m, int n) {
+    if (n == 1) {
+        uint64_t rem = 0;
+        for (int j = m - 1; j >= 0; j--) q[j] = div128(rem, u[j], v[0], &rem);
+        r[0] = rem;
+        return;
+    }
+    int s = __builtin_clzll(v[n - 1]);
+    uint64_t vn[8], un[9];
+    for (int i = n - 1; i > 0; i--) vn[i] = (v[i] << s) | (s ? v[i - 1] >> (64 - s) : 0);
+    vn[0] = v[0] << s;
+    un[m] = s ? u[m - 1] >> (64 - s) : 0;
+    for (int i = m - 1; i > 0; i--) un[i] = (u[i] << s) | (s ? u[i - 1] >> (64 - s) : 0);
+    un[0] = u[0] << s;
+    for (int j = m - n; j >= 0; j--) {
+        uint64_t qhat, rhat;
+        int big = 0;
+        if (un[j + n] >= vn[n - 1]) {
+            qhat = ~0ULL;
+            u128 t = (u128)un[j + n - 1] + vn[n - 1] + ((u128)(un[j + n] - vn[n - 1]) << 64);
+            big = (t >> 64) != 0;
+            rhat = (uint64_t)t;
+        } else {
+            qhat = div128(un[j + n], un[j + n - 1], vn[n - 1], &rhat);
+        }
+        while (!big && (u128)qhat * vn[n - 2] > (((u128)rhat << 64) | un[j + n - 2])) {
+            qhat--;
+            u128 t = (u128)rhat + vn[n - 1];
+            big = (t >> 64) != 0;
+            rhat = (uint64_t)t;
+        }
+        uint64_t borrow = 0, carry = 0;
+        for (int i = 0; i < n; i++) {
+            u128 p = (u128)qhat * vn[i] + carry;
+            carry = (uint64_t)(p >> 64);
+            uint64_t pl = (uint64_t)p, x = un[i + j];
+            uint64_t t = x - pl - borrow;
+            borrow = (x < pl) | ((x - pl) < borrow);
+            un[i + j] = t;
+        }
+        uint64_t x = un[j + n];
+        un[j + n] = x - carry - borrow;
+        borrow = (x < carry) | ((x - carry) < borrow);
+        if (borrow) {
+            qhat--;
+            uint64_t c = 0;
+            for (int i = 0; i < n; i++) {
+                u128 t = (u128)un[i + j] + vn[i] + c;
+                un[i + j] = (uint64_t)t;
+                c = (uint64_t)(t >> 64);
+            }
+            un[j + n] += c;
+        }
+        q[j] = qhat;
+    }
+    for (int i = 0; i < n; i++) r[i] = (un[i] >> s) | (s ? un[i + 1] << (64 - s) : 0);
+}
+
+static inline void to_limbs(uint64_t *l, u256 x) { memcpy(l, &x, 32); }
+static inline u256 from_limbs(const uint64_t *l) { u256 x; memcpy(&x, l, 32); return x; }
+
+/* a / b and a % b for b != 0. */
+static NOINLINE void udivmod(u256 a, u256 b, u256 *q, u256 *r) {
+    if (a < b) { *q = 0; *r = a; return; }
+    if ((a >> 64) == 0) { *q = (uint64_t)a / (uint64_t)b; *r = (uint64_t)a % (uint64_t)b; return; }
+    uint64_t u[4], v[4], ql[4] = {0}, rl[4] = {0};
+    to_limbs(u, a);
+    to_limbs(v, b);
+    int m = limbs_used(u, 4), n = limbs_used(v, 4);
+    divmod_limbs(ql, rl, u, v, m, n);
+    *q = from_limbs(ql);
+    *r = from_limbs(rl);
+}
+
+static NOINLINE u256 op_div(u256 a, u256 b) {
+    if (b == 0) return 0;
+    u256 q, r;
+    udivmod(a, b, &q, &r);
+    return q;
+}
+static NOINLINE u256 op_mod(u256 a, u256 b) {
+    if (b == 0) return 0;
+    u256 q, r;
+    udivmod(a, b, &q, &r);
+    return r;
+}
 static inline int neg(u256 a) { return (int)(a >> 255); }
 static NOINLINE u256 op_sdiv(u256 a, u256 b) {
     if (b == 0) return 0;
-    u256 ua = neg(a) ? -a : a, ub = neg(b) ? -b : b, q = ua / ub;
+    u256 ua = neg(a) ? -a : a, ub = neg(b) ? -b : b, q, r;
+    udivmod(ua, ub, &q, &r);
     return neg(a) != neg(b) ? -q : q;
 }
 static NOINLINE u256 op_smod(u256 a, u256 b) {
     if (b == 0) return 0;
-    u256 ua = neg(a) ? -a : a, ub = neg(b) ? -b : b, r = ua % ub;
+    u256 ua = neg(a) ? -a : a, ub = neg(b) ? -b : b, q, r;
+    udivmod(ua, ub, &q, &r);
     return neg(a) ? -r : r;
 }
+/* x mod n for an m-limb x (m <= 8), n != 0. */
+static u256 mod_limbs(const uint64_t *x, int m, u256 n) {
+    uint64_t v[4], q[9], r[4] = {0};
+    to_limbs(v, n);
+    int nl = limbs_used(v, 4);
+    m = limbs_used(x, m);
+    if (m < nl) { uint64_t t[4] = {0}; memcpy(t, x, 8 * (size_t)m); return from_limbs(t); }
+    divmod_limbs(q, r, x, v, m, nl);
+    return from_limbs(r);
+}
 static NOINLINE u256 op_addmod(u256 a, u256 b, u256 n) {
-    return n == 0 ? 0 : (u256)(((unsigned _BitInt(257))a + b) % n);
+    if (n == 0) return 0;
+    uint64_t x[5];
+    u256 s = a + b;
+    to_limbs(x, s);
+    x[4] = s < a;
+    return mod_limbs(x, 5, n);
 }
 static NOINLINE u256 op_mulmod(u256 a, u256 b, u256 n) {
-    return n == 0 ? 0 : (u256)(((u512)a * b) % n);
+    if (n == 0) return 0;
+    uint64_t x[4], y[4], p[8] = {0};
+    to_limbs(x, a);
+    to_limbs(y, b);
+    for (int i = 0; i < 4; i++) {
+        uint64_t c = 0;
+        for (int j = 0; j < 4; j++) {
+            u128 t = (u128)x[i] * y[j] + p[i + j] + c;
+            p[i + j] = (uint64_t)t;
+            c = (uint64_t)(t >> 64);
+        }
+        p[i + 4] = c;
+    }
+    return mod_limbs(p, 8, n);
 }
 static NOINLINE u256 op_exp(u256 base, u256 e) {
     u256 r = 1;

@@ -1,6 +1,9 @@
 """Random programs run on py-evm's interpreter and natively must agree on status, output, gas left,
 refund, logs and state root. Each Hypothesis example is a batch of programs compiled into one shared
-object (one clang run per batch); ≥10,000 programs under CI, fewer locally."""
+object (one clang run per batch); ≥10,000 programs under CI, fewer locally. Programs start from a
+random pre-state (original storage values, slots already warm) and include storage/transient
+storage on a few keys, REVERT, and calls back into themselves (CALL, DELEGATECALL, STATICCALL), which
+run natively too and exercise the storage cache's write-back, reload and static-call refusal."""
 
 from __future__ import annotations
 
@@ -57,6 +60,27 @@ pieces = st.one_of(
     st.binary(min_size=1, max_size=3),
     st.just(b"\x5b\x5a\x61\x13\x88\x10\x60\x00\x57"),  # loop header: JUMPDEST; GAS < 5000 → exit
 )
+KEYS = st.sampled_from((0, 1, 2, 3, U256 - 1))
+STORED = st.sampled_from((0, 0, 1, 2, 5, U256 - 1))
+
+
+def _self_call(op: int, gas: int, args: int) -> bytes:
+    """CALL/DELEGATECALL/STATICCALL to ADDRESS with `gas`, `args` bytes of memory as input, 32 out."""
+    value = push(0) if op == 0xF1 else b""
+    return push(32) + push(0) + push(args) + push(0) + value + b"\x30" + push(gas) + bytes([op])
+
+
+storage_pieces = st.one_of(
+    st.tuples(KEYS, STORED).map(lambda t: push(t[1]) + push(t[0]) + b"\x55"),  # SSTORE
+    st.tuples(KEYS, STORED).map(lambda t: push(t[1]) + push(t[0]) + b"\x55"),
+    KEYS.map(lambda k: push(k) + b"\x54"),  # SLOAD
+    st.tuples(KEYS, STORED).map(lambda t: push(t[1]) + push(t[0]) + b"\x5d"),  # TSTORE
+    KEYS.map(lambda k: push(k) + b"\x5c"),  # TLOAD
+    st.tuples(st.sampled_from((0, 32)), st.sampled_from((0, 1))).map(lambda t: push(t[0]) + push(t[1]) + b"\xfd"),
+    st.tuples(st.sampled_from((0xF1, 0xF4, 0xFA)), st.sampled_from((0, 3_000, 12_000, 60_000)),
+              st.sampled_from((0, 32))).map(lambda t: _self_call(*t)),
+    st.just(b"\x3d\x47"),  # RETURNDATASIZE SELFBALANCE
+)
 
 
 def assemble(parts: list[bytes | Jump]) -> bytes:
@@ -76,16 +100,22 @@ def assemble(parts: list[bytes | Jump]) -> bytes:
     return bytes(code)
 
 
-cases = st.tuples(st.lists(pieces, max_size=24).map(assemble), st.binary(max_size=40),
-                  st.one_of(st.integers(0, 3_000), st.integers(0, 40_000)))
+prestate = st.tuples(st.dictionaries(st.sampled_from((0, 1, 2, 3)), st.integers(1, 3), max_size=3),
+                     st.lists(st.sampled_from((0, 1, 2, 3)), max_size=2, unique=True).map(tuple))
+programs = st.one_of(st.lists(pieces, max_size=24), st.lists(st.one_of(pieces, storage_pieces, storage_pieces),
+                                                            max_size=24))
+cases = st.tuples(programs.map(assemble), st.binary(max_size=40),
+                  st.one_of(st.integers(0, 3_000), st.integers(0, 40_000), st.integers(20_000, 60_000)),
+                  prestate)
+Case = tuple[bytes, bytes, int, tuple[dict[int, int], tuple[int, ...]]]
 
 
 @settings(max_examples=BATCHES, deadline=None, suppress_health_check=list(HealthCheck), database=None,
           phases=(Phase.explicit, Phase.generate))
 @given(st.lists(cases, min_size=BATCH, max_size=BATCH))
-def test_native_matches_interpreter(batch: list[tuple[bytes, bytes, int]]) -> None:
-    lib = build_temp(find_compiler(), [(f"p{i}", analyse(code)) for i, (code, _, _) in enumerate(batch)])
-    for i, (code, calldata, gas) in enumerate(batch):
-        want = run_frame(code, calldata, gas)
-        got = run_frame(code, calldata, gas, Contract(lib, f"p{i}", code))
-        assert got == want, f"code={code.hex()} calldata={calldata.hex()} gas={gas}"
+def test_native_matches_interpreter(batch: list[Case]) -> None:
+    lib = build_temp(find_compiler(), [(f"p{i}", analyse(code)) for i, (code, *_rest) in enumerate(batch)])
+    for i, (code, calldata, gas, (storage, warm)) in enumerate(batch):
+        want = run_frame(code, calldata, gas, storage=storage, warm_slots=warm)
+        got = run_frame(code, calldata, gas, Contract(lib, f"p{i}", code), storage=storage, warm_slots=warm)
+        assert got == want, f"code={code.hex()} calldata={calldata.hex()} gas={gas} storage={storage} warm={warm}"
