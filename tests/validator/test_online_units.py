@@ -52,6 +52,7 @@ def test_rpc_client_errors_and_backoff(testdata: Path) -> None:
     down = RpcClient(f"http://127.0.0.1:{free_port()}/", timeout=2)
     with pytest.raises(RpcUnavailable):
         down.block_number()
+    down.close()
     b = Backoff(0.5, 30)
     assert [b.next() for _ in range(8)] == [0.5, 1, 2, 4, 8, 16, 30, 30]
     slept: list[float] = []
@@ -79,6 +80,7 @@ def test_rpc_client_errors_and_backoff(testdata: Path) -> None:
         assert salt.kvs and mpt.state
         old = c.call("mega_getBlockWitness", ["1140", ch.blocks[1140]["hash"]])  # old positional form
         assert isinstance(old, str) and old.startswith("v0:")
+        c.close()
 
 
 @pytest.fixture(scope="module")
