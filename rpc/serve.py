@@ -16,6 +16,7 @@ from rpc.methods_dev import dev_methods
 from rpc.methods_eth import eth_methods
 from rpc.methods_logs import log_methods
 from rpc.methods_mega import mega_methods
+from rpc.methods_pool import pool_methods
 from rpc.server import make_app
 from rpc.status import NodeStatus, add_status_routes
 from rpc.subscriptions import Hub
@@ -23,7 +24,7 @@ from rpc.subscriptions import Hub
 
 def node_methods(node: Sequencer, accounts: list[DevAccount]) -> dict[str, Handler]:
     methods = {**base_methods(node.chain_config.chain_id), **eth_methods(node), **log_methods(node),
-               **mega_methods(node)}
+               **mega_methods(node), **pool_methods(node)}
     methods.update(dev_methods(node, accounts, methods["eth_estimateGas"]))
     return methods
 

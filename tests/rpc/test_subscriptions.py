@@ -132,3 +132,18 @@ def test_block_witness_served_and_validates(url: str) -> None:
     bad = rpc("mega_setValidatedBlocks", [[number - 1, raw_parent["hash"]], [number, "0x" + "00" * 32]])["result"]
     assert bad["accepted"] is False
     assert rpc("mega_getBlockWitness", [{"blockNumber": hex(10**6)}])["error"]["code"] == -32000
+
+
+def test_txpool_views(url: str) -> None:
+    acct = Account.from_key(KEY0)
+    nonce = int(requests.post(url, data=_req(1, "eth_getTransactionCount", [acct.address, "pending"]),
+                              timeout=10).json()["result"], 16)
+    gapped = acct.sign_transaction({"to": to_checksum_address("0x" + "79" * 20), "value": 1, "gas": 100_000,
+                                    "gasPrice": 10**7, "nonce": nonce + 5, "chainId": 6342})
+    requests.post(url, data=_req(2, "eth_sendRawTransaction", ["0x" + gapped.raw_transaction.hex()]), timeout=10)
+    status = requests.post(url, data=_req(3, "txpool_status", []), timeout=10).json()["result"]
+    assert int(status["queued"], 16) >= 1
+    content = requests.post(url, data=_req(4, "txpool_content", []), timeout=10).json()["result"]
+    assert content["queued"][acct.address.lower()][str(nonce + 5)]["hash"] == "0x" + gapped.hash.hex()
+    inspect = requests.post(url, data=_req(5, "txpool_inspect", []), timeout=10).json()["result"]
+    assert "wei" in inspect["queued"][acct.address.lower()][str(nonce + 5)]
