@@ -49,6 +49,8 @@ def _run(args: argparse.Namespace, cfg: Config) -> int:
     accounts = dev_accounts(DEV_MNEMONIC)
     tmp = tempfile.TemporaryDirectory(prefix="megaeth-node-") if cfg.node.ephemeral else None
     data_dir = Path(tmp.name) if tmp else cfg.node.data_dir
+    from megaeth_node.executor.native import configure  # AOT: hot contracts compiled in the background
+    configure(cfg.aot.mode, data_dir / "aot", cfg.aot.compile_timeout_s)
     node = Sequencer(SequencerSettings(
         chain=dev_chain(cfg.node.chain_id), data_dir=data_dir, block_time_ms=cfg.node.block_time_ms,
         mini_block_ms=cfg.node.mini_block_ms, alloc={a.address: DEV_BALANCE for a in accounts}))
@@ -167,7 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
                        ("inspect", "show the analysis of bytecode"), ("bench", "benchmark native vs interpreter")):
         p = aot_sub.add_parser(name, help=text)
         p.add_argument("code", help="hex bytecode or a file containing it")
-    aot.set_defaults(handler=_not_built("AOT compiler: issue 8"))
+        if name == "bench":
+            p.add_argument("--calldata", help="hex call data"), p.add_argument("--gas", type=int, help="gas limit")
+    aot.set_defaults(handler=lambda args, cfg: __import__("megaeth_node.aot_cli").aot_cli.handler(args, cfg))
 
     sub.add_parser("doctor", help="check dependencies and prove the C toolchain").set_defaults(handler=_doctor)
     sub.add_parser("version", help="print the version").set_defaults(handler=_version)

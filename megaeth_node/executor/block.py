@@ -26,6 +26,7 @@ from gas.system import (
 )
 
 from megaeth_node.executor.evm import BlockEnv, new_state
+from megaeth_node.executor.native import with_native
 from megaeth_node.executor.op import DepositTransaction, OpVM
 from megaeth_node.executor.rules import IsthmusRules, rules_for
 from megaeth_node.executor.state import KECCAK_EMPTY, StateDiff, StateReader
@@ -103,7 +104,7 @@ class OpenBlock:
                  rules: IsthmusRules | None = None) -> None:
         self.header = header
         self.rules = rules or rules_for(spec_at(chain.forks, header.timestamp))
-        self.evm_state = new_state(self.rules.state_class, state, block_env(header, chain.chain_id))
+        self.evm_state = new_state(with_native(self.rules.state_class), state, block_env(header, chain.chain_id))
         pre_block_system_calls(self.evm_state, header)
         self.rules.after_system_calls(self.evm_state)
         self.receipts: list[Receipt] = []
