@@ -120,6 +120,7 @@ class ShiState:
         self.usage_delta: dict[int, int] = {}
         self.rehashed: set[int] = set()
         self._store_meta: dict[int, BucketMeta] = {}  # memo of committed metadata reads
+        self._lookup = not getattr(store, "NO_PLAIN_LOOKUP", False)  # store may give direct-lookup hints
 
     def prepare(self, plain_keys: Sequence[bytes]) -> None:
         """Hash a batch's keys in bulk (bucket ids, nonce-0 probe hashes: one backend call each, §2.2)."""
@@ -254,22 +255,31 @@ class ShiState:
     def upsert(self, bucket: int, plain_key: bytes, plain_value: bytes, updates: StateUpdates) -> None:
         """Insert or update `plain_key` (`shi_upsert`): displacement chain, then load-factor resize."""
         cur = SaltValue(plain_key, plain_value)
-        hit = self._direct_find(plain_key)
-        if hit is not None:
-            self._write(updates, hit[0], hit[1], cur)
-            return
+        if self._lookup:
+            hit = self._direct_find(plain_key)
+            if hit is not None:
+                self._write(updates, hit[0], hit[1], cur)
+                return
         nonce, cap = self.meta(bucket)
-        h = self.probe(plain_key, nonce) % cap
+        h = self._probe0.get(plain_key) if nonce == 0 else None
+        h = (hash_with_nonce(plain_key, nonce) if h is None else h) % cap
         base = bucket << BUCKET_SLOT_BITS
-        value = self.value
+        cache = self.cache
+        cache_get = cache.get
+        slot_value = self.store.slot_value
         for step in range(cap):
             key = base | (h + step) % cap
-            old = value(key)
-            if old is None:
-                self._write(updates, key, None, cur)
-                used = self.used(bucket)
-                if used is not None and used > cap * BUCKET_RESIZE_LOAD_FACTOR_PCT // 100:
-                    self.rehash(bucket, nonce, compute_resize_capacity(cap, used), updates)
+            old = cache_get(key, _MISS)
+            if old is _MISS:
+                old = slot_value(key)
+            if old is None:  # _write(updates, key, None, cur), inlined
+                usage = self.usage_delta
+                d = usage[bucket] = usage.get(bucket, 0) + 1
+                updates.add(key, None, cur)
+                cache[key] = cur
+                used = self.store.bucket_used(bucket)
+                if used is not None and used + d > cap * BUCKET_RESIZE_LOAD_FACTOR_PCT // 100:
+                    self.rehash(bucket, nonce, compute_resize_capacity(cap, used + d), updates)
                 return
             if old[0] == cur[0]:
                 self._write(updates, key, old, cur)

@@ -17,7 +17,7 @@ from struct import Struct
 
 import lmdb
 
-from salt.constants import BUCKET_SLOT_BITS, MIN_BUCKET_SIZE, NUM_META_BUCKETS
+from salt.constants import BUCKET_SLOT_BITS, MIN_BUCKET_SIZE, NUM_META_BUCKETS, STARTING_NODE_ID
 from salt.multiproof import ProofSource, create_proof, leaf_start_key
 from salt.pedersen import Backend, backend
 from salt.shi import ShiState, StateUpdates
@@ -46,6 +46,23 @@ class WitnessMissingKey(KeyError):
     """A slot, metadata entry or commitment the witness does not cover (never read as empty)."""
 
 
+_CACHED_NODES = STARTING_NODE_ID[3]  # main-trie levels 0–2 (ids below the first bucket node)
+
+
+class _NodeCache:
+    """Committed commitments of main-trie levels 0–2 of one state, shared by the overlays reading it:
+    every stored one (ids absent here hold their default commitment, §4.4).
+
+    Identified by the state's root commitment: by the binding of the commitments, two states with
+    the same root have the same nodes, so the root alone tells whether the cache is current."""
+
+    __slots__ = ("root", "nodes")
+
+    def __init__(self, root: bytes, nodes: dict[int, bytes]) -> None:
+        self.root = root
+        self.nodes = nodes
+
+
 def _sorted_items(items: PlainUpdates | Iterable[tuple[bytes, bytes | None]]) -> list[tuple[bytes, bytes | None]]:
     pairs = items.items() if isinstance(items, Mapping) else items
     return sorted(pairs, key=lambda kv: kv[0])
@@ -59,6 +76,39 @@ class SaltStore:
         self.env = env
         self.kv_db = env.open_db(b"salt_kv")
         self.nodes_db = env.open_db(b"salt_nodes")
+        self._node_cache: _NodeCache | None = None
+        # (root before, root after, changed level 0–2 nodes) of the last overlay written
+        self._pending: tuple[bytes, bytes, dict[int, bytes]] | None = None
+
+    def _node_cache_for(self, root: bytes, nodes_cursor: lmdb.Cursor) -> _NodeCache:
+        """The level 0–2 node cache of the state with this root commitment: the current one, the
+        current one updated by the last written overlay when that overlay led from it to `root`,
+        else one read in a single scan through `nodes_cursor` (a read of that state), which
+        replaces the current one."""
+        c = self._node_cache
+        if c is not None and c.root == root:
+            return c
+        p = self._pending
+        if c is not None and p is not None and p[0] == c.root and p[1] == root:
+            nodes = dict(c.nodes)
+            for n, v in p[2].items():
+                if v == default_commitment(n):
+                    nodes.pop(n, None)
+                else:
+                    nodes[n] = v
+            c = _NodeCache(root, nodes)
+        else:
+            nodes = {}
+            if nodes_cursor.first():
+                unpack = _U64BE.unpack
+                for k, v in nodes_cursor:
+                    n = unpack(k)[0]
+                    if n >= _CACHED_NODES:
+                        break
+                    nodes[n] = v
+            c = _NodeCache(root, nodes)
+        self._node_cache = c
+        return c
 
     @classmethod
     def open(cls, path: str | Path, map_size: int = 1 << 36) -> SaltStore:
@@ -108,12 +158,15 @@ def _meta_of(raw: bytes) -> BucketMeta:
 class _OverlayReader:
     """SlotReader + NodeReader over one LMDB read transaction, with trie overlay nodes."""
 
+    NO_PLAIN_LOOKUP = True  # `plain_lookup` never answers: `ShiState` skips calling it
+
     def __init__(self, txn: lmdb.Transaction, kv_db: object, nodes_db: object) -> None:
         self.kv_get = txn.cursor(db=kv_db).get
         self.node_get = txn.cursor(db=nodes_db).get
         self.kv_cursor = txn.cursor(db=kv_db)
         self.nodes: dict[int, bytes] = {}
         self.used: dict[int, int] = {}
+        self.node_cache: dict[int, bytes] | None = None  # all stored nodes of levels 0–2 (`_NodeCache`)
         self._metas: dict[int, BucketMeta] | None = None  # all stored metadata, when there is little
 
     def slot_value(self, key: int) -> SaltValue | None:
@@ -168,6 +221,10 @@ class _OverlayReader:
         c = self.nodes.get(node_id)
         if c is not None:
             return c
+        cache = self.node_cache
+        if cache is not None and node_id < _CACHED_NODES:
+            c = cache.get(node_id)
+            return default_commitment(node_id) if c is None else c
         raw = self.node_get(_U64BE.pack(node_id))
         return default_commitment(node_id) if raw is None else raw
 
@@ -241,6 +298,9 @@ class StateOverlay:
         self.be = be or backend()
         self._txn: lmdb.Transaction | None = store.env.begin(buffers=False)
         self._reader = _OverlayReader(self._txn, store.kv_db, store.nodes_db)
+        raw = self._reader.node_get(_U64BE.pack(0))
+        self._base_root = default_commitment(0) if raw is None else raw
+        self._reader.node_cache = store._node_cache_for(self._base_root, self._txn.cursor(db=store.nodes_db)).nodes
         self.shi = ShiState(self._reader, be=self.be)
         self.updates = StateUpdates()
         self.last: TrieResult | None = None
@@ -295,6 +355,9 @@ class StateOverlay:
                     put_n.delete()
             else:
                 put_n.put(k, c)
+        nodes = self._reader.nodes
+        self.store._pending = (
+            self._base_root, nodes.get(0, self._base_root), {n: c for n, c in nodes.items() if n < _CACHED_NODES})
 
     def witness(self, plain_keys: Iterable[bytes]) -> SaltWitness:
         """SALT witness (§6.1–6.2, §6.5) of the committed state under this overlay (changes applied here

@@ -19,12 +19,22 @@
 #error "salt native code assumes a little-endian target"
 #endif
 
-#ifndef SALT_W
-#define SALT_W 9 /* fixed-base window: 29 windows × 256 entries × 96 B × 256 bases ≈ 182 MB */
+/* Fixed-base windows: SALT_W10 windows of 10 bits, then 9-bit windows, ≥ 254 bits in all (scalars
+ * < r < 2^253, plus one carry bit of the signed digits). 20 gives 26 windows (26 additions per
+ * multiplication, as with 10-bit windows only) in 20 × 512 + 6 × 256 entries × 96 B × 256 bases
+ * ≈ 289 MB; 0 gives 29 windows of 9 bits in 182 MB. */
+#ifndef SALT_W10
+#define SALT_W10 20
 #endif
-#define NWIN ((254 + SALT_W - 1) / SALT_W) /* scalars < r < 2^253, plus one carry bit */
-#define HALFW (1 << (SALT_W - 1))
-#define ABI_VERSION 3
+#define NWIN (SALT_W10 + (254 - 10 * SALT_W10 + 8) / 9)
+#define PER_BASE ((size_t)SALT_W10 * 512 + (size_t)(NWIN - SALT_W10) * 256) /* table entries per base */
+#define ABI_VERSION 4
+
+static inline int win_bits(int j) { return j < SALT_W10 ? 10 : 9; }
+/* First table entry of window j (entries k·2^(offset)·G for k = 1..2^(w-1)). */
+static inline size_t win_off(int j) {
+    return j < SALT_W10 ? (size_t)j * 512 : (size_t)SALT_W10 * 512 + (size_t)(j - SALT_W10) * 256;
+}
 
 typedef unsigned __int128 u128;
 typedef struct { uint64_t v[4]; } fq;
@@ -548,6 +558,23 @@ static inline void signed_digits(int *dig, const uint64_t s[5], int w, int nwin)
     }
 }
 
+/* signed_digits over the fixed-base windows (widths win_bits(j)). */
+static inline void fixed_digits(int *dig, const uint64_t s[5]) {
+    int carry = 0, off = 0;
+    for (int j = 0; j < NWIN; j++) {
+        const int w = win_bits(j);
+        int v = (int)get_bits(s, off, w) + carry;
+        off += w;
+        if (v > (1 << (w - 1))) {
+            v -= 1 << w;
+            carry = 1;
+        } else {
+            carry = 0;
+        }
+        dig[j] = v;
+    }
+}
+
 /* ---------------------------------------------------------------- threads */
 typedef void (*task_fn)(void *arg, int part, int nparts);
 typedef struct { task_fn fn; void *arg; int part, nparts; } task;
@@ -579,13 +606,13 @@ static void run_parallel(task_fn fn, void *arg, int nparts) {
 }
 
 /* ---------------------------------------------------------------- fixed-base tables */
-static aff *g_table = NULL; /* [base][window][k-1], k = 1..HALFW */
+static aff *g_table = NULL; /* [base][win_off(window) + k-1], k = 1..2^(w-1) */
 static int g_nbases = 0;
 static size_t g_table_bytes = 0;
 
 int salt_abi_version(void) { return ABI_VERSION; }
-int salt_window_bits(void) { return SALT_W; }
-size_t salt_table_bytes(int n_bases) { return (size_t)n_bases * NWIN * HALFW * sizeof(aff); }
+int salt_window_bits(void) { return SALT_W10 ? 10 : 9; }
+size_t salt_table_bytes(int n_bases) { return (size_t)n_bases * PER_BASE * sizeof(aff); }
 int salt_tables_ready(void) { return g_table != NULL; }
 
 typedef struct {
@@ -597,7 +624,7 @@ typedef struct {
 
 static void build_part(void *arg, int part, int nparts) {
     build_job *job = (build_job *)arg;
-    const size_t per = (size_t)NWIN * HALFW;
+    const size_t per = PER_BASE;
     ext *pts = malloc(per * sizeof(ext));
     fq *zs = malloc(per * sizeof(fq));
     fq *scratch = malloc(per * sizeof(fq));
@@ -612,10 +639,11 @@ static void build_part(void *arg, int part, int nparts) {
         ext base;
         ext_load64(&base, job->bases64 + 64 * (size_t)g);
         for (int j = 0; j < NWIN; j++) {
-            ext *row = pts + (size_t)j * HALFW;
+            ext *row = pts + win_off(j);
+            const int half = 1 << (win_bits(j) - 1);
             row[0] = base;
-            for (int k = 1; k < HALFW; k++) ext_add(&row[k], &row[k - 1], &base);
-            ext_dbl(&base, &row[HALFW - 1]); /* 2^W · previous base */
+            for (int k = 1; k < half; k++) ext_add(&row[k], &row[k - 1], &base);
+            ext_dbl(&base, &row[half - 1]); /* 2^w · previous base */
         }
         for (size_t i = 0; i < per; i++) zs[i] = pts[i].Z;
         fq_batch_inv(zs, zs, per, scratch);
@@ -699,14 +727,14 @@ static int commit_range(commit_job *job, size_t n0, size_t n1, uint32_t **ops_p,
             uint64_t s[5];
             int dig[NWIN];
             scalar_load(s, job->scalars32 + 32 * k);
-            signed_digits(dig, s, SALT_W, NWIN);
-            const uint32_t base = (uint32_t)job->indices[k] * (uint32_t)(NWIN * HALFW);
+            fixed_digits(dig, s);
+            const uint32_t base = (uint32_t)job->indices[k] * (uint32_t)PER_BASE;
             for (int j = 0; j < NWIN; j++) {
                 int d = dig[j];
                 if (d == 0) continue;
                 uint32_t neg = d < 0 ? 0x80000000u : 0u;
                 uint32_t mag = (uint32_t)(d < 0 ? -d : d);
-                ops[nops++] = (base + (uint32_t)j * HALFW + mag - 1) | neg;
+                ops[nops++] = (base + (uint32_t)win_off(j) + mag - 1) | neg;
             }
         }
         for (size_t i = 0; i < nops && i < PREFETCH_AHEAD; i++) prefetch_entry(&table[ops[i] & 0x7fffffffu]);

@@ -172,6 +172,24 @@ def test_commit_deltas_edge_cases(nb, points):
         nb.commit_deltas([b"\0" * 63], [[]])
 
 
+def test_commit_deltas_window_boundaries(nb):
+    """Scalars whose signed digits sit on the fixed-base window edges (10-bit windows up to bit
+    200, then 9-bit windows): every digit ±half, all ones, single bits at window starts."""
+    offs, off = [], 0
+    for w in [10] * 20 + [9] * 6:
+        offs.append((off, w))
+        off += w
+    scalars = [
+        sum((1 << (w - 1)) << o for o, w in offs[:-1]),  # every digit exactly +half
+        sum(((1 << (w - 1)) + 1) << o for o, w in offs[:-1]) % R,  # every digit just past half: carries
+        (1 << 200) - 1, 1 << 200, (1 << 199) + (1 << 201), (1 << 245) - 1, 1 << 245, R - 2,
+        *[1 << o for o, _ in offs], *[((1 << w) - 1) << o for o, w in offs if o + w < 253],
+    ]
+    deltas = [[(i % 256, sc)] for i, sc in enumerate(scalars)] + [[(3, sc) for sc in scalars]]
+    olds = [IDENTITY64] * len(deltas)
+    assert nb.commit_deltas(olds, deltas) == PY.commit_deltas(olds, deltas)
+
+
 def test_commit_deltas_threads_agree(nb, points):
     rng = random.Random(3)
     olds = [points[rng.randrange(len(points))] for _ in range(300)]

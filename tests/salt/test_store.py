@@ -216,3 +216,70 @@ def test_store_witness_of_expanded_bucket(tmp_path: Path) -> None:
     verify_witness(w, root)
     ov = store.overlay()
     assert WitnessState(w).apply(touched)[0] == ov.apply(touched)
+
+
+def test_node_cache_follows_commits_and_aborted_writes(tmp_path: Path) -> None:
+    """Main-trie levels 0–2 are cached across overlays (keyed by the root): roots match a store that
+    starts every block with an empty cache, through commits, an aborted commit followed by an
+    unrelated write, discards, and overlays of an older snapshot."""
+    rng = random.Random(11)
+    store = SaltStore.open(tmp_path / "cached")
+    plain = SaltStore.open(tmp_path / "plain")
+    keys = [rng.randbytes(52) for _ in range(300)]
+
+    def block() -> dict[bytes, bytes | None]:
+        return {k: (None if rng.random() < 0.2 else rng.randbytes(32)) for k in rng.sample(keys, 60)}
+
+    def fresh_root(items: dict[bytes, bytes | None]) -> bytes:
+        plain._node_cache = None  # no cache: every node read from LMDB
+        ov = plain.overlay()
+        root = ov.apply(items)
+        ov.commit()
+        return root
+
+    old_snapshot = reference = None
+    for i in range(8):
+        items = block()
+        ov = store.overlay()
+        root = ov.apply(items)
+        assert root == fresh_root(items)
+        if i == 3:  # the write is aborted; another writer of the same tables commits a different block
+            with pytest.raises(RuntimeError):
+                with store.env.begin(write=True) as txn:
+                    ov.commit(txn)
+                    raise RuntimeError("abort")
+            plain_ov = plain.overlay()  # undo the block on the uncached store
+            plain_ov.apply({k: _value(store, k) for k in items})
+            plain_ov.commit()
+            other_items = block()
+            other = SaltStore(store.env).overlay()
+            assert other.apply(other_items) == fresh_root(other_items)
+            other.commit()
+            assert store.root() == plain.root()
+            continue
+        if i == 5:
+            ov.discard()
+            plain_ov = plain.overlay()
+            plain_ov.apply({k: _value(store, k) for k in items})
+            plain_ov.commit()
+            continue
+        if i == 6:  # two readers of the pre-commit state, used after the commit below
+            old_snapshot, reference = store.overlay(), store.overlay()
+            reference._reader.node_cache = None
+        ov.commit()
+        assert store.root() == root == plain.root()
+    assert old_snapshot is not None and reference is not None
+    items = block()
+    assert old_snapshot.apply(items) == reference.apply(items)
+    ov = store.overlay()
+    assert ov.apply(items) == fresh_root(items)
+    store.close()
+    plain.close()
+
+
+def _value(store: SaltStore, key: bytes) -> bytes | None:
+    ov = store.overlay()
+    try:
+        return ov.plain_value(key)
+    finally:
+        ov.discard()
