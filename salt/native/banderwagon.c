@@ -852,6 +852,28 @@ int salt_map_to_scalars(const uint8_t *points64, size_t n, uint8_t *out32) {
     return 0;
 }
 
+typedef struct {
+    const uint8_t *points64;
+    size_t n;
+    uint8_t *out32;
+    int failed;
+} m2s_job;
+
+static void m2s_part(void *arg, int part, int nparts) {
+    m2s_job *job = (m2s_job *)arg;
+    size_t a = job->n * (size_t)part / (size_t)nparts, b = job->n * (size_t)(part + 1) / (size_t)nparts;
+    if (b > a && salt_map_to_scalars(job->points64 + 64 * a, b - a, job->out32 + 32 * a) != 0)
+        __atomic_store_n(&job->failed, 1, __ATOMIC_RELAXED);
+}
+
+/* salt_map_to_scalars on up to n_threads threads (one batch inversion per part). */
+static int map_to_scalars_mt(const uint8_t *points64, size_t n, uint8_t *out32, int n_threads) {
+    int parts = n < 1024 ? 1 : (n_threads < 1 ? 1 : (n_threads > 8 ? 8 : n_threads));
+    m2s_job job = {points64, n, out32, 0};
+    run_parallel(m2s_part, &job, parts);
+    return job.failed ? SALT_ENOMEM : 0;
+}
+
 void salt_compress_many(const uint8_t *points64, size_t n, uint8_t *out32) {
     for (size_t i = 0; i < n; i++) {
         fq x, y;
@@ -1121,28 +1143,55 @@ static void kv_scalar(uint64_t out[4], const uint8_t *data, uint32_t len) {
     fr_reduce(out);
 }
 
+typedef struct {
+    const uint8_t *values;
+    const uint32_t *lens;
+    const size_t *offs; /* byte offset of delta k's old value */
+    size_t total;
+    uint8_t *scalars;
+} kvs_job;
+
+static void kvs_part(void *arg, int part, int nparts) {
+    kvs_job *job = (kvs_job *)arg;
+    size_t a = job->total * (size_t)part / (size_t)nparts, b = job->total * (size_t)(part + 1) / (size_t)nparts;
+    for (size_t k = a; k < b; k++) {
+        uint64_t o[4], nw[4], d[4];
+        uint32_t lo = job->lens[2 * k], ln = job->lens[2 * k + 1];
+        size_t off = job->offs[k];
+        kv_scalar(o, job->values + off, lo);
+        kv_scalar(nw, job->values + off + (lo == EMPTY_LEN ? 0 : lo), ln);
+        fr_sub(d, nw, o);
+        memcpy(job->scalars + 32 * k, d, 32);
+    }
+}
+
 int salt_commit_slot_deltas(const uint8_t *olds64, size_t n_nodes, const uint32_t *counts,
                             const uint8_t *indices, const uint8_t *values, const uint32_t *lens,
                             uint8_t *out64, int n_threads) {
     size_t total = 0;
     for (size_t i = 0; i < n_nodes; i++) total += counts[i];
     uint8_t *scalars = malloc(total ? 32 * total : 32);
-    if (!scalars) return SALT_ENOMEM;
+    size_t *offs = malloc(total ? total * sizeof(size_t) : sizeof(size_t));
+    if (!scalars || !offs) {
+        free(scalars);
+        free(offs);
+        return SALT_ENOMEM;
+    }
     size_t off = 0;
     for (size_t k = 0; k < total; k++) {
-        uint64_t o[4], nw[4], d[4];
         uint32_t lo = lens[2 * k], ln = lens[2 * k + 1];
         if ((lo != EMPTY_LEN && lo > 1024) || (ln != EMPTY_LEN && ln > 1024)) {
             free(scalars);
+            free(offs);
             return SALT_EINDEX;
         }
-        kv_scalar(o, values + off, lo);
-        off += lo == EMPTY_LEN ? 0 : lo;
-        kv_scalar(nw, values + off, ln);
-        off += ln == EMPTY_LEN ? 0 : ln;
-        fr_sub(d, nw, o);
-        memcpy(scalars + 32 * k, d, 32);
+        offs[k] = off;
+        off += (lo == EMPTY_LEN ? 0 : lo) + (ln == EMPTY_LEN ? 0 : ln);
     }
+    kvs_job job = {values, lens, offs, total, scalars};
+    int parts = total < 512 ? 1 : (n_threads < 1 ? 1 : (n_threads > 8 ? 8 : n_threads));
+    run_parallel(kvs_part, &job, parts);
+    free(offs);
     int rc = salt_commit_deltas(olds64, n_nodes, counts, indices, scalars, out64, n_threads);
     free(scalars);
     return rc;
@@ -1186,7 +1235,7 @@ static int propagate_level(int level, size_t n, const uint32_t *ids, const uint8
         rc = SALT_EINDEX;
         goto done;
     }
-    if ((rc = salt_map_to_scalars(pts, 2 * nc, scal)) != 0) goto done;
+    if ((rc = map_to_scalars_mt(pts, 2 * nc, scal, n_threads)) != 0) goto done;
     for (size_t j = 0; j < nc; j++) {
         uint64_t o[4], nw[4], d[4];
         memcpy(o, scal + 64 * j, 32);

@@ -447,3 +447,26 @@ def test_prover_scalar_field_ops_match_reference(nb):
     for be in (nb, PY):
         with pytest.raises(ValueError):
             be.fr_combine(packed, coefs[:-1])
+
+
+def test_large_trie_update_threads_agree():
+    """A batch big enough for the threaded slot hashing and map_to_scalars (≥ 512 deltas, ≥ 1024
+    points per level): the same commitments on 1 and 2 threads, and as one batch or two halves."""
+    from salt.shi import StateUpdates
+    from salt.trie import default_commitment, update_trie
+    from salt.types import SaltValue
+
+    class Empty:
+        def node(self, node_id):
+            return default_commitment(node_id)
+
+    rng = random.Random(5)
+    data = {}
+    for _ in range(3000):
+        key = rng.randrange(65536, 1 << 24) << 40 | rng.randrange(256)
+        old = None if rng.random() < 0.5 else SaltValue(rng.randbytes(rng.choice([20, 52])), rng.randbytes(32))
+        data[key] = (old, SaltValue(rng.randbytes(52), rng.randbytes(rng.randrange(0, 40))))
+    ups = StateUpdates(data)
+    one = update_trie(Empty(), ups, lambda _b: 256, native.NativeBackend(threads=1))
+    two = update_trie(Empty(), ups, lambda _b: 256, native.NativeBackend(threads=2))
+    assert one == two and len(one.nodes) > 3000
