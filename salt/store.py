@@ -47,20 +47,24 @@ class WitnessMissingKey(KeyError):
 
 
 _CACHED_NODES = STARTING_NODE_ID[3]  # main-trie levels 0–2 (ids below the first bucket node)
+_NODE_DELTA_MAX = 4096  # changed nodes kept over a node cache's base before folding them in
 
 
 class _NodeCache:
     """Committed commitments of main-trie levels 0–2 of one state, shared by the overlays reading it:
-    every stored one (ids absent here hold their default commitment, §4.4).
+    `delta` over `base` holds every stored one (ids in neither hold their default commitment, §4.4).
+    Both dicts are never changed once the cache is in use; a successor state gets a new `delta`
+    (the changes since `base`), folded into a new `base` once it grows large.
 
     Identified by the state's root commitment: by the binding of the commitments, two states with
     the same root have the same nodes, so the root alone tells whether the cache is current."""
 
-    __slots__ = ("root", "nodes")
+    __slots__ = ("root", "base", "delta")
 
-    def __init__(self, root: bytes, nodes: dict[int, bytes]) -> None:
+    def __init__(self, root: bytes, base: dict[int, bytes], delta: dict[int, bytes]) -> None:
         self.root = root
-        self.nodes = nodes
+        self.base = base
+        self.delta = delta
 
 
 def _sorted_items(items: PlainUpdates | Iterable[tuple[bytes, bytes | None]]) -> list[tuple[bytes, bytes | None]]:
@@ -90,13 +94,11 @@ class SaltStore:
             return c
         p = self._pending
         if c is not None and p is not None and p[0] == c.root and p[1] == root:
-            nodes = dict(c.nodes)
-            for n, v in p[2].items():
-                if v == default_commitment(n):
-                    nodes.pop(n, None)
-                else:
-                    nodes[n] = v
-            c = _NodeCache(root, nodes)
+            delta = {**c.delta, **p[2]}
+            if len(delta) > _NODE_DELTA_MAX + len(c.base) // 4:
+                c = _NodeCache(root, {**c.base, **delta}, {})
+            else:
+                c = _NodeCache(root, c.base, delta)
         else:
             nodes = {}
             if nodes_cursor.first():
@@ -106,7 +108,7 @@ class SaltStore:
                     if n >= _CACHED_NODES:
                         break
                     nodes[n] = v
-            c = _NodeCache(root, nodes)
+            c = _NodeCache(root, nodes, {})
         self._node_cache = c
         return c
 
@@ -166,7 +168,7 @@ class _OverlayReader:
         self.kv_cursor = txn.cursor(db=kv_db)
         self.nodes: dict[int, bytes] = {}
         self.used: dict[int, int] = {}
-        self.node_cache: dict[int, bytes] | None = None  # all stored nodes of levels 0–2 (`_NodeCache`)
+        self.node_cache: _NodeCache | None = None  # all stored nodes of levels 0–2
         self._metas: dict[int, BucketMeta] | None = None  # all stored metadata, when there is little
 
     def slot_value(self, key: int) -> SaltValue | None:
@@ -223,7 +225,9 @@ class _OverlayReader:
             return c
         cache = self.node_cache
         if cache is not None and node_id < _CACHED_NODES:
-            c = cache.get(node_id)
+            c = cache.delta.get(node_id)
+            if c is None:
+                c = cache.base.get(node_id)
             return default_commitment(node_id) if c is None else c
         raw = self.node_get(_U64BE.pack(node_id))
         return default_commitment(node_id) if raw is None else raw
@@ -300,7 +304,7 @@ class StateOverlay:
         self._reader = _OverlayReader(self._txn, store.kv_db, store.nodes_db)
         raw = self._reader.node_get(_U64BE.pack(0))
         self._base_root = default_commitment(0) if raw is None else raw
-        self._reader.node_cache = store._node_cache_for(self._base_root, self._txn.cursor(db=store.nodes_db)).nodes
+        self._reader.node_cache = store._node_cache_for(self._base_root, self._txn.cursor(db=store.nodes_db))
         self.shi = ShiState(self._reader, be=self.be)
         self.updates = StateUpdates()
         self.last: TrieResult | None = None

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+import salt.store as store_module
 from salt.shi import StateUpdates
 from salt.store import SaltStore, WitnessMissingKey, WitnessState
 from salt.trie import EMPTY_ROOT, update_trie
@@ -218,10 +219,14 @@ def test_store_witness_of_expanded_bucket(tmp_path: Path) -> None:
     assert WitnessState(w).apply(touched)[0] == ov.apply(touched)
 
 
-def test_node_cache_follows_commits_and_aborted_writes(tmp_path: Path) -> None:
+@pytest.mark.parametrize("delta_max", [4096, 0])
+def test_node_cache_follows_commits_and_aborted_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, delta_max: int
+) -> None:
     """Main-trie levels 0–2 are cached across overlays (keyed by the root): roots match a store that
-    starts every block with an empty cache, through commits, an aborted commit followed by an
-    unrelated write, discards, and overlays of an older snapshot."""
+    starts every block with an empty cache, through commits (changes layered or folded in), an aborted
+    commit followed by another writer's commit, discards, and overlays of an older snapshot."""
+    monkeypatch.setattr(store_module, "_NODE_DELTA_MAX", delta_max)
     rng = random.Random(11)
     store = SaltStore.open(tmp_path / "cached")
     plain = SaltStore.open(tmp_path / "plain")
