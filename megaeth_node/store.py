@@ -35,10 +35,12 @@ _U64 = Struct(">Q")
 _U32 = Struct(">I")
 
 
-def open_env(path: Path, map_size: int = 1 << 36, extra_dbs: int = 8) -> lmdb.Environment:
-    """The node's one LMDB environment (chain tables here, SALT tables opened by salt/)."""
+def open_env(path: Path, map_size: int = 1 << 36, extra_dbs: int = 8, sync: bool = True) -> lmdb.Environment:
+    """The node's one LMDB environment (chain tables here, SALT tables opened by salt/). With `sync=False` a
+    commit is in the OS page cache when it returns (it survives the process being killed, not a power loss)
+    and the owner flushes with `env.sync(True)` when it needs the disk."""
     path.mkdir(parents=True, exist_ok=True)
-    return lmdb.open(str(path), map_size=map_size, max_dbs=len(TABLES) + extra_dbs)
+    return lmdb.open(str(path), map_size=map_size, max_dbs=len(TABLES) + extra_dbs, sync=sync)
 
 
 @dataclass(frozen=True, slots=True)

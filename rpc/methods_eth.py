@@ -10,7 +10,7 @@ from eth_hash.auto import keccak
 
 from megaeth_node.calls import AccountOverride, CallRequest, call, estimate_gas
 from megaeth_node.errors import HeaderNotFound
-from megaeth_node.sequencer import Sequencer
+from megaeth_node.sequencer import MiniBlock, Sequencer
 from megaeth_node.types import Block, Receipt
 from rpc.codec import data, parse_address, parse_data, parse_hash, parse_quantity, quantity
 from rpc.dispatch import Handler
@@ -208,14 +208,28 @@ def eth_methods(node: Sequencer) -> dict[str, Handler]:
                                        or timeout_ms <= 0):
             raise invalid_params("timeout must be a positive number of milliseconds", 1)
         timeout = min(timeout_ms / 1000 if timeout_ms else SYNC_TIMEOUT_S, SYNC_MAX_TIMEOUT_S)
-        tx_hash, included = await node.submit_and_wait(raw, timeout)
+        tx_hash, included, where = await node.submit_and_wait(raw, timeout)
         if included is None:
             raise RpcError(4, f"the transaction was added to the transaction pool but wasn't processed in "
                               f"{timeout * 1000:.0f}ms", data(tx_hash))
-        receipt = await find_receipt(tx_hash)
+        # Straight from the mini-block: no builder round trip, which could queue behind a block seal.
+        receipt = mini_block_receipt(*where) if where is not None else None
         if not included or receipt is None:
             raise RpcError(-32000, "transaction was dropped at execution", data(tx_hash))
         return receipt
+
+    def mini_block_receipt(mb: MiniBlock, i: int) -> dict[str, Any] | None:
+        """The receipt of transaction `i` of a journaled mini-block (blockHash null: the block is not sealed)."""
+        if mb.header is None:
+            return None
+        block = Block(mb.header, mb.transactions, mb.senders, b"")
+        out = receipt_json(block, list(mb.receipts), i, mb.prior_logs + sum(len(r.logs) for r in mb.receipts[:i]),
+                           contract_address(block, i))
+        own_gas = mb.receipts[i].cumulative_gas_used - (mb.receipts[i - 1].cumulative_gas_used if i else mb.prior_gas)
+        out.update(blockHash=None, transactionIndex=quantity(mb.first_tx + i), gasUsed=quantity(own_gas))
+        for lg in out["logs"]:
+            lg.update(blockHash=None, transactionIndex=quantity(mb.first_tx + i))
+        return out
 
     def contract_address(block: Block, i: int) -> bytes | None:
         tx = block.transactions[i]

@@ -75,10 +75,12 @@ class Hub:
         return [(c, i, s) for c in self.connections for i, s in c.subs.items() if s.kind == kind]
 
     def on_block(self, block: Block, receipts: list[Receipt], mini_blocks: int) -> None:
-        head = header_json(block.header, block.hash)
-        head.update(size=quantity(block_size(block)), miniBlockCount=quantity(mini_blocks))
-        for conn, sub_id, _ in self._each("newHeads"):
-            conn.push(sub_id, head)
+        heads = self._each("newHeads")
+        if heads:  # the head's size re-encodes every transaction: only when someone listens
+            head = header_json(block.header, block.hash)
+            head.update(size=quantity(block_size(block)), miniBlockCount=quantity(mini_blocks))
+            for conn, sub_id, _ in heads:
+                conn.push(sub_id, head)
         subs = self._each("logs")
         if not subs:
             return

@@ -37,3 +37,24 @@ def test_receipt_by_hash_waits_for_the_seal(tmp_path: Path) -> None:
         assert isinstance(receipt, dict) and receipt["blockNumber"] == fast["blockNumber"]
         block = _rpc(url, "eth_getBlockByNumber", [receipt["blockNumber"], False])["result"]
         assert isinstance(block, dict) and receipt["blockHash"] == block["hash"] and h in block["transactions"]
+        assert {k: v for k, v in fast.items() if k != "blockHash"} == {k: v for k, v in receipt.items()
+                                                                     if k != "blockHash"}
+
+
+def test_batch_of_sequential_nonces_is_admitted_in_order(tmp_path: Path) -> None:
+    """A JSON-RPC array of raw transactions with consecutive nonces (as ethers/viem/Hardhat send them) is
+    admitted in array order: every entry accepted, replies in order, all executed."""
+    acct = Account.from_key(KEY0)
+    raws = [acct.sign_transaction({"to": to_checksum_address("0x" + "ab" * 20), "value": 1, "gas": 100_000,
+                                   "gasPrice": 10**7, "nonce": n, "chainId": 6342}) for n in range(40)]
+    body = [{"jsonrpc": "2.0", "id": n, "method": "eth_sendRawTransaction", "params": ["0x" + r.raw_transaction.hex()]}
+            for n, r in enumerate(raws)]
+    body.insert(20, {"jsonrpc": "2.0", "id": "mid", "method": "eth_chainId"})
+    with running_node(tmp_path, "--block-time", "100") as (url, _):
+        replies = requests.post(url, json=body, timeout=30).json()
+        assert [r["id"] for r in replies] == [b["id"] for b in body]
+        assert [r.get("result") for r in replies if r["id"] != "mid"] == ["0x" + r.hash.hex() for r in raws]
+        deadline = time.monotonic() + 10
+        while int(str(_rpc(url, "eth_getTransactionCount", [acct.address, "latest"])["result"]), 16) < 40:
+            assert time.monotonic() < deadline, "not all 40 executed"
+            time.sleep(0.05)

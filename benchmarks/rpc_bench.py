@@ -1,0 +1,438 @@
+"""JSON-RPC transaction throughput and realtime latency: our node vs Anvil and the Hardhat node, in one run.
+
+For each target (a local process on 127.0.0.1 that this script starts and stops):
+  * batched: signed transfers sent as JSON-RPC arrays of `--batch` (100) `eth_sendRawTransaction`s;
+  * single:  the same, one HTTP request per transaction;
+  rate = transactions / (first send → every sender's `latest` nonce shows all of them executed).
+  For our node "executed" means in a durable mini-block (what `latest` state reads see); the block seal
+  follows within `--block-time`. Anvil and the Hardhat node automine one block per transaction.
+Against our node only: `eth_sendRawTransactionSync` latency p50/p99 at a steady `--sync-rate` (500) tx/s.
+
+The load generator is kept off the critical path: every transaction is pre-signed before the clock
+starts (in a process pool), several worker processes send over keep-alive aiohttp sessions, and many
+sender accounts (derived from the dev mnemonic, m/44'/60'/0'/0/10+i, funded in the set-up) keep each
+sender's nonce chain short. All loops are bounded by counts and deadlines.
+
+    .venv/bin/python benchmarks/rpc_bench.py --json benchmarks/out/rpc.json
+
+Anvil comes from the npm package @foundry-rs/anvil (its platform package ships the binary) and the
+Hardhat node from npm `hardhat` 2.x, both installed by `make js-deps` into tests/js/node_modules.
+A target that cannot be started is reported as null with the reason in `notes`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing as mp
+import os
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import requests
+from eth_account import Account
+from eth_utils import to_checksum_address
+
+REPO = Path(__file__).resolve().parent.parent
+JS = REPO / "tests" / "js"
+MNEMONIC = "test test test test test test test test test test test junk"
+DEV_KEYS = 10
+SINK = to_checksum_address("0x" + "5e" * 20)
+GAS = 60_000  # MegaETH's intrinsic gas for a transfer; Anvil and Hardhat charge 21,000 of it
+MAX_FEE = 20 * 10**9
+TIP = 10**9
+FUND = 50 * 10**18
+
+
+# -- keys and signing (process pool) --
+
+def derive_keys(start: int, count: int) -> list[str]:
+    Account.enable_unaudited_hdwallet_features()
+    return ["0x" + Account.from_mnemonic(MNEMONIC, account_path=f"m/44'/60'/0'/0/{i}").key.hex()
+            for i in range(start, start + count)]
+
+
+def _derive_one(i: int) -> str:
+    return derive_keys(i, 1)[0]
+
+
+def _sign(job: tuple[str, int, int, int, str, int]) -> str:
+    key, chain_id, nonce, count, to, value = job
+    acct = Account.from_key(key)
+    out = []
+    for k in range(count):
+        signed = acct.sign_transaction({"type": 2, "chainId": chain_id, "nonce": nonce + k, "to": to, "value": value,
+                                        "gas": GAS, "maxFeePerGas": MAX_FEE, "maxPriorityFeePerGas": TIP})
+        out.append("0x" + signed.raw_transaction.hex())
+    return json.dumps(out)
+
+
+def sign_all(pool: Any, jobs: list[tuple[str, int, int, int, str, int]]) -> list[list[str]]:
+    """Per job (one sender): `count` transfers with consecutive nonces."""
+    return [json.loads(x) for x in pool.map(_sign, jobs, chunksize=max(1, len(jobs) // 32))]
+
+
+# -- plain JSON-RPC helpers (set-up and completion checks, not timed sending) --
+
+def rpc(url: str, method: str, params: list[Any], timeout: float = 30) -> Any:
+    reply = requests.post(url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params}, timeout=timeout).json()
+    if "error" in reply:
+        raise RuntimeError(f"{method}: {reply['error']}")
+    return reply["result"]
+
+
+def rpc_batch(url: str, calls: list[tuple[str, list[Any]]], timeout: float = 60) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for i in range(0, len(calls), 100):
+        body = [{"jsonrpc": "2.0", "id": i + j, "method": m, "params": p} for j, (m, p) in enumerate(calls[i:i + 100])]
+        replies = requests.post(url, json=body, timeout=timeout).json()
+        out.extend(sorted(replies, key=lambda r: r["id"]))
+    return out
+
+
+def nonces(url: str, addrs: list[str], tag: str = "latest") -> list[int]:
+    replies = rpc_batch(url, [("eth_getTransactionCount", [a, tag]) for a in addrs])
+    return [int(r["result"], 16) for r in replies]
+
+
+def wait_nonces(url: str, addrs: list[str], want: list[int], deadline: float, interval: float = 0.02) -> float | None:
+    """Poll until every address's `latest` nonce reaches `want`; the monotonic time it did, or None at the deadline."""
+    while time.monotonic() < deadline:
+        got = nonces(url, addrs)
+        if all(g >= w for g, w in zip(got, want)):
+            return time.monotonic()
+        time.sleep(interval)
+    return None
+
+
+# -- targets --
+
+@dataclass
+class Target:
+    name: str
+    url: str
+    chain_id: int
+    proc: subprocess.Popen[bytes]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads) from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def target_command(name: str, port: int, data_dir: Path, block_time_ms: int) -> tuple[list[str], Path]:
+    if name == "ours":
+        return [sys.executable, "-m", "megaeth_node.cli", "run", "--ephemeral", "--data-dir", str(data_dir / "ours"),
+                "--port", str(port), "--block-time", str(block_time_ms)], REPO
+    if name == "anvil":
+        binary = JS / "node_modules" / ".bin" / "anvil"
+        if not binary.exists():
+            raise FileNotFoundError(f"{binary} missing: `make js-deps` installs npm @foundry-rs/anvil")
+        return [str(binary), "--host", "127.0.0.1", "--port", str(port), "--accounts", str(DEV_KEYS),
+                "--balance", "100000"], REPO
+    if name == "hardhat":
+        binary = JS / "node_modules" / ".bin" / "hardhat"
+        if not binary.exists():
+            raise FileNotFoundError(f"{binary} missing: `make js-deps` installs npm hardhat 2.x")
+        return [str(binary), "node", "--hostname", "127.0.0.1", "--port", str(port)], JS / "hardhat"
+    raise ValueError(name)
+
+
+@contextmanager
+def running(name: str, data_dir: Path, block_time_ms: int) -> Iterator[Target]:
+    port = free_port()
+    cmd, cwd = target_command(name, port, data_dir, block_time_ms)
+    log = open(data_dir / f"{name}.log", "wb")
+    env = {**os.environ, "HARDHAT_DISABLE_TELEMETRY_PROMPT": "true"}
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{name} exited with {proc.returncode}; see {data_dir / (name + '.log')}")
+            try:
+                chain_id = int(rpc(url, "eth_chainId", [], timeout=1), 16)
+                break
+            except (requests.RequestException, RuntimeError):
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{name} not ready after 90 s") from None
+                time.sleep(0.2)
+        yield Target(name, url, chain_id, proc)
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+        log.close()
+
+
+def fund(t: Target, pool: Any, dev_keys: list[str], addrs: list[str]) -> None:
+    """Each dev account sends FUND to its share of the bench senders; wait until all are executed."""
+    dev_addrs = [Account.from_key(k).address for k in dev_keys]
+    start = nonces(t.url, dev_addrs, "pending")
+    shares = [addrs[i::len(dev_keys)] for i in range(len(dev_keys))]
+    calls: list[tuple[str, list[Any]]] = []
+    for key, n0, share in zip(dev_keys, start, shares):
+        acct = Account.from_key(key)
+        for k, to in enumerate(share):
+            signed = acct.sign_transaction({"type": 2, "chainId": t.chain_id, "nonce": n0 + k, "to": to,
+                                            "value": FUND, "gas": GAS, "maxFeePerGas": MAX_FEE,
+                                            "maxPriorityFeePerGas": TIP})
+            calls.append(("eth_sendRawTransaction", ["0x" + signed.raw_transaction.hex()]))
+    for i in range(0, len(calls), 50):  # per-sender order is kept: each sub-batch is processed in order
+        errors = [r["error"] for r in rpc_batch(t.url, calls[i:i + 50]) if "error" in r]
+        if errors:
+            raise RuntimeError(f"funding on {t.name}: {errors[:3]}")
+    if wait_nonces(t.url, dev_addrs, [n + len(s) for n, s in zip(start, shares)], time.monotonic() + 120) is None:
+        raise TimeoutError(f"funding on {t.name} not executed after 120 s")
+
+
+# -- timed sending (worker processes) --
+
+def _worker(url: str, mode: str, chains: list[list[str]], batch: int, concurrency: int, go_at: float,
+            out: Any) -> None:
+    """Send pre-signed chains (one list per sender, nonce order). `batched`: arrays of `batch` requests, several
+    senders' consecutive slices per array; `single`: one request per tx, `concurrency` senders in flight."""
+    async def main() -> dict[str, Any]:
+        errors: list[str] = []
+        conn = aiohttp.TCPConnector(limit=concurrency, force_close=False)
+        async with aiohttp.ClientSession(connector=conn, timeout=aiohttp.ClientTimeout(total=120)) as session:
+            async def post(body: Any) -> Any:
+                async with session.post(url, data=json.dumps(body), headers={"Content-Type": "application/json"}) as r:
+                    return await r.json(content_type=None)
+
+            await asyncio.sleep(max(0.0, go_at - time.time()))
+            t0 = time.monotonic()
+            if mode == "batched":
+                # Interleave the senders' chains so one array holds e.g. 10 senders x 10 consecutive nonces.
+                lanes = [chains[i::concurrency] for i in range(concurrency)]
+
+                async def lane(my: list[list[str]]) -> None:
+                    if not my:
+                        return
+                    per = max(1, batch // len(my))
+                    pos = 0
+                    longest = max(len(c) for c in my)
+                    while pos < longest:
+                        body = [{"jsonrpc": "2.0", "id": j, "method": "eth_sendRawTransaction",
+                                 "params": [raw]} for j, raw in enumerate(x for c in my for x in c[pos:pos + per])]
+                        pos += per
+                        for k in range(0, len(body), batch):
+                            replies = await post(body[k:k + batch])
+                            errors.extend(str(r["error"]) for r in (replies if isinstance(replies, list) else [replies])
+                                          if "error" in r)
+                await asyncio.gather(*(lane(x) for x in lanes))
+            else:
+                async def chain(raws: list[str]) -> None:
+                    for raw in raws:
+                        reply = await post({"jsonrpc": "2.0", "id": 1, "method": "eth_sendRawTransaction", "params": [raw]})
+                        if "error" in reply:
+                            errors.append(str(reply["error"]))
+                queue = list(chains)
+
+                async def runner() -> None:
+                    while queue:
+                        await chain(queue.pop())
+                await asyncio.gather(*(runner() for _ in range(concurrency)))
+            return {"send_s": time.monotonic() - t0, "errors": errors[:5], "n_errors": len(errors)}
+    out.put(asyncio.run(main()))
+
+
+def _sync_worker(url: str, chains: list[list[str]], rate: float, go_at: float, offset: float, out: Any) -> None:
+    """Open loop: tx k of this worker at go_at + offset + k/rate, round-robin over its senders; record latency."""
+    async def main() -> dict[str, Any]:
+        order = [c[i] for i in range(max(len(c) for c in chains)) for c in chains if i < len(c)]
+        lat: list[float] = []
+        errors: list[str] = []
+        lateness: list[float] = []
+        conn = aiohttp.TCPConnector(limit=0)
+        async with aiohttp.ClientSession(connector=conn, timeout=aiohttp.ClientTimeout(total=30)) as session:
+            async def one(raw: str) -> None:
+                t = time.perf_counter()
+                body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_sendRawTransactionSync", "params": [raw, 5000]})
+                async with session.post(url, data=body, headers={"Content-Type": "application/json"}) as r:
+                    reply = await r.json(content_type=None)
+                if "error" in reply:
+                    errors.append(str(reply["error"]))
+                else:
+                    lat.append((time.perf_counter() - t) * 1000)
+
+            # Warm the connection pool so the first requests do not pay for TCP set-up.
+            await asyncio.gather(*(session.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId"})
+                                   for _ in range(8)))
+            tasks = []
+            start = go_at + offset
+            for k, raw in enumerate(order):
+                due = start + k / rate
+                delay = due - time.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                lateness.append(max(0.0, time.time() - due) * 1000)
+                tasks.append(asyncio.create_task(one(raw)))
+            await asyncio.gather(*tasks)
+        return {"lat": lat, "errors": errors[:5], "n_errors": len(errors),
+                "max_send_lateness_ms": max(lateness) if lateness else 0.0}
+    out.put(asyncio.run(main()))
+
+
+def run_workers(target_fn: Any, args_per_worker: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+    procs = [ctx.Process(target=target_fn, args=(*a, q)) for a in args_per_worker]
+    for p in procs:
+        p.start()
+    results = [q.get(timeout=300) for _ in procs]
+    for p in procs:
+        p.join(10)
+    return results
+
+
+def throughput(t: Target, pool: Any, keys: list[str], addrs: list[str], mode: str, per_sender: int, procs: int,
+               batch: int, concurrency: int) -> dict[str, Any]:
+    start = nonces(t.url, addrs, "pending")
+    chains = sign_all(pool, [(k, t.chain_id, n, per_sender, SINK, 1) for k, n in zip(keys, start)])
+    total = sum(len(c) for c in chains)
+    go_at = time.time() + 0.5
+    shares = [chains[i::procs] for i in range(procs)]
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+    ps = [ctx.Process(target=_worker, args=(t.url, mode, s, batch, concurrency, go_at, q)) for s in shares]
+    for p in ps:
+        p.start()
+    time.sleep(max(0.0, go_at - time.time()))
+    t0, cpu0 = time.monotonic(), cpu_seconds(t.proc.pid)
+    results = [q.get(timeout=300) for _ in ps]
+    for p in ps:
+        p.join(10)
+    sent = time.monotonic()
+    done = wait_nonces(t.url, addrs, [n + per_sender for n in start], time.monotonic() + 120)
+    cpu = cpu_seconds(t.proc.pid) - cpu0
+    n_errors = sum(r["n_errors"] for r in results)
+    out: dict[str, Any] = {"txs": total, "send_s": round(sent - t0, 3), "errors": n_errors,
+                           "error_samples": [e for r in results for e in r["errors"]][:3]}
+    if done is None:
+        got = sum(nonces(t.url, addrs)) - sum(start)
+        out.update(tps=None, included=got, note="not all transactions executed within 120 s")
+    else:
+        out.update(tps=round(total / (done - t0), 1), total_s=round(done - t0, 3), included=total,
+                   target_cpu_ms_per_tx=round(cpu * 1000 / total, 3),
+                   target_cpu_cores=round(cpu / (done - t0), 2))
+    return out
+
+
+def sync_latency(t: Target, pool: Any, keys: list[str], addrs: list[str], rate: float, seconds: float,
+                 procs: int) -> dict[str, Any]:
+    total = int(rate * seconds)
+    per_sender = -(-total // len(keys))
+    start = nonces(t.url, addrs, "pending")
+    chains = sign_all(pool, [(k, t.chain_id, n, per_sender, SINK, 1) for k, n in zip(keys, start)])
+    shares = [chains[i::procs] for i in range(procs)]
+    go_at = time.time() + 1.0
+    # Each worker sends rate/procs tx/s, phase-shifted so the merged stream is evenly spaced.
+    results = run_workers(_sync_worker, [(t.url, s, rate / procs, go_at, i / rate) for i, s in enumerate(shares)])
+    lat = sorted(x for r in results for x in r["lat"])
+    if not lat:
+        return {"p50_ms": None, "p99_ms": None, "errors": sum(r["n_errors"] for r in results)}
+    q = statistics.quantiles(lat, n=100, method="inclusive")
+    return {"txs": len(lat), "rate_tx_s": rate, "p50_ms": round(q[49], 2), "p90_ms": round(q[89], 2),
+            "p99_ms": round(q[98], 2), "max_ms": round(lat[-1], 2), "mean_ms": round(statistics.fmean(lat), 2),
+            "errors": sum(r["n_errors"] for r in results),
+            "error_samples": [e for r in results for e in r["errors"]][:3],
+            "max_send_lateness_ms": round(max(r["max_send_lateness_ms"] for r in results), 2)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--json", type=Path, help="write the results here")
+    ap.add_argument("--targets", default="ours,anvil,hardhat")
+    ap.add_argument("--senders", type=int, default=100, help="bench sender accounts (derived, funded in set-up)")
+    ap.add_argument("--batched-per-sender", type=int, default=20, help="txs per sender in the batched run")
+    ap.add_argument("--single-per-sender", type=int, default=10, help="txs per sender in the single-request run")
+    ap.add_argument("--batch", type=int, default=100)
+    ap.add_argument("--procs", type=int, default=3, help="load-generator processes")
+    ap.add_argument("--concurrency", type=int, default=16, help="requests in flight per process (single run)")
+    ap.add_argument("--batch-concurrency", type=int, default=2, help="arrays in flight per process (batched run)")
+    ap.add_argument("--sync-rate", type=float, default=500.0)
+    ap.add_argument("--sync-seconds", type=float, default=10.0)
+    ap.add_argument("--block-time", type=int, default=1000, help="our node's --block-time (ms)")
+    args = ap.parse_args()
+
+    data_dir = Path(os.environ.get("TMPDIR", "/tmp")) / f"rpc_bench_{os.getpid()}"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    result: dict[str, Any] = {
+        "machine": {"cpus": os.cpu_count(), "load_avg_1m_start": os.getloadavg()[0], "python": platform.python_version()},
+        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "notes": {},
+    }
+    with mp.get_context("fork").Pool(min(4, os.cpu_count() or 2)) as pool:
+        dev_keys = derive_keys(0, DEV_KEYS)
+        keys = pool.map(_derive_one, range(DEV_KEYS, DEV_KEYS + args.senders))
+        addrs = [Account.from_key(k).address for k in keys]
+        for name in args.targets.split(","):
+            print(f"== {name}", flush=True)
+            try:
+                with running(name, data_dir, args.block_time) as t:
+                    fund(t, pool, dev_keys, addrs)
+                    batched = throughput(t, pool, keys, addrs, "batched", args.batched_per_sender, args.procs,
+                                         args.batch, args.batch_concurrency)
+                    print(f"   batched {batched}", flush=True)
+                    single = throughput(t, pool, keys, addrs, "single", args.single_per_sender, args.procs,
+                                        args.batch, args.concurrency)
+                    print(f"   single  {single}", flush=True)
+                    result[f"{name}_batched_tps"] = batched["tps"]
+                    result[f"{name}_single_tps"] = single["tps"]
+                    result[f"{name}_detail"] = {"batched": batched, "single": single}
+                    if name == "ours":
+                        sync = sync_latency(t, pool, keys, addrs, args.sync_rate, args.sync_seconds, args.procs)
+                        print(f"   sync    {sync}", flush=True)
+                        result["sync_p50_ms"], result["sync_p99_ms"] = sync["p50_ms"], sync["p99_ms"]
+                        result["ours_detail"]["sync"] = sync
+            except (OSError, RuntimeError, TimeoutError) as e:
+                print(f"   {name}: not measured: {e}", flush=True)
+                result[f"{name}_batched_tps"] = result[f"{name}_single_tps"] = None
+                result["notes"][name] = f"not measured: {e}"
+    result.setdefault("sync_p50_ms", None)
+    result.setdefault("sync_p99_ms", None)
+    result["machine"]["load_avg_1m_end"] = os.getloadavg()[0]
+    a_b, a_s = result.get("anvil_batched_tps"), result.get("anvil_single_tps")
+    o_b, o_s = result.get("ours_batched_tps"), result.get("ours_single_tps")
+    result["targets_met"] = {
+        "batched_ge_anvil": None if not (a_b and o_b) else o_b >= a_b,
+        "single_ge_2x_anvil": None if not (a_s and o_s) else o_s >= 2 * a_s,
+        "sync_p50_le_5ms": None if result["sync_p50_ms"] is None else result["sync_p50_ms"] <= 5,
+        "sync_p99_le_20ms": None if result["sync_p99_ms"] is None else result["sync_p99_ms"] <= 20,
+    }
+    keys_out = ["ours_batched_tps", "anvil_batched_tps", "hardhat_batched_tps", "ours_single_tps", "anvil_single_tps",
+                "hardhat_single_tps", "sync_p50_ms", "sync_p99_ms"]
+    print(json.dumps({k: result.get(k) for k in keys_out} | {"targets_met": result["targets_met"]}, indent=1))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=1) + "\n")
+    shutil.rmtree(data_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
