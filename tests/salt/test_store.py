@@ -288,3 +288,32 @@ def _value(store: SaltStore, key: bytes) -> bytes | None:
         return ov.plain_value(key)
     finally:
         ov.discard()
+
+
+def test_apply_pauses_cyclic_gc_and_restores_it(tmp_path: Path) -> None:
+    import gc
+
+    store = SaltStore.open(tmp_path / "db")
+    seen = []
+    ov = store.overlay()
+    real = ov.shi.update_fin
+
+    def spy(items):  # type: ignore[no-untyped-def]
+        seen.append(gc.isenabled())
+        return real(items)
+
+    ov.shi.update_fin = spy  # type: ignore[method-assign]
+    assert gc.isenabled()
+    ov.apply({b"k" * 20: b"v"})
+    assert seen == [False] and gc.isenabled()
+    gc.disable()
+    try:
+        ov.apply({b"k" * 20: None})
+        assert not gc.isenabled()  # left as the caller had it
+    finally:
+        gc.enable()
+    with pytest.raises(TypeError):
+        ov.apply({b"k" * 20: 5})  # type: ignore[dict-item]
+    assert gc.isenabled()
+    ov.discard()
+    store.close()
