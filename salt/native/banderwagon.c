@@ -706,44 +706,51 @@ static inline void prefetch_entry(const aff *e) {
     __builtin_prefetch((const char *)e + sizeof(aff) - 1, 0, 0);
 }
 
+/* acc += Σ_{k0 ≤ k < k1} scalar_k · G_{index_k} with the fixed-base tables; 0 or SALT_ENOMEM. */
+static int accumulate(ext *acc, const uint8_t *indices, const uint8_t *scalars32, size_t k0, size_t k1,
+                      uint32_t **ops_p, size_t *cap_p) {
+    const aff *table = g_table;
+    size_t need = (k1 - k0) * NWIN;
+    if (need > *cap_p) {
+        size_t ncap = need > 2 * *cap_p ? need : 2 * *cap_p;
+        uint32_t *nops = realloc(*ops_p, ncap * sizeof(uint32_t));
+        if (!nops) return SALT_ENOMEM;
+        *ops_p = nops;
+        *cap_p = ncap;
+    }
+    uint32_t *ops = *ops_p; /* table entry index | sign bit */
+    size_t nops = 0;
+    for (size_t k = k0; k < k1; k++) {
+        uint64_t s[5];
+        int dig[NWIN];
+        scalar_load(s, scalars32 + 32 * k);
+        fixed_digits(dig, s);
+        const uint32_t base = (uint32_t)indices[k] * (uint32_t)PER_BASE;
+        for (int j = 0; j < NWIN; j++) {
+            int d = dig[j];
+            if (d == 0) continue;
+            uint32_t neg = d < 0 ? 0x80000000u : 0u;
+            uint32_t mag = (uint32_t)(d < 0 ? -d : d);
+            ops[nops++] = (base + (uint32_t)win_off(j) + mag - 1) | neg;
+        }
+    }
+    for (size_t i = 0; i < nops && i < PREFETCH_AHEAD; i++) prefetch_entry(&table[ops[i] & 0x7fffffffu]);
+    for (size_t i = 0; i < nops; i++) {
+        if (i + PREFETCH_AHEAD < nops) prefetch_entry(&table[ops[i + PREFETCH_AHEAD] & 0x7fffffffu]);
+        const uint32_t op = ops[i];
+        const uint64_t mask = (uint64_t)0 - (uint64_t)(op >> 31);
+        ext_madd_signed(acc, acc, &table[op & 0x7fffffffu], mask);
+    }
+    return 0;
+}
+
 /* Commit nodes n0..n1-1 into out64 (one batch normalisation); 0 or SALT_ENOMEM. */
 static int commit_range(commit_job *job, size_t n0, size_t n1, uint32_t **ops_p, size_t *cap_p) {
-    const aff *table = g_table;
     for (size_t node = n0; node < n1; node++) {
         ext acc;
         ext_load64(&acc, job->olds64 + 64 * node);
-        const size_t k0 = job->offs[node], k1 = job->offs[node + 1];
-        size_t need = (k1 - k0) * NWIN;
-        if (need > *cap_p) {
-            size_t ncap = need > 2 * *cap_p ? need : 2 * *cap_p;
-            uint32_t *nops = realloc(*ops_p, ncap * sizeof(uint32_t));
-            if (!nops) return SALT_ENOMEM;
-            *ops_p = nops;
-            *cap_p = ncap;
-        }
-        uint32_t *ops = *ops_p; /* table entry index | sign bit */
-        size_t nops = 0;
-        for (size_t k = k0; k < k1; k++) {
-            uint64_t s[5];
-            int dig[NWIN];
-            scalar_load(s, job->scalars32 + 32 * k);
-            fixed_digits(dig, s);
-            const uint32_t base = (uint32_t)job->indices[k] * (uint32_t)PER_BASE;
-            for (int j = 0; j < NWIN; j++) {
-                int d = dig[j];
-                if (d == 0) continue;
-                uint32_t neg = d < 0 ? 0x80000000u : 0u;
-                uint32_t mag = (uint32_t)(d < 0 ? -d : d);
-                ops[nops++] = (base + (uint32_t)win_off(j) + mag - 1) | neg;
-            }
-        }
-        for (size_t i = 0; i < nops && i < PREFETCH_AHEAD; i++) prefetch_entry(&table[ops[i] & 0x7fffffffu]);
-        for (size_t i = 0; i < nops; i++) {
-            if (i + PREFETCH_AHEAD < nops) prefetch_entry(&table[ops[i + PREFETCH_AHEAD] & 0x7fffffffu]);
-            const uint32_t op = ops[i];
-            const uint64_t mask = (uint64_t)0 - (uint64_t)(op >> 31);
-            ext_madd_signed(&acc, &acc, &table[op & 0x7fffffffu], mask);
-        }
+        if (accumulate(&acc, job->indices, job->scalars32, job->offs[node], job->offs[node + 1], ops_p, cap_p) != 0)
+            return SALT_ENOMEM;
         job->acc[node] = acc;
     }
     ext_store_many(job->out64 + 64 * n0, job->acc + n0, n1 - n0, job->zs + n0, job->scratch + n0);
@@ -769,6 +776,33 @@ static void commit_part(void *arg, int part, int nparts) {
 }
 
 #define CHUNK_WEIGHT 256 /* deltas (+1 per node) per work chunk: ~1 ms of work */
+#define SPLIT_MIN 128     /* a lone node with this many deltas is split over the threads */
+
+typedef struct {
+    const uint8_t *old64;
+    const uint8_t *indices;
+    const uint8_t *scalars32;
+    size_t total;
+    ext parts[8];
+    int failed;
+} split_job;
+
+/* Part p of a lone node's deltas, from the identity (part 0: from the old commitment). */
+static void split_part(void *arg, int part, int nparts) {
+    split_job *job = (split_job *)arg;
+    size_t a = job->total * (size_t)part / (size_t)nparts, b = job->total * (size_t)(part + 1) / (size_t)nparts;
+    ext acc;
+    if (part == 0)
+        ext_load64(&acc, job->old64);
+    else
+        ext_identity(&acc);
+    uint32_t *ops = NULL;
+    size_t cap = 0;
+    if (accumulate(&acc, job->indices, job->scalars32, a, b, &ops, &cap) != 0)
+        __atomic_store_n(&job->failed, 1, __ATOMIC_RELAXED);
+    free(ops);
+    job->parts[part] = acc;
+}
 
 int salt_commit_deltas(const uint8_t *olds64, size_t n_nodes, const uint32_t *counts,
                        const uint8_t *indices, const uint8_t *scalars32, uint8_t *out64,
@@ -808,6 +842,17 @@ int salt_commit_deltas(const uint8_t *olds64, size_t n_nodes, const uint32_t *co
     /* Parallel only when it pays for the thread start (~tens of µs). */
     int parts = n_threads < 1 ? 1 : (n_threads > 8 ? 8 : n_threads);
     if (total < 64) parts = 1;
+    if (n_nodes == 1 && total >= SPLIT_MIN && parts > 1) { /* e.g. the root: partial sums per thread */
+        split_job sj = {olds64, indices, scalars32, total, {{{{0}}}}, 0};
+        run_parallel(split_part, &sj, parts);
+        if (sj.failed) {
+            rc = SALT_ENOMEM;
+            goto done;
+        }
+        for (int p = 1; p < parts; p++) ext_add(&sj.parts[0], &sj.parts[0], &sj.parts[p]);
+        ext_store_many(out64, &sj.parts[0], 1, zs, scratch);
+        goto done;
+    }
     if ((size_t)parts > n_chunks) parts = (int)n_chunks;
     commit_job job = {olds64, n_nodes, offs, indices, scalars32, out64, acc, zs, scratch, chunks, n_chunks, 0, 0};
     run_parallel(commit_part, &job, parts);

@@ -470,3 +470,20 @@ def test_large_trie_update_threads_agree():
     one = update_trie(Empty(), ups, lambda _b: 256, native.NativeBackend(threads=1))
     two = update_trie(Empty(), ups, lambda _b: 256, native.NativeBackend(threads=2))
     assert one == two and len(one.nodes) > 3000
+
+
+def test_lone_node_split_over_threads():
+    """A single node with many deltas (the root) is summed in per-thread parts: same commitment on
+    1 and 2 threads and as the reference, including parts that cancel to the identity."""
+    rng = random.Random(9)
+    one, two = native.NativeBackend(threads=1), native.NativeBackend(threads=2)
+    start = bw.to_bytes64(generators()[4])
+    ds = [(rng.randrange(256), rng.randrange(R)) for _ in range(150)]
+    cancel = ds + [(i, -s) for i, s in ds]  # the second half undoes the first
+    for deltas in (ds, cancel, ds[:128], [(7, 1)] * 300):
+        got = two.commit_deltas([start], [deltas])
+        assert got == one.commit_deltas([start], [deltas])
+    assert two.commit_deltas([start], [cancel]) == [start]
+    assert two.commit_deltas([IDENTITY64], [cancel]) == [IDENTITY64]
+    assert two.commit_deltas([start], [ds[:130]]) == PY.commit_deltas([start], [ds[:130]])
+    assert two.commit(list(range(256))) == PY.commit(list(range(256)))
