@@ -44,7 +44,9 @@ await runSteps("ethers", {
     const receipt = await withTimeout(tx.wait(), 10_000, "tx.wait()");
     eq(receipt.status, 1, "receipt status");
     eq(receipt.hash, tx.hash, "receipt hash");
-    eq(await provider.getBalance(recipient), before + parseEther("1"), "recipient balance");
+    // "pending", not "latest": ethers serves an identical request from its 250 ms cache, and the receipt
+    // can arrive sooner than that, which would hand back the balance from before the send.
+    eq(await provider.getBalance(recipient, "pending"), before + parseEther("1"), "recipient balance");
     // Back-to-back send from the same Wallet right after the receipt (ethers' 250 ms cache pitfall).
     const tx2 = await wallet.sendTransaction({ to: recipient, value: 1n });
     eq((await withTimeout(tx2.wait(), 10_000, "second tx.wait()")).status, 1, "second receipt status");
