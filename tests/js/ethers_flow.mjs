@@ -148,7 +148,7 @@ await runSteps("ethers", {
     const receipts = await withTimeout(Promise.all(txs.map((t) => t.wait())), 15_000, "20 receipts");
     check(receipts.every((r) => r.status === 1), "all 20 succeeded");
     eq(await batching.getTransactionCount(sender.address, "latest"), nonce + 20, "nonce advanced by 20");
-    eq(await batching.getBalance(recipient), before + 20n * 1000n + 190n, "recipient got all 20");
+    eq(await batching.getBalance(recipient, "pending"), before + 20n * 1000n + 190n, "recipient got all 20");
     batching.destroy();
   },
 });
