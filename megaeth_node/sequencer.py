@@ -23,6 +23,7 @@ from typing import Any, Protocol, TypeVar
 import rlp
 from eth_hash.auto import keccak
 
+from gas.basefee import holocene_params, next_base_fee
 from gas.spec import ChainConfig, spec_at
 from gas.tx import InvalidTxGas, TxGasInputs, validate_tx_gas
 from megaeth_node.errors import (
@@ -153,7 +154,7 @@ class SequencerSettings:
     block_time_ms: int = 1000
     mini_block_ms: int = 10
     gas_limit: int = 2_000_000_000
-    base_fee: int = 1_000_000
+    base_fee: int = 1_000_000  # genesis base fee and the floor EIP-1559 never goes below
     alloc: dict[bytes, int] = field(default_factory=dict)
 
 
@@ -203,7 +204,7 @@ class Sequencer:
         parent = self.head
         ts = timestamp or max(parent.timestamp + 1, int(time.time()))
         header = replace(parent, parent_hash=parent.hash, number=parent.number + 1, timestamp=ts, gas_used=0,
-                         mix_hash=keccak(parent.hash), base_fee_per_gas=self.settings.base_fee,
+                         mix_hash=keccak(parent.hash), base_fee_per_gas=self.next_base_fee(),
                          ommers_hash=EMPTY_OMMERS, requests_hash=EMPTY_REQUESTS_HASH)
         overlay = self.salt.overlay()
         run = OpenBlock(SaltReader(overlay, self.chain), header, self.chain_config)
@@ -213,6 +214,13 @@ class Sequencer:
         if self._building is None:
             self._building = self._open()
         return self._building
+
+    def next_base_fee(self) -> int:
+        """Base fee of the block after the head: EIP-1559 with the head's Holocene parameters, floored at the
+        configured minimum (gas/basefee.py)."""
+        h = self.head
+        return next_base_fee(h.base_fee_per_gas or 0, h.gas_used, h.gas_limit, *holocene_params(h.extra_data),
+                             minimum=self.settings.base_fee)
 
     def _recover(self) -> int:
         """Re-execute the journaled mini-blocks of the unsealed block (crash recovery); return the tx count."""
@@ -240,7 +248,7 @@ class Sequencer:
         """Execute what the pool can run now into one mini-block; journal it durably."""
         b = self.building()
         executed: list[tuple[Transaction, bytes, Receipt]] = []
-        for entry in list(self.pool.executable(self._state_nonce, self.settings.base_fee)):
+        for entry in list(self.pool.executable(self._state_nonce, b.header.base_fee_per_gas or 0)):
             if self._state_nonce(entry.sender) != entry.tx.nonce:
                 continue
             try:
@@ -368,9 +376,10 @@ class Sequencer:
             raise InvalidTransaction(f"invalid sender: {e}") from e
         if tx.type != LEGACY_TX_TYPE and tip_cap(tx) > fee_cap(tx):
             raise FeeTooLow("max priority fee per gas higher than max fee per gas")
-        if fee_cap(tx) < self.settings.base_fee:
+        base_fee = self.next_base_fee()
+        if fee_cap(tx) < base_fee:
             raise FeeTooLow(f"max fee per gas less than block base fee: address 0x{sender.hex()}, "
-                            f"maxFeePerGas: {fee_cap(tx)}, baseFee: {self.settings.base_fee}")
+                            f"maxFeePerGas: {fee_cap(tx)}, baseFee: {base_fee}")
         if tx.gas > self.settings.gas_limit:
             raise InvalidTransaction("exceeds block gas limit")
         spec = spec_at(self.chain_config.forks, self.head.timestamp)

@@ -71,7 +71,7 @@ def dev_methods(node: Sequencer, accounts: list[DevAccount], estimate_gas: Handl
         else:
             tip = parse_quantity(obj.get("maxPriorityFeePerGas") or hex(DEFAULT_TIP))
             tx["maxPriorityFeePerGas"] = tip
-            tx["maxFeePerGas"] = parse_quantity(obj.get("maxFeePerGas") or hex(2 * node.settings.base_fee + tip))
+            tx["maxFeePerGas"] = parse_quantity(obj.get("maxFeePerGas") or hex(2 * node.next_base_fee() + tip))
         tx["gas"] = parse_quantity(obj["gas"] if obj.get("gas") else await estimate_gas([obj]))
         if not tx["to"]:
             tx.pop("to")

@@ -111,7 +111,7 @@ def eth_methods(node: Sequencer) -> dict[str, Handler]:
 
     async def gas_price(params: list[Any]) -> str:
         _max_args(params, 0)
-        return quantity(node.settings.base_fee + SUGGESTED_TIP)
+        return quantity(node.next_base_fee() + SUGGESTED_TIP)
 
     async def max_priority_fee(params: list[Any]) -> str:
         _max_args(params, 0)
@@ -133,7 +133,7 @@ def eth_methods(node: Sequencer) -> dict[str, Handler]:
         headers = [node.chain.header(n) for n in range(oldest, newest + 1)]
         out: dict[str, Any] = {
             "oldestBlock": quantity(oldest),
-            "baseFeePerGas": [quantity(h.base_fee_per_gas or 0) for h in headers if h] + [quantity(node.settings.base_fee)],
+            "baseFeePerGas": [quantity(h.base_fee_per_gas or 0) for h in headers if h] + [quantity(node.next_base_fee())],
             "gasUsedRatio": [h.gas_used / h.gas_limit for h in headers if h],
             "baseFeePerBlobGas": [quantity(1)] * (count + 1), "blobGasUsedRatio": [0.0] * count,
         }
