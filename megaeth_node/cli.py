@@ -27,10 +27,12 @@ def _replay(args: argparse.Namespace, cfg: Config) -> int:
 
     from megaeth_node.executor.replay import replay
 
-    if args.tx is not None or args.trace:
-        print("megaeth-node replay: --tx and --trace are not available in this build yet", file=sys.stderr)
+    if args.trace and args.tx is None:
+        print("megaeth-node replay: --trace needs --tx I (the transaction to trace)", file=sys.stderr)
         return 2
-    reports = replay(args.fixtures, args.block, ChainConfig(cfg.node.chain_id, TESTNET.forks), out=sys.stdout)
+    chain = ChainConfig(cfg.node.chain_id, TESTNET.forks)
+    trace = sys.stdout if args.trace else None  # one JSON line per opcode, before the tx's summary line
+    reports = replay(args.fixtures, args.block, chain, out=sys.stdout, tx_index=args.tx, trace=trace)
     if not reports:
         print(f"megaeth-node replay: no blocks with witnesses under {args.fixtures}", file=sys.stderr)
         return 2
@@ -160,7 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--fixtures", type=Path, required=True, help="directory in the megaeth-testdata layout")
     rep.add_argument("--block", type=int, help="only this block number")
     rep.add_argument("--tx", type=int, help="only this transaction index")
-    rep.add_argument("--trace", action="store_true", help="opcode trace of the selected transaction")
+    rep.add_argument("--trace", action="store_true",
+                     help="opcode trace of the --tx transaction (EIP-3155-style JSON lines, with compute gas)")
     rep.set_defaults(handler=_replay)
 
     aot = sub.add_parser("aot", help="compile or inspect contracts as native code")

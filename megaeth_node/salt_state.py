@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from megaeth_node.executor.state import KECCAK_EMPTY, Account, MissingStateKey, StateDiff
 from megaeth_node.store import ChainStore
+from salt.hasher import bucket_id
 from salt.store import StateOverlay
 from salt.types import decode_account, decode_storage, encode_account, encode_storage
 
@@ -29,6 +30,11 @@ class SaltReader:
         if code is None:
             raise MissingStateKey(f"code 0x{code_hash.hex()} is not in the chain store")
         return code
+
+    def bucket_capacity(self, plain_key: bytes) -> int:
+        """Capacity of the SALT bucket of `plain_key` from its metadata (the default 256 when the bucket
+        has none): the storage-gas multiplier input of the Rex rules (mega-evm.md §5.1)."""
+        return int(self.overlay.shi.meta(bucket_id(plain_key)).capacity)
 
     def block_hash(self, number: int) -> bytes:
         header = self.chain.header(number)

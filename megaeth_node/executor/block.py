@@ -80,13 +80,26 @@ def load_l1_fee_params(state: StateAPI) -> L1FeeParams:
 
 
 def evm_transaction(tx: Transaction, sender: bytes, rules: IsthmusRules) -> SignedTransactionAPI:
-    """The py-evm form of `tx`: deposits and Mega system txs become fee-less `DepositTransaction`s (§7.2–7.3)."""
+    """The py-evm form of `tx`: deposits and Mega system txs become fee-less `DepositTransaction`s (§7.2–7.3);
+    a signed tx carries its EIP-2718 bytes as `_encoded` (the L1 data fee input)."""
     to = Address(tx.to) if tx.to else CREATE_CONTRACT_ADDRESS
     if tx.type == DEPOSIT_TX_TYPE:
         return DepositTransaction(Address(sender), to, tx.value, tx.data, tx.gas, tx.mint, tx.nonce, tx.hash)
     if is_mega_system_tx(rules.spec, sender, tx.type, tx.to):
         return DepositTransaction(Address(sender), to, tx.value, tx.data, tx.gas, 0, tx.nonce, tx.hash)
-    return OpVM.get_transaction_builder().decode(tx.encode())
+    return signed_evm_transaction(tx.encode(), sender)
+
+
+_TX_BUILDER = OpVM.get_transaction_builder()
+
+
+def signed_evm_transaction(encoded: bytes, sender: bytes) -> SignedTransactionAPI:
+    """py-evm's decoding of a signed tx whose signer `sender` the caller has already recovered
+    (`verify_block_integrity`, the sequencer's intake): py-evm's lazy recovery would repeat that work."""
+    evm_tx = _TX_BUILDER.decode(encoded)
+    evm_tx.__dict__["sender"] = Address(sender)  # the value of the `sender` cached_property
+    evm_tx.__dict__["_encoded"] = encoded
+    return evm_tx
 
 
 def _failed_deposit(state: StateAPI, tx: DepositTransaction) -> None:

@@ -14,6 +14,7 @@ from eth.abc import ComputationAPI, MessageAPI, SignedTransactionAPI
 from eth.constants import CREATE_CONTRACT_ADDRESS
 from eth.vm.forks.prague import PragueVM
 from eth.vm.forks.prague.state import PragueState, PragueTransactionExecutor
+from eth.vm.forks.shanghai.constants import INITCODE_WORD_COST
 from eth_typing import Address
 from gas.l1fee import L1FeeParams, l1_data_fee, operator_fee, operator_fee_refund
 from gas.spec import Spec
@@ -48,12 +49,19 @@ class DepositTransaction:
 
     @property
     def intrinsic_gas(self) -> int:
-        """Standard Prague intrinsic gas (MegaETH additions are the rules hooks' business)."""
-        return intrinsic_gas(Spec.EQUIVALENCE, self._gas_inputs).compute
+        """Prague intrinsic gas as py-evm deducts it before the message: without the EIP-3860 initcode
+        word cost, which py-evm's Shanghai+ computation charges in the create frame (revm counts it in
+        the intrinsic gas; the total is the same). MegaETH additions are the rules hooks' business."""
+        full = intrinsic_gas(Spec.EQUIVALENCE, self._gas_inputs).compute
+        if self.to == CREATE_CONTRACT_ADDRESS:
+            full -= INITCODE_WORD_COST * ((len(self.data) + 31) // 32)
+        return full
 
     def validate(self) -> None:
-        """op-revm validates deposits only on gas: intrinsic gas and the EIP-7623 floor must fit."""
-        need = max(self.intrinsic_gas, floor_gas(Spec.EQUIVALENCE, self._gas_inputs))
+        """op-revm validates deposits only on gas: intrinsic gas (initcode words included) and the
+        EIP-7623 floor must fit."""
+        need = max(intrinsic_gas(Spec.EQUIVALENCE, self._gas_inputs).compute,
+                   floor_gas(Spec.EQUIVALENCE, self._gas_inputs))
         if self.gas < need:
             raise InvalidTransaction(f"deposit gas {self.gas} < intrinsic gas {need}")
 
@@ -80,7 +88,18 @@ class OpTransactionExecutor(PragueTransactionExecutor):
                                      f"cost {cost} including the L1 data fee and operator fee")
 
     def _l1_fee(self, transaction: SignedTransactionAPI) -> int:
-        return l1_data_fee(self.vm_state.l1_fee_params, transaction.encode())
+        """The tx's L1 data fee, computed once per tx (validation, upfront charge and vault credit)."""
+        cached = self.__dict__.get("_l1_fee_of")
+        if cached is not None and cached[0] is transaction:
+            return cached[1]  # type: ignore[no-any-return]
+        fee = l1_data_fee(self.vm_state.l1_fee_params, self.vm_state.tx_encoding(transaction))
+        self._l1_fee_of = (transaction, fee)
+        return fee
+
+    def receipt_gas_used(self, transaction: SignedTransactionAPI, computation: ComputationAPI) -> int:
+        """The gas the receipt reports (and the fee vaults are credited on); a rule set's executor
+        overrides it together with its VM's `finalize_gas_used`."""
+        return OpVM.finalize_gas_used(transaction, computation)
 
     def build_evm_message(self, transaction: SignedTransactionAPI) -> MessageAPI:
         if is_deposit(transaction):
@@ -98,7 +117,7 @@ class OpTransactionExecutor(PragueTransactionExecutor):
         if is_deposit(transaction):
             return computation
         params, state = self.vm_state.l1_fee_params, self.vm_state
-        gas_used = OpVM.finalize_gas_used(transaction, computation)
+        gas_used = self.receipt_gas_used(transaction, computation)
         for address, amount in (
             (transaction.sender, operator_fee_refund(params, transaction.gas, gas_used)),
             (BASE_FEE_VAULT_ADDRESS, gas_used * state.execution_context.base_fee_per_gas),
@@ -116,6 +135,12 @@ class OpState(EthChecks, PragueState):
     computation_class = FastPragueComputation
     transaction_executor_class = OpTransactionExecutor
     l1_fee_params: L1FeeParams = L1FeeParams()
+
+    @staticmethod
+    def tx_encoding(transaction: SignedTransactionAPI) -> bytes:
+        """The tx's EIP-2718 bytes: kept from decoding when the block executor made it (`_encoded`)."""
+        encoded = getattr(transaction, "_encoded", None)
+        return transaction.encode() if encoded is None else encoded  # type: ignore[no-any-return]
 
     def get_gas_price(self, transaction: SignedTransactionAPI) -> int:
         return 0 if is_deposit(transaction) else super().get_gas_price(transaction)

@@ -27,7 +27,7 @@ from typing import Any
 from eth._utils.address import force_bytes_to_address, generate_contract_address, generate_safe_contract_address
 from eth.abc import ComputationAPI, MessageAPI, SignedTransactionAPI, StateAPI, TransactionContextAPI
 from eth.constants import CREATE_CONTRACT_ADDRESS
-from eth.exceptions import Halt, OutOfGas, Revert
+from eth.exceptions import Halt, OutOfGas, Revert, VMError
 from eth.vm.computation import BaseComputation
 from eth.vm.forks.berlin import constants as berlin_constants
 from eth.vm.logic.call import max_child_gas_eip150
@@ -78,21 +78,19 @@ from gas.storage import (
 from gas.system import BEACON_ROOTS_ADDRESS, HISTORY_STORAGE_ADDRESS
 from gas.tx import InvalidTxGas, Outcome, TxGasInputs, floor_gas, intrinsic_gas, tx_gas_used, tx_storage_gas
 from gas.tx import validate_tx_gas
-from salt.hasher import bucket_id
-from salt.store import WitnessState
-from salt.types import BucketMeta, metadata_key
 
+from megaeth_node.executor.fastops import fast_table, jumpdests
 from megaeth_node.executor.op import OpState, OpTransactionExecutor, OpVM
 from megaeth_node.executor.rex_precompiles import rex_precompiles
 from megaeth_node.executor.rules import IsthmusRules
-from megaeth_node.executor.state import KECCAK_EMPTY, MissingStateKey, account_key, storage_key
+from megaeth_node.executor.state import KECCAK_EMPTY, account_key, storage_key
 from megaeth_node.executor.transact import InvalidTransaction
 
 DELEGATION_PREFIX = b"\xef\x01\x00"
 BALANCE, EXTCODESIZE, EXTCODECOPY, EXTCODEHASH, SELFBALANCE = 0x31, 0x3B, 0x3C, 0x3F, 0x47
 SLOAD, SSTORE, LOG0 = 0x54, 0x55, 0xA0
 ACCOUNT_DETENTION_OPCODES = (BALANCE, EXTCODESIZE, EXTCODECOPY, EXTCODEHASH)
-_MISSING: Any = object()
+_PLAIN_WRAPPERS = frozenset({SLOAD})  # replaced opcodes that only charge gas (no storage gas, no meters)
 
 
 class LimitExceeded(OutOfGas):
@@ -557,6 +555,117 @@ class RexComputation(OpState.computation_class):  # type: ignore[misc, valid-typ
         return computation  # type: ignore[no-any-return]
 
     @classmethod
+    def _loop_table(cls) -> tuple[list[Any], list[bool]]:
+        """The class's opcode table as `fastops` loop entries, and which opcodes are MegaETH wrappers
+        (built once per class)."""
+        cached = cls.__dict__.get("_loop_cache")
+        if cached is None:
+            base = OpState.computation_class.opcodes
+            table = cls.opcodes
+            special = [b in table and b not in _PLAIN_WRAPPERS and table[b] is not base.get(b) for b in range(256)]
+            cached = (fast_table(table, InvalidOpcode), special)
+            cls._loop_cache = cached
+        return cached
+
+    @classmethod
+    def _run(cls, computation: Any, rex: RexMeters) -> None:
+        """The opcode loop with the compute meter (upstream `compute_gas_ext`), metering runs of plain
+        opcodes in bulk. Every opcode's compute gas is `gas_before − gas_after` (§4.1), and a plain
+        opcode (not a MegaETH wrapper: no storage gas, no child frame, no detention) only ever lowers the
+        gas, so the compute gas of a run of them is the gas the run consumed, and "compute used exceeds the
+        limit after this opcode" is "remaining gas fell below `floor`". Wrappers run exactly as one opcode
+        of `_run_traced`. Same charges, same halting opcode, same rescued gas."""
+        if rex.compute_used > rex.compute_limit or rex.exceeded is not None:
+            return cls._run_traced(computation, rex, None)  # halts after its first opcode
+        table, special = cls._loop_table()
+        meter = computation._gas_meter
+        values = computation._stack.values
+        computation._jumpdests = jumpdests(computation.code._raw_code_bytes)
+        window = meter.gas_remaining  # gas when the current run of plain opcodes started
+        floor = window - (rex.compute_limit - rex.compute_used)
+        gas = window
+        try:
+            for opcode in computation.code:
+                gas = meter.gas_remaining  # before this opcode = after the previous one
+                if gas < floor:  # the previous (plain) opcode crossed the compute limit
+                    rex.compute_used += window - gas
+                    window = gas
+                    _limit_halt(computation, rex)
+                if not special[opcode]:
+                    table[opcode](computation, values, meter)
+                    continue
+                rex.compute_used += window - gas
+                window = gas
+                computation._op_start = gas
+                try:
+                    table[opcode](computation, values, meter)
+                except (Halt, Revert):
+                    used = computation._op_start - meter.gas_remaining
+                    if used > 0:
+                        rex.compute_used += used
+                    window = meter.gas_remaining
+                    if rex.compute_used > rex.compute_limit or rex.exceeded is not None:
+                        _limit_halt(computation, rex)
+                    raise
+                used = computation._op_start - meter.gas_remaining
+                if used > 0:
+                    rex.compute_used += used
+                if rex.compute_used > rex.compute_limit or rex.exceeded is not None:
+                    _limit_halt(computation, rex)
+                window = gas = meter.gas_remaining
+                floor = window - (rex.compute_limit - rex.compute_used)
+        except Halt:  # STOP / RETURN (or the end of the code): its gas is compute gas
+            if window > meter.gas_remaining:
+                rex.compute_used += window - meter.gas_remaining
+            if rex.compute_used > rex.compute_limit or rex.exceeded is not None:
+                _limit_halt(computation, rex)
+        except Revert:
+            if window > meter.gas_remaining:
+                rex.compute_used += window - meter.gas_remaining
+            if rex.compute_used > rex.compute_limit or rex.exceeded is not None:
+                _limit_halt(computation, rex)
+            raise
+        except VMError:  # an exceptional halt: the failing opcode's gas is not compute gas (as in _run_traced)
+            if window > gas:
+                rex.compute_used += window - gas
+            raise
+
+    @classmethod
+    def _run_traced(cls, computation: Any, rex: RexMeters, trace: Callable[[Any, int], None] | None) -> None:
+        """The reference loop, one opcode at a time, calling `trace(computation, opcode)` (if any) before each."""
+        meter = computation._gas_meter
+        opcode_lookup = computation.opcodes
+        for opcode in computation.code:
+            try:
+                opcode_fn = opcode_lookup[opcode]
+            except KeyError:
+                opcode_fn = InvalidOpcode(opcode)
+            if trace is not None:
+                trace(computation, opcode)
+            computation._op_start = meter.gas_remaining
+            try:
+                opcode_fn(computation=computation)
+            except Halt:
+                used = computation._op_start - meter.gas_remaining
+                if used > 0:
+                    rex.compute_used += used
+                if rex.compute_used > rex.compute_limit or rex.exceeded is not None:
+                    _limit_halt(computation, rex)
+                break
+            except Revert:
+                used = computation._op_start - meter.gas_remaining
+                if used > 0:
+                    rex.compute_used += used
+                if rex.compute_used > rex.compute_limit or rex.exceeded is not None:
+                    _limit_halt(computation, rex)
+                raise
+            used = computation._op_start - meter.gas_remaining
+            if used > 0:
+                rex.compute_used += used
+            if rex.compute_used > rex.compute_limit or rex.exceeded is not None:
+                _limit_halt(computation, rex)
+
+    @classmethod
     def apply_computation(cls, state: StateAPI, message: MessageAPI, transaction_context: TransactionContextAPI,
                           parent_computation: ComputationAPI | None = None) -> ComputationAPI:
         """py-evm's loop plus the compute meter: after every opcode record `gas_before − gas_after` and halt
@@ -579,38 +688,10 @@ class RexComputation(OpState.computation_class):  # type: ignore[misc, valid-typ
                         _limit_halt(computation, rex)
                 return computation
 
-            meter = computation._gas_meter
-            opcode_lookup = computation.opcodes
-            trace = rex.trace
-            for opcode in computation.code:
-                try:
-                    opcode_fn = opcode_lookup[opcode]
-                except KeyError:
-                    opcode_fn = InvalidOpcode(opcode)
-                if trace is not None:
-                    trace(computation, opcode)
-                computation._op_start = meter.gas_remaining
-                try:
-                    opcode_fn(computation=computation)
-                except Halt:
-                    used = computation._op_start - meter.gas_remaining
-                    if used > 0:
-                        rex.compute_used += used
-                    if rex.compute_used > rex.compute_limit or rex.exceeded is not None:
-                        _limit_halt(computation, rex)
-                    break
-                except Revert:
-                    used = computation._op_start - meter.gas_remaining
-                    if used > 0:
-                        rex.compute_used += used
-                    if rex.compute_used > rex.compute_limit or rex.exceeded is not None:
-                        _limit_halt(computation, rex)
-                    raise
-                used = computation._op_start - meter.gas_remaining
-                if used > 0:
-                    rex.compute_used += used
-                if rex.compute_used > rex.compute_limit or rex.exceeded is not None:
-                    _limit_halt(computation, rex)
+            if rex.trace is not None:
+                cls._run_traced(computation, rex, rex.trace)
+            else:
+                cls._run(computation, rex)
         return computation
 
 
@@ -699,28 +780,18 @@ class RexTransactionExecutor(OpTransactionExecutor):
             computation._rex_remaining = rex.rescued  # type: ignore[attr-defined]
         return super().finalize_computation(transaction, computation)  # type: ignore[no-any-return]
 
-
-def witness_bucket_capacity(witness: WitnessState) -> Callable[[bytes], int]:
-    """Bucket capacity as the stateless validator serves it (stateless-validator.md §2.3 step 1): only from
-    the witness's metadata entries; a bucket without one is a database error, never a default."""
-    def capacity(plain_key: bytes) -> int:
-        bucket = bucket_id(plain_key)
-        sv = witness.kvs.get(metadata_key(bucket), _MISSING)
-        if sv is _MISSING or sv is None:
-            raise MissingStateKey(f"capacity of SALT bucket {bucket} is not in the witness metadata")
-        return int(BucketMeta.from_value(sv).capacity)
-    return capacity
+    def receipt_gas_used(self, transaction: SignedTransactionAPI, computation: ComputationAPI) -> int:
+        """The fee vaults are credited on the receipt's gas (op-revm `reward_beneficiary`, §7.4)."""
+        return rex_gas_used(transaction, computation)
 
 
 def bucket_capacity_source(reader: Any) -> Callable[[bytes], int]:
-    """The reader's `bucket_capacity(plain_key)`; for a witness-backed reader its metadata; otherwise
-    (in-memory test states) every bucket has the minimum capacity 256."""
+    """The reader's `bucket_capacity(plain_key)` (`WitnessReader`: the witness's metadata; the sequencer's
+    `SaltReader`: the SALT store's); a reader without one (in-memory test states) has every bucket at the
+    minimum capacity 256."""
     lookup = getattr(reader, "bucket_capacity", None)
     if lookup is not None:
         return lookup  # type: ignore[no-any-return]
-    witness = getattr(reader, "witness", None)
-    if isinstance(witness, WitnessState):
-        return witness_bucket_capacity(witness)
     return lambda plain_key: MIN_BUCKET_SIZE
 
 
@@ -755,27 +826,30 @@ class RexState(OpState):
         super().mark_address_warm(address)
 
 
+def rex_gas_used(transaction: SignedTransactionAPI, computation: ComputationAPI) -> int:
+    """Receipt gas (§3 steps 7–8, §4.7) from `gas.tx.tx_gas_used`."""
+    rex: RexMeters = computation.state.rex  # type: ignore[attr-defined]
+    floor = floor_gas(rex.spec, tx_gas_inputs(transaction))
+    eip7702_refund = computation.msg.refund
+    if rex.exceeded is not None:
+        outcome, remaining, rescued = Outcome.HALT, 0, rex.rescued
+    elif computation.is_success:
+        outcome, remaining, rescued = Outcome.SUCCESS, computation.get_gas_remaining(), 0
+    elif computation.should_burn_gas:
+        outcome, remaining, rescued = Outcome.HALT, 0, 0
+    else:
+        outcome, remaining, rescued = Outcome.REVERT, computation.get_gas_remaining(), 0
+    counter = computation.get_gas_refund() - eip7702_refund if computation.is_success else 0
+    return tx_gas_used(gas_limit=transaction.gas, outcome=outcome, remaining=remaining, refund_counter=counter,
+                       eip7702_refund=eip7702_refund, rescued=rescued, floor=floor)
+
+
 class RexVM(OpVM):
     _state_class = RexState
 
     @classmethod
     def finalize_gas_used(cls, transaction: SignedTransactionAPI, computation: ComputationAPI) -> int:
-        """Receipt gas (§3 steps 7–8, §4.7) from `gas.tx.tx_gas_used`."""
-        rex: RexMeters = computation.state.rex  # type: ignore[attr-defined]
-        inputs = tx_gas_inputs(transaction)
-        floor = floor_gas(rex.spec, inputs)
-        eip7702_refund = computation.msg.refund
-        if rex.exceeded is not None:
-            outcome, remaining, rescued = Outcome.HALT, 0, rex.rescued
-        elif computation.is_success:
-            outcome, remaining, rescued = Outcome.SUCCESS, computation.get_gas_remaining(), 0
-        elif computation.should_burn_gas:
-            outcome, remaining, rescued = Outcome.HALT, 0, 0
-        else:
-            outcome, remaining, rescued = Outcome.REVERT, computation.get_gas_remaining(), 0
-        counter = computation.get_gas_refund() - eip7702_refund if computation.is_success else 0
-        return tx_gas_used(gas_limit=transaction.gas, outcome=outcome, remaining=remaining, refund_counter=counter,
-                           eip7702_refund=eip7702_refund, rescued=rescued, floor=floor)
+        return rex_gas_used(transaction, computation)
 
 
 class Rex1State(RexState):

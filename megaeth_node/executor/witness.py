@@ -7,8 +7,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from megaeth_node.executor.state import KECCAK_EMPTY, Account, MissingStateKey
+from salt.hasher import bucket_id
 from salt.store import WitnessMissingKey, WitnessState
-from salt.types import decode_account, decode_storage
+from salt.types import BucketMeta, decode_account, decode_storage, metadata_key
 
 HISTORY_CONTRACT = bytes.fromhex("0000F90827F1C53a10cb7A02335B175320002935")
 HISTORY_SERVE_WINDOW = 8191
@@ -16,13 +17,27 @@ HISTORY_SERVE_WINDOW = 8191
 
 class WitnessReader:
     """Accounts and storage from the witness's SALT slots, code by hash from `codes`, block hashes from
-    the parent hash and the EIP-2935 history contract."""
+    the parent hash and the EIP-2935 history contract, bucket capacities from the witness's metadata."""
 
     def __init__(self, witness: WitnessState, codes: Mapping[bytes, bytes], number: int, parent_hash: bytes) -> None:
         self.witness = witness
         self.codes = codes
         self.number = number
         self.parent_hash = parent_hash
+        self._capacities: dict[int, int] = {}
+
+    def bucket_capacity(self, plain_key: bytes) -> int:
+        """Capacity of the SALT bucket of `plain_key` (the storage-gas multiplier input), only from the
+        witness's metadata entries (stateless-validator.md §2.3 step 1, §6): a bucket whose metadata the
+        witness lacks, or carries without a value, is a database error (`MissingStateKey`), never 256."""
+        bucket = bucket_id(plain_key)
+        capacity = self._capacities.get(bucket)
+        if capacity is None:
+            value = self.witness.kvs.get(metadata_key(bucket))
+            if value is None:
+                raise MissingStateKey(f"capacity of SALT bucket {bucket} is not in the witness metadata")
+            capacity = self._capacities[bucket] = int(BucketMeta.from_value(value).capacity)
+        return capacity
 
     def _plain(self, key: bytes, what: str) -> bytes | None:
         try:

@@ -73,3 +73,13 @@ def test_beacon_root_system_call_writes_its_two_slots() -> None:
 def test_invalid_transaction_makes_the_block_invalid() -> None:
     with pytest.raises(InvalidBlock, match="tx 0"):
         apply_block(_state(), _block((_transfer(nonce=5), ALICE)), CHAIN)
+
+
+def test_deposit_create_pays_the_initcode_words_once() -> None:
+    """A deposit creating a contract: 21,000 + 32,000 + 4 (one zero byte) + 2 (one initcode word, EIP-3860)
+    = 53,006; py-evm charges the word cost in the create frame, so the intrinsic gas it deducts must leave
+    it out (it was charged twice: 53,008)."""
+    deposit = Transaction(type=DEPOSIT_TX_TYPE, nonce=0, gas=100_000, to=None, value=0, data=b"\x00", mint=0,
+                          source_hash=b"\x07" * 32, deposit_sender=DEPOSITOR)
+    (receipt,) = apply_block(_state(), _block((deposit, DEPOSITOR)), CHAIN).receipts
+    assert (receipt.status, receipt.cumulative_gas_used) == (1, 53_006)

@@ -21,3 +21,29 @@ def test_replay_cli_prints_per_tx_and_block_lines(testdata: Path, capsys: pytest
     out = capsys.readouterr().out
     assert "  tx   0 type 0x7e status 1" in out
     assert "block 1140: gasUsed" in out and "logsBloom ok" in out
+
+
+def test_replay_tx_prints_only_that_line(testdata: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["replay", "--fixtures", str(testdata), "--block", "1140", "--tx", "3"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and lines[0].startswith("  tx   3 ") and lines[1].startswith("block 1140:")
+
+
+def test_trace_is_one_json_line_per_opcode_and_changes_nothing(testdata: Path) -> None:
+    """The traced tx runs the reference loop (one opcode at a time): its block replays exactly as untraced,
+    and consecutive opcodes of the tx's frame chain their gas (`gas − gasCost` = next `gas`)."""
+    import io
+    import json
+
+    from megaeth_node.executor.replay import replay
+
+    trace = io.StringIO()
+    (traced,) = replay(testdata, 1143, tx_index=10, trace=trace)
+    (plain,) = replay(testdata, 1143)
+    assert traced.result == plain.result and traced.gas_diff == 0
+    lines = [json.loads(line) for line in trace.getvalue().splitlines()]
+    assert lines[0]["pc"] == 0 and lines[0]["depth"] == 1 and {line["depth"] for line in lines} >= {1, 2}
+    assert any(line["opName"] == "DELEGATECALL" for line in lines)
+    top = [line for line in lines if line["depth"] == 1]
+    assert all(int(a["gas"], 16) - int(a["gasCost"], 16) == int(b["gas"], 16) for a, b in zip(top, top[1:]))
+    assert all(int(line["computeCost"], 16) <= int(line["gasCost"], 16) for line in lines)

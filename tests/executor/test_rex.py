@@ -342,3 +342,14 @@ def test_kzg_point_evaluation_costs_100000() -> None:
 
     assert isinstance(run(99_999), OutOfGas)
     assert not isinstance(run(100_000), OutOfGas)
+
+
+def test_fee_vaults_are_credited_on_the_receipt_gas() -> None:
+    """BaseFeeVault gets receipt gas × base fee, also where the Rex receipt gas differs from py-evm's
+    (the 110/token floor binds here: 400 zero-free bytes of calldata, §3.1)."""
+    from gas.system import BASE_FEE_VAULT_ADDRESS
+
+    result = _run(_state(), _tx(to=BOB, data=b"\x01" * 400, gas=2_000_000))
+    (used,) = _gas(result)
+    assert used == 21_000 + 110 * 4 * 400  # the Rex floor: above the 60,000 + 16·400 + 40·4·400 intrinsic
+    assert result.state_diff.accounts[BASE_FEE_VAULT_ADDRESS].balance == used * BASE_FEE

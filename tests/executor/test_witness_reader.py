@@ -52,3 +52,40 @@ def test_unknown_keys_raise(reader: WitnessReader) -> None:
 
 def test_parent_hash_is_served(reader: WitnessReader) -> None:
     assert reader.block_hash(reader.number - 1) == reader.parent_hash
+
+
+def test_bucket_capacity_comes_from_the_witness_metadata() -> None:
+    """A witnessed metadata entry gives the capacity; a bucket without one (or with no value) raises,
+    never reads as 256 (stateless-validator.md §2.3 step 1)."""
+    from types import SimpleNamespace
+
+    from salt.hasher import bucket_id
+    from salt.types import BucketMeta, metadata_key
+
+    key = b"\x11" * 20 + (5).to_bytes(32, "big")
+    meta_key = metadata_key(bucket_id(key))
+    for kvs, expected in (({meta_key: BucketMeta(3, 4096).to_value()}, 4096), ({}, None), ({meta_key: None}, None)):
+        reader = WitnessReader(SimpleNamespace(kvs=kvs), {}, 10, b"\x00" * 32)  # type: ignore[arg-type]
+        if expected is None:
+            with pytest.raises(MissingStateKey):
+                reader.bucket_capacity(key)
+        else:
+            assert reader.bucket_capacity(key) == expected
+
+
+
+def test_sequencer_reader_capacity_defaults_to_256(tmp_path: Path) -> None:
+    """The sequencer's `SaltReader` serves capacities from the SALT store's metadata: 256 without any."""
+    import lmdb
+
+    from megaeth_node.salt_state import SaltReader
+    from salt.store import SaltStore
+
+    env = lmdb.open(str(tmp_path), max_dbs=4, map_size=1 << 24)
+    overlay = SaltStore(env).overlay()
+    try:
+        reader = SaltReader(overlay, None)  # type: ignore[arg-type]  # no chain reads here
+        assert reader.bucket_capacity(b"\x11" * 20) == reader.bucket_capacity(b"\x11" * 52) == 256
+    finally:
+        overlay.discard()
+        env.close()

@@ -1,0 +1,152 @@
+"""The Rex interpreter loop (`fastops` entries, compute gas metered per run of plain opcodes) against the
+reference loop (py-evm's own opcodes, compute gas recorded after every opcode; the loop a trace hook
+selects): same receipts, state diff, compute gas and limit halts, on hand-picked edge cases and random
+programs."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from gas.spec import Spec
+from gas.system import ORACLE_ADDRESS
+
+from megaeth_node.executor.block import OpenBlock
+from megaeth_node.executor.rex import RexRules
+from tests.executor.test_rex import CHILD, CONTRACT, REX, _block, _state, _tx
+
+PUSH0, PUSH1, PUSH2, PUSH32, DUP1, SWAP1, POP = 0x5F, 0x60, 0x61, 0x7F, 0x80, 0x90, 0x50
+JUMP, JUMPI, JUMPDEST, MSTORE, MLOAD, ADD, GAS = 0x56, 0x57, 0x5B, 0x52, 0x51, 0x01, 0x5A
+STATICCALL, CALL, STOP, RETURN, REVERT = 0xFA, 0xF1, 0x00, 0xF3, 0xFD
+
+
+def _execute(codes: dict[bytes, bytes], gases: list[int], spec: Spec, reference: bool) -> tuple[object, ...]:
+    state = _state(codes)
+    txs = [_tx(i, to=CONTRACT, gas=g) for i, g in enumerate(gases)]
+    block = _block(*txs)
+    run = OpenBlock(state, block.header, REX, RexRules(spec))
+    if reference:
+        run.evm_state.rex.trace = lambda computation, opcode: None  # type: ignore[attr-defined]
+    meters = []
+    for tx, sender in zip(block.transactions, block.senders, strict=True):
+        run.execute(tx, sender)
+        rex = run.evm_state.rex  # type: ignore[attr-defined]
+        meters.append((rex.compute_used, rex.compute_limit, rex.exceeded, rex.rescued))
+    result = run.finish()
+    return result.receipts, result.gas_used, result.state_diff, tuple(meters)
+
+
+def _same(codes: dict[bytes, bytes], gases: list[int], spec: Spec = Spec.REX) -> None:
+    fast, reference = _execute(codes, gases, spec, False), _execute(codes, gases, spec, True)
+    assert fast == reference
+
+
+def _loop_of_plain_opcodes(start: int = 0) -> bytes:
+    """JUMPDEST, PUSH1 1 ADD … forever: only fast entries, so the compute limit is met inside a run."""
+    return bytes([JUMPDEST, PUSH1, 1, ADD, PUSH1, 7, MLOAD, POP, PUSH1, start, JUMP])
+
+
+def _oracle_call() -> bytes:
+    return bytes([PUSH0, PUSH0, PUSH0, PUSH0, 0x73]) + ORACLE_ADDRESS + bytes([GAS, STATICCALL, POP])
+
+
+@pytest.mark.parametrize("gas", [60_000, 61_234, 300_000, 2_000_000])
+def test_compute_limit_hit_inside_a_run_of_plain_opcodes(gas: int) -> None:
+    """The oracle read caps compute at 1,000,000 (§6.2); the loop then crosses it on a plain opcode."""
+    code = bytes([PUSH0]) + _oracle_call() + _loop_of_plain_opcodes(1 + len(_oracle_call()))
+    _same({CONTRACT: code, ORACLE_ADDRESS: bytes([STOP])}, [gas, gas])
+
+
+@pytest.mark.parametrize("code", [
+    bytes([ADD]),                                   # stack underflow after the static gas
+    bytes([PUSH1, 3, JUMP, JUMPDEST]),              # jump into nowhere
+    bytes([PUSH1, 4, JUMP, PUSH1, JUMPDEST]),       # jump into PUSH data
+    bytes([PUSH1, 1, PUSH1, 5, JUMPI, JUMPDEST]),   # JUMPI taken, landing on a JUMPDEST
+    bytes([PUSH32]) + b"\xff" * 32 + bytes([MLOAD]),  # memory expansion out of gas
+    bytes([PUSH2, 0xFF, 0xFF, MSTORE]),             # stack underflow after popping the offset
+    bytes([PUSH1, 42, PUSH1, 0, MSTORE, PUSH1, 32, PUSH1, 0, RETURN]),
+    bytes([PUSH1, 42, PUSH1, 0, MSTORE, PUSH1, 32, PUSH1, 0, REVERT]),
+    bytes([PUSH1]),                                 # truncated PUSH data reads as zeros
+    bytes([DUP1]) + bytes([PUSH0] * 1024),          # DUP underflow
+    bytes([PUSH0] * 1025),                          # stack overflow
+    bytes([0x0C]),                                  # an undefined opcode
+])
+def test_edge_cases(code: bytes) -> None:
+    _same({CONTRACT: code}, [100_000])
+
+
+def test_out_of_gas_at_every_point_of_a_call() -> None:
+    """A parent calling a child that loops; gas limits sweep the point where each frame runs dry."""
+    call = bytes([PUSH0, PUSH0, PUSH0, PUSH0, PUSH0, 0x73]) + CHILD + bytes([GAS, CALL, POP, STOP])
+    codes = {CONTRACT: call, CHILD: _loop_of_plain_opcodes()}
+    _same(codes, [60_000 + 997 * i for i in range(12)])
+
+
+# opcode: (items popped, items pushed)
+_VOCABULARY: dict[int, tuple[int, int]] = {
+    **{op: (2, 1) for op in (ADD, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x0A, 0x0B, 0x10, 0x11, 0x12, 0x13, 0x14,
+                             0x16, 0x17, 0x18, 0x1A, 0x1B, 0x1C, 0x1D, 0x20)},
+    **{op: (1, 1) for op in (0x15, 0x19, MLOAD, 0x35, 0x54)},
+    **{op: (0, 1) for op in (0x59, GAS, PUSH0, 0x58, 0x30, 0x33, 0x34, 0x36)},
+    **{op: (3, 1) for op in (0x08, 0x09)},
+    POP: (1, 0), MSTORE: (2, 0), 0x53: (2, 0), 0x55: (2, 0), JUMPDEST: (0, 0),
+    **{DUP1 + i: (i + 1, i + 2) for i in range(16)}, **{SWAP1 + i: (i + 2, i + 2) for i in range(16)},
+}
+
+
+def _random_program(rng: random.Random, depth: int) -> bytes:
+    """Mostly stack-balanced random code (it starts with `depth` items), with the odd bad jump."""
+    out = bytearray()
+    ops = list(_VOCABULARY)
+    for _ in range(rng.randrange(5, 80)):
+        kind = rng.random()
+        if kind < 0.3 or depth < 2:
+            size = rng.choice([1, 1, 2, 4, 20, 32])
+            out.append(PUSH1 + size - 1)
+            out += bytes(rng.choice([0, 1, 2, 31, 32, 255]) if size == 1 else rng.randrange(256) for _ in range(size))
+            depth += 1
+        elif kind < 0.31:
+            out += bytes([PUSH1, rng.randrange(min(len(out) + 8, 256)), rng.choice([JUMP, JUMPI])])
+        else:
+            op = rng.choice(ops)
+            pops, pushes = _VOCABULARY[op]
+            if op in (MLOAD, MSTORE, 0x53, 0x20):  # keep memory offsets small
+                out += bytes([POP, PUSH1, rng.randrange(96)])
+            if pops <= depth:
+                out.append(op)
+                depth += pushes - pops
+    return bytes(out)
+
+
+SEEDS = bytes([PUSH32]) + bytes(range(200, 232)) + bytes([PUSH1, 0x80]) + bytes([PUSH1, 3, PUSH1, 255, 0x19]) * 4
+DUMP = b"".join(bytes([PUSH1, slot, 0x55]) for slot in range(6))  # the top six items into slots 0–5
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_random_programs(seed: int) -> None:
+    """Random straight-line code with a few jumps; the stack top ends up in storage (the state diff)."""
+    rng = random.Random(seed)
+    codes = {CONTRACT: SEEDS + _random_program(rng, 10) + DUMP}
+    gas = rng.choice([60_050, 61_000, 70_000, 1_000_000, 1_000_000, 1_000_000])
+    _same(codes, [gas], rng.choice([Spec.REX, Spec.REX1]))
+
+
+_OPERANDS = [0, 1, 2, 7, 31, 32, 255, 256, 2**255, 2**255 - 1, 2**256 - 1, 2**256 - 2]
+
+
+@pytest.mark.parametrize("op", [ADD, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x10, 0x11, 0x12, 0x13, 0x14, 0x16, 0x17,
+                                0x18, 0x1A, 0x1B, 0x1C, 0x1D])
+def test_binary_opcodes_on_boundary_operands(op: int) -> None:
+    """Every operand pair of `_OPERANDS` (as int and as bytes on the stack: MLOAD pushes bytes in py-evm)."""
+    code = bytearray()
+    for i, (a, b) in enumerate((a, b) for a in _OPERANDS for b in _OPERANDS):
+        code += bytes([PUSH32]) + b.to_bytes(32, "big") + bytes([PUSH1, 0, MSTORE, PUSH1, 0, MLOAD])
+        code += bytes([PUSH32]) + a.to_bytes(32, "big") + bytes([op, PUSH2]) + i.to_bytes(2, "big") + bytes([0x55])
+    _same({CONTRACT: bytes(code)}, [30_000_000])
+
+
+@pytest.mark.parametrize("op", [0x15, 0x19])
+def test_unary_opcodes_on_boundary_operands(op: int) -> None:
+    code = b"".join(bytes([PUSH32]) + a.to_bytes(32, "big") + bytes([op, PUSH1, i, 0x55])
+                    for i, a in enumerate(_OPERANDS))
+    _same({CONTRACT: code}, [30_000_000])
