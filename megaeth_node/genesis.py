@@ -11,14 +11,13 @@ from eth_hash.auto import keccak
 
 from gas.spec import MAINNET, TESTNET, ChainConfig, ForkSchedule
 from megaeth_node.store import ChainStore
-from megaeth_node.types import Block, Header
+from megaeth_node.types import EMPTY_TRIE_ROOT, Block, Header
 from salt.store import SaltStore
 from salt.types import encode_account
 
 DEV_MNEMONIC = "test test test test test test test test test test test junk"
 DEV_BALANCE = 10_000 * 10**18
 EMPTY_OMMERS = keccak(bytes.fromhex("c0"))
-EMPTY_TRIE_ROOT = keccak(bytes.fromhex("80"))
 EMPTY_REQUESTS_HASH = hashlib.sha256(b"").digest()
 EMPTY_BLOOM = bytes(256)
 SEQUENCER_FEE_VAULT = bytes.fromhex("4200000000000000000000000000000000000011")

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-import rlp
 from eth_hash.auto import keccak
 
 from gas.basefee import holocene_params, next_base_fee
@@ -37,7 +36,8 @@ from megaeth_node.mempool import Mempool, PoolTx, fee_cap, tip_cap
 from megaeth_node.salt_state import SaltReader, salt_updates
 from megaeth_node.store import ChainStore, open_env
 from megaeth_node.types import (
-    DEPOSIT_TX_TYPE, LEGACY_TX_TYPE, Block, ChainDataError, Header, Receipt, Transaction,
+    DEPOSIT_TX_TYPE, LEGACY_TX_TYPE, Block, ChainDataError, Header, Receipt, Transaction, EMPTY_TRIE_ROOT,
+    ordered_trie_root,
 )
 from salt.pedersen import backend
 from salt.store import SaltStore
@@ -45,68 +45,7 @@ from salt.witness import MptWitness, encode_mpt_witness, encode_salt_witness
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-EMPTY_TRIE_ROOT = keccak(b"\x80")
 MAX_TX_SIZE = 128 * 1024  # geth's txpool limit
-
-
-def _rlp_str(b: bytes) -> bytes:
-    if len(b) == 1 and b[0] < 0x80:
-        return b
-    return _rlp_len(len(b), 0x80) + b
-
-
-def _rlp_len(n: int, offset: int) -> bytes:
-    if n < 56:
-        return bytes([offset + n])
-    size = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes([offset + 55 + len(size)]) + size
-
-
-def _hex_prefix(nibbles: bytes, leaf: bool) -> bytes:
-    flag = 2 if leaf else 0
-    nib = bytes([flag + 1]) + nibbles if len(nibbles) % 2 else bytes([flag, 0]) + nibbles
-    return bytes(nib[i] << 4 | nib[i + 1] for i in range(0, len(nib), 2))
-
-
-def _trie_node(items: list[tuple[bytes, bytes]], depth: int) -> bytes:
-    """RLP of the Merkle-Patricia node over `items` ((key nibbles, value), sorted by key) below `depth`."""
-    if len(items) == 1:
-        key, value = items[0]
-        payload = _rlp_str(_hex_prefix(key[depth:], True)) + _rlp_str(value)
-        return _rlp_len(len(payload), 0xC0) + payload
-    first, last = items[0][0], items[-1][0]
-    end = depth
-    while end < min(len(first), len(last)) and first[end] == last[end]:
-        end += 1
-    if end > depth:
-        payload = _rlp_str(_hex_prefix(first[depth:end], False)) + _trie_ref(_trie_node(items, end))
-        return _rlp_len(len(payload), 0xC0) + payload
-    slots, value, i = [b"\x80"] * 16, b"\x80", 0
-    while i < len(items):
-        key = items[i][0]
-        if len(key) == depth:
-            value, i = _rlp_str(items[i][1]), i + 1
-            continue
-        j = i + 1
-        while j < len(items) and items[j][0][depth] == key[depth]:
-            j += 1
-        slots[key[depth]] = _trie_ref(_trie_node(items[i:j], depth + 1))
-        i = j
-    payload = b"".join(slots) + value
-    return _rlp_len(len(payload), 0xC0) + payload
-
-
-def _trie_ref(node: bytes) -> bytes:
-    return node if len(node) < 32 else b"\xa0" + keccak(node)
-
-
-def ordered_root(items: list[bytes]) -> bytes:
-    """`types.ordered_trie_root` (index → item MPT root) built in one pass instead of through py-trie's
-    HexaryTrie, which costs ~0.3 ms per item: this runs at every seal, while transactions wait."""
-    if not items:
-        return EMPTY_TRIE_ROOT
-    keyed = sorted((bytes(n for b in rlp.encode(i) for n in (b >> 4, b & 15)), item) for i, item in enumerate(items))
-    return keccak(_trie_node(keyed, 0))
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,8 +228,8 @@ class Sequencer:
         root = b.overlay.apply(salt_updates(diff))
         receipts = list(result.receipts)
         header = replace(b.header, state_root=root, gas_used=result.gas_used, logs_bloom=result.logs_bloom,
-                         transactions_root=ordered_root([tx.encode() for tx in b.txs]),
-                         receipts_root=ordered_root([r.encode() for r in receipts]),
+                         transactions_root=ordered_trie_root([tx.encode() for tx in b.txs]),
+                         receipts_root=ordered_trie_root([r.encode() for r in receipts]),
                          withdrawals_root=EMPTY_TRIE_ROOT)
         block = Block(header, tuple(b.txs), tuple(b.senders), header.hash)
         with self.env.begin(write=True) as txn:

@@ -14,13 +14,13 @@ import rlp
 from coincurve import PublicKey
 from eth_bloom import BloomFilter
 from eth_hash.auto import keccak
-from trie import HexaryTrie
 
 DEPOSIT_TX_TYPE = 0x7E
 SET_CODE_TX_TYPE = 0x04
 DYNAMIC_FEE_TX_TYPE = 0x02
 LEGACY_TX_TYPE = 0x00
 SET_CODE_AUTH_MAGIC = b"\x05"
+EMPTY_TRIE_ROOT = keccak(b"\x80")
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
 
@@ -44,12 +44,62 @@ def keccak256(data: bytes) -> bytes:
     return keccak(data)
 
 
+def _rlp_str(b: bytes) -> bytes:
+    if len(b) == 1 and b[0] < 0x80:
+        return b
+    return _rlp_len(len(b), 0x80) + b
+
+
+def _rlp_len(n: int, offset: int) -> bytes:
+    if n < 56:
+        return bytes([offset + n])
+    size = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([offset + 55 + len(size)]) + size
+
+
+def _hex_prefix(nibbles: bytes, leaf: bool) -> bytes:
+    flag = 2 if leaf else 0
+    nib = bytes([flag + 1]) + nibbles if len(nibbles) % 2 else bytes([flag, 0]) + nibbles
+    return bytes(nib[i] << 4 | nib[i + 1] for i in range(0, len(nib), 2))
+
+
+def _trie_node(items: list[tuple[bytes, bytes]], depth: int) -> bytes:
+    """RLP of the Merkle-Patricia node over `items` ((key nibbles, value), sorted by key) below `depth`."""
+    if len(items) == 1:
+        key, value = items[0]
+        payload = _rlp_str(_hex_prefix(key[depth:], True)) + _rlp_str(value)
+        return _rlp_len(len(payload), 0xC0) + payload
+    first, last = items[0][0], items[-1][0]
+    end = depth
+    while end < min(len(first), len(last)) and first[end] == last[end]:
+        end += 1
+    if end > depth:
+        payload = _rlp_str(_hex_prefix(first[depth:end], False)) + _trie_ref(_trie_node(items, end))
+        return _rlp_len(len(payload), 0xC0) + payload
+    slots, value, i = [b"\x80"] * 16, b"\x80", 0
+    while i < len(items):
+        key = items[i][0]
+        if len(key) == depth:
+            value, i = _rlp_str(items[i][1]), i + 1
+            continue
+        j = i + 1
+        while j < len(items) and items[j][0][depth] == key[depth]:
+            j += 1
+        slots[key[depth]] = _trie_ref(_trie_node(items[i:j], depth + 1))
+        i = j
+    payload = b"".join(slots) + value
+    return _rlp_len(len(payload), 0xC0) + payload
+
+
+def _trie_ref(node: bytes) -> bytes:
+    return node if len(node) < 32 else b"\xa0" + keccak(node)
+
+
 def ordered_trie_root(items: Iterable[bytes]) -> bytes:
-    """Root of the Merkle-Patricia trie mapping rlp(index) → item (transactions / receipts roots)."""
-    t = HexaryTrie({})
-    for i, item in enumerate(items):
-        t.set(rlp.encode(i), item)
-    return t.root_hash
+    """Root of the Merkle-Patricia trie mapping rlp(index) → item (transactions / receipts roots), built in
+    one pass (py-trie's HexaryTrie costs ~0.3 ms per item; this runs at every seal and every validation)."""
+    keyed = sorted((bytes(n for b in rlp.encode(i) for n in (b >> 4, b & 15)), item) for i, item in enumerate(items))
+    return keccak(_trie_node(keyed, 0)) if keyed else EMPTY_TRIE_ROOT
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,8 +9,9 @@ from eth_hash.auto import keccak
 from trie import HexaryTrie
 from trie.exceptions import MissingTrieNode
 
+from megaeth_node.types import EMPTY_TRIE_ROOT
+
 MESSAGE_PASSER = bytes.fromhex("4200000000000000000000000000000000000016")
-EMPTY_TRIE_ROOT = keccak(rlp.encode(b""))
 
 
 class WithdrawalsRootError(ValueError):
