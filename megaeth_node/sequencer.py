@@ -49,6 +49,15 @@ MAX_TX_SIZE = 128 * 1024  # geth's txpool limit
 
 
 @dataclass(frozen=True, slots=True)
+class StateChange:
+    """An account as a mini-block left it: nonce, balance and the slots the mini-block changed."""
+
+    nonce: int
+    balance: int
+    storage: dict[int, int]
+
+
+@dataclass(frozen=True, slots=True)
 class MiniBlock:
     """One mini-block: its position, transactions and receipts (spec/rpc.md §5.3)."""
 
@@ -63,10 +72,13 @@ class MiniBlock:
     receipts: tuple[Receipt, ...]
     header: Header | None = None  # the open block's header template (timestamp, base fee)
     prior_logs: int = 0  # logs in the block before this mini-block (log indexes are block positions)
+    state_changes: dict[bytes, StateChange] | None = None  # when a listener wants them (rpc.md §5.4)
 
 
 class NodeEvents(Protocol):
     """What the sequencer announces, on the event loop (the RPC subscription hub implements it)."""
+
+    def wants_state_changes(self) -> bool: ...
 
     def on_mini_block(self, mb: MiniBlock, header: Header) -> None: ...
 
@@ -84,6 +96,7 @@ class _Building:
     senders: list[bytes] = field(default_factory=list)
     mini_blocks: int = 0
     log_count: int = 0
+    seen: tuple[dict[bytes, Any], dict[tuple[bytes, int], int]] = field(default_factory=lambda: ({}, {}))
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,13 +224,29 @@ class Sequencer:
         for tx, sender, _ in executed:
             b.txs.append(tx)
             b.senders.append(sender)
+        changes = self._state_changes(b) if any(x.wants_state_changes() for x in self.listeners) else None
         mb = MiniBlock(self._mini_block_number, b.header.number, b.mini_blocks, time.time_ns() // 1000, first, prior_gas,
                        tuple(t for t, _, _ in executed), tuple(s for _, s, _ in executed),
-                       tuple(r for _, _, r in executed), b.header, b.log_count)
+                       tuple(r for _, _, r in executed), b.header, b.log_count, changes)
         b.log_count += sum(len(r.logs) for _, _, r in executed)
         b.mini_blocks += 1
         self._mini_block_number += 1
         return mb
+
+    def _state_changes(self, b: _Building) -> dict[bytes, StateChange]:
+        """Accounts and slots that differ from what the previous mini-block left (builder thread)."""
+        state = b.run.evm_state
+        diff = state.overlay.diff()  # type: ignore[attr-defined]
+        seen_accounts, seen_storage = b.seen
+        touched: dict[bytes, dict[int, int]] = {}
+        for addr in set(diff.accounts) | set(seen_accounts):
+            if diff.accounts.get(addr, ...) != seen_accounts.get(addr, ...):
+                touched.setdefault(addr, {})
+        for key in set(diff.storage) | set(seen_storage):
+            if diff.storage.get(key, ...) != seen_storage.get(key, ...):
+                touched.setdefault(key[0], {})[key[1]] = int(state.get_storage(key[0], key[1]))
+        b.seen = (dict(diff.accounts), dict(diff.storage))
+        return {a: StateChange(int(state.get_nonce(a)), int(state.get_balance(a)), slots) for a, slots in touched.items()}
 
     def _seal(self) -> tuple[Block, list[Receipt]]:
         """Finish the open block: SALT root, header, one LMDB write transaction with everything."""

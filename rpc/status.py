@@ -57,6 +57,9 @@ class NodeStatus:
         self.last_block_gas = 0
         self._recent: deque[tuple[float, int, int]] = deque()  # (time, txs, gas) per mini-block
 
+    def wants_state_changes(self) -> bool:
+        return False
+
     def on_mini_block(self, mb: MiniBlock, header: Header) -> None:
         gas = mb.receipts[-1].cumulative_gas_used - mb.prior_gas if mb.receipts else 0
         self.mini_blocks.inc()

@@ -16,14 +16,14 @@ from typing import Any
 from megaeth_node.mempool import PoolTx
 from megaeth_node.sequencer import MiniBlock
 from megaeth_node.types import Block, Header, Receipt
-from rpc.codec import data, quantity
+from rpc.codec import data, parse_address, quantity
 from rpc.errors import invalid_params, invalid_request, limit_exceeded
 from rpc.format import block_size, header_json, log_json, receipt_json, tx_json
 from rpc.methods_logs import LogQuery, parse_filter
 
 MAX_SUBSCRIPTIONS = 5
 QUEUE_LIMIT = 1024
-KINDS = ("newHeads", "logs", "newPendingTransactions", "miniBlocks")
+KINDS = ("newHeads", "logs", "newPendingTransactions", "miniBlocks", "stateChanges")
 
 
 @dataclass(slots=True)
@@ -31,6 +31,7 @@ class Subscription:
     kind: str
     query: LogQuery | None = None
     full_tx: bool = False
+    addresses: frozenset[bytes] = frozenset()  # stateChanges filter; empty = every account
     key: str = ""  # identity for duplicate detection
 
 
@@ -59,6 +60,10 @@ class Hub:
             raise invalid_params(f"unknown subscription type, want one of {', '.join(KINDS)}", 0)
         kind = params[0]
         sub = Subscription(kind, key=json.dumps(params, sort_keys=True))
+        if kind == "stateChanges" and len(params) > 1 and params[1] is not None:
+            if not isinstance(params[1], list):
+                raise invalid_params("stateChanges takes a list of addresses", 1)
+            sub.addresses = frozenset(parse_address(a) for a in params[1])
         if kind == "logs":
             sub.query = parse_filter(params[1] if len(params) > 1 and params[1] is not None else {}, 1)
         if kind == "newPendingTransactions":
@@ -102,7 +107,22 @@ class Hub:
             conn.push(sub_id, tx_json(entry.tx, entry.sender, None, None, None, None) if sub.full_tx
                       else data(entry.tx.hash))
 
+    def wants_state_changes(self) -> bool:
+        return bool(self._each("stateChanges"))
+
+    def _push_state_changes(self, mb: MiniBlock) -> None:
+        """One notification per changed account (spec/rpc.md §5.4): nonce, balance, changed slots."""
+        for conn, sub_id, sub in self._each("stateChanges"):
+            for addr, change in (mb.state_changes or {}).items():
+                if sub.addresses and addr not in sub.addresses:
+                    continue
+                conn.push(sub_id, {"address": data(addr), "nonce": quantity(change.nonce),
+                                   "balance": quantity(change.balance),
+                                   "storage": {data(k.to_bytes(32, "big")): data(v.to_bytes(32, "big"))
+                                               for k, v in sorted(change.storage.items())}})
+
     def on_mini_block(self, mb: MiniBlock, header_template: Header) -> None:
+        self._push_state_changes(mb)
         subs = self._each("miniBlocks")
         if not subs:
             return

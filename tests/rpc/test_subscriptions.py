@@ -147,3 +147,28 @@ def test_txpool_views(url: str) -> None:
     assert content["queued"][acct.address.lower()][str(nonce + 5)]["hash"] == "0x" + gapped.hash.hex()
     inspect = requests.post(url, data=_req(5, "txpool_inspect", []), timeout=10).json()["result"]
     assert "wei" in inspect["queued"][acct.address.lower()][str(nonce + 5)]
+
+
+def test_state_changes_subscription(url: str) -> None:
+    acct = Account.from_key(KEY0)
+    target = to_checksum_address("0x" + "7a" * 20)
+
+    async def go() -> list[dict[str, Any]]:
+        got: list[dict[str, Any]] = []
+        async with aiohttp.ClientSession() as s, s.ws_connect(url) as ws:
+            await ws.send_str(_req(1, "eth_subscribe", ["stateChanges", [target]]))
+            sub_id = json.loads(await ws.receive_str())["result"]
+            nonce = int(requests.post(url, data=_req(2, "eth_getTransactionCount", [acct.address, "pending"]),
+                                      timeout=10).json()["result"], 16)
+            signed = acct.sign_transaction({"to": target, "value": 77, "gas": 100_000, "gasPrice": 10**7,
+                                            "nonce": nonce, "chainId": 6342})
+            requests.post(url, data=_req(3, "eth_sendRawTransaction", ["0x" + signed.raw_transaction.hex()]),
+                          timeout=10)
+            while not got:
+                msg = json.loads(await ws.receive_str(timeout=20))
+                if msg.get("params", {}).get("subscription") == sub_id:
+                    got.append(msg["params"]["result"])
+        return got
+
+    change = asyncio.run(go())[0]
+    assert change["address"] == target.lower() and int(change["balance"], 16) >= 77 and change["storage"] == {}
