@@ -2,8 +2,13 @@
 
 Three workloads of pre-signed transactions: plain transfers, ERC-20-style token transfers (2 SLOAD,
 2 SSTORE, LOG3) and a storage-heavy call (10 fresh slots per call). Prints a table and writes JSON
-with --json PATH: transfers_per_s, erc20_per_s, storage_heavy_per_s, the pyevm_* counterparts and
-overhead_pct (how much slower ours is, geometric mean over the three).
+with --json PATH: transfers_per_s, erc20_per_s, storage_heavy_per_s, the pyevm_* counterparts,
+overhead_pct (how much slower ours is than py-evm, geometric mean over the three; negative = faster),
+the isthmus_* rates (our executor with the plain OP Isthmus rule set: py-evm's interpreter loop, no Rex)
+and rex_over_isthmus_pct (what the Rex rules cost over that base).
+
+Rates are transactions per CPU second of this process (`time.process_time`), so a loaded machine
+slows both sides alike instead of whichever run a neighbour happened to preempt; `load_avg_1m` is noted.
 
     .venv/bin/python benchmarks/executor_bench.py --txs 2000 --json benchmarks/out/executor.json
 """
@@ -29,6 +34,7 @@ from eth_utils import to_checksum_address
 
 from gas.spec import TESTNET
 from megaeth_node.executor.block import OpenBlock
+from megaeth_node.executor.rules import IsthmusRules
 from megaeth_node.executor.state import Account, DictState
 from megaeth_node.genesis import dev_accounts, genesis_header
 from megaeth_node.types import Transaction
@@ -78,16 +84,20 @@ def _alloc() -> tuple[dict[bytes, Account], dict[tuple[bytes, int], int], dict[b
     return accounts, storage, {keccak(TOKEN): TOKEN, keccak(heavy): heavy}
 
 
-def run_ours(txs: list[tuple[bytes, bytes]]) -> float:
+def run_ours(txs: list[tuple[bytes, bytes]], rules: IsthmusRules | None = None) -> float:
     accounts, storage, codes = _alloc()
     state = DictState(accounts, storage, codes, {0: b"\0" * 32})
     header = replace(genesis_header(b"\0" * 32, int(time.time()), 2_000_000_000, BASE_FEE), number=1)
     decoded = [(Transaction.decode(raw), sender) for raw, sender in txs]
-    run = OpenBlock(state, header, TESTNET)
-    start = time.perf_counter()
+    run = OpenBlock(state, header, TESTNET, rules)
+    start = time.process_time()
     for tx, sender in decoded:
         assert run.execute(tx, sender).status == 1
-    return len(decoded) / (time.perf_counter() - start)
+    return len(decoded) / (time.process_time() - start)
+
+
+def run_isthmus(txs: list[tuple[bytes, bytes]]) -> float:
+    return run_ours(txs, IsthmusRules())
 
 
 def run_pyevm(txs: list[tuple[bytes, bytes]]) -> float:
@@ -105,11 +115,11 @@ def run_pyevm(txs: list[tuple[bytes, bytes]]) -> float:
     builder = vm.get_transaction_builder()
     decoded = [builder.decode(raw) for raw, _ in txs]
     state = vm.state
-    start = time.perf_counter()
+    start = time.process_time()
     for tx in decoded:
         state.lock_changes()
         assert not state.apply_transaction(tx).is_error
-    return len(decoded) / (time.perf_counter() - start)
+    return len(decoded) / (time.process_time() - start)
 
 
 def best_of(fn: Callable[[list[tuple[bytes, bytes]]], float], txs: list[tuple[bytes, bytes]], runs: int) -> float:
@@ -124,16 +134,22 @@ def main() -> None:
     args = parser.parse_args()
     loads = workloads(args.txs)
     result: dict[str, float] = {}
-    print(f"{'workload':<14} {'ours tx/s':>10} {'py-evm tx/s':>12} {'ours/py-evm':>12}")
-    ratios = []
+    print(f"{'workload':<14} {'ours tx/s':>10} {'py-evm tx/s':>12} {'ours/py-evm':>12} {'isthmus tx/s':>13}")
+    ratios, rex_costs = [], []
     for name, txs in loads.items():
         ours, ref = best_of(run_ours, txs, args.runs), best_of(run_pyevm, txs, args.runs)
+        base = best_of(run_isthmus, txs, args.runs)
         result[f"{name}_per_s"], result[f"pyevm_{name}_per_s"] = round(ours, 1), round(ref, 1)
+        result[f"isthmus_{name}_per_s"] = round(base, 1)
         ratios.append(ours / ref)
-        print(f"{name:<14} {ours:>10.0f} {ref:>12.0f} {ours / ref:>12.2f}")
+        rex_costs.append(ours / base)
+        print(f"{name:<14} {ours:>10.0f} {ref:>12.0f} {ours / ref:>12.2f} {base:>13.0f}")
     result["overhead_pct"] = round((1 / math.prod(ratios) ** (1 / len(ratios)) - 1) * 100, 1)
+    result["rex_over_isthmus_pct"] = round((1 / math.prod(rex_costs) ** (1 / len(rex_costs)) - 1) * 100, 1)
     result["load_avg_1m"] = round(os.getloadavg()[0], 2)
-    print(f"overhead of the MegaETH rules: {result['overhead_pct']}% (geometric mean; load {result['load_avg_1m']})")
+    print(f"overhead of the MegaETH rules: {result['overhead_pct']}% vs py-evm, "
+          f"{result['rex_over_isthmus_pct']}% vs our Isthmus base (geometric means; CPU time; "
+          f"load {result['load_avg_1m']})")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2))

@@ -99,7 +99,13 @@ def signed_evm_transaction(encoded: bytes, sender: bytes) -> SignedTransactionAP
     evm_tx = _TX_BUILDER.decode(encoded)
     evm_tx.__dict__["sender"] = Address(sender)  # the value of the `sender` cached_property
     evm_tx.__dict__["_encoded"] = encoded
+    # legacy txs' `validate()` re-recovers the signature (its field checks — r, s, v ranges — still run)
+    evm_tx.__dict__["check_signature_validity"] = _signature_recovered
     return evm_tx
+
+
+def _signature_recovered() -> None:
+    """The signature check of a tx whose signer the caller recovered: already done."""
 
 
 def _failed_deposit(state: StateAPI, tx: DepositTransaction) -> None:

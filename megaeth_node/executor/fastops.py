@@ -32,28 +32,35 @@ def _out_of_gas(needed: int, meter: Any, mnemonic: str) -> OutOfGas:
     return OutOfGas(f"Out of gas: Needed {needed} - Remaining {meter.gas_remaining} - Reason: {mnemonic}")
 
 
-# --- jump destinations, analysed once per code ---
+# --- code analysis, once per code ---
 
-_JUMPDESTS: dict[bytes, frozenset[int]] = {}
-_JUMPDESTS_MAX = 4096
+_ANALYSIS: dict[bytes, tuple[frozenset[int], list[int]]] = {}
+_ANALYSIS_MAX_BYTES = 4 << 20  # of code analysed before the cache starts over (≈ 8 B of list per code byte)
+_analysed_bytes = 0
 
 
-def jumpdests(code: bytes) -> frozenset[int]:
-    """Offsets of JUMPDEST instructions (not PUSH data): where JUMP/JUMPI may land (py-evm `jump`:
-    a JUMPDEST byte at a valid instruction position)."""
-    found = _JUMPDESTS.get(code)
+def analyse(code: bytes) -> tuple[frozenset[int], list[int]]:
+    """(JUMPDEST offsets, PUSH values by offset) of `code`. A jump may land only on a JUMPDEST instruction,
+    not on PUSH data (py-evm `jump`: a JUMPDEST byte at a valid instruction position); a PUSH's value is
+    its data bytes, zero-padded on the right past the end of the code (py-evm `push_XX`)."""
+    global _analysed_bytes
+    found = _ANALYSIS.get(code)
     if found is None:
-        dests, i, n = [], 0, len(code)
+        dests, pushes, i, n = [], [0] * len(code), 0, len(code)
         while i < n:
             op = code[i]
             if op == JUMPDEST:
                 dests.append(i)
             elif PUSH1 <= op <= PUSH32:
-                i += op - PUSH1 + 1
+                size = op - PUSH1 + 1
+                pushes[i] = int.from_bytes(code[i + 1:i + 1 + size].ljust(size, b"\x00"), "big")
+                i += size
             i += 1
-        if len(_JUMPDESTS) >= _JUMPDESTS_MAX:
-            _JUMPDESTS.clear()
-        found = _JUMPDESTS[code] = frozenset(dests)
+        if _analysed_bytes + n > _ANALYSIS_MAX_BYTES:
+            _ANALYSIS.clear()
+            _analysed_bytes = 0
+        _analysed_bytes += n
+        found = _ANALYSIS[code] = (frozenset(dests), pushes)
     return found
 
 
@@ -69,8 +76,7 @@ def _push(size: int, cost: int) -> FastOp:
         code = c.code
         pc = code.program_counter
         code.program_counter = pc + size
-        raw = code._raw_code_bytes[pc:pc + size]
-        s.append(int.from_bytes(raw, "big") if len(raw) == size else int.from_bytes(raw.ljust(size, b"\x00"), "big"))
+        s.append(c._pushes[pc - 1])
     return push
 
 

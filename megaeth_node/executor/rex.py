@@ -79,7 +79,7 @@ from gas.system import BEACON_ROOTS_ADDRESS, HISTORY_STORAGE_ADDRESS
 from gas.tx import InvalidTxGas, Outcome, TxGasInputs, floor_gas, intrinsic_gas, tx_gas_used, tx_storage_gas
 from gas.tx import validate_tx_gas
 
-from megaeth_node.executor.fastops import fast_table, jumpdests
+from megaeth_node.executor.fastops import analyse, fast_table
 from megaeth_node.executor.op import OpState, OpTransactionExecutor, OpVM
 from megaeth_node.executor.rex_precompiles import rex_precompiles
 from megaeth_node.executor.rules import IsthmusRules
@@ -580,7 +580,7 @@ class RexComputation(OpState.computation_class):  # type: ignore[misc, valid-typ
         table, special = cls._loop_table()
         meter = computation._gas_meter
         values = computation._stack.values
-        computation._jumpdests = jumpdests(computation.code._raw_code_bytes)
+        computation._jumpdests, computation._pushes = analyse(computation.code._raw_code_bytes)
         window = meter.gas_remaining  # gas when the current run of plain opcodes started
         floor = window - (rex.compute_limit - rex.compute_used)
         gas = window
@@ -708,14 +708,25 @@ def _tx_list(tx: SignedTransactionAPI, name: str) -> tuple[Any, ...]:
         return ()
 
 
+_last_inputs: tuple[Any, TxGasInputs | None] = (None, None)
+
+
 def tx_gas_inputs(tx: SignedTransactionAPI) -> TxGasInputs:
+    """The gas-relevant shape of `tx` (asked for by validation, message, floor and receipt gas: kept for
+    the last tx, which is immutable)."""
+    global _last_inputs
+    last, inputs = _last_inputs
+    if last is tx and inputs is not None:
+        return inputs
     access_list = _tx_list(tx, "access_list")
-    return TxGasInputs(
+    inputs = TxGasInputs(
         bytes(tx.data), is_create=tx.to == CREATE_CONTRACT_ADDRESS,
         access_list_addresses=len(access_list),
         access_list_storage_keys=sum(len(keys_) for _, keys_ in access_list),
         authorizations=len(_tx_list(tx, "authorization_list")),
     )
+    _last_inputs = (tx, inputs)
+    return inputs
 
 
 def _recoverable(auth: Any) -> bool:
