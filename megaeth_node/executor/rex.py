@@ -213,6 +213,14 @@ def _limit_halt(computation: Any, rex: RexMeters) -> None:
     raise LimitExceeded(f"MegaETH limit exceeded: {rex.exceeded}")
 
 
+def _settle(computation: Any, rex: RexMeters, used: int) -> None:
+    """Count `used` gas (if any) as compute gas, then halt the frame if a MegaETH limit is exceeded (§4.1, §4.7)."""
+    if used > 0:
+        rex.compute_used += used
+    if rex.compute_used > rex.compute_limit or rex.exceeded is not None:
+        _limit_halt(computation, rex)
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Opcode wrappers (§5.2, §6.1). Each wrapper charges MegaETH storage gas *before* the standard opcode and
 # then restarts the compute-gas window (`_op_start`), so storage gas is never compute gas (§4.1).
@@ -600,30 +608,16 @@ class RexComputation(OpState.computation_class):  # type: ignore[misc, valid-typ
                 try:
                     table[opcode](computation, values, meter)
                 except (Halt, Revert):
-                    used = computation._op_start - meter.gas_remaining
-                    if used > 0:
-                        rex.compute_used += used
                     window = meter.gas_remaining
-                    if rex.compute_used > rex.compute_limit or rex.exceeded is not None:
-                        _limit_halt(computation, rex)
+                    _settle(computation, rex, computation._op_start - window)
                     raise
-                used = computation._op_start - meter.gas_remaining
-                if used > 0:
-                    rex.compute_used += used
-                if rex.compute_used > rex.compute_limit or rex.exceeded is not None:
-                    _limit_halt(computation, rex)
+                _settle(computation, rex, computation._op_start - meter.gas_remaining)
                 window = gas = meter.gas_remaining
                 floor = window - (rex.compute_limit - rex.compute_used)
         except Halt:  # STOP / RETURN (or the end of the code): its gas is compute gas
-            if window > meter.gas_remaining:
-                rex.compute_used += window - meter.gas_remaining
-            if rex.compute_used > rex.compute_limit or rex.exceeded is not None:
-                _limit_halt(computation, rex)
+            _settle(computation, rex, window - meter.gas_remaining)
         except Revert:
-            if window > meter.gas_remaining:
-                rex.compute_used += window - meter.gas_remaining
-            if rex.compute_used > rex.compute_limit or rex.exceeded is not None:
-                _limit_halt(computation, rex)
+            _settle(computation, rex, window - meter.gas_remaining)
             raise
         except VMError:  # an exceptional halt: the failing opcode's gas is not compute gas (as in _run_traced)
             if window > gas:
@@ -646,24 +640,12 @@ class RexComputation(OpState.computation_class):  # type: ignore[misc, valid-typ
             try:
                 opcode_fn(computation=computation)
             except Halt:
-                used = computation._op_start - meter.gas_remaining
-                if used > 0:
-                    rex.compute_used += used
-                if rex.compute_used > rex.compute_limit or rex.exceeded is not None:
-                    _limit_halt(computation, rex)
+                _settle(computation, rex, computation._op_start - meter.gas_remaining)
                 break
             except Revert:
-                used = computation._op_start - meter.gas_remaining
-                if used > 0:
-                    rex.compute_used += used
-                if rex.compute_used > rex.compute_limit or rex.exceeded is not None:
-                    _limit_halt(computation, rex)
+                _settle(computation, rex, computation._op_start - meter.gas_remaining)
                 raise
-            used = computation._op_start - meter.gas_remaining
-            if used > 0:
-                rex.compute_used += used
-            if rex.compute_used > rex.compute_limit or rex.exceeded is not None:
-                _limit_halt(computation, rex)
+            _settle(computation, rex, computation._op_start - meter.gas_remaining)
 
     @classmethod
     def apply_computation(cls, state: StateAPI, message: MessageAPI, transaction_context: TransactionContextAPI,
