@@ -12,6 +12,7 @@ from megaeth_node.genesis import DevAccount
 from megaeth_node.sequencer import Sequencer
 from rpc.dispatch import Handler, Limits
 from rpc.methods_base import base_methods
+from rpc.methods_debug import debug_methods
 from rpc.methods_dev import dev_methods
 from rpc.methods_eth import eth_methods
 from rpc.methods_logs import log_methods
@@ -24,7 +25,7 @@ from rpc.subscriptions import Hub
 
 def node_methods(node: Sequencer, accounts: list[DevAccount]) -> dict[str, Handler]:
     methods = {**base_methods(node.chain_config.chain_id), **eth_methods(node), **log_methods(node),
-               **mega_methods(node), **pool_methods(node)}
+               **mega_methods(node), **pool_methods(node), **debug_methods(node)}
     methods.update(dev_methods(node, accounts, methods["eth_estimateGas"]))
     return methods
 

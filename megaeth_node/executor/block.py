@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from eth.abc import SignedTransactionAPI, StateAPI
+from eth.abc import ComputationAPI, SignedTransactionAPI, StateAPI
 from eth.constants import CREATE_CONTRACT_ADDRESS
 from eth_typing import Address
 from gas.l1fee import L1FeeParams, l1_fee_params_from_storage
@@ -129,6 +129,7 @@ class OpenBlock:
         self.receipts: list[Receipt] = []
         self.cumulative = 0
         self._fee_params_loaded = False
+        self.last_computation: ComputationAPI | None = None  # the last executed tx's top frame (for tracers)
 
     def execute(self, tx: Transaction, sender: bytes) -> Receipt:
         """Run one transaction; an invalid one raises `InvalidTransaction` and changes nothing (deposits
@@ -143,11 +144,13 @@ class OpenBlock:
         try:
             outcome = run_transaction(rules.vm_class, evm_state, evm_tx, self.header.gas_limit - self.cumulative, 0)
             status, gas_used, logs = outcome.status, outcome.gas_used, outcome.logs
+            self.last_computation = outcome.computation
         except InvalidTransaction:
             if tx.type != DEPOSIT_TX_TYPE:
                 raise
             _failed_deposit(evm_state, evm_tx)  # type: ignore[arg-type]
             status, gas_used, logs = 0, tx.gas, ()
+            self.last_computation = None
         self.cumulative += gas_used
         receipt = Receipt(tx.type, status, self.cumulative, logs, deposit_nonce,
                           DEPOSIT_RECEIPT_VERSION if tx.type == DEPOSIT_TX_TYPE else None)

@@ -151,3 +151,19 @@ def test_eth_call_state_overrides(w3: Web3) -> None:
         "jsonrpc": "2.0", "id": 1, "method": "eth_call",
         "params": [call, "latest", {target: {"state": {}, "stateDiff": {}}}]}, timeout=10).json()
     assert reply["error"]["code"] == -32602
+
+
+def test_debug_trace_transaction_call_tracer(w3: Web3) -> None:
+    me = w3.eth.accounts[2]
+    created = w3.eth.wait_for_transaction_receipt(w3.eth.send_transaction({"from": me, "data": _initcode(RUNTIME)}),
+                                                  timeout=30)
+    h = w3.eth.send_transaction({"from": me, "to": created.contractAddress, "data": (5).to_bytes(32, "big")})
+    receipt = w3.eth.wait_for_transaction_receipt(h, timeout=30)
+    rpc = w3.provider.endpoint_uri  # type: ignore[attr-defined]
+    trace = requests.post(rpc, json={"jsonrpc": "2.0", "id": 1, "method": "debug_traceTransaction",
+                                     "params": ["0x" + h.hex(), {"tracer": "callTracer"}]}, timeout=60).json()["result"]
+    assert trace["type"] == "CALL" and trace["from"] == me.lower() and trace["to"] == created.contractAddress.lower()
+    assert int(trace["gasUsed"], 16) == receipt.gasUsed and trace["input"] == "0x" + (5).to_bytes(32, "big").hex()
+    bad = requests.post(rpc, json={"jsonrpc": "2.0", "id": 1, "method": "debug_traceTransaction",
+                                   "params": ["0x" + h.hex(), {"tracer": "prestateTracer"}]}, timeout=10).json()
+    assert bad["error"]["code"] == -32602
