@@ -167,6 +167,17 @@ class OverlayAccountDB(AccountDatabaseAPI):
         acct = self._get(address)
         return acct.nonce != 0 or acct.code_hash != KECCAK_EMPTY
 
+    def account_has_storage(self, address: Address) -> bool:
+        """Whether any slot of the account is non-zero now. A backend without `storage_slots` (SALT, a witness)
+        cannot enumerate storage; only the slots written in this block count there."""
+        store = self._storage.get(address, {})
+        if any(store.values()):
+            return True
+        enumerate_slots = getattr(self._reader, "storage_slots", None)
+        if address in self._wiped or enumerate_slots is None:
+            return False
+        return any(slot not in store for slot in enumerate_slots(address))
+
     def delete_account(self, address: Address) -> None:
         self._wipe(address)
         self._set_account(address, None)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -116,6 +117,18 @@ class NativeRegistry:
                 self._pool = ThreadPoolExecutor(1, thread_name_prefix="aot-build")
             self._pool.submit(self._build, code)
         return None
+
+    def publish(self, contracts: Mapping[bytes, Contract]) -> None:
+        """Run these already-built contracts (code → contract, e.g. one library built for many codes)
+        natively from the next transaction on."""
+        with self._lock:
+            self._ready.update(contracts)
+        self._submitted.update(contracts)
+
+    def compiled(self) -> frozenset[bytes]:
+        """The codes that run natively from the next transaction on."""
+        with self._lock:
+            return frozenset(self._active) | frozenset(self._ready)
 
     def wait(self) -> None:
         """Block until submitted builds finish (tests, benchmarks)."""

@@ -116,6 +116,10 @@ class DictState:
         except KeyError:
             raise MissingStateKey(f"block hash {number}") from None
 
+    def storage_slots(self, address: bytes) -> list[int]:
+        """The account's slots with a non-zero value (only a complete in-memory state can enumerate them)."""
+        return [slot for (addr, slot), value in self.storage_map.items() if addr == address and value]
+
     def applied(self, diff: StateDiff) -> DictState:
         """The state after `diff` (for chaining blocks in tests and for computing reference roots)."""
         dead = diff.storage_wiped | {a for a, acct in diff.accounts.items() if acct is None}

@@ -13,6 +13,7 @@ from eth.constants import CREATE_CONTRACT_ADDRESS
 from eth.vm.forks.cancun.constants import BLOB_TX_TYPE
 from eth.vm.forks.cancun.state import CancunState, get_total_blob_gas
 from eth.vm.forks.shanghai.constants import MAX_INITCODE_SIZE
+from eth_typing import Address
 from eth_utils import ValidationError
 
 from megaeth_node.executor.precompiles import FastCancunComputation
@@ -80,6 +81,11 @@ class CheckedCancunState(EthChecks, CancunState):
     """Cancun as ethereum/tests expect it (the conformance base)."""
 
     computation_class = FastCancunComputation
+
+    def has_code_or_nonce(self, address: Address) -> bool:
+        """EIP-7610 (applied to every Ethereum fork): a create also collides with an address that has
+        storage. MegaETH's forks keep revm's nonce-or-code rule (mega-evm has no storage roots to ask)."""
+        return super().has_code_or_nonce(address) or self._account_db.account_has_storage(address)
 
 
 def run_transaction(vm_class: type[VirtualMachineAPI], state: StateAPI, tx: SignedTransactionAPI,

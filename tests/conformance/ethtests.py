@@ -3,7 +3,7 @@
 Ids follow py-evm style without the fork suffix: `<file under GeneralStateTests>::<test>_d{d}g{g}v{v}`
 (state tests) and `<file under BlockchainTests>::<test>` (blockchain tests); for execution-spec-tests
 fillings `<test>` is the part after the filler path (`test_x[fork_Cancun-…]`). Every skip must be listed with a
-reason in `skips.toml`; an id there that matches no case is an error (tests/conformance/test_skips.py).
+reason in `skips.toml`, as must every case run with AOT on (`[[native]]`); an id there that matches no case is an error (tests/conformance/test_skips.py).
 """
 
 from __future__ import annotations
@@ -40,9 +40,9 @@ class Case:
     index: int  # position in post[FORK] (state tests); 0 for blockchain tests
 
 
-def load_skips() -> dict[str, str]:
-    """`[[skip]] id = … reason = …` entries of skips.toml, as id → reason."""
-    entries = tomllib.loads(SKIPS_FILE.read_text()).get("skip", [])
+def load_skips(kind: str = "skip") -> dict[str, str]:
+    """`[[kind]] id = … reason = …` entries of skips.toml (kind "skip" or "native"), as id → reason."""
+    entries = tomllib.loads(SKIPS_FILE.read_text()).get(kind, [])
     return {e["id"]: e["reason"] for e in entries}
 
 
