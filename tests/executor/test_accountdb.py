@@ -79,3 +79,25 @@ def test_incomplete_state_raises_on_unknown_keys() -> None:
         db.get_balance(C)
     with pytest.raises(MissingStateKey):
         db.get_storage(A, 2)
+
+
+class _NoEnumeration:
+    """A reader like SALT or a witness: slots by key only, no listing of an account's storage."""
+
+    def __init__(self, inner: DictState) -> None:
+        self.account, self.storage, self.code = inner.account, inner.storage, inner.code
+
+
+def test_account_has_storage_for_eip7610() -> None:
+    db = _db()
+    assert db.account_has_storage(A) and not db.account_has_storage(C)
+    db.set_storage(A, 1, 0)
+    assert not db.account_has_storage(A), "the only slot was cleared"
+    db.set_storage(C, 5, 1)
+    assert db.account_has_storage(C)
+    db.delete_account(B)
+    assert not db.account_has_storage(B)
+    blind = OverlayAccountDB(_NoEnumeration(DictState({A: Account(1, 100)}, {(A, 1): 7})))
+    assert not blind.account_has_storage(A), "revm's rule where storage cannot be listed"
+    blind.set_storage(A, 2, 3)
+    assert blind.account_has_storage(A)
