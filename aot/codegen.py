@@ -28,6 +28,7 @@ CODEGEN_VERSION = 3
 CHUNK = 256
 REGISTER_MODE_MAX_INSTRS = 2_000
 _SIG = "(aot_frame *f, u256 *stk, u256 *sp, int64_t gas, uint64_t jt)"
+ENTRY_ARGS = "int64_t gas, const char *calldata, uint64_t calldata_size, const char *callvalue, uint32_t is_static"
 RUNTIME = files("aot").joinpath("runtime.h").read_text()
 
 _BINARY = {
@@ -321,6 +322,17 @@ class _BlockEmitter:
             raise AssertionError(f"opcode {op:#x} has no translation")
 
 
+def _entry(prog: Program, name: str) -> list[str]:
+    """The exported entry's head: frame set-up, and the code itself when CODECOPY reads it."""
+    head = [f"EXPORT int32_t {name}({'aot_frame *f, ' + ENTRY_ARGS}) {{",
+            "aot_enter(f, gas, calldata, calldata_size, callvalue, is_static);"]
+    if any(i.op == 0x39 for s in prog.reachable for i in prog.blocks[s].instrs):
+        text = "".join(f"\\{b:03o}" for b in prog.code)
+        head += [f'static const char code[] = "{text}";',
+                 f"f->code = (const uint8_t *)code; f->code_size = {len(prog.code)};"]
+    return head
+
+
 def _emit_registers(prog: Program, name: str) -> list[str]:
     """One function, blocks as labels, stack slots as locals (static heights only)."""
     assert prog.heights is not None
@@ -329,7 +341,7 @@ def _emit_registers(prog: Program, name: str) -> list[str]:
     for b in blocks:
         body += _BlockEmitter(prog, b, name, prog.heights[b.start]).emit()
     top = min(max((prog.heights[b.start] + b.stack_growth for b in blocks), default=0), STACK_LIMIT)
-    head = [f"EXPORT int32_t {name}(aot_frame *f) {{", "int64_t gas = f->gas; int32_t st = AOT_STOP;"]
+    head = [*_entry(prog, name), "int32_t st = AOT_STOP;"]
     if top:
         head.append("u256 " + ", ".join(f"s{i} = 0" for i in range(top)) + ";")
     head.append("goto L0;" if blocks else "goto done;")
@@ -361,11 +373,10 @@ def _emit_threaded(prog: Program, name: str) -> Emitted:
     out += [f"case {d}: __attribute__((musttail)) return {name}_b{d}(f, stk, sp, gas, 0);"
             for d in sorted(prog.jumpdests) if d in reached]
     out.append("default: return AOT_BAD_JUMP; }\n}")
-    out += [f"EXPORT int32_t {name}(aot_frame *f) {{",
-            f"u256 *stk = malloc(sizeof(u256) * {STACK_LIMIT});",
-            "if (!stk) return AOT_HOST_ERROR;",
-            f"int32_t st = {name}_b0(f, stk, stk, f->gas, 0);" if blocks else "int32_t st = AOT_STOP;",
-            "free(stk);", "if (f->gas < 0 && st <= AOT_REVERT) st = AOT_OOG;", "return st;", "}"]
+    out += [*_entry(prog, name),
+            f"if (!f->stack && !(f->stack = malloc(sizeof(u256) * {STACK_LIMIT}))) return AOT_HOST_ERROR;",
+            f"int32_t st = {name}_b0(f, f->stack, f->stack, gas, 0);" if blocks else "int32_t st = AOT_STOP;",
+            "if (f->gas < 0 && st <= AOT_REVERT) st = AOT_OOG;", "return st;", "}"]
     return Emitted(protos, out, bodies)
 
 
@@ -386,6 +397,7 @@ def emit_function(prog: Program, name: str) -> str:
 def emit_unit(functions: list[tuple[str, Program]]) -> str:
     """A translation unit: the runtime followed by one function per (name, program)."""
     assert MAX_HOST_ARGS == 7, "runtime.h sizes io[] for 7 host arguments"
+    assert ENV_INDEX[0x34] == 3, "runtime.h: AOT_ENV_CALLVALUE"
     return RUNTIME + "\n" + "".join(emit_function(p, n) for n, p in functions)
 
 

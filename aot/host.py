@@ -86,7 +86,6 @@ class PyEvmHost:
 
     def bind(self, frame: Any) -> None:
         self.computation._memory = FrameMemory(frame, self.contract)  # type: ignore[attr-defined]
-        frame.is_static = int(bool(self.computation.msg.is_static))
 
     def flush(self, frame: Any) -> None:
         """Write the frame's storage writes, newly warm slots and refund delta back to py-evm, and
@@ -180,7 +179,9 @@ def execute(computation: ComputationAPI, contract: Contract) -> None:
     output and gas set on success, `Revert` or the matching VMError raised otherwise."""
     host = PyEvmHost(computation, contract)
     meter = computation._gas_meter  # type: ignore[attr-defined]
-    out = contract.run(meter.gas_remaining, bytes(computation.msg.data), host, host.bind, host.exit)
+    msg = computation.msg
+    out = contract.run(meter.gas_remaining, bytes(msg.data), host, host.bind, host.exit, msg.value,
+                       bool(msg.is_static))
     if host.error is not None:
         raise host.error
     if out.status == loader.HOST_ERROR:

@@ -52,6 +52,7 @@ typedef struct aot_frame {
     uint64_t returndata_size;
     uint64_t env_valid;
     uint8_t env[16][32];
+    void *stack;
 } aot_frame;
 """
 _LIB_CDEF = ("int aot_mem_resize(aot_frame *f, uint64_t size);\nvoid aot_mem_free(aot_frame *f);\n"
@@ -68,9 +69,15 @@ SLOT_SIZE = ffi.sizeof("aot_slot")
 HostFn = Callable[[Any, int, int], int]
 
 
+ENTRY = "int32_t {}(aot_frame *f, int64_t gas, const char *calldata, uint64_t calldata_size, " \
+    "const char *callvalue, uint32_t is_static);"
+POOL_SIZE = 16
+_ZERO_WORD = bytes(32)
+
+
 @ffi.callback("int32_t(aot_frame *, uint32_t, uint32_t)", onerror=lambda *_: HOST_ERROR)
 def _host_trampoline(frame: Any, op: int, pc: int) -> int:
-    return ffi.from_handle(frame.handle)(frame, op, pc)
+    return ffi.from_handle(frame.handle)[0](frame, op, pc)
 
 
 @dataclass(slots=True)
@@ -80,18 +87,36 @@ class Outcome:
     status: int
     gas_left: int
     output: bytes
+    refund: int = 0
 
 
 class Library:
-    """A loaded shared object holding compiled contract functions."""
+    """A loaded shared object holding compiled contract functions, and a pool of reusable frames
+    (each keeps its memory, stack and storage-cache buffers between runs)."""
 
     def __init__(self, path: Path, names: list[str]) -> None:
         self.path = path
         lib_ffi = cffi.FFI()
         lib_ffi.include(ffi)
-        lib_ffi.cdef(_LIB_CDEF + "\n".join(f"int32_t {n}(aot_frame *f);" for n in names))
+        lib_ffi.cdef(_LIB_CDEF + "\n".join(ENTRY.format(n) for n in names))
         self._ffi = lib_ffi
         self.lib = lib_ffi.dlopen(str(path))
+        self._frames: list[tuple[Any, list[Any], Any]] = []
+
+    def acquire(self) -> tuple[Any, list[Any], Any]:
+        """A frame with its host box (box[0] serves host calls) and the handle keeping the box alive."""
+        if self._frames:
+            return self._frames.pop()
+        frame = ffi.gc(ffi.new("aot_frame *"), self.lib.aot_mem_free)
+        box: list[Any] = [_no_host]
+        handle = ffi.new_handle(box)
+        frame.host, frame.handle = _host_trampoline, handle
+        return frame, box, handle
+
+    def release(self, entry: tuple[Any, list[Any], Any]) -> None:
+        entry[1][0] = _no_host
+        if len(self._frames) < POOL_SIZE:
+            self._frames.append(entry)
 
     def function(self, name: str) -> Callable[[Any], int]:
         return getattr(self.lib, name)
@@ -109,32 +134,30 @@ class Contract:
     def __init__(self, library: Library, name: str, code: bytes) -> None:
         self.library, self.name, self.code = library, name, code
         self._fn = library.function(name)
-        self._code_buf = ffi.from_buffer(code)
 
     def run(self, gas: int, calldata: bytes, host: HostFn | None = None,
             on_frame: Callable[[Any], None] | None = None,
-            on_exit: Callable[[Any, int], None] | None = None) -> Outcome:
-        """Execute with `gas` and `calldata`; `host(frame, op, pc)` serves host opcodes. `on_frame`
-        sees the frame before it runs (e.g. to bind memory adapters), `on_exit(frame, status)` after
-        it ran, before its memory and storage cache are released."""
-        frame = ffi.new("aot_frame *")
-        data = ffi.from_buffer(calldata)
-        handle = ffi.new_handle(host or _no_host)
-        frame.gas = gas
-        frame.calldata, frame.calldata_size = data, len(calldata)
-        frame.code, frame.code_size = self._code_buf, len(self.code)
-        frame.host, frame.handle = _host_trampoline, handle
-        if on_frame is not None:
-            on_frame(frame)
+            on_exit: Callable[[Any, int], None] | None = None, value: int = 0, is_static: bool = False) -> Outcome:
+        """Execute with `gas`, `calldata` and call `value` (static call: SSTORE fails); `host(frame,
+        op, pc)` serves host opcodes. `on_frame` sees the frame before it runs (e.g. to bind memory
+        adapters), `on_exit(frame, status)` after it ran, before the frame goes back to the pool."""
+        library = self.library
+        entry = library.acquire()
+        frame = entry[0]
+        if host is not None:
+            entry[1][0] = host
         try:
-            status = self._fn(frame)
+            if on_frame is not None:
+                on_frame(frame)
+            status = self._fn(frame, gas, calldata, len(calldata),
+                              value.to_bytes(32, "little") if value else _ZERO_WORD, is_static)
             if on_exit is not None:
                 on_exit(frame, status)
             output = bytes(ffi.buffer(frame.mem + frame.out_offset, frame.out_size)) \
                 if status in (RETURN, REVERT) and frame.out_size else b""
-            return Outcome(status, frame.gas, output)
+            return Outcome(status, frame.gas, output, frame.refund)
         finally:
-            self.library.lib.aot_mem_free(frame)
+            library.release(entry)
 
 
 def _no_host(frame: Any, op: int, pc: int) -> int:

@@ -95,9 +95,10 @@ class StandaloneHost:
         return loader.INVALID
 
 
+STANDALONE_HOST = StandaloneHost()
+
+
 def run_standalone(contract: Contract, calldata: bytes, gas: int) -> tuple[loader.Outcome, int]:
     """Run `contract` on StandaloneHost; the outcome and the refund delta its SSTOREs earned."""
-    refund = [0]
-    out = contract.run(gas, calldata, StandaloneHost(), None,
-                       lambda frame, status: refund.__setitem__(0, int(frame.refund)))
-    return out, refund[0]
+    out = contract.run(gas, calldata, STANDALONE_HOST)
+    return out, out.refund

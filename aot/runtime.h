@@ -49,6 +49,7 @@ typedef struct aot_frame {
     uint64_t returndata_size;  /* RETURNDATASIZE, kept current by the host after calls */
     uint64_t env_valid;        /* bit i: env[i] holds the value of environment opcode ENV_OPS[i] */
     uint8_t env[16][32];
+    u256 *stack;               /* stack of dynamic-jump code (1,024 words), kept while the frame is reused */
 } aot_frame;
 
 /* One storage slot of the executing account as the frame sees it (little-endian words). */
@@ -71,6 +72,9 @@ enum {
    without charging gas; AOT_HOST_SLOAD loads slot io[0]: current value → io[0], original → io[1],
    io[2] = 1 when the slot is already warm. */
 enum { AOT_HOST_ENV = 0x100, AOT_HOST_SLOAD = 0x200 };
+
+enum { AOT_ENV_CALLVALUE = 3 };  /* ENV_INDEX[CALLVALUE] in aot/opcodes.py */
+enum { AOT_KEEP_MEM = 1 << 20 };  /* a reused frame keeps a memory buffer up to this size */
 
 #ifdef AOT_SECONDARY
 EXPORT int aot_mem_resize(aot_frame *f, uint64_t size);
@@ -107,6 +111,29 @@ EXPORT void aot_mem_free(aot_frame *f) {
     f->slots = 0;
     f->slot_index = 0;
     f->slot_count = f->slot_cap = f->slot_mask = 0;
+    free(f->stack);
+    f->stack = 0;
+}
+
+/* Start a run on a fresh or reused frame (host, handle and buffers are kept; per-run state is reset).
+   CALLVALUE is known to the caller, so it is passed in rather than fetched through the host. */
+static inline void aot_enter(aot_frame *f, int64_t gas, const char *calldata, uint64_t calldata_size,
+                             const char *callvalue, uint32_t is_static) {
+    if (f->mem_cap > AOT_KEEP_MEM) {
+        free(f->mem);
+        f->mem = 0;
+        f->mem_cap = 0;
+    }
+    if (f->slot_count) aot_slots_clear(f);
+    f->gas = gas;
+    f->calldata = (const uint8_t *)calldata;
+    f->calldata_size = calldata_size;
+    f->is_static = is_static;
+    f->mem_size = f->out_offset = f->out_size = f->returndata_size = 0;
+    f->err = 0;
+    f->refund = 0;
+    memcpy(f->env[AOT_ENV_CALLVALUE], callvalue, 32);
+    f->env_valid = 1ULL << AOT_ENV_CALLVALUE;
 }
 #endif
 
