@@ -1,13 +1,17 @@
-"""`eth_call` and `eth_estimateGas`: run a transaction through the full executor path on the newest state,
-then undo it (spec/rpc.md §2 notes on eth_estimateGas / eth_call)."""
+"""`eth_call`, `eth_estimateGas` and `eth_createAccessList`: run a transaction through the full executor path on
+the newest state, then undo it (spec/rpc.md §2 notes on eth_estimateGas / eth_call, §3)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
+import rlp
 from eth.abc import StateAPI
 from eth.constants import CREATE_CONTRACT_ADDRESS
+from eth.exceptions import OutOfGas, Revert
 from eth.vm.spoof import SpoofTransaction
+from eth_hash.auto import keccak
 from eth_keys import keys
 from eth_typing import Address
 
@@ -15,8 +19,14 @@ from megaeth_node.errors import ExecutionReverted, InsufficientFunds, InvalidTra
 from megaeth_node.executor.op import OpVM
 from megaeth_node.executor.rules import IsthmusRules
 
+_SLOT_OPS = frozenset({0x54, 0x55})  # SLOAD, SSTORE: slot on top of the stack
+_ADDRESS_OPS = frozenset({0x31, 0x3B, 0x3C, 0x3F, 0xFF})  # BALANCE, EXTCODESIZE/COPY/HASH, SELFDESTRUCT: top
+_CALL_OPS = frozenset({0xF1, 0xF2, 0xF4, 0xFA})  # CALL, CALLCODE, DELEGATECALL, STATICCALL: second from top
+
 _CARRIER_KEY = keys.PrivateKey(b"\x01" * 32)  # signs the carrier tx; the sender is overridden
 ZERO_ADDRESS = bytes(20)
+AccessList = tuple[tuple[bytes, tuple[bytes, ...]], ...]
+MAX_ACCESS_LIST_ROUNDS = 64  # each round only grows the list; real calls settle in 2-3
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +38,7 @@ class CallRequest:
     max_priority_fee_per_gas: int = 0
     value: int = 0
     data: bytes = b""
-    access_list: tuple[tuple[bytes, tuple[bytes, ...]], ...] = ()
+    access_list: AccessList = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,10 +85,21 @@ def _revert_reason(output: bytes) -> str:
     return "execution reverted"
 
 
+def _vm_error(error: Exception) -> str:
+    """geth's wording of an execution error (`core/vm/errors.go`)."""
+    if isinstance(error, Revert):
+        return "execution reverted"
+    if isinstance(error, OutOfGas):
+        return "out of gas"
+    return str(error) or type(error).__name__
+
+
 def simulate(state: StateAPI, rules: IsthmusRules, chain_id: int, req: CallRequest, gas: int,
-             overrides: dict[bytes, AccountOverride] | None = None) -> CallResult:
+             overrides: dict[bytes, AccountOverride] | None = None,
+             tracer: AccessListTracer | None = None) -> CallResult:
     """Execute `req` with `gas` on `state` and revert everything. Without fee fields the call pays the
-    base fee with balance credited for the occasion, so the balance only has to cover `value`."""
+    base fee with balance credited for the occasion, so the balance only has to cover `value`. `gas_used` is
+    what the receipt would say; `tracer` sees every opcode (the executor's per-opcode hook)."""
     base_fee = state.execution_context.base_fee_per_gas
     fee = max(req.max_fee_per_gas or 0, base_fee)
     sender = Address(req.sender)
@@ -95,19 +116,33 @@ def simulate(state: StateAPI, rules: IsthmusRules, chain_id: int, req: CallReque
         if req.max_fee_per_gas is None:
             state.delta_balance(sender, gas * fee)
         rules.before_transaction(state, tx)
+        hook = _trace_hook(state) if tracer is not None else None
         try:
+            if hook is not None:
+                hook.trace = tracer
             computation = state.apply_transaction(tx)
         except Exception as e:  # py-evm ValidationError and executor checks: the request is not executable
             if "balance" in str(e).lower():
                 raise InsufficientFunds(f"insufficient funds for gas * price + value: {e}") from e
             raise InvalidTransaction(str(e)) from e
-        gas_used = OpVM.finalize_gas_used(tx, computation)
+        finally:
+            if hook is not None:
+                hook.trace = None
+        gas_used = rules.vm_class.finalize_gas_used(tx, computation)
         if computation.is_error:
             output = b"" if computation.error.burns_gas else computation.output
-            return CallResult(False, gas_used, output, str(computation.error) or type(computation.error).__name__)
+            return CallResult(False, gas_used, output, _vm_error(computation.error))
         return CallResult(True, gas_used, computation.output, "")
     finally:
         state.revert(snapshot)
+
+
+def _trace_hook(state: StateAPI) -> Any:
+    """The object whose `trace` attribute the opcode loop calls before each opcode (the Rex meters)."""
+    hook = getattr(state, "rex", None)
+    if hook is None:
+        raise NotImplementedError("opcode tracing needs the MegaETH (Rex) executor")
+    return hook
 
 
 def call(state: StateAPI, rules: IsthmusRules, chain_id: int, req: CallRequest, gas_cap: int,
@@ -141,3 +176,70 @@ def estimate_gas(state: StateAPI, rules: IsthmusRules, chain_id: int, req: CallR
         else:
             lo = mid
     return hi
+
+
+def _word(v: int | bytes) -> int:
+    return v if isinstance(v, int) else int.from_bytes(v, "big")
+
+
+class AccessListTracer:
+    """geth's access-list tracer (`eth/tracers/logger/access_list_tracer.go`): the slots SLOAD/SSTORE touch and
+    the accounts BALANCE, EXTCODE*, SELFDESTRUCT and CALL* touch, starting from a given list. `excluded`
+    accounts (sender, recipient, precompiles) are listed only when one of their slots is."""
+
+    def __init__(self, start: AccessList, excluded: frozenset[bytes]) -> None:
+        self.excluded = excluded
+        self.addresses: set[bytes] = set()
+        self.slots: dict[bytes, set[bytes]] = {}
+        for address, keys_ in start:
+            self._address(address)
+            for key in keys_:
+                self.slots.setdefault(address, set()).add(key)
+
+    def _address(self, address: bytes) -> None:
+        if address not in self.excluded:
+            self.addresses.add(address)
+
+    def __call__(self, computation: Any, opcode: int) -> None:
+        stack = computation._stack.values
+        if opcode in _SLOT_OPS and stack:
+            slot = _word(stack[-1]).to_bytes(32, "big")
+            self.slots.setdefault(bytes(computation.msg.storage_address), set()).add(slot)
+        elif opcode in _ADDRESS_OPS and stack:
+            self._address((_word(stack[-1]) & (1 << 160) - 1).to_bytes(20, "big"))
+        elif opcode in _CALL_OPS and len(stack) >= 5:
+            self._address((_word(stack[-2]) & (1 << 160) - 1).to_bytes(20, "big"))
+
+    def access_list(self) -> AccessList:
+        """Sorted by address, each account's slots sorted (geth sorts both)."""
+        return tuple((a, tuple(sorted(self.slots.get(a, ())))) for a in sorted(self.addresses | set(self.slots)))
+
+
+@dataclass(frozen=True, slots=True)
+class AccessListResult:
+    access_list: AccessList
+    gas_used: int
+    error: str  # the execution error with the final list ("" when the call succeeded)
+
+
+def created_address(sender: bytes, nonce: int) -> bytes:
+    return keccak(rlp.encode([sender, nonce]))[12:]
+
+
+def create_access_list(state: StateAPI, rules: IsthmusRules, chain_id: int, req: CallRequest,
+                       gas_cap: int) -> AccessListResult:
+    """`eth_createAccessList` as geth's `AccessList`: run the call with the tracer, feed the list it found back
+    in as the call's access list, and stop when a run finds nothing new; gas used is with that list."""
+    gas = min(req.gas or gas_cap, gas_cap)
+    to = req.to or created_address(req.sender, state.get_nonce(Address(req.sender)))
+    excluded = frozenset({req.sender, to, *map(bytes, state.computation_class.get_precompiles())})
+    current = AccessListTracer(req.access_list, excluded).access_list()
+    for _ in range(MAX_ACCESS_LIST_ROUNDS):
+        tracer = AccessListTracer(current, excluded)
+        res = simulate(state, rules, chain_id, replace(req, access_list=current), gas, tracer=tracer)
+        found = tracer.access_list()
+        if found == current:
+            return AccessListResult(current, res.gas_used, res.error)
+        current = found
+    raise InvalidTransaction(f"access list did not settle after {MAX_ACCESS_LIST_ROUNDS} rounds")
+

@@ -3,25 +3,27 @@ receipts, logs, calls, sends, and the realtime sync send."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import rlp
 from eth_hash.auto import keccak
 
-from megaeth_node.calls import AccountOverride, CallRequest, call, estimate_gas
-from megaeth_node.errors import HeaderNotFound
+from megaeth_node.calls import AccountOverride, CallRequest, call, create_access_list, estimate_gas
+from megaeth_node.errors import HeaderNotFound, InvalidTransaction, UnsupportedTxType
 from megaeth_node.sequencer import MiniBlock, Sequencer
-from megaeth_node.types import Block, Receipt
+from megaeth_node.types import DYNAMIC_FEE_TX_TYPE, LEGACY_TX_TYPE, Block, Receipt, Transaction
 from rpc.codec import data, parse_address, parse_data, parse_hash, parse_quantity, quantity
 from rpc.dispatch import Handler
 from rpc.errors import RpcError, invalid_params
-from rpc.format import block_json, receipt_json, tx_json
+from rpc.format import block_json, header_json, receipt_json, tx_json
 
 SUGGESTED_TIP = 1_000_000
 GAS_CAP = 60_000_000
 MAX_FEE_HISTORY = 1024
 SYNC_TIMEOUT_S, SYNC_MAX_TIMEOUT_S = 2.0, 10.0
 HISTORICAL = 4444
+BLOB_BASE_FEE = 1  # no blob gas is ever used, so the excess stays 0 and the price at its EIP-4844 minimum
 
 
 def _arg(params: list[Any], i: int, default: Any = ...) -> Any:
@@ -146,7 +148,8 @@ def eth_methods(node: Sequencer) -> dict[str, Handler]:
             raise invalid_params("call request must be an object", i)
         payload = obj.get("input", obj.get("data"))
         if "input" in obj and "data" in obj and obj["input"] != obj["data"]:
-            raise invalid_params('both "data" and "input" are set and not equal', i)
+            raise invalid_params('both "data" and "input" are set and not equal. Please use "input" to pass '
+                                 'transaction call data', i)
         fee = obj.get("maxFeePerGas", obj.get("gasPrice"))
         return CallRequest(
             sender=parse_address(obj["from"]) if obj.get("from") else bytes(20),
@@ -195,6 +198,85 @@ def eth_methods(node: Sequencer) -> dict[str, Handler]:
         require_current(_arg(params, 1, "latest"), 1)
         gas = await node.read_state(lambda s: estimate_gas(s, node.building().run.rules, chain_id, req, GAS_CAP))
         return quantity(gas)
+
+    async def eth_create_access_list(params: list[Any]) -> dict[str, Any]:
+        """geth's result: `{accessList, gasUsed, error?}`; an execution failure is the `error` field, a request
+        that cannot execute (funds, nonce) an error reply as for eth_call."""
+        _max_args(params, 2)
+        req = call_request(_arg(params, 0), 0)
+        require_current(_arg(params, 1, "latest"), 1)
+        res = await node.read_state(lambda s: create_access_list(s, node.building().run.rules, chain_id, req, GAS_CAP))
+        out: dict[str, Any] = {
+            "accessList": [{"address": data(a), "storageKeys": [data(k) for k in keys]} for a, keys in res.access_list],
+            "gasUsed": quantity(res.gas_used)}
+        if res.error:
+            out["error"] = res.error
+        return out
+
+    async def fill_transaction(params: list[Any]) -> dict[str, Any]:
+        """geth's `eth_fillTransaction`: nonce (pending), fees (tip + 2 × base fee), gas (estimated), chain id and
+        type filled in; `{raw: unsigned EIP-2718 bytes (zero signature), tx}` with geth's transaction JSON."""
+        _max_args(params, 1)
+        obj = _arg(params, 0)
+        req = call_request(obj, 0)
+        if obj.get("chainId") is not None and parse_quantity(obj["chainId"]) != chain_id:
+            raise InvalidTransaction(f"chainId does not match node's (have={parse_quantity(obj['chainId'])}, "
+                                     f"want={chain_id})")
+        if req.to is None and not req.data:
+            raise InvalidTransaction("contract creation without any data provided")
+        legacy = obj.get("gasPrice") is not None
+        if legacy and (obj.get("maxFeePerGas") is not None or obj.get("maxPriorityFeePerGas") is not None):
+            raise InvalidTransaction("both gasPrice and (maxFeePerGas or maxPriorityFeePerGas) specified")
+        if legacy and req.access_list:  # geth would build an EIP-2930 (type 1) tx, which this chain does not take
+            raise UnsupportedTxType("transaction type not supported")
+        if legacy:
+            fee, tip = parse_quantity(obj["gasPrice"]), 0
+        else:
+            tip = parse_quantity(obj["maxPriorityFeePerGas"]) if obj.get("maxPriorityFeePerGas") else SUGGESTED_TIP
+            fee = (parse_quantity(obj["maxFeePerGas"]) if obj.get("maxFeePerGas")
+                   else tip + 2 * node.next_base_fee())
+            if fee < tip:
+                raise InvalidTransaction(f"maxFeePerGas ({fee}) < maxPriorityFeePerGas ({tip})")
+        req = replace(req, max_fee_per_gas=fee, max_priority_fee_per_gas=tip)
+        nonce = parse_quantity(obj["nonce"]) if obj.get("nonce") is not None else await node.pending_nonce(req.sender)
+        gas = req.gas or await node.read_state(
+            lambda s: estimate_gas(s, node.building().run.rules, chain_id, req, GAS_CAP))
+        tx = Transaction(type=LEGACY_TX_TYPE if legacy else DYNAMIC_FEE_TX_TYPE, nonce=nonce, gas=gas, to=req.to,
+                         value=req.value, data=req.data, chain_id=chain_id, gas_price=fee if legacy else 0,
+                         max_priority_fee_per_gas=tip, max_fee_per_gas=0 if legacy else fee,
+                         access_list=req.access_list)
+        # geth's txJSON: the fee fields a type lacks are null; chainId, accessList and yParity only where typed
+        out: dict[str, Any] = {"type": quantity(tx.type)}
+        if not legacy:
+            out["chainId"] = quantity(chain_id)
+        out.update(nonce=quantity(nonce), to=data(tx.to) if tx.to else None, gas=quantity(gas),
+                   gasPrice=quantity(fee) if legacy else None,
+                   maxPriorityFeePerGas=None if legacy else quantity(tip), maxFeePerGas=None if legacy else quantity(fee),
+                   value=quantity(tx.value), input=data(tx.data))
+        if not legacy:
+            out["accessList"] = [{"address": data(a), "storageKeys": [data(k) for k in keys]}
+                                 for a, keys in tx.access_list]
+        out.update(v="0x0", r="0x0", s="0x0")
+        if not legacy:
+            out["yParity"] = "0x0"
+        out["hash"] = data(tx.hash)
+        return {"raw": data(tx.encode()), "tx": out}
+
+    async def blob_base_fee(params: list[Any]) -> str:
+        _max_args(params, 0)
+        return quantity(BLOB_BASE_FEE)
+
+    async def header_by_number(params: list[Any]) -> dict[str, Any] | None:
+        _max_args(params, 1)
+        n = block_number_of(_arg(params, 0), 0)
+        header = None if n is None else node.chain.header(n)
+        return None if header is None else header_json(header, header.hash)
+
+    async def header_by_hash(params: list[Any]) -> dict[str, Any] | None:
+        _max_args(params, 1)
+        n = node.chain.number_of(parse_hash(_arg(params, 0)))
+        header = None if n is None else node.chain.header(n)
+        return None if header is None else header_json(header, header.hash)
 
     async def send_raw(params: list[Any]) -> str:
         _max_args(params, 1)
@@ -329,5 +411,8 @@ def eth_methods(node: Sequencer) -> dict[str, Handler]:
         "eth_getBlockTransactionCountByHash": tx_count_by_hash,
         "eth_getTransactionByBlockNumberAndIndex": tx_by_number_index,
         "eth_getTransactionByBlockHashAndIndex": tx_by_hash_index, "eth_getBlockReceipts": block_receipts,
+        "eth_createAccessList": eth_create_access_list, "eth_fillTransaction": fill_transaction,
+        "eth_blobBaseFee": blob_base_fee, "eth_getHeaderByNumber": header_by_number,
+        "eth_getHeaderByHash": header_by_hash,
     }
 
