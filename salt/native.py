@@ -34,7 +34,7 @@ __all__ = ["NativeBackend", "NativeBuildError", "build", "library", "default_thr
 SOURCE_DIR = Path(__file__).resolve().with_name("native")
 SOURCES = ("banderwagon.c", "hashes.c")
 HEADERS = ("banderwagon.h", "salt_internal.h")
-ABI_VERSION = 4
+ABI_VERSION = 5
 COMMON_FLAGS = ("-O3", "-fPIC", "-shared", "-std=gnu11", "-fno-strict-aliasing")
 NATIVE_FLAGS = ("-march=native", "-mtune=native")
 LINK_FLAGS = ("-lpthread",)
@@ -374,7 +374,7 @@ class NativeBackend:
         return _split(bytes(out), 64)
 
     def propagate_main(
-        self, ids: Sequence[int], olds: Sequence[bytes], news: Sequence[bytes], anc_olds: Sequence[bytes]
+        self, ids: Sequence[int], olds: Sequence[bytes], news: Sequence[bytes], anc_olds: Sequence[bytes], top: int = 0
     ) -> tuple[list[bytes], int]:
         n, m = len(ids), len(anc_olds)
         if n == 0:
@@ -388,6 +388,7 @@ class NativeBackend:
             ffi.from_buffer("uint32_t[]", array("I", ids)),
             ffi.from_buffer(_pack_points(olds)),
             ffi.from_buffer(_pack_points(news)),
+            top,
             m,
             ffi.from_buffer(_pack_points(anc_olds)),
             ffi.from_buffer(out),

@@ -64,11 +64,11 @@ class Backend(Protocol):
         ...
 
     def propagate_main(
-        self, ids: Sequence[int], olds: Sequence[bytes], news: Sequence[bytes], anc_olds: Sequence[bytes]
+        self, ids: Sequence[int], olds: Sequence[bytes], news: Sequence[bytes], anc_olds: Sequence[bytes], top: int = 0
     ) -> tuple[list[bytes], int]:
-        """Main-trie levels 3 → 0 (§5.1 step 3) for ascending level-3 `ids` changing old → new;
-        `anc_olds` are the commitments of `types.main_ancestors(ids)`. Returns (their new
-        commitments, number of child deltas = EC multiplications)."""
+        """Main-trie levels 3 → `top` (§5.1 step 3; 0 = up to the root) for ascending level-3 `ids`
+        changing old → new; `anc_olds` are the commitments of `types.main_ancestors(ids, top)`.
+        Returns (their new commitments, number of child deltas = EC multiplications)."""
         ...
 
     def ahash_many(self, inputs: Sequence[bytes], nonce: int | None = None) -> list[int]:
@@ -139,12 +139,14 @@ class PythonBackend:
         return self.commit_deltas(olds, deltas)
 
     def propagate_main(
-        self, ids: Sequence[int], olds: Sequence[bytes], news: Sequence[bytes], anc_olds: Sequence[bytes]
+        self, ids: Sequence[int], olds: Sequence[bytes], news: Sequence[bytes], anc_olds: Sequence[bytes], top: int = 0
     ) -> tuple[list[bytes], int]:
+        if not 0 <= top <= 2:
+            raise ValueError(f"propagate_main: top level {top} not in 0..2")
         out: list[bytes] = []
         ecmuls = 0
         level_ids, level_olds, level_news = list(ids), list(olds), list(news)
-        for level in (3, 2, 1):
+        for level in range(3, top, -1):
             start, up = STARTING_NODE_ID[level], STARTING_NODE_ID[level - 1]
             parents = sorted({((i - start) >> 8) + up for i in level_ids})
             p_olds = list(anc_olds[len(out) : len(out) + len(parents)])

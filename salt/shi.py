@@ -202,10 +202,12 @@ class ShiState:
 
     # ---- batch updates ----
 
-    def update(self, items: Iterable[tuple[bytes, bytes | None]]) -> StateUpdates:
-        """Apply plain-key upserts (value) and deletes (None) in the given order."""
+    def update(self, items: Iterable[tuple[bytes, bytes | None]], *, prepared: bool = False) -> StateUpdates:
+        """Apply plain-key upserts (value) and deletes (None) in the given order (`prepared`: the
+        keys went through `prepare` already)."""
         items = list(items)
-        self.prepare([k for k, _ in items])
+        if not prepared:
+            self.prepare([k for k, _ in items])
         updates = StateUpdates()
         bucket_of = self.bucket
         for plain_key, plain_value in items:

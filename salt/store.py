@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gc
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,8 +24,18 @@ import lmdb
 from salt.constants import BUCKET_SLOT_BITS, MIN_BUCKET_SIZE, NUM_META_BUCKETS, STARTING_NODE_ID
 from salt.multiproof import ProofSource, create_proof, leaf_start_key
 from salt.pedersen import Backend, backend
-from salt.shi import ShiState, StateUpdates
-from salt.trie import MAIN_DEFAULTS, SUBTREE_DEFAULTS, TrieResult, default_commitment, root_hash, update_trie
+from salt.shi import Change, ShiState, StateUpdates
+from salt.trie import (
+    MAIN_DEFAULTS,
+    SUBTREE_DEFAULTS,
+    BelowRoot,
+    TrieResult,
+    default_commitment,
+    finish_root,
+    plan_below_root,
+    root_hash,
+    update_trie,
+)
 from salt.types import (
     DEFAULT_META,
     DEFAULT_META_VALUE,
@@ -176,6 +187,22 @@ class SaltStore:
                 cur.putmulti(((_U64BE.pack(k), v.to_bytes()) for k, v in entries), append=True)
             with txn.cursor(db=self.nodes_db) as cur:
                 cur.putmulti(((_U64BE.pack(n), nodes[n]) for n in sorted(nodes)), append=True)
+
+
+_GROUP_KEYS = 256  # keys per pipelined group of `StateOverlay.apply`
+_MAX_GROUPS = 16
+_META_KEYS_END = NUM_META_BUCKETS << BUCKET_SLOT_BITS  # SaltKeys below are metadata slots
+_worker: ThreadPoolExecutor | None = None
+_worker_lock = threading.Lock()
+
+
+def _trie_worker() -> ThreadPoolExecutor:
+    """The process's one thread running trie curve work behind the SHI work (`StateOverlay.apply`)."""
+    global _worker
+    with _worker_lock:
+        if _worker is None:
+            _worker = ThreadPoolExecutor(1, thread_name_prefix="salt-trie")
+        return _worker
 
 
 _META_PRELOAD = 4096
@@ -344,20 +371,70 @@ class StateOverlay:
         return self.shi.plain_value(plain_key)
 
     def apply(self, items: PlainUpdates | Iterable[tuple[bytes, bytes | None]]) -> bytes:
-        """Apply plain-key updates (None = delete) in sorted key order, update the trie; return the new root."""
-        with _no_cyclic_gc():
-            ups = self.shi.update_fin(_sorted_items(items))
-            return self.apply_state_updates(ups)
+        """Apply plain-key updates (None = delete) in sorted key order, update the trie; return the new root.
 
-    def apply_state_updates(self, ups: StateUpdates) -> bytes:
-        """Trie update for SALT-level updates already applied to `self.shi` (§5)."""
-        shi = self.shi
-        result = update_trie(self._reader, ups, lambda b: shi.meta(b).capacity, self.be)
+        Pipelined: the keys are split by main-trie level-1 subtree (bucket >> 16) into groups; while
+        the SHI work (§2.3) of a group runs here, the curve work of the previous groups (§5.1,
+        levels 3 → 1; C calls release the GIL) runs on a worker thread. Buckets never interact, so
+        the slot layout and the updates are those of one sorted pass (§2.3 history independence);
+        a group that resizes a bucket (metadata writes land in level-1 node 1) is updated last."""
+        with _no_cyclic_gc():
+            return self._apply(_sorted_items(items))
+
+    def _apply(self, ordered: list[tuple[bytes, bytes | None]]) -> bytes:
+        shi, reader, be = self.shi, self._reader, self.be
+        shi.prepare([k for k, _ in ordered])
+        n_groups = max(1, min(_MAX_GROUPS, len(ordered) // _GROUP_KEYS))
+        groups: list[list[tuple[bytes, bytes | None]]] = [[] for _ in range(n_groups)]
+        bucket = shi.bucket
+        for item in ordered:
+            groups[(bucket(item[0]) >> 16) * n_groups >> 8].append(item)
+        capacity = self._capacity
+        all_ups = StateUpdates()
+        parts: list[BelowRoot] = []
+        pending: list[Future[None]] = []
+        deferred: dict[int, Change] = {}
+        pool = _trie_worker() if n_groups > 1 else None
+        try:
+            for group in groups:
+                ups = shi.update(group, prepared=True)
+                ups.merge(shi.canonicalize())
+                data = ups.data
+                all_ups.data.update(data)  # groups touch disjoint buckets and metadata slots
+                if any(k < _META_KEYS_END for k in data):
+                    deferred.update(data)
+                    continue
+                part = plan_below_root(reader, data, capacity, be)
+                parts.append(part)
+                if pool is None:
+                    part.run(be)
+                else:
+                    pending.append(pool.submit(part.run, be))
+            if deferred:
+                part = plan_below_root(reader, deferred, capacity, be)
+                part.run(be)
+                parts.append(part)
+        finally:
+            for f in pending:
+                f.result()
+        result = finish_root(reader, parts, be)
+        self._record(all_ups, result)
+        return result.root
+
+    def _capacity(self, bucket: int) -> int:
+        return self.shi.meta(bucket).capacity
+
+    def _record(self, ups: StateUpdates, result: TrieResult) -> None:
         nodes = self._reader.nodes
         for n, (_, new) in result.nodes.items():
             nodes[n] = new
         self.updates.merge(ups)
         self.last = result
+
+    def apply_state_updates(self, ups: StateUpdates) -> bytes:
+        """Trie update for SALT-level updates already applied to `self.shi` (§5)."""
+        result = update_trie(self._reader, ups, self._capacity, self.be)
+        self._record(ups, result)
         return result.root
 
     def commit(self, txn: lmdb.Transaction | None = None) -> None:

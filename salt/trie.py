@@ -8,7 +8,7 @@ expansion/contraction, rebuild). All group work goes through `salt.pedersen.back
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -147,8 +147,76 @@ def update_trie(
     `default_commitment(id)` means "reset" (stores may delete it).
     """
     be = be or backend()
-    node = reader.node
-    data = updates.data
+    work = plan_below_root(reader, updates.data, capacity_of, be)
+    work.run(be)
+    return finish_root(reader, [work], be)
+
+
+class BelowRoot:
+    """The trie update (§5.1–5.2) of a set of slot changes up to main-trie level 1, in three steps:
+    `plan_below_root` (node reads, subtrees; on the reader's thread), `run` (main-trie levels 3 → 1:
+    backend calls only, so any thread may run it while the caller goes on), `finish_root` (the root).
+    Updates whose level-1 subtrees are disjoint may be planned and run separately (§5.1: the delta
+    sums per node do not depend on how the changes are grouped)."""
+
+    def __init__(
+        self,
+        reader: NodeReader,
+        leaves: tuple[list[int], list[int], bytes, list[tuple[SaltValue | None, SaltValue | None]]],
+        main3: dict[int, bytes],
+        changed: dict[int, tuple[bytes, bytes]],
+        ecmuls: int,
+    ) -> None:
+        node = reader.node
+        self.leaf_ids, self.counts, self.slots, self.changes = leaves
+        self.leaf_olds = [node(n) for n in self.leaf_ids]
+        self.main3 = main3  # level-3 id → new value from a subtree top (buckets not among the leaves)
+        self.main3_olds = {n: node(n) for n in main3}
+        self.ids = sorted([*self.leaf_ids, *main3]) if main3 else self.leaf_ids
+        self.anc = main_ancestors(self.ids, 1)
+        self.anc_olds = [node(a) for a in self.anc]
+        self.changed = changed
+        self.ecmuls = ecmuls
+        self.level3: list[tuple[int, bytes, bytes]] = []
+        self.anc_news: list[bytes] = []
+
+    def run(self, be: Backend) -> None:
+        """Leaf commitments, then their ancestors up to level 1."""
+        news = be.commit_slot_deltas(self.leaf_olds, self.counts, self.slots, self.changes) if self.leaf_ids else []
+        self.ecmuls += len(self.changes)
+        level3 = list(zip(self.leaf_ids, self.leaf_olds, news, strict=True))
+        if self.main3:
+            level3 = sorted(level3 + [(n, self.main3_olds[n], nv) for n, nv in self.main3.items()])
+        self.level3 = level3
+        if level3:
+            self.anc_news, ec = be.propagate_main(
+                self.ids, [t[1] for t in level3], [t[2] for t in level3], self.anc_olds, top=1)
+            self.ecmuls += ec
+
+    def level1(self) -> list[tuple[int, bytes, bytes]]:
+        """Record the changed nodes in `changed`; return the changed level-1 nodes (id, old, new)."""
+        changed = self.changed
+        for i, o, nw in self.level3:
+            if o != nw:
+                changed[i] = (o, nw)
+        out = []
+        first1 = _S[1]
+        for a, o, nw in zip(self.anc, self.anc_olds, self.anc_news, strict=True):
+            if o != nw:
+                changed[a] = (o, nw)
+                if a < _S[2] and a >= first1:
+                    out.append((a, o, nw))
+        return out
+
+
+def plan_below_root(
+    reader: NodeReader,
+    data: Mapping[int, tuple[SaltValue | None, SaltValue | None]],
+    capacity_of: Callable[[int], int],
+    be: Backend,
+) -> BelowRoot:
+    """Group `data` (SaltKey → (old, new)) per leaf node, update expanded / resized buckets'
+    subtrees (§5.2) and read the main-trie nodes `BelowRoot.run` needs."""
     # Capacities of buckets whose metadata changes (old, new).
     caps: dict[int, tuple[int, int]] = {}
     for key, (old, new) in data.items():
@@ -198,30 +266,31 @@ def update_trie(
 
     changed: dict[int, tuple[bytes, bytes]] = {}
     ecmuls = 0
-    main3_extra: dict[int, bytes] = {}  # main bucket node → new value from a subtree top
+    main3: dict[int, bytes] = {}  # main bucket node → new value from a subtree top
     if sub_buckets:
-        ecmuls += _update_subtrees(reader, be, seg, sub_buckets, changed, main3_extra)
+        ecmuls += _update_subtrees(reader, be, seg, sub_buckets, changed, main3)
+    return BelowRoot(reader, (leaf_ids, counts, bytes(slots), changes), main3, changed, ecmuls)
 
-    # Main trie: level-3 leaves, then levels 2, 1, 0 in one backend call.
-    olds = [node(n) for n in leaf_ids]
-    news = be.commit_slot_deltas(olds, counts, bytes(slots), changes) if leaf_ids else []
-    ecmuls += len(changes)
-    level3 = [(i, o, nw) for i, o, nw in zip(leaf_ids, olds, news, strict=True) if o != nw]
-    if main3_extra:
-        level3 += [(n, node(n), nv) for n, nv in main3_extra.items()]
-        level3 = sorted(t for t in level3 if t[1] != t[2])
-    for i, o, nw in level3:
-        changed[i] = (o, nw)
-    if level3:
-        ids = [t[0] for t in level3]
-        anc = main_ancestors(ids)
-        anc_olds = [node(a) for a in anc]
-        anc_news, ec = be.propagate_main(ids, [t[1] for t in level3], [t[2] for t in level3], anc_olds)
-        ecmuls += ec
-        for a, o, nw in zip(anc, anc_olds, anc_news, strict=True):
-            if o != nw:
-                changed[a] = (o, nw)
-    root = changed[0][1] if 0 in changed else node(0)
+
+def finish_root(reader: NodeReader, parts: Sequence[BelowRoot], be: Backend) -> TrieResult:
+    """The root update (§5.1 step 3–4) over `parts` that have run (disjoint level-1 subtrees)."""
+    changed: dict[int, tuple[bytes, bytes]] = {}
+    level1: list[tuple[int, bytes, bytes]] = []
+    ecmuls = 0
+    for part in parts:
+        level1 += part.level1()
+        changed.update(part.changed)
+        ecmuls += part.ecmuls
+    old_root = reader.node(0)
+    root = old_root
+    if level1:
+        level1.sort()
+        scal = be.map_to_scalars([c for _, o, nw in level1 for c in (o, nw)])
+        deltas = [(i - _S[1], (scal[2 * j + 1] - scal[2 * j]) % R) for j, (i, _, _) in enumerate(level1)]
+        root = be.commit_deltas([old_root], [deltas])[0]
+        ecmuls += len(level1)
+        if root != old_root:
+            changed[0] = (old_root, root)
     return TrieResult(root_hash(root, be), changed, ecmuls)
 
 

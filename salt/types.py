@@ -208,11 +208,12 @@ def child_node(node: int, index: int) -> int:
     return node - local + _S[level + 1] + ((local - _S[level]) << 8) + index
 
 
-def main_ancestors(level3_ids: list[int]) -> list[int]:
-    """Distinct parents of ascending main-trie level-3 nodes (ascending), then theirs, then the root (§5.1)."""
+def main_ancestors(level3_ids: list[int], top: int = 0) -> list[int]:
+    """Distinct parents of ascending main-trie level-3 nodes (ascending), then theirs, ... up to
+    level `top` (0 = the root) (§5.1)."""
     out: list[int] = []
     ids = level3_ids
-    for level in (3, 2, 1):
+    for level in range(3, top, -1):
         start, up = _S[level], _S[level - 1]
         ids = sorted({((i - start) >> 8) + up for i in ids})
         out += ids

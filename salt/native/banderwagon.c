@@ -28,7 +28,7 @@
 #endif
 #define NWIN (SALT_W10 + (254 - 10 * SALT_W10 + 8) / 9)
 #define PER_BASE ((size_t)SALT_W10 * 512 + (size_t)(NWIN - SALT_W10) * 256) /* table entries per base */
-#define ABI_VERSION 4
+#define ABI_VERSION 5
 
 static inline int win_bits(int j) { return j < SALT_W10 ? 10 : 9; }
 /* First table entry of window j (entries k·2^(offset)·G for k = 1..2^(w-1)). */
@@ -1302,9 +1302,10 @@ done:
 }
 
 int salt_propagate_main(size_t n, const uint32_t *ids, const uint8_t *olds64,
-                        const uint8_t *news64, size_t n_anc, const uint8_t *anc_olds64,
+                        const uint8_t *news64, int top, size_t n_anc, const uint8_t *anc_olds64,
                         uint8_t *anc_news64, uint64_t *ecmuls, int n_threads) {
     *ecmuls = 0;
+    if (top < 0 || top > 2) return SALT_EINDEX;
     if (n == 0) return n_anc == 0 ? 0 : SALT_EINDEX;
     uint32_t *anc_ids = malloc(n_anc ? n_anc * sizeof(uint32_t) : sizeof(uint32_t));
     if (!anc_ids) return SALT_ENOMEM;
@@ -1313,7 +1314,7 @@ int salt_propagate_main(size_t n, const uint32_t *ids, const uint8_t *olds64,
     const uint32_t *cur_ids = ids;
     const uint8_t *cur_olds = olds64, *cur_news = news64;
     size_t m = n;
-    for (int level = 3; level >= 1; level--) {
+    for (int level = 3; level > top; level--) {
         /* Distinct parents of m ascending children: count them to find this level's slice. */
         size_t np = 0;
         uint32_t last = 0;

@@ -15,10 +15,11 @@
  * LE32(nonce) appended when nonce >= 0 (bucket hasher, §2.2).
  * salt_commit_slot_deltas: like salt_commit_deltas, but the scalar of delta k is
  *   kv_hash(input 2k+1) − kv_hash(input 2k) (new minus old slot content key‖value, §4.2, §5.1).
- * salt_propagate_main: main-trie levels 3 → 0 (§5.1 step 3). `ids` are ascending level-3 node ids
- *   with old/new commitments; the ancestors are their distinct parents (ascending), then the
- *   grandparents, then the root, in that order in anc_olds64/anc_news64 (n_anc in total).
- *   *ecmuls receives the number of changed children over the three levels.
+ * salt_propagate_main: main-trie levels 3 → top (§5.1 step 3; top 0 = up to the root, 1 or 2 stops
+ *   below it). `ids` are ascending level-3 node ids with old/new commitments; the ancestors are
+ *   their distinct parents (ascending), then the grandparents, ... up to level `top`, in that order
+ *   in anc_olds64/anc_news64 (n_anc in total).
+ *   *ecmuls receives the number of changed children over the levels.
  * salt_fr_quotient_sum (prover, §6.5): g = Σ_z (f_z(X) − f_z(z)) / (X − z) in evaluation form on
  *   the domain 0..255 for nz vectors f_z (256 scalars each) at points zs; consts32 holds 3×256
  *   scalars: 1/d for d = 0..255 (entry 0 unused), A'(j), 1/A'(j). salt_fr_combine: Σ_i c_i·v_i of
@@ -52,7 +53,7 @@ int salt_commit_slot_deltas(const uint8_t *olds64, size_t n_nodes, const uint32_
                             const uint8_t *indices, const uint8_t *values, const uint32_t *lens,
                             uint8_t *out64, int n_threads);
 int salt_propagate_main(size_t n, const uint32_t *ids, const uint8_t *olds64,
-                        const uint8_t *news64, size_t n_anc, const uint8_t *anc_olds64,
+                        const uint8_t *news64, int top, size_t n_anc, const uint8_t *anc_olds64,
                         uint8_t *anc_news64, uint64_t *ecmuls, int n_threads);
 int salt_fr_quotient_sum(const uint8_t *agg32, const uint8_t *zs, size_t nz, const uint8_t *consts32,
                          uint8_t *out32);

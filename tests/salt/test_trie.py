@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -142,6 +143,41 @@ def test_root_history_independence(tmp_path_factory: object, seed: int, n: int) 
         assert rebuild_root(entries, caps)[0] in roots
         store.close()
     assert len(roots) == 1
+
+
+def test_pipelined_apply_equals_one_pass(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`StateOverlay.apply` in level-1 groups (curve work on the worker thread, a resizing group last)
+    gives the root, nodes, updates and EC count of one SHI pass and one trie update (§2.3, §5)."""
+    import salt.store as store_module
+
+    monkeypatch.setattr(store_module, "_GROUP_KEYS", 40)
+    rng = random.Random(5)
+    store = SaltStore.open(tmp_path / "db")
+    crowd = sorted({rng.randbytes(20) for _ in range(300)})
+    spread = [rng.randbytes(52) for _ in range(600)]
+    blocks = [
+        [(k, rng.randbytes(32)) for k in spread + crowd[:150]],
+        [(k, b"\x01" * 40) for k in crowd[150:260]] + [(k, None) for k in spread[:100]]
+        + [(k, b"\x02" * 32) for k in spread[100:200]] + [(rng.randbytes(52), b"\x03") for _ in range(300)],
+        [(k, None) for k in crowd[:40]] + [(k, None) for k in spread[200:500]],
+    ]
+    for items in blocks:
+        ovs = []
+        for _ in range(2):
+            ov = store.overlay()
+            real = ov.shi.bucket_of
+            ov.shi.bucket_of = lambda k, real=real: ONE_BUCKET if k in crowd else real(k)  # type: ignore[misc]
+            ovs.append(ov)
+        root = ovs[0].apply(items)
+        assert root == ovs[1].apply_state_updates(ovs[1].shi.update_fin(sorted(items)))
+        a, b = ovs[0].last, ovs[1].last
+        assert a is not None and b is not None
+        assert (a.nodes, a.ecmuls, ovs[0].updates) == (b.nodes, b.ecmuls, ovs[1].updates)
+        ovs[1].discard()
+        ovs[0].commit()
+        check_against_rebuild(store, root)
+    assert committed(store)[1] == {ONE_BUCKET: 512}
+    store.close()
 
 
 def test_uses_backend_batch_api() -> None:
