@@ -19,11 +19,17 @@ from typing import Any
 
 import pytest
 import rlp
+from eth.abc import SignedTransactionAPI
+from eth.vm.forks.cancun import CancunVM
+from eth.vm.forks.cancun.constants import MAX_BLOB_GAS_PER_BLOCK
 from eth_hash.auto import keccak
 from shared_data import shared_root
 from trie import HexaryTrie
 
+from megaeth_node.executor.evm import BlockEnv, new_state
+from megaeth_node.executor.native import NativeRegistry
 from megaeth_node.executor.state import Account, DictState
+from megaeth_node.executor.transact import InvalidTransaction, run_transaction
 
 ROOT = shared_root() / "conformance" / "ethereum-tests"
 STATE_DIR = ROOT / "GeneralStateTests"
@@ -131,3 +137,64 @@ def mpt_state_root(state: DictState) -> bytes:
 
 def logs_hash(logs: Any) -> bytes:
     return keccak(rlp.encode([lg.fields() for lg in logs]))
+
+
+EMPTY_LOGS_HASH = logs_hash(())
+
+
+@dataclass(frozen=True, slots=True)
+class StateRun:
+    """What a state-test case ran: the decoded transaction (None if undecodable) and whether it was accepted."""
+
+    tx: SignedTransactionAPI | None
+    accepted: bool
+    pre: DictState
+
+
+def run_state_case(case: Case, state_class: type) -> StateRun:
+    """Execute one GeneralStateTests case on `state_class`; assert the fixture's validity verdict, logs hash
+    and post-state root."""
+    test = load_file(case.path)[case.name]
+    post = test["post"][FORK][case.index]
+    env = test["env"]
+    reader = pre_state(test["pre"])
+    block = BlockEnv(
+        chain_id=1, number=_int(env["currentNumber"]), timestamp=_int(env["currentTimestamp"]),
+        coinbase=_hex(env["currentCoinbase"]), gas_limit=_int(env["currentGasLimit"]),
+        base_fee=_int(env.get("currentBaseFee", "0x0")), prevrandao=_int(env["currentRandom"]).to_bytes(32, "big"),
+        excess_blob_gas=_int(env.get("currentExcessBlobGas", "0x0")),
+    )
+    state = new_state(state_class, reader, block)
+    tx = None
+    try:
+        tx = CancunVM.get_transaction_builder().decode(_hex(post["txbytes"]))
+        outcome = run_transaction(CancunVM, state, tx, block.gas_limit, MAX_BLOB_GAS_PER_BLOCK)
+    except (InvalidTransaction, rlp.DecodingError, rlp.DeserializationError) as e:
+        assert "expectException" in post, f"valid tx rejected: {e}"
+        accepted, logs = False, EMPTY_LOGS_HASH
+    else:
+        accepted, logs = True, logs_hash(outcome.logs)
+    assert not ("expectException" in post and accepted), f"invalid tx accepted ({post['expectException']})"
+    assert logs.hex() == post["logs"][2:], "logs hash"
+    root = mpt_state_root(reader.applied(state.overlay.diff()))
+    assert root.hex() == post["hash"][2:], "post state root"
+    return StateRun(tx, accepted, reader)
+
+
+def calls_code(run: StateRun) -> bool:
+    """Whether the case's accepted transaction calls an account that has code (so a frame runs it)."""
+    if not run.accepted or run.tx is None or not run.tx.to:
+        return False
+    acct = run.pre.account(bytes(run.tx.to))
+    return acct is not None and bool(run.pre.code(acct.code_hash))
+
+
+class CountingRegistry(NativeRegistry):
+    """A native-code registry that counts the frames it hands native code."""
+
+    native_frames = 0
+
+    def lookup(self, code: bytes) -> Any:
+        found = super().lookup(code)
+        self.native_frames += found is not None
+        return found
