@@ -187,10 +187,10 @@ class _BlockEmitter:
         out.append("}")
         return out
 
-    def literal_top(self) -> int | None:
-        """The top of the stack when it is a compile-time constant (shifts by a constant stay inline)."""
-        if self.vs and self.vs[-1].startswith("(u256)"):
-            text = self.vs[-1][6:].removesuffix("ULL").removesuffix("uwb")
+    def literal_top(self, depth: int = 0) -> int | None:
+        """Stack item `depth` when it is a compile-time constant (shifts by a constant stay inline)."""
+        if len(self.vs) > depth and self.vs[-1 - depth].startswith("(u256)"):
+            text = self.vs[-1 - depth][6:].removesuffix("ULL").removesuffix("uwb")
             return int(text, 0)
         return None
 
@@ -217,6 +217,11 @@ class _BlockEmitter:
         elif op in (0x1B, 0x1C) and self.literal_top() is not None:
             shift, x = self.literal_top(), (self.pop(), self.pop())[1]
             expr = "(u256)0" if shift >= 256 else f"{x} {'<<' if op == 0x1B else '>>'} {shift}"
+            self.vs.append(self.temp(expr))
+        elif op in (0x04, 0x06) and (d := self.literal_top(1)) is not None and d & (d - 1) == 0:
+            x = self.pop()
+            self.pop()
+            expr = "(u256)0" if d == 0 else f"{x} >> {d.bit_length() - 1}" if op == 0x04 else f"{x} & {literal(d - 1)}"
             self.vs.append(self.temp(expr))
         elif op in _BINARY:
             a, c = self.pop(), self.pop()

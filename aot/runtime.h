@@ -398,13 +398,20 @@ static NOINLINE void divmod_limbs(uint64_t *q, uint64_t *r, const uint64_t *u, c
 static inline void to_limbs(uint64_t *l, u256 x) { memcpy(l, &x, 32); }
 static inline u256 from_limbs(const uint64_t *l) { u256 x; memcpy(&x, l, 32); return x; }
 
-/* a / b and a % b for b != 0. */
+/* a / b and a % b for b != 0 (a power of two divides by shifting: old Solidity shifts with DIV). */
 static NOINLINE void udivmod(u256 a, u256 b, u256 *q, u256 *r) {
     if (a < b) { *q = 0; *r = a; return; }
-    if ((a >> 64) == 0) { *q = (uint64_t)a / (uint64_t)b; *r = (uint64_t)a % (uint64_t)b; return; }
     uint64_t u[4], v[4], ql[4] = {0}, rl[4] = {0};
-    to_limbs(u, a);
     to_limbs(v, b);
+    if ((b & (b - 1)) == 0) {
+        int i = 0;
+        while (!v[i]) i++;
+        *q = a >> (64 * i + __builtin_ctzll(v[i]));
+        *r = a & (b - 1);
+        return;
+    }
+    if ((a >> 64) == 0) { *q = (uint64_t)a / (uint64_t)b; *r = (uint64_t)a % (uint64_t)b; return; }
+    to_limbs(u, a);
     int m = limbs_used(u, 4), n = limbs_used(v, 4);
     divmod_limbs(ql, rl, u, v, m, n);
     *q = from_limbs(ql);
