@@ -706,11 +706,10 @@ static inline void prefetch_entry(const aff *e) {
     __builtin_prefetch((const char *)e + sizeof(aff) - 1, 0, 0);
 }
 
-/* acc += Σ_{k0 ≤ k < k1} scalar_k · G_{index_k} with the fixed-base tables; 0 or SALT_ENOMEM. */
-static int accumulate(ext *acc, const uint8_t *indices, const uint8_t *scalars32, size_t k0, size_t k1,
-                      uint32_t **ops_p, size_t *cap_p) {
-    const aff *table = g_table;
-    size_t need = (k1 - k0) * NWIN;
+/* Table operations (entry index | sign bit) of deltas k0..k1-1, appended at ops[*n]; 0 or SALT_ENOMEM. */
+static int build_ops(const uint8_t *indices, const uint8_t *scalars32, size_t k0, size_t k1,
+                     uint32_t **ops_p, size_t *cap_p, size_t *n) {
+    size_t need = *n + (k1 - k0) * NWIN;
     if (need > *cap_p) {
         size_t ncap = need > 2 * *cap_p ? need : 2 * *cap_p;
         uint32_t *nops = realloc(*ops_p, ncap * sizeof(uint32_t));
@@ -718,8 +717,8 @@ static int accumulate(ext *acc, const uint8_t *indices, const uint8_t *scalars32
         *ops_p = nops;
         *cap_p = ncap;
     }
-    uint32_t *ops = *ops_p; /* table entry index | sign bit */
-    size_t nops = 0;
+    uint32_t *ops = *ops_p;
+    size_t nops = *n;
     for (size_t k = k0; k < k1; k++) {
         uint64_t s[5];
         int dig[NWIN];
@@ -734,26 +733,365 @@ static int accumulate(ext *acc, const uint8_t *indices, const uint8_t *scalars32
             ops[nops++] = (base + (uint32_t)win_off(j) + mag - 1) | neg;
         }
     }
-    for (size_t i = 0; i < nops && i < PREFETCH_AHEAD; i++) prefetch_entry(&table[ops[i] & 0x7fffffffu]);
-    for (size_t i = 0; i < nops; i++) {
-        if (i + PREFETCH_AHEAD < nops) prefetch_entry(&table[ops[i + PREFETCH_AHEAD] & 0x7fffffffu]);
-        const uint32_t op = ops[i];
-        const uint64_t mask = (uint64_t)0 - (uint64_t)(op >> 31);
-        ext_madd_signed(acc, acc, &table[op & 0x7fffffffu], mask);
+    *n = nops;
+    return 0;
+}
+
+#if defined(__AVX512IFMA__) && defined(__AVX512F__) && defined(__AVX512DQ__) && !defined(SALT_NO_IFMA)
+/* Eight additions at once with AVX-512 IFMA: F_q in 5 limbs of 52 bits (lazily reduced, < 7q), as
+ * Montgomery residues with R' = 2^260. The 4×64-bit limbs of a value a·2^256 (our Montgomery form)
+ * are read unchanged, so they stand for a/16: points keep all four coordinates scaled alike (the
+ * same projective point), and a table entry (x, y, d·x·y) is the point (x/16 : y/16 : 1/16 : dxy/16),
+ * whence D = Z1·Z2 = Z1/16 in the addition below. Bounds (κ = q/2^260 < 0.029, outputs of a product
+ * of αq and βq are < (αβκ + 1)q): coordinates stay < 2q, every product input < 7q. */
+#include <immintrin.h>
+#define SALT_IFMA 1
+typedef __m512i v8;
+typedef struct { v8 l[5]; } vfq;
+typedef struct { vfq X, Y, Z, T; } vext;
+
+#define M52 0xfffffffffffffULL
+static const uint64_t QL[5] = {0xfffff00000001ULL, 0x2fffe5bfefffULL, 0x9a1d80553bda4ULL, 0x7d483339d8080ULL,
+                               0x73eda753299dULL};
+static const uint64_t Q2L[5] = {0xffffe00000002ULL, 0x5fffcb7fdfffULL, 0x343b00aa77b48ULL, 0xfa906673b0101ULL,
+                                0xe7db4ea6533aULL};
+static const uint64_t Q3L[5] = {0xffffd00000003ULL, 0x8fffb13fcfffULL, 0xce5880ffb38ecULL, 0x77d899ad88181ULL,
+                                0x15bc8f5f97cd8ULL};
+#define VN0 0xffffeffffffffULL /* -q^-1 mod 2^52 */
+
+static inline v8 bc(uint64_t x) { return _mm512_set1_epi64((long long)x); }
+
+/* Carry-propagate signed limbs into 52-bit ones (the value must be ≥ 0 and < 2^260). */
+static inline void vnorm(vfq *r) {
+    const v8 m = bc(M52);
+    for (int j = 0; j < 4; j++) {
+        r->l[j + 1] = _mm512_add_epi64(r->l[j + 1], _mm512_srai_epi64(r->l[j], 52));
+        r->l[j] = _mm512_and_si512(r->l[j], m);
+    }
+}
+
+static inline void vmul(vfq *r, const vfq *a, const vfq *b) {
+    const v8 z = _mm512_setzero_si512(), n0 = bc(VN0);
+    const v8 q0 = bc(QL[0]), q1 = bc(QL[1]), q2 = bc(QL[2]), q3 = bc(QL[3]), q4 = bc(QL[4]);
+    v8 t0 = z, t1 = z, t2 = z, t3 = z, t4 = z, t5;
+    for (int i = 0; i < 5; i++) {
+        const v8 bi = b->l[i];
+        t5 = z;
+        t0 = _mm512_madd52lo_epu64(t0, a->l[0], bi);
+        t1 = _mm512_madd52hi_epu64(t1, a->l[0], bi);
+        t1 = _mm512_madd52lo_epu64(t1, a->l[1], bi);
+        t2 = _mm512_madd52hi_epu64(t2, a->l[1], bi);
+        t2 = _mm512_madd52lo_epu64(t2, a->l[2], bi);
+        t3 = _mm512_madd52hi_epu64(t3, a->l[2], bi);
+        t3 = _mm512_madd52lo_epu64(t3, a->l[3], bi);
+        t4 = _mm512_madd52hi_epu64(t4, a->l[3], bi);
+        t4 = _mm512_madd52lo_epu64(t4, a->l[4], bi);
+        t5 = _mm512_madd52hi_epu64(t5, a->l[4], bi);
+        const v8 m = _mm512_madd52lo_epu64(z, t0, n0);
+        t0 = _mm512_madd52lo_epu64(t0, m, q0);
+        t1 = _mm512_madd52hi_epu64(t1, m, q0);
+        t1 = _mm512_madd52lo_epu64(t1, m, q1);
+        t2 = _mm512_madd52hi_epu64(t2, m, q1);
+        t2 = _mm512_madd52lo_epu64(t2, m, q2);
+        t3 = _mm512_madd52hi_epu64(t3, m, q2);
+        t3 = _mm512_madd52lo_epu64(t3, m, q3);
+        t4 = _mm512_madd52hi_epu64(t4, m, q3);
+        t4 = _mm512_madd52lo_epu64(t4, m, q4);
+        t5 = _mm512_madd52hi_epu64(t5, m, q4);
+        t0 = _mm512_add_epi64(t1, _mm512_srli_epi64(t0, 52));
+        t1 = t2;
+        t2 = t3;
+        t3 = t4;
+        t4 = t5;
+    }
+    r->l[0] = t0;
+    r->l[1] = t1;
+    r->l[2] = t2;
+    r->l[3] = t3;
+    r->l[4] = t4;
+    vnorm(r);
+}
+
+static inline void vadd(vfq *r, const vfq *a, const vfq *b) {
+    for (int j = 0; j < 5; j++) r->l[j] = _mm512_add_epi64(a->l[j], b->l[j]);
+    vnorm(r);
+}
+
+/* r = a + k·q − b − c (kq = limbs of k·q; c may be NULL). */
+static inline void vsub(vfq *r, const vfq *a, const uint64_t *kq, const vfq *b, const vfq *c) {
+    for (int j = 0; j < 5; j++) {
+        v8 v = _mm512_sub_epi64(_mm512_add_epi64(a->l[j], bc(kq[j])), b->l[j]);
+        r->l[j] = c ? _mm512_sub_epi64(v, c->l[j]) : v;
+    }
+    vnorm(r);
+}
+
+/* r = b + 5a */
+static inline void vadd5(vfq *r, const vfq *a, const vfq *b) {
+    for (int j = 0; j < 5; j++)
+        r->l[j] = _mm512_add_epi64(b->l[j], _mm512_add_epi64(a->l[j], _mm512_slli_epi64(a->l[j], 2)));
+    vnorm(r);
+}
+
+/* r = a / 16: add k·q (k = −a mod 16, q ≡ 1 mod 16) and shift right by 4. */
+static inline void vdiv16(vfq *r, const vfq *a) {
+    const v8 k = _mm512_and_si512(_mm512_sub_epi64(_mm512_setzero_si512(), a->l[0]), bc(15));
+    vfq t;
+    for (int j = 0; j < 5; j++) t.l[j] = _mm512_add_epi64(a->l[j], _mm512_mullo_epi64(k, bc(QL[j])));
+    vnorm(&t);
+    for (int j = 0; j < 4; j++)
+        r->l[j] = _mm512_or_si512(_mm512_srli_epi64(t.l[j], 4),
+                                  _mm512_slli_epi64(_mm512_and_si512(t.l[j + 1], bc(15)), 48));
+    r->l[4] = _mm512_srli_epi64(t.l[4], 4);
+}
+
+/* r = p + (x2/16 : y2/16 : 1/16 : t2/16) (see above); the ext_madd formulas with D = Z1/16. */
+static inline void vmadd(vext *r, const vext *p, const vfq *x2, const vfq *y2, const vfq *t2) {
+    vfq A, B, C, D, E, F, G, H, s1, s2;
+    vmul(&A, &p->X, x2);
+    vmul(&B, &p->Y, y2);
+    vmul(&C, &p->T, t2);
+    vadd(&s1, &p->X, &p->Y);
+    vadd(&s2, x2, y2);
+    vmul(&E, &s1, &s2);
+    vsub(&E, &E, Q3L, &A, &B);
+    vdiv16(&D, &p->Z);
+    vsub(&F, &D, Q2L, &C, NULL);
+    vadd(&G, &D, &C);
+    vadd5(&H, &A, &B);
+    vmul(&r->X, &E, &F);
+    vmul(&r->Y, &G, &H);
+    vmul(&r->T, &E, &H);
+    vmul(&r->Z, &F, &G);
+}
+
+/* 4×64-bit limbs (value < 2^256) → 5×52 */
+static inline void vfrom64(vfq *r, v8 a0, v8 a1, v8 a2, v8 a3) {
+    const v8 m = bc(M52);
+    r->l[0] = _mm512_and_si512(a0, m);
+    r->l[1] = _mm512_and_si512(_mm512_or_si512(_mm512_srli_epi64(a0, 52), _mm512_slli_epi64(a1, 12)), m);
+    r->l[2] = _mm512_and_si512(_mm512_or_si512(_mm512_srli_epi64(a1, 40), _mm512_slli_epi64(a2, 24)), m);
+    r->l[3] = _mm512_and_si512(_mm512_or_si512(_mm512_srli_epi64(a2, 28), _mm512_slli_epi64(a3, 36)), m);
+    r->l[4] = _mm512_srli_epi64(a3, 16);
+}
+
+/* Lane staging: 4 coordinates × 5 limbs × 8 lanes. */
+typedef struct { uint64_t c[4][5][8]; } lanes;
+
+static void lane_put(lanes *s, int k, const ext *p) {
+    const fq *co[4] = {&p->X, &p->Y, &p->Z, &p->T};
+    for (int c = 0; c < 4; c++) {
+        const uint64_t *a = co[c]->v;
+        s->c[c][0][k] = a[0] & M52;
+        s->c[c][1][k] = ((a[0] >> 52) | (a[1] << 12)) & M52;
+        s->c[c][2][k] = ((a[1] >> 40) | (a[2] << 24)) & M52;
+        s->c[c][3][k] = ((a[2] >> 28) | (a[3] << 36)) & M52;
+        s->c[c][4][k] = a[3] >> 16;
+    }
+}
+
+/* Lane k (normalised limbs, value < 2q) → canonical 4×64 limbs. */
+static void lane_get(const lanes *s, int k, ext *p) {
+    fq *co[4] = {&p->X, &p->Y, &p->Z, &p->T};
+    for (int c = 0; c < 4; c++) {
+        const uint64_t l0 = s->c[c][0][k], l1 = s->c[c][1][k], l2 = s->c[c][2][k], l3 = s->c[c][3][k],
+                       l4 = s->c[c][4][k];
+        uint64_t *a = co[c]->v;
+        a[0] = l0 | (l1 << 52);
+        a[1] = (l1 >> 12) | (l2 << 40);
+        a[2] = (l2 >> 24) | (l3 << 28);
+        a[3] = (l3 >> 36) | (l4 << 16);
+        if (geq4(a, FQ_Q.v)) sub4(a, a, FQ_Q.v);
+    }
+}
+
+static void vext_store(lanes *s, const vext *v) {
+    const vfq *co[4] = {&v->X, &v->Y, &v->Z, &v->T};
+    for (int c = 0; c < 4; c++)
+        for (int j = 0; j < 5; j++) _mm512_store_si512((void *)s->c[c][j], co[c]->l[j]);
+}
+
+static void vext_load(vext *v, const lanes *s) {
+    vfq *co[4] = {&v->X, &v->Y, &v->Z, &v->T};
+    for (int c = 0; c < 4; c++)
+        for (int j = 0; j < 5; j++) co[c]->l[j] = _mm512_load_si512((const void *)s->c[c][j]);
+}
+
+#define TASK_OPS 208 /* a node's operations are cut into tasks of at most this many (8 lanes busy) */
+#define VPREFETCH 2  /* steps ahead */
+
+/* res[t] = starts[t] + Σ table ops toff[t]..toff[t+1]-1, eight tasks at a time. */
+static void run_tasks(ext *res, const ext *starts, size_t ntasks, const uint32_t *ops, const size_t *toff) {
+    const aff *table = g_table;
+    const long long *tb = (const long long *)table;
+    static __thread lanes st __attribute__((aligned(64)));
+    vext acc;
+    long task[8];
+    size_t pos[8], end[8];
+    size_t next = 0;
+    for (int k = 0; k < 8; k++) task[k] = -1;
+    memset(&st, 0, sizeof st);
+    vext_load(&acc, &st);
+    for (;;) {
+        int refill = 0;
+        for (int k = 0; k < 8; k++)
+            if (task[k] < 0 ? next < ntasks : pos[k] == end[k]) refill = 1;
+        if (refill) {
+            vext_store(&st, &acc);
+            for (int k = 0; k < 8; k++) {
+                if (task[k] >= 0 && pos[k] < end[k]) continue;
+                if (task[k] >= 0) lane_get(&st, k, &res[task[k]]);
+                task[k] = -1;
+                while (next < ntasks && toff[next] == toff[next + 1]) {
+                    res[next] = starts[next];
+                    next++;
+                }
+                if (next < ntasks) {
+                    lane_put(&st, k, &starts[next]);
+                    task[k] = (long)next;
+                    pos[k] = toff[next];
+                    end[k] = toff[next + 1];
+                    next++;
+                }
+            }
+            vext_load(&acc, &st);
+        }
+        __mmask8 act = 0, neg = 0;
+        long long ix[8] __attribute__((aligned(64)));
+        for (int k = 0; k < 8; k++) {
+            if (task[k] < 0) {
+                ix[k] = 0;
+                continue;
+            }
+            const uint32_t op = ops[pos[k]];
+            if (pos[k] + VPREFETCH < end[k]) prefetch_entry(&table[ops[pos[k] + VPREFETCH] & 0x7fffffffu]);
+            pos[k]++;
+            ix[k] = (long long)(op & 0x7fffffffu) * 12;
+            act |= (__mmask8)(1u << k);
+            if (op >> 31) neg |= (__mmask8)(1u << k);
+        }
+        if (!act) break;
+        const v8 vi = _mm512_load_si512((const void *)ix);
+        v8 g[12];
+        for (int w = 0; w < 12; w++) g[w] = _mm512_i64gather_epi64(_mm512_add_epi64(vi, bc((uint64_t)w)), tb, 8);
+        vfq x, y, t, nx, nt;
+        vfrom64(&x, g[0], g[1], g[2], g[3]);
+        vfrom64(&y, g[4], g[5], g[6], g[7]);
+        vfrom64(&t, g[8], g[9], g[10], g[11]);
+        if (neg) {
+            vfq zero;
+            for (int j = 0; j < 5; j++) zero.l[j] = _mm512_setzero_si512();
+            vsub(&nx, &zero, QL, &x, NULL);
+            vsub(&nt, &zero, QL, &t, NULL);
+            for (int j = 0; j < 5; j++) {
+                x.l[j] = _mm512_mask_blend_epi64(neg, x.l[j], nx.l[j]);
+                t.l[j] = _mm512_mask_blend_epi64(neg, t.l[j], nt.l[j]);
+            }
+        }
+        vext nw;
+        vmadd(&nw, &acc, &x, &y, &t);
+        vfq *a4[4] = {&acc.X, &acc.Y, &acc.Z, &acc.T};
+        const vfq *n4[4] = {&nw.X, &nw.Y, &nw.Z, &nw.T};
+        for (int c = 0; c < 4; c++)
+            for (int j = 0; j < 5; j++) a4[c]->l[j] = _mm512_mask_blend_epi64(act, a4[c]->l[j], n4[c]->l[j]);
+    }
+}
+
+/* out[i] = starts[i] + Σ ops node_off[i]..node_off[i+1]-1 for i < n; 0 or SALT_ENOMEM. */
+static int run_ops(ext *out, const ext *starts, size_t n, const uint32_t *ops, const size_t *node_off) {
+    size_t ntasks = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = node_off[i + 1] - node_off[i];
+        ntasks += len ? (len + TASK_OPS - 1) / TASK_OPS : 1;
+    }
+    ext *tstart = malloc(ntasks * sizeof(ext)), *tres = malloc(ntasks * sizeof(ext));
+    size_t *toff = malloc((ntasks + 1) * sizeof(size_t)), *first = malloc((n + 1) * sizeof(size_t));
+    if (!tstart || !tres || !toff || !first) {
+        free(tstart);
+        free(tres);
+        free(toff);
+        free(first);
+        return SALT_ENOMEM;
+    }
+    size_t t = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t a = node_off[i], b = node_off[i + 1];
+        size_t parts = b > a ? (b - a + TASK_OPS - 1) / TASK_OPS : 1;
+        first[i] = t;
+        for (size_t p = 0; p < parts; p++) {
+            if (p == 0)
+                tstart[t] = starts[i];
+            else
+                ext_identity(&tstart[t]);
+            toff[t] = a + (b - a) * p / parts;
+            t++;
+        }
+    }
+    first[n] = t;
+    toff[t] = node_off[n];
+    run_tasks(tres, tstart, ntasks, ops, toff);
+    for (size_t i = 0; i < n; i++) {
+        out[i] = tres[first[i]];
+        for (size_t u = first[i] + 1; u < first[i + 1]; u++) ext_add(&out[i], &out[i], &tres[u]);
+    }
+    free(tstart);
+    free(tres);
+    free(toff);
+    free(first);
+    return 0;
+}
+
+#else /* one addition at a time */
+
+static int run_ops(ext *out, const ext *starts, size_t n, const uint32_t *ops, const size_t *node_off) {
+    const aff *table = g_table;
+    for (size_t i = 0; i < n; i++) {
+        ext acc = starts[i];
+        const size_t a = node_off[i], b = node_off[i + 1];
+        for (size_t k = a; k < b && k < a + PREFETCH_AHEAD; k++) prefetch_entry(&table[ops[k] & 0x7fffffffu]);
+        for (size_t k = a; k < b; k++) {
+            if (k + PREFETCH_AHEAD < b) prefetch_entry(&table[ops[k + PREFETCH_AHEAD] & 0x7fffffffu]);
+            const uint32_t op = ops[k];
+            const uint64_t mask = (uint64_t)0 - (uint64_t)(op >> 31);
+            ext_madd_signed(&acc, &acc, &table[op & 0x7fffffffu], mask);
+        }
+        out[i] = acc;
     }
     return 0;
 }
 
+#endif
+
+/* acc += Σ_{k0 ≤ k < k1} scalar_k · G_{index_k} with the fixed-base tables; 0 or SALT_ENOMEM. */
+static int accumulate(ext *acc, const uint8_t *indices, const uint8_t *scalars32, size_t k0, size_t k1,
+                      uint32_t **ops_p, size_t *cap_p) {
+    size_t n = 0;
+    if (build_ops(indices, scalars32, k0, k1, ops_p, cap_p, &n) != 0) return SALT_ENOMEM;
+    const size_t off[2] = {0, n};
+    const ext start = *acc;
+    return run_ops(acc, &start, 1, *ops_p, off);
+}
+
 /* Commit nodes n0..n1-1 into out64 (one batch normalisation); 0 or SALT_ENOMEM. */
 static int commit_range(commit_job *job, size_t n0, size_t n1, uint32_t **ops_p, size_t *cap_p) {
-    for (size_t node = n0; node < n1; node++) {
-        ext acc;
-        ext_load64(&acc, job->olds64 + 64 * node);
-        if (accumulate(&acc, job->indices, job->scalars32, job->offs[node], job->offs[node + 1], ops_p, cap_p) != 0)
-            return SALT_ENOMEM;
-        job->acc[node] = acc;
+    const size_t m = n1 - n0;
+    size_t *off = malloc((m + 1) * sizeof(size_t));
+    ext *starts = malloc(m * sizeof(ext));
+    int rc = off && starts ? 0 : SALT_ENOMEM;
+    size_t n = 0;
+    for (size_t i = 0; i < m && !rc; i++) {
+        off[i] = n;
+        ext_load64(&starts[i], job->olds64 + 64 * (n0 + i));
+        rc = build_ops(job->indices, job->scalars32, job->offs[n0 + i], job->offs[n0 + i + 1], ops_p, cap_p, &n);
     }
-    ext_store_many(job->out64 + 64 * n0, job->acc + n0, n1 - n0, job->zs + n0, job->scratch + n0);
+    if (!rc) {
+        off[m] = n;
+        rc = run_ops(job->acc + n0, starts, m, *ops_p, off);
+    }
+    free(off);
+    free(starts);
+    if (rc) return rc;
+    ext_store_many(job->out64 + 64 * n0, job->acc + n0, m, job->zs + n0, job->scratch + n0);
     return 0;
 }
 
