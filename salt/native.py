@@ -22,7 +22,7 @@ import subprocess
 import tempfile
 import threading
 from array import array
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
 
@@ -34,7 +34,7 @@ __all__ = ["NativeBackend", "NativeBuildError", "build", "library", "default_thr
 SOURCE_DIR = Path(__file__).resolve().with_name("native")
 SOURCES = ("banderwagon.c", "hashes.c")
 HEADERS = ("banderwagon.h", "salt_internal.h")
-ABI_VERSION = 5
+ABI_VERSION = 6
 COMMON_FLAGS = ("-O3", "-fPIC", "-shared", "-std=gnu11", "-fno-strict-aliasing")
 NATIVE_FLAGS = ("-march=native", "-mtune=native")
 LINK_FLAGS = ("-lpthread",)
@@ -243,6 +243,14 @@ def _split(buf: bytes, size: int) -> list[bytes]:
 
 
 _EMPTY_LEN = 0xFFFFFFFF  # salt_commit_slot_deltas: empty slot
+
+
+def _pack_changes(changes: Sequence[SlotChange]) -> tuple[bytes, array]:
+    """Old and new slot contents of each change as key ‖ value bytes and their lengths (_EMPTY_LEN: empty)."""
+    vals = [v for ch in changes for v in ch]
+    data = b"".join([x for v in vals if v is not None for x in v])
+    lens = array("I", [_EMPTY_LEN if v is None else len(v[0]) + len(v[1]) for v in vals])
+    return data or b"\0", lens
 _EINDEX = -3
 _IDENTITY_START = bytes(32) + (1).to_bytes(32, "little")  # (0, 1)
 
@@ -355,16 +363,14 @@ class NativeBackend:
             return []
         ffi, lib = self._ffi, self._lib
         _ensure_tables(ffi, lib, self.threads)
-        vals = [v for ch in changes for v in ch]
-        data = b"".join([v[0] + v[1] for v in vals if v is not None])
-        lens = array("I", [_EMPTY_LEN if v is None else len(v[0]) + len(v[1]) for v in vals])
+        data, lens = _pack_changes(changes)
         out = bytearray(64 * n)
         rc = lib.salt_commit_slot_deltas(
             ffi.from_buffer(_pack_points(olds)),
             n,
             ffi.from_buffer("uint32_t[]", array("I", counts)),
             ffi.from_buffer(slots),
-            ffi.from_buffer(data or b"\0"),
+            ffi.from_buffer(data),
             ffi.from_buffer("uint32_t[]", lens),
             ffi.from_buffer(out),
             self.threads,
@@ -398,6 +404,50 @@ class NativeBackend:
         if rc != 0:
             raise (ValueError if rc == _EINDEX else MemoryError)(f"salt_propagate_main failed: rc={rc}")
         return _split(bytes(out), 64), int(ec[0])
+
+    def leaves_to_level1(
+        self,
+        ids: Sequence[int],
+        olds: Sequence[bytes],
+        counts: Sequence[int],
+        slots: bytes,
+        changes: Sequence[SlotChange],
+        anc_olds: Sequence[bytes],
+    ) -> Callable[[], tuple[list[bytes], list[bytes], int]]:
+        """Start `commit_slot_deltas` of the level-3 nodes `ids`, then `propagate_main(..., top=1)`, on
+        a C thread (no GIL); the returned function waits for (leaf news, ancestor news, ecmuls)."""
+        n, m = len(ids), len(anc_olds)
+        if len(counts) != n or len(olds) != n or sum(counts) != len(changes) or len(slots) != len(changes):
+            raise ValueError("leaves_to_level1: ids, olds, counts, slots and changes do not match")
+        ffi, lib = self._ffi, self._lib
+        _ensure_tables(ffi, lib, self.threads)
+        data, lens = _pack_changes(changes)
+        news, anc_news = bytearray(64 * n), bytearray(64 * m)
+        bufs = (
+            ffi.from_buffer("uint32_t[]", array("I", ids)),
+            ffi.from_buffer(_pack_points(olds)),
+            ffi.from_buffer("uint32_t[]", array("I", counts)),
+            ffi.from_buffer(slots or b"\0"),
+            ffi.from_buffer(data),
+            ffi.from_buffer("uint32_t[]", lens),
+            ffi.from_buffer(_pack_points(anc_olds) or b"\0"),
+            ffi.from_buffer(news or b"\0"),
+            ffi.from_buffer(anc_news or b"\0"),
+        )
+        job = lib.salt_leaves_start(n, *bufs[:6], m, *bufs[6:], self.threads)
+        if job == ffi.NULL:
+            raise MemoryError("salt_leaves_start: out of memory")
+
+        def wait() -> tuple[list[bytes], list[bytes], int]:
+            nonlocal bufs
+            ec = ffi.new("uint64_t *")
+            rc = lib.salt_leaves_wait(job, ec)
+            bufs = ()  # kept alive until the C thread is done
+            if rc != 0:
+                raise (ValueError if rc == _EINDEX else MemoryError)(f"salt_leaves_start failed: rc={rc}")
+            return _split(bytes(news), 64), _split(bytes(anc_news), 64), int(ec[0])
+
+        return wait
 
     def blake3_many(self, inputs: Sequence[bytes]) -> list[bytes]:
         """BLAKE3 digests of inputs of at most 1024 bytes each."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cache
 from operator import mul
 from typing import Protocol
@@ -69,6 +69,20 @@ class Backend(Protocol):
         """Main-trie levels 3 → `top` (§5.1 step 3; 0 = up to the root) for ascending level-3 `ids`
         changing old → new; `anc_olds` are the commitments of `types.main_ancestors(ids, top)`.
         Returns (their new commitments, number of child deltas = EC multiplications)."""
+        ...
+
+    def leaves_to_level1(
+        self,
+        ids: Sequence[int],
+        olds: Sequence[bytes],
+        counts: Sequence[int],
+        slots: bytes,
+        changes: Sequence[SlotChange],
+        anc_olds: Sequence[bytes],
+    ) -> Callable[[], tuple[list[bytes], list[bytes], int]]:
+        """`commit_slot_deltas` of the ascending level-3 nodes `ids`, then `propagate_main(..., top=1)`
+        (§5.1 up to level 1), possibly in the background: the returned function, to be called once,
+        gives (leaf news, ancestor news, ecmuls of the propagation)."""
         ...
 
     def ahash_many(self, inputs: Sequence[bytes], nonce: int | None = None) -> list[int]:
@@ -164,6 +178,19 @@ class PythonBackend:
         if len(out) != len(anc_olds):
             raise ValueError("propagate_main: too many ancestor commitments")
         return out, ecmuls
+
+    def leaves_to_level1(
+        self,
+        ids: Sequence[int],
+        olds: Sequence[bytes],
+        counts: Sequence[int],
+        slots: bytes,
+        changes: Sequence[SlotChange],
+        anc_olds: Sequence[bytes],
+    ) -> Callable[[], tuple[list[bytes], list[bytes], int]]:
+        news = self.commit_slot_deltas(olds, counts, slots, changes)
+        anc_news, ec = self.propagate_main(ids, olds, news, anc_olds, top=1)
+        return lambda: (news, anc_news, ec)
 
     def ahash_many(self, inputs: Sequence[bytes], nonce: int | None = None) -> list[int]:
         suffix = b"" if nonce is None else nonce.to_bytes(4, "little")

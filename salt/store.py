@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import gc
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -192,19 +191,6 @@ class SaltStore:
 _GROUP_KEYS = 256  # keys per pipelined group of `StateOverlay.apply`
 _MAX_GROUPS = 16
 _META_KEYS_END = NUM_META_BUCKETS << BUCKET_SLOT_BITS  # SaltKeys below are metadata slots
-_worker: ThreadPoolExecutor | None = None
-_worker_lock = threading.Lock()
-
-
-def _trie_worker() -> ThreadPoolExecutor:
-    """The process's one thread running trie curve work behind the SHI work (`StateOverlay.apply`)."""
-    global _worker
-    with _worker_lock:
-        if _worker is None:
-            _worker = ThreadPoolExecutor(1, thread_name_prefix="salt-trie")
-        return _worker
-
-
 _META_PRELOAD = 4096
 _NO_BUCKET = -1
 
@@ -375,7 +361,7 @@ class StateOverlay:
 
         Pipelined: the keys are split by main-trie level-1 subtree (bucket >> 16) into groups; while
         the SHI work (§2.3) of a group runs here, the curve work of the previous groups (§5.1,
-        levels 3 → 1; C calls release the GIL) runs on a worker thread. Buckets never interact, so
+        levels 3 → 1) runs on C threads (`Backend.leaves_to_level1`). Buckets never interact, so
         the slot layout and the updates are those of one sorted pass (§2.3 history independence);
         a group that resizes a bucket (metadata writes land in level-1 node 1) is updated last."""
         with _no_cyclic_gc():
@@ -392,9 +378,7 @@ class StateOverlay:
         capacity = self._capacity
         all_ups = StateUpdates()
         parts: list[BelowRoot] = []
-        pending: list[Future[None]] = []
         deferred: dict[int, Change] = {}
-        pool = _trie_worker() if n_groups > 1 else None
         try:
             for group in groups:
                 ups = shi.update(group, prepared=True)
@@ -405,18 +389,15 @@ class StateOverlay:
                     deferred.update(data)
                     continue
                 part = plan_below_root(reader, data, capacity, be)
+                part.start(be)
                 parts.append(part)
-                if pool is None:
-                    part.run(be)
-                else:
-                    pending.append(pool.submit(part.run, be))
             if deferred:
                 part = plan_below_root(reader, deferred, capacity, be)
-                part.run(be)
+                part.start(be)
                 parts.append(part)
         finally:
-            for f in pending:
-                f.result()
+            for part in parts:
+                part.wait()
         result = finish_root(reader, parts, be)
         self._record(all_ups, result)
         return result.root

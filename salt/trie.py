@@ -148,14 +148,14 @@ def update_trie(
     """
     be = be or backend()
     work = plan_below_root(reader, updates.data, capacity_of, be)
-    work.run(be)
+    work.start(be)
     return finish_root(reader, [work], be)
 
 
 class BelowRoot:
     """The trie update (§5.1–5.2) of a set of slot changes up to main-trie level 1, in three steps:
-    `plan_below_root` (node reads, subtrees; on the reader's thread), `run` (main-trie levels 3 → 1:
-    backend calls only, so any thread may run it while the caller goes on), `finish_root` (the root).
+    `plan_below_root` (node reads, subtrees), `start` (main-trie levels 3 → 1, in the background
+    when the backend can: the caller goes on meanwhile), `finish_root` (waits; the root).
     Updates whose level-1 subtrees are disjoint may be planned and run separately (§5.1: the delta
     sums per node do not depend on how the changes are grouped)."""
 
@@ -179,22 +179,35 @@ class BelowRoot:
         self.ecmuls = ecmuls
         self.level3: list[tuple[int, bytes, bytes]] = []
         self.anc_news: list[bytes] = []
+        self._wait: Callable[[], tuple[list[bytes], list[bytes], int]] | None = None
 
-    def run(self, be: Backend) -> None:
-        """Leaf commitments, then their ancestors up to level 1."""
-        news = be.commit_slot_deltas(self.leaf_olds, self.counts, self.slots, self.changes) if self.leaf_ids else []
+    def start(self, be: Backend) -> None:
+        """Leaf commitments, then their ancestors up to level 1: in the background when only flat
+        buckets' leaves change (`Backend.leaves_to_level1`; `wait` collects), else right here."""
         self.ecmuls += len(self.changes)
+        if not self.main3:
+            if self.leaf_ids:
+                self._wait = be.leaves_to_level1(
+                    self.leaf_ids, self.leaf_olds, self.counts, self.slots, self.changes, self.anc_olds)
+            return
+        news = be.commit_slot_deltas(self.leaf_olds, self.counts, self.slots, self.changes) if self.leaf_ids else []
         level3 = list(zip(self.leaf_ids, self.leaf_olds, news, strict=True))
-        if self.main3:
-            level3 = sorted(level3 + [(n, self.main3_olds[n], nv) for n, nv in self.main3.items()])
-        self.level3 = level3
-        if level3:
-            self.anc_news, ec = be.propagate_main(
-                self.ids, [t[1] for t in level3], [t[2] for t in level3], self.anc_olds, top=1)
+        self.level3 = sorted(level3 + [(n, self.main3_olds[n], nv) for n, nv in self.main3.items()])
+        self.anc_news, ec = be.propagate_main(
+            self.ids, [t[1] for t in self.level3], [t[2] for t in self.level3], self.anc_olds, top=1)
+        self.ecmuls += ec
+
+    def wait(self) -> None:
+        """Collect the results of a background `start` (no-op otherwise)."""
+        if self._wait is not None:
+            news, self.anc_news, ec = self._wait()
+            self._wait = None
+            self.level3 = list(zip(self.leaf_ids, self.leaf_olds, news, strict=True))
             self.ecmuls += ec
 
     def level1(self) -> list[tuple[int, bytes, bytes]]:
         """Record the changed nodes in `changed`; return the changed level-1 nodes (id, old, new)."""
+        self.wait()
         changed = self.changed
         for i, o, nw in self.level3:
             if o != nw:

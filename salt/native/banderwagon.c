@@ -28,7 +28,7 @@
 #endif
 #define NWIN (SALT_W10 + (254 - 10 * SALT_W10 + 8) / 9)
 #define PER_BASE ((size_t)SALT_W10 * 512 + (size_t)(NWIN - SALT_W10) * 256) /* table entries per base */
-#define ABI_VERSION 5
+#define ABI_VERSION 6
 
 static inline int win_bits(int j) { return j < SALT_W10 ? 10 : 9; }
 /* First table entry of window j (entries k·2^(offset)·G for k = 1..2^(w-1)). */
@@ -1676,6 +1676,48 @@ int salt_propagate_main(size_t n, const uint32_t *ids, const uint8_t *olds64,
     }
     if (!rc && off != n_anc) rc = SALT_EINDEX;
     free(anc_ids);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- leaves → level 1 on a background thread */
+typedef struct {
+    pthread_t th;
+    size_t n, n_anc;
+    const uint32_t *ids, *counts, *lens;
+    const uint8_t *olds64, *slots, *values, *anc_olds64;
+    uint8_t *news64, *anc_news64;
+    uint64_t ecmuls;
+    int n_threads, rc, started;
+} leaves_job;
+
+static void *leaves_main(void *p) {
+    leaves_job *j = (leaves_job *)p;
+    j->rc = salt_commit_slot_deltas(j->olds64, j->n, j->counts, j->slots, j->values, j->lens, j->news64, j->n_threads);
+    if (!j->rc)
+        j->rc = salt_propagate_main(j->n, j->ids, j->olds64, j->news64, 1, j->n_anc, j->anc_olds64, j->anc_news64,
+                                    &j->ecmuls, j->n_threads);
+    return NULL;
+}
+
+void *salt_leaves_start(size_t n, const uint32_t *ids, const uint8_t *olds64, const uint32_t *counts,
+                        const uint8_t *slots, const uint8_t *values, const uint32_t *lens, size_t n_anc,
+                        const uint8_t *anc_olds64, uint8_t *news64, uint8_t *anc_news64, int n_threads) {
+    leaves_job *j = calloc(1, sizeof(leaves_job));
+    if (!j) return NULL;
+    *j = (leaves_job){.n = n, .n_anc = n_anc, .ids = ids, .counts = counts, .lens = lens, .olds64 = olds64,
+                      .slots = slots, .values = values, .anc_olds64 = anc_olds64, .news64 = news64,
+                      .anc_news64 = anc_news64, .n_threads = n_threads};
+    j->started = pthread_create(&j->th, NULL, leaves_main, j) == 0;
+    if (!j->started) leaves_main(j); /* no thread: do it now */
+    return j;
+}
+
+int salt_leaves_wait(void *job, uint64_t *ecmuls) {
+    leaves_job *j = (leaves_job *)job;
+    if (j->started) pthread_join(j->th, NULL);
+    int rc = j->rc;
+    *ecmuls = j->ecmuls;
+    free(j);
     return rc;
 }
 

@@ -20,6 +20,10 @@
  *   their distinct parents (ascending), then the grandparents, ... up to level `top`, in that order
  *   in anc_olds64/anc_news64 (n_anc in total).
  *   *ecmuls receives the number of changed children over the levels.
+ * salt_leaves_start: salt_commit_slot_deltas of n level-3 nodes (ascending `ids`, inputs as there),
+ *   then salt_propagate_main of the result up to level 1 (top = 1), on a new thread; the caller keeps
+ *   every buffer alive until salt_leaves_wait, which joins it, frees the job and returns its status
+ *   (*ecmuls: the propagation's). NULL when out of memory.
  * salt_fr_quotient_sum (prover, §6.5): g = Σ_z (f_z(X) − f_z(z)) / (X − z) in evaluation form on
  *   the domain 0..255 for nz vectors f_z (256 scalars each) at points zs; consts32 holds 3×256
  *   scalars: 1/d for d = 0..255 (entry 0 unused), A'(j), 1/A'(j). salt_fr_combine: Σ_i c_i·v_i of
@@ -55,6 +59,10 @@ int salt_commit_slot_deltas(const uint8_t *olds64, size_t n_nodes, const uint32_
 int salt_propagate_main(size_t n, const uint32_t *ids, const uint8_t *olds64,
                         const uint8_t *news64, int top, size_t n_anc, const uint8_t *anc_olds64,
                         uint8_t *anc_news64, uint64_t *ecmuls, int n_threads);
+void *salt_leaves_start(size_t n, const uint32_t *ids, const uint8_t *olds64, const uint32_t *counts,
+                        const uint8_t *slots, const uint8_t *values, const uint32_t *lens, size_t n_anc,
+                        const uint8_t *anc_olds64, uint8_t *news64, uint8_t *anc_news64, int n_threads);
+int salt_leaves_wait(void *job, uint64_t *ecmuls);
 int salt_fr_quotient_sum(const uint8_t *agg32, const uint8_t *zs, size_t nz, const uint8_t *consts32,
                          uint8_t *out32);
 int salt_fr_combine(const uint8_t *vecs32, size_t n, const uint8_t *coefs32, uint8_t *out32);

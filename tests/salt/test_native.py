@@ -430,6 +430,28 @@ def test_propagate_main_matches_reference(nb, points):
             nb.propagate_main(bad_ids, olds[: len(bad_ids)], news[: len(bad_ids)], bad_anc)
 
 
+def test_leaves_to_level1_matches_reference(nb, points):
+    """Leaf commits + levels 3 → 1 on a C thread == the reference (§5.1), several jobs in flight."""
+    from salt.types import main_ancestors
+
+    rng = random.Random(21)
+    jobs = []
+    for n in (1, 7, 300):
+        ids = sorted({65793 + rng.randrange(65536, 1 << 24) for _ in range(n)})
+        counts = [rng.randrange(1, 4) for _ in ids]
+        olds = [points[rng.randrange(24)] for _ in ids]
+        changes = [(_salt_value(rng), None if rng.random() < 0.3 else _salt_value(rng)) for _ in range(sum(counts))]
+        slots = bytes(rng.randrange(256) for _ in changes)
+        anc_olds = [points[rng.randrange(24)] for _ in main_ancestors(ids, 1)]
+        args = (ids, olds, counts, slots, changes, anc_olds)
+        jobs.append((nb.leaves_to_level1(*args), PY.leaves_to_level1(*args)))
+    for got, want in jobs:
+        assert got() == want()
+    wait = nb.leaves_to_level1([65793 + 5, 65793], [points[0]] * 2, [1, 1], b"\0\1", [(None, None)] * 2, [points[1]] * 3)
+    with pytest.raises(ValueError):  # ids not ascending
+        wait()
+
+
 def test_prover_scalar_field_ops_match_reference(nb):
     from salt.ipa import _barycentric
 
