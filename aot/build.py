@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -16,12 +18,13 @@ class BuildError(RuntimeError):
 
 
 def compile_shared(cc: Compiler, source: str, out: Path, flags: tuple[str, ...] = C_FLAGS,
-                   timeout_s: float = 120.0) -> Path:
-    """Compile C `source` to the shared object `out`; raise BuildError with the compiler's message."""
+                   timeout_s: float = 120.0, objects: tuple[Path, ...] = ()) -> Path:
+    """Compile C `source` (linked with `objects`) to the shared object `out`; raise BuildError with
+    the compiler's message."""
     out.parent.mkdir(parents=True, exist_ok=True)
     src = out.with_suffix(".c")
     src.write_text(source)
-    cmd = [*cc.argv, *flags, "-o", str(out), str(src)]
+    cmd = [*cc.argv, *flags, "-o", str(out), str(src), *map(str, objects)]
     try:
         res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
     except subprocess.TimeoutExpired as e:
@@ -31,12 +34,30 @@ def compile_shared(cc: Compiler, source: str, out: Path, flags: tuple[str, ...] 
     return out
 
 
+def compile_object(cc: Compiler, source: str, out: Path, flags: tuple[str, ...] = C_FLAGS,
+                   timeout_s: float = 120.0) -> Path:
+    """Compile C `source` to the object file `out` (written atomically: concurrent builders may share it)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="obj-", dir=out.parent) as tmp:
+        src, obj = Path(tmp) / "unit.c", Path(tmp) / "unit.o"
+        src.write_text(source)
+        cmd = [*cc.argv, *(f for f in flags if f != "-shared"), "-c", "-o", str(obj), str(src)]
+        try:
+            res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
+        except subprocess.TimeoutExpired as e:
+            raise BuildError(f"compile timed out after {timeout_s:.0f} s: {' '.join(cmd)}") from e
+        if res.returncode != 0:
+            raise BuildError(f"compile failed ({' '.join(cmd)}):\n{res.stderr.strip()}")
+        os.replace(obj, out)
+    return out
+
+
 def compile_shared_parts(cc: Compiler, sources: list[str], out: Path, flags: tuple[str, ...] = C_FLAGS,
-                         timeout_s: float = 120.0) -> Path:
-    """Compile several C units in parallel (one compiler process each) and link them into the shared
-    object `out`; a single unit is compile_shared. Raise BuildError as compile_shared does."""
+                         timeout_s: float = 120.0, objects: tuple[Path, ...] = ()) -> Path:
+    """Compile several C units in parallel (one compiler process each) and link them with `objects`
+    into the shared object `out`; a single unit is compile_shared. Raise BuildError as compile_shared does."""
     if len(sources) == 1:
-        return compile_shared(cc, sources[0], out, flags, timeout_s)
+        return compile_shared(cc, sources[0], out, flags, timeout_s, objects)
     out.parent.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + timeout_s
     compile_flags = [f for f in flags if f != "-shared"]
@@ -60,7 +81,7 @@ def compile_shared_parts(cc: Compiler, sources: list[str], out: Path, flags: tup
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-    cmd = [*cc.argv, *flags, "-o", str(out), *objs]
+    cmd = [*cc.argv, *flags, "-o", str(out), *objs, *map(str, objects)]
     try:
         res = subprocess.run(cmd, capture_output=True, text=True, timeout=max(1.0, deadline - time.monotonic()))
     except subprocess.TimeoutExpired as e:

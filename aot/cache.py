@@ -20,7 +20,7 @@ from eth_hash.auto import keccak
 from aot.analysis import analyse
 from aot.build import BuildError, compile_shared_parts
 from aot.codegen import CODEGEN_VERSION, RUNTIME, emit_units
-from aot.loader import AOT_FLAGS, Contract, Library, parallel_parts
+from aot.loader import AOT_FLAGS, Contract, Library, parallel_parts, runtime_object
 from aot.toolchain import Compiler
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,8 @@ class NativeCache:
         with tempfile.TemporaryDirectory(prefix="build-", dir=self.directory) as tmp:
             built = Path(tmp) / "contract.so"
             try:
-                compile_shared_parts(self.cc, units, built, AOT_FLAGS, self.budget.timeout_s)
+                compile_shared_parts(self.cc, units, built, AOT_FLAGS, self.budget.timeout_s,
+                                     (runtime_object(self.cc),))
             except BuildError as e:
                 log.warning("aot: build failed or over the time budget, interpreting: %s", str(e)[:200])
                 self._loaded[code] = None

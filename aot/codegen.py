@@ -24,7 +24,7 @@ from importlib.resources import files
 from aot.analysis import STACK_LIMIT, Block, Program
 from aot.opcodes import ENV_INDEX, JUMP, JUMPI, MAX_HOST_ARGS, OPS, PUSH0, PUSH32
 
-CODEGEN_VERSION = 4
+CODEGEN_VERSION = 5
 CHUNK = 256
 REGISTER_MODE_MAX_INSTRS = 2_000
 _SIG = "(aot_frame *f, u256 *stk, u256 *sp, int64_t gas, uint64_t jt)"
@@ -419,5 +419,5 @@ def emit_units(functions: list[tuple[str, Program]], parts: int) -> list[str]:
     for body in sorted(bodies, key=len, reverse=True):
         min(units, key=len).extend(body)
     head = "\n".join(protos) + "\n"
-    return [("#define AOT_SPLIT\n" + ("" if i == 0 else "#define AOT_SECONDARY\n") + RUNTIME + "\n" + head
+    return [("#define AOT_SPLIT\n" + RUNTIME + "\n" + head
              + "\n".join(lines) + "\n") for i, lines in enumerate(units) if lines or i == 0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from collections.abc import Callable
@@ -12,8 +13,8 @@ from typing import Any
 import cffi
 
 from aot.analysis import Program
-from aot.build import compile_shared_parts
-from aot.codegen import emit_units
+from aot.build import compile_object, compile_shared_parts
+from aot.codegen import RUNTIME, emit_units
 from aot.toolchain import Compiler
 
 AOT_FLAGS = ("-std=c2x", "-O2", "-fno-vectorize", "-fno-slp-vectorize", "-fPIC", "-shared", "-fvisibility=hidden", "-w")
@@ -173,12 +174,23 @@ def parallel_parts(programs: list[tuple[str, Program]]) -> int:
     return max(1, min(os.cpu_count() or 1, instrs // SPLIT_MIN_INSTRS))
 
 
+def runtime_object(cc: Compiler) -> Path:
+    """runtime.h's out-of-line helpers compiled once per (runtime text, flags, compiler) into an object
+    that every contract's shared object links, cached under `$MEGAETH_CACHE_DIR/aot-runtime/`."""
+    key = hashlib.sha256("\0".join((RUNTIME, *AOT_FLAGS, cc.version_text)).encode()).hexdigest()[:24]
+    root = Path(os.environ.get("MEGAETH_CACHE_DIR") or Path.home() / ".cache" / "megaeth-node")
+    path = root / "aot-runtime" / f"{key}.o"
+    if not path.exists():
+        compile_object(cc, "#define AOT_RUNTIME\n" + RUNTIME, path, AOT_FLAGS)
+    return path
+
+
 def build_library(cc: Compiler, programs: list[tuple[str, Program]], out: Path,
                   timeout_s: float = 120.0, parts: int | None = None) -> Library:
     """Generate, compile (large code as parallel units) and load one shared object holding every
     (name, program)."""
     units = emit_units(programs, parallel_parts(programs) if parts is None else parts)
-    compile_shared_parts(cc, units, out, AOT_FLAGS, timeout_s)
+    compile_shared_parts(cc, units, out, AOT_FLAGS, timeout_s, (runtime_object(cc),))
     return Library(out, [n for n, _ in programs])
 
 

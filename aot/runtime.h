@@ -1,6 +1,8 @@
 /* Run-time support for AOT-compiled EVM contracts (C23, clang >= 16): the frame ABI shared with
  * aot/loader.py, 256-bit helpers with exact EVM semantics, memory with exact expansion cost, and
- * Keccak-256. Included once at the top of every generated translation unit. */
+ * Keccak-256. Every generated translation unit starts with this text; its out-of-line helpers
+ * (RTFN) are defined only with AOT_RUNTIME, in one object built once per compiler and linked into
+ * every shared object (aot/build.py runtime_object). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,8 +13,8 @@ typedef unsigned _BitInt(512) u512;
 
 #define NOINLINE __attribute__((noinline))
 #define EXPORT __attribute__((visibility("default")))
-/* Block functions: file-local, or hidden and shared between the units of a split build
-   (codegen.emit_units; AOT_SECONDARY units declare, not define, the exported helpers). */
+#define RTFN NOINLINE __attribute__((visibility("hidden")))
+/* Block functions: file-local, or hidden and shared between the units of a split build. */
 #ifdef AOT_SPLIT
 #define BLOCKFN NOINLINE __attribute__((visibility("hidden")))
 #else
@@ -76,11 +78,92 @@ enum { AOT_HOST_ENV = 0x100, AOT_HOST_SLOAD = 0x200 };
 enum { AOT_ENV_CALLVALUE = 3 };  /* ENV_INDEX[CALLVALUE] in aot/opcodes.py */
 enum { AOT_KEEP_MEM = 1 << 20 };  /* a reused frame keeps a memory buffer up to this size */
 
-#ifdef AOT_SECONDARY
 EXPORT int aot_mem_resize(aot_frame *f, uint64_t size);
 EXPORT void aot_slots_clear(aot_frame *f);
 EXPORT void aot_mem_free(aot_frame *f);
-#else
+/* Out-of-line helpers, defined in the runtime object. */
+RTFN int64_t mem_grow(aot_frame *f, int64_t gas, uint64_t end);
+RTFN void copy_padded(uint8_t *dst, const uint8_t *src, uint64_t src_len, u256 off, uint64_t size);
+RTFN u256 calldataload(const aot_frame *f, u256 off);
+RTFN int32_t env_miss(aot_frame *f, int i, uint32_t op, uint32_t pc);
+RTFN int64_t aot_sload(aot_frame *f, u256 key, int64_t gas, uint32_t pc);
+RTFN int64_t aot_sstore(aot_frame *f, u256 key, u256 value, int64_t gas, uint32_t pc);
+RTFN u256 op_div(u256 a, u256 b);
+RTFN u256 op_mod(u256 a, u256 b);
+RTFN u256 op_sdiv(u256 a, u256 b);
+RTFN u256 op_smod(u256 a, u256 b);
+RTFN u256 op_addmod(u256 a, u256 b, u256 n);
+RTFN u256 op_mulmod(u256 a, u256 b, u256 n);
+RTFN u256 op_exp(u256 base, u256 e);
+RTFN u256 op_signextend(u256 b, u256 x);
+RTFN u256 op_byte(u256 i, u256 x);
+RTFN u256 op_shl(u256 s, u256 x);
+RTFN u256 op_shr(u256 s, u256 x);
+RTFN u256 op_sar(u256 s, u256 x);
+RTFN u256 keccak256(const uint8_t *p, uint64_t n);
+
+/* Start a run on a fresh or reused frame (host, handle and buffers are kept; per-run state is reset).
+   CALLVALUE is known to the caller, so it is passed in rather than fetched through the host. */
+static inline void aot_enter(aot_frame *f, int64_t gas, const char *calldata, uint64_t calldata_size,
+                             const char *callvalue, uint32_t is_static) {
+    if (f->mem_cap > AOT_KEEP_MEM) {
+        free(f->mem);
+        f->mem = 0;
+        f->mem_cap = 0;
+    }
+    if (f->slot_count) aot_slots_clear(f);
+    f->gas = gas;
+    f->calldata = (const uint8_t *)calldata;
+    f->calldata_size = calldata_size;
+    f->is_static = is_static;
+    f->mem_size = f->out_offset = f->out_size = f->returndata_size = 0;
+    f->err = 0;
+    f->refund = 0;
+    memcpy(f->env[AOT_ENV_CALLVALUE], callvalue, 32);
+    f->env_valid = 1ULL << AOT_ENV_CALLVALUE;
+}
+
+/* Charge expansion for [off, off+size); a negative result means out of gas. */
+static inline int64_t mem_need(aot_frame *f, int64_t gas, u256 off, u256 size) {
+    if (size == 0) return gas;
+    if ((off | size) >> 32) return -1;
+    uint64_t end = (uint64_t)off + (uint64_t)size;
+    return end <= f->mem_size ? gas : mem_grow(f, gas, end);
+}
+
+static inline int64_t copy_cost(u256 size) { return 3 * (int64_t)(((uint64_t)size + 31) / 32); }
+
+static inline u256 load_be(const uint8_t *p) {
+    u256 v = 0;
+    for (int i = 0; i < 4; i++) {
+        uint64_t w;
+        memcpy(&w, p + 8 * i, 8);
+        v = (v << 64) | (u256)__builtin_bswap64(w);
+    }
+    return v;
+}
+
+static inline void store_be(uint8_t *p, u256 v) {
+    for (int i = 3; i >= 0; i--) {
+        uint64_t w = __builtin_bswap64((uint64_t)v);
+        memcpy(p + 8 * i, &w, 8);
+        v >>= 64;
+    }
+}
+
+static inline u256 io_get(const aot_frame *f, int i) { u256 v; memcpy(&v, f->io[i], 32); return v; }
+static inline void io_set(aot_frame *f, int i, u256 v) { memcpy(f->io[i], &v, 32); }
+
+static inline u256 env_get(const aot_frame *f, int i) { u256 v; memcpy(&v, f->env[i], 32); return v; }
+
+static inline int byte_len(u256 v) {
+    int n = 0;
+    while (v) { n++; v >>= 8; }
+    return n;
+}
+static inline u256 op_slt(u256 a, u256 b) { return (s256)a < (s256)b; }
+
+#ifdef AOT_RUNTIME
 /* Memory: offsets and sizes beyond 2^32 can never be paid for (cost > 2^45 gas) and fail as out of gas. */
 EXPORT int aot_mem_resize(aot_frame *f, uint64_t size) {
     if (size <= f->mem_size) return 1;
@@ -115,70 +198,16 @@ EXPORT void aot_mem_free(aot_frame *f) {
     f->stack = 0;
 }
 
-/* Start a run on a fresh or reused frame (host, handle and buffers are kept; per-run state is reset).
-   CALLVALUE is known to the caller, so it is passed in rather than fetched through the host. */
-static inline void aot_enter(aot_frame *f, int64_t gas, const char *calldata, uint64_t calldata_size,
-                             const char *callvalue, uint32_t is_static) {
-    if (f->mem_cap > AOT_KEEP_MEM) {
-        free(f->mem);
-        f->mem = 0;
-        f->mem_cap = 0;
-    }
-    if (f->slot_count) aot_slots_clear(f);
-    f->gas = gas;
-    f->calldata = (const uint8_t *)calldata;
-    f->calldata_size = calldata_size;
-    f->is_static = is_static;
-    f->mem_size = f->out_offset = f->out_size = f->returndata_size = 0;
-    f->err = 0;
-    f->refund = 0;
-    memcpy(f->env[AOT_ENV_CALLVALUE], callvalue, 32);
-    f->env_valid = 1ULL << AOT_ENV_CALLVALUE;
-}
-#endif
-
 static inline int64_t mem_cost(uint64_t words) { return (int64_t)(3 * words + words * words / 512); }
 
-static NOINLINE int64_t mem_grow(aot_frame *f, int64_t gas, uint64_t end) {
+RTFN int64_t mem_grow(aot_frame *f, int64_t gas, uint64_t end) {
     uint64_t words = (end + 31) / 32;
     gas -= mem_cost(words) - mem_cost(f->mem_size / 32);
     if (gas < 0 || !aot_mem_resize(f, words * 32)) return -1;
     return gas;
 }
-
-/* Charge expansion for [off, off+size); a negative result means out of gas. */
-static inline int64_t mem_need(aot_frame *f, int64_t gas, u256 off, u256 size) {
-    if (size == 0) return gas;
-    if ((off | size) >> 32) return -1;
-    uint64_t end = (uint64_t)off + (uint64_t)size;
-    return end <= f->mem_size ? gas : mem_grow(f, gas, end);
-}
-
-static inline int64_t copy_cost(u256 size) { return 3 * (int64_t)(((uint64_t)size + 31) / 32); }
-
-static inline u256 load_be(const uint8_t *p) {
-    u256 v = 0;
-    for (int i = 0; i < 4; i++) {
-        uint64_t w;
-        memcpy(&w, p + 8 * i, 8);
-        v = (v << 64) | (u256)__builtin_bswap64(w);
-    }
-    return v;
-}
-
-static inline void store_be(uint8_t *p, u256 v) {
-    for (int i = 3; i >= 0; i--) {
-        uint64_t w = __builtin_bswap64((uint64_t)v);
-        memcpy(p + 8 * i, &w, 8);
-        v >>= 64;
-    }
-}
-
-static inline u256 io_get(const aot_frame *f, int i) { u256 v; memcpy(&v, f->io[i], 32); return v; }
-static inline void io_set(aot_frame *f, int i, u256 v) { memcpy(f->io[i], &v, 32); }
-
 /* Copy src[off .. off+size) into dst, zero-filling past src_len (CALLDATACOPY, CODECOPY). */
-static NOINLINE void copy_padded(uint8_t *dst, const uint8_t *src, uint64_t src_len, u256 off, uint64_t size) {
+RTFN void copy_padded(uint8_t *dst, const uint8_t *src, uint64_t src_len, u256 off, uint64_t size) {
     uint64_t n = 0;
     if (off < src_len) {
         uint64_t o = (uint64_t)off;
@@ -187,23 +216,19 @@ static NOINLINE void copy_padded(uint8_t *dst, const uint8_t *src, uint64_t src_
     }
     memset(dst + n, 0, size - n);
 }
-
-static NOINLINE u256 calldataload(const aot_frame *f, u256 off) {
+RTFN u256 calldataload(const aot_frame *f, u256 off) {
     uint8_t buf[32];
     copy_padded(buf, f->calldata, f->calldata_size, off, 32);
     return load_be(buf);
 }
-
 /* Environment opcodes: fetched from the host once per frame, then served from env[]. */
-static NOINLINE int32_t env_miss(aot_frame *f, int i, uint32_t op, uint32_t pc) {
+RTFN int32_t env_miss(aot_frame *f, int i, uint32_t op, uint32_t pc) {
     int32_t st = f->host(f, AOT_HOST_ENV | op, pc);
     if (st) return st;
     memcpy(f->env[i], f->io[0], 32);
     f->env_valid |= 1ULL << i;
     return 0;
 }
-static inline u256 env_get(const aot_frame *f, int i) { u256 v; memcpy(&v, f->env[i], 32); return v; }
-
 /* Storage of the executing account: a per-frame cache written back by the host at frame exit and
    before calls (EIP-2929 warmth, EIP-2200/3529 costs and refunds computed here, as py-evm does). */
 static inline uint64_t slot_hash(u256 k) {
@@ -238,7 +263,6 @@ static int slot_reserve(aot_frame *f) {
     }
     return 1;
 }
-
 /* The cached slot `key`, loading it from the host on first touch; NULL with f->err set on failure. */
 static NOINLINE aot_slot *slot_find(aot_frame *f, u256 key, uint32_t pc) {
     if (f->slot_index) {
@@ -264,10 +288,9 @@ static NOINLINE aot_slot *slot_find(aot_frame *f, u256 key, uint32_t pc) {
     s->pad = 0;
     return s;
 }
-
 /* SLOAD with `gas` visible to it: returns the gas left (value in io[0]); negative on failure, with
    f->err = 0 for out of gas. */
-static NOINLINE int64_t aot_sload(aot_frame *f, u256 key, int64_t gas, uint32_t pc) {
+RTFN int64_t aot_sload(aot_frame *f, u256 key, int64_t gas, uint32_t pc) {
     aot_slot *s = slot_find(f, key, pc);
     if (!s) return -1;
     if (s->flags & AOT_SLOT_WARM) {
@@ -279,8 +302,7 @@ static NOINLINE int64_t aot_sload(aot_frame *f, u256 key, int64_t gas, uint32_t 
     memcpy(f->io[0], s->cur, 32);
     return gas;
 }
-
-static NOINLINE int64_t aot_sstore(aot_frame *f, u256 key, u256 value, int64_t gas, uint32_t pc) {
+RTFN int64_t aot_sstore(aot_frame *f, u256 key, u256 value, int64_t gas, uint32_t pc) {
     if (f->is_static) { f->err = AOT_STATIC; return -1; }
     if (gas <= 2300) return -1;               /* EIP-2200 sentry */
     aot_slot *s = slot_find(f, key, pc);
@@ -313,7 +335,6 @@ static NOINLINE int64_t aot_sstore(aot_frame *f, u256 key, u256 value, int64_t g
     }
     return gas;
 }
-
 /* Arithmetic with EVM semantics. Division is Knuth's algorithm D on 64-bit limbs (clang expands
    _BitInt division bit by bit, ~100x slower); the 128/64 step is one `divq` on x86-64. */
 typedef unsigned __int128 u128;
@@ -335,6 +356,9 @@ static inline int limbs_used(const uint64_t *x, int n) {
     while (n > 0 && x[n - 1] == 0) n--;
     return n;
 }
+
+static inline void to_limbs(uint64_t *l, u256 x) { memcpy(l, &x, 32); }
+static inline u256 from_limbs(const uint64_t *l) { u256 x; memcpy(&x, l, 32); return x; }
 
 /* q[0..m-n] = u / v, r[0..n-1] = u % v for m-limb u and n-limb v (v[n-1] != 0, m >= n, m <= 8). */
 static NOINLINE void divmod_limbs(uint64_t *q, uint64_t *r, const uint64_t *u, const uint64_t *v, int m, int n) {
@@ -394,10 +418,6 @@ static NOINLINE void divmod_limbs(uint64_t *q, uint64_t *r, const uint64_t *u, c
     }
     for (int i = 0; i < n; i++) r[i] = (un[i] >> s) | (s ? un[i + 1] << (64 - s) : 0);
 }
-
-static inline void to_limbs(uint64_t *l, u256 x) { memcpy(l, &x, 32); }
-static inline u256 from_limbs(const uint64_t *l) { u256 x; memcpy(&x, l, 32); return x; }
-
 /* a / b and a % b for b != 0 (a power of two divides by shifting: old Solidity shifts with DIV). */
 static NOINLINE void udivmod(u256 a, u256 b, u256 *q, u256 *r) {
     if (a < b) { *q = 0; *r = a; return; }
@@ -417,27 +437,26 @@ static NOINLINE void udivmod(u256 a, u256 b, u256 *q, u256 *r) {
     *q = from_limbs(ql);
     *r = from_limbs(rl);
 }
-
-static NOINLINE u256 op_div(u256 a, u256 b) {
+RTFN u256 op_div(u256 a, u256 b) {
     if (b == 0) return 0;
     u256 q, r;
     udivmod(a, b, &q, &r);
     return q;
 }
-static NOINLINE u256 op_mod(u256 a, u256 b) {
+RTFN u256 op_mod(u256 a, u256 b) {
     if (b == 0) return 0;
     u256 q, r;
     udivmod(a, b, &q, &r);
     return r;
 }
 static inline int neg(u256 a) { return (int)(a >> 255); }
-static NOINLINE u256 op_sdiv(u256 a, u256 b) {
+RTFN u256 op_sdiv(u256 a, u256 b) {
     if (b == 0) return 0;
     u256 ua = neg(a) ? -a : a, ub = neg(b) ? -b : b, q, r;
     udivmod(ua, ub, &q, &r);
     return neg(a) != neg(b) ? -q : q;
 }
-static NOINLINE u256 op_smod(u256 a, u256 b) {
+RTFN u256 op_smod(u256 a, u256 b) {
     if (b == 0) return 0;
     u256 ua = neg(a) ? -a : a, ub = neg(b) ? -b : b, q, r;
     udivmod(ua, ub, &q, &r);
@@ -453,7 +472,7 @@ static u256 mod_limbs(const uint64_t *x, int m, u256 n) {
     divmod_limbs(q, r, x, v, m, nl);
     return from_limbs(r);
 }
-static NOINLINE u256 op_addmod(u256 a, u256 b, u256 n) {
+RTFN u256 op_addmod(u256 a, u256 b, u256 n) {
     if (n == 0) return 0;
     uint64_t x[5];
     u256 s = a + b;
@@ -461,7 +480,7 @@ static NOINLINE u256 op_addmod(u256 a, u256 b, u256 n) {
     x[4] = s < a;
     return mod_limbs(x, 5, n);
 }
-static NOINLINE u256 op_mulmod(u256 a, u256 b, u256 n) {
+RTFN u256 op_mulmod(u256 a, u256 b, u256 n) {
     if (n == 0) return 0;
     uint64_t x[4], y[4], p[8] = {0};
     to_limbs(x, a);
@@ -477,7 +496,7 @@ static NOINLINE u256 op_mulmod(u256 a, u256 b, u256 n) {
     }
     return mod_limbs(p, 8, n);
 }
-static NOINLINE u256 op_exp(u256 base, u256 e) {
+RTFN u256 op_exp(u256 base, u256 e) {
     u256 r = 1;
     while (e) {
         if (e & 1) r *= base;
@@ -486,26 +505,19 @@ static NOINLINE u256 op_exp(u256 base, u256 e) {
     }
     return r;
 }
-static inline int byte_len(u256 v) {
-    int n = 0;
-    while (v) { n++; v >>= 8; }
-    return n;
-}
-static NOINLINE u256 op_signextend(u256 b, u256 x) {
+RTFN u256 op_signextend(u256 b, u256 x) {
     if (b >= 31) return x;
     unsigned bit = 8 * (unsigned)b + 7;
     u256 mask = ((u256)1 << bit) - 1;
     return (x >> bit) & 1 ? x | ~mask : x & mask;
 }
-static NOINLINE u256 op_byte(u256 i, u256 x) { return i >= 32 ? 0 : (x >> (8 * (31 - (unsigned)i))) & 0xff; }
-static NOINLINE u256 op_shl(u256 s, u256 x) { return s >= 256 ? 0 : x << (unsigned)s; }
-static NOINLINE u256 op_shr(u256 s, u256 x) { return s >= 256 ? 0 : x >> (unsigned)s; }
-static NOINLINE u256 op_sar(u256 s, u256 x) {
+RTFN u256 op_byte(u256 i, u256 x) { return i >= 32 ? 0 : (x >> (8 * (31 - (unsigned)i))) & 0xff; }
+RTFN u256 op_shl(u256 s, u256 x) { return s >= 256 ? 0 : x << (unsigned)s; }
+RTFN u256 op_shr(u256 s, u256 x) { return s >= 256 ? 0 : x >> (unsigned)s; }
+RTFN u256 op_sar(u256 s, u256 x) {
     if (s >= 256) return neg(x) ? ~(u256)0 : 0;
     return (u256)((s256)x >> (unsigned)s);
 }
-static inline u256 op_slt(u256 a, u256 b) { return (s256)a < (s256)b; }
-
 /* Keccak-256 (FIPS 202 permutation, original 0x01 padding). */
 static const uint64_t KECCAK_RC[24] = {
     0x0000000000000001ULL, 0x0000000000008082ULL, 0x800000000000808aULL, 0x8000000080008000ULL,
@@ -516,7 +528,6 @@ static const uint64_t KECCAK_RC[24] = {
     0x8000000080008081ULL, 0x8000000000008080ULL, 0x0000000080000001ULL, 0x8000000080008008ULL,
 };
 static const int KECCAK_ROT[25] = {0, 1, 62, 28, 27, 36, 44, 6, 55, 20, 3, 10, 43, 25, 39, 41, 45, 15, 21, 8, 18, 2, 61, 56, 14};
-
 static inline uint64_t rol(uint64_t x, int n) { return n ? (x << n) | (x >> (64 - n)) : x; }
 
 static void keccak_f(uint64_t a[25]) {
@@ -535,8 +546,7 @@ static void keccak_f(uint64_t a[25]) {
         a[0] ^= KECCAK_RC[round];
     }
 }
-
-static NOINLINE u256 keccak256(const uint8_t *p, uint64_t n) {
+RTFN u256 keccak256(const uint8_t *p, uint64_t n) {
     enum { RATE = 136 };
     uint64_t a[25] = {0};
     uint8_t block[RATE];
@@ -562,3 +572,4 @@ static NOINLINE u256 keccak256(const uint8_t *p, uint64_t n) {
     memcpy(out, a, 32);
     return load_be(out);
 }
+#endif
