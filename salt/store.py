@@ -60,6 +60,10 @@ class WitnessMissingKey(KeyError):
 
 
 _CACHED_NODES = STARTING_NODE_ID[3]  # main-trie levels 0–2 (ids below the first bucket node)
+_BUCKET0 = STARTING_NODE_ID[3]  # level-3 node of bucket 0
+_DATA_LEAF0 = _BUCKET0 + NUM_META_BUCKETS  # level-3 node of the first data bucket
+_SEGMENT0 = STARTING_NODE_ID[4]
+_DATA_LEAF_DEFAULT = default_commitment(_DATA_LEAF0)
 _NODE_DELTA_MAX = 4096  # changed nodes kept over a node cache's base before folding them in
 
 
@@ -195,6 +199,12 @@ _META_PRELOAD = 4096
 _NO_BUCKET = -1
 
 
+def _value_of(raw: bytes) -> SaltValue:
+    """SaltValue of a stored 94-byte slot (§2.1)."""
+    kl, vl = raw[0], raw[1]
+    return SaltValue(raw[2 : 2 + kl], raw[2 + kl : 2 + kl + vl])
+
+
 def _meta_of(raw: bytes) -> BucketMeta:
     """BucketMeta of a stored 94-byte metadata SaltValue (key = nonce u32 LE ‖ capacity u64 LE)."""
     return BucketMeta(int.from_bytes(raw[2:6], "little"), int.from_bytes(raw[6:14], "little"))
@@ -210,16 +220,36 @@ class _OverlayReader:
         self.node_get = txn.cursor(db=nodes_db).get
         self.kv_cursor = txn.cursor(db=kv_db)
         self.nodes: dict[int, bytes] = {}
-        self.used: dict[int, int] = {}
         self.node_cache: _NodeCache | None = None  # all stored nodes of levels 0–2
         self._metas: dict[int, BucketMeta] | None = None  # all stored metadata, when there is little
+        self._slots: dict[int, dict[int, SaltValue]] = {}  # data bucket → its stored slots, once read
 
     def slot_value(self, key: int) -> SaltValue | None:
-        raw = self.kv_get(_U64BE.pack(key))
-        if raw is None:
-            return DEFAULT_META_VALUE if key >> BUCKET_SLOT_BITS < 65536 else None
-        kl, vl = raw[0], raw[1]
-        return SaltValue(raw[2 : 2 + kl], raw[2 + kl : 2 + kl + vl])
+        bucket = key >> BUCKET_SLOT_BITS
+        if bucket < NUM_META_BUCKETS:
+            raw = self.kv_get(_U64BE.pack(key))
+            return DEFAULT_META_VALUE if raw is None else _value_of(raw)
+        slots = self._slots.get(bucket)
+        if slots is None:
+            slots = self._scan_bucket(bucket)
+        return slots.get(key)
+
+    def _scan_bucket(self, bucket: int) -> dict[int, SaltValue]:
+        """A data bucket's stored slots in one range scan: its later slot reads, `bucket_used` and
+        (when empty) its level-3 commitment then need no LMDB access. Most buckets hold 0–2 keys."""
+        slots: dict[int, SaltValue] = {}
+        start = bucket << BUCKET_SLOT_BITS
+        end = start + (1 << BUCKET_SLOT_BITS)
+        cur = self.kv_cursor
+        if cur.set_range(_U64BE.pack(start)):
+            unpack = _U64BE.unpack
+            for k, raw in cur:
+                key = unpack(k)[0]
+                if key >= end:
+                    break
+                slots[key] = _value_of(raw)
+        self._slots[bucket] = slots
+        return slots
 
     def bucket_meta(self, bucket: int) -> BucketMeta:
         metas = self._metas
@@ -246,18 +276,8 @@ class _OverlayReader:
         return metas
 
     def bucket_used(self, bucket: int) -> int:
-        n = self.used.get(bucket)
-        if n is None:
-            n = 0
-            cur = self.kv_cursor
-            end = (bucket + 1) << BUCKET_SLOT_BITS
-            if cur.set_range(_U64BE.pack(bucket << BUCKET_SLOT_BITS)):
-                for k in cur.iternext(values=False):
-                    if _U64BE.unpack(k)[0] >= end:
-                        break
-                    n += 1
-            self.used[bucket] = n
-        return n
+        slots = self._slots.get(bucket)
+        return len(self._scan_bucket(bucket) if slots is None else slots)
 
     def plain_lookup(self, plain_key: bytes) -> int | None:
         return None
@@ -272,6 +292,11 @@ class _OverlayReader:
             if c is None:
                 c = cache.base.get(node_id)
             return default_commitment(node_id) if c is None else c
+        if _DATA_LEAF0 <= node_id < _SEGMENT0:  # an empty flat data bucket has the default (§4.4)
+            bucket = node_id - _BUCKET0
+            slots = self._slots.get(bucket)
+            if slots is not None and not slots and self.bucket_meta(bucket).capacity == MIN_BUCKET_SIZE:
+                return _DATA_LEAF_DEFAULT
         raw = self.node_get(_U64BE.pack(node_id))
         return default_commitment(node_id) if raw is None else raw
 
