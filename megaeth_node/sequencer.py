@@ -4,18 +4,24 @@ design.md "Data flow and state": all EVM and state work runs on one builder thre
 schedules it. A mini-block's transactions are journaled to LMDB (committed to the page cache: durable
 against a process crash; each seal is also fsynced) before anyone is told about their receipts, so a
 crash loses nothing acknowledged: at start-up the journal is re-executed into the
-open block. Sealing applies the block's state diff to SALT, computes the root, and writes block,
-receipts, indexes, code and state in one LMDB write transaction.
+open block. Sealing is pipelined so that mini-blocks never wait for it: the builder *closes* a block (its
+state diff applied to SALT: the root, a few ms) and at once opens the next one over the closed block's
+post-state; a sealer thread computes the rest (witness of the pre-state from its own LMDB snapshot,
+transactions and receipts roots, the header hash); the builder then *commits* block, receipts, indexes,
+code, witness and SALT state in one LMDB write transaction. One block seals at a time.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import threading
 import time
 from collections import deque
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+import multiprocessing
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -24,12 +30,14 @@ from eth_hash.auto import keccak
 
 from gas.basefee import holocene_params, next_base_fee
 from gas.spec import ChainConfig, spec_at
+from gas.system import HISTORY_STORAGE_ADDRESS
 from gas.tx import InvalidTxGas, TxGasInputs, validate_tx_gas
 from megaeth_node.errors import (
     FeeTooLow, InsufficientFunds, IntrinsicGasTooLow, InvalidChainId, InvalidTransaction,
     UnsupportedTxType,
 )
 from megaeth_node.executor.block import OpenBlock
+from megaeth_node.executor.state import KECCAK_EMPTY, Account
 from megaeth_node.executor.transact import InvalidTransaction as ExecInvalid
 from megaeth_node.genesis import EMPTY_OMMERS, EMPTY_REQUESTS_HASH, init_genesis
 from megaeth_node.mempool import Mempool, PoolTx, fee_cap, tip_cap
@@ -40,7 +48,7 @@ from megaeth_node.types import (
     ordered_trie_root,
 )
 from salt.pedersen import backend
-from salt.store import SaltStore
+from salt.store import SaltStore, StateOverlay
 from salt.witness import MptWitness, encode_mpt_witness, encode_salt_witness
 
 log = logging.getLogger(__name__)
@@ -88,12 +96,111 @@ class NodeEvents(Protocol):
 
 
 @dataclass(slots=True)
+class _Sealing:
+    """A closed block on its way to the chain store: what the sealer needs, and what readers of the next
+    block need before it is committed (its code, its hash)."""
+
+    header: Header  # state root, gas and bloom set; transactions/receipts roots still to come
+    txs: tuple[Transaction, ...]
+    senders: tuple[bytes, ...]
+    encoded_txs: tuple[bytes, ...]
+    receipts: tuple[Receipt, ...]
+    codes: dict[bytes, bytes]
+    overlay: StateOverlay  # the block's SALT changes (post-state view), committed with the block
+    keys: frozenset[bytes]  # every plain key the block read or wrote
+    mini_blocks: int
+    hash: bytes = b""
+    hashed: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass(frozen=True, slots=True)
+class SealArtifacts:
+    """The costly part of a seal, computed from committed state only (so in another process)."""
+
+    witness: bytes  # bincode SaltWitness of the block's pre-state
+    transactions_root: bytes
+    receipts_root: bytes
+    encoded_receipts: list[bytes]
+
+
+def seal_artifacts(store: SaltStore, keys: frozenset[bytes], encoded_txs: Sequence[bytes],
+                   receipts: Sequence[Receipt]) -> SealArtifacts:
+    """The pre-state witness of `keys` (read before the block is committed) and the two ordered-trie roots."""
+    encoded_receipts = [r.encode() for r in receipts]
+    return SealArtifacts(encode_salt_witness(store.witness(keys)), ordered_trie_root(encoded_txs),
+                         ordered_trie_root(encoded_receipts), encoded_receipts)
+
+
+_worker_store: SaltStore | None = None
+
+
+def _worker_init(db_path: str, parent: int) -> None:
+    """Sealer process: a read-only view of the node's LMDB environment; it exits when the node is gone (even
+    killed with -9, when no shutdown reaches it)."""
+    global _worker_store
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="orphan-watch", daemon=True).start()
+    backend().warm()
+    _worker_store = SaltStore(open_env(Path(db_path), readonly=True))
+
+
+def _worker_seal(keys: frozenset[bytes], encoded_txs: list[bytes], receipts: list[Receipt]) -> SealArtifacts:
+    assert _worker_store is not None, "sealer process not initialised"
+    return seal_artifacts(_worker_store, keys, encoded_txs, receipts)
+
+
+@dataclass(slots=True)
+class _Sealed:
+    sealing: _Sealing
+    block: Block
+    artifacts: SealArtifacts
+
+
+class _Reader:
+    """The state reader of an open block: SALT through `base`; while the parent block is sealing, the code it
+    deployed and its hash (waited for) come from it, since the chain store has neither yet."""
+
+    def __init__(self, base: SaltReader, parent: _Sealing | None) -> None:
+        self.base = base
+        self.parent = parent
+
+    def account(self, address: bytes) -> Account | None:
+        return self.base.account(address)
+
+    def storage(self, address: bytes, slot: int) -> int:
+        return self.base.storage(address, slot)
+
+    def code(self, code_hash: bytes) -> bytes:
+        parent = self.parent
+        if parent is not None and code_hash in parent.codes:
+            return parent.codes[code_hash]
+        return self.base.code(code_hash)
+
+    def bucket_capacity(self, plain_key: bytes) -> int:
+        return self.base.bucket_capacity(plain_key)
+
+    def block_hash(self, number: int) -> bytes:
+        parent = self.parent
+        if parent is not None and number == parent.header.number:
+            parent.hashed.wait()
+            return parent.hash
+        return self.base.block_hash(number)
+
+
+@dataclass(slots=True)
 class _Building:
-    header: Header  # template: roots, gas used and bloom are filled at seal
+    header: Header  # template: parent hash (once known), roots, gas used and bloom are filled at close
     run: OpenBlock
-    overlay: Any
+    reader: _Reader
+    overlay: StateOverlay | None  # None while the parent is sealing (reads go through its overlay)
     txs: list[Transaction] = field(default_factory=list)
     senders: list[bytes] = field(default_factory=list)
+    encoded_txs: list[bytes] = field(default_factory=list)
     mini_blocks: int = 0
     log_count: int = 0
     seen: tuple[dict[bytes, Any], dict[tuple[bytes, int], int]] = field(default_factory=lambda: ({}, {}))
@@ -133,13 +240,20 @@ class Sequencer:
         self.salt = SaltStore(self.env)
         self.pool = Mempool()
         self._builder = ThreadPoolExecutor(1, thread_name_prefix="builder")
+        # the witness and roots of a closed block are computed in a process of their own: no GIL shared with
+        # the builder and the event loop (started at the first seal; `run` starts it early)
+        self._sealer = ProcessPoolExecutor(1, multiprocessing.get_context("spawn"), _worker_init,
+                                           (str(settings.data_dir / "db"), os.getpid()))
+        self._sealing: _Sealing | None = None  # the closed block being sealed (at most one)
+        self._seal_task: asyncio.Task[None] | None = None
         self._waiters: dict[bytes, list[asyncio.Future[tuple[MiniBlock, int] | None]]] = {}
-        self._admissions: deque[tuple[Transaction, bytes, asyncio.Future[PoolTx]]] = deque()
+        self._admissions: deque[tuple[Transaction, bytes, bytes, asyncio.Future[PoolTx]]] = deque()
         self._work = asyncio.Event()  # set when a transaction is admitted: run a mini-block now
         self._mini_block_number = 0
         backend().warm()  # the C tables take seconds to build: not inside the first seal
         self.head = init_genesis(self.env, self.chain, self.salt, settings.alloc, int(time.time()),
                                  settings.gas_limit, settings.base_fee)
+        self._tip = self.head  # the last closed block (== head unless one is sealing): the next one's parent
         self.listeners: list[NodeEvents] = []
         self._building: _Building | None = None
         self._stopping = False
@@ -153,14 +267,22 @@ class Sequencer:
         return await asyncio.get_running_loop().run_in_executor(self._builder, fn, *args)
 
     def _open(self, timestamp: int | None = None) -> _Building:
-        parent = self.head
+        """Open the block after the tip. While the tip is sealing, its overlay (post-state) serves the reads and
+        the parent hash is filled in at close; the EIP-2935 history contract, if deployed, needs the hash now."""
+        parent, sealing = self._tip, self._sealing
         ts = timestamp or max(parent.timestamp + 1, int(time.time()))
-        header = replace(parent, parent_hash=parent.hash, number=parent.number + 1, timestamp=ts, gas_used=0,
-                         mix_hash=keccak(parent.hash), base_fee_per_gas=self.next_base_fee(),
+        base = SaltReader(sealing.overlay if sealing else self.salt.overlay(), self.chain)
+        parent_hash = bytes(32) if sealing else parent.hash
+        if sealing and (base.account(HISTORY_STORAGE_ADDRESS) or Account()).code_hash != KECCAK_EMPTY:
+            sealing.hashed.wait()
+            parent_hash = sealing.hash
+        # prevrandao chains the parent's, not its hash: the next block can run before the parent is hashed
+        header = replace(parent, parent_hash=parent_hash, number=parent.number + 1, timestamp=ts, gas_used=0,
+                         mix_hash=keccak(parent.mix_hash), base_fee_per_gas=self.next_base_fee(),
                          ommers_hash=EMPTY_OMMERS, requests_hash=EMPTY_REQUESTS_HASH)
-        overlay = self.salt.overlay()
-        run = OpenBlock(SaltReader(overlay, self.chain), header, self.chain_config)
-        return _Building(header, run, overlay)
+        reader = _Reader(base, sealing)
+        run = OpenBlock(reader, header, self.chain_config)
+        return _Building(header, run, reader, None if sealing else base.overlay)
 
     def building(self) -> _Building:
         if self._building is None:
@@ -168,26 +290,33 @@ class Sequencer:
         return self._building
 
     def next_base_fee(self) -> int:
-        """Base fee of the block after the head: EIP-1559 with the head's Holocene parameters, floored at the
+        """Base fee of the block after the tip: EIP-1559 with the tip's Holocene parameters, floored at the
         configured minimum (gas/basefee.py)."""
-        h = self.head
+        h = self._tip
         return next_base_fee(h.base_fee_per_gas or 0, h.gas_used, h.gas_limit, *holocene_params(h.extra_data),
                              minimum=self.settings.base_fee)
 
     def _recover(self) -> int:
-        """Re-execute the journaled mini-blocks of the unsealed block (crash recovery); return the tx count."""
+        """Re-execute the journaled mini-blocks of the unsealed blocks (crash recovery); a block whose close was
+        journaled is sealed before the next one opens. Return the transaction count."""
         count = 0
         for number, _, timestamp, txs in self.chain.journal():
-            if number != self.head.number + 1:
+            if number <= self.head.number:
                 continue
+            if self._building is not None and self._building.header.number != number:
+                self._seal()  # journaled before closes were: the next block's entries close it
             if self._building is None:
                 self._building = self._open(timestamp)
             b = self._building
+            if not txs:  # the close marker
+                self._seal()
+                continue
             for tx in txs:
                 sender = tx.recover_sender()
                 b.run.execute(tx, sender)
                 b.txs.append(tx)
                 b.senders.append(sender)
+                b.encoded_txs.append(tx.encode())
                 self.pool.drop_below(sender, tx.nonce + 1)
                 count += 1
             b.mini_blocks += 1
@@ -199,7 +328,9 @@ class Sequencer:
     def _mini_block(self) -> MiniBlock | None:
         """Execute what the pool can run now into one mini-block; journal it durably."""
         b = self.building()
-        executed: list[tuple[Transaction, bytes, Receipt]] = []
+        if self.settings.block_time_ms == 0 and b.txs:
+            return None  # a block per transaction: this one waits for its seal
+        executed: list[tuple[PoolTx, Receipt]] = []
         for entry in list(self.pool.executable(self._state_nonce, b.header.base_fee_per_gas or 0)):
             if self._state_nonce(entry.sender) != entry.tx.nonce:
                 continue
@@ -211,24 +342,25 @@ class Sequencer:
                 self._dropped.append(entry.tx.hash)
                 continue
             self.pool.remove(entry.tx.hash)
-            executed.append((entry.tx, entry.sender, receipt))
+            executed.append((entry, receipt))
             if self.settings.block_time_ms == 0:
                 break
         if not executed:
             return None
         with self.env.begin(write=True) as txn:
             self.chain.journal_mini_block(txn, b.header.number, b.mini_blocks, b.header.timestamp,
-                                          [t for t, _, _ in executed])
+                                          [e.raw for e, _ in executed])
         first = len(b.txs)
         prior_gas = b.run.receipts[first - 1].cumulative_gas_used if first else 0
-        for tx, sender, _ in executed:
-            b.txs.append(tx)
-            b.senders.append(sender)
+        for e, _ in executed:
+            b.txs.append(e.tx)
+            b.senders.append(e.sender)
+            b.encoded_txs.append(e.raw)
         changes = self._state_changes(b) if any(x.wants_state_changes() for x in self.listeners) else None
         mb = MiniBlock(self._mini_block_number, b.header.number, b.mini_blocks, time.time_ns() // 1000, first, prior_gas,
-                       tuple(t for t, _, _ in executed), tuple(s for _, s, _ in executed),
-                       tuple(r for _, _, r in executed), b.header, b.log_count, changes)
-        b.log_count += sum(len(r.logs) for _, _, r in executed)
+                       tuple(e.tx for e, _ in executed), tuple(e.sender for e, _ in executed),
+                       tuple(r for _, r in executed), b.header, b.log_count, changes)
+        b.log_count += sum(len(r.logs) for _, r in executed)
         b.mini_blocks += 1
         self._mini_block_number += 1
         return mb
@@ -248,30 +380,68 @@ class Sequencer:
         b.seen = (dict(diff.accounts), dict(diff.storage))
         return {a: StateChange(int(state.get_nonce(a)), int(state.get_balance(a)), slots) for a, slots in touched.items()}
 
-    def _seal(self) -> tuple[Block, list[Receipt]]:
-        """Finish the open block: SALT root, header, one LMDB write transaction with everything."""
+    def _close(self) -> _Sealing:
+        """Builder thread: end the open block (its SALT root, a few ms) and journal the close; the next block
+        opens over its post-state at once. The previous block must be committed."""
+        assert self._sealing is None, "one block seals at a time"
         b = self.building()
+        if b.overlay is None:
+            raise RuntimeError("the parent block is not committed")
         result = b.run.finish()
         diff = result.state_diff
-        witness = b.overlay.witness(diff.reads | diff.writes)  # of the pre-state, for mega_getBlockWitness
         root = b.overlay.apply(salt_updates(diff))
-        receipts = list(result.receipts)
-        header = replace(b.header, state_root=root, gas_used=result.gas_used, logs_bloom=result.logs_bloom,
-                         transactions_root=ordered_trie_root([tx.encode() for tx in b.txs]),
-                         receipts_root=ordered_trie_root([r.encode() for r in receipts]),
-                         withdrawals_root=EMPTY_TRIE_ROOT)
-        block = Block(header, tuple(b.txs), tuple(b.senders), header.hash)
+        header = replace(b.header, parent_hash=self.head.hash, state_root=root, gas_used=result.gas_used,
+                         logs_bloom=result.logs_bloom, withdrawals_root=EMPTY_TRIE_ROOT)
+        with self.env.begin(write=True) as txn:  # an empty entry marks the close, for recovery
+            self.chain.journal_mini_block(txn, header.number, b.mini_blocks, header.timestamp, [])
+        sealing = _Sealing(header, tuple(b.txs), tuple(b.senders), tuple(b.encoded_txs), result.receipts,
+                           dict(diff.codes), b.overlay, diff.reads | diff.writes, b.mini_blocks)
+        self._sealing, self._tip, self._building = sealing, header, None
+        return sealing
+
+    def _seal_in_worker(self, sealing: _Sealing) -> Future[SealArtifacts]:
+        """The sealer process computes the artifacts (before the block is committed: it reads the pre-state)."""
+        return self._sealer.submit(_worker_seal, sealing.keys, list(sealing.encoded_txs), list(sealing.receipts))
+
+    @staticmethod
+    def _sealed(sealing: _Sealing, artifacts: SealArtifacts) -> _Sealed:
+        """The final header and its hash (released to readers of the next block waiting for BLOCKHASH)."""
+        header = replace(sealing.header, transactions_root=artifacts.transactions_root,
+                         receipts_root=artifacts.receipts_root)
+        block = Block(header, sealing.txs, sealing.senders, header.hash)
+        sealing.hash = block.hash
+        sealing.hashed.set()
+        return _Sealed(sealing, block, artifacts)
+
+    def _commit(self, sealed: _Sealed) -> tuple[Block, list[Receipt]]:
+        """Builder thread: one LMDB write transaction with the block, its receipts, indexes, code, witness and
+        SALT state, and the journal up to it dropped; the open block's reads move to the committed state."""
+        sealing, block, art = sealed.sealing, sealed.block, sealed.artifacts
+        receipts = list(sealing.receipts)
         with self.env.begin(write=True) as txn:
-            b.overlay.commit(txn)
-            self.chain.write_codes(txn, diff.codes)
-            self.chain.write_block(txn, block, receipts)
-            self.chain.write_witness(txn, header.number, encode_salt_witness(witness),
+            sealing.overlay.commit(txn)
+            self.chain.write_codes(txn, sealing.codes)
+            self.chain.write_block(txn, block, receipts, sealing.encoded_txs, art.encoded_receipts)
+            self.chain.write_witness(txn, block.header.number, art.witness,
                                      encode_mpt_witness(MptWitness(EMPTY_TRIE_ROOT, ())))
-            self.chain.clear_journal(txn)
-        self.head = header
-        self._building = None
+            self.chain.clear_journal(txn, block.header.number)
+        self.head = block.header
+        if self._tip.number == block.header.number:
+            self._tip = block.header
+        self._sealing = None
+        b = self._building
+        if b is not None and b.overlay is None:
+            b.overlay = self.salt.overlay()
+            b.reader.base = SaltReader(b.overlay, self.chain)
+            b.reader.parent = None
         self._flusher.submit(self.env.sync, True)
         return block, receipts
+
+    def _seal(self) -> tuple[Block, list[Receipt]]:
+        """Close, seal and commit the open block in the calling thread (start-up recovery and tests)."""
+        sealing = self._close()
+        art = seal_artifacts(self.salt, sealing.keys, sealing.encoded_txs, sealing.receipts)
+        return self._commit(self._sealed(sealing, art))
 
     # -- event loop side --
 
@@ -282,9 +452,11 @@ class Sequencer:
 
     async def run(self) -> None:
         """The builder loop: a mini-block as soon as a transaction is admitted and the builder is free, else
-        every `mini_block_ms` (queued transactions may have become executable); a seal every `block_time_ms`
-        (0 = per tx). Waiters are answered right after their mini-block is journaled, before any seal."""
+        every `mini_block_ms` (queued transactions may have become executable); a close every `block_time_ms`
+        (0 = per tx) once the previous block is committed, its seal running beside the next mini-blocks.
+        Waiters are answered right after their mini-block is journaled."""
         settings = self.settings
+        self._sealer.submit(int)  # start the sealer process (seconds: imports, curve tables) before the first seal
         last_seal = time.monotonic()
         while not self._stopping:
             if not self._work.is_set():
@@ -295,17 +467,27 @@ class Sequencer:
             self._work.clear()
             mb = await self._on_builder(self._mini_block) if len(self.pool) else None
             if mb is not None:
-                header = self.building().header
+                header = mb.header or self.building().header
                 for listener in self.listeners:
                     listener.on_mini_block(mb, header)
             self._resolve(mb)
+            if self._seal_task is not None:
+                if not self._seal_task.done():
+                    continue
+                self._seal_task.result()  # a failed seal stops the node with its traceback
+                self._seal_task = None
             due = (time.monotonic() - last_seal) * 1000 >= settings.block_time_ms > 0
-            if (settings.block_time_ms == 0 and mb is not None) or due:
-                mini_blocks = self.building().mini_blocks
-                block, receipts = await self._on_builder(self._seal)
+            if (settings.block_time_ms == 0 and self._building is not None and self._building.txs) or due:
+                sealing = await self._on_builder(self._close)
                 last_seal = time.monotonic()
-                for listener in self.listeners:
-                    listener.on_block(block, receipts, mini_blocks)
+                self._seal_task = asyncio.create_task(self._finish_seal(sealing))
+
+    async def _finish_seal(self, sealing: _Sealing) -> None:
+        sealed = self._sealed(sealing, await asyncio.wrap_future(self._seal_in_worker(sealing)))
+        block, receipts = await self._on_builder(self._commit, sealed)
+        for listener in self.listeners:
+            listener.on_block(block, receipts, sealing.mini_blocks)
+        self._work.set()  # a close may be due
 
     def _resolve(self, mb: MiniBlock | None) -> None:
         for i, tx in enumerate(mb.transactions if mb else ()):
@@ -315,6 +497,9 @@ class Sequencer:
 
     async def close(self) -> None:
         self._stopping = True
+        if self._seal_task is not None:  # else the journal still holds the block: it is sealed at start-up
+            await asyncio.gather(self._seal_task, return_exceptions=True)
+        self._sealer.shutdown(wait=True)
         self._builder.shutdown(wait=True)
         self._flusher.shutdown(wait=True)
         self.env.sync(True)
@@ -360,7 +545,7 @@ class Sequencer:
         tx = replace(tx, _hash=tx.hash)  # computed once: the pool, journal, seal and waiters all key on it
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[PoolTx] = loop.create_future()
-        self._admissions.append((tx, sender, fut))
+        self._admissions.append((tx, sender, raw, fut))
         if len(self._admissions) == 1:  # else a drain is already scheduled and will take this one too
             loop.run_in_executor(self._builder, self._admit_queued, loop)
         entry = await fut
@@ -374,22 +559,22 @@ class Sequencer:
         (one thread hop per burst of submissions, not per transaction)."""
         settled: list[tuple[asyncio.Future[PoolTx], PoolTx | None, BaseException | None]] = []
         while self._admissions:
-            tx, sender, fut = self._admissions.popleft()
+            tx, sender, raw, fut = self._admissions.popleft()
             try:
-                settled.append((fut, self._admit(tx, sender), None))
+                settled.append((fut, self._admit(tx, sender, raw), None))
             except Exception as e:  # noqa: BLE001 - handed to the submitter
                 settled.append((fut, None, e))
         if settled:
             loop.call_soon_threadsafe(_settle, settled)
 
-    def _admit(self, tx: Transaction, sender: bytes) -> PoolTx:
+    def _admit(self, tx: Transaction, sender: bytes, raw: bytes) -> PoolTx:
         state = self.building().run.evm_state
         cost = tx.gas * fee_cap(tx) + tx.value
         balance = state.get_balance(sender)
         if balance < cost:
             raise InsufficientFunds(f"insufficient funds for gas * price + value: balance {balance}, "
                                     f"tx cost {cost}, overshot {cost - balance}")
-        self.pool.add(tx, sender, int(state.get_nonce(sender)))
+        self.pool.add(tx, sender, int(state.get_nonce(sender)), raw)
         entry = self.pool.get(tx.hash)
         assert entry is not None
         return entry
@@ -427,6 +612,10 @@ class Sequencer:
         for i, tx in enumerate(b.txs if include_open else ()):
             if tx.hash == tx_hash:
                 return Block(b.header, tuple(b.txs), tuple(b.senders), b""), list(b.run.receipts), i
+        sealing = self._sealing if include_open else None
+        for i, tx in enumerate(sealing.txs if sealing else ()):
+            if tx.hash == tx_hash:
+                return Block(sealing.header, sealing.txs, sealing.senders, b""), list(sealing.receipts), i  # type: ignore[union-attr]
         loc = self.chain.tx_location(tx_hash)
         if loc is not None:
             block, receipts = self.chain.block(loc[0]), self.chain.receipts(loc[0])

@@ -26,7 +26,8 @@ TABLES = (
     "tx_index",     # tx hash → number ‖ index (u32)
     "log_address",  # address ‖ number → b""
     "log_topic",    # topic ‖ number → b""
-    "journal",      # number ‖ mini-block index (u32) → rlp([block timestamp, [tx 2718 encodings]]): unsealed block
+    "journal",      # number ‖ mini-block index (u32) → rlp([block timestamp, [tx 2718 encodings]]): unsealed blocks
+                    # (an empty list marks the block's close)
     "codes",        # code hash → code
     "witnesses",    # number → rlp([bincode SaltWitness, bincode MptWitness]) of the block's pre-state
     "meta",         # b"head" → number, b"schema" → version
@@ -35,12 +36,13 @@ _U64 = Struct(">Q")
 _U32 = Struct(">I")
 
 
-def open_env(path: Path, map_size: int = 1 << 36, extra_dbs: int = 8, sync: bool = True) -> lmdb.Environment:
+def open_env(path: Path, map_size: int = 1 << 36, extra_dbs: int = 8, sync: bool = True,
+             readonly: bool = False) -> lmdb.Environment:
     """The node's one LMDB environment (chain tables here, SALT tables opened by salt/). With `sync=False` a
     commit is in the OS page cache when it returns (it survives the process being killed, not a power loss)
-    and the owner flushes with `env.sync(True)` when it needs the disk."""
+    and the owner flushes with `env.sync(True)` when it needs the disk. `readonly`: another process's view."""
     path.mkdir(parents=True, exist_ok=True)
-    return lmdb.open(str(path), map_size=map_size, max_dbs=len(TABLES) + extra_dbs, sync=sync)
+    return lmdb.open(str(path), map_size=map_size, max_dbs=len(TABLES) + extra_dbs, sync=sync, readonly=readonly)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,14 +71,20 @@ class ChainStore:
 
     # -- writes (inside the builder's write transaction) --
 
-    def write_block(self, txn: lmdb.Transaction, block: Block, receipts: Sequence[Receipt]) -> None:
-        """Store a sealed block, its receipts and indexes, and make it the head."""
+    def write_block(self, txn: lmdb.Transaction, block: Block, receipts: Sequence[Receipt],
+                    encoded_txs: Sequence[bytes] | None = None, encoded_receipts: Sequence[bytes] | None = None) -> None:
+        """Store a sealed block, its receipts and indexes, and make it the head (with the transactions' and
+        receipts' EIP-2718 encodings when the caller has them)."""
         n = _U64.pack(block.header.number)
         db = self.db
+        if encoded_txs is None:
+            encoded_txs = [tx.encode() for tx in block.transactions]
+        if encoded_receipts is None:
+            encoded_receipts = [r.encode() for r in receipts]
         txn.put(n, block.header.encode(), db=db["headers"])
         txn.put(block.hash, n, db=db["hashes"])
-        txn.put(n, rlp.encode([[tx.encode() for tx in block.transactions], list(block.senders)]), db=db["bodies"])
-        txn.put(n, rlp.encode([r.encode() for r in receipts]), db=db["receipts"])
+        txn.put(n, rlp.encode([list(encoded_txs), list(block.senders)]), db=db["bodies"])
+        txn.put(n, rlp.encode(list(encoded_receipts)), db=db["receipts"])
         for i, tx in enumerate(block.transactions):
             txn.put(tx.hash, n + _U32.pack(i), db=db["tx_index"])
         for r in receipts:
@@ -108,12 +116,18 @@ class ChainStore:
         return None if v is None else bytes(v)
 
     def journal_mini_block(self, txn: lmdb.Transaction, number: int, index: int, timestamp: int,
-                           txs: Iterable[Transaction]) -> None:
-        value = rlp.encode([timestamp, [tx.encode() for tx in txs]])
+                           encoded_txs: Iterable[bytes]) -> None:
+        """Journal a mini-block of the open block `number` (the transactions' EIP-2718 encodings)."""
+        value = rlp.encode([timestamp, list(encoded_txs)])
         txn.put(_U64.pack(number) + _U32.pack(index), value, db=self.db["journal"])
 
-    def clear_journal(self, txn: lmdb.Transaction) -> None:
-        txn.drop(self.db["journal"], delete=False)
+    def clear_journal(self, txn: lmdb.Transaction, number: int) -> None:
+        """Drop the journal of blocks up to `number` (sealed); later, still open blocks' entries stay."""
+        cur = txn.cursor(db=self.db["journal"])
+        end = _U64.pack(number + 1)
+        if cur.first():
+            while cur.key() < end and cur.delete():
+                pass
 
     # -- reads --
 

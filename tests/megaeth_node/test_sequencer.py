@@ -4,6 +4,8 @@ validating statelessly from its own witness (issue: "validate every block this n
 from __future__ import annotations
 
 import asyncio
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -90,3 +92,64 @@ def test_journal_recovers_acknowledged_transactions(tmp_path: Path) -> None:
     block, _ = again._seal()
     assert [t.hash for t in block.transactions] == [t.hash for t in mb.transactions]
     assert again.chain.journal() == []
+
+
+# NUMBER - 1, BLOCKHASH, SSTORE at slot 0
+STORE_PARENT_HASH = bytes.fromhex("4360019003406000550000")
+INIT_PARENT_HASH = bytes.fromhex(f"60{len(STORE_PARENT_HASH):02x}600c60003960{len(STORE_PARENT_HASH):02x}6000f3") \
+    + STORE_PARENT_HASH
+
+
+def _pipelined(tmp_path: Path, crash: bool = False) -> tuple[Sequencer, list[bytes]]:
+    """Block 1 deploys a contract; block 2 calls it while block 1 is sealing (its code and hash not stored yet)."""
+    node = _node(tmp_path)
+    asyncio.run(node.submit(_signed(4, 0, None, data=INIT_PARENT_HASH)))
+    asyncio.run(node.submit(_signed(5, 0, b"\x55" * 20, value=3)))
+    assert node._mini_block() is not None
+    sealing = node._close()
+    created = keccak(rlp.encode([ACCOUNTS[4].address, 0]))[12:]
+    asyncio.run(node.submit(_signed(5, 1, created)))
+    artifacts = node._seal_in_worker(sealing)  # the sealer process, as `run` uses it
+    with ThreadPoolExecutor(1) as loop:  # stands in for the event loop, which hashes the header
+        sealed = loop.submit(lambda: node._sealed(sealing, artifacts.result(timeout=120)))
+        mb = node._mini_block()  # BLOCKHASH(1) waits for the sealer's hash
+        assert mb is not None and mb.header is not None and mb.header.number == 2
+        assert all(r.status == 1 for r in mb.receipts)
+        hashes = [sealed.result().block.hash]
+    node._sealer.shutdown()
+    if crash:
+        node.env.close()
+        return _node(tmp_path), hashes
+    node._commit(sealed.result())
+    assert node.building().run.evm_state.get_storage(created, 0) == int.from_bytes(hashes[0], "big")
+    hashes.append(node._seal()[0].hash)
+    return node, hashes
+
+
+def _serial(tmp_path: Path) -> list[bytes]:
+    node = _node(tmp_path)
+    asyncio.run(node.submit(_signed(4, 0, None, data=INIT_PARENT_HASH)))
+    asyncio.run(node.submit(_signed(5, 0, b"\x55" * 20, value=3)))
+    node._mini_block()
+    first = node._seal()[0].hash
+    asyncio.run(node.submit(_signed(5, 1, keccak(rlp.encode([ACCOUNTS[4].address, 0]))[12:])))
+    node._mini_block()
+    return [first, node._seal()[0].hash]
+
+
+def test_pipelined_seal_gives_the_serial_blocks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(time, "time", lambda: 1_750_000_000.0)  # same genesis and block timestamps
+    node, pipelined = _pipelined(tmp_path / "a")
+    assert pipelined == _serial(tmp_path / "b")
+    assert _validate_all(node) == 2
+    assert node.chain.journal() == []
+
+
+def test_crash_while_sealing_recovers_both_blocks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(time, "time", lambda: 1_750_000_000.0)
+    again, hashes = _pipelined(tmp_path, crash=True)
+    assert again.recovered == 3 and again.head.number == 1 and again.head.hash == hashes[0]
+    assert [t.hash for t in again.building().txs] == [keccak(_signed(5, 1, keccak(rlp.encode(
+        [ACCOUNTS[4].address, 0]))[12:]))]
+    again._seal()
+    assert _validate_all(again) == 2

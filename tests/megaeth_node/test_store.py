@@ -67,13 +67,19 @@ def test_journal_survives_reopen_and_clears(tmp_path: Path) -> None:
                      max_fee_per_gas=2, max_priority_fee_per_gas=1, v=0, r=1, s=1)
     store = ChainStore(open_env(tmp_path / "db"))
     with store.env.begin(write=True) as txn:
-        store.journal_mini_block(txn, 5, 0, 77, [tx])
-        store.journal_mini_block(txn, 5, 1, 77, [tx, tx])
+        store.journal_mini_block(txn, 5, 0, 77, [tx.encode()])
+        store.journal_mini_block(txn, 5, 1, 77, [tx.encode(), tx.encode()])
+        store.journal_mini_block(txn, 5, 2, 77, [])  # the close marker
+        store.journal_mini_block(txn, 6, 0, 78, [tx.encode()])  # the next block, opened while 5 seals
     store.env.close()
     store = ChainStore(open_env(tmp_path / "db"))
-    assert [(n, i, ts, len(t)) for n, i, ts, t in store.journal()] == [(5, 0, 77, 1), (5, 1, 77, 2)]
+    assert [(n, i, ts, len(t)) for n, i, ts, t in store.journal()] == [
+        (5, 0, 77, 1), (5, 1, 77, 2), (5, 2, 77, 0), (6, 0, 78, 1)]
     with store.env.begin(write=True) as txn:
-        store.clear_journal(txn)
+        store.clear_journal(txn, 5)
+    assert [(n, i) for n, i, _, _ in store.journal()] == [(6, 0)]
+    with store.env.begin(write=True) as txn:
+        store.clear_journal(txn, 6)
     assert store.journal() == []
 
 
