@@ -419,7 +419,7 @@ static NOINLINE void divmod_limbs(uint64_t *q, uint64_t *r, const uint64_t *u, c
     for (int i = 0; i < n; i++) r[i] = (un[i] >> s) | (s ? un[i + 1] << (64 - s) : 0);
 }
 /* a / b and a % b for b != 0 (a power of two divides by shifting: old Solidity shifts with DIV). */
-static NOINLINE void udivmod(u256 a, u256 b, u256 *q, u256 *r) {
+static inline __attribute__((always_inline)) void udivmod(u256 a, u256 b, u256 *q, u256 *r) {
     if (a < b) { *q = 0; *r = a; return; }
     uint64_t u[4], v[4], ql[4] = {0}, rl[4] = {0};
     to_limbs(v, b);
