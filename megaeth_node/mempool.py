@@ -33,7 +33,6 @@ class PoolTx:
     tx: Transaction
     sender: bytes
     seq: int  # arrival order, for FIFO tie-breaks and eviction
-    raw: bytes  # the EIP-2718 encoding (journal, block body and transactions root reuse it)
 
 
 @dataclass(slots=True)
@@ -61,9 +60,8 @@ class Mempool:
     def get(self, tx_hash: bytes) -> PoolTx | None:
         return self._by_hash.get(tx_hash)
 
-    def add(self, tx: Transaction, sender: bytes, state_nonce: int, raw: bytes | None = None) -> PoolTx | None:
-        """Insert (`raw`: the encoding as received, else re-encoded); return the replaced entry, if any. Raise
-        NonceTooLow/AlreadyKnown/… when refused."""
+    def add(self, tx: Transaction, sender: bytes, state_nonce: int) -> PoolTx | None:
+        """Insert; return the replaced entry, if any. Raise NonceTooLow/AlreadyKnown/… when refused."""
         if tx.hash in self._by_hash:
             raise AlreadyKnown("already known")
         if tx.nonce < state_nonce:
@@ -79,7 +77,7 @@ class Mempool:
             raise TxPoolFull(f"txpool is full: sender has {len(acct.txs)} transactions queued")
         elif len(self._by_hash) >= self.max_total and not self._evict_for(sender):
             raise TxPoolFull("txpool is full")
-        entry = PoolTx(tx, sender, next(self._seq), tx.encode() if raw is None else raw)
+        entry = PoolTx(tx, sender, next(self._seq))
         acct.txs[tx.nonce] = entry
         self._by_hash[tx.hash] = entry
         return old

@@ -22,7 +22,7 @@ from collections import deque
 import multiprocessing
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -54,6 +54,30 @@ from salt.witness import MptWitness, encode_mpt_witness, encode_salt_witness
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 MAX_TX_SIZE = 128 * 1024  # geth's txpool limit
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedTransaction(Transaction):
+    """A transaction with the canonical bytes it arrived as: `encode()` (journal, executor, block body,
+    transactions root) returns them instead of encoding again."""
+
+    raw: bytes = field(default=b"", compare=False, repr=False)
+
+    def encode(self) -> bytes:
+        return self.raw
+
+
+_TX_FIELDS = tuple(f.name for f in fields(Transaction))
+
+
+def received(tx: Transaction, raw: bytes) -> ReceivedTransaction:
+    """`tx` decoded from `raw`, which must be its canonical encoding (else its hash and the block's
+    transactions root would not be what a re-encoding gives)."""
+    if tx.encode() != raw:
+        raise InvalidTransaction("invalid transaction: non-canonical encoding")
+    values = {name: getattr(tx, name) for name in _TX_FIELDS}
+    values["_hash"] = keccak(raw)  # computed once: the pool, journal, seal and waiters all key on it
+    return ReceivedTransaction(**values, raw=raw)
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,7 +224,6 @@ class _Building:
     overlay: StateOverlay | None  # None while the parent is sealing (reads go through its overlay)
     txs: list[Transaction] = field(default_factory=list)
     senders: list[bytes] = field(default_factory=list)
-    encoded_txs: list[bytes] = field(default_factory=list)
     mini_blocks: int = 0
     log_count: int = 0
     seen: tuple[dict[bytes, Any], dict[tuple[bytes, int], int]] = field(default_factory=lambda: ({}, {}))
@@ -247,7 +270,7 @@ class Sequencer:
         self._sealing: _Sealing | None = None  # the closed block being sealed (at most one)
         self._seal_task: asyncio.Task[None] | None = None
         self._waiters: dict[bytes, list[asyncio.Future[tuple[MiniBlock, int] | None]]] = {}
-        self._admissions: deque[tuple[Transaction, bytes, bytes, asyncio.Future[PoolTx]]] = deque()
+        self._admissions: deque[tuple[Transaction, bytes, asyncio.Future[PoolTx]]] = deque()
         self._work = asyncio.Event()  # set when a transaction is admitted: run a mini-block now
         self._mini_block_number = 0
         backend().warm()  # the C tables take seconds to build: not inside the first seal
@@ -316,7 +339,6 @@ class Sequencer:
                 b.run.execute(tx, sender)
                 b.txs.append(tx)
                 b.senders.append(sender)
-                b.encoded_txs.append(tx.encode())
                 self.pool.drop_below(sender, tx.nonce + 1)
                 count += 1
             b.mini_blocks += 1
@@ -330,7 +352,7 @@ class Sequencer:
         b = self.building()
         if self.settings.block_time_ms == 0 and b.txs:
             return None  # a block per transaction: this one waits for its seal
-        executed: list[tuple[PoolTx, Receipt]] = []
+        executed: list[tuple[Transaction, bytes, Receipt]] = []
         for entry in list(self.pool.executable(self._state_nonce, b.header.base_fee_per_gas or 0)):
             if self._state_nonce(entry.sender) != entry.tx.nonce:
                 continue
@@ -342,25 +364,24 @@ class Sequencer:
                 self._dropped.append(entry.tx.hash)
                 continue
             self.pool.remove(entry.tx.hash)
-            executed.append((entry, receipt))
+            executed.append((entry.tx, entry.sender, receipt))
             if self.settings.block_time_ms == 0:
                 break
         if not executed:
             return None
         with self.env.begin(write=True) as txn:
             self.chain.journal_mini_block(txn, b.header.number, b.mini_blocks, b.header.timestamp,
-                                          [e.raw for e, _ in executed])
+                                          [t.encode() for t, _, _ in executed])
         first = len(b.txs)
         prior_gas = b.run.receipts[first - 1].cumulative_gas_used if first else 0
-        for e, _ in executed:
-            b.txs.append(e.tx)
-            b.senders.append(e.sender)
-            b.encoded_txs.append(e.raw)
+        for tx, sender, _ in executed:
+            b.txs.append(tx)
+            b.senders.append(sender)
         changes = self._state_changes(b) if any(x.wants_state_changes() for x in self.listeners) else None
         mb = MiniBlock(self._mini_block_number, b.header.number, b.mini_blocks, time.time_ns() // 1000, first, prior_gas,
-                       tuple(e.tx for e, _ in executed), tuple(e.sender for e, _ in executed),
-                       tuple(r for _, r in executed), b.header, b.log_count, changes)
-        b.log_count += sum(len(r.logs) for _, r in executed)
+                       tuple(t for t, _, _ in executed), tuple(s for _, s, _ in executed),
+                       tuple(r for _, _, r in executed), b.header, b.log_count, changes)
+        b.log_count += sum(len(r.logs) for _, _, r in executed)
         b.mini_blocks += 1
         self._mini_block_number += 1
         return mb
@@ -394,7 +415,7 @@ class Sequencer:
                          logs_bloom=result.logs_bloom, withdrawals_root=EMPTY_TRIE_ROOT)
         with self.env.begin(write=True) as txn:  # an empty entry marks the close, for recovery
             self.chain.journal_mini_block(txn, header.number, b.mini_blocks, header.timestamp, [])
-        sealing = _Sealing(header, tuple(b.txs), tuple(b.senders), tuple(b.encoded_txs), result.receipts,
+        sealing = _Sealing(header, tuple(b.txs), tuple(b.senders), tuple(tx.encode() for tx in b.txs), result.receipts,
                            dict(diff.codes), b.overlay, diff.reads | diff.writes, b.mini_blocks)
         self._sealing, self._tip, self._building = sealing, header, None
         return sealing
@@ -542,10 +563,10 @@ class Sequencer:
             validate_tx_gas(spec, inputs, tx.gas)
         except InvalidTxGas as e:
             raise IntrinsicGasTooLow(f"intrinsic gas too low: {e}") from e
-        tx = replace(tx, _hash=tx.hash)  # computed once: the pool, journal, seal and waiters all key on it
+        tx = received(tx, raw)
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[PoolTx] = loop.create_future()
-        self._admissions.append((tx, sender, raw, fut))
+        self._admissions.append((tx, sender, fut))
         if len(self._admissions) == 1:  # else a drain is already scheduled and will take this one too
             loop.run_in_executor(self._builder, self._admit_queued, loop)
         entry = await fut
@@ -559,22 +580,22 @@ class Sequencer:
         (one thread hop per burst of submissions, not per transaction)."""
         settled: list[tuple[asyncio.Future[PoolTx], PoolTx | None, BaseException | None]] = []
         while self._admissions:
-            tx, sender, raw, fut = self._admissions.popleft()
+            tx, sender, fut = self._admissions.popleft()
             try:
-                settled.append((fut, self._admit(tx, sender, raw), None))
+                settled.append((fut, self._admit(tx, sender), None))
             except Exception as e:  # noqa: BLE001 - handed to the submitter
                 settled.append((fut, None, e))
         if settled:
             loop.call_soon_threadsafe(_settle, settled)
 
-    def _admit(self, tx: Transaction, sender: bytes, raw: bytes) -> PoolTx:
+    def _admit(self, tx: Transaction, sender: bytes) -> PoolTx:
         state = self.building().run.evm_state
         cost = tx.gas * fee_cap(tx) + tx.value
         balance = state.get_balance(sender)
         if balance < cost:
             raise InsufficientFunds(f"insufficient funds for gas * price + value: balance {balance}, "
                                     f"tx cost {cost}, overshot {cost - balance}")
-        self.pool.add(tx, sender, int(state.get_nonce(sender)), raw)
+        self.pool.add(tx, sender, int(state.get_nonce(sender)))
         entry = self.pool.get(tx.hash)
         assert entry is not None
         return entry

@@ -12,7 +12,7 @@ from eth_hash.auto import keccak
 from megaeth_node.calls import AccountOverride, CallRequest, call, create_access_list, estimate_gas
 from megaeth_node.errors import HeaderNotFound, InvalidTransaction, UnsupportedTxType
 from megaeth_node.sequencer import MiniBlock, Sequencer
-from megaeth_node.types import DYNAMIC_FEE_TX_TYPE, LEGACY_TX_TYPE, Block, Receipt, Transaction
+from megaeth_node.types import DYNAMIC_FEE_TX_TYPE, LEGACY_TX_TYPE, Block, Transaction
 from rpc.codec import data, parse_address, parse_data, parse_hash, parse_quantity, quantity
 from rpc.dispatch import Handler
 from rpc.errors import RpcError, invalid_params
