@@ -1,7 +1,9 @@
 """JSON-RPC transaction throughput and realtime latency: our node vs Anvil and the Hardhat node, in one run.
 
 For each target (a local process on 127.0.0.1 that this script starts and stops):
-  * batched: signed transfers sent as JSON-RPC arrays of `--batch` (100) `eth_sendRawTransaction`s;
+  * batched: signed transfers sent as JSON-RPC arrays of `--batch` (100) `eth_sendRawTransaction`s (for the
+    Hardhat node, whose automine refuses a nonce above the next one and runs a batch's entries concurrently,
+    an array holds at most one transaction per sender, the next array going out after the reply);
   * single:  the same, one HTTP request per transaction;
   rate = transactions / (first send → every sender's `latest` nonce shows all of them executed).
   For our node "executed" means in a durable mini-block (what `latest` state reads see); the block seal
@@ -190,7 +192,8 @@ def running(name: str, data_dir: Path, block_time_ms: int) -> Iterator[Target]:
 
 
 def fund(t: Target, pool: Any, dev_keys: list[str], addrs: list[str]) -> None:
-    """Each dev account sends FUND to its share of the bench senders; wait until all are executed."""
+    """Each dev account sends FUND to its share of the bench senders, one request at a time (Hardhat's automine
+    takes a nonce only once the previous one is mined); wait until all are executed."""
     dev_addrs = [Account.from_key(k).address for k in dev_keys]
     start = nonces(t.url, dev_addrs, "pending")
     shares = [addrs[i::len(dev_keys)] for i in range(len(dev_keys))]
@@ -202,10 +205,12 @@ def fund(t: Target, pool: Any, dev_keys: list[str], addrs: list[str]) -> None:
                                             "value": FUND, "gas": GAS, "maxFeePerGas": MAX_FEE,
                                             "maxPriorityFeePerGas": TIP})
             calls.append(("eth_sendRawTransaction", ["0x" + signed.raw_transaction.hex()]))
-    for i in range(0, len(calls), 50):  # per-sender order is kept: each sub-batch is processed in order
-        errors = [r["error"] for r in rpc_batch(t.url, calls[i:i + 50]) if "error" in r]
-        if errors:
-            raise RuntimeError(f"funding on {t.name}: {errors[:3]}")
+    with requests.Session() as session:
+        for method, params in calls:
+            reply = session.post(t.url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params},
+                                 timeout=30).json()
+            if "error" in reply:
+                raise RuntimeError(f"funding on {t.name}: {reply['error']}")
     if wait_nonces(t.url, dev_addrs, [n + len(s) for n, s in zip(start, shares)], time.monotonic() + 120) is None:
         raise TimeoutError(f"funding on {t.name} not executed after 120 s")
 
@@ -213,9 +218,10 @@ def fund(t: Target, pool: Any, dev_keys: list[str], addrs: list[str]) -> None:
 # -- timed sending (worker processes) --
 
 def _worker(url: str, mode: str, chains: list[list[str]], batch: int, concurrency: int, go_at: float,
-            out: Any) -> None:
+            nonce_safe: bool, out: Any) -> None:
     """Send pre-signed chains (one list per sender, nonce order). `batched`: arrays of `batch` requests, several
-    senders' consecutive slices per array; `single`: one request per tx, `concurrency` senders in flight."""
+    senders' consecutive slices per array (`nonce_safe`: one transaction per sender per array); `single`: one
+    request per tx, `concurrency` senders in flight."""
     async def main() -> dict[str, Any]:
         errors: list[str] = []
         conn = aiohttp.TCPConnector(limit=concurrency, force_close=False)
@@ -233,7 +239,7 @@ def _worker(url: str, mode: str, chains: list[list[str]], batch: int, concurrenc
                 async def lane(my: list[list[str]]) -> None:
                     if not my:
                         return
-                    per = max(1, batch // len(my))
+                    per = 1 if nonce_safe else max(1, batch // len(my))
                     pos = 0
                     longest = max(len(c) for c in my)
                     while pos < longest:
@@ -319,7 +325,9 @@ def throughput(t: Target, pool: Any, keys: list[str], addrs: list[str], mode: st
     shares = [chains[i::procs] for i in range(procs)]
     ctx = mp.get_context("fork")
     q = ctx.Queue()
-    ps = [ctx.Process(target=_worker, args=(t.url, mode, s, batch, concurrency, go_at, q)) for s in shares]
+    nonce_safe = t.name == "hardhat"
+    ps = [ctx.Process(target=_worker, args=(t.url, mode, s, batch, concurrency, go_at, nonce_safe, q))
+          for s in shares]
     for p in ps:
         p.start()
     time.sleep(max(0.0, go_at - time.time()))
