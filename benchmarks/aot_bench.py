@@ -143,15 +143,18 @@ def main_contracts(cc: Any, tmp: Path, pyrevm: Any | None) -> dict[str, Any]:
         alone, refund = run_standalone(native, data, GAS)
         assert (GAS - alone.gas_left, refund, "0x" + alone.output.hex()) == \
             (case["execution_gas"], case["gas_refunded"], case["output"]), name
+        aot_ms = best_ms(lambda: run_standalone(native, data, GAS), 5)
+        hosted_ms = best_ms(lambda: run_frame(code, data, GAS, native))
         row: dict[str, Any] = {"input": case["label"], "compile_s": round(compile_s, 2),
-                               "compile_cpu_s": round(compile_cpu_s, 2),
-                               "aot_ms": round(best_ms(lambda: run_standalone(native, data, GAS), 5), 3),
-                               "aot_pyevm_host_ms": round(best_ms(lambda: run_frame(code, data, GAS, native)), 2)}
+                               "compile_cpu_s": round(compile_cpu_s, 2), "aot_ms": round(aot_ms, 4),
+                               "aot_pyevm_host_ms": round(hosted_ms, 3)}
         if pyrevm is not None:
             call = pyrevm_call(pyrevm, code)
-            row["pyrevm_ms"] = round(best_ms(lambda: call(data), 5), 3)
-            ratios.append(row["pyrevm_ms"] / row["aot_ms"])
-            ratios_pyevm.append(row["pyrevm_ms"] / row["aot_pyevm_host_ms"])
+            pyrevm_ms = best_ms(lambda: call(data), 5)
+            row["pyrevm_ms"] = round(pyrevm_ms, 4)
+            row["vs_pyrevm"] = round(pyrevm_ms / aot_ms, 2)
+            ratios.append(pyrevm_ms / aot_ms)
+            ratios_pyevm.append(pyrevm_ms / hosted_ms)
         if case["execution_gas"] <= 5_000_000:
             row["pyevm_ms"] = round(best_ms(lambda: run_frame(code, data, GAS), 1), 1)
         rows[name] = row
@@ -170,9 +173,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     cc = find_compiler()
     pyrevm = load_pyrevm()
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="aot-bench-") as tmp:
-        load_before = os.getloadavg()[0]
-    result: dict[str, Any] = {"compiler": cc.label, **fib_numbers(cc, Path(tmp), pyrevm),
+        result: dict[str, Any] = {"compiler": cc.label, **fib_numbers(cc, Path(tmp), pyrevm),
                                   **main_contracts(cc, Path(tmp), pyrevm)}
     result["loadavg_1m"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
     result["notes"] = ("geomean_vs_pyrevm = geometric mean of pyrevm message_call time / AOT time, AOT run "
