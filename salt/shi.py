@@ -122,13 +122,17 @@ class ShiState:
         self._store_meta: dict[int, BucketMeta] = {}  # memo of committed metadata reads
         self._lookup = not getattr(store, "NO_PLAIN_LOOKUP", False)  # store may give direct-lookup hints
 
-    def prepare(self, plain_keys: Sequence[bytes]) -> None:
-        """Hash a batch's keys in bulk (bucket ids, nonce-0 probe hashes: one backend call each, §2.2)."""
+    def prepare(self, plain_keys: Sequence[bytes]) -> list[int]:
+        """Hash a batch's keys in bulk (bucket ids, nonce-0 probe hashes: one backend call each, §2.2);
+        return their buckets."""
         be = self.be
         if self.bucket_of is default_bucket_of:
-            self._buckets.update(
-                zip(plain_keys, [h % NUM_KV_BUCKETS + NUM_META_BUCKETS for h in be.ahash_many(plain_keys)]))
+            buckets = [h % NUM_KV_BUCKETS + NUM_META_BUCKETS for h in be.ahash_many(plain_keys)]
+            self._buckets.update(zip(plain_keys, buckets))
+        else:
+            buckets = [self.bucket(k) for k in plain_keys]
         self._probe0.update(zip(plain_keys, be.ahash_many(plain_keys, 0)))
+        return buckets
 
     def bucket(self, plain_key: bytes) -> int:
         """Data bucket of a plain key."""
@@ -202,19 +206,21 @@ class ShiState:
 
     # ---- batch updates ----
 
-    def update(self, items: Iterable[tuple[bytes, bytes | None]], *, prepared: bool = False) -> StateUpdates:
-        """Apply plain-key upserts (value) and deletes (None) in the given order (`prepared`: the
-        keys went through `prepare` already)."""
+    def update(self, items: Iterable[tuple[bytes, bytes | None]]) -> StateUpdates:
+        """Apply plain-key upserts (value) and deletes (None) in the given order."""
         items = list(items)
-        if not prepared:
-            self.prepare([k for k, _ in items])
+        buckets = self.prepare([k for k, _ in items])
+        return self.update_prepared([(b, k, v) for b, (k, v) in zip(buckets, items, strict=True)])
+
+    def update_prepared(self, ops: Iterable[tuple[int, bytes, bytes | None]]) -> StateUpdates:
+        """`update` of (bucket, plain key, value or None) whose keys went through `prepare`."""
         updates = StateUpdates()
-        bucket_of = self.bucket
-        for plain_key, plain_value in items:
+        upsert, delete = self.upsert, self.delete
+        for bucket, plain_key, plain_value in ops:
             if plain_value is None:
-                self.delete(bucket_of(plain_key), plain_key, updates)
+                delete(bucket, plain_key, updates)
             else:
-                self.upsert(bucket_of(plain_key), plain_key, plain_value, updates)
+                upsert(bucket, plain_key, plain_value, updates)
         return updates
 
     def update_fin(self, items: Iterable[tuple[bytes, bytes | None]]) -> StateUpdates:

@@ -394,19 +394,18 @@ class StateOverlay:
 
     def _apply(self, ordered: list[tuple[bytes, bytes | None]]) -> bytes:
         shi, reader, be = self.shi, self._reader, self.be
-        shi.prepare([k for k, _ in ordered])
+        buckets = shi.prepare([k for k, _ in ordered])
         n_groups = max(1, min(_MAX_GROUPS, len(ordered) // _GROUP_KEYS))
-        groups: list[list[tuple[bytes, bytes | None]]] = [[] for _ in range(n_groups)]
-        bucket = shi.bucket
-        for item in ordered:
-            groups[(bucket(item[0]) >> 16) * n_groups >> 8].append(item)
+        groups: list[list[tuple[int, bytes, bytes | None]]] = [[] for _ in range(n_groups)]
+        for b, (k, v) in zip(buckets, ordered):
+            groups[(b >> 16) * n_groups >> 8].append((b, k, v))
         capacity = self._capacity
         all_ups = StateUpdates()
         parts: list[BelowRoot] = []
         deferred: dict[int, Change] = {}
         try:
             for group in groups:
-                ups = shi.update(group, prepared=True)
+                ups = shi.update_prepared(group)
                 ups.merge(shi.canonicalize())
                 data = ups.data
                 all_ups.data.update(data)  # groups touch disjoint buckets and metadata slots
@@ -434,7 +433,10 @@ class StateOverlay:
         nodes = self._reader.nodes
         for n, (_, new) in result.nodes.items():
             nodes[n] = new
-        self.updates.merge(ups)
+        if self.updates.data:
+            self.updates.merge(ups)
+        else:  # the first batch: its transitions are the overlay's
+            self.updates = StateUpdates({k: ch for k, ch in ups.data.items() if ch[0] != ch[1]})
         self.last = result
 
     def apply_state_updates(self, ups: StateUpdates) -> bytes:

@@ -42,6 +42,7 @@ from salt.types import (
 _S = STARTING_NODE_ID
 _BUCKET0 = _S[3]
 _SEG0 = _S[4]
+_META_KEYS_END = NUM_META_BUCKETS << BUCKET_SLOT_BITS  # SaltKeys below are metadata slots
 
 # §4.4: (main-trie default for ids below the threshold, default above), per main level; subtree defaults.
 _MAIN_DEFAULTS = (
@@ -229,14 +230,14 @@ def plan_below_root(
     be: Backend,
 ) -> BelowRoot:
     """Group `data` (SaltKey → (old, new)) per leaf node, update expanded / resized buckets'
-    subtrees (§5.2) and read the main-trie nodes `BelowRoot.run` needs."""
+    subtrees (§5.2) and read the main-trie nodes `BelowRoot.start` needs."""
     # Capacities of buckets whose metadata changes (old, new).
     caps: dict[int, tuple[int, int]] = {}
-    for key, (old, new) in data.items():
-        if key >> BUCKET_SLOT_BITS < NUM_META_BUCKETS:
-            oc, nc = _meta_capacity(old), _meta_capacity(new)
-            if oc != nc:
-                caps[bucket_of_metadata_key(key)] = (oc, nc)
+    for key in [k for k in data if k < _META_KEYS_END]:
+        old, new = data[key]
+        oc, nc = _meta_capacity(old), _meta_capacity(new)
+        if oc != nc:
+            caps[bucket_of_metadata_key(key)] = (oc, nc)
 
     # Flat buckets: slot changes grouped per main level-3 node (ascending keys → ascending nodes).
     leaf_ids: list[int] = []
@@ -245,37 +246,34 @@ def plan_below_root(
     changes: list[tuple[SaltValue | None, SaltValue | None]] = []
     seg: dict[int, list[tuple[int, int]]] = {}  # subtree segments of expanded / resized buckets
     sub_buckets: dict[int, tuple[int, int]] = {}
-    plain_cap: dict[int, bool] = {}
-    last = -1
-    for key in sorted(data):
+    last, flat = -1, True
+    for key, change in sorted(data.items()):
         b = key >> BUCKET_SLOT_BITS
-        flat = plain_cap.get(b)
-        if flat is None:
-            if b < NUM_META_BUCKETS:
-                flat = True
-            else:
+        if b != last:  # a bucket's keys are consecutive
+            last = b
+            if b >= NUM_META_BUCKETS:
                 oc, nc = caps.get(b) or (capacity_of(b),) * 2
                 flat = oc <= MIN_BUCKET_SIZE and nc <= MIN_BUCKET_SIZE
                 if not flat:
                     sub_buckets[b] = (oc, nc)
-            plain_cap[b] = flat
-        if flat:
-            n = _BUCKET0 + b
-            if n == last:
-                counts[-1] += 1
             else:
-                leaf_ids.append(n)
-                counts.append(1)
-                last = n
+                flat = True
+            if flat:
+                leaf_ids.append(_BUCKET0 + b)
+                counts.append(0)
+        if flat:
+            counts[-1] += 1
             slots.append(key & 0xFF)
-            changes.append(data[key])
+            changes.append(change)
         else:
-            old, new = data[key]
+            old, new = change
             n = (b << BUCKET_SLOT_BITS) + ((key & BUCKET_SLOT_ID_MASK) >> 8) + _SEG0
             seg.setdefault(n, []).append((key & 0xFF, (kv_hash(new) - kv_hash(old)) % R))
-    for b, oc_nc in caps.items():  # capacity change without slot changes
-        if b not in plain_cap and (oc_nc[0] > MIN_BUCKET_SIZE or oc_nc[1] > MIN_BUCKET_SIZE):
-            sub_buckets[b] = oc_nc
+    if caps:
+        touched = {k >> BUCKET_SLOT_BITS for k in data}
+        for b, oc_nc in caps.items():  # capacity change without slot changes
+            if b not in touched and (oc_nc[0] > MIN_BUCKET_SIZE or oc_nc[1] > MIN_BUCKET_SIZE):
+                sub_buckets[b] = oc_nc
 
     changed: dict[int, tuple[bytes, bytes]] = {}
     ecmuls = 0

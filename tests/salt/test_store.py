@@ -296,13 +296,13 @@ def test_apply_pauses_cyclic_gc_and_restores_it(tmp_path: Path) -> None:
     store = SaltStore.open(tmp_path / "db")
     seen = []
     ov = store.overlay()
-    real = ov.shi.update
+    real = ov.shi.prepare
 
-    def spy(items, **kw):  # type: ignore[no-untyped-def]
+    def spy(keys):  # type: ignore[no-untyped-def]
         seen.append(gc.isenabled())
-        return real(items, **kw)
+        return real(keys)
 
-    ov.shi.update = spy  # type: ignore[method-assign]
+    ov.shi.prepare = spy  # type: ignore[method-assign]
     assert gc.isenabled()
     ov.apply({b"k" * 20: b"v"})
     assert seen == [False] and gc.isenabled()
