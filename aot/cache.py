@@ -1,6 +1,7 @@
 """Content-addressed cache of compiled contracts, with a compile budget and interpreter fallback.
 
-A shared object is keyed by (keccak256(code), spec, codegen version, compiler version) and stored as
+A shared object is keyed by (keccak256(code), spec = native flavour (`aot.opcodes.FLAVOURS`), codegen
+version, compiler version) and stored as
 `<cache dir>/<key>.so`; it is built in a temporary directory and moved into place atomically, so
 concurrent builders never see a partial file. Contracts over the size budget, or whose build exceeds
 the time budget, are remembered as refused and run on the interpreter.
@@ -56,7 +57,7 @@ class NativeCache:
             return self._loaded[code]
         path = self.directory / f"{self.key(code)}.so"
         if path.exists():
-            self._loaded[code] = Contract(Library(path, [FUNCTION]), FUNCTION, code)
+            self._loaded[code] = Contract(Library(path, [FUNCTION], self.cc), FUNCTION, code)
             return self._loaded[code]
         return None
 
@@ -64,7 +65,7 @@ class NativeCache:
         """Compile (or fetch) `code`; None when it is refused by the budget (run it interpreted)."""
         if code in self._loaded or (found := self.lookup(code)) is not None:
             return self._loaded[code]
-        programs = [(FUNCTION, analyse(code))]
+        programs = [(FUNCTION, analyse(code, self.spec))]
         units = emit_units(programs, parallel_parts(programs))
         if sum(u.count("\n") - RUNTIME_LINES for u in units) > self.budget.max_c_lines:
             log.info("aot: %d-byte contract over the size budget, interpreting", len(code))
@@ -82,5 +83,5 @@ class NativeCache:
                 self._loaded[code] = None
                 return None
             os.replace(built, final)
-        found = self._loaded[code] = Contract(Library(final, [FUNCTION]), FUNCTION, code)
+        found = self._loaded[code] = Contract(Library(final, [FUNCTION], self.cc), FUNCTION, code)
         return found

@@ -12,6 +12,7 @@ from typing import Any
 
 import cffi
 
+from aot import invoke
 from aot.analysis import Program
 from aot.build import compile_object, compile_shared_parts
 from aot.codegen import RUNTIME, emit_units
@@ -95,32 +96,29 @@ class Library:
     """A loaded shared object holding compiled contract functions, and a pool of reusable frames
     (each keeps its memory, stack and storage-cache buffers between runs)."""
 
-    def __init__(self, path: Path, names: list[str]) -> None:
-        self.path = path
+    def __init__(self, path: Path, names: list[str], cc: Compiler | None = None) -> None:
+        """Load `path`; with `cc`, entries are called through aot.invoke's extension (else libffi)."""
+        self.path, self._cc = path, cc
         lib_ffi = cffi.FFI()
         lib_ffi.include(ffi)
         lib_ffi.cdef(_LIB_CDEF + "\n".join(ENTRY.format(n) for n in names))
         self._ffi = lib_ffi
         self.lib = lib_ffi.dlopen(str(path))
-        self._frames: list[tuple[Any, list[Any], Any]] = []
+        self.frames: list[tuple[Any, list[Any], Any]] = []
 
-    def acquire(self) -> tuple[Any, list[Any], Any]:
+    def new_frame(self) -> tuple[Any, list[Any], Any]:
         """A frame with its host box (box[0] serves host calls) and the handle keeping the box alive."""
-        if self._frames:
-            return self._frames.pop()
         frame = ffi.gc(ffi.new("aot_frame *"), self.lib.aot_mem_free)
         box: list[Any] = [_no_host]
         handle = ffi.new_handle(box)
         frame.host, frame.handle = _host_trampoline, handle
         return frame, box, handle
 
-    def release(self, entry: tuple[Any, list[Any], Any]) -> None:
-        entry[1][0] = _no_host
-        if len(self._frames) < POOL_SIZE:
-            self._frames.append(entry)
 
-    def function(self, name: str) -> Callable[[Any], int]:
-        return getattr(self.lib, name)
+    def function(self, name: str) -> Callable[..., int]:
+        """Entry `name` as `(frame, gas, calldata, size, callvalue, is_static) -> status`."""
+        fn = getattr(self.lib, name)
+        return fn if self._cc is None else invoke.entry(self._cc, runtime_dir(), self._ffi, fn)
 
     def mem_resize(self, frame: Any, size: int) -> bool:
         return bool(self.lib.aot_mem_resize(frame, size))
@@ -142,8 +140,8 @@ class Contract:
         """Execute with `gas`, `calldata` and call `value` (static call: SSTORE fails); `host(frame,
         op, pc)` serves host opcodes. `on_frame` sees the frame before it runs (e.g. to bind memory
         adapters), `on_exit(frame, status)` after it ran, before the frame goes back to the pool."""
-        library = self.library
-        entry = library.acquire()
+        frames = self.library.frames
+        entry = frames.pop() if frames else self.library.new_frame()
         frame = entry[0]
         if host is not None:
             entry[1][0] = host
@@ -158,7 +156,9 @@ class Contract:
                 if status in (RETURN, REVERT) and frame.out_size else b""
             return Outcome(status, frame.gas, output, frame.refund)
         finally:
-            library.release(entry)
+            entry[1][0] = _no_host
+            if len(frames) < POOL_SIZE:
+                frames.append(entry)
 
 
 def _no_host(frame: Any, op: int, pc: int) -> int:
@@ -174,12 +174,16 @@ def parallel_parts(programs: list[tuple[str, Program]]) -> int:
     return max(1, min(os.cpu_count() or 1, instrs // SPLIT_MIN_INSTRS))
 
 
+def runtime_dir() -> Path:
+    """Where build products shared by all contracts are cached: `$MEGAETH_CACHE_DIR/aot-runtime/`."""
+    return Path(os.environ.get("MEGAETH_CACHE_DIR") or Path.home() / ".cache" / "megaeth-node") / "aot-runtime"
+
+
 def runtime_object(cc: Compiler) -> Path:
     """runtime.h's out-of-line helpers compiled once per (runtime text, flags, compiler) into an object
-    that every contract's shared object links, cached under `$MEGAETH_CACHE_DIR/aot-runtime/`."""
+    that every contract's shared object links."""
     key = hashlib.sha256("\0".join((RUNTIME, *AOT_FLAGS, cc.version_text)).encode()).hexdigest()[:24]
-    root = Path(os.environ.get("MEGAETH_CACHE_DIR") or Path.home() / ".cache" / "megaeth-node")
-    path = root / "aot-runtime" / f"{key}.o"
+    path = runtime_dir() / f"{key}.o"
     if not path.exists():
         compile_object(cc, "#define AOT_RUNTIME\n" + RUNTIME, path, AOT_FLAGS)
     return path
@@ -191,7 +195,7 @@ def build_library(cc: Compiler, programs: list[tuple[str, Program]], out: Path,
     (name, program)."""
     units = emit_units(programs, parallel_parts(programs) if parts is None else parts)
     compile_shared_parts(cc, units, out, AOT_FLAGS, timeout_s, (runtime_object(cc),))
-    return Library(out, [n for n, _ in programs])
+    return Library(out, [n for n, _ in programs], cc)
 
 
 def build_temp(cc: Compiler, programs: list[tuple[str, Program]], timeout_s: float = 120.0) -> Library:
