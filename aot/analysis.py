@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from aot.opcodes import JUMP, JUMPDEST, JUMPI, OPS, PUSH0, PUSH32, TERMINATORS, push_size
+from aot.opcodes import JUMP, JUMPDEST, JUMPI, OPS, PUSH0, PUSH32, TERMINATORS, OpInfo, ops_for, push_size
 
 STACK_LIMIT = 1024
 
@@ -52,13 +52,15 @@ class Block:
 
 @dataclass(slots=True)
 class Program:
-    """The analysed contract: blocks by start offset, JUMPDESTs, reachable blocks, static heights."""
+    """The analysed contract: blocks by start offset, JUMPDESTs, reachable blocks, static heights, and the
+    opcode table of its native flavour."""
 
     code: bytes
     blocks: dict[int, Block]
     jumpdests: frozenset[int]
     reachable: list[int]
     heights: dict[int, int] | None
+    ops: dict[int, OpInfo] = field(default_factory=lambda: OPS)
 
     def successors(self, b: Block) -> list[int]:
         """Start offsets of the blocks control can reach from `b` without a dynamic jump."""
@@ -82,10 +84,10 @@ def decode(code: bytes) -> list[Instr]:
     return out
 
 
-def _summarise(b: Block) -> None:
+def _summarise(b: Block, ops: dict[int, OpInfo]) -> None:
     net = req = growth = 0
     for ins in b.instrs:
-        info = OPS[ins.op]
+        info = ops[ins.op]
         b.gas += info.gas
         req = max(req, info.stack_in - net)
         net += info.stack_out - info.stack_in
@@ -93,8 +95,8 @@ def _summarise(b: Block) -> None:
     b.stack_req, b.stack_growth, b.stack_net = req, growth, net
 
 
-def split_blocks(instrs: list[Instr]) -> dict[int, Block]:
-    """Cut the instruction list into basic blocks keyed by start offset."""
+def split_blocks(instrs: list[Instr], ops: dict[int, OpInfo] = OPS) -> dict[int, Block]:
+    """Cut the instruction list into basic blocks keyed by start offset (static gas from `ops`)."""
     blocks: dict[int, Block] = {}
     cur: Block | None = None
     for i, ins in enumerate(instrs):
@@ -114,7 +116,7 @@ def split_blocks(instrs: list[Instr]) -> dict[int, Block]:
                 cur.next_pc = instrs[i + 1].pc if i + 1 < len(instrs) else None
             cur = None
     for b in blocks.values():
-        _summarise(b)
+        _summarise(b, ops)
     return blocks
 
 
@@ -157,13 +159,14 @@ def _static_heights(prog: Program) -> dict[int, int] | None:
     return heights
 
 
-def analyse(code: bytes) -> Program:
+def analyse(code: bytes, flavour: str = "cancun") -> Program:
     """Decode, split, summarise, and find reachable blocks and static stack heights."""
+    ops = ops_for(flavour)
     instrs = decode(code)
     jumpdests = frozenset(i.pc for i in instrs if i.op == JUMPDEST)
-    blocks = split_blocks(instrs)
+    blocks = split_blocks(instrs, ops)
     reachable, dynamic = _reachable(blocks, jumpdests)
-    prog = Program(code, blocks, jumpdests, reachable, None)
+    prog = Program(code, blocks, jumpdests, reachable, None, ops)
     if not dynamic:
         prog.heights = _static_heights(prog)
     return prog

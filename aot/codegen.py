@@ -137,7 +137,7 @@ class _BlockEmitter:
                 f"{dest} < {len(self.prog.code)} ? (uint64_t){dest} : UINT64_MAX);")
 
     def host(self, op: int, pc: int, visible: int) -> None:
-        info = OPS[op]
+        info = self.prog.ops[op]
         for k in range(info.stack_in):
             self.out.append(f"io_set(f, {k}, {self.pop()});")
         self.check("gas < 0", "oog")
@@ -173,7 +173,7 @@ class _BlockEmitter:
                 self.check(f"sp - stk > {STACK_LIMIT - b.stack_growth}", "overflow")
         after = [0] * len(b.instrs)
         for i in range(len(b.instrs) - 2, -1, -1):
-            after[i] = after[i + 1] + OPS[b.instrs[i + 1].op].gas
+            after[i] = after[i + 1] + self.prog.ops[b.instrs[i + 1].op].gas
         fused = b.target is not None
         for i, ins in enumerate(b.instrs):
             if fused and i == len(b.instrs) - 2:
@@ -270,6 +270,8 @@ class _BlockEmitter:
             else:
                 self.mem(off, "1")
                 out.append(f"f->mem[(uint64_t){off}] = (uint8_t){v};")
+        elif self.prog.ops[op].host:  # before the C versions: a flavour may give SLOAD or TIMESTAMP to the host
+            self.host(op, pc, after)
         elif op in ENV_INDEX:
             i = ENV_INDEX[op]
             out.append(f"if (!(f->env_valid & {1 << i}ULL) && (st = env_miss(f, {i}, {op}, {pc}))) "
@@ -321,8 +323,6 @@ class _BlockEmitter:
             taken = self.goto_block(b.target) if b.target is not None else self.dynamic(dest)
             out.append(f"if ({cond} != 0) {{ {taken} }}")
             out.append(self.jump(b.next_pc))
-        elif OPS[op].host:
-            self.host(op, pc, after)
         else:
             raise AssertionError(f"opcode {op:#x} has no translation")
 

@@ -108,6 +108,9 @@ class PyEvmHost:
             comp.refund_gas(int(frame.refund))
             frame.refund = 0
 
+    def finished(self, status: int, gas_left: int) -> None:
+        """Called once the frame has run, before its outcome is applied (a subclass may account or veto)."""
+
     def exit(self, frame: Any, status: int) -> None:
         if status in (loader.STOP, loader.RETURN) and self.error is None:
             try:
@@ -174,14 +177,15 @@ class PyEvmHost:
         return status
 
 
-def execute(computation: ComputationAPI, contract: Contract) -> None:
+def execute(computation: ComputationAPI, contract: Contract, host: PyEvmHost | None = None) -> None:
     """Run `contract` as the computation's code, ending exactly as py-evm's interpreter loop would:
     output and gas set on success, `Revert` or the matching VMError raised otherwise."""
-    host = PyEvmHost(computation, contract)
+    host = host or PyEvmHost(computation, contract)
     meter = computation._gas_meter  # type: ignore[attr-defined]
     msg = computation.msg
     out = contract.run(meter.gas_remaining, bytes(msg.data), host, host.bind, host.exit, msg.value,
                        bool(msg.is_static))
+    host.finished(out.status, out.gas_left)
     if host.error is not None:
         raise host.error
     if out.status == loader.HOST_ERROR:

@@ -1,4 +1,5 @@
-"""The legacy EVM opcode table (Cancun; Prague adds no legacy opcodes) as the AOT compiler sees it.
+"""The legacy EVM opcode table (Cancun; Prague adds no legacy opcodes) as the AOT compiler sees it, per
+native flavour (`ops_for`): "cancun" (Ethereum and OP/Isthmus) and "rex" (MegaETH MiniRex…Rex2).
 
 `gas` is the static base cost charged at block entry. Host opcodes (`host=True`) are executed by the
 host (py-evm's own opcode logic), which charges their whole cost itself, so they add nothing to a
@@ -120,6 +121,24 @@ CALLS = frozenset({0xF0, 0xF1, 0xF2, 0xF4, 0xF5, 0xFA})  # may run code that tou
 JUMP, JUMPI, JUMPDEST, PUSH0, PUSH1, PUSH32 = 0x56, 0x57, 0x5B, 0x5F, 0x60, 0x7F
 TERMINATORS = frozenset({0x00, 0x56, 0x57, 0xF3, 0xFD, 0xFF})
 MAX_HOST_ARGS = 7
+
+
+# MegaETH (spec/mega-evm.md §5.2, §6.1) replaces these opcodes with wrappers (storage gas, volatile-data
+# detention); under "rex" the host runs the wrapper, so they add no static gas and have no C version.
+REX_HOST_OPS = frozenset({0x41, 0x42, 0x43, 0x44, 0x45, 0x47, 0x48, 0x4A, 0x54, 0x55})
+FLAVOURS = ("cancun", "rex")
+
+
+def ops_for(flavour: str) -> dict[int, OpInfo]:
+    """The opcode table native code of `flavour` is generated from."""
+    if flavour == "cancun":
+        return OPS
+    if flavour == "rex":
+        return _REX_OPS
+    raise ValueError(f"unknown native flavour {flavour!r}; one of {FLAVOURS}")
+
+
+_REX_OPS = {**OPS, **{op: _h(OPS[op].name, OPS[op].stack_in, OPS[op].stack_out) for op in REX_HOST_OPS}}
 
 
 def push_size(op: int) -> int:

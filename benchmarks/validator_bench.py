@@ -1,8 +1,11 @@
 """Stateless validator benchmark (issue 6): time per real MegaETH block and blocks/s with 1 and 2 workers.
 
 * `median_ms`, `p95_ms`: wall time of `validate_block` per fixture block, in one warm process (tables
-  built and one block validated before timing). `cpu_median_ms` is the same in process CPU time (all
-  threads), which a loaded shared machine distorts less. `stages_median_ms`: median per stage.
+  built and one block validated before timing), with AOT on and a warm cache: the fixtures' contracts are
+  compiled first ("rex" native code, `aot_build_s`) and run natively, as a validator does once its hot
+  contracts are built. `cpu_median_ms` is the same in process CPU time (all threads), which a loaded shared
+  machine distorts less. `stages_median_ms`: median per stage. The same figures on the interpreter alone
+  come first, prefixed `interpreted_`; `native_speedup` is the ratio of the CPU medians.
 * `blocks_per_s_1`, `blocks_per_s_2`: throughput of the offline path (read files, parse, validate, results
   in order) over all blocks on a `WorkerPool` of 1 and 2 processes forked warm from this process (pool
   start-up reported separately as `pool_start_s_*`); `speedup_2` is their ratio. With other work on the
@@ -11,7 +14,7 @@
   ratio: the speedup two free cores give, unaffected by other load.
 * Targets (issue 6): median ≤ 50 ms per block, ≥ 1.8× with 2 processes; `meets_*` says whether they hold.
 
-Standalone: `python benchmarks/validator_bench.py [--fixtures DIR] [--blocks N] [--json PATH]`.
+Standalone: `python benchmarks/validator_bench.py [--fixtures DIR] [--blocks N] [--json PATH] [--aot-dir DIR]`.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import json
 import os
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -28,6 +32,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from gas.spec import TESTNET  # noqa: E402
+from megaeth_node.executor import native  # noqa: E402
 from megaeth_node.fixtures import fixture_blocks, load_contracts  # noqa: E402
 from validator.core import STAGES, validate_block  # noqa: E402
 from validator.offline import _load_codes, _validate  # noqa: E402
@@ -103,10 +108,21 @@ def main(argv: list[str] | None = None) -> int:
                     default=Path(os.environ.get("MEGAETH_SHARED", REPO.parent / "shared")) / "megaeth-testdata")
     ap.add_argument("--blocks", type=int, help="use only the first N blocks (default: all)")
     ap.add_argument("--json", type=Path, help="also write the result to this file")
+    ap.add_argument("--aot-dir", type=Path, default=Path(tempfile.mkdtemp(prefix="validator-bench-aot-")),
+                    help="where the fixtures' contracts are compiled (default: a new temporary directory)")
     args = ap.parse_args(argv)
     out: dict[str, object] = {"bench": "validator", "load_avg_1m": round(os.getloadavg()[0], 2),
                               "cpus": os.cpu_count()}
+    interpreted = per_block(args.fixtures, args.blocks)
+    out.update({f"interpreted_{k}": v for k, v in interpreted.items() if k.endswith("_ms") or k.startswith("stages")})
+    t = time.perf_counter()
+    registry = native.NativeRegistry("always", args.aot_dir / "cache", flavour="rex")
+    registry.prebuild(load_contracts(args.fixtures / "contracts.txt").values(), args.aot_dir)
+    native.install(registry)
+    out["aot_build_s"] = round(time.perf_counter() - t, 2)
     out.update(per_block(args.fixtures, args.blocks))
+    out["native_frames"] = registry.native_frames
+    out["native_speedup"] = round(interpreted["cpu_median_ms"] / out["cpu_median_ms"], 2)  # type: ignore[operator]
     out.update(throughput(args.fixtures, 1, args.blocks))
     out.update(throughput(args.fixtures, 2, args.blocks))
     out["speedup_2"] = round(out["blocks_per_s_2"] / out["blocks_per_s_1"], 2)  # type: ignore[operator]

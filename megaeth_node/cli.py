@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.metadata
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from megaeth_node.config import Config, ConfigError, load_config
@@ -41,18 +42,27 @@ def _replay(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def _run(args: argparse.Namespace, cfg: Config) -> int:
-    import asyncio
     import tempfile
+
+    tmp = tempfile.TemporaryDirectory(prefix="megaeth-node-") if cfg.node.ephemeral else None
+    data_dir = Path(tmp.name) if tmp else cfg.node.data_dir
+    try:
+        with _aot(cfg, data_dir):
+            return _serve(cfg, data_dir)
+    finally:
+        if tmp:
+            tmp.cleanup()
+
+
+def _serve(cfg: Config, data_dir: Path) -> int:
+    """The sequencer and its JSON-RPC server until interrupted."""
+    import asyncio
 
     from megaeth_node.genesis import DEV_BALANCE, DEV_MNEMONIC, dev_accounts, dev_chain
     from megaeth_node.sequencer import Sequencer, SequencerSettings
     from rpc.serve import serve
 
     accounts = dev_accounts(DEV_MNEMONIC)
-    tmp = tempfile.TemporaryDirectory(prefix="megaeth-node-") if cfg.node.ephemeral else None
-    data_dir = Path(tmp.name) if tmp else cfg.node.data_dir
-    from megaeth_node.executor.native import configure  # AOT: hot contracts compiled in the background
-    configure(cfg.aot.mode, data_dir / "aot", cfg.aot.compile_timeout_s)
     node = Sequencer(SequencerSettings(
         chain=dev_chain(cfg.node.chain_id), data_dir=data_dir, block_time_ms=cfg.node.block_time_ms,
         mini_block_ms=cfg.node.mini_block_ms, alloc={a.address: DEV_BALANCE for a in accounts}))
@@ -66,12 +76,20 @@ def _run(args: argparse.Namespace, cfg: Config) -> int:
         print(f"listening on http://{cfg.rpc.host}:{port} (JSON-RPC over HTTP and WebSocket)", flush=True)
 
     cors = tuple(o.strip() for o in cfg.rpc.cors_origins.split(",") if o.strip())
-    try:
-        asyncio.run(serve(node, accounts, cfg.rpc.host, cfg.rpc.port, cors, ready))
-    finally:
-        if tmp:
-            tmp.cleanup()
+    asyncio.run(serve(node, accounts, cfg.rpc.host, cfg.rpc.port, cors, ready))
     return 0
+
+
+@contextlib.contextmanager
+def _aot(cfg: Config, data_dir: Path) -> Iterator[None]:
+    """Within: hot contracts compiled in the background and run natively (`aot.mode`), cached in `data_dir/aot`."""
+    from megaeth_node.executor.native import configure
+
+    configure(cfg.aot.mode, data_dir / "aot", cfg.aot.compile_timeout_s)
+    try:
+        yield
+    finally:
+        configure("off", data_dir / "aot")
 
 
 def _validate(args: argparse.Namespace, cfg: Config) -> int:
@@ -80,8 +98,9 @@ def _validate(args: argparse.Namespace, cfg: Config) -> int:
     if args.fixtures is not None:
         from validator.offline import run_offline
 
-        return run_offline(args.fixtures, cfg.validator.workers, args.json,
-                           chain=named_chain(cfg.validator.chain, cfg.node.chain_id))
+        with _aot(cfg, cfg.node.data_dir):
+            return run_offline(args.fixtures, cfg.validator.workers, args.json,
+                               chain=named_chain(cfg.validator.chain, cfg.node.chain_id))
     return _validate_online(args, cfg)
 
 
@@ -110,7 +129,8 @@ def _validate_online(args: argparse.Namespace, cfg: Config) -> int:
         print(f"metrics on http://127.0.0.1:{port}/metrics", file=sys.stderr)
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        return validator.run()
+        with _aot(cfg, settings.data_dir):
+            return validator.run()
     except KeyboardInterrupt:
         return 130
     finally:

@@ -27,10 +27,11 @@ from gas.system import (
 
 from megaeth_node.executor.evm import BlockEnv, new_state
 from megaeth_node.executor.native import with_native
+from megaeth_node.executor.rex_native import NativeAbort
 from megaeth_node.executor.op import DepositTransaction, OpVM
 from megaeth_node.executor.rules import IsthmusRules, rules_for
-from megaeth_node.executor.state import KECCAK_EMPTY, StateDiff, StateReader
-from megaeth_node.executor.transact import InvalidTransaction, run_transaction
+from megaeth_node.executor.state import KECCAK_EMPTY, MissingStateKey, StateDiff, StateReader
+from megaeth_node.executor.transact import InvalidTransaction, TxOutcome, run_transaction
 from megaeth_node.types import DEPOSIT_TX_TYPE, Block, Header, Receipt, Transaction, logs_bloom
 
 BEACON_ROOTS_BUFFER = 8191
@@ -140,9 +141,8 @@ class OpenBlock:
             evm_state.l1_fee_params = load_l1_fee_params(evm_state)  # type: ignore[attr-defined]
             self._fee_params_loaded = True
         deposit_nonce = evm_state.get_nonce(Address(sender)) if tx.type == DEPOSIT_TX_TYPE else None
-        rules.before_transaction(evm_state, evm_tx)
         try:
-            outcome = run_transaction(rules.vm_class, evm_state, evm_tx, self.header.gas_limit - self.cumulative, 0)
+            outcome = self._run(evm_tx)
             status, gas_used, logs = outcome.status, outcome.gas_used, outcome.logs
             self.last_computation = outcome.computation
         except InvalidTransaction:
@@ -156,6 +156,25 @@ class OpenBlock:
                           DEPOSIT_RECEIPT_VERSION if tx.type == DEPOSIT_TX_TYPE else None)
         self.receipts.append(receipt)
         return receipt
+
+    def _run(self, evm_tx: SignedTransactionAPI) -> TxOutcome:
+        """Run the transaction; when a native Rex frame cannot vouch for exactness (`NativeAbort`, or a read
+        outside a witness that only the native run reached), roll it back and run it again interpreted."""
+        evm_state, rules = self.evm_state, self.rules
+        gas_available = self.header.gas_limit - self.cumulative
+        rules.before_transaction(evm_state, evm_tx)
+        try:
+            return run_transaction(rules.vm_class, evm_state, evm_tx, gas_available, 0)
+        except (NativeAbort, MissingStateKey):
+            rex = getattr(evm_state, "rex", None)
+            if rex is None or not rex.ran_native:
+                raise
+        rex.compute_limit, rex.native = rex.carried_limit, False
+        try:
+            rules.before_transaction(evm_state, evm_tx)
+            return run_transaction(rules.vm_class, evm_state, evm_tx, gas_available, 0)
+        finally:
+            rex.native = True
 
     def finish(self) -> BlockResult:
         """The block's receipts, gas and state diff relative to block start."""

@@ -1,15 +1,17 @@
 """AOT-compiled contracts in the executor: hot-contract detection, background compilation and a swap
 to native code at a transaction boundary (`--aot off|auto|always`, config `aot.mode`).
 
-`with_native(state_class)` returns the state class unchanged, or a subclass whose computation class
-mixes in `aot.host.NativeComputation`. Native code implements Cancun semantics for every opcode it
-compiles (arithmetic, memory, environment, SLOAD/SSTORE with EIP-2929/2200/3529 costs); the rest runs
-through the computation's own opcode table. So native is used only when the computation class is
-*proved* to execute those opcodes exactly as Cancun does (`native_eligible`): each such opcode is
-py-evm's plain `_FastOpcode` with Cancun's logic function and static gas, no opcode beyond Cancun's
-table is defined, and the frame loop (`apply_computation`) is py-evm's. Cancun and OP/Isthmus
-(Prague) computations qualify; MegaETH Rex does not (its table wraps opcodes for storage gas and
-compute-gas metering), so Rex blocks always run on the interpreter.
+`with_native(state_class)` returns the state class unchanged, or a subclass whose computation class runs
+compiled contracts. Native code of a flavour (aot.opcodes) implements Cancun semantics for every opcode
+it compiles; the rest runs through the computation's own opcode table (the host). So native is used only
+when the computation class is *proved* to execute the compiled opcodes exactly as Cancun does
+(`native_flavour`): each is py-evm's plain `_FastOpcode` with Cancun's logic function and static gas, no
+opcode beyond Cancun's table is defined, and the frame loop is a known one:
+- "cancun": py-evm's own `apply_computation` (Cancun, OP/Isthmus); frames run through
+  `aot.host.NativeComputation`.
+- "rex": `RexComputation`'s loop (MiniRex…Rex2), whose wrapped opcodes (storage gas, detention) are all
+  host opcodes of this flavour; frames run through `executor.rex_native`, which meters compute gas and
+  asks for an interpreted re-run of the transaction when it cannot match the interpreter (`NativeAbort`).
 
 In `auto` a code hash becomes hot after HOT_CALLS top-level-or-nested frames; it is then compiled on
 one background thread into the content-addressed cache (aot.cache). Finished builds are published
@@ -22,7 +24,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+from functools import partial
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -33,7 +36,10 @@ from eth.vm.opcode import _FastOpcode
 
 from aot.host import NativeComputation
 from aot.loader import Contract
-from aot.opcodes import OPS
+from aot.opcodes import OPS, ops_for
+
+from megaeth_node.executor.rex import RexComputation
+from megaeth_node.executor.rex_native import run_native
 
 log = logging.getLogger(__name__)
 HOT_CALLS = 16
@@ -46,25 +52,29 @@ def _same_opcode(a: Any, b: Any) -> bool:
     return (a.logic_fn is b.logic_fn or a.logic_fn == b.logic_fn) and a.gas_cost == b.gas_cost
 
 
-def native_eligible(computation_class: type) -> bool:
-    """True when native code is gas- and state-exact for `computation_class` (see the module doc)."""
+def native_flavour(computation_class: type) -> str | None:
+    """The native flavour that is gas- and state-exact for `computation_class`, or None (see the module doc)."""
+    owner = next(k for k in computation_class.__mro__ if "apply_computation" in k.__dict__)
+    flavour = {BaseComputation: "cancun", RexComputation: "rex"}.get(owner)
+    if flavour is None:
+        return None
     table, cancun = computation_class.opcodes, CancunComputation.opcodes
     if set(table) - set(OPS):
-        return False
-    for op, info in OPS.items():
+        return None
+    for op, info in ops_for(flavour).items():
         if not info.host and not _same_opcode(table.get(op), cancun.get(op)):
-            return False
-    owner = next(k for k in computation_class.__mro__ if "apply_computation" in k.__dict__)
-    return owner is BaseComputation
+            return None
+    return flavour
 
 
 class NativeRegistry:
     """Compiled contracts by code for one node: counting, background builds, publication."""
 
-    def __init__(self, mode: str, cache_dir: Path, timeout_s: float = 30.0) -> None:
+    def __init__(self, mode: str, cache_dir: Path, timeout_s: float = 30.0, flavour: str = "cancun") -> None:
         if mode not in MODES:
             raise ValueError(f"aot mode must be one of {MODES}, not {mode!r}")
-        self.mode, self.cache_dir, self.timeout_s = mode, cache_dir, timeout_s
+        ops_for(flavour)  # a known flavour
+        self.mode, self.cache_dir, self.timeout_s, self.flavour = mode, cache_dir, timeout_s, flavour
         self._cache: Any = None
         self._active: dict[bytes, Contract] = {}
         self._ready: dict[bytes, Contract] = {}
@@ -72,13 +82,14 @@ class NativeRegistry:
         self._submitted: set[bytes] = set()
         self._lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
+        self.native_frames = 0  # frames handed native code so far
 
     def cache(self) -> Any:
         if self._cache is None:
             from aot.cache import Budget, NativeCache
             from aot.toolchain import find_compiler
 
-            self._cache = NativeCache(self.cache_dir, find_compiler(), "cancun", Budget(timeout_s=self.timeout_s))
+            self._cache = NativeCache(self.cache_dir, find_compiler(), self.flavour, Budget(timeout_s=self.timeout_s))
         return self._cache
 
     def _build(self, code: bytes) -> None:
@@ -103,13 +114,18 @@ class NativeRegistry:
         if self.mode == "off" or not code:
             return None
         found = self._active.get(code)
-        if found is not None or code in self._submitted:
+        if found is not None:
+            self.native_frames += 1
             return found
+        if code in self._submitted:
+            return None
         if self.mode == "always":
             self._submitted.add(code)
             self._build(code)
             self.begin_transaction()
-            return self._active.get(code)
+            found = self._active.get(code)
+            self.native_frames += found is not None
+            return found
         n = self._calls[code] = self._calls.get(code, 0) + 1
         if n >= HOT_CALLS:
             self._submitted.add(code)
@@ -125,6 +141,23 @@ class NativeRegistry:
             self._ready.update(contracts)
         self._submitted.update(contracts)
 
+    def prebuild(self, codes: Iterable[bytes], out_dir: Path, batch: int = 250, timeout_s: float = 900.0) -> None:
+        """Compile `codes` ahead of use, `batch` per shared object (one compiler run each: far cheaper than
+        a build per code) into `out_dir`, and publish them. Raises aot.build.BuildError if a build fails or
+        takes over `timeout_s`."""
+        from aot.analysis import analyse
+        from aot.loader import build_library
+        from aot.toolchain import find_compiler
+
+        cc, todo = find_compiler(), sorted({c for c in codes if c}, key=lambda c: (len(c), c))
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for start in range(0, len(todo), batch):
+            part = todo[start:start + batch]
+            names = [f"c{start + i}" for i in range(len(part))]
+            programs = [(n, analyse(c, self.flavour)) for n, c in zip(names, part)]
+            library = build_library(cc, programs, out_dir / f"{self.flavour}-{start}.so", timeout_s)
+            self.publish({c: Contract(library, n, c) for n, c in zip(names, part)})
+
     def compiled(self) -> frozenset[bytes]:
         """The codes that run natively from the next transaction on."""
         with self._lock:
@@ -137,27 +170,50 @@ class NativeRegistry:
             self._pool = None
 
 
-_registry: NativeRegistry | None = None
+_config: tuple[str, Path, float] | None = None
+_registries: dict[str, NativeRegistry] = {}
 
 
-def configure(mode: str, cache_dir: Path, timeout_s: float = 30.0) -> NativeRegistry | None:
-    """Set the node-wide AOT mode (None when off); called once at start-up."""
-    global _registry
-    _registry = None if mode == "off" else NativeRegistry(mode, cache_dir, timeout_s)
-    return _registry
+def configure(mode: str, cache_dir: Path, timeout_s: float = 30.0) -> None:
+    """Set the node-wide AOT mode; called once at start-up ("off": everything interpreted)."""
+    global _config
+    _config = None if mode == "off" else (mode, cache_dir, timeout_s)
+    _registries.clear()
+
+
+def install(registry: NativeRegistry) -> None:
+    """Make `registry` the node-wide one of its flavour (e.g. one holding prebuilt libraries) until `configure`."""
+    _registries[registry.flavour] = registry
+
+
+def registry_for(flavour: str) -> NativeRegistry | None:
+    """The node-wide registry of `flavour` (None while AOT is off)."""
+    found = _registries.get(flavour)
+    if found is None and _config is not None:
+        mode, cache_dir, timeout_s = _config
+        found = _registries[flavour] = NativeRegistry(mode, cache_dir, timeout_s, flavour)
+    return found
 
 
 def with_native(state_class: type, registry: NativeRegistry | None = None) -> type:
     """`state_class`, or a subclass running hot contracts natively when AOT is on and proved exact."""
-    registry = registry or _registry
     base = getattr(state_class, "computation_class", None)
-    if registry is None or base is None or not native_eligible(base):
+    flavour = native_flavour(base) if base is not None else None
+    registry = registry or (registry_for(flavour) if flavour else None)
+    if registry is None or flavour != registry.flavour:
         return state_class
     key = (state_class, id(registry))
     cached = _classes.get(key)
     if cached is not None:
         return cached
+    computation = _rex_native(base, registry) if flavour == "rex" else _cancun_native(base, registry)
+    computation.__name__ = computation.__qualname__ = f"Native{base.__name__}"
+    cls = type(f"Native{state_class.__name__}", (state_class,), {"computation_class": computation})
+    _classes[key] = cls
+    return cls
 
+
+def _cancun_native(base: type, registry: NativeRegistry) -> type:
     class _Computation(NativeComputation, base):  # type: ignore[misc, valid-type]
         native = staticmethod(registry.lookup)
 
@@ -168,10 +224,24 @@ def with_native(state_class: type, registry: NativeRegistry | None = None) -> ty
                 registry.begin_transaction()
             return super().apply_computation(state, message, transaction_context, parent_computation)
 
-    _Computation.__name__ = _Computation.__qualname__ = f"Native{base.__name__}"
-    cls = type(f"Native{state_class.__name__}", (state_class,), {"computation_class": _Computation})
-    _classes[key] = cls
-    return cls
+    return _Computation
+
+
+def _rex_native(base: type, registry: NativeRegistry) -> type:
+    class _Computation(base):  # type: ignore[misc, valid-type]
+        @staticmethod
+        def native(code: bytes) -> Any:
+            contract = registry.lookup(code)
+            return None if contract is None else partial(run_native, contract)
+
+        @classmethod
+        def apply_computation(cls, state: Any, message: Any, transaction_context: Any,
+                              parent_computation: Any = None) -> Any:
+            if parent_computation is None:
+                registry.begin_transaction()
+            return super().apply_computation(state, message, transaction_context, parent_computation)
+
+    return _Computation
 
 
 _classes: dict[tuple[type, int], type] = {}

@@ -112,14 +112,17 @@ class RexMeters:
         self._capacities: dict[bytes, int] = {}
         self.compute_limit = block_start_compute_limit(spec)
         self.trace: Callable[..., None] | None = None
+        self.native = True  # compiled contracts may run natively (off while a transaction is re-run interpreted)
         self.start_tx(None, None, 0, (), 0, 0)
 
     def start_tx(self, sender: bytes | None, to: bytes | None, input_length: int,
                  access_list_keys: tuple[int, ...], authorizations: int, recovered_authorities: int) -> None:
         """`on_new_tx` (§3 step 2): fresh tracker and meters; the compute limit is reset only from Rex1 on
         (§6.4). `sender is None` is a pre-block system call (no tx-start data, no beneficiary check)."""
+        self.carried_limit = self.compute_limit  # what `start_tx` of a re-run of this tx starts from
         self.compute_limit = tx_start_compute_limit(self.spec, self.compute_limit)
         self.compute_used = 0
+        self.ran_native = False  # a frame of this tx ran native code (executor.rex_native)
         self.exceeded: LimitKind | None = None
         self.rescued = 0
         self.touched: set[bytes] = set()  # warm-preloaded accounts revm's journal has loaded this tx
@@ -213,7 +216,7 @@ def _limit_halt(computation: Any, rex: RexMeters) -> None:
     raise LimitExceeded(f"MegaETH limit exceeded: {rex.exceeded}")
 
 
-def _settle(computation: Any, rex: RexMeters, used: int) -> None:
+def settle(computation: Any, rex: RexMeters, used: int) -> None:
     """Count `used` gas (if any) as compute gas, then halt the frame if a MegaETH limit is exceeded (§4.1, §4.7)."""
     if used > 0:
         rex.compute_used += used
@@ -294,8 +297,9 @@ def _created_address(computation: Any, is_create2: bool) -> bytes:
     if not is_create2:
         return generate_contract_address(creator, computation.state.get_nonce(creator))
     offset, length, salt = _peek_int(computation, 1), _peek_int(computation, 2), _peek_int(computation, 3)
-    memory = computation._memory._bytes
-    initcode = bytes(memory[offset:offset + length]).ljust(length, b"\x00")
+    memory = computation._memory  # py-evm's Memory, or a native frame's (aot.host.FrameMemory): not yet extended
+    present = min(len(memory), offset + length) - offset if offset < len(memory) else 0
+    initcode = bytes(memory.read_bytes(offset, present) if present > 0 else b"").ljust(length, b"\x00")
     return generate_safe_contract_address(creator, salt, initcode)
 
 
@@ -454,6 +458,12 @@ class RexComputation(OpState.computation_class):  # type: ignore[misc, valid-typ
         self._rex_remaining: int | None = None
         self._rex_before_deposit: int | None = None
 
+    @staticmethod
+    def native(code: bytes) -> Callable[[Any, RexMeters], None] | None:
+        """A native runner `(computation, meters)` for `code`, or None to interpret (`executor.native.with_native`
+        sets one)."""
+        return None
+
     def get_gas_remaining(self) -> int:
         if self._rex_remaining is not None:  # the top frame of a limit-halted tx: the rescued gas (§4.7)
             return self._rex_remaining
@@ -609,15 +619,15 @@ class RexComputation(OpState.computation_class):  # type: ignore[misc, valid-typ
                     table[opcode](computation, values, meter)
                 except (Halt, Revert):
                     window = meter.gas_remaining
-                    _settle(computation, rex, computation._op_start - window)
+                    settle(computation, rex, computation._op_start - window)
                     raise
-                _settle(computation, rex, computation._op_start - meter.gas_remaining)
+                settle(computation, rex, computation._op_start - meter.gas_remaining)
                 window = gas = meter.gas_remaining
                 floor = window - (rex.compute_limit - rex.compute_used)
         except Halt:  # STOP / RETURN (or the end of the code): its gas is compute gas
-            _settle(computation, rex, window - meter.gas_remaining)
+            settle(computation, rex, window - meter.gas_remaining)
         except Revert:
-            _settle(computation, rex, window - meter.gas_remaining)
+            settle(computation, rex, window - meter.gas_remaining)
             raise
         except VMError:  # an exceptional halt: the failing opcode's gas is not compute gas (as in _run_traced)
             if window > gas:
@@ -640,12 +650,12 @@ class RexComputation(OpState.computation_class):  # type: ignore[misc, valid-typ
             try:
                 opcode_fn(computation=computation)
             except Halt:
-                _settle(computation, rex, computation._op_start - meter.gas_remaining)
+                settle(computation, rex, computation._op_start - meter.gas_remaining)
                 break
             except Revert:
-                _settle(computation, rex, computation._op_start - meter.gas_remaining)
+                settle(computation, rex, computation._op_start - meter.gas_remaining)
                 raise
-            _settle(computation, rex, computation._op_start - meter.gas_remaining)
+            settle(computation, rex, computation._op_start - meter.gas_remaining)
 
     @classmethod
     def apply_computation(cls, state: StateAPI, message: MessageAPI, transaction_context: TransactionContextAPI,
@@ -670,10 +680,13 @@ class RexComputation(OpState.computation_class):  # type: ignore[misc, valid-typ
                         _limit_halt(computation, rex)
                 return computation
 
+            runner = cls.native(message.code) if rex.native and not message.is_create else None
             if rex.trace is not None:
                 cls._run_traced(computation, rex, rex.trace)
-            else:
+            elif runner is None or rex.compute_used > rex.compute_limit or rex.exceeded is not None:
                 cls._run(computation, rex)
+            else:
+                runner(computation, rex)
         return computation
 
 

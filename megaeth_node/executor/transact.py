@@ -102,7 +102,7 @@ def run_transaction(vm_class: type[VirtualMachineAPI], state: StateAPI, tx: Sign
     except ValidationError as e:
         state.revert(snapshot)
         raise InvalidTransaction(str(e)) from e
-    except InvalidTransaction:
+    except BaseException:  # InvalidTransaction, or a native run asking to be redone interpreted
         state.revert(snapshot)
         raise
     state.commit(snapshot)

@@ -20,12 +20,15 @@ FIB = bytes.fromhex("600035600060015b8215601c578181019150909160019003916007565b5
 
 
 def test_native_only_where_proved_exact() -> None:
-    assert native.native_eligible(CheckedCancunState.computation_class)
-    assert native.native_eligible(OpState.computation_class)
-    assert not native.native_eligible(RexState.computation_class)  # Rex wraps opcodes: interpreter only
+    assert native.native_flavour(CheckedCancunState.computation_class) == "cancun"
+    assert native.native_flavour(OpState.computation_class) == "cancun"
+    assert native.native_flavour(RexState.computation_class) == "rex"  # wrapped opcodes go to the host
     registry = native.NativeRegistry("always", Path("/nonexistent"))
-    assert native.with_native(RexState, registry) is RexState
+    assert native.with_native(RexState, registry) is RexState, "a cancun registry never serves Rex"
     assert native.with_native(OpState, registry).computation_class.__name__ == "NativeFastPragueComputation"
+    rex_registry = native.NativeRegistry("always", Path("/nonexistent"), flavour="rex")
+    assert native.with_native(RexState, rex_registry).computation_class.__name__ == "NativeRexComputation"
+    assert native.with_native(OpState, rex_registry) is OpState
 
 
 def test_auto_mode_builds_hot_code_and_publishes_at_transaction_start(tmp_path: Path) -> None:

@@ -27,7 +27,6 @@ from shared_data import shared_root
 from trie import HexaryTrie
 
 from megaeth_node.executor.evm import BlockEnv, new_state
-from megaeth_node.executor.native import NativeRegistry
 from megaeth_node.executor.state import Account, DictState
 from megaeth_node.executor.transact import InvalidTransaction, run_transaction
 
@@ -188,13 +187,3 @@ def calls_code(run: StateRun) -> bool:
     acct = run.pre.account(bytes(run.tx.to))
     return acct is not None and bool(run.pre.code(acct.code_hash))
 
-
-class CountingRegistry(NativeRegistry):
-    """A native-code registry that counts the frames it hands native code."""
-
-    native_frames = 0
-
-    def lookup(self, code: bytes) -> Any:
-        found = super().lookup(code)
-        self.native_frames += found is not None
-        return found

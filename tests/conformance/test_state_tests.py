@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conformance.ethtests import (STATE_DIR, Case, CountingRegistry, calls_code, load_skips, params, run_state_case,
+from conformance.ethtests import (STATE_DIR, Case, calls_code, load_skips, params, run_state_case,
                                   state_cases)
 
-from megaeth_node.executor.native import with_native
+from megaeth_node.executor.native import NativeRegistry, with_native
 from megaeth_node.executor.transact import CheckedCancunState
 
 STATE_CASES = params(state_cases())
@@ -18,8 +18,8 @@ NATIVE_CASES = load_skips("native")
 
 
 @pytest.fixture(scope="module")
-def native_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CountingRegistry]:
-    registry = CountingRegistry("always", tmp_path_factory.mktemp("aot-cache"))
+def native_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NativeRegistry]:
+    registry = NativeRegistry("always", tmp_path_factory.mktemp("aot-cache"))
     yield registry
     registry.wait()
 

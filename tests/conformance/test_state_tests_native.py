@@ -12,17 +12,12 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from conformance.ethtests import (FORK, STATE_DIR, Case, CountingRegistry, calls_code, params, run_state_case,
-                                  state_cases)
+from conformance.ethtests import FORK, STATE_DIR, Case, calls_code, params, run_state_case, state_cases
 
-from aot.analysis import analyse
-from aot.loader import Contract, build_library
-from aot.toolchain import find_compiler
-from megaeth_node.executor.native import with_native
+from megaeth_node.executor.native import NativeRegistry, with_native
 from megaeth_node.executor.transact import CheckedCancunState
 
 STATE_CASES = params(state_cases())
-BATCH = 250
 BATCH_MAX_CODE = 4096  # larger codes go through the budgeted per-code cache
 
 
@@ -32,26 +27,19 @@ def _pre_state_codes() -> list[bytes]:
         for test in json.loads(path.read_text()).values():
             if FORK in test["post"]:
                 codes.update(bytes.fromhex(a["code"][2:]) for a in test["pre"].values() if len(a["code"]) > 2)
-    return sorted(codes, key=lambda c: (len(c), c))
+    return list(codes)
 
 
 @pytest.fixture(scope="module")
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CountingRegistry]:
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NativeRegistry]:
     cache = tmp_path_factory.mktemp("aot")
-    reg = CountingRegistry("always", cache / "cache")
-    cc = find_compiler()
-    small = [c for c in _pre_state_codes() if len(c) <= BATCH_MAX_CODE]
-    for start in range(0, len(small), BATCH):
-        batch = small[start:start + BATCH]
-        names = [f"c{start + i}" for i in range(len(batch))]
-        library = build_library(cc, [(n, analyse(c)) for n, c in zip(names, batch)], cache / f"batch{start}.so")
-        reg.publish({c: Contract(library, n, c) for n, c in zip(names, batch)})
+    reg = NativeRegistry("always", cache / "cache")
+    reg.prebuild([c for c in _pre_state_codes() if len(c) <= BATCH_MAX_CODE], cache)
     yield reg
     reg.wait()
 
-
 @pytest.mark.parametrize("case", STATE_CASES)
-def test_state_native(case: Case, registry: CountingRegistry) -> None:
+def test_state_native(case: Case, registry: NativeRegistry) -> None:
     before = registry.native_frames
     run = run_state_case(case, with_native(CheckedCancunState, registry))
     if calls_code(run):

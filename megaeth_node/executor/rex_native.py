@@ -1,0 +1,78 @@
+"""Native frames under MegaETH's Rex rules (the "rex" native flavour, aot.opcodes.REX_HOST_OPS).
+
+Native code runs the opcodes whose gas and semantics are Cancun's; every opcode MegaETH wraps (storage gas,
+volatile-data detention, calls, logs, creates…) goes to the host, which runs the wrapper exactly as the
+interpreter does. The compute meter (spec/mega-evm.md §4.1: every opcode's compute gas is its gas) is kept
+per run of native opcodes: at each host opcode and at the frame's exit the gas spent since the last one is
+added, then the wrapper's own gas is settled as `RexComputation._run` settles it.
+
+What native code cannot reproduce is *where* a run of plain opcodes crosses the compute limit (the
+interpreter halts right after the crossing opcode), nor the compute gas of an exceptional halt inside a
+block (native code charges a block's static gas at its entry). Compute gas only grows and the limit only
+falls within a transaction, so if neither happened the native run is the interpreter's run. Otherwise the
+frame raises `NativeAbort`; the block executor rolls the transaction back and runs it again interpreted.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aot import loader
+from aot.host import PyEvmHost, execute
+from aot.loader import Contract
+
+from megaeth_node.executor.rex import RexMeters, settle
+
+
+class NativeAbort(Exception):  # noqa: N818 - not an error of the transaction: a request to re-run it
+    """A native frame cannot prove it matches the interpreter: re-run the transaction interpreted."""
+
+
+_NORMAL_EXIT = (loader.STOP, loader.RETURN, loader.REVERT)
+
+
+class RexHost(PyEvmHost):
+    """PyEvmHost plus the compute meter around native runs and wrapper opcodes."""
+
+    def __init__(self, computation: Any, contract: Contract, rex: RexMeters) -> None:
+        super().__init__(computation, contract)
+        self.rex = rex
+        self.window = computation._gas_meter.gas_remaining  # gas when the current native run started
+
+    def __call__(self, frame: Any, op: int, pc: int) -> int:
+        if op >= loader.HOST_ENV:
+            return super().__call__(frame, op, pc)
+        rex, comp = self.rex, self.computation
+        before = int(frame.gas)  # the gas the interpreter sees before this opcode
+        rex.compute_used += self.window - before
+        if rex.compute_used > rex.compute_limit:
+            self.error = NativeAbort("compute limit crossed inside a native run")
+            return loader.HOST_ERROR
+        comp._op_start = before
+        status = super().__call__(frame, op, pc)
+        if self.error is None:
+            comp._gas_meter.gas_remaining = int(frame.gas)
+            try:
+                settle(comp, rex, comp._op_start - int(frame.gas))  # the wrapper restarts `_op_start` past storage gas
+            except BaseException as e:  # noqa: BLE001 - LimitExceeded: raised by execute() as the interpreter raises it
+                self.error = e
+                status = loader.HOST_ERROR
+        self.window = int(frame.gas)
+        return status
+
+    def finished(self, status: int, gas_left: int) -> None:
+        if self.error is not None:
+            return
+        if status not in _NORMAL_EXIT:
+            self.error = NativeAbort(f"native frame halted exceptionally (status {status})")
+            return
+        rex = self.rex
+        rex.compute_used += self.window - gas_left
+        if rex.compute_used > rex.compute_limit:
+            self.error = NativeAbort("compute limit crossed inside a native run")
+
+
+def run_native(contract: Contract, computation: Any, rex: RexMeters) -> None:
+    """Run a Rex frame's code natively (see the module doc); raises what the interpreter would, or NativeAbort."""
+    rex.ran_native = True
+    execute(computation, contract, RexHost(computation, contract, rex))
