@@ -6,6 +6,7 @@ sender's state nonce. Errors use geth's wording (spec/rpc.md §4).
 
 from __future__ import annotations
 
+import heapq
 import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -126,14 +127,19 @@ class Mempool:
         return pending, queued
 
     def executable(self, state_nonce: Callable[[bytes], int], base_fee: int) -> Iterator[PoolTx]:
-        """Pending txs that can pay the base fee, best tip first, each sender's in nonce order (FIFO ties)."""
-        heads: dict[bytes, list[PoolTx]] = {}
+        """Pending txs that can pay the base fee, best tip first, each sender's in nonce order (FIFO ties).
+        The senders' next transactions wait in a heap: O(log senders) per transaction."""
+        chains: dict[bytes, list[PoolTx]] = {}
         for entry in self.split(state_nonce)[0]:
-            heads.setdefault(entry.sender, []).append(entry)
-        while heads:
-            best = max(heads, key=lambda s: (effective_tip(heads[s][0].tx, base_fee), -heads[s][0].seq))
-            entry = heads[best].pop(0)
-            if not heads[best] or fee_cap(entry.tx) < base_fee:
-                del heads[best]
-            if fee_cap(entry.tx) >= base_fee:
-                yield entry
+            chains.setdefault(entry.sender, []).append(entry)
+        heap = [(-effective_tip(c[0].tx, base_fee), c[0].seq, 0, c) for c in chains.values()]
+        heapq.heapify(heap)
+        while heap:
+            _, _, i, chain = heapq.heappop(heap)
+            entry = chain[i]
+            if fee_cap(entry.tx) < base_fee:
+                continue  # neither it nor the sender's later transactions can go in
+            if i + 1 < len(chain):
+                nxt = chain[i + 1]
+                heapq.heappush(heap, (-effective_tip(nxt.tx, base_fee), nxt.seq, i + 1, chain))
+            yield entry
