@@ -17,6 +17,7 @@ from eth_typing import Address
 
 from megaeth_node.errors import ExecutionReverted, InsufficientFunds, InvalidTransaction
 from megaeth_node.executor.op import OpVM
+from megaeth_node.executor.rex_native import NativeAbort
 from megaeth_node.executor.rules import IsthmusRules
 
 _SLOT_OPS = frozenset({0x54, 0x55})  # SLOAD, SSTORE: slot on top of the stack
@@ -97,9 +98,25 @@ def _vm_error(error: Exception) -> str:
 def simulate(state: StateAPI, rules: IsthmusRules, chain_id: int, req: CallRequest, gas: int,
              overrides: dict[bytes, AccountOverride] | None = None,
              tracer: AccessListTracer | None = None) -> CallResult:
-    """Execute `req` with `gas` on `state` and revert everything. Without fee fields the call pays the
-    base fee with balance credited for the occasion, so the balance only has to cover `value`. `gas_used` is
-    what the receipt would say; `tracer` sees every opcode (the executor's per-opcode hook)."""
+    """Execute `req` with `gas` on `state` and revert everything, the MegaETH meters' carried compute limit
+    included. Without fee fields the call pays the base fee with balance credited for the occasion, so the
+    balance only has to cover `value`. `gas_used` is what the receipt would say; `tracer` sees every opcode
+    (the executor's per-opcode hook). A native run that cannot vouch for itself is redone interpreted."""
+    rex = getattr(state, "rex", None)
+    if rex is None:
+        return _simulate(state, rules, chain_id, req, gas, overrides, tracer)
+    carried = rex.compute_limit
+    try:
+        return _simulate(state, rules, chain_id, req, gas, overrides, tracer)
+    except NativeAbort:
+        rex.compute_limit, rex.native = carried, False
+        return _simulate(state, rules, chain_id, req, gas, overrides, tracer)
+    finally:
+        rex.compute_limit, rex.native = carried, True
+
+
+def _simulate(state: StateAPI, rules: IsthmusRules, chain_id: int, req: CallRequest, gas: int,
+              overrides: dict[bytes, AccountOverride] | None, tracer: AccessListTracer | None) -> CallResult:
     base_fee = state.execution_context.base_fee_per_gas
     fee = max(req.max_fee_per_gas or 0, base_fee)
     sender = Address(req.sender)
@@ -121,6 +138,8 @@ def simulate(state: StateAPI, rules: IsthmusRules, chain_id: int, req: CallReque
             if hook is not None:
                 hook.trace = tracer
             computation = state.apply_transaction(tx)
+        except NativeAbort:
+            raise
         except Exception as e:  # py-evm ValidationError and executor checks: the request is not executable
             if "balance" in str(e).lower():
                 raise InsufficientFunds(f"insufficient funds for gas * price + value: {e}") from e
