@@ -403,8 +403,9 @@ class StateOverlay:
         all_ups = StateUpdates()
         parts: list[BelowRoot] = []
         deferred: dict[int, Change] = {}
+        last = max(i for i, g in enumerate(groups) if g) if ordered else 0
         try:
-            for group in groups:
+            for i, group in enumerate(groups):
                 ups = shi.update_prepared(group)
                 ups.merge(shi.canonicalize())
                 data = ups.data
@@ -413,7 +414,7 @@ class StateOverlay:
                     deferred.update(data)
                     continue
                 part = plan_below_root(reader, data, capacity, be)
-                part.start(be)
+                part.start(be, background=i < last)  # the last group has nothing to overlap with
                 parts.append(part)
             if deferred:
                 part = plan_below_root(reader, deferred, capacity, be)

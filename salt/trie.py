@@ -182,14 +182,16 @@ class BelowRoot:
         self.anc_news: list[bytes] = []
         self._wait: Callable[[], tuple[list[bytes], list[bytes], int]] | None = None
 
-    def start(self, be: Backend) -> None:
-        """Leaf commitments, then their ancestors up to level 1: in the background when only flat
-        buckets' leaves change (`Backend.leaves_to_level1`; `wait` collects), else right here."""
+    def start(self, be: Backend, background: bool = False) -> None:
+        """Leaf commitments, then their ancestors up to level 1: with `background` and when only flat
+        buckets' leaves change in the background (`Backend.leaves_to_level1`; `wait` collects),
+        else right here."""
         self.ecmuls += len(self.changes)
-        if not self.main3:
-            if self.leaf_ids:
-                self._wait = be.leaves_to_level1(
-                    self.leaf_ids, self.leaf_olds, self.counts, self.slots, self.changes, self.anc_olds)
+        if not self.leaf_ids and not self.main3:
+            return
+        if background and not self.main3:
+            self._wait = be.leaves_to_level1(
+                self.leaf_ids, self.leaf_olds, self.counts, self.slots, self.changes, self.anc_olds)
             return
         news = be.commit_slot_deltas(self.leaf_olds, self.counts, self.slots, self.changes) if self.leaf_ids else []
         level3 = list(zip(self.leaf_ids, self.leaf_olds, news, strict=True))
