@@ -37,7 +37,7 @@ from megaeth_node.errors import (
     UnsupportedTxType,
 )
 from megaeth_node.executor.block import OpenBlock
-from megaeth_node.executor.state import KECCAK_EMPTY, Account
+from megaeth_node.executor.state import KECCAK_EMPTY, Account, MissingStateKey
 from megaeth_node.executor.transact import InvalidTransaction as ExecInvalid
 from megaeth_node.genesis import EMPTY_OMMERS, EMPTY_REQUESTS_HASH, init_genesis
 from megaeth_node.mempool import Mempool, PoolTx, fee_cap, tip_cap
@@ -212,6 +212,8 @@ class _Reader:
         parent = self.parent
         if parent is not None and number == parent.header.number:
             parent.hashed.wait()
+            if not parent.hash:
+                raise MissingStateKey(f"block {number} failed to seal")
             return parent.hash
         return self.base.block_hash(number)
 
@@ -298,6 +300,8 @@ class Sequencer:
         parent_hash = bytes(32) if sealing else parent.hash
         if sealing and (base.account(HISTORY_STORAGE_ADDRESS) or Account()).code_hash != KECCAK_EMPTY:
             sealing.hashed.wait()
+            if not sealing.hash:
+                raise RuntimeError(f"block {parent.number} failed to seal")
             parent_hash = sealing.hash
         # prevrandao chains the parent's, not its hash: the next block can run before the parent is hashed
         header = replace(parent, parent_hash=parent_hash, number=parent.number + 1, timestamp=ts, gas_used=0,
@@ -504,7 +508,10 @@ class Sequencer:
                 self._seal_task = asyncio.create_task(self._finish_seal(sealing))
 
     async def _finish_seal(self, sealing: _Sealing) -> None:
-        sealed = self._sealed(sealing, await asyncio.wrap_future(self._seal_in_worker(sealing)))
+        try:
+            sealed = self._sealed(sealing, await asyncio.wrap_future(self._seal_in_worker(sealing)))
+        finally:
+            sealing.hashed.set()  # on failure too: a reader waiting for the hash fails instead of hanging
         block, receipts = await self._on_builder(self._commit, sealed)
         for listener in self.listeners:
             listener.on_block(block, receipts, sealing.mini_blocks)
