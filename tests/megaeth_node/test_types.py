@@ -98,3 +98,21 @@ def test_decode_never_raises_anything_but_chain_data_error(raw: bytes) -> None:
         Transaction.decode(raw)
     except ChainDataError:
         pass
+
+
+def test_logs_bloom_matches_eth_bloom() -> None:
+    """Our cached three-bit bloom against py-evm's bloom library, on random logs (repeated items included)."""
+    import random
+
+    from eth_bloom import BloomFilter
+
+    rng = random.Random(7)
+    items = [rng.randbytes(32) for _ in range(40)]
+    for _ in range(200):
+        logs = [Log(rng.randbytes(20), tuple(rng.sample(items, rng.randrange(5))), b"") for _ in range(rng.randrange(6))]
+        reference = BloomFilter()
+        for log in logs:
+            reference.add(log.address)
+            for topic in log.topics:
+                reference.add(topic)
+        assert logs_bloom(logs) == int(reference).to_bytes(256, "big")
