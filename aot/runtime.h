@@ -133,22 +133,21 @@ static inline int64_t mem_need(aot_frame *f, int64_t gas, u256 off, u256 size) {
 
 static inline int64_t copy_cost(u256 size) { return 3 * (int64_t)(((uint64_t)size + 31) / 32); }
 
-static inline u256 load_be(const uint8_t *p) {
-    u256 v = 0;
-    for (int i = 0; i < 4; i++) {
-        uint64_t w;
-        memcpy(&w, p + 8 * i, 8);
-        v = (v << 64) | (u256)__builtin_bswap64(w);
-    }
+/* Big-endian memory words <-> u256, limb by limb (four byte swaps; small enough to inline everywhere). */
+static inline __attribute__((always_inline)) u256 load_be(const uint8_t *p) {
+    uint64_t w[4], l[4];
+    memcpy(w, p, 32);
+    for (int i = 0; i < 4; i++) l[i] = __builtin_bswap64(w[3 - i]);
+    u256 v;
+    memcpy(&v, l, 32);
     return v;
 }
 
-static inline void store_be(uint8_t *p, u256 v) {
-    for (int i = 3; i >= 0; i--) {
-        uint64_t w = __builtin_bswap64((uint64_t)v);
-        memcpy(p + 8 * i, &w, 8);
-        v >>= 64;
-    }
+static inline __attribute__((always_inline)) void store_be(uint8_t *p, u256 v) {
+    uint64_t l[4], w[4];
+    memcpy(l, &v, 32);
+    for (int i = 0; i < 4; i++) w[i] = __builtin_bswap64(l[3 - i]);
+    memcpy(p, w, 32);
 }
 
 static inline u256 io_get(const aot_frame *f, int i) { u256 v; memcpy(&v, f->io[i], 32); return v; }
@@ -175,7 +174,11 @@ EXPORT int aot_mem_resize(aot_frame *f, uint64_t size) {
         f->mem = m;
         f->mem_cap = cap;
     }
-    memset(f->mem + f->mem_size, 0, size - f->mem_size);
+    if (size - f->mem_size == 32) {  /* the common growth by one word: an inline store, not a call */
+        memset(f->mem + f->mem_size, 0, 32);
+    } else {
+        memset(f->mem + f->mem_size, 0, size - f->mem_size);
+    }
     f->mem_size = size;
     return 1;
 }
