@@ -363,14 +363,10 @@ static inline int limbs_used(const uint64_t *x, int n) {
 static inline void to_limbs(uint64_t *l, u256 x) { memcpy(l, &x, 32); }
 static inline u256 from_limbs(const uint64_t *l) { u256 x; memcpy(&x, l, 32); return x; }
 
-/* q[0..m-n] = u / v, r[0..n-1] = u % v for m-limb u and n-limb v (v[n-1] != 0, m >= n, m <= 8). */
-static NOINLINE void divmod_limbs(uint64_t *q, uint64_t *r, const uint64_t *u, const uint64_t *v, int m, int n) {
-    if (n == 1) {
-        uint64_t rem = 0;
-        for (int j = m - 1; j >= 0; j--) q[j] = div128(rem, u[j], v[0], &rem);
-        r[0] = rem;
-        return;
-    }
+/* q[0..m-n] = u / v, r[0..n-1] = u % v for m-limb u and n-limb v (v[n-1] != 0, 2 <= n <= m <= 8);
+   inlined per divisor length so the inner loops have constant bounds. */
+static inline __attribute__((always_inline)) void divmod_n(uint64_t *q, uint64_t *r, const uint64_t *u,
+                                                          const uint64_t *v, int m, int n) {
     int s = __builtin_clzll(v[n - 1]);
     uint64_t vn[8], un[9];
     for (int i = n - 1; i > 0; i--) vn[i] = (v[i] << s) | (s ? v[i - 1] >> (64 - s) : 0);
@@ -420,6 +416,20 @@ static NOINLINE void divmod_limbs(uint64_t *q, uint64_t *r, const uint64_t *u, c
         q[j] = qhat;
     }
     for (int i = 0; i < n; i++) r[i] = (un[i] >> s) | (s ? un[i + 1] << (64 - s) : 0);
+}
+
+static NOINLINE void divmod_limbs(uint64_t *q, uint64_t *r, const uint64_t *u, const uint64_t *v, int m, int n) {
+    switch (n) {
+    case 1: {
+        uint64_t rem = 0;
+        for (int j = m - 1; j >= 0; j--) q[j] = div128(rem, u[j], v[0], &rem);
+        r[0] = rem;
+        return;
+    }
+    case 2: divmod_n(q, r, u, v, m, 2); return;
+    case 3: divmod_n(q, r, u, v, m, 3); return;
+    default: divmod_n(q, r, u, v, m, 4); return;
+    }
 }
 /* a / b and a % b for b != 0 (a power of two divides by shifting: old Solidity shifts with DIV). */
 static inline __attribute__((always_inline)) void udivmod(u256 a, u256 b, u256 *q, u256 *r) {
