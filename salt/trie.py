@@ -2,8 +2,9 @@
 
 Spec: spec/salt.md §4.3–4.4 (node commitments, defaults), §5 (update rule, expanded buckets,
 expansion/contraction, rebuild). All group work goes through `salt.pedersen.backend()`, one
-`commit_deltas` and one `map_to_scalars` call per subtree level, and two calls for the main trie
-(`commit_slot_deltas` for the leaves, `propagate_main` for levels 2..0).
+`commit_deltas` and one `map_to_scalars` call per subtree level, two calls for main-trie levels
+3 → 1 (`commit_slot_deltas` for the leaves, `propagate_main` up to level 1, or both in one
+background `leaves_to_level1`), and one `commit_deltas` for the root (`finish_root`).
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@
  * unified add-2008-hwcd / dbl-2008-hwcd formulas (the same group law as salt/banderwagon.py).
  * Fixed-base multiplication by the SALT generators uses per-generator tables of signed-window
  * multiples k·2^(W·j)·G (k = 1..2^(W−1)) stored affine as (x, y, d·x·y); arbitrary-base MSM uses
- * Pippenger with signed bucket digits. Results are normalised with one batch inversion.
+ * Pippenger with signed bucket digits. Results are normalised with one batch inversion. With AVX-512
+ * IFMA the fixed-base additions run in 8 lanes (52-bit limbs; see the AVX-512 IFMA section).
  */
 #include "banderwagon.h"
 #include "salt_internal.h"
@@ -745,7 +746,6 @@ static int build_ops(const uint8_t *indices, const uint8_t *scalars32, size_t k0
  * whence D = Z1·Z2 = Z1/16 in the addition below. Bounds (κ = q/2^260 < 0.029, outputs of a product
  * of αq and βq are < (αβκ + 1)q): coordinates stay < 2q, every product input < 7q. */
 #include <immintrin.h>
-#define SALT_IFMA 1
 typedef __m512i v8;
 typedef struct { v8 l[5]; } vfq;
 typedef struct { vfq X, Y, Z, T; } vext;

@@ -369,6 +369,25 @@ def test_portable_build_matches(points):
     assert pb.commit([KV_NONE] * 256) == EMPTY_DATA_BUCKET
 
 
+def test_commit_deltas_native_matches_portable(nb, points):
+    """Fixed-base additions (eight lanes with AVX-512 IFMA where the CPU has it, nodes cut into
+    tasks) equal the one-at-a-time plain-C ones: nodes of 0–40 deltas, a lone node of 300 deltas,
+    scalars 0, 1, r − 1 and random."""
+    try:
+        pb = native.NativeBackend(portable=True)
+    except native.NativeBuildError as e:  # pragma: no cover
+        pytest.skip(f"C backend unavailable: {e}")
+    rng = random.Random(23)
+    special = [0, 1, R - 1, 2**128, (1 << 252) + 12345]
+    deltas = [[(rng.randrange(256), rng.choice(special) if rng.random() < 0.2 else rng.randrange(R))
+               for _ in range(rng.choice([0, 1, 2, 9, 40]))] for _ in range(60)]
+    olds = [points[rng.randrange(24)] for _ in deltas]
+    assert nb.commit_deltas(olds, deltas) == pb.commit_deltas(olds, deltas)
+    lone = [[(rng.randrange(256), rng.randrange(R)) for _ in range(300)]]
+    assert nb.commit_deltas(points[:1], lone) == pb.commit_deltas(points[:1], lone)
+    assert nb.commit_deltas(olds[:3], deltas[:3]) == PY.commit_deltas(olds[:3], deltas[:3])
+
+
 # ---------------------------------------------------------------- hashing and the trie-update entry points
 
 
