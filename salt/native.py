@@ -10,7 +10,7 @@ Every API call is one C call on packed buffers. `commit_deltas`/`commit` use fix
 the 256 CRS generators (20 windows of 10 bits and 6 of 9 bits: ≈289 MB, built once per process on
 first use; 26 mixed additions per multiplication instead of 29 with 9-bit windows in 182 MB). On
 CPUs with AVX-512 IFMA (`-march=native` builds) the table additions run eight at a time.
-`leaves_to_level1` runs on a C thread of its own (no GIL), so Python work can go on meanwhile.
+`leaves_to_level1` runs on a C worker thread (no GIL), so Python work can go on meanwhile.
 """
 
 from __future__ import annotations

@@ -578,32 +578,115 @@ static inline void fixed_digits(int *dig, const uint64_t s[5]) {
 
 /* ---------------------------------------------------------------- threads */
 typedef void (*task_fn)(void *arg, int part, int nparts);
-typedef struct { task_fn fn; void *arg; int part, nparts; } task;
 
-static void *task_main(void *p) {
-    task *t = (task *)p;
-    t->fn(t->arg, t->part, t->nparts);
+/* A pool of worker threads started on first use and kept (a thread start costs ~20 µs of CPU and
+ * a scheduling delay on a busy machine, and a batch makes dozens of parallel calls). A caller
+ * claims idle workers, posts one part to each and runs the unclaimed parts itself; concurrent
+ * callers (the background leaves job and the caller's thread) share the pool. After fork() the
+ * child starts with an empty pool (pthread_atfork). */
+#define POOL_MAX 7
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    task_fn fn;
+    void *arg;
+    int part, nparts;
+    int state; /* 0 idle, 1 posted, 2 done */
+} pool_worker;
+
+static pool_worker g_pool[POOL_MAX];
+static int g_pool_started[POOL_MAX], g_pool_busy[POOL_MAX];
+static pthread_mutex_t g_pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t g_pool_once = PTHREAD_ONCE_INIT;
+
+static void pool_prepare(void) { pthread_mutex_lock(&g_pool_lock); }
+static void pool_parent(void) { pthread_mutex_unlock(&g_pool_lock); }
+static void pool_child(void) {
+    memset(g_pool_started, 0, sizeof g_pool_started);
+    memset(g_pool_busy, 0, sizeof g_pool_busy);
+    pthread_mutex_unlock(&g_pool_lock);
+}
+static void pool_init(void) { pthread_atfork(pool_prepare, pool_parent, pool_child); }
+
+static void *pool_main(void *p) {
+    pool_worker *w = (pool_worker *)p;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        while (w->state != 1) pthread_cond_wait(&w->cv, &w->mu);
+        task_fn fn = w->fn;
+        void *arg = w->arg;
+        int part = w->part, nparts = w->nparts;
+        pthread_mutex_unlock(&w->mu);
+        fn(arg, part, nparts);
+        pthread_mutex_lock(&w->mu);
+        w->state = 2;
+        pthread_cond_broadcast(&w->cv);
+    }
     return NULL;
 }
 
-/* Run fn(arg, part, nparts) for part = 0..nparts-1; part 0 on the calling thread. */
+/* An idle worker (started if needed) marked busy, or -1. */
+static int pool_claim(void) {
+    pthread_once(&g_pool_once, pool_init);
+    int got = -1;
+    pthread_mutex_lock(&g_pool_lock);
+    for (int i = 0; i < POOL_MAX && got < 0; i++) {
+        if (g_pool_busy[i]) continue;
+        if (!g_pool_started[i]) {
+            pool_worker *w = &g_pool[i];
+            pthread_mutex_init(&w->mu, NULL);
+            pthread_cond_init(&w->cv, NULL);
+            w->state = 0;
+            pthread_t th;
+            if (pthread_create(&th, NULL, pool_main, w) != 0) break;
+            pthread_detach(th);
+            g_pool_started[i] = 1;
+        }
+        g_pool_busy[i] = 1;
+        got = i;
+    }
+    pthread_mutex_unlock(&g_pool_lock);
+    return got;
+}
+
+static void pool_post(int i, task_fn fn, void *arg, int part, int nparts) {
+    pool_worker *w = &g_pool[i];
+    pthread_mutex_lock(&w->mu);
+    w->fn = fn;
+    w->arg = arg;
+    w->part = part;
+    w->nparts = nparts;
+    w->state = 1;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* Wait for worker i's part and release the worker. */
+static void pool_wait(int i) {
+    pool_worker *w = &g_pool[i];
+    pthread_mutex_lock(&w->mu);
+    while (w->state != 2) pthread_cond_wait(&w->cv, &w->mu);
+    w->state = 0;
+    pthread_mutex_unlock(&w->mu);
+    pthread_mutex_lock(&g_pool_lock);
+    g_pool_busy[i] = 0;
+    pthread_mutex_unlock(&g_pool_lock);
+}
+
+/* Run fn(arg, part, nparts) for part = 0..nparts-1; part 0 (and parts no worker took) here. */
 static void run_parallel(task_fn fn, void *arg, int nparts) {
     if (nparts > 8) nparts = 8;
-    if (nparts <= 1) {
-        fn(arg, 0, 1);
-        return;
-    }
-    pthread_t th[8];
-    task ts[8];
-    int started[8] = {0};
+    if (nparts < 1) nparts = 1;
+    int worker[8];
     for (int i = 1; i < nparts; i++) {
-        ts[i] = (task){fn, arg, i, nparts};
-        started[i] = pthread_create(&th[i], NULL, task_main, &ts[i]) == 0;
-        if (!started[i]) fn(arg, i, nparts); /* could not spawn: do it here */
+        worker[i] = pool_claim();
+        if (worker[i] >= 0) pool_post(worker[i], fn, arg, i, nparts);
     }
     fn(arg, 0, nparts);
     for (int i = 1; i < nparts; i++)
-        if (started[i]) pthread_join(th[i], NULL);
+        if (worker[i] < 0) fn(arg, i, nparts);
+    for (int i = 1; i < nparts; i++)
+        if (worker[i] >= 0) pool_wait(worker[i]);
 }
 
 /* ---------------------------------------------------------------- fixed-base tables */
@@ -1681,22 +1764,22 @@ int salt_propagate_main(size_t n, const uint32_t *ids, const uint8_t *olds64,
 
 /* ---------------------------------------------------------------- leaves → level 1 on a background thread */
 typedef struct {
-    pthread_t th;
     size_t n, n_anc;
     const uint32_t *ids, *counts, *lens;
     const uint8_t *olds64, *slots, *values, *anc_olds64;
     uint8_t *news64, *anc_news64;
     uint64_t ecmuls;
-    int n_threads, rc, started;
+    int n_threads, rc, worker;
 } leaves_job;
 
-static void *leaves_main(void *p) {
+static void leaves_task(void *p, int part, int nparts) {
+    (void)part;
+    (void)nparts;
     leaves_job *j = (leaves_job *)p;
     j->rc = salt_commit_slot_deltas(j->olds64, j->n, j->counts, j->slots, j->values, j->lens, j->news64, j->n_threads);
     if (!j->rc)
         j->rc = salt_propagate_main(j->n, j->ids, j->olds64, j->news64, 1, j->n_anc, j->anc_olds64, j->anc_news64,
                                     &j->ecmuls, j->n_threads);
-    return NULL;
 }
 
 void *salt_leaves_start(size_t n, const uint32_t *ids, const uint8_t *olds64, const uint32_t *counts,
@@ -1707,14 +1790,17 @@ void *salt_leaves_start(size_t n, const uint32_t *ids, const uint8_t *olds64, co
     *j = (leaves_job){.n = n, .n_anc = n_anc, .ids = ids, .counts = counts, .lens = lens, .olds64 = olds64,
                       .slots = slots, .values = values, .anc_olds64 = anc_olds64, .news64 = news64,
                       .anc_news64 = anc_news64, .n_threads = n_threads};
-    j->started = pthread_create(&j->th, NULL, leaves_main, j) == 0;
-    if (!j->started) leaves_main(j); /* no thread: do it now */
+    j->worker = pool_claim();
+    if (j->worker >= 0)
+        pool_post(j->worker, leaves_task, j, 0, 1);
+    else
+        leaves_task(j, 0, 1); /* no worker: do it now */
     return j;
 }
 
 int salt_leaves_wait(void *job, uint64_t *ecmuls) {
     leaves_job *j = (leaves_job *)job;
-    if (j->started) pthread_join(j->th, NULL);
+    if (j->worker >= 0) pool_wait(j->worker);
     int rc = j->rc;
     *ecmuls = j->ecmuls;
     free(j);

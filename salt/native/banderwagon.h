@@ -21,7 +21,7 @@
  *   in anc_olds64/anc_news64 (n_anc in total).
  *   *ecmuls receives the number of changed children over the levels.
  * salt_leaves_start: salt_commit_slot_deltas of n level-3 nodes (ascending `ids`, inputs as there),
- *   then salt_propagate_main of the result up to level 1 (top = 1), on a new thread; the caller keeps
+ *   then salt_propagate_main of the result up to level 1 (top = 1), on a worker thread; the caller keeps
  *   every buffer alive until salt_leaves_wait, which joins it, frees the job and returns its status
  *   (*ecmuls: the propagation's). NULL when out of memory.
  * salt_fr_quotient_sum (prover, §6.5): g = Σ_z (f_z(X) − f_z(z)) / (X − z) in evaluation form on
