@@ -206,33 +206,26 @@ def with_native(state_class: type, registry: NativeRegistry | None = None) -> ty
     cached = _classes.get(key)
     if cached is not None:
         return cached
-    computation = _rex_native(base, registry) if flavour == "rex" else _cancun_native(base, registry)
+    computation = _native_computation(base, registry)
     computation.__name__ = computation.__qualname__ = f"Native{base.__name__}"
     cls = type(f"Native{state_class.__name__}", (state_class,), {"computation_class": computation})
     _classes[key] = cls
     return cls
 
 
-def _cancun_native(base: type, registry: NativeRegistry) -> type:
-    class _Computation(NativeComputation, base):  # type: ignore[misc, valid-type]
-        native = staticmethod(registry.lookup)
-
-        @classmethod
-        def apply_computation(cls, state: Any, message: Any, transaction_context: Any,
-                              parent_computation: Any = None) -> Any:
-            if parent_computation is None:
-                registry.begin_transaction()
-            return super().apply_computation(state, message, transaction_context, parent_computation)
-
-    return _Computation
-
-
-def _rex_native(base: type, registry: NativeRegistry) -> type:
-    class _Computation(base):  # type: ignore[misc, valid-type]
-        @staticmethod
-        def native(code: bytes) -> Any:
+def _native_computation(base: type, registry: NativeRegistry) -> type:
+    """`base` running compiled code from `registry`: through aot.host.NativeComputation ("cancun") or
+    RexComputation's own hook with executor.rex_native ("rex"); builds are published as a transaction starts."""
+    if registry.flavour == "rex":
+        def lookup(code: bytes) -> Any:
             contract = registry.lookup(code)
             return None if contract is None else partial(run_native, contract)
+        bases: tuple[type, ...] = (base,)
+    else:
+        lookup, bases = registry.lookup, (NativeComputation, base)
+
+    class _Computation(*bases):  # type: ignore[misc]
+        native = staticmethod(lookup)
 
         @classmethod
         def apply_computation(cls, state: Any, message: Any, transaction_context: Any,
