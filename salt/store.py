@@ -15,6 +15,7 @@ import gc
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from operator import itemgetter
 from pathlib import Path
 from struct import Struct
 
@@ -113,7 +114,7 @@ def _no_cyclic_gc() -> Iterator[None]:
 
 def _sorted_items(items: PlainUpdates | Iterable[tuple[bytes, bytes | None]]) -> list[tuple[bytes, bytes | None]]:
     pairs = items.items() if isinstance(items, Mapping) else items
-    return sorted(pairs, key=lambda kv: kv[0])
+    return sorted(pairs, key=itemgetter(0))
 
 
 class SaltStore:
