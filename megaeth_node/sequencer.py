@@ -316,10 +316,10 @@ class Sequencer:
             self._building = self._open()
         return self._building
 
-    def next_base_fee(self) -> int:
-        """Base fee of the block after the tip: EIP-1559 with the tip's Holocene parameters, floored at the
-        configured minimum (gas/basefee.py)."""
-        h = self._tip
+    def next_base_fee(self, parent: Header | None = None) -> int:
+        """Base fee of the block after `parent` (default: the tip, the block being built's parent): EIP-1559
+        with the parent's Holocene parameters, floored at the configured minimum (gas/basefee.py)."""
+        h = parent or self._tip
         return next_base_fee(h.base_fee_per_gas or 0, h.gas_used, h.gas_limit, *holocene_params(h.extra_data),
                              minimum=self.settings.base_fee)
 

@@ -133,9 +133,11 @@ def eth_methods(node: Sequencer) -> dict[str, Handler]:
         count = max(0, min(count, MAX_FEE_HISTORY, newest + 1))
         oldest = newest - count + 1
         headers = [node.chain.header(n) for n in range(oldest, newest + 1)]
+        last = node.chain.header(newest)  # the entry after the headers' is the base fee of the block after it
         out: dict[str, Any] = {
             "oldestBlock": quantity(oldest),
-            "baseFeePerGas": [quantity(h.base_fee_per_gas or 0) for h in headers if h] + [quantity(node.next_base_fee())],
+            "baseFeePerGas": [quantity(h.base_fee_per_gas or 0) for h in headers if h]
+                             + [quantity(node.next_base_fee(last) if last else 0)],
             "gasUsedRatio": [h.gas_used / h.gas_limit for h in headers if h],
             "baseFeePerBlobGas": [quantity(1)] * (count + 1), "blobGasUsedRatio": [0.0] * count,
         }

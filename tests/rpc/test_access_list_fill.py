@@ -152,3 +152,12 @@ def test_blob_base_fee_and_headers(node: tuple[str, str, str]) -> None:
     assert header == _result(url, "eth_getHeaderByHash", block["hash"])
     assert header == {k: v for k, v in block.items() if k not in ("size", "uncles", "transactions", "withdrawals")}
     assert _result(url, "eth_getHeaderByNumber", "0xffffff") is None
+
+
+def test_fee_history_ends_with_the_next_blocks_base_fee(node: tuple[str, str, str]) -> None:
+    url, _, _ = node
+    latest = _result(url, "eth_getBlockByNumber", "latest", False)
+    before = hex(int(latest["number"], 16) - 1)
+    hist = _result(url, "eth_feeHistory", "0x2", before, [])
+    assert hist["baseFeePerGas"][-1] == latest["baseFeePerGas"]  # the block after `before` is `latest`
+    assert len(hist["baseFeePerGas"]) == 3 and len(hist["gasUsedRatio"]) == 2
