@@ -275,6 +275,8 @@ class ShiState:
         cache = self.cache
         cache_get = cache.get
         slot_value = self.store.slot_value
+        add = updates.add
+        cur_key = plain_key
         for step in range(cap):
             key = base | (h + step) % cap
             old = cache_get(key, _MISS)
@@ -283,18 +285,22 @@ class ShiState:
             if old is None:  # _write(updates, key, None, cur), inlined
                 usage = self.usage_delta
                 d = usage[bucket] = usage.get(bucket, 0) + 1
-                updates.add(key, None, cur)
+                add(key, None, cur)
                 cache[key] = cur
                 used = self.store.bucket_used(bucket)
                 if used is not None and used + d > cap * BUCKET_RESIZE_LOAD_FACTOR_PCT // 100:
                     self.rehash(bucket, nonce, compute_resize_capacity(cap, used + d), updates)
                 return
-            if old[0] == cur[0]:
-                self._write(updates, key, old, cur)
+            old_key = old[0]
+            if old_key == cur_key:  # _write(updates, key, old, cur): both present, usage unchanged
+                if old != cur:
+                    add(key, old, cur)
+                    cache[key] = cur
                 return
-            if old[0] < cur[0]:
-                self._write(updates, key, old, cur)
-                cur = old
+            if old_key < cur_key:  # likewise (different keys)
+                add(key, old, cur)
+                cache[key] = cur
+                cur, cur_key = old, old_key
         # No empty slot within `cap` probes: forced expansion, then retry the displaced entry.
         self.rehash(bucket, nonce, compute_resize_capacity(cap, cap), updates)
         self.upsert(bucket, cur[0], cur[1], updates)
