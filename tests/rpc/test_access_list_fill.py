@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -156,6 +157,9 @@ def test_blob_base_fee_and_headers(node: tuple[str, str, str]) -> None:
 
 def test_fee_history_ends_with_the_next_blocks_base_fee(node: tuple[str, str, str]) -> None:
     url, _, _ = node
+    deadline = time.monotonic() + 30  # the first seals wait for the sealer process to start
+    while int(_result(url, "eth_blockNumber"), 16) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
     latest = _result(url, "eth_getBlockByNumber", "latest", False)
     before = hex(int(latest["number"], 16) - 1)
     hist = _result(url, "eth_feeHistory", "0x2", before, [])
