@@ -478,10 +478,11 @@ class Sequencer:
     async def run(self) -> None:
         """The builder loop: a mini-block as soon as a transaction is admitted and the builder is free, else
         every `mini_block_ms` (queued transactions may have become executable); a close every `block_time_ms`
-        (0 = per tx) once the previous block is committed, its seal running beside the next mini-blocks.
-        Waiters are answered right after their mini-block is journaled."""
+        (0 = per tx) once the previous block is committed, its seal running beside the next mini-blocks (until
+        the sealer process is up, seconds after the start, blocks seal on the builder). Waiters are answered
+        right after their mini-block is journaled."""
         settings = self.settings
-        self._sealer.submit(int)  # start the sealer process (seconds: imports, curve tables) before the first seal
+        sealer_up = self._sealer.submit(int)  # start the sealer process (imports, curve tables)
         last_seal = time.monotonic()
         while not self._stopping:
             if not self._work.is_set():
@@ -503,9 +504,15 @@ class Sequencer:
                 self._seal_task = None
             due = (time.monotonic() - last_seal) * 1000 >= settings.block_time_ms > 0
             if (settings.block_time_ms == 0 and self._building is not None and self._building.txs) or due:
-                sealing = await self._on_builder(self._close)
+                if not sealer_up.done():
+                    mini_blocks = self.building().mini_blocks
+                    block, receipts = await self._on_builder(self._seal)
+                    for listener in self.listeners:
+                        listener.on_block(block, receipts, mini_blocks)
+                else:
+                    sealing = await self._on_builder(self._close)
+                    self._seal_task = asyncio.create_task(self._finish_seal(sealing))
                 last_seal = time.monotonic()
-                self._seal_task = asyncio.create_task(self._finish_seal(sealing))
 
     async def _finish_seal(self, sealing: _Sealing) -> None:
         try:
