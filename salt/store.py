@@ -112,6 +112,19 @@ def _no_cyclic_gc() -> Iterator[None]:
                 gc.enable()
 
 
+def _wait_all(parts: Iterable[BelowRoot], quiet: bool = False) -> None:
+    """Wait for every part's background work (no C thread may outlive the buffers it reads); then
+    raise the first failure unless `quiet`."""
+    first: Exception | None = None
+    for part in parts:
+        try:
+            part.wait()
+        except Exception as e:
+            first = first or e
+    if first is not None and not quiet:
+        raise first
+
+
 def _sorted_items(items: PlainUpdates | Iterable[tuple[bytes, bytes | None]]) -> list[tuple[bytes, bytes | None]]:
     pairs = items.items() if isinstance(items, Mapping) else items
     return sorted(pairs, key=itemgetter(0))
@@ -421,9 +434,10 @@ class StateOverlay:
                 part = plan_below_root(reader, deferred, capacity, be)
                 part.start(be)
                 parts.append(part)
-        finally:
-            for part in parts:
-                part.wait()
+        except BaseException:
+            _wait_all(parts, quiet=True)
+            raise
+        _wait_all(parts)
         result = finish_root(reader, parts, be)
         self._record(all_ups, result)
         return result.root
