@@ -401,7 +401,8 @@ class StateOverlay:
         Pipelined: the keys are split by main-trie level-1 subtree (bucket >> 16) into groups; while
         the SHI work (§2.3) of a group runs here, the curve work of the previous groups (§5.1,
         levels 3 → 1) runs on C threads (`Backend.leaves_to_level1`). Buckets never interact, so
-        the slot layout and the updates are those of one sorted pass (§2.3 history independence);
+        the slot layout and the updates are those of one sorted pass (§2.3 history independence; a
+        group is worked in bucket order, each bucket's keys in sorted order);
         a group that resizes a bucket (metadata writes land in level-1 node 1) is updated last."""
         with _no_cyclic_gc():
             return self._apply(_sorted_items(items))
@@ -413,6 +414,8 @@ class StateOverlay:
         groups: list[list[tuple[int, bytes, bytes | None]]] = [[] for _ in range(n_groups)]
         for b, (k, v) in zip(buckets, ordered):
             groups[(b >> 16) * n_groups >> 8].append((b, k, v))
+        for group in groups:  # ascending buckets: LMDB reads in key order (stable: each bucket's keys stay sorted)
+            group.sort(key=itemgetter(0))
         capacity = self._capacity
         all_ups = StateUpdates()
         parts: list[BelowRoot] = []
