@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from rpc.dispatch import NO_REPLY, Limits, Methods, handle_body
-from rpc.errors import limit_exceeded, parse_error
+from rpc.errors import PARSE_ERROR, limit_exceeded
 from rpc.status import STATUS
 from rpc.subscriptions import Connection, Hub, handle_subscription_call
 
@@ -31,7 +31,7 @@ def _cors_headers(request: web.Request) -> dict[str, str]:
 
 
 def _json_response(value: Any, request: web.Request, status: int = 200) -> web.Response:
-    return web.Response(text=json.dumps(value, separators=(",", ":")), status=status,
+    return web.Response(body=json.dumps(value, separators=(",", ":")).encode(), status=status,
                         content_type="application/json", headers=_cors_headers(request))
 
 
@@ -45,7 +45,7 @@ async def handle_http(request: web.Request) -> web.StreamResponse:
     reply = await handle_body(request.app[METHODS], raw, limits)
     if reply is NO_REPLY:
         return web.Response(status=200, headers=_cors_headers(request))
-    is_parse_error = isinstance(reply, dict) and reply.get("error", {}).get("code") == parse_error("").code
+    is_parse_error = isinstance(reply, dict) and reply.get("error", {}).get("code") == PARSE_ERROR
     return _json_response(reply, request, status=400 if is_parse_error else 200)
 
 
