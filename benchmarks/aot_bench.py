@@ -6,6 +6,7 @@ missing; when that fails its figures are null and `notes` says so."""
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import json
 import math
@@ -46,11 +47,17 @@ void fib(uint64_t n, uint8_t *out) {
 
 
 def best_ms(fn: Callable[[], Any], repeat: int = 3) -> float:
+    """Best of `repeat` runs in ms, with Python's cyclic GC paused while timing (as timeit does: a full
+    collection of this process's py-evm heap would otherwise land inside some runs)."""
     times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t) * 1000)
+    gc.disable()
+    try:
+        for _ in range(repeat):
+            t = time.perf_counter()
+            fn()
+            times.append((time.perf_counter() - t) * 1000)
+    finally:
+        gc.enable()
     return min(times)
 
 
@@ -184,7 +191,8 @@ def main(argv: list[str] | None = None) -> int:
                        "geomean_vs_pyrevm_pyevm_host = the same with AOT timed through py-evm's "
                        "run_frame (state, Computation, write-back and state root included); fib pyrevm at n=10^7 and py-evm at n=2,000, "
                        "scaled to 10^8; fib_vs_c uses fib.hex (result left on the stack, so clang may drop the additions), "
-                       "fib_return_vs_c fib_return.hex (returns F(n), checked)" + ("" if pyrevm else "; pyrevm unavailable from PyPI: its figures are null"))
+                       "fib_return_vs_c fib_return.hex (returns F(n), checked); every timing is the best of several runs "
+                       "with Python's cyclic GC paused (as timeit does)" + ("" if pyrevm else "; pyrevm unavailable from PyPI: its figures are null"))
     line = json.dumps(result)
     print(line)
     if args.json:
