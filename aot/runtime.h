@@ -489,6 +489,8 @@ RTFN u256 op_addmod(u256 a, u256 b, u256 n) {
     if (n == 0) return 0;
     uint64_t x[5];
     u256 s = a + b;
+    if (a < n && b < n)  /* reduced operands (field arithmetic): a + b < 2n, one subtraction at most */
+        return s < a || s >= n ? s - n : s;
     to_limbs(x, s);
     x[4] = s < a;
     return mod_limbs(x, 5, n);
