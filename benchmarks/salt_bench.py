@@ -4,7 +4,9 @@ multiplications per key, 1,000-key proof create/verify and store witness, C vs p
 `updates_per_s_*` is wall time (best of --reps); `cpu_us_per_key_*` is process CPU time over all
 threads, which a loaded shared machine distorts less. `ecmul_per_key` is MegaETH's published
 definition: fixed-base multiplications per key for one batch of 200,000 random keys (README: ~460,000
-for 200,000 ≈ 2.3); the 1k/10k figures are reported as `ecmul_per_key_1k`/`_10k`.
+for 200,000 ≈ 2.3); the 1k/10k figures are reported as `ecmul_per_key_1k`/`_10k`. `c_vs_python` is
+pure-Python / C process CPU time of one 20-key batch (best of 3). The `salt` package is imported from
+this script's checkout (not an installed copy), so two checkouts can be compared side by side.
 
 Standalone: `python benchmarks/salt_bench.py [--keys N] [--json PATH] [--dir DIR]`.
 """
@@ -16,20 +18,23 @@ import json
 import os
 import random
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from salt.constants import BUCKET_SLOT_BITS
-from salt.hasher import bucket_id, hash_with_nonce
-from salt.multiproof import create_proof, verify_witness
-from salt.pedersen import PythonBackend, backend
-from salt.shi import StateUpdates
-from salt.store import SaltStore
-from salt.trie import default_commitment, update_trie
-from salt.types import SaltValue
-from salt.witness import SaltWitness
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from salt.constants import BUCKET_SLOT_BITS  # noqa: E402
+from salt.hasher import bucket_id, hash_with_nonce  # noqa: E402
+from salt.multiproof import create_proof, verify_witness  # noqa: E402
+from salt.pedersen import PythonBackend, backend  # noqa: E402
+from salt.shi import StateUpdates  # noqa: E402
+from salt.store import SaltStore  # noqa: E402
+from salt.trie import default_commitment, update_trie  # noqa: E402
+from salt.types import SaltValue  # noqa: E402
+from salt.witness import SaltWitness  # noqa: E402
 
 
 class _EmptyNodes:
