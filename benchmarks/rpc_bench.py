@@ -30,6 +30,7 @@ import json
 import multiprocessing as mp
 import os
 import platform
+import queue
 import shutil
 import socket
 import statistics
@@ -264,7 +265,10 @@ def _worker(url: str, mode: str, chains: list[list[str]], batch: int, concurrenc
                         await chain(queue.pop())
                 await asyncio.gather(*(runner() for _ in range(concurrency)))
             return {"send_s": time.monotonic() - t0, "errors": errors[:5], "n_errors": len(errors)}
-    out.put(asyncio.run(main()))
+    try:
+        out.put(asyncio.run(main()))
+    except (OSError, asyncio.TimeoutError, aiohttp.ClientError) as e:  # reported, not a hung parent
+        out.put({"failed": f"{type(e).__name__}: {e}"})
 
 
 def _sync_worker(url: str, chains: list[list[str]], rate: float, go_at: float, offset: float, out: Any) -> None:
@@ -332,9 +336,15 @@ def throughput(t: Target, pool: Any, keys: list[str], addrs: list[str], mode: st
         p.start()
     time.sleep(max(0.0, go_at - time.time()))
     t0, cpu0 = time.monotonic(), cpu_seconds(t.proc.pid)
-    results = [q.get(timeout=300) for _ in ps]
+    try:
+        results = [q.get(timeout=300) for _ in ps]
+    except queue.Empty:
+        raise TimeoutError(f"{mode} senders on {t.name} gave no result in 300 s") from None
     for p in ps:
         p.join(10)
+    failed = [r["failed"] for r in results if "failed" in r]
+    if failed:
+        raise RuntimeError(f"{mode} sending to {t.name} failed: {failed[0]}")
     sent = time.monotonic()
     done = wait_nonces(t.url, addrs, [n + per_sender for n in start], time.monotonic() + 120)
     cpu = cpu_seconds(t.proc.pid) - cpu0
