@@ -388,6 +388,33 @@ def test_commit_deltas_native_matches_portable(nb, points):
     assert nb.commit_deltas(olds[:3], deltas[:3]) == PY.commit_deltas(olds[:3], deltas[:3])
 
 
+def _commit_in_child(conn, olds, deltas) -> None:  # type: ignore[no-untyped-def]
+    conn.send(native.NativeBackend(threads=2).commit_deltas(olds, deltas))
+
+
+def test_worker_pool_survives_fork(nb, points):
+    """A child forked after the C worker pool started gets a fresh pool (no deadlock, same result)."""
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():  # pragma: no cover
+        pytest.skip("no fork on this platform")
+    rng = random.Random(29)
+    deltas = [[(rng.randrange(256), rng.randrange(R)) for _ in range(3)] for _ in range(200)]
+    olds = [points[i % 24] for i in range(200)]
+    want = native.NativeBackend(threads=2).commit_deltas(olds, deltas)  # parallel: pool workers start
+    ctx = multiprocessing.get_context("fork")
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(target=_commit_in_child, args=(child, olds, deltas))
+    proc.start()
+    try:
+        assert parent.poll(60), "forked child hung in the C worker pool"
+        assert parent.recv() == want
+        proc.join(10)
+        assert proc.exitcode == 0
+    finally:
+        proc.kill()
+
+
 # ---------------------------------------------------------------- hashing and the trie-update entry points
 
 
