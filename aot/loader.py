@@ -114,7 +114,6 @@ class Library:
         frame.host, frame.handle = _host_trampoline, handle
         return frame, box, handle
 
-
     def function(self, name: str) -> Callable[..., int]:
         """Entry `name` as `(frame, gas, calldata, size, callvalue, is_static) -> status`."""
         fn = getattr(self.lib, name)
