@@ -417,7 +417,9 @@ class NativeBackend:
         anc_olds: Sequence[bytes],
     ) -> Callable[[], tuple[list[bytes], list[bytes], int]]:
         """Start `commit_slot_deltas` of the level-3 nodes `ids`, then `propagate_main(..., top=1)`, on
-        a C thread (no GIL); the returned function waits for (leaf news, ancestor news, ecmuls)."""
+        a C thread (no GIL); the returned function waits for (leaf news, ancestor news, ecmuls).
+        One thread per job: the caller's Python thread keeps its core, and successive jobs run side
+        by side on the worker pool when they queue up."""
         n, m = len(ids), len(anc_olds)
         if len(counts) != n or len(olds) != n or sum(counts) != len(changes) or len(slots) != len(changes):
             raise ValueError("leaves_to_level1: ids, olds, counts, slots and changes do not match")
@@ -436,7 +438,7 @@ class NativeBackend:
             ffi.from_buffer(news or b"\0"),
             ffi.from_buffer(anc_news or b"\0"),
         )
-        job = lib.salt_leaves_start(n, *bufs[:6], m, *bufs[6:], self.threads)
+        job = lib.salt_leaves_start(n, *bufs[:6], m, *bufs[6:], 1)
         if job == ffi.NULL:
             raise MemoryError("salt_leaves_start: out of memory")
 
