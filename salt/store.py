@@ -454,8 +454,8 @@ class StateOverlay:
             nodes[n] = new
         if self.updates.data:
             self.updates.merge(ups)
-        else:  # the first batch: its transitions are the overlay's
-            self.updates = StateUpdates({k: ch for k, ch in ups.data.items() if ch[0] != ch[1]})
+        else:  # the first batch: its transitions are the overlay's (no chaining, no sort)
+            self.updates.data.update({k: ch for k, ch in ups.data.items() if ch[0] != ch[1]})
         self.last = result
 
     def apply_state_updates(self, ups: StateUpdates) -> bytes:
