@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from megaeth_node.executor import native
+from megaeth_node.executor import native, rex_native
 from tests.executor.test_fast_loop import *  # noqa: F403 - collected again here, with AOT forced
+from tests.executor.test_fast_loop import _oracle_call, _same
 from tests.executor.test_rex import *  # noqa: F403
 
 
@@ -24,3 +25,24 @@ def aot_forced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         assert registry is not None and registry.native_frames > 0, "no Rex frame ran natively"
     finally:
         native.configure("off", Path())
+
+
+@pytest.mark.parametrize("iterations", [30_000, 60_000])
+def test_compute_limit_crossed_inside_a_native_run_reruns_interpreted(iterations: int,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """After an oracle read (compute capped at 1,000,000, §6.2) a bounded loop of plain opcodes burns ~26 gas
+    per iteration, then SLOAD (a host opcode) ends the native run: at 60,000 iterations the limit was crossed
+    inside the run, which native code cannot place, so the tx is rolled back and re-run interpreted (one
+    NativeAbort); at 30,000 it was not, and native code finishes the tx. Both equal the reference loop."""
+    aborts: list[str] = []
+    original = rex_native.NativeAbort.__init__
+    monkeypatch.setattr(rex_native.NativeAbort, "__init__",
+                        lambda self, msg: (aborts.append(msg), original(self, msg))[1])
+    call = _oracle_call()
+    loop_at = len(call) + 4
+    code = (call + bytes([0x62]) + iterations.to_bytes(3, "big")
+            + bytes([JUMPDEST, PUSH1, 1, SWAP1, 0x03, DUP1, PUSH2]) + loop_at.to_bytes(2, "big")
+            + bytes([JUMPI, POP, PUSH0, 0x54, STOP]))
+    _same({CONTRACT: code, ORACLE_ADDRESS: bytes([STOP])}, [3_000_000])
+    crossed = [m for m in aborts if "compute limit" in m]
+    assert len(crossed) == (1 if iterations == 60_000 else 0)
