@@ -203,9 +203,9 @@ class BelowRoot:
 
     def wait(self) -> None:
         """Collect the results of a background `start` (no-op otherwise)."""
-        if self._wait is not None:
-            news, self.anc_news, ec = self._wait()
-            self._wait = None
+        wait, self._wait = self._wait, None  # the backend's waiter may run only once
+        if wait is not None:
+            news, self.anc_news, ec = wait()
             self.level3 = list(zip(self.leaf_ids, self.leaf_olds, news, strict=True))
             self.ecmuls += ec
 
