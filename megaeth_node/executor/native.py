@@ -158,11 +158,6 @@ class NativeRegistry:
             library = build_library(cc, programs, out_dir / f"{self.flavour}-{start}.so", timeout_s)
             self.publish({c: Contract(library, n, c) for n, c in zip(names, part)})
 
-    def compiled(self) -> frozenset[bytes]:
-        """The codes that run natively from the next transaction on."""
-        with self._lock:
-            return frozenset(self._active) | frozenset(self._ready)
-
     def wait(self) -> None:
         """Block until submitted builds finish (tests, benchmarks)."""
         if self._pool is not None:
