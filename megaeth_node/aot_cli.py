@@ -1,7 +1,9 @@
 """`megaeth-node aot compile|inspect|bench CODE`: the AOT compiler from the command line.
 
 CODE is hex runtime bytecode (0x optional) or a file holding it. `inspect` prints the analysis,
-`compile` builds into the node's cache (<data dir>/aot) and prints the cache key, `bench` runs the
+`compile` builds into the node's cache (<data dir>/aot) and prints the cache key (both for a native flavour,
+`--flavour cancun|rex`: Ethereum/OP semantics, or MegaETH's Rex rules with their wrapped opcodes left to the
+host), `bench` runs the
 code natively and on py-evm's interpreter (Cancun, one call with transaction semantics) and checks
 that both agree before printing their times.
 """
@@ -27,15 +29,15 @@ def cache_dir(cfg: Config) -> Path:
     return Path(cfg.node.data_dir) / "aot"
 
 
-def _inspect(code: bytes) -> int:
+def _inspect(code: bytes, flavour: str) -> int:
     from aot.analysis import analyse
     from aot.codegen import REGISTER_MODE_MAX_INSTRS
-    from aot.opcodes import OPS
 
-    prog = analyse(code)
+    prog = analyse(code, flavour)
+    ops = prog.ops
     reach = [prog.blocks[s] for s in prog.reachable]
     instrs = sum(len(b.instrs) for b in reach)
-    host = Counter(OPS[i.op].name for b in reach for i in b.instrs if OPS[i.op].host)
+    host = Counter(ops[i.op].name for b in reach for i in b.instrs if ops[i.op].host)
     mode = "registers" if prog.heights is not None and instrs <= REGISTER_MODE_MAX_INSTRS else "threaded"
     print(f"code: {len(code)} bytes, {sum(len(b.instrs) for b in prog.blocks.values())} instructions, "
           f"{len(prog.jumpdests)} JUMPDESTs")
@@ -46,17 +48,17 @@ def _inspect(code: bytes) -> int:
     print(f"{'start':>6} {'instrs':>6} {'gas':>6} {'req':>4} {'grow':>4} {'net':>4}  end")
     for b in reach:
         end = "invalid" if b.invalid else (f"-> {b.target}" if b.target is not None else
-                                           "dynamic" if b.dynamic_jump else OPS[b.last_op].name if b.instrs else "")
+                                           "dynamic" if b.dynamic_jump else ops[b.last_op].name if b.instrs else "")
         print(f"{b.start:>6} {len(b.instrs):>6} {b.gas:>6} {b.stack_req:>4} {b.stack_growth:>4} {b.stack_net:>4}  {end}")
     return 0
 
 
-def _compile(code: bytes, cfg: Config) -> int:
+def _compile(code: bytes, cfg: Config, flavour: str) -> int:
     from aot.cache import Budget, NativeCache
     from aot.toolchain import ToolchainError, find_compiler
 
     try:
-        cache = NativeCache(cache_dir(cfg), find_compiler(), "cancun", Budget(timeout_s=cfg.aot.compile_timeout_s))
+        cache = NativeCache(cache_dir(cfg), find_compiler(), flavour, Budget(timeout_s=cfg.aot.compile_timeout_s))
     except ToolchainError as e:
         print(f"megaeth-node aot compile: {e}", file=sys.stderr)
         return 1
@@ -111,9 +113,10 @@ def handler(args: argparse.Namespace, cfg: Config) -> int:
     except (ValueError, OSError) as e:
         print(f"megaeth-node aot: CODE must be hex bytecode or a file holding it ({e})", file=sys.stderr)
         return 2
+    flavour = getattr(args, "flavour", None) or "cancun"
     if args.aot_command == "inspect":
-        return _inspect(code)
+        return _inspect(code, flavour)
     if args.aot_command == "compile":
-        return _compile(code, cfg)
+        return _compile(code, cfg, flavour)
     calldata = bytes.fromhex((getattr(args, "calldata", None) or "").removeprefix("0x"))
     return _bench(code, calldata, getattr(args, "gas", None) or 30_000_000, getattr(args, "repeat", None) or 3)

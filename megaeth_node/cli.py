@@ -192,6 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
                        ("inspect", "show the analysis of bytecode"), ("bench", "benchmark native vs interpreter")):
         p = aot_sub.add_parser(name, help=text)
         p.add_argument("code", help="hex bytecode or a file containing it")
+        if name != "bench":
+            p.add_argument("--flavour", choices=("cancun", "rex"), default="cancun",
+                           help="native semantics: Ethereum/OP (cancun) or MegaETH's Rex rules (rex)")
         if name == "bench":
             p.add_argument("--calldata", help="hex call data"), p.add_argument("--gas", type=int, help="gas limit")
     aot.set_defaults(handler=lambda args, cfg: __import__("megaeth_node.aot_cli").aot_cli.handler(args, cfg))
