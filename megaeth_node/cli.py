@@ -176,6 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("--until-block", type=int, help="stop once this block is validated")
     val.add_argument("--no-report", action="store_true", help="do not call mega_setValidatedBlocks")
     val.add_argument("--log-json", action="store_true", help="log one JSON object per line")
+    val.add_argument("--aot", dest="aot.mode", choices=("off", "auto", "always"),
+                     help="native compilation of hot contracts (cache in <node data dir>/aot offline)")
     val.set_defaults(handler=_validate)
 
     rep = sub.add_parser("replay", help="re-execute fixture blocks and compare header commitments")
