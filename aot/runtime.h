@@ -133,7 +133,9 @@ static inline int64_t mem_need(aot_frame *f, int64_t gas, u256 off, u256 size) {
 
 static inline int64_t copy_cost(u256 size) { return 3 * (int64_t)(((uint64_t)size + 31) / 32); }
 
-/* Big-endian memory words <-> u256, limb by limb (four byte swaps; small enough to inline everywhere). */
+/* Big-endian memory words <-> u256. load_be is forced inline (as a call its result comes back through
+   memory, ~2x slower on MLOAD-heavy code); store_be's shift form is inlined by clang and compiles
+   faster than a limb-wise one (~8% of a large unit's compile work, counted with cachegrind). */
 static inline __attribute__((always_inline)) u256 load_be(const uint8_t *p) {
     uint64_t w[4], l[4];
     memcpy(w, p, 32);
@@ -143,11 +145,12 @@ static inline __attribute__((always_inline)) u256 load_be(const uint8_t *p) {
     return v;
 }
 
-static inline __attribute__((always_inline)) void store_be(uint8_t *p, u256 v) {
-    uint64_t l[4], w[4];
-    memcpy(l, &v, 32);
-    for (int i = 0; i < 4; i++) w[i] = __builtin_bswap64(l[3 - i]);
-    memcpy(p, w, 32);
+static inline void store_be(uint8_t *p, u256 v) {
+    for (int i = 3; i >= 0; i--) {
+        uint64_t w = __builtin_bswap64((uint64_t)v);
+        memcpy(p + 8 * i, &w, 8);
+        v >>= 64;
+    }
 }
 
 static inline u256 io_get(const aot_frame *f, int i) { u256 v; memcpy(&v, f->io[i], 32); return v; }
