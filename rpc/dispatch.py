@@ -33,6 +33,19 @@ class Limits:
                                             "realtime_sendRawTransaction"})
 
 
+SEND = "eth_sendRawTransaction"
+# state and chain reads: side-effect free, so a batch may run a run of them concurrently
+READS = frozenset({"eth_getBalance", "eth_getTransactionCount", "eth_getCode", "eth_getStorageAt", "eth_call",
+                   "eth_estimateGas", "eth_getTransactionReceipt", "eth_getTransactionByHash", "eth_blockNumber",
+                   "eth_chainId", "eth_getBlockByNumber", "eth_getBlockByHash"})
+
+
+def _kind(req: Any) -> str | None:
+    """"send", "read", or None for an entry that runs on its own."""
+    method = req.get("method") if isinstance(req, dict) else None
+    return "send" if method == SEND else "read" if method in READS else None
+
+
 def _error(id_: Any, err: RpcError) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "id": id_, "error": err.to_json()}
 
@@ -97,17 +110,18 @@ async def handle_body(methods: Methods, raw: bytes, limits: Limits) -> Any:
     replies: list[Any] = []
     i = 0
     while i < len(body):
-        # A run of consecutive eth_sendRawTransaction entries goes in together: each one's validation runs to
-        # its pool admission before the next starts and the sequencer admits them first-in first-out, so the
-        # order (sequential nonces) is kept, with one builder hop for the run instead of one per entry.
-        j = i
-        while j < len(body) and isinstance(body[j], dict) and body[j].get("method") == "eth_sendRawTransaction":
+        # A run of consecutive entries of one kind goes in together. Sends: each one's validation runs to its
+        # pool admission before the next starts and the sequencer admits them first-in first-out, so the order
+        # (sequential nonces) is kept, with one builder hop for the run instead of one per entry. Reads: they
+        # queue on the builder back to back instead of one mini-block apart. Runs follow each other in order.
+        kind = _kind(body[i])
+        j = i + 1
+        while kind is not None and j < len(body) and _kind(body[j]) == kind:
             j += 1
         if j - i > 1:
             replies.extend(await asyncio.gather(*(_call(methods, req) for req in body[i:j])))
-            i = j
         else:
             replies.append(await _call(methods, body[i]))
-            i += 1
+        i = j
     replies = [r for r in replies if r is not NO_REPLY]
     return replies if replies else NO_REPLY

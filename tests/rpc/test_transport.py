@@ -15,7 +15,7 @@ from aiohttp import web
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rpc.dispatch import Limits
+from rpc.dispatch import Limits, handle_body
 from rpc.methods_base import base_methods
 from rpc.server import make_app
 
@@ -147,3 +147,29 @@ def test_fuzzed_bodies_get_jsonrpc_answers(url: str, body: Any) -> None:
     for item in items:
         assert item is None or item.get("jsonrpc") == "2.0" and ("result" in item or "error" in item)
     assert _post(url, json.dumps(_req("eth_chainId")))[1]["result"] == hex(CHAIN_ID)
+
+
+def test_batch_runs_reads_together_and_after_the_sends_before_them() -> None:
+    sent: list[str] = []
+    started = 0
+    all_started = asyncio.Event()
+
+    async def send(params: list[Any]) -> str:
+        await asyncio.sleep(0.001)
+        sent.append(params[0])
+        return params[0]  # type: ignore[no-any-return]
+
+    async def count(params: list[Any]) -> int:  # a read run must be in flight all at once to finish
+        nonlocal started
+        started += 1
+        if started == 3:
+            all_started.set()
+        await asyncio.wait_for(all_started.wait(), 5)
+        return len(sent)
+
+    methods = {"eth_sendRawTransaction": send, "eth_getTransactionCount": count}
+    body = [_req("eth_sendRawTransaction", ["a"], 1), _req("eth_sendRawTransaction", ["b"], 2)] + [
+        _req("eth_getTransactionCount", [], i) for i in (3, 4, 5)]
+    reply = asyncio.run(handle_body(methods, json.dumps(body).encode(), Limits()))
+    assert [r["id"] for r in reply] == [1, 2, 3, 4, 5] and sent == ["a", "b"]
+    assert [r["result"] for r in reply[2:]] == [2, 2, 2]
