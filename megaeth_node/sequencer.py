@@ -275,7 +275,6 @@ class Sequencer:
         self._admissions: deque[tuple[Transaction, bytes, asyncio.Future[PoolTx]]] = deque()
         self._work = asyncio.Event()  # set when a transaction is admitted: run a mini-block now
         self._mini_block_number = 0
-        self._more = False  # the last mini-block stopped at its time budget with executable transactions left
         backend().warm()  # the C tables take seconds to build: not inside the first seal
         self.head = init_genesis(self.env, self.chain, self.salt, settings.alloc, int(time.time()),
                                  settings.gas_limit, settings.base_fee)
@@ -353,19 +352,12 @@ class Sequencer:
         return int(self.building().run.evm_state.get_nonce(sender))
 
     def _mini_block(self) -> MiniBlock | None:
-        """Execute what the pool can run now, for at most `mini_block_ms`, into one mini-block (the rest goes into
-        the next one, right after: admissions and sync sends do not queue behind a long run on the builder);
-        journal it durably."""
+        """Execute what the pool can run now into one mini-block; journal it durably."""
         b = self.building()
         if self.settings.block_time_ms == 0 and b.txs:
             return None  # a block per transaction: this one waits for its seal
         executed: list[tuple[Transaction, bytes, Receipt]] = []
-        deadline = time.perf_counter() + self.settings.mini_block_ms / 1000
-        self._more = False
-        for entry in self.pool.executable(self._state_nonce, b.header.base_fee_per_gas or 0):
-            if executed and time.perf_counter() > deadline:
-                self._more = True
-                break
+        for entry in list(self.pool.executable(self._state_nonce, b.header.base_fee_per_gas or 0)):
             if self._state_nonce(entry.sender) != entry.tx.nonce:
                 continue
             try:
@@ -500,8 +492,6 @@ class Sequencer:
                     pass
             self._work.clear()
             mb = await self._on_builder(self._mini_block) if len(self.pool) else None
-            if self._more:
-                self._work.set()  # executable transactions left over: the next mini-block at once
             if mb is not None:
                 header = mb.header or self.building().header
                 for listener in self.listeners:
