@@ -108,8 +108,10 @@ def eth_methods(node: Sequencer) -> dict[str, Handler]:
         return data(value.to_bytes(32, "big"))
 
     async def get_code_by_hash(params: list[Any]) -> str:
+        """Code by hash as of the newest mini-block: deployed in the open block, the sealing one, or earlier."""
         _max_args(params, 1)
-        return data(node.chain.code(parse_hash(_arg(params, 0))) or b"")
+        code_hash = parse_hash(_arg(params, 0))
+        return data(await node.read_state(lambda s: s.overlay.code_by_hash(code_hash)) or b"")
 
     async def gas_price(params: list[Any]) -> str:
         _max_args(params, 0)

@@ -19,7 +19,7 @@ from eth_hash.auto import keccak
 from eth_typing import Address, Hash32
 from eth_utils import ValidationError
 
-from megaeth_node.executor.state import KECCAK_EMPTY, Account, StateDiff, StateReader, account_key, storage_key
+from megaeth_node.executor.state import KECCAK_EMPTY, Account, MissingStateKey, StateDiff, StateReader, account_key, storage_key
 
 _ABSENT: Any = object()  # journal marker: "no overlay entry before this write"
 
@@ -149,6 +149,16 @@ class OverlayAccountDB(AccountDatabaseAPI):
             return b""
         code = self._codes.get(code_hash)
         return self._reader.code(code_hash) if code is None else code
+
+    def code_by_hash(self, code_hash: bytes) -> bytes | None:
+        """Code by its hash: deployed in this block, else the backend's; None when neither knows it."""
+        code = self._codes.get(code_hash)
+        if code is not None:
+            return code
+        try:
+            return self._reader.code(code_hash)
+        except MissingStateKey:
+            return None
 
     def set_code(self, address: Address, code: bytes) -> None:
         code_hash = keccak(code)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import requests
 from eth_account import Account
+from eth_hash.auto import keccak
 from eth_utils import to_checksum_address
 from node_process import running_node
 
@@ -58,3 +59,18 @@ def test_batch_of_sequential_nonces_is_admitted_in_order(tmp_path: Path) -> None
         while int(str(_rpc(url, "eth_getTransactionCount", [acct.address, "latest"])["result"]), 16) < 40:
             assert time.monotonic() < deadline, "not all 40 executed"
             time.sleep(0.05)
+
+
+def test_code_by_hash_is_served_before_the_seal(tmp_path: Path) -> None:
+    """eth_getCodeByHash reads the newest mini-block like the other state methods: code deployed in the open
+    block is there at once, not only after the seal; an unknown hash gives 0x."""
+    runtime = bytes.fromhex("602a60005260206000f3")  # returns 42
+    init = bytes([0x60, len(runtime), 0x60, 0x0C, 0x60, 0x00, 0x39, 0x60, len(runtime), 0x60, 0x00, 0xF3]) + runtime
+    with running_node(tmp_path, "--block-time", "3000") as (url, _):
+        signed = Account.from_key(KEY0).sign_transaction({"data": "0x" + init.hex(), "value": 0, "gas": 2_000_000,
+                                                          "gasPrice": 10**7, "nonce": 0, "chainId": 6342})
+        reply = _rpc(url, "eth_sendRawTransactionSync", ["0x" + signed.raw_transaction.hex()])
+        assert isinstance(reply["result"], dict) and reply["result"]["status"] == "0x1"
+        code_hash = "0x" + keccak(runtime).hex()
+        assert _rpc(url, "eth_getCodeByHash", [code_hash])["result"] == "0x" + runtime.hex()
+        assert _rpc(url, "eth_getCodeByHash", ["0x" + "11" * 32])["result"] == "0x"
