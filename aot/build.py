@@ -24,14 +24,18 @@ def compile_shared(cc: Compiler, source: str, out: Path, flags: tuple[str, ...] 
     out.parent.mkdir(parents=True, exist_ok=True)
     src = out.with_suffix(".c")
     src.write_text(source)
-    cmd = [*cc.argv, *flags, "-o", str(out), str(src), *map(str, objects)]
+    _run([*cc.argv, *flags, "-o", str(out), str(src), *map(str, objects)], timeout_s)
+    return out
+
+
+def _run(cmd: list[str], timeout_s: float, what: str = "compile") -> None:
+    """Run the compiler; raise BuildError with its message when it fails or overruns `timeout_s`."""
     try:
         res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
     except subprocess.TimeoutExpired as e:
-        raise BuildError(f"compile timed out after {timeout_s:.0f} s: {' '.join(cmd)}") from e
+        raise BuildError(f"{what} timed out after {timeout_s:.0f} s: {' '.join(cmd)}") from e
     if res.returncode != 0:
-        raise BuildError(f"compile failed ({' '.join(cmd)}):\n{res.stderr.strip()}")
-    return out
+        raise BuildError(f"{what} failed ({' '.join(cmd)}):\n{res.stderr.strip()}")
 
 
 def compile_object(cc: Compiler, source: str, out: Path, flags: tuple[str, ...] = C_FLAGS,
@@ -41,13 +45,7 @@ def compile_object(cc: Compiler, source: str, out: Path, flags: tuple[str, ...] 
     with tempfile.TemporaryDirectory(prefix="obj-", dir=out.parent) as tmp:
         src, obj = Path(tmp) / "unit.c", Path(tmp) / "unit.o"
         src.write_text(source)
-        cmd = [*cc.argv, *(f for f in flags if f != "-shared"), "-c", "-o", str(obj), str(src)]
-        try:
-            res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
-        except subprocess.TimeoutExpired as e:
-            raise BuildError(f"compile timed out after {timeout_s:.0f} s: {' '.join(cmd)}") from e
-        if res.returncode != 0:
-            raise BuildError(f"compile failed ({' '.join(cmd)}):\n{res.stderr.strip()}")
+        _run([*cc.argv, *(f for f in flags if f != "-shared"), "-c", "-o", str(obj), str(src)], timeout_s)
         os.replace(obj, out)
     return out
 
@@ -81,11 +79,5 @@ def compile_shared_parts(cc: Compiler, sources: list[str], out: Path, flags: tup
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-    cmd = [*cc.argv, *flags, "-o", str(out), *objs, *map(str, objects)]
-    try:
-        res = subprocess.run(cmd, capture_output=True, text=True, timeout=max(1.0, deadline - time.monotonic()))
-    except subprocess.TimeoutExpired as e:
-        raise BuildError(f"link timed out: {' '.join(cmd)}") from e
-    if res.returncode != 0:
-        raise BuildError(f"link failed ({' '.join(cmd)}):\n{res.stderr.strip()}")
+    _run([*cc.argv, *flags, "-o", str(out), *objs, *map(str, objects)], max(1.0, deadline - time.monotonic()), "link")
     return out
