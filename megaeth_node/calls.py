@@ -6,18 +6,17 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-import rlp
 from eth.abc import StateAPI
+from eth._utils.address import generate_contract_address
 from eth.constants import CREATE_CONTRACT_ADDRESS
 from eth.exceptions import OutOfGas, Revert
 from eth.vm.spoof import SpoofTransaction
-from eth_hash.auto import keccak
 from eth_keys import keys
 from eth_typing import Address
 
 from megaeth_node.errors import ExecutionReverted, InsufficientFunds, InvalidTransaction
 from megaeth_node.executor.op import OpVM
-from megaeth_node.executor.rex_native import NativeAbort
+from megaeth_node.executor.rex_native import NativeAbort, interpreted_on_abort
 from megaeth_node.executor.rules import IsthmusRules
 
 _SLOT_OPS = frozenset({0x54, 0x55})  # SLOAD, SSTORE: slot on top of the stack
@@ -107,12 +106,9 @@ def simulate(state: StateAPI, rules: IsthmusRules, chain_id: int, req: CallReque
         return _simulate(state, rules, chain_id, req, gas, overrides, tracer)
     carried = rex.compute_limit
     try:
-        return _simulate(state, rules, chain_id, req, gas, overrides, tracer)
-    except NativeAbort:
-        rex.compute_limit, rex.native = carried, False
-        return _simulate(state, rules, chain_id, req, gas, overrides, tracer)
+        return interpreted_on_abort(state, lambda: _simulate(state, rules, chain_id, req, gas, overrides, tracer))
     finally:
-        rex.compute_limit, rex.native = carried, True
+        rex.compute_limit = carried
 
 
 def _simulate(state: StateAPI, rules: IsthmusRules, chain_id: int, req: CallRequest, gas: int,
@@ -241,16 +237,12 @@ class AccessListResult:
     error: str  # the execution error with the final list ("" when the call succeeded)
 
 
-def created_address(sender: bytes, nonce: int) -> bytes:
-    return keccak(rlp.encode([sender, nonce]))[12:]
-
-
 def create_access_list(state: StateAPI, rules: IsthmusRules, chain_id: int, req: CallRequest,
                        gas_cap: int) -> AccessListResult:
     """`eth_createAccessList` as geth's `AccessList`: run the call with the tracer, feed the list it found back
     in as the call's access list, and stop when a run finds nothing new; gas used is with that list."""
     gas = min(req.gas or gas_cap, gas_cap)
-    to = req.to or created_address(req.sender, state.get_nonce(Address(req.sender)))
+    to = req.to or generate_contract_address(Address(req.sender), state.get_nonce(Address(req.sender)))
     excluded = frozenset({req.sender, to, *map(bytes, state.computation_class.get_precompiles())})
     current = AccessListTracer(req.access_list, excluded).access_list()
     for _ in range(MAX_ACCESS_LIST_ROUNDS):

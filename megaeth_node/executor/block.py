@@ -27,10 +27,10 @@ from gas.system import (
 
 from megaeth_node.executor.evm import BlockEnv, new_state
 from megaeth_node.executor.native import with_native
-from megaeth_node.executor.rex_native import NativeAbort
 from megaeth_node.executor.op import DepositTransaction, OpVM
+from megaeth_node.executor.rex_native import interpreted_on_abort
 from megaeth_node.executor.rules import IsthmusRules, rules_for
-from megaeth_node.executor.state import KECCAK_EMPTY, MissingStateKey, StateDiff, StateReader
+from megaeth_node.executor.state import KECCAK_EMPTY, StateDiff, StateReader
 from megaeth_node.executor.transact import InvalidTransaction, TxOutcome, run_transaction
 from megaeth_node.types import DEPOSIT_TX_TYPE, Block, Header, Receipt, Transaction, logs_bloom
 
@@ -158,23 +158,15 @@ class OpenBlock:
         return receipt
 
     def _run(self, evm_tx: SignedTransactionAPI) -> TxOutcome:
-        """Run the transaction; when a native Rex frame cannot vouch for exactness (`NativeAbort`, or a read
-        outside a witness that only the native run reached), roll it back and run it again interpreted."""
+        """Run the transaction, again interpreted if a native frame asks for it (`interpreted_on_abort`)."""
         evm_state, rules = self.evm_state, self.rules
         gas_available = self.header.gas_limit - self.cumulative
-        rules.before_transaction(evm_state, evm_tx)
-        try:
-            return run_transaction(rules.vm_class, evm_state, evm_tx, gas_available, 0)
-        except (NativeAbort, MissingStateKey):
-            rex = getattr(evm_state, "rex", None)
-            if rex is None or not rex.ran_native:
-                raise
-        rex.compute_limit, rex.native = rex.carried_limit, False
-        try:
+
+        def run() -> TxOutcome:
             rules.before_transaction(evm_state, evm_tx)
             return run_transaction(rules.vm_class, evm_state, evm_tx, gas_available, 0)
-        finally:
-            rex.native = True
+
+        return interpreted_on_abort(evm_state, run)
 
     def finish(self) -> BlockResult:
         """The block's receipts, gas and state diff relative to block start."""

@@ -15,13 +15,17 @@ frame raises `NativeAbort`; the block executor rolls the transaction back and ru
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from aot import loader
 from aot.host import PyEvmHost, execute
 from aot.loader import Contract
 
 from megaeth_node.executor.rex import RexMeters, settle
+from megaeth_node.executor.state import MissingStateKey
+
+T = TypeVar("T")
 
 
 class NativeAbort(Exception):  # noqa: N818 - not an error of the transaction: a request to re-run it
@@ -76,3 +80,20 @@ def run_native(contract: Contract, computation: Any, rex: RexMeters) -> None:
     """Run a Rex frame's code natively (see the module doc); raises what the interpreter would, or NativeAbort."""
     rex.ran_native = True
     execute(computation, contract, RexHost(computation, contract, rex))
+
+
+def interpreted_on_abort(state: Any, run: Callable[[], T]) -> T:
+    """`run()`, one transaction from `before_transaction` on; when one of its native frames could not vouch for
+    exactness (`NativeAbort`, or a read outside a witness that only the native run reached), `run()` again
+    with native code off, from the compute limit the transaction started with (its rollback is `run`'s)."""
+    rex = getattr(state, "rex", None)
+    try:
+        return run()
+    except (NativeAbort, MissingStateKey):
+        if rex is None or not rex.ran_native:
+            raise
+    rex.compute_limit, rex.native = rex.carried_limit, False
+    try:
+        return run()
+    finally:
+        rex.native = True
