@@ -22,9 +22,9 @@ refuses (size or time budget, compiler missing) stay interpreted.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
-from functools import partial
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -52,6 +52,7 @@ def _same_opcode(a: Any, b: Any) -> bool:
     return (a.logic_fn is b.logic_fn or a.logic_fn == b.logic_fn) and a.gas_cost == b.gas_cost
 
 
+@functools.cache  # with_native asks at every block; a class's table and loop never change
 def native_flavour(computation_class: type) -> str | None:
     """The native flavour that is gas- and state-exact for `computation_class`, or None (see the module doc)."""
     owner = next(k for k in computation_class.__mro__ if "apply_computation" in k.__dict__)
@@ -214,7 +215,7 @@ def _native_computation(base: type, registry: NativeRegistry) -> type:
     if registry.flavour == "rex":
         def lookup(code: bytes) -> Any:
             contract = registry.lookup(code)
-            return None if contract is None else partial(run_native, contract)
+            return None if contract is None else functools.partial(run_native, contract)
         bases: tuple[type, ...] = (base,)
     else:
         lookup, bases = registry.lookup, (NativeComputation, base)
