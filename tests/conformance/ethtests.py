@@ -3,7 +3,8 @@
 Ids follow py-evm style without the fork suffix: `<file under GeneralStateTests>::<test>_d{d}g{g}v{v}`
 (state tests) and `<file under BlockchainTests>::<test>` (blockchain tests); for execution-spec-tests
 fillings `<test>` is the part after the filler path (`test_x[fork_Cancun-…]`). Every skip must be listed with a
-reason in `skips.toml`, as must every case run with AOT on (`[[native]]`); an id there that matches no case is an error (tests/conformance/test_skips.py).
+reason in `skips.toml`, as must every case run with AOT on (`[[native]]`); an id there that matches no case is
+an error (tests/conformance/test_skips.py).
 """
 
 from __future__ import annotations
