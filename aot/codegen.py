@@ -24,7 +24,7 @@ from importlib.resources import files
 from aot.analysis import STACK_LIMIT, Block, Program
 from aot.opcodes import ENV_INDEX, JUMP, JUMPI, MAX_HOST_ARGS, OPS, PUSH0, PUSH32
 
-CODEGEN_VERSION = 11
+CODEGEN_VERSION = 12
 CHUNK = 256
 REGISTER_MODE_MAX_INSTRS = 2_000
 _SIG = "(aot_frame *f, u256 *stk, u256 *sp, int64_t gas, uint64_t jt)"
@@ -232,8 +232,8 @@ class _BlockEmitter:
             self.vs.append(self.temp(f"~{self.pop()}"))
         elif op in (0x08, 0x09):
             a, c, n = self.pop(), self.pop(), self.pop()
-            fn = "op_addmod" if op == 0x08 else "op_mulmod"
-            self.vs.append(self.temp(f"{fn}({a}, {c}, {n})"))
+            expr = f"op_addmod({a}, {c}, {n})" if op == 0x08 else f"op_mulmod(&f->mod, {a}, {c}, {n})"
+            self.vs.append(self.temp(expr))
         elif op == 0x0A:
             a, e = self.pop(), self.pop()
             self.charge(f"50 * byte_len({e})")

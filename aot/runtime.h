@@ -21,6 +21,13 @@ typedef unsigned _BitInt(512) u512;
 #define BLOCKFN static NOINLINE
 #endif
 
+/* MULMOD by a 4-limb modulus n (not a power of two): mu = floor((2^512 - 1) / n), kept per frame
+   (field arithmetic reduces by one modulus over and over); n[3] == 0 marks an empty cache. */
+typedef struct aot_modcache {
+    uint64_t n[4];
+    uint64_t mu[5];
+} aot_modcache;
+
 /* Keep in step with _CDEF in aot/loader.py. */
 typedef struct aot_frame {
     int64_t gas;               /* in: gas limit; out: gas left */
@@ -52,6 +59,7 @@ typedef struct aot_frame {
     uint64_t env_valid;        /* bit i: env[i] holds the value of environment opcode ENV_OPS[i] */
     uint8_t env[16][32];
     u256 *stack;               /* stack of dynamic-jump code (1,024 words), kept while the frame is reused */
+    aot_modcache mod;          /* MULMOD's last 4-limb modulus and its Barrett constant */
 } aot_frame;
 
 /* One storage slot of the executing account as the frame sees it (little-endian words). */
@@ -93,7 +101,7 @@ RTFN u256 op_mod(u256 a, u256 b);
 RTFN u256 op_sdiv(u256 a, u256 b);
 RTFN u256 op_smod(u256 a, u256 b);
 RTFN u256 op_addmod(u256 a, u256 b, u256 n);
-RTFN u256 op_mulmod(u256 a, u256 b, u256 n);
+RTFN u256 op_mulmod(aot_modcache *c, u256 a, u256 b, u256 n);
 RTFN u256 op_exp(u256 base, u256 e);
 RTFN u256 op_signextend(u256 b, u256 x);
 RTFN u256 op_byte(u256 i, u256 x);
@@ -498,21 +506,76 @@ RTFN u256 op_addmod(u256 a, u256 b, u256 n) {
     x[4] = s < a;
     return mod_limbs(x, 5, n);
 }
-RTFN u256 op_mulmod(u256 a, u256 b, u256 n) {
+/* r = x mod n for an 8-limb x and a 4-limb n with its Barrett constant mu (HAC 14.42, b = 2^64, k = 4):
+   q3 = ((x >> 192) * mu) >> 320 is at most 2 below x / n, so x - q3 * n < 3n < 2^320 is computed
+   modulo 2^320 and corrected by at most two subtractions. */
+static u256 barrett(const uint64_t *x, const uint64_t *n, const uint64_t *mu) {
+    uint64_t q2[10] = {0}, r[5] = {0};
+    for (int i = 0; i < 5; i++) {
+        uint64_t c = 0;
+        for (int j = 0; j < 5; j++) {
+            u128 t = (u128)x[3 + i] * mu[j] + q2[i + j] + c;
+            q2[i + j] = (uint64_t)t;
+            c = (uint64_t)(t >> 64);
+        }
+        q2[i + 5] = c;
+    }
+    const uint64_t *q3 = q2 + 5;
+    for (int i = 0; i < 5; i++) {  /* r = (q3 * n) mod 2^320 */
+        uint64_t c = 0;
+        for (int j = 0; j < 4 && i + j < 5; j++) {
+            u128 t = (u128)q3[i] * n[j] + r[i + j] + c;
+            r[i + j] = (uint64_t)t;
+            c = (uint64_t)(t >> 64);
+        }
+        if (i < 1) r[4] += c;
+    }
+    uint64_t borrow = 0;
+    for (int i = 0; i < 5; i++) {  /* r = x mod 2^320 - r */
+        uint64_t xi = x[i], d = xi - r[i] - borrow;
+        borrow = (xi < r[i]) | ((xi - r[i]) < borrow);
+        r[i] = d;
+    }
+    for (;;) {  /* while r >= n: r -= n */
+        if (!r[4]) {
+            int ge = 1;
+            for (int i = 3; i >= 0; i--)
+                if (r[i] != n[i]) { ge = r[i] > n[i]; break; }
+            if (!ge) break;
+        }
+        borrow = 0;
+        for (int i = 0; i < 5; i++) {
+            uint64_t ni = i < 4 ? n[i] : 0, d = r[i] - ni - borrow;
+            borrow = (r[i] < ni) | ((r[i] - ni) < borrow);
+            r[i] = d;
+        }
+    }
+    return from_limbs(r);
+}
+RTFN u256 op_mulmod(aot_modcache *c, u256 a, u256 b, u256 n) {
     if (n == 0) return 0;
     uint64_t x[4], y[4], p[8] = {0};
     to_limbs(x, a);
     to_limbs(y, b);
     for (int i = 0; i < 4; i++) {
-        uint64_t c = 0;
+        uint64_t k = 0;
         for (int j = 0; j < 4; j++) {
-            u128 t = (u128)x[i] * y[j] + p[i + j] + c;
+            u128 t = (u128)x[i] * y[j] + p[i + j] + k;
             p[i + j] = (uint64_t)t;
-            c = (uint64_t)(t >> 64);
+            k = (uint64_t)(t >> 64);
         }
-        p[i + 4] = c;
+        p[i + 4] = k;
     }
-    return mod_limbs(p, 8, n);
+    if ((n >> 192) == 0 || (n & (n - 1)) == 0) return mod_limbs(p, 8, n);
+    uint64_t nl[4];
+    to_limbs(nl, n);
+    if ((nl[0] ^ c->n[0]) | (nl[1] ^ c->n[1]) | (nl[2] ^ c->n[2]) | (nl[3] ^ c->n[3])) {
+        uint64_t ones[8], rem[4];
+        memset(ones, 0xff, sizeof ones);
+        divmod_limbs(c->mu, rem, ones, nl, 8, 4);
+        memcpy(c->n, nl, 32);
+    }
+    return barrett(p, c->n, c->mu);
 }
 RTFN u256 op_exp(u256 base, u256 e) {
     u256 r = 1;

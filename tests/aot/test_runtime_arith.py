@@ -16,12 +16,12 @@ from aot.toolchain import find_compiler
 U256 = 1 << 256
 OPS2 = ("div", "mod", "sdiv", "smod")
 OPS3 = ("addmod", "mulmod")
-_WRAP = "".join(
+_WRAP = "static aot_modcache cache;\n" + "".join(
     f"EXPORT void t_{op}(const uint8_t *a, const uint8_t *b, uint8_t *o) {{ u256 x, y, z; memcpy(&x, a, 32); "
     f"memcpy(&y, b, 32); z = op_{op}(x, y); memcpy(o, &z, 32); }}\n" for op in OPS2) + "".join(
     f"EXPORT void t_{op}(const uint8_t *a, const uint8_t *b, const uint8_t *n, uint8_t *o) {{ u256 x, y, m, z; "
-    f"memcpy(&x, a, 32); memcpy(&y, b, 32); memcpy(&m, n, 32); z = op_{op}(x, y, m); memcpy(o, &z, 32); }}\n"
-    for op in OPS3)
+    f"memcpy(&x, a, 32); memcpy(&y, b, 32); memcpy(&m, n, 32); z = op_{op}({'&cache, ' * (op == 'mulmod')}x, y, m); "
+    f"memcpy(o, &z, 32); }}\n" for op in OPS3)
 
 
 def _signed(x: int) -> int:
@@ -56,11 +56,16 @@ def _operand(rng: random.Random) -> int:
     return x % U256
 
 
-def test_division_family_matches_python(tmp_path: Path) -> None:
+def _library(tmp_path: Path) -> tuple[cffi.FFI, object]:
     ffi = cffi.FFI()
     ffi.cdef("".join(f"void t_{op}(const uint8_t *, const uint8_t *, uint8_t *);" for op in OPS2)
              + "".join(f"void t_{op}(const uint8_t *, const uint8_t *, const uint8_t *, uint8_t *);" for op in OPS3))
-    lib = ffi.dlopen(str(compile_shared(find_compiler(), "#define AOT_RUNTIME\n" + RUNTIME + _WRAP, tmp_path / "arith.so", AOT_FLAGS)))
+    return ffi, ffi.dlopen(str(compile_shared(find_compiler(), "#define AOT_RUNTIME\n" + RUNTIME + _WRAP,
+                                              tmp_path / "arith.so", AOT_FLAGS)))
+
+
+def test_division_family_matches_python(tmp_path: Path) -> None:
+    ffi, lib = _library(tmp_path)
     rng = random.Random(20240607)
     out = ffi.new("uint8_t[32]")
     for _ in range(4000):
@@ -72,3 +77,24 @@ def test_division_family_matches_python(tmp_path: Path) -> None:
         for op in OPS3:
             getattr(lib, f"t_{op}")(la, lb, ln, out)
             assert int.from_bytes(ffi.buffer(out), "little") == expected(op, a, b, n), (op, hex(a), hex(b), hex(n))
+
+
+MODULI = (
+    0x30644E72E131A029B85045B68181585D97816A916871CA8D3C208C16D87CFD47,  # BN254 p (weierstrudel)
+    0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEFFFFFC2F,  # secp256k1 p
+    U256 - 1, (1 << 192) + 1, (1 << 255) + 1, (1 << 193) - 1, 3 << 192, 1 << 200,
+)
+
+
+def test_mulmod_barrett_with_a_cached_modulus(tmp_path: Path) -> None:
+    """Runs of MULMOD by one modulus (the cached Barrett constant is reused), then switching moduli."""
+    ffi, lib = _library(tmp_path)
+    rng = random.Random(77)
+    out = ffi.new("uint8_t[32]")
+    for n in MODULI * 2:
+        near = [n - 1, n - 2, n // 2 + 1, (U256 - 1) // n * n % U256, U256 - 1]
+        for _ in range(1500):
+            a = rng.choice(near) if rng.random() < 0.2 else _operand(rng)
+            b = rng.choice(near) if rng.random() < 0.2 else rng.getrandbits(256)
+            lib.t_mulmod(a.to_bytes(32, "little"), b.to_bytes(32, "little"), n.to_bytes(32, "little"), out)
+            assert int.from_bytes(ffi.buffer(out), "little") == a * b % n, (hex(a), hex(b), hex(n))
