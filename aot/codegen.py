@@ -3,8 +3,9 @@
 Each basic block charges its static gas and checks its stack bounds on entry, then runs its
 instructions on a compile-time stack of C temporaries (DUP/SWAP/POP cost nothing); the block's net
 effect is written back on exit. When every reachable block has one static entry height (no dynamic
-jumps), stack slots are C locals and clang keeps them in registers; otherwise they live in a heap
-array addressed from a moving `sp`. Constant jumps are direct gotos; dynamic jumps go through one
+jumps), stack slots are C locals and clang keeps them in registers (and loops whose counter slots
+only step by constants get a copy with those slots in 64-bit locals, see _Narrow); otherwise they
+live in a heap array addressed from a moving `sp`. Constant jumps are direct gotos; dynamic jumps go through one
 `switch` over the JUMPDESTs. Host opcodes call `f->host` with the gas the interpreter would see.
 
 Gas is charged exactly (static cost at block entry, dynamic costs where they arise) but the
@@ -48,12 +49,39 @@ def literal(v: int) -> str:
     return f"(u256){v}ULL" if v < 1 << 64 else f"(u256)0x{v:x}uwb"
 
 
+@dataclass(slots=True)
+class _Narrow:
+    """Register-mode loop versioning: the blocks of loop `blocks` are emitted twice, the second copy
+    (labels N<pc>) holding stack slots `slots` as uint64_t locals n<i> (a counter is then one 64-bit
+    register). Edges from outside the loop into an `entries` block enter the copy when those slots are
+    below 2^64; the copy writes the slots back and continues in the 256-bit code when a value leaves
+    that range (checked by the 64-bit step's overflow flag)."""
+
+    blocks: frozenset[int]
+    entries: frozenset[int]
+    slots: tuple[int, ...]
+
+
+def _small_literal(expr: str) -> int | None:
+    """The value of a literal() expression below 2^64, else None."""
+    return int(expr[6:-3]) if expr.startswith("(u256)") and expr.endswith("ULL") else None
+
+
 class _BlockEmitter:
     """Emits one block, keeping the stack as C expressions until the block's exit."""
 
-    def __init__(self, prog: Program, block: Block, fn: str, base: int | None) -> None:
+    def __init__(self, prog: Program, block: Block, fn: str, base: int | None,
+                 narrow: _Narrow | None = None, loops: dict[int, _Narrow] | None = None) -> None:
         self.prog, self.b, self.fn, self.base = prog, block, fn, base or 0
         self.registers = base is not None
+        self.narrow = narrow          # emitting the 64-bit copy of this loop
+        self.loops = loops or {}      # entry block -> its loop (guarded entry from 256-bit code)
+        self.counters: dict[str, tuple[int, str, int]] = {}  # temp -> (slot, "+"/"-", constant)
+        self.reads: dict[str, int] = {}  # temp -> the slot it loaded
+        self.writes: dict[int, tuple[str, int] | None] = {}  # slot -> counter step, None: other value
+        self.wide: dict[int, str] = {}  # narrow slot -> its 256-bit value at the block's exit
+        self.step: dict[int, str] = {}  # narrow slot -> 64-bit value at exit; overflow flag in self.ovf
+        self.ovf: list[str] = []
         self.vs: list[str] = []
         self.floor = 0
         self.loaded: dict[int, str] = {}
@@ -72,8 +100,10 @@ class _BlockEmitter:
 
     def _load_below(self) -> None:
         self.floor -= 1
-        name = self.temp(self.slot(self.floor))
+        i = self.base + self.floor
+        name = self.temp(f"(u256)n{i}" if self.narrow and i in self.narrow.slots else self.slot(self.floor))
         self.loaded[self.floor] = name
+        self.reads[name] = i
         self.vs.insert(0, name)
 
     def pop(self) -> str:
@@ -90,10 +120,52 @@ class _BlockEmitter:
         for j, expr in enumerate(self.vs):
             i = self.floor + j
             if self.loaded.get(i) != expr:
-                self.out.append(f"{self.slot(i)} = {expr};")
+                k = self.base + i
+                step = self.counters.get(expr)
+                self.writes[k] = step[1:] if step and step[0] == k else None
+                if self.narrow and k in self.narrow.slots:
+                    self.narrow_write(k, expr, step if step and step[0] == k else None)
+                else:
+                    self.out.append(f"{self.slot(i)} = {expr};")
         net = self.floor + len(self.vs)
         if not self.registers and net:
             self.out.append(f"sp += {net};")
+
+    def narrow_write(self, k: int, expr: str, step: tuple[int, str, int] | None) -> None:
+        """A new value of 64-bit slot `k`: computed with an overflow flag, assigned when the jump is taken."""
+        flag = f"o{k}"
+        self.ovf.append(flag)
+        if step:
+            op = "add" if step[1] == "+" else "sub"
+            self.out.append(f"uint64_t x{k}; int {flag} = __builtin_{op}_overflow(n{k}, {step[2]}ULL, &x{k});")
+            self.wide[k] = f"(u256)n{k} {step[1]} (u256){step[2]}ULL"
+        else:
+            self.out.append(f"u256 w{k} = {expr}; int {flag} = (w{k} >> 64) != 0; uint64_t x{k} = (uint64_t)w{k};")
+            self.wide[k] = f"w{k}"
+        self.step[k] = f"x{k}"
+
+    def _widen(self) -> str:
+        assert self.narrow
+        return " ".join(f"s{k} = {self.wide.get(k, f'(u256)n{k}')};" for k in self.narrow.slots)
+
+    def _goto(self, target: int) -> str:
+        """`goto` a register-mode block, choosing between the 256-bit code and a loop's 64-bit copy."""
+        if self.narrow:
+            if target not in self.narrow.blocks:
+                return f"{self._widen()} {self._wide_goto(target)}"
+            assign = " ".join(f"n{k} = {v};" for k, v in self.step.items())
+            if not self.ovf:
+                return f"{assign} goto N{target};"
+            return f"if ({' | '.join(self.ovf)}) {{ {self._widen()} goto L{target}; }} {assign} goto N{target};"
+        return self._wide_goto(target)
+
+    def _wide_goto(self, target: int) -> str:
+        loop = self.loops.get(target)
+        if loop is None or self.b.start in loop.blocks:  # the 256-bit loop itself stays as it is
+            return f"goto L{target};"
+        small = " | ".join(f"s{k}" for k in loop.slots)
+        enter = " ".join(f"n{k} = (uint64_t)s{k};" for k in loop.slots)
+        return f"if (!(({small}) >> 64)) {{ {enter} goto N{target}; }} goto L{target};"
 
     def exit(self, label: str) -> str:
         """Leave the block for one of the shared exits (`done` keeps `st`)."""
@@ -109,7 +181,7 @@ class _BlockEmitter:
         if target is None:
             return self.exit("done")
         if self.registers:
-            return f"goto L{target};"
+            return self._goto(target)
         return f"__attribute__((musttail)) return {self.fn}_b{target}(f, stk, sp, gas, 0);"
 
     def failed(self) -> None:
@@ -153,7 +225,8 @@ class _BlockEmitter:
     def emit(self) -> list[str]:
         b = self.b
         out = self.out
-        out.append(f"L{b.start}: {{" if self.registers else self.header(f"{self.fn}_b{b.start}"))
+        label = f"{'N' if self.narrow else 'L'}{b.start}"
+        out.append(f"{label}: {{" if self.registers else self.header(f"{self.fn}_b{b.start}"))
         if b.invalid:
             out.append(self.exit("invalid") + " }")
             return out
@@ -194,6 +267,14 @@ class _BlockEmitter:
             return int(text, 0)
         return None
 
+    def _note_counter(self, op: int, a: str, c: str) -> None:
+        """Remember `slot ± constant` results (ADD either way round, SUB slot - constant)."""
+        pairs = [(a, c), (c, a)] if op == 0x01 else [(a, c)] if op == 0x03 else []
+        for x, y in pairs:
+            if x in self.reads and (v := _small_literal(y)) is not None:
+                self.counters[self.vs[-1]] = (self.reads[x], "+" if op == 0x01 else "-", v)
+                return
+
     def header(self, name: str) -> str:
         self.protos.append(f"BLOCKFN int32_t {name}{_SIG};")
         return f"BLOCKFN int32_t {name}{_SIG} {{\nint32_t st = AOT_STOP; (void)jt; (void)st;"
@@ -226,6 +307,7 @@ class _BlockEmitter:
         elif op in _BINARY:
             a, c = self.pop(), self.pop()
             self.vs.append(self.temp(_BINARY[op].format(a=a, b=c)))
+            self._note_counter(op, a, c)
         elif op == 0x15:
             self.vs.append(self.temp(f"(u256)({self.pop()} == 0)"))
         elif op == 0x19:
@@ -342,17 +424,89 @@ def _emit_registers(prog: Program, name: str) -> list[str]:
     """One function, blocks as labels, stack slots as locals (static heights only)."""
     assert prog.heights is not None
     blocks = [prog.blocks[s] for s in prog.reachable if s in prog.heights]
+    first = {b.start: _BlockEmitter(prog, b, name, prog.heights[b.start]) for b in blocks}
+    for e in first.values():
+        e.emit()
+    loops = _narrow_loops(prog, first)
+    entries = {s: loop for loop in loops for s in loop.entries}
     body: list[str] = []
     for b in blocks:
-        body += _BlockEmitter(prog, b, name, prog.heights[b.start]).emit()
+        body += _BlockEmitter(prog, b, name, prog.heights[b.start], loops=entries).emit()
+    for loop in loops:
+        for b in blocks:
+            if b.start in loop.blocks:
+                body += _BlockEmitter(prog, b, name, prog.heights[b.start], narrow=loop, loops=entries).emit()
     top = min(max((prog.heights[b.start] + b.stack_growth for b in blocks), default=0), STACK_LIMIT)
     head = [*_entry(prog, name), "int32_t st = AOT_STOP;"]
     if top:
         head.append("u256 " + ", ".join(f"s{i} = 0" for i in range(top)) + ";")
+    narrow = sorted({k for loop in loops for k in loop.slots})
+    if narrow:
+        head.append("uint64_t " + ", ".join(f"n{k} = 0" for k in narrow) + ";")
     head.append("goto L0;" if blocks else "goto done;")
     tail = [f"{label}: st = {status}; goto done;" for label, status in _EXITS]
     tail += ["done:", "if (gas < 0 && st <= AOT_REVERT) st = AOT_OOG;", "f->gas = gas; return st;", "}"]
     return head + body + tail
+
+
+def _loops(prog: Program, blocks: list[int]) -> list[set[int]]:
+    """The strongly connected components of the constant-jump graph that contain a cycle (Tarjan)."""
+    index: dict[int, int] = {}
+    low: dict[int, int] = {}
+    on: set[int] = set()
+    stack: list[int] = []
+    out: list[set[int]] = []
+    inside = set(blocks)
+    for root in blocks:
+        if root in index:
+            continue
+        work = [(root, iter([s for s in prog.successors(prog.blocks[root]) if s in inside]))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on.add(root)
+        while work:
+            v, it = work[-1]
+            w = next(it, None)
+            if w is not None:
+                if w not in index:
+                    index[w] = low[w] = len(index)
+                    stack.append(w)
+                    on.add(w)
+                    work.append((w, iter([s for s in prog.successors(prog.blocks[w]) if s in inside])))
+                elif w in on:
+                    low[v] = min(low[v], index[w])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[v])
+            if low[v] == index[v]:
+                comp = set()
+                while True:
+                    w = stack.pop()
+                    on.discard(w)
+                    comp.add(w)
+                    if w == v:
+                        break
+                if len(comp) > 1 or v in prog.successors(prog.blocks[v]):
+                    out.append(comp)
+    return out
+
+
+def _narrow_loops(prog: Program, emitted: dict[int, _BlockEmitter]) -> list[_Narrow]:
+    """Loops with counter slots: slots every block of the loop leaves alone or steps by a constant."""
+    out = []
+    for comp in _loops(prog, list(emitted)):
+        steps: dict[int, bool] = {}
+        for s in comp:
+            for k, step in emitted[s].writes.items():
+                steps[k] = steps.get(k, True) and step is not None
+        slots = tuple(sorted(k for k, ok in steps.items() if ok))
+        if not slots:
+            continue
+        entries = {s for s in comp if s == 0 or any(
+            s in prog.successors(prog.blocks[p]) for p in emitted if p not in comp)}
+        out.append(_Narrow(frozenset(comp), frozenset(entries), slots))
+    return out
 
 
 @dataclass(slots=True)
