@@ -105,9 +105,6 @@ RTFN u256 op_mulmod(aot_modcache *c, u256 a, u256 b, u256 n);
 RTFN u256 op_exp(u256 base, u256 e);
 RTFN u256 op_signextend(u256 b, u256 x);
 RTFN u256 op_byte(u256 i, u256 x);
-RTFN u256 op_shl(u256 s, u256 x);
-RTFN u256 op_shr(u256 s, u256 x);
-RTFN u256 op_sar(u256 s, u256 x);
 RTFN u256 keccak256(const uint8_t *p, uint64_t n);
 
 /* Start a run on a fresh or reused frame (host, handle and buffers are kept; per-run state is reset).
@@ -172,6 +169,13 @@ static inline int byte_len(u256 v) {
     return n;
 }
 static inline u256 op_slt(u256 a, u256 b) { return (s256)a < (s256)b; }
+/* Shifts by a run-time amount, inline: a call passes three 256-bit words through memory. */
+static inline u256 op_shl(u256 s, u256 x) { return s >= 256 ? 0 : x << (unsigned)s; }
+static inline u256 op_shr(u256 s, u256 x) { return s >= 256 ? 0 : x >> (unsigned)s; }
+static inline u256 op_sar(u256 s, u256 x) {
+    if (s >= 256) return (s256)x < 0 ? ~(u256)0 : 0;
+    return (u256)((s256)x >> (unsigned)s);
+}
 
 #ifdef AOT_RUNTIME
 /* Memory: offsets and sizes beyond 2^32 can never be paid for (cost > 2^45 gas) and fail as out of gas. */
@@ -593,12 +597,6 @@ RTFN u256 op_signextend(u256 b, u256 x) {
     return (x >> bit) & 1 ? x | ~mask : x & mask;
 }
 RTFN u256 op_byte(u256 i, u256 x) { return i >= 32 ? 0 : (x >> (8 * (31 - (unsigned)i))) & 0xff; }
-RTFN u256 op_shl(u256 s, u256 x) { return s >= 256 ? 0 : x << (unsigned)s; }
-RTFN u256 op_shr(u256 s, u256 x) { return s >= 256 ? 0 : x >> (unsigned)s; }
-RTFN u256 op_sar(u256 s, u256 x) {
-    if (s >= 256) return neg(x) ? ~(u256)0 : 0;
-    return (u256)((s256)x >> (unsigned)s);
-}
 /* Keccak-256 (FIPS 202 permutation, original 0x01 padding). */
 static const uint64_t KECCAK_RC[24] = {
     0x0000000000000001ULL, 0x0000000000008082ULL, 0x800000000000808aULL, 0x8000000080008000ULL,
