@@ -29,14 +29,14 @@ from functools import cache
 from pathlib import Path
 
 from salt import banderwagon as bw
-from salt.pedersen import SlotChange
+from salt.pedersen import PackedChanges, SlotChange
 
 __all__ = ["NativeBackend", "NativeBuildError", "build", "library", "default_threads"]
 
 SOURCE_DIR = Path(__file__).resolve().with_name("native")
-SOURCES = ("banderwagon.c", "hashes.c")
+SOURCES = ("banderwagon.c", "hashes.c", "shi.c")
 HEADERS = ("banderwagon.h", "salt_internal.h")
-ABI_VERSION = 6
+ABI_VERSION = 7
 COMMON_FLAGS = ("-O3", "-fPIC", "-shared", "-std=gnu11", "-fno-strict-aliasing")
 NATIVE_FLAGS = ("-march=native", "-mtune=native")
 LINK_FLAGS = ("-lpthread",)
@@ -249,6 +249,8 @@ _EMPTY_LEN = 0xFFFFFFFF  # salt_commit_slot_deltas: empty slot
 
 def _pack_changes(changes: Sequence[SlotChange]) -> tuple[bytes, array]:
     """Old and new slot contents of each change as key ‖ value bytes and their lengths (_EMPTY_LEN: empty)."""
+    if isinstance(changes, PackedChanges):
+        return changes.packed  # type: ignore[return-value]
     vals = [v for ch in changes for v in ch]
     data = b"".join([x for v in vals if v is not None for x in v])
     lens = array("I", [_EMPTY_LEN if v is None else len(v[0]) + len(v[1]) for v in vals])
@@ -452,6 +454,75 @@ class NativeBackend:
             return _split(bytes(news), 64), _split(bytes(anc_news), 64), int(ec[0])
 
         return wait
+
+    def shi_flat(
+        self,
+        buckets: Sequence[int],
+        nonces: Sequence[int],
+        entry_off: array,
+        entry_slots: bytes,
+        entries: Sequence[bytes],
+        op_off: array,
+        ops: Sequence[tuple[int, bytes, bytes | None]],
+    ) -> tuple[list[int], list[int], list[int], list[int], list[int], tuple[bytes, array]] | None:
+        """SHI ops of flat buckets in C (`salt_shi_flat`, §2.3): `entries` are the buckets' stored
+        94-byte slots (slot numbers in `entry_slots`, bucket i's at entry_off[i]..entry_off[i+1]-1),
+        `ops` (bucket, key, value or None = delete) theirs at op_off[i]..op_off[i+1]-1. Returns None
+        when a bucket would resize (the caller runs the Python path), else (changed-slot count and
+        occupancy change per bucket, changed SaltKeys ascending, their old and new content as -1 =
+        empty, op index or len(ops) + entry index, packed (data, lens) of old/new key ‖ value)."""
+        nb, n_ops, n_ent = len(buckets), len(ops), len(entries)
+        if len(nonces) != nb or len(entry_off) != nb + 1 or len(op_off) != nb + 1 or op_off[nb] != n_ops \
+                or entry_off[nb] != n_ent or len(entry_slots) != n_ent:
+            raise ValueError("shi_flat: bucket, entry and op arrays do not match")
+        raw = b"".join(entries)
+        if len(raw) != 94 * n_ent:
+            raise ValueError("shi_flat: stored entries must be 94 bytes")
+        data = b"".join([k if v is None else k + v for _, k, v in ops])
+        lens = array("I", [x for _, k, v in ops for x in (len(k), _EMPTY_LEN if v is None else len(v))])
+        room = 2 * n_ent + n_ops
+        out_count = array("I", bytes(4 * nb))
+        out_delta = array("i", bytes(4 * nb))
+        out_key = array("Q", bytes(8 * room))
+        out_old = array("i", bytes(4 * room))
+        out_new = array("i", bytes(4 * room))
+        out_data = bytearray(2 * len(raw) + len(data) + 1)
+        out_lens = array("I", bytes(8 * room))
+        out_n = self._ffi.new("size_t[2]")
+        ffi = self._ffi
+        rc = self._lib.salt_shi_flat(
+            nb,
+            ffi.from_buffer("uint64_t[]", array("Q", buckets)),
+            ffi.from_buffer("uint32_t[]", array("I", nonces)),
+            ffi.from_buffer("uint32_t[]", entry_off),
+            ffi.from_buffer(entry_slots or b"\0"),
+            ffi.from_buffer(raw or b"\0"),
+            ffi.from_buffer("uint32_t[]", op_off),
+            n_ops,
+            ffi.from_buffer(data or b"\0"),
+            ffi.from_buffer("uint32_t[]", lens or array("I", [0])),
+            ffi.from_buffer("uint32_t[]", out_count or array("I", [0])),
+            ffi.from_buffer("int32_t[]", out_delta or array("i", [0])),
+            ffi.from_buffer("uint64_t[]", out_key or array("Q", [0])),
+            ffi.from_buffer("int32_t[]", out_old or array("i", [0])),
+            ffi.from_buffer("int32_t[]", out_new or array("i", [0])),
+            ffi.from_buffer(out_data),
+            ffi.from_buffer("uint32_t[]", out_lens or array("I", [0])),
+            out_n,
+        )
+        if rc < 0:
+            raise (ValueError if rc == _EINDEX else MemoryError)(f"salt_shi_flat failed: rc={rc}")
+        if rc > 0:
+            return None
+        n, size = int(out_n[0]), int(out_n[1])
+        return (
+            out_count.tolist(),
+            out_delta.tolist(),
+            out_key[:n].tolist(),
+            out_old[:n].tolist(),
+            out_new[:n].tolist(),
+            (bytes(out_data[:size]) or b"\0", out_lens[: 2 * n]),
+        )
 
     def blake3_many(self, inputs: Sequence[bytes]) -> list[bytes]:
         """BLAKE3 digests of inputs of at most 1024 bytes each."""

@@ -25,6 +25,17 @@ Delta = tuple[int, int]  # (generator index 0..255, scalar)
 SlotChange = tuple[SaltValue | None, SaltValue | None]  # (old, new) slot content
 
 
+class PackedChanges(list[SlotChange]):
+    """Slot changes that also carry their C input form (`packed`: old and new key ‖ value bytes and
+    lengths, 0xFFFFFFFF = empty, as `salt.native` packs them), e.g. from `NativeBackend.shi_flat`."""
+
+    __slots__ = ("packed",)
+
+    def __init__(self, changes: Sequence[SlotChange], packed: tuple[bytes, object]) -> None:
+        super().__init__(changes)
+        self.packed = packed
+
+
 class Backend(Protocol):
     name: str
 

@@ -13,17 +13,21 @@ from __future__ import annotations
 
 import gc
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from array import array
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from itertools import accumulate
 from operator import itemgetter
 from pathlib import Path
 from struct import Struct
+from typing import Any
 
 import lmdb
 
-from salt.constants import BUCKET_SLOT_BITS, MIN_BUCKET_SIZE, NUM_META_BUCKETS, STARTING_NODE_ID
+from salt.constants import BUCKET_SLOT_BITS, BUCKET_SLOT_ID_MASK, MIN_BUCKET_SIZE, NUM_META_BUCKETS, STARTING_NODE_ID
 from salt.multiproof import ProofSource, create_proof, leaf_start_key
-from salt.pedersen import Backend, backend
+from salt.pedersen import Backend, PackedChanges, backend
 from salt.shi import Change, ShiState, StateUpdates
 from salt.trie import (
     MAIN_DEFAULTS,
@@ -40,6 +44,7 @@ from salt.types import (
     DEFAULT_META,
     DEFAULT_META_VALUE,
     EMPTY_SLOT_SCALAR,
+    SALT_VALUE_LEN,
     BucketMeta,
     SaltValue,
     bucket_of_metadata_key,
@@ -237,6 +242,7 @@ class _OverlayReader:
         self.node_cache: _NodeCache | None = None  # all stored nodes of levels 0–2
         self._metas: dict[int, BucketMeta] | None = None  # all stored metadata, when there is little
         self._slots: dict[int, dict[int, SaltValue]] = {}  # data bucket → its stored slots, once read
+        self._raw: dict[int, list[tuple[int, bytes]]] = {}  # data bucket → stored (SaltKey, raw), once read
 
     def slot_value(self, key: int) -> SaltValue | None:
         bucket = key >> BUCKET_SLOT_BITS
@@ -249,21 +255,35 @@ class _OverlayReader:
         return slots.get(key)
 
     def _scan_bucket(self, bucket: int) -> dict[int, SaltValue]:
-        """A data bucket's stored slots in one range scan: its later slot reads, `bucket_used` and
+        """A data bucket's stored slots (from `bucket_raw`): its later slot reads, `bucket_used` and
         (when empty) its level-3 commitment then need no LMDB access. Most buckets hold 0–2 keys."""
-        slots: dict[int, SaltValue] = {}
-        start = bucket << BUCKET_SLOT_BITS
-        end = start + (1 << BUCKET_SLOT_BITS)
-        cur = self.kv_cursor
-        if cur.set_range(_U64BE.pack(start)):
-            unpack = _U64BE.unpack
-            for k, raw in cur:
-                key = unpack(k)[0]
-                if key >= end:
-                    break
-                slots[key] = _value_of(raw)
+        raw = self._raw.get(bucket)
+        slots = {k: _value_of(v) for k, v in (self.bucket_raw(bucket) if raw is None else raw)}
         self._slots[bucket] = slots
         return slots
+
+    def bucket_raw(self, bucket: int) -> list[tuple[int, bytes]]:
+        """A data bucket's stored (SaltKey, 94-byte value) pairs, ascending, in one range scan."""
+        out: list[tuple[int, bytes]] = []
+        start = bucket << BUCKET_SLOT_BITS
+        cur = self.kv_cursor
+        if cur.set_range(_U64BE.pack(start)):
+            end = _U64BE.pack(start + (1 << BUCKET_SLOT_BITS))
+            k = cur.key()
+            while k < end:
+                out.append((_U64BE.unpack(k)[0], cur.value()))
+                if not cur.next():
+                    break
+                k = cur.key()
+        self._raw[bucket] = out
+        return out
+
+    def preloaded_metas(self) -> dict[int, BucketMeta] | None:
+        """Every stored metadata entry (bucket → meta) when few enough were preloaded, else None."""
+        metas = self._metas
+        if metas is None:
+            metas = self._metas = self._load_metas()
+        return metas or None
 
     def bucket_meta(self, bucket: int) -> BucketMeta:
         metas = self._metas
@@ -308,7 +328,7 @@ class _OverlayReader:
             return default_commitment(node_id) if c is None else c
         if _DATA_LEAF0 <= node_id < _SEGMENT0:  # an empty flat data bucket has the default (§4.4)
             bucket = node_id - _BUCKET0
-            slots = self._slots.get(bucket)
+            slots = self._raw.get(bucket)
             if slots is not None and not slots and self.bucket_meta(bucket).capacity == MIN_BUCKET_SIZE:
                 return _DATA_LEAF_DEFAULT
         raw = self.node_get(_U64BE.pack(node_id))
@@ -421,8 +441,15 @@ class StateOverlay:
         parts: list[BelowRoot] = []
         deferred: dict[int, Change] = {}
         last = max(i for i, g in enumerate(groups) if g) if ordered else 0
+        flat = getattr(be, "shi_flat", None) if not shi.cache else None  # C SHI needs untouched buckets
         try:
             for i, group in enumerate(groups):
+                part = self._flat_group(group, flat) if flat is not None and group else None
+                if part is not None:
+                    all_ups.data.update(part[1])
+                    part[0].start(be, background=i < last)
+                    parts.append(part[0])
+                    continue
                 ups = shi.update_prepared(group)
                 ups.merge(shi.canonicalize())
                 data = ups.data
@@ -445,6 +472,77 @@ class StateOverlay:
         self._record(all_ups, result)
         return result.root
 
+    def _flat_group(
+        self, group: list[tuple[int, bytes, bytes | None]], shi_flat: Callable[..., Any]
+    ) -> tuple[BelowRoot, dict[int, Change]] | None:
+        """The SHI ops (§2.3) of one group in C (`NativeBackend.shi_flat`) when all its buckets are
+        flat (capacity 256) and untouched by this overlay and none resizes: writes `shi.cache` and
+        usage; returns the group's trie part and its updates. None: the Python path runs the group.
+        Same results as `ShiState.update_prepared` (buckets are independent; tests compare both)."""
+        reader, shi = self._reader, self.shi
+        per_bucket = Counter([b for b, _, _ in group])  # first-seen order = ascending buckets
+        buckets = list(per_bucket)
+        metas = reader.preloaded_metas()
+        if metas is None:
+            ms = [shi.meta(b) for b in buckets]
+        else:
+            ms = [metas.get(b, DEFAULT_META) for b in buckets] if not metas.keys().isdisjoint(buckets) else None
+        if ms is None:
+            nonces = [0] * len(buckets)
+        elif any(m.capacity != MIN_BUCKET_SIZE for m in ms):
+            return None
+        else:
+            nonces = [m.nonce for m in ms]
+        bucket_raw, raws = reader.bucket_raw, reader._raw
+        entry_off = array("I", [0])
+        slots = bytearray()
+        entries: list[bytes] = []
+        for b in buckets:
+            stored = raws.get(b)
+            if stored is None:
+                stored = bucket_raw(b)
+            if stored:
+                for k, raw in stored:
+                    if k & BUCKET_SLOT_ID_MASK >= MIN_BUCKET_SIZE or len(raw) != SALT_VALUE_LEN:
+                        return None
+                    slots.append(k & 0xFF)
+                    entries.append(raw)
+            entry_off.append(len(entries))
+        op_off = array("I", accumulate(per_bucket.values(), initial=0))
+        res = shi_flat(buckets, nonces, entry_off, bytes(slots), entries, op_off, group)
+        if res is None:
+            return None
+        counts, deltas, keys, olds, news, packed = res
+        n_ops = len(group)
+        cache, data = shi.cache, {}
+        changes = []
+        for key, o, nw in zip(keys, olds, news):
+            if nw < 0:
+                new = None
+            elif nw < n_ops:
+                op = group[nw]
+                new = SaltValue(op[1], op[2])  # type: ignore[arg-type]
+            else:
+                new = _value_of(entries[nw - n_ops])
+            ch = (None if o < 0 else _value_of(entries[o - n_ops]), new)
+            data[key] = ch
+            cache[key] = new
+            changes.append(ch)
+        usage = shi.usage_delta
+        leaf_ids, leaf_olds = [], []
+        node_get, pack, stored_from = reader.node_get, _U64BE.pack, entry_off[0]
+        for b, d, c, stored_to in zip(buckets, deltas, counts, entry_off[1:]):
+            if d:
+                usage[b] = usage.get(b, 0) + d
+            if c:
+                n = _BUCKET0 + b  # flat: an empty bucket's level-3 node is the default one (§4.4)
+                raw = _DATA_LEAF_DEFAULT if stored_to == stored_from else node_get(pack(n))
+                leaf_ids.append(n)
+                leaf_olds.append(default_commitment(n) if raw is None else raw)
+            stored_from = stored_to
+        leaves = (leaf_ids, [c for c in counts if c], bytes([k & 0xFF for k in keys]), PackedChanges(changes, packed))
+        return BelowRoot(reader, leaves, {}, {}, 0, leaf_olds), data
+
     def _capacity(self, bucket: int) -> int:
         return self.shi.meta(bucket).capacity
 
@@ -454,14 +552,14 @@ class StateOverlay:
             nodes[n] = new
         if self.updates.data:
             self.updates.merge(ups)
-        else:  # the first batch: its transitions are the overlay's (no chaining, no sort)
-            self.updates.data.update({k: ch for k, ch in ups.data.items() if ch[0] != ch[1]})
+        else:  # the first batch: its transitions are the overlay's (no chaining, no sort; never no-ops)
+            self.updates.data.update(ups.data)
         self.last = result
 
     def apply_state_updates(self, ups: StateUpdates) -> bytes:
         """Trie update for SALT-level updates already applied to `self.shi` (§5)."""
         result = update_trie(self._reader, ups, self._capacity, self.be)
-        self._record(ups, result)
+        self._record(StateUpdates({k: ch for k, ch in ups.data.items() if ch[0] != ch[1]}), result)
         return result.root
 
     def commit(self, txn: lmdb.Transaction | None = None) -> None:

@@ -168,10 +168,12 @@ class BelowRoot:
         main3: dict[int, bytes],
         changed: dict[int, tuple[bytes, bytes]],
         ecmuls: int,
+        leaf_olds: list[bytes] | None = None,
     ) -> None:
+        """`leaf_olds`: the leaves' committed commitments when the caller has them (else read)."""
         node = reader.node
         self.leaf_ids, self.counts, self.slots, self.changes = leaves
-        self.leaf_olds = [node(n) for n in self.leaf_ids]
+        self.leaf_olds = [node(n) for n in self.leaf_ids] if leaf_olds is None else leaf_olds
         self.main3 = main3  # level-3 id → new value from a subtree top (buckets not among the leaves)
         self.main3_olds = {n: node(n) for n in main3}
         self.ids = sorted([*self.leaf_ids, *main3]) if main3 else self.leaf_ids

@@ -150,6 +150,11 @@ static uint64_t ahash_suffixed(const uint8_t *data, size_t n0, const uint8_t *su
     return rotl64(fold_mul(buf, pad), (unsigned)(buf & 63));
 }
 
+uint64_t salt_hash_with_nonce(const uint8_t *key, size_t len, uint32_t nonce) {
+    const uint8_t suffix[4] = {(uint8_t)nonce, (uint8_t)(nonce >> 8), (uint8_t)(nonce >> 16), (uint8_t)(nonce >> 24)};
+    return ahash_suffixed(key, len, suffix, 4);
+}
+
 int salt_ahash_many(const uint8_t *data, const uint32_t *lens, size_t n, int64_t nonce, uint64_t *out) {
     uint8_t suffix[4];
     size_t slen = 0;

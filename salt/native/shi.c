@@ -1,0 +1,204 @@
+/* SHI bucket tables of flat buckets in C (spec/salt.md §2.3): the no-resize path of
+ * `salt.shi.ShiState.update_prepared` for whole batches, cross-checked against it in tests.
+ *
+ * Per bucket (capacity 256): its stored slots (94-byte SaltValues) and its ops in batch order
+ * (upsert with displacement, delete with backward shift), exactly as the Python reference. A bucket
+ * whose ops would resize it (load factor or a full probe run) or whose key/value is longer than
+ * 255 bytes is reported, so the caller runs the batch in Python instead.
+ */
+#include "banderwagon.h"
+#include "salt_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define FLAT_CAP 256
+#define DEL_LEN 0xFFFFFFFFu
+#define EMPTY_LEN 0xFFFFFFFFu
+#define MAX_USED (FLAT_CAP * 80 / 100) /* BUCKET_RESIZE_LOAD_FACTOR_PCT */
+#define NONE (-1)
+
+typedef struct {
+    const uint8_t *entry_raw;  /* 94 bytes per stored entry */
+    const uint8_t *op_data;    /* key ‖ value per op */
+    const uint32_t *op_len;    /* key length, value length (DEL_LEN) per op */
+    const uint32_t *op_start;  /* byte offset of each op in op_data */
+    int32_t n_ops;
+} refs;
+
+/* Content of a reference: op index (< n_ops) or n_ops + stored-entry index. */
+static inline const uint8_t *ref_kv(const refs *r, int32_t ref, uint32_t *kl, uint32_t *vl) {
+    if (ref < r->n_ops) {
+        *kl = r->op_len[2 * ref];
+        *vl = r->op_len[2 * ref + 1];
+        return r->op_data + r->op_start[ref];
+    }
+    const uint8_t *raw = r->entry_raw + 94 * (size_t)(ref - r->n_ops);
+    *kl = raw[0];
+    *vl = raw[1];
+    return raw + 2;
+}
+
+/* Python bytes ordering of the plain keys: <0, 0, >0. */
+static inline int key_cmp(const refs *r, int32_t x, int32_t y) {
+    uint32_t lx, vx, ly, vy;
+    const uint8_t *kx = ref_kv(r, x, &lx, &vx), *ky = ref_kv(r, y, &ly, &vy);
+    int c = memcmp(kx, ky, lx < ly ? lx : ly);
+    return c ? c : (lx > ly) - (lx < ly);
+}
+
+static inline int same_content(const refs *r, int32_t x, int32_t y) {
+    if (x == y) return 1;
+    if (x == NONE || y == NONE) return 0;
+    uint32_t lx, vx, ly, vy;
+    const uint8_t *kx = ref_kv(r, x, &lx, &vx), *ky = ref_kv(r, y, &ly, &vy);
+    return lx == ly && vx == vy && memcmp(kx, ky, lx + vx) == 0;
+}
+
+static inline uint32_t probe_slot(const refs *r, int32_t ref, uint32_t nonce) {
+    uint32_t kl, vl;
+    const uint8_t *k = ref_kv(r, ref, &kl, &vl);
+    return (uint32_t)(salt_hash_with_nonce(k, kl, nonce) % FLAT_CAP);
+}
+
+/* One bucket's ops on `table` (refs per slot); 0, or 1 when the bucket would resize. */
+static int bucket_ops(const refs *r, int32_t *table, uint32_t used, uint32_t nonce, int32_t op0, int32_t op1) {
+    for (int32_t op = op0; op < op1; op++) {
+        int32_t cur = op;
+        uint32_t h = probe_slot(r, op, nonce);
+        if (r->op_len[2 * op + 1] != DEL_LEN) { /* shi_upsert */
+            uint32_t step;
+            for (step = 0; step < FLAT_CAP; step++) {
+                uint32_t slot = (h + step) % FLAT_CAP;
+                int32_t old = table[slot];
+                if (old == NONE) {
+                    table[slot] = cur;
+                    if (++used > MAX_USED) return 1; /* load-factor resize */
+                    break;
+                }
+                int c = key_cmp(r, old, cur);
+                if (c == 0) {
+                    table[slot] = cur;
+                    break;
+                }
+                if (c < 0) { /* displace the smaller key */
+                    table[slot] = cur;
+                    cur = old;
+                }
+            }
+            if (step == FLAT_CAP) return 1; /* forced expansion */
+            continue;
+        }
+        /* shi_delete: search along the probe run, then shift back */
+        int32_t del = NONE;
+        for (uint32_t step = 0; step < FLAT_CAP; step++) {
+            uint32_t slot = (h + step) % FLAT_CAP;
+            int32_t v = table[slot];
+            if (v == NONE) break;
+            int c = key_cmp(r, v, cur);
+            if (c == 0) {
+                del = (int32_t)slot;
+                break;
+            }
+            if (c < 0) break;
+        }
+        if (del == NONE) continue;
+        uint32_t ds = (uint32_t)del;
+        for (;;) {
+            int32_t mv = NONE;
+            for (uint32_t i = 1; i < FLAT_CAP; i++) {
+                uint32_t slot = (ds + i) % FLAT_CAP;
+                int32_t v = table[slot];
+                if (v == NONE) break;
+                uint32_t ideal = probe_slot(r, v, nonce);
+                if ((slot + FLAT_CAP - ideal) % FLAT_CAP > (ds + FLAT_CAP - ideal) % FLAT_CAP) {
+                    mv = (int32_t)slot;
+                    break;
+                }
+            }
+            if (mv == NONE) {
+                table[ds] = NONE;
+                used--;
+                break;
+            }
+            table[ds] = table[mv];
+            ds = (uint32_t)mv;
+        }
+    }
+    return 0;
+}
+
+static size_t put_content(const refs *r, int32_t ref, uint8_t *out, uint32_t *len) {
+    if (ref == NONE) {
+        *len = EMPTY_LEN;
+        return 0;
+    }
+    uint32_t kl, vl;
+    const uint8_t *kv = ref_kv(r, ref, &kl, &vl);
+    memcpy(out, kv, kl + vl);
+    *len = kl + vl;
+    return kl + vl;
+}
+
+int salt_shi_flat(size_t n_buckets, const uint64_t *buckets, const uint32_t *nonces, const uint32_t *entry_off,
+                  const uint8_t *entry_slot, const uint8_t *entry_raw, const uint32_t *op_off, size_t n_ops,
+                  const uint8_t *op_data, const uint32_t *op_len, uint32_t *out_count,
+                  int32_t *out_used_delta, uint64_t *out_key, int32_t *out_old, int32_t *out_new,
+                  uint8_t *out_data, uint32_t *out_lens, size_t *out_n) {
+    out_n[0] = out_n[1] = 0;
+    if (n_ops > 0x3FFFFFFF || entry_off[n_buckets] > 0x3FFFFFFF) return SALT_EINDEX;
+    uint32_t *op_start = malloc((n_ops ? n_ops : 1) * sizeof(uint32_t));
+    if (!op_start) return SALT_ENOMEM;
+    size_t off = 0;
+    int flagged = 0;
+    for (size_t i = 0; i < n_ops; i++) {
+        uint32_t kl = op_len[2 * i], vl = op_len[2 * i + 1];
+        op_start[i] = (uint32_t)off;
+        off += kl + (vl == DEL_LEN ? 0 : vl);
+    }
+    refs r = {entry_raw, op_data, op_len, op_start, (int32_t)n_ops};
+    int32_t table[FLAT_CAP], orig[FLAT_CAP];
+    size_t n = 0, data = 0;
+    for (size_t b = 0; b < n_buckets; b++) {
+        out_count[b] = 0;
+        out_used_delta[b] = 0;
+        int bad = 0;
+        for (uint32_t op = op_off[b]; op < op_off[b + 1]; op++)
+            if (op_len[2 * op] > 255 || (op_len[2 * op + 1] != DEL_LEN && op_len[2 * op + 1] > 255)) bad = 1;
+        for (int s = 0; s < FLAT_CAP; s++) table[s] = NONE;
+        uint32_t used = entry_off[b + 1] - entry_off[b];
+        for (uint32_t e = entry_off[b]; e < entry_off[b + 1]; e++) {
+            const uint8_t *raw = entry_raw + 94 * (size_t)e;
+            if (2u + raw[0] + raw[1] > 94) bad = 1;
+            table[entry_slot[e]] = (int32_t)(n_ops + e);
+        }
+        if (bad || used > FLAT_CAP) {
+            out_count[b] = 0xFFFFFFFFu;
+            flagged++;
+            continue;
+        }
+        memcpy(orig, table, sizeof table);
+        if (bucket_ops(&r, table, used, nonces[b], (int32_t)op_off[b], (int32_t)op_off[b + 1])) {
+            out_count[b] = 0xFFFFFFFFu;
+            flagged++;
+            continue;
+        }
+        int32_t delta = 0;
+        for (int s = 0; s < FLAT_CAP; s++) {
+            if (same_content(&r, table[s], orig[s])) continue;
+            delta += (table[s] != NONE) - (orig[s] != NONE);
+            out_key[n] = buckets[b] << 40 | (uint64_t)s;
+            out_old[n] = orig[s];
+            out_new[n] = table[s];
+            data += put_content(&r, orig[s], out_data + data, out_lens + 2 * n);
+            data += put_content(&r, table[s], out_data + data, out_lens + 2 * n + 1);
+            n++;
+            out_count[b]++;
+        }
+        out_used_delta[b] = delta;
+    }
+    free(op_start);
+    out_n[0] = n;
+    out_n[1] = data;
+    return flagged;
+}
