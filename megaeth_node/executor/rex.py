@@ -27,9 +27,10 @@ from typing import Any
 from eth._utils.address import force_bytes_to_address, generate_contract_address, generate_safe_contract_address
 from eth.abc import ComputationAPI, MessageAPI, SignedTransactionAPI, StateAPI, TransactionContextAPI
 from eth.constants import CREATE_CONTRACT_ADDRESS
-from eth.exceptions import Halt, OutOfGas, Revert, VMError
+from eth.exceptions import Halt, OutOfGas, Revert, VMError, WriteProtection
 from eth.vm.computation import BaseComputation
 from eth.vm.forks.berlin import constants as berlin_constants
+from eth.vm.forks.london.storage import GAS_SCHEDULE_EIP3529, sstore_eip3529
 from eth.vm.logic.call import max_child_gas_eip150
 from eth.vm.logic.invalid import InvalidOpcode
 from eth_keys import keys
@@ -91,6 +92,7 @@ BALANCE, EXTCODESIZE, EXTCODECOPY, EXTCODEHASH, SELFBALANCE = 0x31, 0x3B, 0x3C, 
 SLOAD, SSTORE, LOG0 = 0x54, 0x55, 0xA0
 ACCOUNT_DETENTION_OPCODES = (BALANCE, EXTCODESIZE, EXTCODECOPY, EXTCODEHASH)
 _PLAIN_WRAPPERS = frozenset({SLOAD})  # replaced opcodes that only charge gas (no storage gas, no meters)
+_SSTORE_SCHEDULE = GAS_SCHEDULE_EIP3529  # the standard SSTORE's net gas (Cancun/Prague)
 
 
 class LimitExceeded(OutOfGas):
@@ -111,6 +113,7 @@ class RexMeters:
         self._bucket_capacity = bucket_capacity
         self._capacities: dict[bytes, int] = {}
         self.compute_limit = block_start_compute_limit(spec)
+        self._limits = tx_limits(spec, self.compute_limit)  # for the current compute limit (`check`)
         self.trace: Callable[..., None] | None = None
         self.native = True  # compiled contracts may run natively (off while a transaction is re-run interpreted)
         self.start_tx(None, None, 0, (), 0, 0)
@@ -151,8 +154,10 @@ class RexMeters:
     def check(self) -> bool:
         """`check_limit`: sticky; True once any tx limit is exceeded (§4.7)."""
         if self.exceeded is None:
-            self.exceeded = exceeded_limit(usage(self.meter), self.compute_used,
-                                           tx_limits(self.spec, self.compute_limit))
+            limits = self._limits
+            if limits.compute_gas != self.compute_limit:  # detention lowered it: rebuild (rare)
+                limits = self._limits = tx_limits(self.spec, self.compute_limit)
+            self.exceeded = exceeded_limit(usage(self.meter), self.compute_used, limits)
         return self.exceeded is not None
 
     def record_usage(self, change: Usage) -> bool:
@@ -232,7 +237,48 @@ def settle(computation: Any, rex: RexMeters, used: int) -> None:
 Op = Callable[..., None]
 
 
+def _standard_sstore(computation: Any, address: bytes, slot: int, new: int, original: int, current: int) -> None:
+    """The standard SSTORE after the stack and storage reads (py-evm's London `sstore_eip3529`, inlined):
+    the EIP-2200 stipend check and net gas with EIP-3529 refunds, the write, then EIP-2929's cold surcharge."""
+    if computation.msg.is_static:
+        raise WriteProtection("Cannot modify state while inside of a STATICCALL context")
+    meter = computation._gas_meter
+    if meter.gas_remaining <= 2300:
+        raise OutOfGas("Net-metered SSTORE always fails below 2300 gas, per EIP-2200", meter.gas_remaining)
+    del computation._stack.values[-2:]
+    s = _SSTORE_SCHEDULE
+    refund = 0
+    if current == new:
+        cost = s.sload_gas
+    elif original == current:
+        cost = s.sstore_set_gas if original == 0 else s.sstore_reset_gas
+        if original != 0 and new == 0:
+            refund += s.sstore_clears_schedule
+    else:
+        cost = s.sload_gas
+        if original != 0:
+            if current == 0:
+                refund -= s.sstore_clears_schedule
+            if new == 0:
+                refund += s.sstore_clears_schedule
+        if original == new:
+            refund += (s.sstore_set_gas if original == 0 else s.sstore_reset_gas) - s.sload_gas
+    meter.consume_gas(cost, "SSTORE")
+    if refund:
+        meter.refund_gas(refund)
+    state = computation.state
+    state.set_storage(address, slot, new)
+    if not state.is_storage_warm(address, slot):
+        state.mark_storage_warm(address, slot)
+        meter.consume_gas(berlin_constants.COLD_SLOAD_COST, "Implicit SLOAD during SSTORE")
+
+
 def _sstore(inner: Op) -> Op:
+    """Storage gas, then the standard SSTORE (`_standard_sstore`, which is `inner`'s logic), then the
+    usage meters; `inner` itself only serves a stack underflow."""
+    if not (inner.gas_cost == 0 and getattr(inner.logic_fn, "__wrapped__", None) is sstore_eip3529):
+        raise TypeError("the Rex SSTORE wrapper inlines py-evm's London SSTORE; the base table has another")
+
     def sstore(computation: Any) -> None:
         if _stack_len(computation) < 2:
             return inner(computation=computation)
@@ -241,14 +287,18 @@ def _sstore(inner: Op) -> Op:
         address = computation.msg.storage_address
         slot, new = _peek_int(computation, 0), _peek_int(computation, 1)
         original = state.get_storage(address, slot, from_journal=False)
+        current = state.get_storage(address, slot)
         # upstream reads the slot through `inspect_storage`, which resolves a 7702-delegated storage
         # context to its delegate's journal entry, seeded from the DB value: (original, original).
-        present = original if _delegate(state, address) != address else state.get_storage(address, slot)
-        charge = sstore_storage_gas(rex.spec, original, present, new, rex.capacity(storage_key(address, slot)))
+        present = original if _delegate(state, address) != address else current
+
+        def capacity() -> int:  # the slot's bucket, keyed only when a charge is due
+            return rex.capacity(storage_key(address, slot))()
+        charge = sstore_storage_gas(rex.spec, original, present, new, capacity)
         if charge.storage:
             computation.consume_gas(charge.storage, reason="SSTORE storage gas")
         computation._op_start = computation._gas_meter.gas_remaining
-        inner(computation=computation)
+        _standard_sstore(computation, address, slot, new, original, current)
         rex.record_usage(sstore_usage(original, present, new))
     return sstore
 
