@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gas.fastlz import compress_len as _flz_native
 from gas.system import DEPOSIT_TX_TYPE
 
 FJORD_MIN_ESTIMATED_SIZE = 100_000_000  # bytes × 1e6
@@ -35,7 +36,12 @@ def _match_length(length: int) -> int:
 
 def flz_compress_len(data: bytes) -> int:
     """Length of the level-1 FastLZ compression of `data` as op-geth `FlzCompressLen` / Solady
-    `flzCompress` compute it (§9.2 gives the algorithm)."""
+    `flzCompress` compute it (§9.2): in C (`gas.fastlz`) where it builds, else `flz_compress_len_py`."""
+    return (_flz_native() or flz_compress_len_py)(data)
+
+
+def flz_compress_len_py(data: bytes) -> int:
+    """`flz_compress_len` in Python: the algorithm as §9.2 gives it (and the C version's reference)."""
     n = len(data)
     limit = n - 13 if n >= 13 else 0
     table = [0] * _HASH_SIZE

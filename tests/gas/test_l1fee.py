@@ -5,8 +5,11 @@ Vectors: op-revm `fast_lz.rs` / `l1block.rs` tests and op-geth `TestFjordL1CostS
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
+from gas.fastlz import compress_len
 from gas.l1fee import (
     FeeSplit,
     L1FeeParams,
@@ -14,6 +17,7 @@ from gas.l1fee import (
     fee_split,
     fjord_estimated_size,
     flz_compress_len,
+    flz_compress_len_py,
     l1_data_fee,
     l1_fee_params_from_storage,
     l1_fee_scaled,
@@ -127,3 +131,16 @@ def test_fee_split() -> None:
         operator_fee_vault=0,
     )
     assert split.sender_upfront - split.sender_refund == 120_000_000_096
+
+
+def test_flz_compress_len_c_matches_python() -> None:
+    """The C FastLZ (gas/native/fastlz.c) against the Python reference on random, repetitive and long inputs."""
+    native = compress_len()
+    assert native is not None, "the C FastLZ must build on the test machine"
+    rnd = random.Random(7)
+    cases = [rnd.randbytes(rnd.randrange(600)) for _ in range(300)]
+    cases += [bytes(rnd.choice((0, 0, 0, 1, 255)) for _ in range(rnd.randrange(600))) for _ in range(300)]
+    cases += [(rnd.randbytes(rnd.randrange(1, 40)) * 40)[: rnd.randrange(800)] for _ in range(300)]
+    cases += [SAMPLE_EIP1559_TX, rnd.randbytes(20_000) + bytes(20_000) + rnd.randbytes(100) * 300]
+    for data in cases:
+        assert native(data) == flz_compress_len_py(data), data.hex()
