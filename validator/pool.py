@@ -4,10 +4,15 @@ Every block carries its own witness, so blocks validate in any order and in para
 results in block order (`ordered`). The expensive per-process start-up is the SALT fixed-base table build
 (≈1.5 s CPU, ≈180 MB): `WorkerPool` builds it once in the parent and forks the workers afterwards, so they
 inherit the tables copy-on-write and start warm. Where `fork` is unavailable each worker warms itself in
-its initializer. `workers=1` runs jobs in the calling process (no pickling, same warm-up)."""
+its initializer. `workers=1` runs jobs in the calling process (no pickling, same warm-up).
+
+Each worker's SALT C thread pool gets its share of the cores (`cores // workers`, at least 1), so two
+workers on two cores do not run four C threads; and the warm heap is frozen out of the garbage collector
+(`gc.freeze`), so collections neither scan it nor, in forked workers, copy its pages."""
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -31,7 +36,14 @@ def warm() -> None:
         be.warm()
     import megaeth_node.executor.block  # noqa: F401  (py-evm and the rule tables: import once, before forking)
 
+    gc.collect()
+    gc.freeze()
     _WARM = True
+
+
+def _share_cores(workers: int) -> None:
+    """Size this worker's SALT C thread pool to its share of the machine's cores."""
+    os.environ["MEGAETH_SALT_THREADS"] = str(max(1, (os.cpu_count() or 1) // workers))
 
 
 def _ping() -> int:
@@ -69,10 +81,11 @@ class WorkerPool:
             warm()  # before any fork: children inherit the tables
             if initializer:
                 initializer(*initargs)
-            self.executor = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork"))
+            self.executor = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork"),
+                                                initializer=_share_cores, initargs=(self.workers,))
         else:  # pragma: no cover - not Linux
             self.executor = ProcessPoolExecutor(self.workers, initializer=_spawned_init,
-                                                initargs=(initializer, initargs))
+                                                initargs=(self.workers, initializer, initargs))
         self.pids = sorted({f.result() for f in [self.executor.submit(_ping) for _ in range(self.workers)]})
 
     def submit(self, fn: Callable[..., T], /, *args: Any) -> Future[T]:
@@ -100,7 +113,9 @@ class WorkerPool:
         self.close()
 
 
-def _spawned_init(initializer: Callable[..., None] | None, initargs: tuple[Any, ...]) -> None:  # pragma: no cover
+def _spawned_init(workers: int, initializer: Callable[..., None] | None,
+                  initargs: tuple[Any, ...]) -> None:  # pragma: no cover
+    _share_cores(workers)
     warm()
     if initializer:
         initializer(*initargs)
