@@ -25,7 +25,7 @@ from importlib.resources import files
 from aot.analysis import STACK_LIMIT, Block, Program
 from aot.opcodes import ENV_INDEX, JUMP, JUMPI, MAX_HOST_ARGS, OPS, PUSH0, PUSH32
 
-CODEGEN_VERSION = 14
+CODEGEN_VERSION = 15
 CHUNK = 256
 REGISTER_MODE_MAX_INSTRS = 2_000
 _SIG = "(aot_frame *f, u256 *stk, u256 *sp, int64_t gas, uint64_t jt)"
@@ -33,8 +33,8 @@ ENTRY_ARGS = "int64_t gas, const char *calldata, uint64_t calldata_size, const c
 RUNTIME = files("aot").joinpath("runtime.h").read_text()
 
 _BINARY = {
-    0x01: "{a} + {b}", 0x02: "{a} * {b}", 0x03: "{a} - {b}", 0x04: "op_div({a}, {b})",
-    0x05: "op_sdiv({a}, {b})", 0x06: "op_mod({a}, {b})", 0x07: "op_smod({a}, {b})",
+    0x01: "{a} + {b}", 0x02: "{a} * {b}", 0x03: "{a} - {b}", 0x04: "div_i({a}, {b})",
+    0x05: "sdiv_i({a}, {b})", 0x06: "mod_i({a}, {b})", 0x07: "smod_i({a}, {b})",
     0x0B: "op_signextend({a}, {b})", 0x10: "(u256)({a} < {b})", 0x11: "(u256)({a} > {b})",
     0x12: "op_slt({a}, {b})", 0x13: "op_slt({b}, {a})", 0x14: "(u256)({a} == {b})",
     0x16: "{a} & {b}", 0x17: "{a} | {b}", 0x18: "{a} ^ {b}", 0x1A: "op_byte({a}, {b})",

@@ -167,6 +167,21 @@ static inline int byte_len(u256 v) {
     return n;
 }
 static inline u256 op_slt(u256 a, u256 b) { return (s256)a < (s256)b; }
+/* Division with both operands in 64 bits (signed: sign-extended from 64 bits) inline; the runtime's
+   long division otherwise (b == 0 gives 0 there). */
+static inline int fits_u64(u256 a, u256 b) { return ((a | b) >> 64) == 0 && (uint64_t)b != 0; }
+static inline int fits_s64(u256 a, u256 b) {
+    int64_t x = (int64_t)(uint64_t)a, y = (int64_t)(uint64_t)b;
+    return (u256)(s256)x == a && (u256)(s256)y == b && y != 0 && !(x == INT64_MIN && y == -1);
+}
+static inline u256 div_i(u256 a, u256 b) { return fits_u64(a, b) ? (u256)((uint64_t)a / (uint64_t)b) : op_div(a, b); }
+static inline u256 mod_i(u256 a, u256 b) { return fits_u64(a, b) ? (u256)((uint64_t)a % (uint64_t)b) : op_mod(a, b); }
+static inline u256 sdiv_i(u256 a, u256 b) {
+    return fits_s64(a, b) ? (u256)(s256)((int64_t)(uint64_t)a / (int64_t)(uint64_t)b) : op_sdiv(a, b);
+}
+static inline u256 smod_i(u256 a, u256 b) {
+    return fits_s64(a, b) ? (u256)(s256)((int64_t)(uint64_t)a % (int64_t)(uint64_t)b) : op_smod(a, b);
+}
 /* Shifts by a run-time amount, inline: a call passes three 256-bit words through memory. */
 static inline u256 op_shl(u256 s, u256 x) { return s >= 256 ? 0 : x << (unsigned)s; }
 static inline u256 op_shr(u256 s, u256 x) { return s >= 256 ? 0 : x >> (unsigned)s; }

@@ -19,6 +19,8 @@ OPS3 = ("addmod", "mulmod")
 _WRAP = "static aot_modcache cache;\n" + "".join(
     f"EXPORT void t_{op}(const uint8_t *a, const uint8_t *b, uint8_t *o) {{ u256 x, y, z; memcpy(&x, a, 32); "
     f"memcpy(&y, b, 32); z = op_{op}(x, y); memcpy(o, &z, 32); }}\n" for op in OPS2) + "".join(
+    f"EXPORT void t_{op}_i(const uint8_t *a, const uint8_t *b, uint8_t *o) {{ u256 x, y, z; memcpy(&x, a, 32); "
+    f"memcpy(&y, b, 32); z = {op}_i(x, y); memcpy(o, &z, 32); }}\n" for op in OPS2) + "".join(
     f"EXPORT void t_{op}(const uint8_t *a, const uint8_t *b, const uint8_t *n, uint8_t *o) {{ u256 x, y, m, z; "
     f"memcpy(&x, a, 32); memcpy(&y, b, 32); memcpy(&m, n, 32); z = op_{op}({'&cache, ' * (op == 'mulmod')}x, y, m); "
     f"memcpy(o, &z, 32); }}\n" for op in OPS3)
@@ -48,7 +50,10 @@ def expected(op: str, a: int, b: int, n: int = 0) -> int:
 def _operand(rng: random.Random) -> int:
     kind = rng.randrange(6)
     if kind == 0:
-        return rng.choice((0, 1, 2, U256 - 1, U256 - 2, 1 << 255, (1 << 64) - 1, 1 << 64, (1 << 128) - 1, 1 << 192))
+        return rng.choice((0, 1, 2, U256 - 1, U256 - 2, 1 << 255, (1 << 64) - 1, 1 << 64, (1 << 128) - 1, 1 << 192,
+                           1 << 63, (1 << 63) - 1, U256 - (1 << 63), U256 - (1 << 63) - 1, 7, U256 - 7))
+    if kind == 5:  # small signed values (SDIV/SMOD's inline 64-bit path)
+        return rng.randrange(-(1 << 63), 1 << 63) % U256
     bits = rng.choice((8, 63, 64, 65, 127, 128, 129, 191, 192, 193, 255, 256))
     x = rng.getrandbits(bits)
     if kind == 1:  # long runs of ones (qhat correction paths)
@@ -58,7 +63,7 @@ def _operand(rng: random.Random) -> int:
 
 def _library(tmp_path: Path) -> tuple[cffi.FFI, object]:
     ffi = cffi.FFI()
-    ffi.cdef("".join(f"void t_{op}(const uint8_t *, const uint8_t *, uint8_t *);" for op in OPS2)
+    ffi.cdef("".join(f"void t_{op}{i}(const uint8_t *, const uint8_t *, uint8_t *);" for op in OPS2 for i in ("", "_i"))
              + "".join(f"void t_{op}(const uint8_t *, const uint8_t *, const uint8_t *, uint8_t *);" for op in OPS3))
     return ffi, ffi.dlopen(str(compile_shared(find_compiler(), "#define AOT_RUNTIME\n" + RUNTIME + _WRAP,
                                               tmp_path / "arith.so", AOT_FLAGS)))
@@ -72,8 +77,9 @@ def test_division_family_matches_python(tmp_path: Path) -> None:
         a, b, n = _operand(rng), _operand(rng), _operand(rng)
         la, lb, ln = (x.to_bytes(32, "little") for x in (a, b, n))
         for op in OPS2:
-            getattr(lib, f"t_{op}")(la, lb, out)
-            assert int.from_bytes(ffi.buffer(out), "little") == expected(op, a, b), (op, hex(a), hex(b))
+            for fn in (f"t_{op}", f"t_{op}_i"):  # the runtime's long division, and with the inline 64-bit path
+                getattr(lib, fn)(la, lb, out)
+                assert int.from_bytes(ffi.buffer(out), "little") == expected(op, a, b), (fn, hex(a), hex(b))
         for op in OPS3:
             getattr(lib, f"t_{op}")(la, lb, ln, out)
             assert int.from_bytes(ffi.buffer(out), "little") == expected(op, a, b, n), (op, hex(a), hex(b), hex(n))
