@@ -122,17 +122,22 @@ class ShiState:
         self._store_meta: dict[int, BucketMeta] = {}  # memo of committed metadata reads
         self._lookup = not getattr(store, "NO_PLAIN_LOOKUP", False)  # store may give direct-lookup hints
 
-    def prepare(self, plain_keys: Sequence[bytes]) -> list[int]:
-        """Hash a batch's keys in bulk (bucket ids, nonce-0 probe hashes: one backend call each, §2.2);
-        return their buckets."""
+    def prepare(self, plain_keys: Sequence[bytes], probes: bool = True) -> list[int]:
+        """Hash a batch's keys in bulk (bucket ids and, with `probes`, nonce-0 probe hashes: one
+        backend call each, §2.2); return their buckets."""
         be = self.be
         if self.bucket_of is default_bucket_of:
             buckets = [h % NUM_KV_BUCKETS + NUM_META_BUCKETS for h in be.ahash_many(plain_keys)]
             self._buckets.update(zip(plain_keys, buckets))
         else:
             buckets = [self.bucket(k) for k in plain_keys]
-        self._probe0.update(zip(plain_keys, be.ahash_many(plain_keys, 0)))
+        if probes:
+            self.prepare_probes(plain_keys)
         return buckets
+
+    def prepare_probes(self, plain_keys: Sequence[bytes]) -> None:
+        """Nonce-0 probe hashes of `plain_keys` in one backend call (§2.2)."""
+        self._probe0.update(zip(plain_keys, self.be.ahash_many(plain_keys, 0)))
 
     def bucket(self, plain_key: bytes) -> int:
         """Data bucket of a plain key."""

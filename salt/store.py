@@ -17,6 +17,7 @@ from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from functools import partial
 from itertools import accumulate
 from operator import itemgetter
 from pathlib import Path
@@ -218,10 +219,13 @@ _META_PRELOAD = 4096
 _NO_BUCKET = -1
 
 
+_new_value = partial(tuple.__new__, SaltValue)  # SaltValue((key, value)) without NamedTuple.__new__
+
+
 def _value_of(raw: bytes) -> SaltValue:
     """SaltValue of a stored 94-byte slot (§2.1)."""
     kl, vl = raw[0], raw[1]
-    return SaltValue(raw[2 : 2 + kl], raw[2 + kl : 2 + kl + vl])
+    return _new_value((raw[2 : 2 + kl], raw[2 + kl : 2 + kl + vl]))
 
 
 def _meta_of(raw: bytes) -> BucketMeta:
@@ -429,7 +433,8 @@ class StateOverlay:
 
     def _apply(self, ordered: list[tuple[bytes, bytes | None]]) -> bytes:
         shi, reader, be = self.shi, self._reader, self.be
-        buckets = shi.prepare([k for k, _ in ordered])
+        flat = getattr(be, "shi_flat", None) if not shi.cache else None  # C SHI needs untouched buckets
+        buckets = shi.prepare([k for k, _ in ordered], probes=flat is None)  # C hashes its own probes
         n_groups = max(1, min(_MAX_GROUPS, len(ordered) // _GROUP_KEYS))
         groups: list[list[tuple[int, bytes, bytes | None]]] = [[] for _ in range(n_groups)]
         for b, (k, v) in zip(buckets, ordered):
@@ -441,7 +446,6 @@ class StateOverlay:
         parts: list[BelowRoot] = []
         deferred: dict[int, Change] = {}
         last = max(i for i, g in enumerate(groups) if g) if ordered else 0
-        flat = getattr(be, "shi_flat", None) if not shi.cache else None  # C SHI needs untouched buckets
         try:
             for i, group in enumerate(groups):
                 part = self._flat_group(group, flat) if flat is not None and group else None
@@ -450,6 +454,8 @@ class StateOverlay:
                     part[0].start(be, background=i < last)
                     parts.append(part[0])
                     continue
+                if flat is not None:
+                    shi.prepare_probes([k for _, k, _ in group])
                 ups = shi.update_prepared(group)
                 ups.merge(shi.canonicalize())
                 data = ups.data
@@ -521,7 +527,7 @@ class StateOverlay:
                 new = None
             elif nw < n_ops:
                 op = group[nw]
-                new = SaltValue(op[1], op[2])  # type: ignore[arg-type]
+                new = _new_value((op[1], op[2]))
             else:
                 new = _value_of(entries[nw - n_ops])
             ch = (None if o < 0 else _value_of(entries[o - n_ops]), new)
