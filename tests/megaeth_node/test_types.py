@@ -7,12 +7,18 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import rlp
+from eth_hash.auto import keccak as eth_hash_keccak
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from megaeth_node.types import (
-    DEPOSIT_TX_TYPE, SET_CODE_TX_TYPE, Block, ChainDataError, Log, Receipt, logs_bloom, verify_block_integrity,
+    DEPOSIT_TX_TYPE, SET_CODE_TX_TYPE, Block, ChainDataError, Log, Receipt, keccak, logs_bloom, rlp_encode,
+    verify_block_integrity,
 )
+
+_RLP_ITEMS = st.recursive(st.binary(max_size=80) | st.integers(0, 2**300),
+                          lambda inner: st.lists(inner, max_size=6), max_leaves=30)
 
 
 def _blocks(testdata: Path) -> list[Block]:
@@ -116,3 +122,20 @@ def test_logs_bloom_matches_eth_bloom() -> None:
             for topic in log.topics:
                 reference.add(topic)
         assert logs_bloom(logs) == int(reference).to_bytes(256, "big")
+
+
+@settings(max_examples=500, deadline=None)
+@given(_RLP_ITEMS)
+def test_rlp_encode_equals_pyrlp(item: object) -> None:
+    assert rlp_encode(item) == rlp.encode(item)  # type: ignore[arg-type]
+
+
+def test_rlp_encode_rejects_negative_integers() -> None:
+    with pytest.raises(ChainDataError):
+        rlp_encode([1, -1])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=3000))
+def test_keccak_equals_eth_hash(data: bytes) -> None:
+    assert keccak(data) == eth_hash_keccak(data)
