@@ -26,8 +26,6 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from eth_hash.auto import keccak
-
 from gas.basefee import holocene_params, next_base_fee
 from gas.spec import ChainConfig, spec_at
 from gas.system import HISTORY_STORAGE_ADDRESS
@@ -44,7 +42,7 @@ from megaeth_node.mempool import Mempool, PoolTx, fee_cap, tip_cap
 from megaeth_node.salt_state import SaltReader, salt_updates
 from megaeth_node.store import ChainStore, open_env
 from megaeth_node.types import (
-    DEPOSIT_TX_TYPE, LEGACY_TX_TYPE, Block, ChainDataError, Header, Receipt, Transaction, EMPTY_TRIE_ROOT,
+    DEPOSIT_TX_TYPE, LEGACY_TX_TYPE, Block, ChainDataError, Header, Receipt, Transaction, EMPTY_TRIE_ROOT, keccak,
     ordered_trie_root,
 )
 from salt.pedersen import backend
@@ -478,9 +476,10 @@ class Sequencer:
     async def run(self) -> None:
         """The builder loop: a mini-block as soon as a transaction is admitted and the builder is free, else
         every `mini_block_ms` (queued transactions may have become executable); a close every `block_time_ms`
-        (0 = per tx) once the previous block is committed, its seal running beside the next mini-blocks (until
-        the sealer process is up, seconds after the start, blocks seal on the builder). Waiters are answered
-        right after their mini-block is journaled."""
+        (0 = per tx) once the previous block is committed, its seal running beside the next mini-blocks. The
+        sealer process is up seconds after the start: until then a close waits for it (a seal on the builder
+        would hold every mini-block back for its whole duration), except with a block per transaction, whose
+        blocks seal on the builder. Waiters are answered right after their mini-block is journaled."""
         settings = self.settings
         sealer_up = self._sealer.submit(int)  # start the sealer process (imports, curve tables)
         last_seal = time.monotonic()
@@ -505,6 +504,8 @@ class Sequencer:
             due = (time.monotonic() - last_seal) * 1000 >= settings.block_time_ms > 0
             if (settings.block_time_ms == 0 and self._building is not None and self._building.txs) or due:
                 if not sealer_up.done():
+                    if settings.block_time_ms > 0:
+                        continue  # the close waits for the sealer
                     mini_blocks = self.building().mini_blocks
                     block, receipts = await self._on_builder(self._seal)
                     for listener in self.listeners:
