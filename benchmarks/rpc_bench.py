@@ -132,8 +132,25 @@ class Target:
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process (all its threads) from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:  # exited between the listing and the read
+        return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time of a process and its live descendants (our node's sealer process, Hardhat's workers)."""
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        total += cpu_seconds(p)
+        for children in Path(f"/proc/{p}/task").glob("*/children"):
+            try:
+                todo.extend(int(c) for c in children.read_text().split())
+            except OSError:
+                pass
+    return total
 
 
 def free_port() -> int:
@@ -335,7 +352,7 @@ def throughput(t: Target, pool: Any, keys: list[str], addrs: list[str], mode: st
     for p in ps:
         p.start()
     time.sleep(max(0.0, go_at - time.time()))
-    t0, cpu0 = time.monotonic(), cpu_seconds(t.proc.pid)
+    t0, cpu0, tree0 = time.monotonic(), cpu_seconds(t.proc.pid), tree_cpu_seconds(t.proc.pid)
     try:
         results = [q.get(timeout=300) for _ in ps]
     except queue.Empty:
@@ -348,15 +365,18 @@ def throughput(t: Target, pool: Any, keys: list[str], addrs: list[str], mode: st
     sent = time.monotonic()
     done = wait_nonces(t.url, addrs, [n + per_sender for n in start], time.monotonic() + 120)
     cpu = cpu_seconds(t.proc.pid) - cpu0
+    tree_cpu = tree_cpu_seconds(t.proc.pid) - tree0
     n_errors = sum(r["n_errors"] for r in results)
     out: dict[str, Any] = {"txs": total, "send_s": round(sent - t0, 3), "errors": n_errors,
-                           "error_samples": [e for r in results for e in r["errors"]][:3]}
+                           "error_samples": [e for r in results for e in r["errors"]][:3],
+                           "load_avg_1m": os.getloadavg()[0]}
     if done is None:
         got = sum(nonces(t.url, addrs)) - sum(start)
         out.update(tps=None, included=got, note="not all transactions executed within 120 s")
     else:
         out.update(tps=round(total / (done - t0), 1), total_s=round(done - t0, 3), included=total,
                    target_cpu_ms_per_tx=round(cpu * 1000 / total, 3),
+                   target_tree_cpu_ms_per_tx=round(tree_cpu * 1000 / total, 3),
                    target_cpu_cores=round(cpu / (done - t0), 2))
     return out
 
@@ -370,7 +390,9 @@ def sync_latency(t: Target, pool: Any, keys: list[str], addrs: list[str], rate: 
     shares = [chains[i::procs] for i in range(procs)]
     go_at = time.time() + 1.0
     # Each worker sends rate/procs tx/s, phase-shifted so the merged stream is evenly spaced.
+    cpu0, tree0 = cpu_seconds(t.proc.pid), tree_cpu_seconds(t.proc.pid)
     results = run_workers(_sync_worker, [(t.url, s, rate / procs, go_at, i / rate) for i, s in enumerate(shares)])
+    cpu, tree_cpu = cpu_seconds(t.proc.pid) - cpu0, tree_cpu_seconds(t.proc.pid) - tree0
     lat = sorted(x for r in results for x in r["lat"])
     if not lat:
         return {"p50_ms": None, "p99_ms": None, "errors": sum(r["n_errors"] for r in results)}
@@ -379,7 +401,9 @@ def sync_latency(t: Target, pool: Any, keys: list[str], addrs: list[str], rate: 
             "p99_ms": round(q[98], 2), "max_ms": round(lat[-1], 2), "mean_ms": round(statistics.fmean(lat), 2),
             "errors": sum(r["n_errors"] for r in results),
             "error_samples": [e for r in results for e in r["errors"]][:3],
-            "max_send_lateness_ms": round(max(r["max_send_lateness_ms"] for r in results), 2)}
+            "max_send_lateness_ms": round(max(r["max_send_lateness_ms"] for r in results), 2),
+            "target_cpu_ms_per_tx": round(cpu * 1000 / len(lat), 3),
+            "target_tree_cpu_ms_per_tx": round(tree_cpu * 1000 / len(lat), 3), "load_avg_1m": os.getloadavg()[0]}
 
 
 def main() -> None:
