@@ -298,9 +298,9 @@ def test_apply_pauses_cyclic_gc_and_restores_it(tmp_path: Path) -> None:
     ov = store.overlay()
     real = ov.shi.prepare
 
-    def spy(keys):  # type: ignore[no-untyped-def]
+    def spy(keys, **kw):  # type: ignore[no-untyped-def]
         seen.append(gc.isenabled())
-        return real(keys)
+        return real(keys, **kw)
 
     ov.shi.prepare = spy  # type: ignore[method-assign]
     assert gc.isenabled()
