@@ -7,15 +7,21 @@ clearing stay py-evm's; only the fee movements differ.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
+from eth._utils.address import generate_contract_address
 from eth.abc import ComputationAPI, MessageAPI, SignedTransactionAPI
 from eth.constants import CREATE_CONTRACT_ADDRESS
+from eth.vm.forks.cancun.constants import BLOB_TX_TYPE
+from eth.vm.forks.cancun.state import CancunTransactionExecutor
 from eth.vm.forks.prague import PragueVM
 from eth.vm.forks.prague.state import PragueState, PragueTransactionExecutor
 from eth.vm.forks.shanghai.constants import INITCODE_WORD_COST
+from eth.vm.message import Message
 from eth_typing import Address
+from eth_utils import get_extended_debug_logger
 from gas.l1fee import L1FeeParams, l1_data_fee, operator_fee, operator_fee_refund
 from gas.spec import Spec
 from gas.system import BASE_FEE_VAULT_ADDRESS, DEPOSIT_TX_TYPE, L1_FEE_VAULT_ADDRESS, OPERATOR_FEE_VAULT_ADDRESS
@@ -105,11 +111,33 @@ class OpTransactionExecutor(PragueTransactionExecutor):
         if is_deposit(transaction):
             if transaction.mint:
                 self.vm_state.delta_balance(transaction.sender, transaction.mint)
-            return super().build_evm_message(transaction)
-        message = super().build_evm_message(transaction)
+            return self._prague_message(transaction)
+        message = self._prague_message(transaction)
         upfront = self._l1_fee(transaction) + operator_fee(self.vm_state.l1_fee_params, transaction.gas)
         self.vm_state.delta_balance(transaction.sender, -upfront)
         return message
+
+    def _prague_message(self, transaction: SignedTransactionAPI) -> MessageAPI:
+        """py-evm's Cancun `build_evm_message` (Prague's refund and 7702 code hooks included) without its
+        debug line, which formats the tx, the hex of the callee's whole code and a keccak of the data for
+        every transaction, logged or not: gas and value upfront, nonce, then the message."""
+        state, sender = self.vm_state, transaction.sender
+        fee = transaction.gas * state.get_gas_price(transaction)
+        if transaction.type_id == BLOB_TX_TYPE:
+            fee += self.calc_data_fee(transaction)  # type: ignore[arg-type]
+        state.delta_balance(sender, -fee)
+        state.increment_nonce(sender)
+        refund = self.calc_message_refund(transaction)
+        if transaction.to == CREATE_CONTRACT_ADDRESS:
+            created, data, code = generate_contract_address(sender, state.get_nonce(sender) - 1), b"", transaction.data
+            delegated = False
+        else:
+            created, data = None, transaction.data
+            code, delegate = self.get_code_at_address(transaction.to)
+            delegated = delegate is not None
+        return Message(gas=transaction.gas - transaction.intrinsic_gas, to=transaction.to, sender=sender,
+                       value=transaction.value, data=data, code=code, create_address=created, refund=refund,
+                       is_delegation=delegated)
 
     def finalize_computation(self, transaction: SignedTransactionAPI,
                              computation: ComputationAPI) -> ComputationAPI:
@@ -136,6 +164,11 @@ class OpState(EthChecks, PragueState):
     transaction_executor_class = OpTransactionExecutor
     l1_fee_params: L1FeeParams = L1FeeParams()
 
+    @property
+    def logger(self) -> Any:
+        """py-evm's state logger, looked up once per class (py-evm builds it at every use)."""
+        return _state_logger(type(self))
+
     @staticmethod
     def tx_encoding(transaction: SignedTransactionAPI) -> bytes:
         """The tx's EIP-2718 bytes: kept from decoding when the block executor made it (`_encoded`)."""
@@ -151,6 +184,15 @@ class OpState(EthChecks, PragueState):
     def validate_transaction(self, transaction: SignedTransactionAPI) -> None:
         if not is_deposit(transaction):
             super().validate_transaction(transaction)
+
+
+@functools.cache
+def _state_logger(cls: type) -> Any:
+    return get_extended_debug_logger(f"eth.vm.state.{cls.__name__}")
+
+
+# `_prague_message` stands for Cancun's message building: py-evm's Prague executor must not override it
+assert PragueTransactionExecutor.build_evm_message is CancunTransactionExecutor.build_evm_message
 
 
 class OpVM(PragueVM):
