@@ -10,7 +10,7 @@ Every API call is one C call on packed buffers. `commit_deltas`/`commit` use fix
 the 256 CRS generators (20 windows of 10 bits and 6 of 9 bits: ≈289 MB, built once per process on
 first use; 26 mixed additions per multiplication instead of 29 with 9-bit windows in 182 MB). On
 CPUs with AVX-512 IFMA (`-march=native` builds) the table additions run eight at a time.
-`leaves_to_level1` runs on a C worker thread (no GIL), so Python work can go on meanwhile.
+`leaves_to_level1` queues its work for a C thread (no GIL), so Python work can go on meanwhile.
 """
 
 from __future__ import annotations
@@ -418,10 +418,10 @@ class NativeBackend:
         changes: Sequence[SlotChange],
         anc_olds: Sequence[bytes],
     ) -> Callable[[], tuple[list[bytes], list[bytes], int]]:
-        """Start `commit_slot_deltas` of the level-3 nodes `ids`, then `propagate_main(..., top=1)`, on
-        a C thread (no GIL); the returned function waits for (leaf news, ancestor news, ecmuls).
-        One thread per job: the caller's Python thread keeps its core, and successive jobs run side
-        by side on the worker pool when they queue up."""
+        """Queue `commit_slot_deltas` of the level-3 nodes `ids`, then `propagate_main(..., top=1)`, for
+        one C thread (no GIL); the returned function waits for (leaf news, ancestor news, ecmuls),
+        running the job on the caller's thread when it has not started yet. So the Python thread
+        keeps its core while the queue is served beside it, and both share what is left at the end."""
         n, m = len(ids), len(anc_olds)
         if len(counts) != n or len(olds) != n or sum(counts) != len(changes) or len(slots) != len(changes):
             raise ValueError("leaves_to_level1: ids, olds, counts, slots and changes do not match")

@@ -1763,23 +1763,57 @@ int salt_propagate_main(size_t n, const uint32_t *ids, const uint8_t *olds64,
 }
 
 /* ---------------------------------------------------------------- leaves → level 1 on a background thread */
-typedef struct {
+/* Jobs go to a FIFO served by one background thread (the caller's thread keeps its core for Python);
+ * salt_leaves_wait runs a job that has not started yet itself instead of blocking, so queued work
+ * is shared between the two. After fork() the child starts with an empty queue and no thread. */
+typedef struct leaves_job {
     size_t n, n_anc;
     const uint32_t *ids, *counts, *lens;
     const uint8_t *olds64, *slots, *values, *anc_olds64;
     uint8_t *news64, *anc_news64;
     uint64_t ecmuls;
-    int n_threads, rc, worker;
+    int n_threads, rc, state; /* state: 0 queued, 1 running, 2 done */
+    struct leaves_job *next;
 } leaves_job;
 
-static void leaves_task(void *p, int part, int nparts) {
-    (void)part;
-    (void)nparts;
-    leaves_job *j = (leaves_job *)p;
+static pthread_mutex_t g_lq_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_lq_cv = PTHREAD_COND_INITIALIZER; /* queue non-empty, or a job done */
+static leaves_job *g_lq_head = NULL, *g_lq_tail = NULL;
+static int g_lq_started = 0;
+
+static void lq_prepare(void) { pthread_mutex_lock(&g_lq_lock); }
+static void lq_parent(void) { pthread_mutex_unlock(&g_lq_lock); }
+static void lq_child(void) {
+    g_lq_head = g_lq_tail = NULL;
+    g_lq_started = 0;
+    pthread_mutex_unlock(&g_lq_lock);
+}
+static pthread_once_t g_lq_once = PTHREAD_ONCE_INIT;
+static void lq_init(void) { pthread_atfork(lq_prepare, lq_parent, lq_child); }
+
+static void leaves_task(leaves_job *j) {
     j->rc = salt_commit_slot_deltas(j->olds64, j->n, j->counts, j->slots, j->values, j->lens, j->news64, j->n_threads);
     if (!j->rc)
         j->rc = salt_propagate_main(j->n, j->ids, j->olds64, j->news64, 1, j->n_anc, j->anc_olds64, j->anc_news64,
                                     &j->ecmuls, j->n_threads);
+}
+
+static void *lq_main(void *p) {
+    (void)p;
+    pthread_mutex_lock(&g_lq_lock);
+    for (;;) {
+        while (!g_lq_head) pthread_cond_wait(&g_lq_cv, &g_lq_lock);
+        leaves_job *j = g_lq_head;
+        g_lq_head = j->next;
+        if (!g_lq_head) g_lq_tail = NULL;
+        j->state = 1;
+        pthread_mutex_unlock(&g_lq_lock);
+        leaves_task(j);
+        pthread_mutex_lock(&g_lq_lock);
+        j->state = 2;
+        pthread_cond_broadcast(&g_lq_cv);
+    }
+    return NULL;
 }
 
 void *salt_leaves_start(size_t n, const uint32_t *ids, const uint8_t *olds64, const uint32_t *counts,
@@ -1790,17 +1824,48 @@ void *salt_leaves_start(size_t n, const uint32_t *ids, const uint8_t *olds64, co
     *j = (leaves_job){.n = n, .n_anc = n_anc, .ids = ids, .counts = counts, .lens = lens, .olds64 = olds64,
                       .slots = slots, .values = values, .anc_olds64 = anc_olds64, .news64 = news64,
                       .anc_news64 = anc_news64, .n_threads = n_threads};
-    j->worker = pool_claim();
-    if (j->worker >= 0)
-        pool_post(j->worker, leaves_task, j, 0, 1);
-    else
-        leaves_task(j, 0, 1); /* no worker: do it now */
+    pthread_once(&g_lq_once, lq_init);
+    pthread_mutex_lock(&g_lq_lock);
+    if (!g_lq_started) {
+        pthread_t th;
+        if (pthread_create(&th, NULL, lq_main, NULL) == 0) {
+            pthread_detach(th);
+            g_lq_started = 1;
+        }
+    }
+    if (g_lq_started) {
+        if (g_lq_tail)
+            g_lq_tail->next = j;
+        else
+            g_lq_head = j;
+        g_lq_tail = j;
+        pthread_cond_broadcast(&g_lq_cv);
+    }
+    pthread_mutex_unlock(&g_lq_lock);
+    if (!g_lq_started) { /* no thread: do it now */
+        leaves_task(j);
+        j->state = 2;
+    }
     return j;
 }
 
 int salt_leaves_wait(void *job, uint64_t *ecmuls) {
     leaves_job *j = (leaves_job *)job;
-    if (j->worker >= 0) pool_wait(j->worker);
+    pthread_mutex_lock(&g_lq_lock);
+    int run_here = j->state == 0;
+    if (run_here) { /* not started: take it off the queue and run it on this thread */
+        leaves_job **pp = &g_lq_head, *prev = NULL;
+        while (*pp != j) {
+            prev = *pp;
+            pp = &(*pp)->next;
+        }
+        *pp = j->next;
+        if (g_lq_tail == j) g_lq_tail = prev;
+        j->state = 1;
+    }
+    while (!run_here && j->state != 2) pthread_cond_wait(&g_lq_cv, &g_lq_lock);
+    pthread_mutex_unlock(&g_lq_lock);
+    if (run_here) leaves_task(j);
     int rc = j->rc;
     *ecmuls = j->ecmuls;
     free(j);

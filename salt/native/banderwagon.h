@@ -21,9 +21,10 @@
  *   in anc_olds64/anc_news64 (n_anc in total).
  *   *ecmuls receives the number of changed children over the levels.
  * salt_leaves_start: salt_commit_slot_deltas of n level-3 nodes (ascending `ids`, inputs as there),
- *   then salt_propagate_main of the result up to level 1 (top = 1), on a worker thread; the caller keeps
- *   every buffer alive until salt_leaves_wait, which joins it, frees the job and returns its status
- *   (*ecmuls: the propagation's). NULL when out of memory.
+ *   then salt_propagate_main of the result up to level 1 (top = 1), queued for one background thread;
+ *   the caller keeps every buffer alive until salt_leaves_wait, which runs the job itself when it
+ *   has not started yet (else waits for it), frees it and returns its status (*ecmuls: the
+ *   propagation's). NULL when out of memory.
  * salt_shi_flat (shi.c, §2.3): the SHI ops of flat (capacity 256) buckets, ascending `buckets` with
  *   nonces; stored entries of bucket b are entry_off[b]..entry_off[b+1]-1 (slot byte, 94-byte raw
  *   SaltValue), its ops op_off[b]..op_off[b+1]-1 (key ‖ value in op_data, lengths in op_len as key
