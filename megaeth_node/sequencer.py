@@ -280,6 +280,7 @@ class Sequencer:
         self.listeners: list[NodeEvents] = []
         self._building: _Building | None = None
         self._stopping = False
+        self._running = False  # the builder loop (`run`) is on: it admits queued submissions
         self._dropped: list[bytes] = []
         self.recovered = self._recover()
         self.env.sync(True)
@@ -351,6 +352,7 @@ class Sequencer:
 
     def _mini_block(self) -> MiniBlock | None:
         """Execute what the pool can run now into one mini-block; journal it durably."""
+        self._admit_queued()
         b = self.building()
         if self.settings.block_time_ms == 0 and b.txs:
             return None  # a block per transaction: this one waits for its seal
@@ -483,6 +485,16 @@ class Sequencer:
         settings = self.settings
         sealer_up = self._sealer.submit(int)  # start the sealer process (imports, curve tables)
         last_seal = time.monotonic()
+        self._running = True
+        try:
+            await self._loop(sealer_up, last_seal)
+        finally:
+            self._running = False
+            if self._admissions:  # submissions that came in as the loop stopped
+                await self._on_builder(self._admit_queued)
+
+    async def _loop(self, sealer_up: Future[int], last_seal: float) -> None:
+        settings = self.settings
         while not self._stopping:
             if not self._work.is_set():
                 try:
@@ -490,7 +502,7 @@ class Sequencer:
                 except asyncio.TimeoutError:
                     pass
             self._work.clear()
-            mb = await self._on_builder(self._mini_block) if len(self.pool) else None
+            mb = await self._on_builder(self._mini_block) if len(self.pool) or self._admissions else None
             if mb is not None:
                 header = mb.header or self.building().header
                 for listener in self.listeners:
@@ -582,17 +594,20 @@ class Sequencer:
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[PoolTx] = loop.create_future()
         self._admissions.append((tx, sender, fut))
-        if len(self._admissions) == 1:  # else a drain is already scheduled and will take this one too
-            loop.run_in_executor(self._builder, self._admit_queued, loop)
+        if self._running:
+            self._work.set()  # the next mini-block admits it and runs it, in one builder hop
+        elif len(self._admissions) == 1:  # else a drain is already scheduled and will take this one too
+            loop.run_in_executor(self._builder, self._admit_queued)
         entry = await fut
         self._work.set()
         for listener in self.listeners:
             listener.on_pending(entry)
         return tx.hash
 
-    def _admit_queued(self, loop: asyncio.AbstractEventLoop) -> None:
+    def _admit_queued(self) -> None:
         """Builder thread: admit every queued submission in arrival order, then settle them in one loop call
-        (one thread hop per burst of submissions, not per transaction)."""
+        (one thread hop per burst of submissions, not per transaction). While the builder loop runs, each
+        mini-block drains the queue first instead, so that a submission is admitted and executed in one hop."""
         settled: list[tuple[asyncio.Future[PoolTx], PoolTx | None, BaseException | None]] = []
         while self._admissions:
             tx, sender, fut = self._admissions.popleft()
@@ -601,7 +616,7 @@ class Sequencer:
             except Exception as e:  # noqa: BLE001 - handed to the submitter
                 settled.append((fut, None, e))
         if settled:
-            loop.call_soon_threadsafe(_settle, settled)
+            settled[0][0].get_loop().call_soon_threadsafe(_settle, settled)
 
     def _admit(self, tx: Transaction, sender: bytes) -> PoolTx:
         state = self.building().run.evm_state
