@@ -25,9 +25,10 @@ from importlib.resources import files
 from aot.analysis import STACK_LIMIT, Block, Program
 from aot.opcodes import ENV_INDEX, JUMP, JUMPI, MAX_HOST_ARGS, OPS, PUSH0, PUSH32
 
-CODEGEN_VERSION = 15
+CODEGEN_VERSION = 16
 CHUNK = 256
 REGISTER_MODE_MAX_INSTRS = 2_000
+RING_COPIES, RING_MAX_INSTRS = 4, 64  # counter loops up to 64 instructions test gas every 4th back edge
 _SIG = "(aot_frame *f, u256 *stk, u256 *sp, int64_t gas, uint64_t jt)"
 ENTRY_ARGS = "int64_t gas, const char *calldata, uint64_t calldata_size, const char *callvalue, uint32_t is_static"
 RUNTIME = files("aot").joinpath("runtime.h").read_text()
@@ -55,11 +56,14 @@ class _Narrow:
     (labels N<pc>) holding stack slots `slots` as uint64_t locals n<i> (a counter is then one 64-bit
     register). Edges from outside the loop into an `entries` block enter the copy when those slots are
     below 2^64; the copy writes the slots back and continues in the 256-bit code when a value leaves
-    that range (checked by the 64-bit step's overflow flag)."""
+    that range (checked by the 64-bit step's overflow flag). A small loop gets `copies` such copies
+    in a ring: a backward jump moves to the next copy and only the last copy's backward jumps test
+    gas (exact as every gas test is: each cycle still passes a test, see the module docstring)."""
 
     blocks: frozenset[int]
     entries: frozenset[int]
     slots: tuple[int, ...]
+    copies: int = 1
 
 
 def _small_literal(expr: str) -> int | None:
@@ -71,10 +75,11 @@ class _BlockEmitter:
     """Emits one block, keeping the stack as C expressions until the block's exit."""
 
     def __init__(self, prog: Program, block: Block, fn: str, base: int | None,
-                 narrow: _Narrow | None = None, loops: dict[int, _Narrow] | None = None) -> None:
+                 narrow: _Narrow | None = None, loops: dict[int, _Narrow] | None = None, copy: int = 0) -> None:
         self.prog, self.b, self.fn, self.base = prog, block, fn, base or 0
         self.registers = base is not None
-        self.narrow = narrow          # emitting the 64-bit copy of this loop
+        self.narrow = narrow          # emitting the 64-bit copy number `copy` of this loop
+        self.copy = copy
         self.loops = loops or {}      # entry block -> its loop (guarded entry from 256-bit code)
         self.counters: dict[str, tuple[int, str, int]] = {}  # temp -> (slot, "+"/"-", constant)
         self.reads: dict[str, int] = {}  # temp -> the slot it loaded
@@ -154,9 +159,11 @@ class _BlockEmitter:
             if target not in self.narrow.blocks:
                 return f"{self._widen()} {self._wide_goto(target)}"
             assign = " ".join(f"n{k} = {v};" for k, v in self.step.items())
+            copy = (self.copy + 1) % self.narrow.copies if target <= self.b.instrs[-1].pc else self.copy
             if not self.ovf:
-                return f"{assign} goto N{target};"
-            return f"if ({' | '.join(self.ovf)}) {{ {self._widen()} goto L{target}; }} {assign} goto N{target};"
+                return f"{assign} goto N{copy}_{target};"
+            return (f"if ({' | '.join(self.ovf)}) {{ {self._widen()} goto L{target}; }} "
+                    f"{assign} goto N{copy}_{target};")
         return self._wide_goto(target)
 
     def _wide_goto(self, target: int) -> str:
@@ -165,7 +172,7 @@ class _BlockEmitter:
             return f"goto L{target};"
         small = " | ".join(f"s{k}" for k in loop.slots)
         enter = " ".join(f"n{k} = (uint64_t)s{k};" for k in loop.slots)
-        return f"if (!(({small}) >> 64)) {{ {enter} goto N{target}; }} goto L{target};"
+        return f"if (!(({small}) >> 64)) {{ {enter} goto N0_{target}; }} goto L{target};"
 
     def exit(self, label: str) -> str:
         """Leave the block for one of the shared exits (`done` keeps `st`)."""
@@ -199,7 +206,8 @@ class _BlockEmitter:
     def goto_block(self, target: int) -> str:
         if target not in self.prog.jumpdests:
             return self.exit("bad_jump")
-        if target <= self.b.instrs[-1].pc:  # a backward jump: every loop has one
+        ring = self.narrow is not None and self.copy < self.narrow.copies - 1
+        if target <= self.b.instrs[-1].pc and not ring:  # a backward jump: every loop has one
             return f"if (gas < 0) {self.exit('oog')} {self.jump(target)}"
         return self.jump(target)
 
@@ -225,7 +233,7 @@ class _BlockEmitter:
     def emit(self) -> list[str]:
         b = self.b
         out = self.out
-        label = f"{'N' if self.narrow else 'L'}{b.start}"
+        label = f"N{self.copy}_{b.start}" if self.narrow else f"L{b.start}"
         out.append(f"{label}: {{" if self.registers else self.header(f"{self.fn}_b{b.start}"))
         if b.invalid:
             out.append(self.exit("invalid") + " }")
@@ -433,9 +441,10 @@ def _emit_registers(prog: Program, name: str) -> list[str]:
     for b in blocks:
         body += _BlockEmitter(prog, b, name, prog.heights[b.start], loops=entries).emit()
     for loop in loops:
-        for b in blocks:
-            if b.start in loop.blocks:
-                body += _BlockEmitter(prog, b, name, prog.heights[b.start], narrow=loop, loops=entries).emit()
+        for copy in range(loop.copies):
+            for b in blocks:
+                if b.start in loop.blocks:
+                    body += _BlockEmitter(prog, b, name, prog.heights[b.start], loop, entries, copy).emit()
     top = min(max((prog.heights[b.start] + b.stack_growth for b in blocks), default=0), STACK_LIMIT)
     head = [*_entry(prog, name), "int32_t st = AOT_STOP;"]
     if top:
@@ -505,7 +514,8 @@ def _narrow_loops(prog: Program, emitted: dict[int, _BlockEmitter]) -> list[_Nar
             continue
         entries = {s for s in comp if s == 0 or any(
             s in prog.successors(prog.blocks[p]) for p in emitted if p not in comp)}
-        out.append(_Narrow(frozenset(comp), frozenset(entries), slots))
+        size = sum(len(prog.blocks[s].instrs) for s in comp)
+        out.append(_Narrow(frozenset(comp), frozenset(entries), slots, RING_COPIES if size <= RING_MAX_INSTRS else 1))
     return out
 
 
