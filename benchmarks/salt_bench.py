@@ -4,7 +4,8 @@ multiplications per key, 1,000-key proof create/verify and store witness, C vs p
 `updates_per_s_*` is wall time (best of --reps); `cpu_us_per_key_*` is process CPU time over all
 threads, which a loaded shared machine distorts less. `ecmul_per_key` is MegaETH's published
 definition: fixed-base multiplications per key for one batch of 200,000 random keys (README: ~460,000
-for 200,000 ≈ 2.3); the 1k/10k figures are reported as `ecmul_per_key_1k`/`_10k`. `c_vs_python` is
+for 200,000 ≈ 2.3); the 1k/10k figures are reported as `ecmul_per_key_1k`/`_10k`, and
+`ecmul_per_key_model_200k` is upstream's own expected count for that batch (`ecmul_model`). `c_vs_python` is
 pure-Python / C process CPU time of one 20-key batch (best of 3). The `salt` package is imported from
 this script's checkout (not an installed copy), so two checkouts can be compared side by side.
 
@@ -62,6 +63,18 @@ def build_state(store: SaltStore, n: int, rng: random.Random) -> list[bytes]:
     store.bulk_load(sorted(entries.items()), {i: c for i, (_, c) in result.nodes.items()})
     assert store.root() == result.root
     return keys
+
+
+def ecmul_model(n: int) -> float:
+    """Upstream's expected ECMuls per key for `n` random keys (megaeth-labs/salt
+    figures/plot_state_updates_cost.py): one per key, plus one per changed level-3, level-2 and
+    level-1 node, each level's count being the expected number of its nodes hit by the changed
+    children below (nodes · (1 − (1 − 1/nodes)^children))."""
+    changed, total = float(n), float(n)
+    for nodes in (256**3, 256**2, 256):
+        changed = nodes * (1 - (1 - 1 / nodes) ** changed)
+        total += changed
+    return total / n
 
 
 def timed_batch(
@@ -167,6 +180,7 @@ def main() -> None:
         res["cpu_us_per_key_200k"] = round(dc / big * 1e6, 1)
         res["ecmul_per_key_200k"] = round(ec, 3)
         res["ecmul_per_key"] = res["ecmul_per_key_200k"]  # MegaETH's figure: 200,000 random keys
+        res["ecmul_per_key_model_200k"] = round(ecmul_model(big), 3)
         res.update(proof_bench(store, keys, rng))
         res["c_vs_python"] = round(backend_ratio(store, keys, rng), 1) if be.name != "python" else None
         store.close()

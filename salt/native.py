@@ -11,6 +11,7 @@ the 256 CRS generators (20 windows of 10 bits and 6 of 9 bits: ≈289 MB, built 
 first use; 26 mixed additions per multiplication instead of 29 with 9-bit windows in 182 MB). On
 CPUs with AVX-512 IFMA (`-march=native` builds) the table additions run eight at a time.
 `leaves_to_level1` queues its work for a C thread (no GIL), so Python work can go on meanwhile.
+`shi_flat` runs the SHI bucket-table operations of flat buckets (`native/shi.c`).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import cache
 from operator import mul
 from typing import Protocol
@@ -31,7 +31,7 @@ class PackedChanges(list[SlotChange]):
 
     __slots__ = ("packed",)
 
-    def __init__(self, changes: Sequence[SlotChange], packed: tuple[bytes, object]) -> None:
+    def __init__(self, changes: Iterable[SlotChange], packed: tuple[bytes, object]) -> None:
         super().__init__(changes)
         self.packed = packed
 

@@ -423,8 +423,9 @@ class StateOverlay:
         """Apply plain-key updates (None = delete) in sorted key order, update the trie; return the new root.
 
         Pipelined: the keys are split by main-trie level-1 subtree (bucket >> 16) into groups; while
-        the SHI work (§2.3) of a group runs here, the curve work of the previous groups (§5.1,
-        levels 3 → 1) runs on C threads (`Backend.leaves_to_level1`). Buckets never interact, so
+        the SHI work (§2.3) of a group runs here (in C for flat buckets, `_flat_group`, else in
+        Python), the curve work of the previous groups (§5.1, levels 3 → 1) runs on a C thread
+        (`Backend.leaves_to_level1`). Buckets never interact, so
         the slot layout and the updates are those of one sorted pass (§2.3 history independence; a
         group is worked in bucket order, each bucket's keys in sorted order);
         a group that resizes a bucket (metadata writes land in level-1 node 1) is updated last."""
@@ -521,7 +522,6 @@ class StateOverlay:
         counts, deltas, keys, olds, news, packed = res
         n_ops = len(group)
         cache, data = shi.cache, {}
-        changes = []
         for key, o, nw in zip(keys, olds, news):
             if nw < 0:
                 new = None
@@ -533,7 +533,6 @@ class StateOverlay:
             ch = (None if o < 0 else _value_of(entries[o - n_ops]), new)
             data[key] = ch
             cache[key] = new
-            changes.append(ch)
         usage = shi.usage_delta
         leaf_ids, leaf_olds = [], []
         node_get, pack, stored_from = reader.node_get, _U64BE.pack, entry_off[0]
@@ -546,7 +545,7 @@ class StateOverlay:
                 leaf_ids.append(n)
                 leaf_olds.append(default_commitment(n) if raw is None else raw)
             stored_from = stored_to
-        leaves = (leaf_ids, [c for c in counts if c], bytes([k & 0xFF for k in keys]), PackedChanges(changes, packed))
+        leaves = (leaf_ids, [c for c in counts if c], bytes([k & 0xFF for k in keys]), PackedChanges(data.values(), packed))
         return BelowRoot(reader, leaves, {}, {}, 0, leaf_olds), data
 
     def _capacity(self, bucket: int) -> int:
