@@ -5,8 +5,9 @@ instructions on a compile-time stack of C temporaries (DUP/SWAP/POP cost nothing
 effect is written back on exit. When every reachable block has one static entry height (no dynamic
 jumps), stack slots are C locals and clang keeps them in registers (and loops whose counter slots
 only step by constants get a copy with those slots in 64-bit locals, see _Narrow); otherwise they
-live in a heap array addressed from a moving `sp`. Constant jumps are direct gotos; dynamic jumps go through one
-`switch` over the JUMPDESTs. Host opcodes call `f->host` with the gas the interpreter would see.
+live in a heap array addressed from a moving `sp`, one C function per block, except that a JUMPI's
+fall-through block is a label inside the JUMPI block's function (see _fallthrough_chains). Constant
+jumps are direct gotos; dynamic jumps go through one `switch` over the JUMPDESTs. Host opcodes call `f->host` with the gas the interpreter would see.
 
 Gas is charged exactly (static cost at block entry, dynamic costs where they arise) but the
 `gas < 0` test is made only where it is observable or needed for termination: on backward constant
@@ -25,7 +26,7 @@ from importlib.resources import files
 from aot.analysis import STACK_LIMIT, Block, Program
 from aot.opcodes import ENV_INDEX, JUMP, JUMPI, MAX_HOST_ARGS, OPS, PUSH0, PUSH32
 
-CODEGEN_VERSION = 16
+CODEGEN_VERSION = 17
 CHUNK = 256
 REGISTER_MODE_MAX_INSTRS = 2_000
 RING_COPIES, RING_MAX_INSTRS = 4, 64  # counter loops up to 64 instructions test gas every 4th back edge
@@ -75,11 +76,13 @@ class _BlockEmitter:
     """Emits one block, keeping the stack as C expressions until the block's exit."""
 
     def __init__(self, prog: Program, block: Block, fn: str, base: int | None,
-                 narrow: _Narrow | None = None, loops: dict[int, _Narrow] | None = None, copy: int = 0) -> None:
+                 narrow: _Narrow | None = None, loops: dict[int, _Narrow] | None = None, copy: int = 0,
+                 inline: frozenset[int] = frozenset()) -> None:
         self.prog, self.b, self.fn, self.base = prog, block, fn, base or 0
         self.registers = base is not None
         self.narrow = narrow          # emitting the 64-bit copy number `copy` of this loop
         self.copy = copy
+        self.inline = inline          # threaded mode: blocks emitted inside their predecessor's function
         self.loops = loops or {}      # entry block -> its loop (guarded entry from 256-bit code)
         self.counters: dict[str, tuple[int, str, int]] = {}  # temp -> (slot, "+"/"-", constant)
         self.reads: dict[str, int] = {}  # temp -> the slot it loaded
@@ -189,6 +192,8 @@ class _BlockEmitter:
             return self.exit("done")
         if self.registers:
             return self._goto(target)
+        if target in self.inline:
+            return f"goto B{target};"
         return f"__attribute__((musttail)) return {self.fn}_b{target}(f, stk, sp, gas, 0);"
 
     def failed(self) -> None:
@@ -234,7 +239,10 @@ class _BlockEmitter:
         b = self.b
         out = self.out
         label = f"N{self.copy}_{b.start}" if self.narrow else f"L{b.start}"
-        out.append(f"{label}: {{" if self.registers else self.header(f"{self.fn}_b{b.start}"))
+        if self.registers or b.start in self.inline:
+            out.append(f"{label if self.registers else f'B{b.start}'}: {{")
+        else:
+            out.append(self.header(f"{self.fn}_b{b.start}"))
         if b.invalid:
             out.append(self.exit("invalid") + " }")
             return out
@@ -529,14 +537,45 @@ class Emitted:
     bodies: list[list[str]]
 
 
+def _fallthrough_chains(prog: Program) -> dict[int, list[int]]:
+    """Threaded mode: a block that is not a JUMPDEST is reached only by falling through a JUMPI, so it
+    is emitted as a label inside that JUMPI's function (clang then forwards the stack words the JUMPI
+    block stored). Chains of such blocks by head block, up to CHUNK instructions after the head."""
+    chains: dict[int, list[int]] = {}
+    for s in prog.reachable:
+        b = prog.blocks[s]
+        if s != 0 and s not in prog.jumpdests:
+            continue
+        chain, size = [], 0
+        while (b.last_op == JUMPI and b.next_pc is not None and b.next_pc in prog.blocks
+               and b.next_pc not in prog.jumpdests):
+            b = prog.blocks[b.next_pc]
+            size += len(b.instrs)
+            if size > CHUNK:
+                break
+            chain.append(b.start)
+        if chain:
+            chains[s] = chain
+    return chains
+
+
 def _emit_threaded(prog: Program, name: str) -> Emitted:
     """One small function per block, chained by guaranteed tail calls: compile time stays linear in
     the code size; the stack lives in a heap array addressed by `sp`."""
     blocks = [prog.blocks[s] for s in prog.reachable]
     reached = set(prog.reachable)
-    emitters = [_BlockEmitter(prog, b, name, None) for b in blocks]
-    bodies = [e.emit() for e in emitters]
-    protos = [p for e in emitters for p in e.protos]
+    chains = _fallthrough_chains(prog)
+    inline = frozenset(s for chain in chains.values() for s in chain)
+    emitters = {b.start: _BlockEmitter(prog, b, name, None, inline=inline) for b in blocks}
+    bodies = []
+    for b in blocks:
+        if b.start in inline:
+            continue
+        body = emitters[b.start].emit()
+        for s in chains.get(b.start, ()):
+            body = body[:-1] + emitters[s].emit() + ["}"]
+        bodies.append(body)
+    protos = [p for e in emitters.values() for p in e.protos]
     protos.append(f"BLOCKFN int32_t {name}_dispatch{_SIG};")
     out = [f"BLOCKFN int32_t {name}_dispatch{_SIG} {{\nswitch (jt) {{"]
     out += [f"case {d}: __attribute__((musttail)) return {name}_b{d}(f, stk, sp, gas, 0);"
