@@ -7,7 +7,6 @@ per-stage wall times (seconds) into a `timings` dict, keyed by `STAGES`."""
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Mapping
 
@@ -16,7 +15,6 @@ from megaeth_node.executor.block import InvalidBlock, apply_block
 from megaeth_node.executor.state import MissingStateKey
 from megaeth_node.executor.witness import WitnessReader
 from megaeth_node.types import Block, ChainDataError, Header
-from salt.native import default_threads
 from salt.store import WitnessMissingKey, WitnessState
 from salt.witness import MptWitness, SaltWitness, WitnessDecodeError, WitnessFile, decode_mpt_witness
 from salt.witness import decode_witness_file
@@ -44,54 +42,10 @@ class _Clock:
         self.last = now
 
 
-class _Verify(threading.Thread):
-    """`check_witnesses` on its own thread: its group work runs in C without the GIL, beside the replay."""
-
-    def __init__(self, block: Block, parent: Header, salt: WitnessFile, mpt: MptWitness) -> None:
-        super().__init__(name="witness-verify", daemon=True)
-        self.args_ = (block, parent, salt, mpt)
-        self.error: BaseException | None = None
-        self.start()
-
-    def run(self) -> None:
-        try:
-            check_witnesses(*self.args_)
-        except BaseException as e:  # noqa: BLE001 - raised again in the caller's thread by `result`
-            self.error = e
-
-    def result(self) -> None:
-        """Wait; raise what the verification raised (`Invalid` for bad witnesses), if anything."""
-        self.join()
-        if self.error is not None:
-            raise self.error
-
-
-def _overlap() -> bool:
-    """Verify the witnesses beside the replay when this process has two or more cores to itself (its SALT
-    thread share, `validator.pool`); a pool worker sharing the cores verifies first."""
-    return default_threads() >= 2
-
-
 def _check(block: Block, parent: Header, salt: WitnessFile, mpt: MptWitness, codes: Mapping[bytes, bytes],
            chain: ChainConfig, clock: _Clock) -> None:
-    if not _overlap():
-        check_witnesses(block, parent, salt, mpt)
-        clock.lap("witness_verify")
-        _replay_and_commit(block, salt, mpt, codes, chain, clock)
-        return
-    verify = _Verify(block, parent, salt, mpt)
-    try:
-        _replay_and_commit(block, salt, mpt, codes, chain, clock)
-    except BaseException:
-        verify.result()  # an invalid witness is the first failure, whatever the replay over it did
-        raise
-    verify.result()
-    clock.lap("witness_verify")  # here: the wait for the verification after the replay
-
-
-def _replay_and_commit(block: Block, salt: WitnessFile, mpt: MptWitness, codes: Mapping[bytes, bytes],
-                       chain: ChainConfig, clock: _Clock) -> None:
-    """Replay over the witness, then the header's withdrawals, receipts and state root (§2.3 steps 3–9)."""
+    check_witnesses(block, parent, salt, mpt)
+    clock.lap("witness_verify")
     witness = WitnessState(salt.salt_witness)
     reader = WitnessReader(witness, codes, block.header.number, block.header.parent_hash)
     try:

@@ -18,6 +18,7 @@ from megaeth_node.fixtures import fixture_blocks, load_contracts
 from megaeth_node.types import Block
 from validator.core import validate_block
 from validator.offline import run_offline, validate_fixtures
+from validator.pool import WorkerPool
 
 
 def test_every_fixture_block_is_valid(testdata: Path) -> None:
@@ -96,3 +97,23 @@ def test_tampering_is_always_invalid(i: int, kind: str, field: str, pos: int, bi
         block = replace(block, senders=tuple(senders))
     verdict = validate_block(block, parent.header, salt, mpt, _codes(), TESTNET)
     assert not verdict.valid and verdict.field, verdict
+
+
+@pytest.mark.parametrize("threads", ["1", "2"])  # SALT C threads: a pool worker's share, or both cores
+def test_a_bad_salt_witness_is_the_reported_failure(threads: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MEGAETH_SALT_THREADS", threads)
+    parent, block, salt, mpt = _material(3)
+    for k in range(80, len(salt), max(1, (len(salt) - 80) // 12)):
+        bad = salt[:k] + bytes([salt[k] ^ 0x10]) + salt[k + 1:]
+        verdict = validate_block(block, parent.header, bad, mpt, _codes(), TESTNET)
+        assert not verdict.valid and verdict.field in ("SALT witness", "witness encoding"), (k, verdict)
+
+
+def _salt_threads() -> str:
+    return os.environ.get("MEGAETH_SALT_THREADS", "")
+
+
+def test_pool_workers_share_the_cores() -> None:
+    with WorkerPool(2) as pool:
+        shares = {pool.submit(_salt_threads).result() for _ in range(4)}
+    assert shares == {str(max(1, (os.cpu_count() or 1) // 2))}
