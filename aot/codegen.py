@@ -7,7 +7,8 @@ jumps), stack slots are C locals and clang keeps them in registers (and loops wh
 only step by constants get a copy with those slots in 64-bit locals, see _Narrow); otherwise they
 live in a heap array addressed from a moving `sp`, one C function per block, except that a JUMPI's
 fall-through block is a label inside the JUMPI block's function (see _fallthrough_chains). Constant
-jumps are direct gotos; dynamic jumps go through one `switch` over the JUMPDESTs. Host opcodes call `f->host` with the gas the interpreter would see.
+jumps are direct gotos; dynamic jumps go through one `switch` over the JUMPDESTs. Host opcodes call
+`f->host` with the gas the interpreter would see.
 
 Gas is charged exactly (static cost at block entry, dynamic costs where they arise) but the
 `gas < 0` test is made only where it is observable or needed for termination: on backward constant

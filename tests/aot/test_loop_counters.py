@@ -24,7 +24,8 @@ def _asm(items: list[str | int | bytes]) -> bytes:
             labels[it[1:]] = pc
             pc += 1
         else:
-            pc += 3 if isinstance(it, str) and it.startswith("@") else len(bytes.fromhex(it) if isinstance(it, str) else it)
+            raw = bytes.fromhex(it) if isinstance(it, str) and not it.startswith("@") else it
+            pc += 3 if isinstance(raw, str) else len(raw)
     out = bytearray()
     for it in items:
         if isinstance(it, str) and it.startswith(":"):
@@ -59,7 +60,8 @@ def count_up(step: int) -> bytes:
 def nested() -> bytes:
     """for i = calldata[0]; i != 0; i--: for j = 3; j != 0; j--: acc ^= i * j; return acc."""
     return _asm(["5f35", "5f", "90", ":outer", "80", "15", "@end", "57", "6003", ":inner", "80", "15",
-                 "@next", "57", "80", "82", "02", "83", "18", "92", "50", "6001", "90", "03", "@inner", "56", ":next", "50", "6001", "90", "03", "@outer", "56",
+                 "@next", "57", "80", "82", "02", "83", "18", "92", "50", "6001", "90", "03", "@inner", "56",
+                 ":next", "50", "6001", "90", "03", "@outer", "56",
                  ":end", "50", *RETURN_TOP])
 
 
@@ -70,7 +72,8 @@ def _word(v: int) -> bytes:
 CASES = [
     ("down1", count_down(1), [0, 1, 5, 300, 2**64 - 1, 2**64, 2**64 + 3, 2**255]),
     ("down3", count_down(3), [0, 3, 7, 300, 2**64 + 2]),  # 7, 2^64 + 2: wraps below zero, runs out of gas
-    ("up1", count_up(1), [(10, 0), (2**64 + 2, 2**64 - 5), (2**64 - 1, 2**64 - 9), (5, 2**200), (U256 - 1, U256 - 4)]),
+    ("up1", count_up(1), [(10, 0), (2**64 + 2, 2**64 - 5), (2**64 - 1, 2**64 - 9), (5, 2**200),
+                          (U256 - 1, U256 - 4)]),
     ("up7", count_up(7), [(70, 0), (2**64 + 3, 2**64 - 4), (3, U256 - 4), (1, 2)]),
     ("nested", nested(), [0, 1, 40, 2**64 + 1]),
 ]
