@@ -15,7 +15,7 @@ from struct import Struct
 import lmdb
 import rlp
 
-from megaeth_node.types import Block, Header, Log, Receipt, Transaction, decode_receipt
+from megaeth_node.types import Block, Header, Log, Receipt, Transaction, decode_receipt, rlp_encode
 
 SCHEMA_VERSION = 1
 TABLES = (
@@ -83,8 +83,8 @@ class ChainStore:
             encoded_receipts = [r.encode() for r in receipts]
         txn.put(n, block.header.encode(), db=db["headers"])
         txn.put(block.hash, n, db=db["hashes"])
-        txn.put(n, rlp.encode([list(encoded_txs), list(block.senders)]), db=db["bodies"])
-        txn.put(n, rlp.encode(list(encoded_receipts)), db=db["receipts"])
+        txn.put(n, rlp_encode([list(encoded_txs), list(block.senders)]), db=db["bodies"])
+        txn.put(n, rlp_encode(list(encoded_receipts)), db=db["receipts"])
         for i, tx in enumerate(block.transactions):
             txn.put(tx.hash, n + _U32.pack(i), db=db["tx_index"])
         for r in receipts:
@@ -99,7 +99,7 @@ class ChainStore:
             txn.put(code_hash, code, db=self.db["codes"])
 
     def write_witness(self, txn: lmdb.Transaction, number: int, salt: bytes, mpt: bytes) -> None:
-        txn.put(_U64.pack(number), rlp.encode([salt, mpt]), db=self.db["witnesses"])
+        txn.put(_U64.pack(number), rlp_encode([salt, mpt]), db=self.db["witnesses"])
 
     def witness(self, number: int) -> tuple[bytes, bytes] | None:
         """(bincode SaltWitness, bincode MptWitness) that block `number` executes over."""
@@ -118,7 +118,7 @@ class ChainStore:
     def journal_mini_block(self, txn: lmdb.Transaction, number: int, index: int, timestamp: int,
                            encoded_txs: Iterable[bytes]) -> None:
         """Journal a mini-block of the open block `number` (the transactions' EIP-2718 encodings)."""
-        value = rlp.encode([timestamp, list(encoded_txs)])
+        value = rlp_encode([timestamp, list(encoded_txs)])
         txn.put(_U64.pack(number) + _U32.pack(index), value, db=self.db["journal"])
 
     def clear_journal(self, txn: lmdb.Transaction, number: int) -> None:

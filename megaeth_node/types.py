@@ -49,15 +49,17 @@ keccak256 = keccak
 EMPTY_TRIE_ROOT = keccak(b"\x80")
 
 
-def rlp_encode(item: bytes | int | Sequence[Any]) -> bytes:
-    """RLP of bytes, non-negative ints and (nested) lists: what `rlp.encode` gives for them, without pyrlp's
-    sedes inference (the transaction intake encodes every transaction twice)."""
+def rlp_encode(item: bytes | int | list[Any] | tuple[Any, ...]) -> bytes:
+    """RLP of bytes, non-negative ints and (nested) lists or tuples: what `rlp.encode` gives for them, without
+    pyrlp's sedes inference (the transaction intake encodes every transaction twice)."""
     if isinstance(item, bytes):
         return _rlp_str(item)
     if isinstance(item, int):
         if item < 0:
             raise ChainDataError(f"RLP cannot encode the negative integer {item}")
         return _rlp_str(item.to_bytes((item.bit_length() + 7) // 8, "big")) if item else b"\x80"
+    if not isinstance(item, (list, tuple)):
+        raise ChainDataError(f"RLP cannot encode a {type(item).__name__}")
     payload = b"".join([rlp_encode(x) for x in item])
     return _rlp_len(len(payload), 0xC0) + payload
 

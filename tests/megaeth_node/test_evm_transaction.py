@@ -10,8 +10,8 @@ from megaeth_node.types import DYNAMIC_FEE_TX_TYPE, LEGACY_TX_TYPE, SET_CODE_TX_
 
 U64, U256 = st.integers(0, 2**64 - 1), st.integers(0, 2**256 - 1)
 TO = st.none() | st.binary(min_size=20, max_size=20)
-ACCESS = st.lists(st.tuples(st.binary(min_size=20, max_size=20),
-                            st.lists(st.binary(min_size=32, max_size=32), max_size=3).map(tuple)), max_size=2).map(tuple)
+KEYS = st.lists(st.binary(min_size=32, max_size=32), max_size=3).map(tuple)
+ACCESS = st.lists(st.tuples(st.binary(min_size=20, max_size=20), KEYS), max_size=2).map(tuple)
 
 
 @st.composite

@@ -130,9 +130,10 @@ def test_rlp_encode_equals_pyrlp(item: object) -> None:
     assert rlp_encode(item) == rlp.encode(item)  # type: ignore[arg-type]
 
 
-def test_rlp_encode_rejects_negative_integers() -> None:
-    with pytest.raises(ChainDataError):
-        rlp_encode([1, -1])
+def test_rlp_encode_rejects_negative_integers_and_other_types() -> None:
+    for bad in ([1, -1], [bytearray(b"ab")], "text", None):
+        with pytest.raises(ChainDataError):
+            rlp_encode(bad)  # type: ignore[arg-type]
 
 
 @settings(max_examples=200, deadline=None)
