@@ -38,7 +38,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -435,29 +435,33 @@ def main() -> None:
         addrs = [Account.from_key(k).address for k in keys]
         for name in args.targets.split(","):
             print(f"== {name}", flush=True)
-            try:
-                with running(name, data_dir, args.block_time) as t:
-                    fund(t, pool, dev_keys, addrs)
-                    batched = throughput(t, pool, keys, addrs, "batched", args.batched_per_sender, args.procs,
-                                         args.batch, args.batch_concurrency)
-                    print(f"   batched {batched}", flush=True)
-                    single = throughput(t, pool, keys, addrs, "single", args.single_per_sender, args.procs,
-                                        args.batch, args.concurrency)
-                    print(f"   single  {single}", flush=True)
-                    result[f"{name}_batched_tps"] = batched["tps"]
-                    result[f"{name}_single_tps"] = single["tps"]
-                    result[f"{name}_detail"] = {"batched": batched, "single": single}
-                    if name == "ours":
-                        sync = sync_latency(t, pool, keys, addrs, args.sync_rate, args.sync_seconds, args.procs)
-                        print(f"   sync    {sync}", flush=True)
-                        result["sync_p50_ms"], result["sync_p99_ms"] = sync["p50_ms"], sync["p99_ms"]
-                        result["ours_detail"]["sync"] = sync
-            except (OSError, RuntimeError, TimeoutError) as e:
-                print(f"   {name}: not measured: {e}", flush=True)
-                result[f"{name}_batched_tps"] = result[f"{name}_single_tps"] = None
-                result["notes"][name] = f"not measured: {e}"
-    result.setdefault("sync_p50_ms", None)
-    result.setdefault("sync_p99_ms", None)
+            result[f"{name}_detail"] = {}
+            phases = ["batched", "single"] + (["sync"] if name == "ours" else [])
+            t: Target | None = None
+            with ExitStack() as stack:
+                for phase in phases:
+                    try:
+                        if t is None:  # a fresh process after a phase failed (Anvil sometimes hangs on batches)
+                            t = stack.enter_context(running(name, data_dir, args.block_time))
+                            fund(t, pool, dev_keys, addrs)
+                        if phase == "sync":
+                            out = sync_latency(t, pool, keys, addrs, args.sync_rate, args.sync_seconds, args.procs)
+                            result["sync_p50_ms"], result["sync_p99_ms"] = out["p50_ms"], out["p99_ms"]
+                        else:
+                            per_sender = args.batched_per_sender if phase == "batched" else args.single_per_sender
+                            out = throughput(t, pool, keys, addrs, phase, per_sender, args.procs, args.batch,
+                                             args.batch_concurrency if phase == "batched" else args.concurrency)
+                            result[f"{name}_{phase}_tps"] = out["tps"]
+                        print(f"   {phase:7} {out}", flush=True)
+                        result[f"{name}_detail"][phase] = out
+                    except (OSError, RuntimeError, TimeoutError) as e:
+                        print(f"   {name} {phase}: not measured: {e}", flush=True)
+                        result["notes"][f"{name}_{phase}"] = f"not measured: {e}"
+                        stack.close()
+                        t = None
+    for key in ("sync_p50_ms", "sync_p99_ms", *(f"{n}_{p}_tps" for n in args.targets.split(",")
+                                                  for p in ("batched", "single"))):
+        result.setdefault(key, None)
     result["machine"]["load_avg_1m_end"] = os.getloadavg()[0]
     a_b, a_s = result.get("anvil_batched_tps"), result.get("anvil_single_tps")
     o_b, o_s = result.get("ours_batched_tps"), result.get("ours_single_tps")
