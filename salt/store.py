@@ -26,7 +26,13 @@ from typing import Any
 
 import lmdb
 
-from salt.constants import BUCKET_SLOT_BITS, BUCKET_SLOT_ID_MASK, MIN_BUCKET_SIZE, NUM_META_BUCKETS, STARTING_NODE_ID
+from salt.constants import (
+    BUCKET_SLOT_BITS,
+    BUCKET_SLOT_ID_MASK,
+    MIN_BUCKET_SIZE,
+    NUM_META_BUCKETS,
+    STARTING_NODE_ID,
+)
 from salt.multiproof import ProofSource, create_proof, leaf_start_key
 from salt.pedersen import Backend, PackedChanges, backend
 from salt.shi import Change, ShiState, StateUpdates
@@ -492,8 +498,10 @@ class StateOverlay:
         metas = reader.preloaded_metas()
         if metas is None:
             ms = [shi.meta(b) for b in buckets]
+        elif metas.keys().isdisjoint(buckets):  # all default (the common case)
+            ms = None
         else:
-            ms = [metas.get(b, DEFAULT_META) for b in buckets] if not metas.keys().isdisjoint(buckets) else None
+            ms = [metas.get(b, DEFAULT_META) for b in buckets]
         if ms is None:
             nonces = [0] * len(buckets)
         elif any(m.capacity != MIN_BUCKET_SIZE for m in ms):
@@ -545,7 +553,8 @@ class StateOverlay:
                 leaf_ids.append(n)
                 leaf_olds.append(default_commitment(n) if raw is None else raw)
             stored_from = stored_to
-        leaves = (leaf_ids, [c for c in counts if c], bytes([k & 0xFF for k in keys]), PackedChanges(data.values(), packed))
+        slots_changed = bytes([k & 0xFF for k in keys])
+        leaves = (leaf_ids, [c for c in counts if c], slots_changed, PackedChanges(data.values(), packed))
         return BelowRoot(reader, leaves, {}, {}, 0, leaf_olds), data
 
     def _capacity(self, bucket: int) -> int:

@@ -151,7 +151,8 @@ static uint64_t ahash_suffixed(const uint8_t *data, size_t n0, const uint8_t *su
 }
 
 uint64_t salt_hash_with_nonce(const uint8_t *key, size_t len, uint32_t nonce) {
-    const uint8_t suffix[4] = {(uint8_t)nonce, (uint8_t)(nonce >> 8), (uint8_t)(nonce >> 16), (uint8_t)(nonce >> 24)};
+    const uint8_t suffix[4] = {(uint8_t)nonce, (uint8_t)(nonce >> 8), (uint8_t)(nonce >> 16),
+                               (uint8_t)(nonce >> 24)};
     return ahash_suffixed(key, len, suffix, 4);
 }
 

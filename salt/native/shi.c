@@ -62,7 +62,8 @@ static inline uint32_t probe_slot(const refs *r, int32_t ref, uint32_t nonce) {
 }
 
 /* One bucket's ops on `table` (refs per slot); 0, or 1 when the bucket would resize. */
-static int bucket_ops(const refs *r, int32_t *table, uint32_t used, uint32_t nonce, int32_t op0, int32_t op1) {
+static int bucket_ops(const refs *r, int32_t *table, uint32_t used, uint32_t nonce, int32_t op0,
+                      int32_t op1) {
     for (int32_t op = op0; op < op1; op++) {
         int32_t cur = op;
         uint32_t h = probe_slot(r, op, nonce);
@@ -140,8 +141,9 @@ static size_t put_content(const refs *r, int32_t ref, uint8_t *out, uint32_t *le
     return kl + vl;
 }
 
-int salt_shi_flat(size_t n_buckets, const uint64_t *buckets, const uint32_t *nonces, const uint32_t *entry_off,
-                  const uint8_t *entry_slot, const uint8_t *entry_raw, const uint32_t *op_off, size_t n_ops,
+int salt_shi_flat(size_t n_buckets, const uint64_t *buckets, const uint32_t *nonces,
+                  const uint32_t *entry_off, const uint8_t *entry_slot, const uint8_t *entry_raw,
+                  const uint32_t *op_off, size_t n_ops,
                   const uint8_t *op_data, const uint32_t *op_len, uint32_t *out_count,
                   int32_t *out_used_delta, uint64_t *out_key, int32_t *out_old, int32_t *out_new,
                   uint8_t *out_data, uint32_t *out_lens, size_t *out_n) {
