@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -153,3 +153,37 @@ def test_crash_while_sealing_recovers_both_blocks(tmp_path: Path, monkeypatch: p
         [ACCOUNTS[4].address, 0]))[12:]))]
     again._seal()
     assert _validate_all(again) == 2
+
+
+def test_loop_admits_in_the_mini_block_and_closes_once_the_sealer_is_up(tmp_path: Path) -> None:
+    """While `run` loops, a submission is admitted by the mini-block that executes it (no admission job of its
+    own), and no block closes before the sealer process is up (a seal on the builder would stall mini-blocks)."""
+    node = Sequencer(SequencerSettings(CHAIN, tmp_path, block_time_ms=20,
+                                       alloc={a.address: 10**24 for a in ACCOUNTS}))
+    sealer_up: Future[int] = Future()
+    start_sealer = node._sealer.submit
+    node._sealer.submit = lambda fn, *args: sealer_up if fn is int else start_sealer(fn, *args)  # type: ignore
+    builder_jobs: list[str] = []
+    submit_job = node._builder.submit
+    node._builder.submit = lambda fn, *args: builder_jobs.append(getattr(fn, "__name__", "")) \
+        or submit_job(fn, *args)  # type: ignore[method-assign]
+
+    async def go() -> None:
+        loop = asyncio.create_task(node.run())
+        await asyncio.sleep(0)  # the loop is on
+        tx_hash, included, where = await node.submit_and_wait(_signed(0, 0, b"\x11" * 20, value=1), 30)
+        assert included and where is not None and where[0].transactions[where[1]].hash == tx_hash
+        await asyncio.sleep(0.3)  # 15 block times
+        assert node.head.number == 0 and node._sealing is None and len(node.building().txs) == 1
+        assert "_admit_queued" not in builder_jobs and "_mini_block" in builder_jobs
+        sealer_up.set_result(0)
+        for _ in range(600):
+            if node.head.number >= 1:
+                break
+            await asyncio.sleep(0.1)
+        assert node.head.number >= 1 and node.chain.block(1).transactions[0].hash == tx_hash  # type: ignore
+        node._stopping = True
+        await loop
+        await node.close()
+
+    asyncio.run(go())
