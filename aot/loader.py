@@ -54,7 +54,7 @@ typedef struct aot_frame {
     uint64_t env_valid;
     uint8_t env[16][32];
     void *stack;
-    struct { uint64_t n[4]; uint64_t mu[5]; } mod;
+    struct { uint64_t n[4]; uint64_t mu[5]; uint64_t seen[4]; } mod;
 } aot_frame;
 """
 _LIB_CDEF = ("int aot_mem_resize(aot_frame *f, uint64_t size);\nvoid aot_mem_free(aot_frame *f);\n"

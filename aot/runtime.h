@@ -22,10 +22,13 @@ typedef unsigned _BitInt(512) u512;
 #endif
 
 /* MULMOD by a 4-limb modulus n (not a power of two): mu = floor((2^512 - 1) / n), kept per frame
-   (field arithmetic reduces by one modulus over and over); n[3] == 0 marks an empty cache. */
+   (field arithmetic reduces by one modulus over and over) once n is used twice in a row (`seen` is
+   the last modulus; code alternating moduli, like mulDiv, keeps long division); n[3] == 0 marks an
+   empty entry. */
 typedef struct aot_modcache {
     uint64_t n[4];
     uint64_t mu[5];
+    uint64_t seen[4];
 } aot_modcache;
 
 /* Keep in step with _CDEF in aot/loader.py. */
@@ -587,6 +590,10 @@ RTFN u256 op_mulmod(aot_modcache *c, u256 a, u256 b, u256 n) {
     uint64_t nl[4];
     to_limbs(nl, n);
     if ((nl[0] ^ c->n[0]) | (nl[1] ^ c->n[1]) | (nl[2] ^ c->n[2]) | (nl[3] ^ c->n[3])) {
+        if ((nl[0] ^ c->seen[0]) | (nl[1] ^ c->seen[1]) | (nl[2] ^ c->seen[2]) | (nl[3] ^ c->seen[3])) {
+            memcpy(c->seen, nl, 32);
+            return mod_limbs(p, 8, n);
+        }
         uint64_t ones[8], rem[4];
         memset(ones, 0xff, sizeof ones);
         divmod_limbs(c->mu, rem, ones, nl, 8, 4);

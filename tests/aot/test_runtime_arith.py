@@ -93,13 +93,16 @@ MODULI = (
 
 
 def test_mulmod_barrett_with_a_cached_modulus(tmp_path: Path) -> None:
-    """Runs of MULMOD by one modulus (the cached Barrett constant is reused), then switching moduli."""
+    """Runs of MULMOD by one modulus (Barrett with the cached constant), switching moduli between runs,
+    and moduli alternating call by call (long division, as mulDiv does)."""
     ffi, lib = _library(tmp_path)
     rng = random.Random(77)
     out = ffi.new("uint8_t[32]")
-    for n in MODULI * 2:
-        near = [n - 1, n - 2, n // 2 + 1, (U256 - 1) // n * n % U256, U256 - 1]
-        for _ in range(1500):
+    runs = [[n] * 1500 for n in MODULI * 2]
+    alternating = [[MODULI[(k + i) % 3] for k in range(900)] for i in range(len(MODULI))]
+    for moduli in runs + alternating:
+        for n in moduli:
+            near = [n - 1, n - 2, n // 2 + 1, (U256 - 1) // n * n % U256, U256 - 1]
             a = rng.choice(near) if rng.random() < 0.2 else _operand(rng)
             b = rng.choice(near) if rng.random() < 0.2 else rng.getrandbits(256)
             lib.t_mulmod(a.to_bytes(32, "little"), b.to_bytes(32, "little"), n.to_bytes(32, "little"), out)
