@@ -1765,7 +1765,8 @@ int salt_propagate_main(size_t n, const uint32_t *ids, const uint8_t *olds64,
 /* ---------------------------------------------------------------- leaves → level 1 on a background thread */
 /* Jobs go to a FIFO served by one background thread (the caller's thread keeps its core for Python);
  * salt_leaves_wait runs a job that has not started yet itself instead of blocking, so queued work
- * is shared between the two. After fork() the child starts with an empty queue and no thread. */
+ * is shared between the two. After fork() the child starts with fresh lock and condition, an empty queue
+ * and no thread; jobs the parent had queued or running go back to "queued" for the child's wait to run. */
 typedef struct leaves_job {
     size_t n, n_anc;
     const uint32_t *ids, *counts, *lens;
@@ -1778,15 +1779,17 @@ typedef struct leaves_job {
 
 static pthread_mutex_t g_lq_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t g_lq_cv = PTHREAD_COND_INITIALIZER; /* queue non-empty, or a job done */
-static leaves_job *g_lq_head = NULL, *g_lq_tail = NULL;
+static leaves_job *g_lq_head = NULL, *g_lq_tail = NULL, *g_lq_running = NULL;
 static int g_lq_started = 0;
 
 static void lq_prepare(void) { pthread_mutex_lock(&g_lq_lock); }
 static void lq_parent(void) { pthread_mutex_unlock(&g_lq_lock); }
-static void lq_child(void) {
-    g_lq_head = g_lq_tail = NULL;
+static void lq_child(void) { /* the condition may count the parent's waiting thread: make both anew */
+    if (g_lq_running) g_lq_running->state = 0;
+    g_lq_head = g_lq_tail = g_lq_running = NULL;
     g_lq_started = 0;
-    pthread_mutex_unlock(&g_lq_lock);
+    pthread_mutex_init(&g_lq_lock, NULL);
+    pthread_cond_init(&g_lq_cv, NULL);
 }
 static pthread_once_t g_lq_once = PTHREAD_ONCE_INIT;
 static void lq_init(void) { pthread_atfork(lq_prepare, lq_parent, lq_child); }
@@ -1807,9 +1810,11 @@ static void *lq_main(void *p) {
         g_lq_head = j->next;
         if (!g_lq_head) g_lq_tail = NULL;
         j->state = 1;
+        g_lq_running = j;
         pthread_mutex_unlock(&g_lq_lock);
         leaves_task(j);
         pthread_mutex_lock(&g_lq_lock);
+        g_lq_running = NULL;
         j->state = 2;
         pthread_cond_broadcast(&g_lq_cv);
     }
@@ -1833,7 +1838,8 @@ void *salt_leaves_start(size_t n, const uint32_t *ids, const uint8_t *olds64, co
             g_lq_started = 1;
         }
     }
-    if (g_lq_started) {
+    int queued = g_lq_started; /* read under the lock: another thread may start the thread after we failed */
+    if (queued) {
         if (g_lq_tail)
             g_lq_tail->next = j;
         else
@@ -1842,7 +1848,7 @@ void *salt_leaves_start(size_t n, const uint32_t *ids, const uint8_t *olds64, co
         pthread_cond_broadcast(&g_lq_cv);
     }
     pthread_mutex_unlock(&g_lq_lock);
-    if (!g_lq_started) { /* no thread: do it now */
+    if (!queued) { /* no thread: do it now */
         leaves_task(j);
         j->state = 2;
     }
@@ -1853,14 +1859,16 @@ int salt_leaves_wait(void *job, uint64_t *ecmuls) {
     leaves_job *j = (leaves_job *)job;
     pthread_mutex_lock(&g_lq_lock);
     int run_here = j->state == 0;
-    if (run_here) { /* not started: take it off the queue and run it on this thread */
+    if (run_here) { /* not started: take it off the queue (if a fork did not empty it) and run it here */
         leaves_job **pp = &g_lq_head, *prev = NULL;
-        while (*pp != j) {
+        while (*pp && *pp != j) {
             prev = *pp;
             pp = &(*pp)->next;
         }
-        *pp = j->next;
-        if (g_lq_tail == j) g_lq_tail = prev;
+        if (*pp) {
+            *pp = j->next;
+            if (g_lq_tail == j) g_lq_tail = prev;
+        }
         j->state = 1;
     }
     while (!run_here && j->state != 2) pthread_cond_wait(&g_lq_cv, &g_lq_lock);

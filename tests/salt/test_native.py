@@ -415,6 +415,43 @@ def test_worker_pool_survives_fork(nb, points):
         proc.kill()
 
 
+def _empty_leaves_job() -> int:
+    ffi, lib = native.library()
+    z = ffi.new("uint8_t[64]")
+    job = lib.salt_leaves_start(0, ffi.NULL, z, ffi.NULL, ffi.NULL, ffi.NULL, ffi.NULL, 0, z, z, z, 1)
+    ec = ffi.new("uint64_t *")
+    return lib.salt_leaves_wait(job, ec)
+
+
+def _leaves_jobs_in_child(conn) -> None:  # type: ignore[no-untyped-def]
+    conn.send([_empty_leaves_job() for _ in range(20)])
+
+
+def test_leaves_queue_survives_fork(nb):
+    """A child forked while the leaves thread idles on its condition gets a fresh queue, lock and condition
+    (a copied condition could still count the parent's waiter, and the child's wait then never woke; that
+    depends on timing, so several children are forked)."""
+    import multiprocessing
+    import time
+
+    if "fork" not in multiprocessing.get_all_start_methods():  # pragma: no cover
+        pytest.skip("no fork on this platform")
+    ctx = multiprocessing.get_context("fork")
+    want = [_empty_leaves_job() for _ in range(20)]
+    for _ in range(16):
+        _empty_leaves_job()
+        time.sleep(0.05)  # the queue's thread is now waiting for work
+        parent, child = ctx.Pipe()
+        proc = ctx.Process(target=_leaves_jobs_in_child, args=(child,))
+        proc.start()
+        try:
+            assert parent.poll(10), "forked child hung waiting for a leaves job"
+            assert parent.recv() == want
+            proc.join(10)
+            assert proc.exitcode == 0
+        finally:
+            proc.kill()
+
 # ---------------------------------------------------------------- hashing and the trie-update entry points
 
 
