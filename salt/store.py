@@ -267,14 +267,16 @@ class _OverlayReader:
     def _scan_bucket(self, bucket: int) -> dict[int, SaltValue]:
         """A data bucket's stored slots (from `bucket_raw`): its later slot reads, `bucket_used` and
         (when empty) its level-3 commitment then need no LMDB access. Most buckets hold 0–2 keys."""
-        raw = self._raw.get(bucket)
-        slots = {k: _value_of(v) for k, v in (self.bucket_raw(bucket) if raw is None else raw)}
+        slots = {k: _value_of(v) for k, v in self.bucket_raw(bucket)}
         self._slots[bucket] = slots
         return slots
 
     def bucket_raw(self, bucket: int) -> list[tuple[int, bytes]]:
-        """A data bucket's stored (SaltKey, 94-byte value) pairs, ascending, in one range scan."""
-        out: list[tuple[int, bytes]] = []
+        """A data bucket's stored (SaltKey, 94-byte value) pairs, ascending, in one range scan (once)."""
+        out = self._raw.get(bucket)
+        if out is not None:
+            return out
+        out = []
         start = bucket << BUCKET_SLOT_BITS
         cur = self.kv_cursor
         if cur.set_range(_U64BE.pack(start)):
@@ -508,14 +510,12 @@ class StateOverlay:
             return None
         else:
             nonces = [m.nonce for m in ms]
-        bucket_raw, raws = reader.bucket_raw, reader._raw
+        bucket_raw = reader.bucket_raw
         entry_off = array("I", [0])
         slots = bytearray()
         entries: list[bytes] = []
         for b in buckets:
-            stored = raws.get(b)
-            if stored is None:
-                stored = bucket_raw(b)
+            stored = bucket_raw(b)
             if stored:
                 for k, raw in stored:
                     if k & BUCKET_SLOT_ID_MASK >= MIN_BUCKET_SIZE or len(raw) != SALT_VALUE_LEN:
