@@ -53,7 +53,11 @@ class Usage:
         )
 
 
+NO_USAGE = Usage()
 ACCOUNT_UPDATE = Usage(data_size=ACCOUNT_WRITE_SIZE, kv_updates=1)
+_SLOT_WRITE = Usage(data_size=STORAGE_SLOT_WRITE_SIZE, kv_updates=1)
+_SLOT_WRITE_UNDONE = NO_USAGE - _SLOT_WRITE
+_GROWTH = Usage(state_growth=1)
 CREATED_ACCOUNT = ACCOUNT_UPDATE
 """Recorded for the created account once a create frame exists (§4.3–4.4)."""
 
@@ -78,17 +82,16 @@ def sstore_usage(original: int, present: int, new: int) -> Usage:
     """SSTORE usage, net per slot (§4.3–4.5): first write away from the original value `+40 B, +1 KV`,
     writing the original back `−40 B, −1 KV`; state growth `+1` for 0→0→non-0, `−1` for
     0→non-0→0."""
-    write = Usage(data_size=STORAGE_SLOT_WRITE_SIZE, kv_updates=1)
     if original == present and new != original:
-        change = write
+        change = _SLOT_WRITE
     elif original != present and new == original:
-        change = Usage() - write
+        change = _SLOT_WRITE_UNDONE
     else:
-        change = Usage()
+        change = NO_USAGE
     if original == 0 and present == 0 and new != 0:
-        return change + Usage(state_growth=1)
+        return change + _GROWTH
     if original == 0 and present != 0 and new == 0:
-        return change - Usage(state_growth=1)
+        return change - _GROWTH
     return change
 
 
@@ -106,7 +109,7 @@ def code_deposit_usage(code_length: int) -> Usage:
 class Frame:
     """What an open call frame added so far, and whether its target's account already counts as updated."""
 
-    discardable: Usage = Usage()
+    discardable: Usage = NO_USAGE
     target_updated: bool = False
 
 
@@ -114,7 +117,7 @@ class Frame:
 class Meter:
     """Running tx usage (`total`, may dip below 0 before clamping) and the open-frame stack."""
 
-    total: Usage = Usage()
+    total: Usage = NO_USAGE
     frames: tuple[Frame, ...] = ()
 
 
@@ -125,11 +128,11 @@ def tx_start_meter(start: Usage) -> Meter:
 
 def record(meter: Meter, change: Usage) -> Meter:
     """Add usage to the tx total and to the innermost frame's discardable part (§4.3)."""
-    if not meter.frames:
-        return replace(meter, total=meter.total + change)
-    top = meter.frames[-1]
-    frame = replace(top, discardable=top.discardable + change)
-    return Meter(meter.total + change, meter.frames[:-1] + (frame,))
+    frames = meter.frames
+    if not frames:
+        return Meter(meter.total + change, frames)
+    top = frames[-1]
+    return Meter(meter.total + change, frames[:-1] + (Frame(top.discardable + change, top.target_updated),))
 
 
 def _parent_update(meter: Meter) -> Usage:
@@ -137,25 +140,25 @@ def _parent_update(meter: Meter) -> Usage:
     # sets the mark afterwards, so every value call / create from the same frame counts it again.
     if len(meter.frames) >= 2 and not meter.frames[-2].target_updated:
         return ACCOUNT_UPDATE
-    return Usage()
+    return NO_USAGE
 
 
 def enter_call(meter: Meter, transfers_value: bool, target_empty: bool) -> Meter:
     """Open a call frame (§4.3–4.5; mega-evm `limit/data_size.rs` `record_call`): with a value
     transfer, count the caller frame's target (if not yet updated) and the callee as account updates,
     and `+1` state growth if the callee (through its 7702 delegation) is EIP-161 empty."""
-    meter = replace(meter, frames=meter.frames + (Frame(target_updated=transfers_value),))
+    meter = Meter(meter.total, meter.frames + (Frame(NO_USAGE, transfers_value),))
     if not transfers_value:
         return meter
-    growth = Usage(state_growth=1) if target_empty else Usage()
-    return record(meter, _parent_update(meter) + ACCOUNT_UPDATE + growth)
+    change = _parent_update(meter) + ACCOUNT_UPDATE
+    return record(meter, change + _GROWTH if target_empty else change)
 
 
 def enter_create(meter: Meter) -> Meter:
     """Open a create frame: the creator's account update (if not yet updated) and `+1` state growth;
     the created account is recorded with `CREATED_ACCOUNT` once the frame exists (§4.3–4.5)."""
-    meter = replace(meter, frames=meter.frames + (Frame(target_updated=True),))
-    return record(meter, _parent_update(meter) + Usage(state_growth=1))
+    meter = Meter(meter.total, meter.frames + (Frame(NO_USAGE, True),))
+    return record(meter, _parent_update(meter) + _GROWTH)
 
 
 def exit_frame(meter: Meter, success: bool) -> Meter:
@@ -167,7 +170,7 @@ def exit_frame(meter: Meter, success: bool) -> Meter:
     if not frames:
         return Meter(meter.total, frames)
     parent = frames[-1]
-    merged = replace(parent, discardable=parent.discardable + top.discardable)
+    merged = Frame(parent.discardable + top.discardable, parent.target_updated)
     return Meter(meter.total, frames[:-1] + (merged,))
 
 
