@@ -118,7 +118,7 @@ def _trie_ref(node: bytes) -> bytes:
 def ordered_trie_root(items: Iterable[bytes]) -> bytes:
     """Root of the Merkle-Patricia trie mapping rlp(index) → item (transactions / receipts roots), built in
     one pass (py-trie's HexaryTrie costs ~0.3 ms per item; this runs at every seal and every validation)."""
-    keyed = sorted((bytes(n for b in rlp.encode(i) for n in (b >> 4, b & 15)), item) for i, item in enumerate(items))
+    keyed = sorted((bytes(n for b in rlp_encode(i) for n in (b >> 4, b & 15)), item) for i, item in enumerate(items))
     return keccak(_trie_node(keyed, 0)) if keyed else EMPTY_TRIE_ROOT
 
 
@@ -157,7 +157,7 @@ class Header:
             if opt is None:
                 break
             fields_.append(opt)
-        return rlp.encode(fields_)
+        return rlp_encode(fields_)
 
     @property
     def hash(self) -> bytes:
@@ -221,7 +221,7 @@ class Authorization:
         """The signer of the authorization, or None when it does not recover (EIP-7702: skipped, not fatal)."""
         if self.s > SECP256K1_N // 2:
             return None
-        msg = keccak(SET_CODE_AUTH_MAGIC + rlp.encode([self.chain_id, self.address, self.nonce]))
+        msg = keccak(SET_CODE_AUTH_MAGIC + rlp_encode([self.chain_id, self.address, self.nonce]))
         try:
             return _recover(msg, self.y_parity, self.r, self.s)
         except ChainDataError:
@@ -469,7 +469,7 @@ class Receipt:
             body.append(self.deposit_nonce)
             if self.deposit_receipt_version is not None:
                 body.append(self.deposit_receipt_version)
-        payload = rlp.encode(body)
+        payload = rlp_encode(body)
         return payload if self.tx_type == LEGACY_TX_TYPE else bytes([self.tx_type]) + payload
 
 
