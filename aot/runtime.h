@@ -527,13 +527,14 @@ RTFN u256 op_addmod(u256 a, u256 b, u256 n) {
     return mod_limbs(x, 5, n);
 }
 /* r = x mod n for an 8-limb x and a 4-limb n with its Barrett constant mu (HAC 14.42, b = 2^64, k = 4):
-   q3 = ((x >> 192) * mu) >> 320 is at most 2 below x / n, so x - q3 * n < 3n < 2^320 is computed
-   modulo 2^320 and corrected by at most two subtractions. */
+   q3 = ((x >> 192) * mu) >> 320 is at most 2 below x / n. The partial products below limb 3 (6 of 25)
+   are skipped (HAC 14.44 ii): together they are below 4 * 2^256, so q3 loses at most 1 more. Then
+   x - q3 * n < 4n < 2^320 is computed modulo 2^320 and corrected by at most three subtractions. */
 static u256 barrett(const uint64_t *x, const uint64_t *n, const uint64_t *mu) {
     uint64_t q2[10] = {0}, r[5] = {0};
     for (int i = 0; i < 5; i++) {
         uint64_t c = 0;
-        for (int j = 0; j < 5; j++) {
+        for (int j = i < 3 ? 3 - i : 0; j < 5; j++) {
             u128 t = (u128)x[3 + i] * mu[j] + q2[i + j] + c;
             q2[i + j] = (uint64_t)t;
             c = (uint64_t)(t >> 64);
