@@ -476,6 +476,13 @@ static inline __attribute__((always_inline)) void udivmod(u256 a, u256 b, u256 *
     }
     if ((a >> 64) == 0) { *q = (uint64_t)a / (uint64_t)b; *r = (uint64_t)a % (uint64_t)b; return; }
     to_limbs(u, a);
+    if ((b >> 64) == 0) {  /* a 64-bit divisor (fixed-point arithmetic): one hardware division per limb */
+        uint64_t rem = 0;
+        for (int j = limbs_used(u, 4) - 1; j >= 0; j--) ql[j] = div128(rem, u[j], v[0], &rem);
+        *q = from_limbs(ql);
+        *r = rem;
+        return;
+    }
     int m = limbs_used(u, 4), n = limbs_used(v, 4);
     divmod_limbs(ql, rl, u, v, m, n);
     *q = from_limbs(ql);
