@@ -34,7 +34,7 @@ typedef struct aot_frame {
     uint64_t calldata_size;
     const uint8_t *code;
     uint64_t code_size;
-    uint8_t *mem;
+    char *mem;                 /* uint8_t * in C: char * here makes ffi.unpack give bytes */
     uint64_t mem_size;
     uint64_t mem_cap;
     uint64_t out_offset;
@@ -155,7 +155,7 @@ class Contract:
                               value.to_bytes(32, "little") if value else _ZERO_WORD, is_static)
             if on_exit is not None:
                 on_exit(frame, status)
-            output = bytes(ffi.buffer(frame.mem + frame.out_offset, frame.out_size)) \
+            output = ffi.unpack(frame.mem + frame.out_offset, frame.out_size) \
                 if status in (RETURN, REVERT) and frame.out_size else b""
             return _new_tuple(Outcome, (status, frame.gas, output, frame.refund))  # skips NamedTuple's Python __new__
         finally:
