@@ -64,6 +64,92 @@ def _split_vector(f: Sequence[int]) -> tuple[int, list[tuple[int, int]] | None]:
     return 0, None
 
 
+def _sparse(f: Sequence[int]) -> tuple[int, bytes, bytes]:
+    """`f` as (c, the slots j with f_j ≠ c, those f_j as LE32), c as in `_split_vector` (0 when dense)."""
+    for c in {f[0], f[85], f[170]}:
+        if f.count(c) > DOMAIN * 3 // 4:
+            idx = bytes([j for j, x in enumerate(f) if x != c])
+            return c, idx, b"".join([f[j].to_bytes(32, "little") for j in idx])
+    return 0, bytes(range(DOMAIN)), b"".join([x.to_bytes(32, "little") for x in f])
+
+
+class _Sums:
+    """The prover's two sums over `agg_z = Σ_{i: z_i = z} r^i·f_{n_i}`: `quotient()` =
+    Σ_z (agg_z(X) − agg_z(z)) / (X − z) and `combine(inv_tz)` = Σ_z agg_z(X) / (t − z), evaluation form.
+    This reference aggregates in Python and sums with the backend's dense `fr_*`; `_SparseSums` in C."""
+
+    def __init__(self, q: Queries, vectors: Sequence[Sequence[int]], r: int) -> None:
+        self.zs, self.packed = _aggregate_reference(q, vectors, r)
+
+    def quotient(self) -> list[int]:
+        aprime, inv_aprime, inv_small = _barycentric()
+        return backend().fr_quotient_sum(self.packed, self.zs, inv_small, aprime, inv_aprime)
+
+    def combine(self, inv_tz: Sequence[int]) -> list[int]:
+        return backend().fr_combine(self.packed, [inv_tz[z] for z in self.zs])
+
+
+class _SparseSums:
+    """`_Sums` on the node vectors in sparse form (`_sparse`), in C (`fr_quotient_sparse`, `fr_combine_sparse`)."""
+
+    def __init__(self, q: Queries, vectors: Sequence[Sequence[int]], r: int) -> None:
+        used = sorted(set(q.node))
+        index = {n: i for i, n in enumerate(used)}
+        self.nodes = [_sparse(vectors[n]) for n in used]
+        self.node = [index[n] for n in q.node]
+        self.z, self.r = q.z, r
+
+    def quotient(self) -> list[int]:
+        return backend().fr_quotient_sparse(  # type: ignore[attr-defined]
+            self.nodes, self.node, self.z, self.r, _quotient_constants()
+        )
+
+    def combine(self, inv_tz: Sequence[int]) -> list[int]:
+        return backend().fr_combine_sparse(self.nodes, self.node, self.z, self.r, inv_tz)  # type: ignore[attr-defined]
+
+
+def _sums(q: Queries, vectors: Sequence[Sequence[int]], r: int) -> _Sums | _SparseSums:
+    """The C sums when the backend has them (`salt.native`), else the reference."""
+    if hasattr(backend(), "fr_quotient_sparse"):
+        return _SparseSums(q, vectors, r)
+    return _Sums(q, vectors, r)
+
+
+@cache
+def _quotient_constants() -> tuple[tuple[int, ...], ...]:
+    """`fr_quotient_sparse`'s constants: 1/d, A'(j), 1/A'(j) and `Σ_{j≠z} 1/(A'(j)·(j − z))` per z."""
+    aprime, inv_aprime, inv_small = _barycentric()
+    sums = tuple(
+        sum(inv_aprime[j] * (inv_small[j - z] if j > z else R - inv_small[z - j]) for j in range(DOMAIN) if j != z) % R
+        for z in range(DOMAIN)
+    )
+    return inv_small, aprime, inv_aprime, sums
+
+
+def _aggregate_reference(q: Queries, vectors: Sequence[Sequence[int]], r: int) -> tuple[bytes, bytes]:
+    """The distinct z (first-query order) and their agg_z packed LE32 (256 scalars each), on Python
+    integers: a constant background plus a vector per z, since most node vectors repeat one value
+    (empty slots, default children) and only their other entries are added."""
+    split = {n: _split_vector(vectors[n]) for n in set(q.node)}
+    agg: dict[int, list[int]] = {}
+    background: dict[int, int] = {}
+    ri = 1
+    for n, z in zip(q.node, q.z, strict=True):
+        acc = agg.get(z)
+        if acc is None:
+            acc = agg[z] = [0] * DOMAIN
+        c, sparse = split[n]
+        if sparse is None:
+            agg[z] = [a + ri * x for a, x in zip(acc, vectors[n])]
+        else:
+            background[z] = background.get(z, 0) + ri * c
+            for j, dx in sparse:
+                acc[j] += ri * dx
+        ri = ri * r % R
+    zs = bytes(agg)
+    return zs, b"".join([((a + background.get(z, 0)) % R).to_bytes(32, "little") for z in zs for a in agg[z]])
+
+
 def batch_inverse(values: Sequence[int]) -> list[int]:
     """Inverses mod r of non-zero scalars with one exponentiation (Montgomery's trick)."""
     prefix = [1] * (len(values) + 1)
@@ -170,33 +256,11 @@ def check_multiproof(q: Queries, proof: bytes, proof_points: Sequence[bytes]) ->
 
 def open_multiproof(q: Queries, vectors: Sequence[Sequence[int]]) -> bytes:
     """spec §6.5: the 576-byte proof of the queries, given each node's 256 evaluations `vectors[n]`."""
-    aprime, inv_aprime, inv_small = _barycentric()
     tr = Transcript(b"st")
     _record_queries(tr, q)
     r = tr.challenge(b"r")
-
-    # agg_z = Σ_{i: z_i = z} r^i·f_{n_i}, as a constant background plus a vector: most node vectors
-    # repeat one value (empty slots, default children), so only their other entries are added.
-    split = {n: _split_vector(vectors[n]) for n in set(q.node)}
-    agg: dict[int, list[int]] = {}
-    background: dict[int, int] = {}
-    ri = 1
-    for n, z in zip(q.node, q.z, strict=True):
-        acc = agg.get(z)
-        if acc is None:
-            acc = agg[z] = [0] * DOMAIN
-        c, sparse = split[n]
-        if sparse is None:
-            agg[z] = [a + ri * x for a, x in zip(acc, vectors[n])]
-        else:
-            background[z] = background.get(z, 0) + ri * c
-            for j, dx in sparse:
-                acc[j] += ri * dx
-        ri = ri * r % R
-
-    zs = bytes(agg)
-    packed = b"".join([((a + background.get(z, 0)) % R).to_bytes(32, "little") for z in zs for a in agg[z]])
-    g = backend().fr_quotient_sum(packed, zs, inv_small, aprime, inv_aprime)  # Σ_z (agg_z(X) − agg_z(z)) / (X − z)
+    sums = _sums(q, vectors, r)
+    g = sums.quotient()  # Σ_z (agg_z(X) − agg_z(z)) / (X − z)
     d64 = backend().commit(g)
     d = _compress(d64)
     tr.append_point(b"D", d)
@@ -205,7 +269,7 @@ def open_multiproof(q: Queries, vectors: Sequence[Sequence[int]]) -> bytes:
         raise ValueError("challenge t fell inside the domain (probability ~2^-245)")
     inv_tz = _inv_t_minus_domain(t)
 
-    g1 = backend().fr_combine(packed, [inv_tz[z] for z in zs])  # Σ_z agg_z(X) / (t − z)
+    g1 = sums.combine(inv_tz)  # Σ_z agg_z(X) / (t − z)
     e64 = backend().commit(g1)
     tr.append_point(b"E", _compress(e64))
     g3 = [(u - v) % R for u, v in zip(g1, g, strict=True)]

@@ -26,6 +26,7 @@ import tempfile
 import threading
 from array import array
 from collections.abc import Callable, Sequence
+from typing import Any
 from functools import cache
 from pathlib import Path
 
@@ -37,7 +38,7 @@ __all__ = ["NativeBackend", "NativeBuildError", "build", "library", "default_thr
 SOURCE_DIR = Path(__file__).resolve().with_name("native")
 SOURCES = ("banderwagon.c", "hashes.c", "shi.c")
 HEADERS = ("banderwagon.h", "salt_internal.h")
-ABI_VERSION = 7
+ABI_VERSION = 8
 COMMON_FLAGS = ("-O3", "-fPIC", "-shared", "-std=gnu11", "-fno-strict-aliasing")
 NATIVE_FLAGS = ("-march=native", "-mtune=native")
 LINK_FLAGS = ("-lpthread",)
@@ -260,6 +261,9 @@ _EINDEX = -3
 _IDENTITY_START = bytes(32) + (1).to_bytes(32, "little")  # (0, 1)
 
 
+SparseVector = tuple[int, bytes, bytes]  # (c, slots where the vector is not c, LE32 values there)
+
+
 class NativeBackend:
     """Same API as `salt.pedersen.PythonBackend`, computed in C (see module docstring)."""
 
@@ -268,6 +272,7 @@ class NativeBackend:
     def __init__(self, threads: int | None = None, *, portable: bool = False) -> None:
         self._ffi, self._lib = library(portable)
         self.threads = default_threads() if threads is None else max(1, threads)
+        self._bary: tuple[Sequence[Sequence[int]], bytes] | None = None  # packed prover constants
 
     def warm(self) -> None:
         """Build the fixed-base tables now instead of on the first commitment."""
@@ -572,6 +577,51 @@ class NativeBackend:
         )
         if rc != 0:
             raise MemoryError(f"salt_fr_quotient_sum failed: rc={rc}")
+        return _unpack_scalars(out)
+
+    def fr_quotient_sparse(
+        self, nodes: Sequence[SparseVector], node: Sequence[int], zs: Sequence[int], r: int, bary: Sequence[Sequence[int]]
+    ) -> list[int]:
+        """Prover (§6.5): `fr_quotient_sum` of `agg_z = Σ_{i: zs[i] = z} r^i·nodes[node[i]]`, the node
+        vectors in sparse form `(c, slots, LE32 values there)`; `bary` = (1/d, A'(j), 1/A'(j),
+        Σ_{j≠z} 1/(A'(j)·(j − z))), 256 scalars each (1/0 unused)."""
+        if self._bary is None or self._bary[0] is not bary:
+            self._bary = (bary, _pack_scalars([0, *bary[0][1:], *bary[1], *bary[2], *bary[3]], 4 * 256))
+        return self._sparse_call(self._lib.salt_fr_quotient_sparse, nodes, node, zs, r, self._bary[1])
+
+    def fr_combine_sparse(
+        self, nodes: Sequence[SparseVector], node: Sequence[int], zs: Sequence[int], r: int, zcoefs: Sequence[int]
+    ) -> list[int]:
+        """Prover (§6.5): `Σ_i r^i·zcoefs[zs[i]]·nodes[node[i]]` (node vectors as for `fr_quotient_sparse`)."""
+        return self._sparse_call(self._lib.salt_fr_combine_sparse, nodes, node, zs, r, _pack_scalars(zcoefs, 256))
+
+    def _sparse_call(
+        self, fn: Any, nodes: Sequence[SparseVector], node: Sequence[int], zs: Sequence[int], r: int, consts: bytes
+    ) -> list[int]:
+        nq = len(node)
+        if len(zs) != nq:
+            raise ValueError(f"{nq} query nodes but {len(zs)} points")
+        idx = b"".join([ix for _, ix, _ in nodes])
+        vals = b"".join([v for _, _, v in nodes])
+        if len(vals) != 32 * len(idx):
+            raise ValueError("sparse vectors need 32 value bytes per slot")
+        out = bytearray(32 * 256)
+        ffi = self._ffi
+        rc = fn(
+            len(nodes),
+            ffi.from_buffer(_pack_scalars([c for c, _, _ in nodes], len(nodes)) or b"\0"),
+            ffi.from_buffer("uint32_t[]", array("I", [len(ix) for _, ix, _ in nodes])) if nodes else ffi.NULL,
+            ffi.from_buffer(idx or b"\0"),
+            ffi.from_buffer(vals or b"\0"),
+            nq,
+            ffi.from_buffer("uint32_t[]", array("I", node)) if nq else ffi.NULL,
+            ffi.from_buffer(bytes(zs) or b"\0"),
+            ffi.from_buffer((r % _R).to_bytes(32, "little")),
+            ffi.from_buffer(consts),
+            ffi.from_buffer(out),
+        )
+        if rc != 0:
+            raise (ValueError if rc == _EINDEX else MemoryError)(f"sparse prover sum failed: rc={rc}")
         return _unpack_scalars(out)
 
     def fr_combine(self, vectors: bytes, coefs: Sequence[int]) -> list[int]:

@@ -29,7 +29,7 @@
 #endif
 #define NWIN (SALT_W10 + (254 - 10 * SALT_W10 + 8) / 9)
 #define PER_BASE ((size_t)SALT_W10 * 512 + (size_t)(NWIN - SALT_W10) * 256) /* table entries per base */
-#define ABI_VERSION 7
+#define ABI_VERSION 8
 
 static inline int win_bits(int j) { return j < SALT_W10 ? 10 : 9; }
 /* First table entry of window j (entries k·2^(offset)·G for k = 1..2^(w-1)). */
@@ -2000,5 +2000,168 @@ int salt_fr_combine(const uint8_t *vecs32, size_t n, const uint8_t *coefs32, uin
     for (int j = 0; j < 256; j++) fr_store(out32 + 32 * j, &out[j]);
     free(v);
     free(c);
+    return 0;
+}
+
+/* Node vectors in sparse form (prover, §6.5), in Montgomery form: vector n is c[n] except at its
+ * counts[n] slots idx[off[n]..], where it is c[n] + dv[off[n]..]. */
+typedef struct {
+    fq *c, *dv;
+    size_t *off;
+    const uint32_t *counts;
+    const uint8_t *idx;
+} fr_sparse;
+
+static void fr_sparse_free(fr_sparse *s) {
+    free(s->c);
+    free(s->dv);
+    free(s->off);
+}
+
+static int fr_sparse_load(fr_sparse *s, size_t n_nodes, const uint8_t *consts32, const uint32_t *counts,
+                          const uint8_t *idx, const uint8_t *vals32, size_t nq, const uint32_t *node) {
+    for (size_t i = 0; i < nq; i++)
+        if (node[i] >= n_nodes) return SALT_EINDEX;
+    size_t total = 0;
+    for (size_t n = 0; n < n_nodes; n++) total += counts[n];
+    s->c = malloc((n_nodes ? n_nodes : 1) * sizeof(fq));
+    s->dv = malloc((total ? total : 1) * sizeof(fq));
+    s->off = malloc((n_nodes ? n_nodes : 1) * sizeof(size_t));
+    s->counts = counts;
+    s->idx = idx;
+    if (!s->c || !s->dv || !s->off) {
+        fr_sparse_free(s);
+        return SALT_ENOMEM;
+    }
+    size_t k = 0;
+    for (size_t n = 0; n < n_nodes; n++) {
+        fr_load(&s->c[n], consts32 + 32 * n);
+        s->off[n] = k;
+        for (uint32_t e = 0; e < counts[n]; e++, k++) {
+            fr_load(&s->dv[k], vals32 + 32 * k);
+            fr_sub(s->dv[k].v, s->dv[k].v, s->c[n].v);
+        }
+    }
+    return 0;
+}
+
+static inline int fr_is_zero(const fq *a) { return !(a->v[0] | a->v[1] | a->v[2] | a->v[3]); }
+
+int salt_fr_quotient_sparse(size_t n_nodes, const uint8_t *consts32, const uint32_t *counts, const uint8_t *idx,
+                            const uint8_t *vals32, size_t nq, const uint32_t *node, const uint8_t *z,
+                            const uint8_t *r32, const uint8_t *bary32, uint8_t *out32) {
+    enum { D = 256 };
+    fr_sparse s;
+    int rc = fr_sparse_load(&s, n_nodes, consts32, counts, idx, vals32, nq, node);
+    if (rc) return rc;
+    fq *acc = calloc((size_t)D * D, sizeof(fq)), *k = fr_load_many(bary32, 4); /* all-zero bits = 0 */
+    if (!acc || !k) {
+        free(acc);
+        free(k);
+        fr_sparse_free(&s);
+        return SALT_ENOMEM;
+    }
+    const fq *inv_small = k, *aprime = k + D, *inv_aprime = k + 2 * D, *sums = k + 3 * D;
+    /* agg_z minus its constant part (a constant has a zero quotient): Σ r^i·(f_{n_i} − c_{n_i}). */
+    int slot[D], zs[D], nz = 0;
+    for (int j = 0; j < D; j++) slot[j] = -1;
+    fq r, ri, t, q;
+    fr_load(&r, r32);
+    fr_load(&ri, (const uint8_t[32]){1});
+    for (size_t i = 0; i < nq; i++) {
+        int sl = slot[z[i]];
+        if (sl < 0) {
+            sl = slot[z[i]] = nz;
+            zs[nz++] = z[i];
+        }
+        fq *a = acc + (size_t)sl * D;
+        const uint32_t n = node[i];
+        const uint8_t *ix = s.idx + s.off[n];
+        const fq *dv = s.dv + s.off[n];
+        for (uint32_t e = 0; e < s.counts[n]; e++) {
+            fr_mul(&t, &ri, &dv[e]);
+            fr_add_m(&a[ix[e]], &a[ix[e]], &t);
+        }
+        fr_mul(&ri, &ri, &r);
+    }
+    /* g_j = Σ_z (a_j − a_z)/(j − z) for j ≠ z, g_z −= A'(z)·Σ_{j≠z} (a_j − a_z)/((j − z)·A'(j)); with
+     * d = a_z: the terms are p_j − u_j for p_j = a_j/(j − z) (zero where a_j = 0), u_j = d/(j − z), and
+     * Σ_j u_j/A'(j) = d·sums[z]. */
+    fq g[D], neg_inv[D];
+    for (int d = 0; d < D; d++) {
+        fr_sub(neg_inv[d].v, FQ_ZERO.v, inv_small[d].v);
+        g[d] = FQ_ZERO;
+    }
+    for (int sl = 0; sl < nz; sl++) {
+        const int zz = zs[sl];
+        const fq *a = acc + (size_t)sl * D, d = a[zz];
+        const int dz = fr_is_zero(&d);
+        fq at = FQ_ZERO;
+        for (int j = 0; j < D; j++) {
+            if (j == zz) continue;
+            const fq *inv = j > zz ? &inv_small[j - zz] : &neg_inv[zz - j];
+            if (!fr_is_zero(&a[j])) {
+                fr_mul(&q, &a[j], inv);
+                fr_mul(&t, &inv_aprime[j], &q);
+                fr_add_m(&at, &at, &t);
+                if (!dz) {
+                    fr_mul(&t, &d, inv);
+                    fr_sub(q.v, q.v, t.v);
+                }
+                fr_add_m(&g[j], &g[j], &q);
+            } else if (!dz) {
+                fr_mul(&t, &d, inv);
+                fr_sub(g[j].v, g[j].v, t.v);
+            }
+        }
+        if (!dz) {
+            fr_mul(&t, &d, &sums[zz]);
+            fr_sub(at.v, at.v, t.v);
+        }
+        fr_mul(&t, &aprime[zz], &at);
+        fr_sub(g[zz].v, g[zz].v, t.v);
+    }
+    for (int j = 0; j < D; j++) fr_store(out32 + 32 * j, &g[j]);
+    free(acc);
+    free(k);
+    fr_sparse_free(&s);
+    return 0;
+}
+
+int salt_fr_combine_sparse(size_t n_nodes, const uint8_t *consts32, const uint32_t *counts, const uint8_t *idx,
+                           const uint8_t *vals32, size_t nq, const uint32_t *node, const uint8_t *z,
+                           const uint8_t *r32, const uint8_t *zcoefs32, uint8_t *out32) {
+    enum { D = 256 };
+    fr_sparse s;
+    int rc = fr_sparse_load(&s, n_nodes, consts32, counts, idx, vals32, nq, node);
+    if (rc) return rc;
+    fq *zc = fr_load_many(zcoefs32, 1);
+    if (!zc) {
+        fr_sparse_free(&s);
+        return SALT_ENOMEM;
+    }
+    fq acc[D], bg = FQ_ZERO, r, ri, ki, t;
+    for (int j = 0; j < D; j++) acc[j] = FQ_ZERO;
+    fr_load(&r, r32);
+    fr_load(&ri, (const uint8_t[32]){1});
+    for (size_t i = 0; i < nq; i++) {
+        const uint32_t n = node[i];
+        fr_mul(&ki, &ri, &zc[z[i]]);
+        fr_mul(&t, &ki, &s.c[n]);
+        fr_add_m(&bg, &bg, &t);
+        const uint8_t *ix = s.idx + s.off[n];
+        const fq *dv = s.dv + s.off[n];
+        for (uint32_t e = 0; e < s.counts[n]; e++) {
+            fr_mul(&t, &ki, &dv[e]);
+            fr_add_m(&acc[ix[e]], &acc[ix[e]], &t);
+        }
+        fr_mul(&ri, &ri, &r);
+    }
+    for (int j = 0; j < D; j++) {
+        fr_add_m(&t, &acc[j], &bg);
+        fr_store(out32 + 32 * j, &t);
+    }
+    free(zc);
+    fr_sparse_free(&s);
     return 0;
 }

@@ -39,6 +39,12 @@
  *   the domain 0..255 for nz vectors f_z (256 scalars each) at points zs; consts32 holds 3×256
  *   scalars: 1/d for d = 0..255 (entry 0 unused), A'(j), 1/A'(j). salt_fr_combine: Σ_i c_i·v_i of
  *   n 256-scalar vectors. Outputs 256 scalars mod r.
+ * salt_fr_quotient_sparse / salt_fr_combine_sparse (prover, §6.5): the same two sums over the nq
+ *   queries (node[i], z[i]) with agg_z = Σ_{i: z_i = z} r^i·f_{node[i]}, node vectors in sparse form:
+ *   vector n is consts32[n] except at its counts[n] slots (next in idx, values next in vals32).
+ *   quotient: g as salt_fr_quotient_sum; bary32 holds 4×256 scalars: 1/d (entry 0 unused), A'(j),
+ *   1/A'(j), Σ_{j≠z} 1/(A'(j)·(j − z)). combine: Σ_i r^i·zcoefs32[z_i]·f_{node[i]}. 256 scalars out;
+ *   SALT_EINDEX when a node index is >= n_nodes.
  */
 #ifndef SALT_BANDERWAGON_H
 #define SALT_BANDERWAGON_H
@@ -77,6 +83,12 @@ int salt_leaves_wait(void *job, uint64_t *ecmuls);
 int salt_fr_quotient_sum(const uint8_t *agg32, const uint8_t *zs, size_t nz, const uint8_t *consts32,
                          uint8_t *out32);
 int salt_fr_combine(const uint8_t *vecs32, size_t n, const uint8_t *coefs32, uint8_t *out32);
+int salt_fr_quotient_sparse(size_t n_nodes, const uint8_t *consts32, const uint32_t *counts, const uint8_t *idx,
+                            const uint8_t *vals32, size_t nq, const uint32_t *node, const uint8_t *z,
+                            const uint8_t *r32, const uint8_t *bary32, uint8_t *out32);
+int salt_fr_combine_sparse(size_t n_nodes, const uint8_t *consts32, const uint32_t *counts, const uint8_t *idx,
+                           const uint8_t *vals32, size_t nq, const uint32_t *node, const uint8_t *z,
+                           const uint8_t *r32, const uint8_t *zcoefs32, uint8_t *out32);
 int salt_shi_flat(size_t n_buckets, const uint64_t *buckets, const uint32_t *nonces,
                   const uint32_t *entry_off, const uint8_t *entry_slot, const uint8_t *entry_raw,
                   const uint32_t *op_off, size_t n_ops,
@@ -86,7 +98,7 @@ int salt_shi_flat(size_t n_buckets, const uint64_t *buckets, const uint32_t *non
 /* END CDEF */
 
 /* Return codes of the int functions: 0 ok, SALT_ENOTABLES (tables not built), SALT_ENOMEM,
- * SALT_EINDEX (generator index >= n_bases). salt_decompress_many returns -1 when every point
+ * SALT_EINDEX (generator index >= n_bases; node index >= n_nodes). salt_decompress_many returns -1 when every point
  * decodes, else the index of the first bad point with *error_code = 1 (x >= q), 2 (d·x² = 1),
  * 3 (y² not a square), 4 (not in the subgroup). */
 #define SALT_ENOTABLES (-1)

@@ -554,6 +554,35 @@ def test_prover_scalar_field_ops_match_reference(nb):
             be.fr_combine(packed, coefs[:-1])
 
 
+def test_prover_sparse_sums_match_reference(nb):
+    """fr_quotient_sparse / fr_combine_sparse (sparse node vectors, in C) give the reference's scalars:
+    ipa._aggregate_reference summed by PythonBackend.fr_quotient_sum / fr_combine."""
+    from salt.ipa import Queries, _aggregate_reference, _barycentric, _quotient_constants, _sparse
+
+    aprime, inv_aprime, inv_small = _barycentric()
+    rng = random.Random(23)
+    for n_nodes, n_queries in [(1, 1), (4, 30), (60, 400)]:
+        vectors = []
+        for _ in range(n_nodes):
+            c = rng.choice([0, R - 1, rng.randrange(R)])
+            f = [c] * 256
+            for j in rng.sample(range(256), rng.choice([0, 1, 64, 65, 200, 256])):
+                f[j] = rng.randrange(R)
+            vectors.append(f)
+        node = [rng.randrange(n_nodes) for _ in range(n_queries)]
+        zs = [rng.choice([0, 255, rng.randrange(256)]) for _ in range(n_queries)]
+        r, zcoefs = rng.randrange(R), [rng.randrange(R) for _ in range(256)]
+        sparse = [_sparse(f) for f in vectors]
+        distinct, packed = _aggregate_reference(Queries([b""] * n_nodes, [b""] * n_nodes, node, zs, [0] * n_queries), vectors, r)
+        want = PY.fr_quotient_sum(packed, distinct, inv_small, aprime, inv_aprime)
+        assert nb.fr_quotient_sparse(sparse, node, zs, r, _quotient_constants()) == want
+        want = PY.fr_combine(packed, [zcoefs[z] for z in distinct])
+        assert nb.fr_combine_sparse(sparse, node, zs, r, zcoefs) == want
+    assert nb.fr_quotient_sparse([], [], [], 5, _quotient_constants()) == [0] * 256
+    with pytest.raises(ValueError):
+        nb.fr_combine_sparse([_sparse([1] * 256)], [1], [0], 5, zcoefs)
+
+
 def test_large_trie_update_threads_agree():
     """A batch big enough for the threaded slot hashing and map_to_scalars (≥ 512 deltas, ≥ 1024
     points per level): the same commitments on 1 and 2 threads, and as one batch or two halves."""
