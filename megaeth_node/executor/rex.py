@@ -883,7 +883,18 @@ class RexState(OpState):
 
 
 def rex_gas_used(transaction: SignedTransactionAPI, computation: ComputationAPI) -> int:
-    """Receipt gas (§3 steps 7–8, §4.7) from `gas.tx.tx_gas_used`."""
+    """Receipt gas (§3 steps 7–8, §4.7), kept on the finalized computation: the executor's fee-vault
+    credit and then the receipt (`RexVM.finalize_gas_used`) ask for it, with nothing changing between."""
+    cached = getattr(computation, "_rex_gas_used", None)
+    if cached is not None and cached[0] is transaction:
+        return cached[1]  # type: ignore[no-any-return]
+    gas = _rex_gas_used(transaction, computation)
+    computation._rex_gas_used = (transaction, gas)  # type: ignore[attr-defined]
+    return gas
+
+
+def _rex_gas_used(transaction: SignedTransactionAPI, computation: ComputationAPI) -> int:
+    """`gas.tx.tx_gas_used` of the finalized computation."""
     rex: RexMeters = computation.state.rex  # type: ignore[attr-defined]
     floor = floor_gas(rex.spec, tx_gas_inputs(transaction))
     eip7702_refund = computation.msg.refund
