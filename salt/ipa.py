@@ -117,12 +117,13 @@ def _sums(q: Queries, vectors: Sequence[Sequence[int]], r: int) -> _Sums | _Spar
 
 @cache
 def _quotient_constants() -> tuple[tuple[int, ...], ...]:
-    """`fr_quotient_sparse`'s constants: 1/d, A'(j), 1/A'(j) and `Σ_{j≠z} 1/(A'(j)·(j − z))` per z."""
+    """`fr_quotient_sparse`'s constants: 1/d, A'(j), 1/A'(j) and `s_z = Σ_{j≠z} 1/(A'(j)·(j − z))`, which
+    is `H_z / A'(z)` for `H_z = Σ_{k≠z} 1/(z − k)` (the residue at z of the partial fractions of 1/A)."""
     aprime, inv_aprime, inv_small = _barycentric()
-    sums = tuple(
-        sum(inv_aprime[j] * (inv_small[j - z] if j > z else R - inv_small[z - j]) for j in range(DOMAIN) if j != z) % R
-        for z in range(DOMAIN)
-    )
+    harmonic = [0] * DOMAIN  # harmonic[n] = Σ_{d=1..n} 1/d
+    for d in range(1, DOMAIN):
+        harmonic[d] = (harmonic[d - 1] + inv_small[d]) % R
+    sums = tuple(inv_aprime[z] * (harmonic[z] - harmonic[DOMAIN - 1 - z]) % R for z in range(DOMAIN))
     return inv_small, aprime, inv_aprime, sums
 
 

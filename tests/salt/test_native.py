@@ -554,6 +554,18 @@ def test_prover_scalar_field_ops_match_reference(nb):
             be.fr_combine(packed, coefs[:-1])
 
 
+def test_quotient_constant_sums_match_their_definition():
+    """ipa's closed form of s_z = Σ_{j≠z} 1/(A'(j)·(j − z)) equals the sum itself."""
+    from salt.ipa import _barycentric, _quotient_constants
+
+    _, inv_aprime, inv_small = _barycentric()
+    direct = [
+        sum(inv_aprime[j] * (inv_small[j - z] if j > z else R - inv_small[z - j]) for j in range(256) if j != z) % R
+        for z in range(256)
+    ]
+    assert list(_quotient_constants()[3]) == direct
+
+
 def test_prover_sparse_sums_match_reference(nb):
     """fr_quotient_sparse / fr_combine_sparse (sparse node vectors, in C) give the reference's scalars:
     ipa._aggregate_reference summed by PythonBackend.fr_quotient_sum / fr_combine."""
