@@ -70,7 +70,7 @@ class FrameMemory:
         return memoryview(self.read_bytes(start_position, size))
 
     def read_bytes(self, start_position: int, size: int) -> bytes:
-        return bytes(ffi.buffer(self.frame.mem + start_position, size)) if size else b""
+        return ffi.unpack(self.frame.mem + start_position, size) if size else b""
 
     def copy(self, destination: int, source: int, length: int) -> None:
         if length:
