@@ -392,27 +392,33 @@ def _commit_in_child(conn, olds, deltas) -> None:  # type: ignore[no-untyped-def
     conn.send(native.NativeBackend(threads=2).commit_deltas(olds, deltas))
 
 
-def test_worker_pool_survives_fork(nb, points):
-    """A child forked after the C worker pool started gets a fresh pool (no deadlock, same result)."""
+def _in_forked_child(target, args: tuple, timeout: float, hang: str) -> object:  # type: ignore[no-untyped-def]
+    """What `target(conn, *args)` sends from a forked child; fails with `hang` if nothing comes in time."""
     import multiprocessing
 
     if "fork" not in multiprocessing.get_all_start_methods():  # pragma: no cover
         pytest.skip("no fork on this platform")
+    ctx = multiprocessing.get_context("fork")
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(target=target, args=(child, *args))
+    proc.start()
+    try:
+        assert parent.poll(timeout), hang
+        got = parent.recv()
+        proc.join(10)
+        assert proc.exitcode == 0
+        return got
+    finally:
+        proc.kill()
+
+
+def test_worker_pool_survives_fork(nb, points):
+    """A child forked after the C worker pool started gets a fresh pool (no deadlock, same result)."""
     rng = random.Random(29)
     deltas = [[(rng.randrange(256), rng.randrange(R)) for _ in range(3)] for _ in range(200)]
     olds = [points[i % 24] for i in range(200)]
     want = native.NativeBackend(threads=2).commit_deltas(olds, deltas)  # parallel: pool workers start
-    ctx = multiprocessing.get_context("fork")
-    parent, child = ctx.Pipe()
-    proc = ctx.Process(target=_commit_in_child, args=(child, olds, deltas))
-    proc.start()
-    try:
-        assert parent.poll(60), "forked child hung in the C worker pool"
-        assert parent.recv() == want
-        proc.join(10)
-        assert proc.exitcode == 0
-    finally:
-        proc.kill()
+    assert _in_forked_child(_commit_in_child, (olds, deltas), 60, "forked child hung in the C worker pool") == want
 
 
 def _empty_leaves_job() -> int:
@@ -431,26 +437,14 @@ def test_leaves_queue_survives_fork(nb):
     """A child forked while the leaves thread idles on its condition gets a fresh queue, lock and condition
     (a copied condition could still count the parent's waiter, and the child's wait then never woke; that
     depends on timing, so several children are forked)."""
-    import multiprocessing
     import time
 
-    if "fork" not in multiprocessing.get_all_start_methods():  # pragma: no cover
-        pytest.skip("no fork on this platform")
-    ctx = multiprocessing.get_context("fork")
     want = [_empty_leaves_job() for _ in range(20)]
     for _ in range(16):
         _empty_leaves_job()
         time.sleep(0.05)  # the queue's thread is now waiting for work
-        parent, child = ctx.Pipe()
-        proc = ctx.Process(target=_leaves_jobs_in_child, args=(child,))
-        proc.start()
-        try:
-            assert parent.poll(10), "forked child hung waiting for a leaves job"
-            assert parent.recv() == want
-            proc.join(10)
-            assert proc.exitcode == 0
-        finally:
-            proc.kill()
+        assert _in_forked_child(_leaves_jobs_in_child, (), 10, "forked child hung waiting for a leaves job") == want
+
 
 # ---------------------------------------------------------------- hashing and the trie-update entry points
 
