@@ -54,9 +54,9 @@ def literal(v: int) -> str:
 
 @dataclass(slots=True)
 class _Narrow:
-    """Register-mode loop versioning: the blocks of loop `blocks` are emitted twice, the second copy
-    (labels N<pc>) holding stack slots `slots` as uint64_t locals n<i> (a counter is then one 64-bit
-    register). Edges from outside the loop into an `entries` block enter the copy when those slots are
+    """Register-mode loop versioning: the blocks of loop `blocks` are emitted 1 + `copies` times, the
+    copies (labels N<copy>_<pc>) holding stack slots `slots` as uint64_t locals n<i> (a counter is then one
+    64-bit register). Edges from outside the loop into an `entries` block enter the copy when those slots are
     below 2^64; the copy writes the slots back and continues in the 256-bit code when a value leaves
     that range (checked by the 64-bit step's overflow flag). A small loop gets `copies` such copies
     in a ring: a backward jump moves to the next copy and only the last copy's backward jumps test
