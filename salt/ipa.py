@@ -54,23 +54,33 @@ def _barycentric() -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
     return tuple(aprime), tuple(batch_inverse(aprime)), (0, *batch_inverse(list(range(1, DOMAIN))))
 
 
-def _split_vector(f: Sequence[int]) -> tuple[int, list[tuple[int, int]] | None]:
-    """(c, [(j, f_j − c) for f_j ≠ c]) for a value c among f_0, f_85, f_170 that fills over 3/4 of
-    `f`, or (0, None) when there is none (the vector is then aggregated densely)."""
-    f = list(f)
+def _background(f: list[int]) -> int | None:
+    """A value among f_0, f_85, f_170 that fills over 3/4 of `f`, if any (most node vectors repeat one
+    value: empty slots, default children)."""
     for c in {f[0], f[85], f[170]}:
         if f.count(c) > DOMAIN * 3 // 4:
-            return c, [(j, x - c) for j, x in enumerate(f) if x != c]
-    return 0, None
+            return c
+    return None
+
+
+def _split_vector(f: Sequence[int]) -> tuple[int, list[tuple[int, int]] | None]:
+    """(c, [(j, f_j − c) for f_j ≠ c]) for the `_background` value c of `f`, or (0, None) when there is
+    none (the vector is then aggregated densely)."""
+    f = list(f)
+    c = _background(f)
+    if c is None:
+        return 0, None
+    return c, [(j, x - c) for j, x in enumerate(f) if x != c]
 
 
 def _sparse(f: Sequence[int]) -> tuple[int, bytes, bytes]:
-    """`f` as (c, the slots j with f_j ≠ c, those f_j as LE32), c as in `_split_vector` (0 when dense)."""
-    for c in {f[0], f[85], f[170]}:
-        if f.count(c) > DOMAIN * 3 // 4:
-            idx = bytes([j for j, x in enumerate(f) if x != c])
-            return c, idx, b"".join([f[j].to_bytes(32, "little") for j in idx])
-    return 0, bytes(range(DOMAIN)), b"".join([x.to_bytes(32, "little") for x in f])
+    """`f` as (c, the slots j with f_j ≠ c, those f_j as LE32) for its `_background` c (0 when dense)."""
+    f = list(f)
+    c = _background(f)
+    if c is None:
+        return 0, bytes(range(DOMAIN)), b"".join([x.to_bytes(32, "little") for x in f])
+    idx = bytes([j for j, x in enumerate(f) if x != c])
+    return c, idx, b"".join([f[j].to_bytes(32, "little") for j in idx])
 
 
 class _Sums:
