@@ -1,5 +1,5 @@
 """Bytecode analysis: instructions, JUMPDESTs, basic blocks with static gas and stack summaries,
-reachability and (when they exist) static stack heights.
+reachability, loops (`Program.loops`) and (when they exist) static stack heights.
 
 A block starts at offset 0, at every JUMPDEST and after every terminator or undefined opcode. A block
 ending in an undefined opcode (0xFE included) stays in the graph and fails at run time (spec/aot.md §8.1–2).
@@ -69,6 +69,49 @@ class Program:
             out.append(b.next_pc)
         if b.target is not None and b.target in self.jumpdests:
             out.append(b.target)
+        return out
+
+    def loops(self, blocks: list[int]) -> list[set[int]]:
+        """The strongly connected components of the constant-jump graph over `blocks` that contain a cycle
+        (Tarjan)."""
+        index: dict[int, int] = {}
+        low: dict[int, int] = {}
+        on: set[int] = set()
+        stack: list[int] = []
+        out: list[set[int]] = []
+        inside = set(blocks)
+        for root in blocks:
+            if root in index:
+                continue
+            work = [(root, iter([s for s in self.successors(self.blocks[root]) if s in inside]))]
+            index[root] = low[root] = len(index)
+            stack.append(root)
+            on.add(root)
+            while work:
+                v, it = work[-1]
+                w = next(it, None)
+                if w is not None:
+                    if w not in index:
+                        index[w] = low[w] = len(index)
+                        stack.append(w)
+                        on.add(w)
+                        work.append((w, iter([s for s in self.successors(self.blocks[w]) if s in inside])))
+                    elif w in on:
+                        low[v] = min(low[v], index[w])
+                    continue
+                work.pop()
+                if work:
+                    low[work[-1][0]] = min(low[work[-1][0]], low[v])
+                if low[v] == index[v]:
+                    comp = set()
+                    while True:
+                        w = stack.pop()
+                        on.discard(w)
+                        comp.add(w)
+                        if w == v:
+                            break
+                    if len(comp) > 1 or v in self.successors(self.blocks[v]):
+                        out.append(comp)
         return out
 
 

@@ -467,53 +467,10 @@ def _emit_registers(prog: Program, name: str) -> list[str]:
     return head + body + tail
 
 
-def _loops(prog: Program, blocks: list[int]) -> list[set[int]]:
-    """The strongly connected components of the constant-jump graph that contain a cycle (Tarjan)."""
-    index: dict[int, int] = {}
-    low: dict[int, int] = {}
-    on: set[int] = set()
-    stack: list[int] = []
-    out: list[set[int]] = []
-    inside = set(blocks)
-    for root in blocks:
-        if root in index:
-            continue
-        work = [(root, iter([s for s in prog.successors(prog.blocks[root]) if s in inside]))]
-        index[root] = low[root] = len(index)
-        stack.append(root)
-        on.add(root)
-        while work:
-            v, it = work[-1]
-            w = next(it, None)
-            if w is not None:
-                if w not in index:
-                    index[w] = low[w] = len(index)
-                    stack.append(w)
-                    on.add(w)
-                    work.append((w, iter([s for s in prog.successors(prog.blocks[w]) if s in inside])))
-                elif w in on:
-                    low[v] = min(low[v], index[w])
-                continue
-            work.pop()
-            if work:
-                low[work[-1][0]] = min(low[work[-1][0]], low[v])
-            if low[v] == index[v]:
-                comp = set()
-                while True:
-                    w = stack.pop()
-                    on.discard(w)
-                    comp.add(w)
-                    if w == v:
-                        break
-                if len(comp) > 1 or v in prog.successors(prog.blocks[v]):
-                    out.append(comp)
-    return out
-
-
 def _narrow_loops(prog: Program, emitted: dict[int, _BlockEmitter]) -> list[_Narrow]:
     """Loops with counter slots: slots every block of the loop leaves alone or steps by a constant."""
     out = []
-    for comp in _loops(prog, list(emitted)):
+    for comp in prog.loops(list(emitted)):
         steps: dict[int, bool] = {}
         for s in comp:
             for k, step in emitted[s].writes.items():
