@@ -67,6 +67,9 @@ STOP, RETURN, REVERT, OOG, BAD_JUMP, UNDERFLOW, OVERFLOW, INVALID, HOST_ERROR, S
 HOST_ENV, HOST_SLOAD = 0x100, 0x200
 SLOT_WARM, SLOT_WARMED, SLOT_DIRTY = 1, 2, 4
 SLOT_SIZE = ffi.sizeof("aot_slot")
+_OFFSETS = {"GAS": ffi.offsetof("aot_frame", "gas"), "MEM": ffi.offsetof("aot_frame", "mem"),
+            "OUT_OFFSET": ffi.offsetof("aot_frame", "out_offset"), "OUT_SIZE": ffi.offsetof("aot_frame", "out_size"),
+            "REFUND": ffi.offsetof("aot_frame", "refund")}
 
 HostFn = Callable[[Any, int, int], int]
 
@@ -100,27 +103,41 @@ class Library:
     (each keeps its memory, stack and storage-cache buffers between runs)."""
 
     def __init__(self, path: Path, names: list[str], cc: Compiler | None = None) -> None:
-        """Load `path`; with `cc`, entries are called through aot.invoke's extension (else libffi)."""
+        """Load `path`; with `cc`, entries are run through aot.invoke's extension (else libffi)."""
         self.path, self._cc = path, cc
         lib_ffi = cffi.FFI()
         lib_ffi.include(ffi)
         lib_ffi.cdef(_LIB_CDEF + "\n".join(ENTRY.format(n) for n in names))
         self._ffi = lib_ffi
         self.lib = lib_ffi.dlopen(str(path))
-        self.frames: list[tuple[Any, list[Any], Any]] = []
+        self.frames: list[tuple[Any, list[Any], Any, int]] = []
 
-    def new_frame(self) -> tuple[Any, list[Any], Any]:
-        """A frame with its host box (box[0] serves host calls) and the handle keeping the box alive."""
+    def new_frame(self) -> tuple[Any, list[Any], Any, int]:
+        """A frame with its host box (box[0] serves host calls), the handle keeping the box alive and
+        the frame's address."""
         frame = ffi.gc(ffi.new("aot_frame *"), self.lib.aot_mem_free)
         box: list[Any] = [_no_host]
         handle = ffi.new_handle(box)
         frame.host, frame.handle = _host_trampoline, handle
-        return frame, box, handle
+        return frame, box, handle, int(ffi.cast("uintptr_t", frame))
 
-    def function(self, name: str) -> Callable[..., int]:
-        """Entry `name` as `(frame, gas, calldata, size, callvalue, is_static) -> status`."""
+    def function(self, name: str) -> Callable[..., Outcome]:
+        """Entry `name` as `(frame_address, gas, calldata, callvalue, is_static) -> Outcome` (callvalue:
+        32 little-endian bytes or None for zero)."""
         fn = getattr(self.lib, name)
-        return fn if self._cc is None else invoke.entry(self._cc, runtime_dir(), self._ffi, fn)
+        if self._cc is not None:
+            address = int(self._ffi.cast("uintptr_t", fn))
+            run = invoke.runner(self._cc, runtime_dir(), _OFFSETS, Outcome, address)
+            if run is not None:
+                return run
+
+        def run_libffi(address: int, gas: int, calldata: bytes, value: bytes | None, is_static: bool) -> Outcome:
+            frame = ffi.cast("aot_frame *", address)
+            status = fn(frame, gas, calldata, len(calldata), value or _ZERO_WORD, is_static)
+            output = ffi.unpack(frame.mem + frame.out_offset, frame.out_size) \
+                if status in (RETURN, REVERT) and frame.out_size else b""
+            return _new_tuple(Outcome, (status, frame.gas, output, frame.refund))  # skips NamedTuple's __new__
+        return run_libffi
 
     def mem_resize(self, frame: Any, size: int) -> bool:
         return bool(self.lib.aot_mem_resize(frame, size))
@@ -145,19 +162,16 @@ class Contract:
         adapters), `on_exit(frame, status)` after it ran, before the frame goes back to the pool."""
         frames = self._frames
         entry = frames.pop() if frames else self.library.new_frame()
-        frame, box = entry[0], entry[1]
+        box = entry[1]
         if host is not None:
             box[0] = host
         try:
             if on_frame is not None:
-                on_frame(frame)
-            status = self._fn(frame, gas, calldata, len(calldata),
-                              value.to_bytes(32, "little") if value else _ZERO_WORD, is_static)
+                on_frame(entry[0])
+            out = self._fn(entry[3], gas, calldata, value.to_bytes(32, "little") if value else None, is_static)
             if on_exit is not None:
-                on_exit(frame, status)
-            output = ffi.unpack(frame.mem + frame.out_offset, frame.out_size) \
-                if status in (RETURN, REVERT) and frame.out_size else b""
-            return _new_tuple(Outcome, (status, frame.gas, output, frame.refund))  # skips NamedTuple's Python __new__
+                on_exit(entry[0], out[0])
+            return out
         finally:
             box[0] = _no_host
             if len(frames) < POOL_SIZE:

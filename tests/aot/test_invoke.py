@@ -20,3 +20,16 @@ def test_extension_and_libffi_calls_agree(tmp_path: Path) -> None:
     outcomes = [Contract(lib, "fib", FIB).run(10**6, data) for lib in (fast, plain)]
     assert outcomes[0] == outcomes[1]
     assert int.from_bytes(outcomes[0].output, "big") == 12200160415121876738
+
+
+CALLVALUE_THEN_REVERT = bytes.fromhex("346000526000351560105760206000fd5b60206000f3")  # REVERT unless word 0 is 0
+
+
+def test_extension_and_libffi_agree_on_value_and_revert(tmp_path: Path) -> None:
+    cc = find_compiler()
+    fast = build_library(cc, [("c", analyse(CALLVALUE_THEN_REVERT))], tmp_path / "c.so")
+    plain = Library(fast.path, ["c"])
+    for data, value, status in ((bytes(32), 7, 1), ((1).to_bytes(32, "big"), 2**255 + 3, 2), (b"", 0, 1)):
+        outs = [Contract(lib, "c", CALLVALUE_THEN_REVERT).run(10**5, data, value=value) for lib in (fast, plain)]
+        assert outs[0] == outs[1]
+        assert (outs[0].status, int.from_bytes(outs[0].output, "big")) == (status, value)
