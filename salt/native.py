@@ -28,17 +28,19 @@ from array import array
 from collections.abc import Callable, Sequence
 from typing import Any
 from functools import cache
+from itertools import accumulate, chain
+from operator import add
 from pathlib import Path
 
 from salt import banderwagon as bw
 from salt.pedersen import PackedChanges, SlotChange
 
-__all__ = ["NativeBackend", "NativeBuildError", "build", "library", "default_threads"]
+__all__ = ["NativeBackend", "NativeBuildError", "PackedOps", "build", "library", "default_threads"]
 
 SOURCE_DIR = Path(__file__).resolve().with_name("native")
 SOURCES = ("banderwagon.c", "hashes.c", "shi.c")
 HEADERS = ("banderwagon.h", "salt_internal.h")
-ABI_VERSION = 8
+ABI_VERSION = 9
 COMMON_FLAGS = ("-O3", "-fPIC", "-shared", "-std=gnu11", "-fno-strict-aliasing")
 NATIVE_FLAGS = ("-march=native", "-mtune=native")
 LINK_FLAGS = ("-lpthread",)
@@ -264,6 +266,34 @@ _IDENTITY_START = bytes(32) + (1).to_bytes(32, "little")  # (0, 1)
 SparseVector = tuple[int, bytes, bytes]  # (c, slots where the vector is not c, LE32 values there)
 
 
+class PackedOps:
+    """A batch's plain-key ops in `salt_shi_flat`'s input form: op i is key ‖ value at starts[i] in
+    `data` with lengths lens[2i], lens[2i+1] (0xFFFFFFFF: delete) in data bucket buckets[i]; `keys`
+    and `values` are kept for the caller (value None = delete)."""
+
+    __slots__ = ("keys", "values", "buckets", "data", "lens", "starts", "sizes")
+
+    def __init__(self, keys: Sequence[bytes], values: Sequence[bytes | None], buckets: Sequence[int]) -> None:
+        n = len(keys)
+        if len(values) != n or len(buckets) != n:
+            raise ValueError("pack_ops: keys, values and buckets do not match")
+        self.keys, self.values = keys, values
+        self.buckets = array("Q", buckets)
+        vals = [b"" if v is None else v for v in values]
+        self.data = b"".join(chain.from_iterable(zip(keys, vals))) or b"\0"
+        self.lens = lens = array("I", bytes(8 * n))
+        lens[0::2] = array("I", map(len, keys))
+        lens[1::2] = array("I", [_EMPTY_LEN if v is None else len(v) for v in values])
+        self.sizes = sizes = array("I", map(add, map(len, keys), map(len, vals)))
+        starts = array("I", accumulate(sizes, initial=0))
+        if len(self.data) != starts.pop() and n:
+            raise ValueError("pack_ops: keys and values must be bytes")
+        self.starts = starts
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+
 class NativeBackend:
     """Same API as `salt.pedersen.PythonBackend`, computed in C (see module docstring)."""
 
@@ -461,6 +491,11 @@ class NativeBackend:
 
         return wait
 
+    def pack_ops(self, keys: Sequence[bytes], values: Sequence[bytes | None], buckets: Sequence[int]) -> PackedOps:
+        """A batch's plain-key ops (upsert `values[i]`, or delete when None, of `keys[i]` in data bucket
+        `buckets[i]`) packed once for `shi_flat`."""
+        return PackedOps(keys, values, buckets)
+
     def shi_flat(
         self,
         buckets: Sequence[int],
@@ -468,34 +503,34 @@ class NativeBackend:
         entry_off: array,
         entry_slots: bytes,
         entries: Sequence[bytes],
-        op_off: array,
-        ops: Sequence[tuple[int, bytes, bytes | None]],
-    ) -> tuple[list[int], list[int], list[int], list[int], list[int], tuple[bytes, array]] | None:
+        ops: PackedOps,
+        idx: Sequence[int],
+    ) -> tuple[list[int], list[int], array, array, array, tuple[bytes, array]] | None:
         """SHI ops of flat buckets in C (`salt_shi_flat`, §2.3): `entries` are the buckets' stored
-        94-byte slots (slot numbers in `entry_slots`, bucket i's at entry_off[i]..entry_off[i+1]-1),
-        `ops` (bucket, key, value or None = delete) theirs at op_off[i]..op_off[i+1]-1. Returns None
-        when a bucket would resize (the caller runs the Python path), else (changed-slot count and
-        occupancy change per bucket, changed SaltKeys ascending, their old and new content as -1 =
-        empty, op index or len(ops) + entry index, packed (data, lens) of old/new key ‖ value)."""
-        nb, n_ops, n_ent = len(buckets), len(ops), len(entries)
-        if len(nonces) != nb or len(entry_off) != nb + 1 or len(op_off) != nb + 1 or op_off[nb] != n_ops \
-                or entry_off[nb] != n_ent or len(entry_slots) != n_ent:
-            raise ValueError("shi_flat: bucket, entry and op arrays do not match")
+        94-byte slots (slot numbers in `entry_slots`, bucket i's at entry_off[i]..entry_off[i+1]-1);
+        the ops are `ops[j] for j in idx`, grouped by bucket in the order of `buckets`, each bucket's
+        in idx order. Returns None when a bucket would resize (the caller runs the Python path), else
+        (changed-slot count and occupancy change per bucket, changed SaltKeys ascending, their old and
+        new content as -1 = empty, op index into `ops` or len(ops) + entry index (those three as
+        arrays), packed (data, lens) of old/new key ‖ value)."""
+        nb, n_ops, n_ent = len(buckets), len(idx), len(entries)
+        if len(nonces) != nb or len(entry_off) != nb + 1 or entry_off[nb] != n_ent or len(entry_slots) != n_ent:
+            raise ValueError("shi_flat: bucket and entry arrays do not match")
         raw = b"".join(entries)
         if len(raw) != 94 * n_ent:
             raise ValueError("shi_flat: stored entries must be 94 bytes")
-        data = b"".join([k if v is None else k + v for _, k, v in ops])
-        lens = array("I", [x for _, k, v in ops for x in (len(k), _EMPTY_LEN if v is None else len(v))])
+        idx_a = array("I", idx)
+        sizes = ops.sizes
         room = 2 * n_ent + n_ops
         out_count = array("I", bytes(4 * nb))
         out_delta = array("i", bytes(4 * nb))
         out_key = array("Q", bytes(8 * room))
         out_old = array("i", bytes(4 * room))
         out_new = array("i", bytes(4 * room))
-        out_data = bytearray(2 * len(raw) + len(data) + 1)
+        out_data = bytearray(2 * len(raw) + sum(map(sizes.__getitem__, idx_a)) + 1)
         out_lens = array("I", bytes(8 * room))
-        out_n = self._ffi.new("size_t[2]")
         ffi = self._ffi
+        out_n = ffi.new("size_t[2]")
         rc = self._lib.salt_shi_flat(
             nb,
             ffi.from_buffer("uint64_t[]", array("Q", buckets)),
@@ -503,10 +538,13 @@ class NativeBackend:
             ffi.from_buffer("uint32_t[]", entry_off),
             ffi.from_buffer(entry_slots or b"\0"),
             ffi.from_buffer(raw or b"\0"),
-            ffi.from_buffer("uint32_t[]", op_off),
             n_ops,
-            ffi.from_buffer(data or b"\0"),
-            ffi.from_buffer("uint32_t[]", lens or array("I", [0])),
+            ffi.from_buffer("uint32_t[]", idx_a or array("I", [0])),
+            len(ops),
+            ffi.from_buffer("uint64_t[]", ops.buckets or array("Q", [0])),
+            ffi.from_buffer(ops.data),
+            ffi.from_buffer("uint32_t[]", ops.lens or array("I", [0])),
+            ffi.from_buffer("uint32_t[]", ops.starts or array("I", [0])),
             ffi.from_buffer("uint32_t[]", out_count or array("I", [0])),
             ffi.from_buffer("int32_t[]", out_delta or array("i", [0])),
             ffi.from_buffer("uint64_t[]", out_key or array("Q", [0])),
@@ -524,9 +562,9 @@ class NativeBackend:
         return (
             out_count.tolist(),
             out_delta.tolist(),
-            out_key[:n].tolist(),
-            out_old[:n].tolist(),
-            out_new[:n].tolist(),
+            out_key[:n],
+            out_old[:n],
+            out_new[:n],
             (bytes(out_data[:size]) or b"\0", out_lens[: 2 * n]),
         )
 

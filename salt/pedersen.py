@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from functools import cache
 from operator import mul
 from typing import Protocol
@@ -25,15 +25,26 @@ Delta = tuple[int, int]  # (generator index 0..255, scalar)
 SlotChange = tuple[SaltValue | None, SaltValue | None]  # (old, new) slot content
 
 
-class PackedChanges(list[SlotChange]):
-    """Slot changes that also carry their C input form (`packed`: old and new key ‖ value bytes and
-    lengths, 0xFFFFFFFF = empty, as `salt.native` packs them), e.g. from `NativeBackend.shi_flat`."""
+class PackedChanges(Sequence[SlotChange]):
+    """`n` slot changes in their C input form (`packed`: old and new key ‖ value bytes and lengths,
+    0xFFFFFFFF = empty, as `salt.native` packs them), e.g. from `NativeBackend.shi_flat`. The C backend
+    reads only `packed`; the (old, new) pairs are made by `build` when first read."""
 
-    __slots__ = ("packed",)
+    __slots__ = ("packed", "_n", "_build", "_items")
 
-    def __init__(self, changes: Iterable[SlotChange], packed: tuple[bytes, object]) -> None:
-        super().__init__(changes)
+    def __init__(self, n: int, packed: tuple[bytes, object], build: Callable[[], list[SlotChange]]) -> None:
         self.packed = packed
+        self._n = n
+        self._build = build
+        self._items: list[SlotChange] | None = None
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, i):  # type: ignore[no-untyped-def]
+        if self._items is None:
+            self._items = self._build()
+        return self._items[i]
 
 
 class Backend(Protocol):

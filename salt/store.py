@@ -14,11 +14,10 @@ from __future__ import annotations
 import gc
 import threading
 from array import array
-from collections import Counter
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import partial
-from itertools import accumulate
 from operator import itemgetter
 from pathlib import Path
 from struct import Struct
@@ -28,7 +27,6 @@ import lmdb
 
 from salt.constants import (
     BUCKET_SLOT_BITS,
-    BUCKET_SLOT_ID_MASK,
     MIN_BUCKET_SIZE,
     NUM_META_BUCKETS,
     STARTING_NODE_ID,
@@ -290,6 +288,40 @@ class _OverlayReader:
         self._raw[bucket] = out
         return out
 
+    def flat_buckets(self, buckets: list[int]) -> tuple[array, bytes, list[bytes], list[bytes]] | None:
+        """Stored slots and level-3 commitments of data buckets (ascending) for the C SHI path, in one
+        pass of range scans (not cached): (entry offsets per bucket, slot numbers, 94-byte values,
+        commitments); None when a bucket holds a slot beyond 255 or a value of another size."""
+        cur = self.kv_cursor
+        set_range, key, value, step = cur.set_range, cur.key, cur.value, cur.next
+        node_get, pack = self.node_get, _U64BE.pack
+        entry_off = array("I", [0])
+        slots = bytearray()
+        entries: list[bytes] = []
+        leaf_olds: list[bytes] = []
+        for b in buckets:
+            lo = b << BUCKET_SLOT_BITS
+            n = len(entries)
+            if set_range(pack(lo)):
+                end, flat_end = pack(lo + (1 << BUCKET_SLOT_BITS)), pack(lo + MIN_BUCKET_SIZE)
+                k = key()
+                while k < end:
+                    v = value()
+                    if k >= flat_end or len(v) != SALT_VALUE_LEN:
+                        return None
+                    slots.append(k[7])
+                    entries.append(v)
+                    if not step():
+                        break
+                    k = key()
+            if len(entries) == n:  # flat and empty: the default level-3 commitment (§4.4)
+                leaf_olds.append(_DATA_LEAF_DEFAULT)
+            else:
+                raw = node_get(pack(_BUCKET0 + b))
+                leaf_olds.append(_DATA_LEAF_DEFAULT if raw is None else raw)
+            entry_off.append(len(entries))
+        return entry_off, bytes(slots), entries, leaf_olds
+
     def preloaded_metas(self) -> dict[int, BucketMeta] | None:
         """Every stored metadata entry (bucket → meta) when few enough were preloaded, else None."""
         metas = self._metas
@@ -408,6 +440,34 @@ def _scan(cur: lmdb.Cursor, start: int) -> list[tuple[int, bytes]]:
     return out
 
 
+class _FlatResult:
+    """One group's slot changes from the C SHI path (`StateOverlay._flat_group`) as C returned them:
+    changed SaltKeys `keys` (ascending), their old and new content as -1 (empty), an op index into
+    `ops` or len(ops) + an index into the stored `entries`; occupancy change per bucket."""
+
+    __slots__ = ("ops", "entries", "keys", "olds", "news", "buckets", "deltas")
+
+    def __init__(self, ops: Any, entries: list[bytes], keys: list[int], olds: list[int], news: list[int],
+                 buckets: list[int], deltas: list[int]) -> None:
+        self.ops, self.entries, self.keys, self.olds, self.news = ops, entries, keys, olds, news
+        self.buckets, self.deltas = buckets, deltas
+
+    def changes(self) -> list[Change]:
+        """(old, new) slot content of each changed key."""
+        op_keys, op_values, entries = self.ops.keys, self.ops.values, self.entries
+        n_ops = len(op_keys)
+        out = []
+        for o, nw in zip(self.olds, self.news):
+            if nw < 0:
+                new = None
+            elif nw < n_ops:
+                new = _new_value((op_keys[nw], op_values[nw]))
+            else:
+                new = _value_of(entries[nw - n_ops])
+            out.append((None if o < 0 else _value_of(entries[o - n_ops]), new))
+        return out
+
+
 class StateOverlay:
     """One block's uncommitted changes over a `SaltStore` (§5): apply → new root; commit or discard."""
 
@@ -419,9 +479,24 @@ class StateOverlay:
         raw = self._reader.node_get(_U64BE.pack(0))
         self._base_root = default_commitment(0) if raw is None else raw
         self._reader.node_cache = store._node_cache_for(self._base_root, self._txn.cursor(db=store.nodes_db))
-        self.shi = ShiState(self._reader, be=self.be)
-        self.updates = StateUpdates()
+        self._shi = ShiState(self._reader, be=self.be)
+        self._updates = StateUpdates()
+        # The last apply's updates of its Python-path groups and its C-path groups' compact results,
+        # not yet in `_shi` / `_updates` (see `_settle`).
+        self._pending: tuple[StateUpdates, list[_FlatResult]] | None = None
         self.last: TrieResult | None = None
+
+    @property
+    def shi(self) -> ShiState:
+        """The overlay's SHI state: its slot cache and bucket usage hold every change applied."""
+        self._settle()
+        return self._shi
+
+    @property
+    def updates(self) -> StateUpdates:
+        """All SALT-level changes (SaltKey → (old, new)) applied so far, chained."""
+        self._settle()
+        return self._updates
 
     def plain_value(self, plain_key: bytes) -> bytes | None:
         """Current value of a plain key (overlay over committed state)."""
@@ -436,33 +511,44 @@ class StateOverlay:
         (`Backend.leaves_to_level1`). Buckets never interact, so
         the slot layout and the updates are those of one sorted pass (§2.3 history independence; a
         group is worked in bucket order, each bucket's keys in sorted order);
-        a group that resizes a bucket (metadata writes land in level-1 node 1) is updated last."""
+        a group that resizes a bucket (metadata writes land in level-1 node 1) is updated last.
+        The C path's slot changes stay in C's compact form until `shi`, `updates`, a read, the next
+        apply or the commit needs them (`_settle`)."""
         with _no_cyclic_gc():
             return self._apply(_sorted_items(items))
 
     def _apply(self, ordered: list[tuple[bytes, bytes | None]]) -> bytes:
-        shi, reader, be = self.shi, self._reader, self.be
+        self._settle()
+        shi, reader, be = self._shi, self._reader, self.be
         flat = getattr(be, "shi_flat", None) if not shi.cache else None  # C SHI needs untouched buckets
-        buckets = shi.prepare([k for k, _ in ordered], probes=flat is None)  # C hashes its own probes
-        n_groups = max(1, min(_MAX_GROUPS, len(ordered) // _GROUP_KEYS))
-        groups: list[list[tuple[int, bytes, bytes | None]]] = [[] for _ in range(n_groups)]
-        for b, (k, v) in zip(buckets, ordered):
-            groups[(b >> 16) * n_groups >> 8].append((b, k, v))
-        for group in groups:  # ascending buckets: LMDB reads in key order (stable: each bucket's keys stay sorted)
-            group.sort(key=itemgetter(0))
+        keys = [k for k, _ in ordered]
+        buckets = shi.prepare(keys, probes=flat is None)  # C hashes its own probes
+        n = len(ordered)
+        n_groups = max(1, min(_MAX_GROUPS, n // _GROUP_KEYS))
+        # Op indices in bucket order (stable: each bucket's keys stay sorted), cut into groups of
+        # whole level-1 subtrees: group g holds the buckets b with (b >> 16) · n_groups >> 8 == g.
+        order = sorted(range(n), key=buckets.__getitem__)
+        by_bucket = [buckets[i] for i in order]
+        cuts = [0, *(bisect_left(by_bucket, -(-g * 256 // n_groups) << 16) for g in range(1, n_groups)), n]
+        ops = be.pack_ops(keys, [v for _, v in ordered], buckets) if flat is not None else None  # type: ignore[attr-defined]
         capacity = self._capacity
         all_ups = StateUpdates()
+        flats: list[_FlatResult] = []
         parts: list[BelowRoot] = []
         deferred: dict[int, Change] = {}
-        last = max(i for i, g in enumerate(groups) if g) if ordered else 0
+        last = max((g for g in range(n_groups) if cuts[g] < cuts[g + 1]), default=0)
         try:
-            for i, group in enumerate(groups):
-                part = self._flat_group(group, flat) if flat is not None and group else None
+            for g in range(n_groups):
+                lo, hi = cuts[g], cuts[g + 1]
+                if lo == hi:
+                    continue
+                part = self._flat_group(ops, order[lo:hi], by_bucket[lo:hi], flat) if ops is not None else None
                 if part is not None:
-                    all_ups.data.update(part[1])
-                    part[0].start(be, background=i < last)
+                    flats.append(part[1])
+                    part[0].start(be, background=g < last)
                     parts.append(part[0])
                     continue
+                group = [(buckets[i], keys[i], ordered[i][1]) for i in order[lo:hi]]
                 if flat is not None:
                     shi.prepare_probes([k for _, k, _ in group])
                 ups = shi.update_prepared(group)
@@ -473,7 +559,7 @@ class StateOverlay:
                     deferred.update(data)
                     continue
                 part = plan_below_root(reader, data, capacity, be)
-                part.start(be, background=i < last)  # the last group has nothing to overlap with
+                part.start(be, background=g < last)  # the last group has nothing to overlap with
                 parts.append(part)
             if deferred:
                 part = plan_below_root(reader, deferred, capacity, be)
@@ -484,19 +570,20 @@ class StateOverlay:
             raise
         _wait_all(parts)
         result = finish_root(reader, parts, be)
-        self._record(all_ups, result)
+        self._record(all_ups, result, flats)
         return result.root
 
     def _flat_group(
-        self, group: list[tuple[int, bytes, bytes | None]], shi_flat: Callable[..., Any]
-    ) -> tuple[BelowRoot, dict[int, Change]] | None:
-        """The SHI ops (§2.3) of one group in C (`NativeBackend.shi_flat`) when all its buckets are
-        flat (capacity 256) and untouched by this overlay and none resizes: writes `shi.cache` and
-        usage; returns the group's trie part and its updates. None: the Python path runs the group.
-        Same results as `ShiState.update_prepared` (buckets are independent; tests compare both)."""
-        reader, shi = self._reader, self.shi
-        per_bucket = Counter([b for b, _, _ in group])  # first-seen order = ascending buckets
-        buckets = list(per_bucket)
+        self, ops: Any, idx: list[int], by_bucket: list[int], shi_flat: Callable[..., Any]
+    ) -> tuple[BelowRoot, _FlatResult] | None:
+        """The SHI ops (§2.3) of one group (`ops[i]` for i in `idx`, in data buckets `by_bucket`,
+        ascending) in C (`NativeBackend.shi_flat`) when all its buckets are flat (capacity 256) and
+        untouched by this overlay and none resizes: returns the group's trie part and its changes in
+        compact form (`_settle` writes them to the cache, usage and updates). None: the Python path
+        runs the group. Same results as `ShiState.update_prepared` (buckets are independent; tests
+        compare both)."""
+        reader, shi = self._reader, self._shi
+        buckets = list(dict.fromkeys(by_bucket))  # ascending
         metas = reader.preloaded_metas()
         if metas is None:
             ms = [shi.meta(b) for b in buckets]
@@ -510,68 +597,55 @@ class StateOverlay:
             return None
         else:
             nonces = [m.nonce for m in ms]
-        bucket_raw = reader.bucket_raw
-        entry_off = array("I", [0])
-        slots = bytearray()
-        entries: list[bytes] = []
-        for b in buckets:
-            stored = bucket_raw(b)
-            if stored:
-                for k, raw in stored:
-                    if k & BUCKET_SLOT_ID_MASK >= MIN_BUCKET_SIZE or len(raw) != SALT_VALUE_LEN:
-                        return None
-                    slots.append(k & 0xFF)
-                    entries.append(raw)
-            entry_off.append(len(entries))
-        op_off = array("I", accumulate(per_bucket.values(), initial=0))
-        res = shi_flat(buckets, nonces, entry_off, bytes(slots), entries, op_off, group)
+        stored = reader.flat_buckets(buckets)
+        if stored is None:
+            return None
+        entry_off, slots, entries, olds_all = stored
+        res = shi_flat(buckets, nonces, entry_off, slots, entries, ops, idx)
         if res is None:
             return None
         counts, deltas, keys, olds, news, packed = res
-        n_ops = len(group)
-        cache, data = shi.cache, {}
-        for key, o, nw in zip(keys, olds, news):
-            if nw < 0:
-                new = None
-            elif nw < n_ops:
-                op = group[nw]
-                new = _new_value((op[1], op[2]))
-            else:
-                new = _value_of(entries[nw - n_ops])
-            ch = (None if o < 0 else _value_of(entries[o - n_ops]), new)
-            data[key] = ch
-            cache[key] = new
-        usage = shi.usage_delta
-        leaf_ids, leaf_olds = [], []
-        node_get, pack, stored_from = reader.node_get, _U64BE.pack, entry_off[0]
-        for b, d, c, stored_to in zip(buckets, deltas, counts, entry_off[1:]):
-            if d:
-                usage[b] = usage.get(b, 0) + d
-            if c:
-                n = _BUCKET0 + b  # flat: an empty bucket's level-3 node is the default one (§4.4)
-                raw = _DATA_LEAF_DEFAULT if stored_to == stored_from else node_get(pack(n))
-                leaf_ids.append(n)
-                leaf_olds.append(default_commitment(n) if raw is None else raw)
-            stored_from = stored_to
+        leaf_ids = [_BUCKET0 + b for b, c in zip(buckets, counts) if c]
+        leaf_olds = [o for o, c in zip(olds_all, counts) if c]
+        result = _FlatResult(ops, entries, keys, olds, news, buckets, deltas)
         slots_changed = bytes([k & 0xFF for k in keys])
-        leaves = (leaf_ids, [c for c in counts if c], slots_changed, PackedChanges(data.values(), packed))
-        return BelowRoot(reader, leaves, {}, {}, 0, leaf_olds), data
+        changes = PackedChanges(len(keys), packed, result.changes)
+        leaves = (leaf_ids, [c for c in counts if c], slots_changed, changes)
+        return BelowRoot(reader, leaves, {}, {}, 0, leaf_olds), result
 
     def _capacity(self, bucket: int) -> int:
-        return self.shi.meta(bucket).capacity
+        return self._shi.meta(bucket).capacity
 
-    def _record(self, ups: StateUpdates, result: TrieResult) -> None:
+    def _record(self, ups: StateUpdates, result: TrieResult, flats: list[_FlatResult] | None = None) -> None:
         nodes = self._reader.nodes
         for n, (_, new) in result.nodes.items():
             nodes[n] = new
-        if self.updates.data:
-            self.updates.merge(ups)
-        else:  # the first batch: its transitions are the overlay's (no chaining, no sort; never no-ops)
-            self.updates.data.update(ups.data)
+        self._pending = (ups, flats or [])
         self.last = result
+
+    def _settle(self) -> None:
+        """Write the last apply's pending changes: its C-path groups' slots to the cache and usage, and
+        all its updates to `updates` (chained onto the earlier ones)."""
+        if self._pending is None:
+            return
+        ups, flats = self._pending
+        self._pending = None
+        cache, usage, data = self._shi.cache, self._shi.usage_delta, ups.data
+        for fr in flats:
+            for key, ch in zip(fr.keys, fr.changes()):
+                data[key] = ch
+                cache[key] = ch[1]
+            for b, d in zip(fr.buckets, fr.deltas):
+                if d:
+                    usage[b] = usage.get(b, 0) + d
+        if self._updates.data:
+            self._updates.merge(ups)
+        else:  # the first batch: its transitions are the overlay's (no chaining, no sort; never no-ops)
+            self._updates.data.update(data)
 
     def apply_state_updates(self, ups: StateUpdates) -> bytes:
         """Trie update for SALT-level updates already applied to `self.shi` (§5)."""
+        self._settle()
         result = update_trie(self._reader, ups, self._capacity, self.be)
         self._record(StateUpdates({k: ch for k, ch in ups.data.items() if ch[0] != ch[1]}), result)
         return result.root

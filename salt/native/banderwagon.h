@@ -27,14 +27,16 @@
  *   propagation's). NULL when out of memory.
  * salt_shi_flat (shi.c, §2.3): the SHI ops of flat (capacity 256) buckets, ascending `buckets` with
  *   nonces; stored entries of bucket b are entry_off[b]..entry_off[b+1]-1 (slot byte, 94-byte raw
- *   SaltValue), its ops op_off[b]..op_off[b+1]-1 (key ‖ value in op_data, lengths in op_len as key
- *   length, value length or 0xFFFFFFFF = delete), applied in order. Out, per bucket: changed-slot
- *   count (0xFFFFFFFF: it would resize or a length is over 255, nothing written) and the occupancy
- *   change; per changed slot (ascending SaltKeys out_key): old and new content as -1 (empty), op
- *   index, or n_ops + entry index, and old then new key ‖ value in out_data / out_lens as
- *   salt_commit_slot_deltas takes them; out_n: number of changes, out_data bytes. Room: 2·entries +
- *   ops changes, out_data 2·(entry bytes) + op bytes. Returns the number of flagged buckets (or an
- *   error code < 0).
+ *   SaltValue). The ops are n_ops indices op_idx into a batch of n_all ops (op i: bucket op_bucket[i],
+ *   key ‖ value at op_start[i] in op_data, lengths in op_len as key length, value length or
+ *   0xFFFFFFFF = delete), grouped by bucket in the order of `buckets`, applied in op_idx order. Out, per
+ *   bucket: changed-slot count (0xFFFFFFFF: it would resize or a length is over 255, nothing written)
+ *   and the occupancy change; per changed slot (ascending SaltKeys out_key): old and new content as
+ *   -1 (empty), batch op index, or n_all + entry index, and old then new key ‖ value in out_data /
+ *   out_lens as salt_commit_slot_deltas takes them; out_n: number of changes, out_data bytes. Room:
+ *   2·entries + ops changes, out_data 2·(entry bytes) + op bytes. Returns the number of flagged
+ *   buckets (or an error code < 0; SALT_EINDEX when an op index is >= n_all or the ops are not
+ *   grouped by `buckets`).
  * salt_fr_quotient_sum (prover, §6.5): g = Σ_z (f_z(X) − f_z(z)) / (X − z) in evaluation form on
  *   the domain 0..255 for nz vectors f_z (256 scalars each) at points zs; consts32 holds 3×256
  *   scalars: 1/d for d = 0..255 (entry 0 unused), A'(j), 1/A'(j). salt_fr_combine: Σ_i c_i·v_i of
@@ -91,10 +93,10 @@ int salt_fr_combine_sparse(size_t n_nodes, const uint8_t *consts32, const uint32
                            const uint8_t *r32, const uint8_t *zcoefs32, uint8_t *out32);
 int salt_shi_flat(size_t n_buckets, const uint64_t *buckets, const uint32_t *nonces,
                   const uint32_t *entry_off, const uint8_t *entry_slot, const uint8_t *entry_raw,
-                  const uint32_t *op_off, size_t n_ops,
-                  const uint8_t *op_data, const uint32_t *op_len, uint32_t *out_count,
-                  int32_t *out_used_delta, uint64_t *out_key, int32_t *out_old, int32_t *out_new,
-                  uint8_t *out_data, uint32_t *out_lens, size_t *out_n);
+                  size_t n_ops, const uint32_t *op_idx, size_t n_all, const uint64_t *op_bucket,
+                  const uint8_t *op_data, const uint32_t *op_len, const uint32_t *op_start,
+                  uint32_t *out_count, int32_t *out_used_delta, uint64_t *out_key, int32_t *out_old,
+                  int32_t *out_new, uint8_t *out_data, uint32_t *out_lens, size_t *out_n);
 /* END CDEF */
 
 /* Return codes of the int functions: 0 ok, SALT_ENOTABLES (tables not built), SALT_ENOMEM,

@@ -23,10 +23,10 @@ typedef struct {
     const uint8_t *op_data;    /* key ‖ value per op */
     const uint32_t *op_len;    /* key length, value length (DEL_LEN) per op */
     const uint32_t *op_start;  /* byte offset of each op in op_data */
-    int32_t n_ops;
+    int32_t n_ops;             /* ops in the batch */
 } refs;
 
-/* Content of a reference: op index (< n_ops) or n_ops + stored-entry index. */
+/* Content of a reference: batch op index (< n_ops) or n_ops + stored-entry index. */
 static inline const uint8_t *ref_kv(const refs *r, int32_t ref, uint32_t *kl, uint32_t *vl) {
     if (ref < r->n_ops) {
         *kl = r->op_len[2 * ref];
@@ -62,12 +62,12 @@ static inline uint32_t probe_slot(const refs *r, int32_t ref, uint32_t nonce) {
 }
 
 /* One bucket's ops on `table` (refs per slot); 0, or 1 when the bucket would resize. */
-static int bucket_ops(const refs *r, int32_t *table, uint32_t used, uint32_t nonce, int32_t op0,
-                      int32_t op1) {
-    for (int32_t op = op0; op < op1; op++) {
-        int32_t cur = op;
-        uint32_t h = probe_slot(r, op, nonce);
-        if (r->op_len[2 * op + 1] != DEL_LEN) { /* shi_upsert */
+static int bucket_ops(const refs *r, int32_t *table, uint32_t used, uint32_t nonce, const uint32_t *op,
+                      const uint32_t *end) {
+    for (; op < end; op++) {
+        int32_t cur = (int32_t)*op;
+        uint32_t h = probe_slot(r, cur, nonce);
+        if (r->op_len[2 * cur + 1] != DEL_LEN) { /* shi_upsert */
             uint32_t step;
             for (step = 0; step < FLAT_CAP; step++) {
                 uint32_t slot = (h + step) % FLAT_CAP;
@@ -143,36 +143,34 @@ static size_t put_content(const refs *r, int32_t ref, uint8_t *out, uint32_t *le
 
 int salt_shi_flat(size_t n_buckets, const uint64_t *buckets, const uint32_t *nonces,
                   const uint32_t *entry_off, const uint8_t *entry_slot, const uint8_t *entry_raw,
-                  const uint32_t *op_off, size_t n_ops,
-                  const uint8_t *op_data, const uint32_t *op_len, uint32_t *out_count,
-                  int32_t *out_used_delta, uint64_t *out_key, int32_t *out_old, int32_t *out_new,
-                  uint8_t *out_data, uint32_t *out_lens, size_t *out_n) {
+                  size_t n_ops, const uint32_t *op_idx, size_t n_all, const uint64_t *op_bucket,
+                  const uint8_t *op_data, const uint32_t *op_len, const uint32_t *op_start,
+                  uint32_t *out_count, int32_t *out_used_delta, uint64_t *out_key, int32_t *out_old,
+                  int32_t *out_new, uint8_t *out_data, uint32_t *out_lens, size_t *out_n) {
     out_n[0] = out_n[1] = 0;
-    if (n_ops > 0x3FFFFFFF || entry_off[n_buckets] > 0x3FFFFFFF) return SALT_EINDEX;
-    uint32_t *op_start = malloc((n_ops ? n_ops : 1) * sizeof(uint32_t));
-    if (!op_start) return SALT_ENOMEM;
-    size_t off = 0;
-    int flagged = 0;
-    for (size_t i = 0; i < n_ops; i++) {
-        uint32_t kl = op_len[2 * i], vl = op_len[2 * i + 1];
-        op_start[i] = (uint32_t)off;
-        off += kl + (vl == DEL_LEN ? 0 : vl);
-    }
-    refs r = {entry_raw, op_data, op_len, op_start, (int32_t)n_ops};
+    if (n_all > 0x3FFFFFFF || entry_off[n_buckets] > 0x3FFFFFFF) return SALT_EINDEX;
+    for (size_t j = 0; j < n_ops; j++)
+        if (op_idx[j] >= n_all) return SALT_EINDEX;
+    refs r = {entry_raw, op_data, op_len, op_start, (int32_t)n_all};
     int32_t table[FLAT_CAP], orig[FLAT_CAP];
-    size_t n = 0, data = 0;
+    size_t n = 0, data = 0, op1 = 0;
+    int flagged = 0;
     for (size_t b = 0; b < n_buckets; b++) {
+        const size_t op0 = op1;
+        while (op1 < n_ops && op_bucket[op_idx[op1]] == buckets[b]) op1++;
         out_count[b] = 0;
         out_used_delta[b] = 0;
         int bad = 0;
-        for (uint32_t op = op_off[b]; op < op_off[b + 1]; op++)
+        for (size_t j = op0; j < op1; j++) {
+            const uint32_t op = op_idx[j];
             if (op_len[2 * op] > 255 || (op_len[2 * op + 1] != DEL_LEN && op_len[2 * op + 1] > 255)) bad = 1;
+        }
         for (int s = 0; s < FLAT_CAP; s++) table[s] = NONE;
         uint32_t used = entry_off[b + 1] - entry_off[b];
         for (uint32_t e = entry_off[b]; e < entry_off[b + 1]; e++) {
             const uint8_t *raw = entry_raw + 94 * (size_t)e;
             if (2u + raw[0] + raw[1] > 94) bad = 1;
-            table[entry_slot[e]] = (int32_t)(n_ops + e);
+            table[entry_slot[e]] = (int32_t)(n_all + e);
         }
         if (bad || used > FLAT_CAP) {
             out_count[b] = 0xFFFFFFFFu;
@@ -180,7 +178,7 @@ int salt_shi_flat(size_t n_buckets, const uint64_t *buckets, const uint32_t *non
             continue;
         }
         memcpy(orig, table, sizeof table);
-        if (bucket_ops(&r, table, used, nonces[b], (int32_t)op_off[b], (int32_t)op_off[b + 1])) {
+        if (bucket_ops(&r, table, used, nonces[b], op_idx + op0, op_idx + op1)) {
             out_count[b] = 0xFFFFFFFFu;
             flagged++;
             continue;
@@ -199,7 +197,7 @@ int salt_shi_flat(size_t n_buckets, const uint64_t *buckets, const uint32_t *non
         }
         out_used_delta[b] = delta;
     }
-    free(op_start);
+    if (op1 != n_ops) return SALT_EINDEX; /* ops not grouped by the buckets given */
     out_n[0] = n;
     out_n[1] = data;
     return flagged;

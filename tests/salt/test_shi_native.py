@@ -68,11 +68,9 @@ def _shi_flat(store: MemSlots, ops: list[tuple[int, bytes, bytes | None]]) -> tu
             slots.append(k & 0xFF)
             entries.append(store.slots[k].to_bytes())
         entry_off.append(len(entries))
-    op_off = array("I", [0])
-    for b in buckets:
-        op_off.append(op_off[-1] + sum(1 for x, _, _ in ops if x == b))
     nonces = [store.bucket_meta(b).nonce for b in buckets]
-    res = native.shi_flat(buckets, nonces, entry_off, bytes(slots), entries, op_off, ops)
+    packed = native.pack_ops([k for _, k, _ in ops], [v for _, _, v in ops], [b for b, _, _ in ops])
+    res = native.shi_flat(buckets, nonces, entry_off, bytes(slots), entries, packed, range(len(ops)))
     if res is None:
         return None
     counts, deltas, keys, olds, news, (data, lens) = res
@@ -86,7 +84,7 @@ def _shi_flat(store: MemSlots, ops: list[tuple[int, bytes, bytes | None]]) -> tu
         return SaltValue.from_bytes(entries[ref - n_ops])
 
     changes = {k: (content(o), content(nw)) for k, o, nw in zip(keys, olds, news, strict=True)}
-    assert keys == sorted(keys) and sum(counts) == len(keys)
+    assert list(keys) == sorted(keys) and sum(counts) == len(keys)
     flat = [v for k in keys for v in changes[k]]  # the packed leaf input matches the changes
     assert list(lens) == [0xFFFFFFFF if v is None else len(v.key) + len(v.value) for v in flat]
     assert data == (b"".join(v.key + v.value for v in flat if v is not None) or b"\0")
