@@ -4,12 +4,12 @@ happens when a tx or block limit is hit (§4).
 Data size, KV updates and state growth are counted per call frame: what a frame adds is dropped
 when the frame fails (`Meter`). The caller drives a `Meter` from the executor's frame hooks:
 
-    meter = tx_start_meter(tx_start_usage(...))            # on_new_tx
-    meter = enter_call(meter, value != 0, callee_empty)     # before every call frame (top one too)
-    meter = enter_create(meter); meter = record(meter, CREATED_ACCOUNT)   # create frame, once created
-    meter = record(meter, sstore_usage(...) / log_usage(...) / code_deposit_usage(...))
-    meter = exit_frame(meter, success)                      # when any frame returns
-    exceeded_limit(usage(meter), compute_gas_used, limits)  # after each of the above
+    meter = Meter(tx_start_usage(...))                      # on_new_tx
+    meter.enter_call(value != 0, callee_empty)              # before every call frame (top one too)
+    meter.enter_create(); meter.record(CREATED_ACCOUNT)     # create frame, once created
+    meter.record(sstore_usage(...) / log_usage(...) / code_deposit_usage(...))
+    meter.exit_frame(success)                               # when any frame returns
+    exceeded_limit(meter.usage(), compute_gas_used, limits) # after each of the above
 """
 
 from __future__ import annotations
@@ -105,79 +105,73 @@ def code_deposit_usage(code_length: int) -> Usage:
     return Usage(data_size=code_length)
 
 
-@dataclass(frozen=True, slots=True)
-class Frame:
-    """What an open call frame added so far, and whether its target's account already counts as updated."""
-
-    discardable: Usage = NO_USAGE
-    target_updated: bool = False
-
-
-@dataclass(frozen=True, slots=True)
 class Meter:
-    """Running tx usage (`total`, may dip below 0 before clamping) and the open-frame stack."""
+    """Running tx usage (may dip below 0 before clamping, §4.5) and the open-frame stack, updated in place
+    (the executor records on every SSTORE, LOG and frame). Each open frame holds what it added so far
+    (`[data_size, kv_updates, state_growth]`, dropped if the frame fails) and whether its target's account
+    already counts as updated. A new meter holds the non-discardable tx-start usage (§3 step 2)."""
 
-    total: Usage = NO_USAGE
-    frames: tuple[Frame, ...] = ()
+    __slots__ = ("data_size", "kv_updates", "state_growth", "frames")
 
+    def __init__(self, start: Usage = NO_USAGE) -> None:
+        self.data_size, self.kv_updates, self.state_growth = start.data_size, start.kv_updates, start.state_growth
+        self.frames: list[list[int]] = []  # [data_size, kv_updates, state_growth, target_updated]
 
-def tx_start_meter(start: Usage) -> Meter:
-    """A fresh meter holding the non-discardable tx-start usage (§3 step 2)."""
-    return Meter(total=start)
+    @property
+    def total(self) -> Usage:
+        """The unclamped running total."""
+        return Usage(self.data_size, self.kv_updates, self.state_growth)
 
+    def usage(self) -> Usage:
+        """Reported usage: each dimension of the running total clamped at 0 (§4.5)."""
+        return Usage(max(0, self.data_size), max(0, self.kv_updates), max(0, self.state_growth))
 
-def record(meter: Meter, change: Usage) -> Meter:
-    """Add usage to the tx total and to the innermost frame's discardable part (§4.3)."""
-    frames = meter.frames
-    if not frames:
-        return Meter(meter.total + change, frames)
-    top = frames[-1]
-    return Meter(meter.total + change, frames[:-1] + (Frame(top.discardable + change, top.target_updated),))
+    def record(self, change: Usage) -> None:
+        """Add usage to the tx total and to the innermost frame's discardable part (§4.3)."""
+        d, k, g = change.data_size, change.kv_updates, change.state_growth
+        self.data_size += d
+        self.kv_updates += k
+        self.state_growth += g
+        if self.frames:
+            top = self.frames[-1]
+            top[0] += d
+            top[1] += k
+            top[2] += g
 
+    def _parent_update(self) -> Usage:
+        # The parent frame's target pays an account update unless already marked updated. Upstream never
+        # sets the mark afterwards, so every value call / create from the same frame counts it again.
+        frames = self.frames
+        return ACCOUNT_UPDATE if len(frames) >= 2 and not frames[-2][3] else NO_USAGE
 
-def _parent_update(meter: Meter) -> Usage:
-    # The parent frame's target pays an account update unless already marked updated. Upstream never
-    # sets the mark afterwards, so every value call / create from the same frame counts it again.
-    if len(meter.frames) >= 2 and not meter.frames[-2].target_updated:
-        return ACCOUNT_UPDATE
-    return NO_USAGE
+    def enter_call(self, transfers_value: bool, target_empty: bool) -> None:
+        """Open a call frame (§4.3–4.5; mega-evm `limit/data_size.rs` `record_call`): with a value
+        transfer, count the caller frame's target (if not yet updated) and the callee as account updates,
+        and `+1` state growth if the callee (through its 7702 delegation) is EIP-161 empty."""
+        self.frames.append([0, 0, 0, transfers_value])
+        if transfers_value:
+            change = self._parent_update() + ACCOUNT_UPDATE
+            self.record(change + _GROWTH if target_empty else change)
 
+    def enter_create(self) -> None:
+        """Open a create frame: the creator's account update (if not yet updated) and `+1` state growth;
+        the created account is recorded with `CREATED_ACCOUNT` once the frame exists (§4.3–4.5)."""
+        self.frames.append([0, 0, 0, True])
+        self.record(self._parent_update() + _GROWTH)
 
-def enter_call(meter: Meter, transfers_value: bool, target_empty: bool) -> Meter:
-    """Open a call frame (§4.3–4.5; mega-evm `limit/data_size.rs` `record_call`): with a value
-    transfer, count the caller frame's target (if not yet updated) and the callee as account updates,
-    and `+1` state growth if the callee (through its 7702 delegation) is EIP-161 empty."""
-    meter = Meter(meter.total, meter.frames + (Frame(NO_USAGE, transfers_value),))
-    if not transfers_value:
-        return meter
-    change = _parent_update(meter) + ACCOUNT_UPDATE
-    return record(meter, change + _GROWTH if target_empty else change)
-
-
-def enter_create(meter: Meter) -> Meter:
-    """Open a create frame: the creator's account update (if not yet updated) and `+1` state growth;
-    the created account is recorded with `CREATED_ACCOUNT` once the frame exists (§4.3–4.5)."""
-    meter = Meter(meter.total, meter.frames + (Frame(NO_USAGE, True),))
-    return record(meter, _parent_update(meter) + _GROWTH)
-
-
-def exit_frame(meter: Meter, success: bool) -> Meter:
-    """Close the innermost frame: on success its usage moves into the parent; on failure (revert or
-    halt) it is dropped from the total (§3.2 `frame_return_result`)."""
-    top, frames = meter.frames[-1], meter.frames[:-1]
-    if not success:
-        return Meter(meter.total - top.discardable, frames)
-    if not frames:
-        return Meter(meter.total, frames)
-    parent = frames[-1]
-    merged = Frame(parent.discardable + top.discardable, parent.target_updated)
-    return Meter(meter.total, frames[:-1] + (merged,))
-
-
-def usage(meter: Meter) -> Usage:
-    """Reported usage: each dimension of the running total clamped at 0 (§4.5)."""
-    t = meter.total
-    return Usage(max(0, t.data_size), max(0, t.kv_updates), max(0, t.state_growth))
+    def exit_frame(self, success: bool) -> None:
+        """Close the innermost frame: on success its usage moves into the parent; on failure (revert or
+        halt) it is dropped from the total (§3.2 `frame_return_result`)."""
+        top = self.frames.pop()
+        if not success:
+            self.data_size -= top[0]
+            self.kv_updates -= top[1]
+            self.state_growth -= top[2]
+        elif self.frames:
+            parent = self.frames[-1]
+            parent[0] += top[0]
+            parent[1] += top[1]
+            parent[2] += top[2]
 
 
 class LimitKind(Enum):

@@ -49,20 +49,15 @@ from gas.detention import (
 from gas.limits import (
     CREATED_ACCOUNT,
     LimitKind,
+    Meter,
     Usage,
     code_deposit_usage,
-    enter_call,
-    enter_create,
     exceeded_limit,
-    exit_frame,
     halt_reason,
     log_usage,
-    record,
     sstore_usage,
     tx_limits,
-    tx_start_meter,
     tx_start_usage,
-    usage,
 )
 from gas.opcodes import forward_gas, metered_compute_gas, selfdestruct_allowed, sload_is_cold
 from gas.schedule import CALL, CALLCODE, CREATE, CREATE2, DELEGATECALL, MIN_BUCKET_SIZE, SELFDESTRUCT, STATICCALL
@@ -132,11 +127,10 @@ class RexMeters:
         self.cold_inspected: set[bytes] = set()  # ...of which the first load was a wrapper's inspection
         if sender is None:
             self.tracker = VolatileTracker()
-            self.meter = tx_start_meter(Usage())
+            self.meter = Meter()
             return
         self.tracker = tx_start_tracker(self.spec, sender, to, self.coinbase)
-        self.meter = tx_start_meter(tx_start_usage(input_length, access_list_keys, authorizations,
-                                                   recovered_authorities))
+        self.meter = Meter(tx_start_usage(input_length, access_list_keys, authorizations, recovered_authorities))
 
     # --- buckets ---
 
@@ -157,11 +151,11 @@ class RexMeters:
             limits = self._limits
             if limits.compute_gas != self.compute_limit:  # detention lowered it: rebuild (rare)
                 limits = self._limits = tx_limits(self.spec, self.compute_limit)
-            self.exceeded = exceeded_limit(usage(self.meter), self.compute_used, limits)
+            self.exceeded = exceeded_limit(self.meter.usage(), self.compute_used, limits)
         return self.exceeded is not None
 
     def record_usage(self, change: Usage) -> bool:
-        self.meter = record(self.meter, change)
+        self.meter.record(change)
         return self.check()
 
     def mark(self, access: VolatileAccess) -> None:
@@ -559,7 +553,7 @@ class RexComputation(OpState.computation_class):  # type: ignore[misc, valid-typ
         """A frame not created because a limit is already exceeded: OutOfGas, its whole gas limit rescued."""
         rex = state.rex  # type: ignore[attr-defined]
         rex.rescued += message.gas
-        rex.meter = exit_frame(rex.meter, False)
+        rex.meter.exit_frame(False)
         computation = cls(state, message, ctx)
         computation.error = LimitExceeded(f"MegaETH limit exceeded before frame init: {rex.exceeded}")
         return computation
@@ -578,11 +572,11 @@ class RexComputation(OpState.computation_class):  # type: ignore[misc, valid-typ
             rex.detain()
         transfers = message.should_transfer_value and message.value != 0
         empty = transfers and _is_empty(state, _delegate(state, message.storage_address))
-        rex.meter = enter_call(rex.meter, transfers, empty)
+        rex.meter.enter_call(transfers, empty)
         if rex.check():
             return cls._refused(state, message, transaction_context)
         computation = super().apply_message(state, message, transaction_context, parent_computation)
-        rex.meter = exit_frame(rex.meter, computation.is_success)
+        rex.meter.exit_frame(computation.is_success)
         return computation  # type: ignore[no-any-return]
 
     @classmethod
@@ -606,7 +600,8 @@ class RexComputation(OpState.computation_class):  # type: ignore[misc, valid-typ
                              transaction_context: TransactionContextAPI,
                              parent_computation: ComputationAPI | None = None) -> ComputationAPI:
         rex: RexMeters = state.rex  # type: ignore[attr-defined]
-        rex.meter = record(enter_create(rex.meter), CREATED_ACCOUNT)
+        rex.meter.enter_create()
+        rex.meter.record(CREATED_ACCOUNT)
         if rex.check():
             return cls._refused(state, message, transaction_context)
         computation: Any = super().apply_create_message(state, message, transaction_context, parent_computation)
@@ -619,7 +614,7 @@ class RexComputation(OpState.computation_class):  # type: ignore[misc, valid-typ
                 rex.check()
                 rex.rescued += computation._gas_meter.gas_remaining
                 computation._error = LimitExceeded(f"MegaETH limit exceeded: {rex.exceeded}")
-        rex.meter = exit_frame(rex.meter, computation.is_success)
+        rex.meter.exit_frame(computation.is_success)
         return computation  # type: ignore[no-any-return]
 
     @classmethod

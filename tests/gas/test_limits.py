@@ -14,18 +14,13 @@ from gas.limits import (
     add_tx_to_block,
     check_block_room,
     code_deposit_usage,
-    enter_call,
-    enter_create,
+    Meter,
     exceeded_limit,
-    exit_frame,
     halt_reason,
     log_usage,
-    record,
     sstore_usage,
     tx_limits,
-    tx_start_meter,
     tx_start_usage,
-    usage,
 )
 from gas.schedule import SCHEDULE, Limits
 from gas.spec import Spec
@@ -58,48 +53,67 @@ def test_code_deposit_usage() -> None:
 
 
 def test_value_call_frames() -> None:
-    meter = tx_start_meter(tx_start_usage(0, [], 0, 0))
-    meter = enter_call(meter, transfers_value=True, target_empty=True)  # top frame: callee only
-    assert usage(meter) == Usage(data_size=190, kv_updates=2, state_growth=1)
-    meter = enter_call(meter, transfers_value=True, target_empty=False)  # parent already updated
-    assert usage(meter) == Usage(data_size=230, kv_updates=3, state_growth=1)
-    meter = exit_frame(meter, success=False)  # child's account update dropped
-    assert usage(meter) == Usage(data_size=190, kv_updates=2, state_growth=1)
-    meter = exit_frame(meter, success=True)
-    assert usage(meter) == Usage(data_size=190, kv_updates=2, state_growth=1) and meter.frames == ()
+    meter = Meter(tx_start_usage(0, [], 0, 0))
+    meter.enter_call(transfers_value=True, target_empty=True)  # top frame: callee only
+    assert meter.usage() == Usage(data_size=190, kv_updates=2, state_growth=1)
+    meter.enter_call(transfers_value=True, target_empty=False)  # parent already updated
+    assert meter.usage() == Usage(data_size=230, kv_updates=3, state_growth=1)
+    meter.exit_frame(success=False)  # child's account update dropped
+    assert meter.usage() == Usage(data_size=190, kv_updates=2, state_growth=1)
+    meter.exit_frame(success=True)
+    assert meter.usage() == Usage(data_size=190, kv_updates=2, state_growth=1) and meter.frames == []
 
 
 def test_parent_update_counts_each_time() -> None:
     """A non-value frame's target is charged on every value call it makes (upstream never marks it)."""
-    meter = enter_call(tx_start_meter(Usage()), transfers_value=False, target_empty=False)
+    meter = Meter()
+    meter.enter_call(transfers_value=False, target_empty=False)
     for _ in range(2):
-        meter = enter_call(meter, transfers_value=True, target_empty=False)
-        meter = exit_frame(meter, success=True)
-    assert usage(meter) == Usage(data_size=160, kv_updates=4)
+        meter.enter_call(transfers_value=True, target_empty=False)
+        meter.exit_frame(success=True)
+    assert meter.usage() == Usage(data_size=160, kv_updates=4)
 
 
 def test_create_frames() -> None:
-    meter = enter_call(tx_start_meter(Usage()), transfers_value=False, target_empty=False)
-    meter = record(enter_create(meter), CREATED_ACCOUNT)
-    meter = record(meter, code_deposit_usage(62))
-    assert usage(meter) == Usage(data_size=40 + 40 + 62, kv_updates=2, state_growth=1)
-    meter = exit_frame(meter, success=False)
-    assert usage(meter) == Usage()
+    meter = Meter()
+    meter.enter_call(transfers_value=False, target_empty=False)
+    meter.enter_create()
+    meter.record(CREATED_ACCOUNT)
+    meter.record(code_deposit_usage(62))
+    assert meter.usage() == Usage(data_size=40 + 40 + 62, kv_updates=2, state_growth=1)
+    meter.exit_frame(success=False)
+    assert meter.usage() == Usage()
 
 
 def test_failed_frame_discards_sstore_and_logs() -> None:
-    meter = enter_call(tx_start_meter(Usage()), transfers_value=False, target_empty=False)
-    meter = enter_call(meter, transfers_value=False, target_empty=False)
-    meter = record(record(meter, sstore_usage(0, 0, 1)), log_usage(1, 10))
-    meter = exit_frame(meter, success=False)
-    assert usage(meter) == Usage()
-    meter = record(meter, sstore_usage(0, 0, 1))
-    assert exit_frame(meter, success=True).total == Usage(40, 1, 1)
+    meter = Meter()
+    meter.enter_call(transfers_value=False, target_empty=False)
+    meter.enter_call(transfers_value=False, target_empty=False)
+    meter.record(sstore_usage(0, 0, 1))
+    meter.record(log_usage(1, 10))
+    meter.exit_frame(success=False)
+    assert meter.usage() == Usage()
+    meter.record(sstore_usage(0, 0, 1))
+    meter.exit_frame(success=True)
+    assert meter.total == Usage(40, 1, 1)
+
+
+def test_nested_success_moves_usage_to_the_parent_frame() -> None:
+    """A child's usage merged into its parent on success is dropped with the parent when the parent fails."""
+    meter = Meter(Usage(150, 1))
+    meter.enter_call(transfers_value=False, target_empty=False)
+    meter.enter_call(transfers_value=False, target_empty=False)
+    meter.record(sstore_usage(0, 0, 1))
+    meter.exit_frame(success=True)
+    assert meter.frames == [[40, 1, 1, False]]
+    meter.exit_frame(success=False)
+    assert meter.total == Usage(150, 1) and meter.frames == []
 
 
 def test_usage_clamps_at_zero() -> None:
-    meter = record(tx_start_meter(Usage()), sstore_usage(0, 1, 0))
-    assert meter.total == Usage(-40, -1, -1) and usage(meter) == Usage()
+    meter = Meter()
+    meter.record(sstore_usage(0, 1, 0))
+    assert meter.total == Usage(-40, -1, -1) and meter.usage() == Usage()
 
 
 def test_tx_limits() -> None:
