@@ -67,9 +67,6 @@ STOP, RETURN, REVERT, OOG, BAD_JUMP, UNDERFLOW, OVERFLOW, INVALID, HOST_ERROR, S
 HOST_ENV, HOST_SLOAD = 0x100, 0x200
 SLOT_WARM, SLOT_WARMED, SLOT_DIRTY = 1, 2, 4
 SLOT_SIZE = ffi.sizeof("aot_slot")
-_OFFSETS = {"GAS": ffi.offsetof("aot_frame", "gas"), "MEM": ffi.offsetof("aot_frame", "mem"),
-            "OUT_OFFSET": ffi.offsetof("aot_frame", "out_offset"), "OUT_SIZE": ffi.offsetof("aot_frame", "out_size"),
-            "REFUND": ffi.offsetof("aot_frame", "refund")}
 
 HostFn = Callable[[Any, int, int], int]
 
@@ -77,6 +74,8 @@ HostFn = Callable[[Any, int, int], int]
 ENTRY = "int32_t {}(aot_frame *f, int64_t gas, const char *calldata, uint64_t calldata_size, " \
     "const char *callvalue, uint32_t is_static);"
 POOL_SIZE = 16
+_CONSTANTS = {"POOL_SIZE": POOL_SIZE, **{f"OFF_{field.upper()}": ffi.offsetof("aot_frame", field)
+                                         for field in ("gas", "mem", "out_offset", "out_size", "refund")}}
 _ZERO_WORD = bytes(32)
 
 
@@ -121,23 +120,36 @@ class Library:
         frame.host, frame.handle = _host_trampoline, handle
         return frame, box, handle, int(ffi.cast("uintptr_t", frame))
 
-    def function(self, name: str) -> Callable[..., Outcome]:
-        """Entry `name` as `(frame_address, gas, calldata, callvalue, is_static) -> Outcome` (callvalue:
-        32 little-endian bytes or None for zero)."""
+    def function(self, name: str) -> invoke.Runners:
+        """Entry `name`'s runners (see aot.invoke.Runners)."""
         fn = getattr(self.lib, name)
         if self._cc is not None:
             address = int(self._ffi.cast("uintptr_t", fn))
-            run = invoke.runner(self._cc, runtime_dir(), _OFFSETS, Outcome, address)
-            if run is not None:
-                return run
+            fast = invoke.runners(self._cc, runtime_dir(), _CONSTANTS, Outcome, address, self.frames,
+                                  self.new_frame, _no_host)
+            if fast is not None:
+                return fast
 
-        def run_libffi(address: int, gas: int, calldata: bytes, value: bytes | None, is_static: bool) -> Outcome:
+        def run(address: int, gas: int, calldata: bytes, value: bytes | None, is_static: bool) -> Outcome:
             frame = ffi.cast("aot_frame *", address)
             status = fn(frame, gas, calldata, len(calldata), value or _ZERO_WORD, is_static)
             output = ffi.unpack(frame.mem + frame.out_offset, frame.out_size) \
                 if status in (RETURN, REVERT) and frame.out_size else b""
             return _new_tuple(Outcome, (status, frame.gas, output, frame.refund))  # skips NamedTuple's __new__
-        return run_libffi
+
+        frames = self.frames
+
+        def pooled(gas: int, calldata: bytes, host: HostFn | None, value: int, is_static: bool) -> Outcome:
+            entry = frames.pop() if frames else self.new_frame()
+            if host is not None:
+                entry[1][0] = host
+            try:
+                return run(entry[3], gas, calldata, value.to_bytes(32, "little") if value else None, is_static)
+            finally:
+                entry[1][0] = _no_host
+                if len(frames) < POOL_SIZE:
+                    frames.append(entry)
+        return invoke.Runners(run, pooled)
 
     def mem_resize(self, frame: Any, size: int) -> bool:
         return bool(self.lib.aot_mem_resize(frame, size))
@@ -151,7 +163,7 @@ class Contract:
 
     def __init__(self, library: Library, name: str, code: bytes) -> None:
         self.library, self.name, self.code = library, name, code
-        self._fn = library.function(name)
+        self._run, self._pooled = library.function(name)
         self._frames = library.frames
 
     def run(self, gas: int, calldata: bytes, host: HostFn | None = None,
@@ -160,6 +172,8 @@ class Contract:
         """Execute with `gas`, `calldata` and call `value` (static call: SSTORE fails); `host(frame,
         op, pc)` serves host opcodes. `on_frame` sees the frame before it runs (e.g. to bind memory
         adapters), `on_exit(frame, status)` after it ran, before the frame goes back to the pool."""
+        if on_frame is None and on_exit is None:
+            return self._pooled(gas, calldata, host, value, is_static)
         frames = self._frames
         entry = frames.pop() if frames else self.library.new_frame()
         box = entry[1]
@@ -168,7 +182,7 @@ class Contract:
         try:
             if on_frame is not None:
                 on_frame(entry[0])
-            out = self._fn(entry[3], gas, calldata, value.to_bytes(32, "little") if value else None, is_static)
+            out = self._run(entry[3], gas, calldata, value.to_bytes(32, "little") if value else None, is_static)
             if on_exit is not None:
                 on_exit(entry[0], out[0])
             return out

@@ -33,3 +33,15 @@ def test_extension_and_libffi_agree_on_value_and_revert(tmp_path: Path) -> None:
         outs = [Contract(lib, "c", CALLVALUE_THEN_REVERT).run(10**5, data, value=value) for lib in (fast, plain)]
         assert outs[0] == outs[1]
         assert (outs[0].status, int.from_bytes(outs[0].output, "big")) == (status, value)
+
+
+def test_pooled_and_given_frame_runs_agree(tmp_path: Path) -> None:
+    """Runs without callbacks take a pooled frame in C; with on_frame/on_exit the frame is handed out."""
+    cc = find_compiler()
+    fast = build_library(cc, [("c", analyse(CALLVALUE_THEN_REVERT))], tmp_path / "c.so")
+    for lib in (fast, Library(fast.path, ["c"])):
+        contract, seen = Contract(lib, "c", CALLVALUE_THEN_REVERT), []
+        pooled = contract.run(10**5, bytes(32), value=9)
+        given = contract.run(10**5, bytes(32), on_frame=seen.append, on_exit=lambda f, st: seen.append(st), value=9)
+        assert pooled == given and seen[1] == 1 and int(seen[0].gas) == given.gas_left
+        assert len(lib.frames) == 1
