@@ -26,13 +26,14 @@ from typing import Any
 
 from eth._utils.address import force_bytes_to_address, generate_contract_address, generate_safe_contract_address
 from eth.abc import ComputationAPI, MessageAPI, SignedTransactionAPI, StateAPI, TransactionContextAPI
-from eth.constants import CREATE_CONTRACT_ADDRESS
+from eth.constants import CREATE_CONTRACT_ADDRESS, GAS_LOGDATA, GAS_LOGTOPIC
 from eth.exceptions import Halt, OutOfGas, Revert, VMError, WriteProtection
 from eth.vm.computation import BaseComputation
 from eth.vm.forks.berlin import constants as berlin_constants
 from eth.vm.forks.london.storage import GAS_SCHEDULE_EIP3529, sstore_eip3529
 from eth.vm.logic.call import max_child_gas_eip150
 from eth.vm.logic.invalid import InvalidOpcode
+from eth.vm.logic.logging import log_XX
 from eth_keys import keys
 from gas.detention import (
     BLOCK_ENV_OPCODES,
@@ -297,9 +298,36 @@ def _sstore(inner: Op) -> Op:
     return sstore
 
 
+def _standard_log(computation: Any, topics: int, static_gas: int) -> None:
+    """The standard LOGn after the storage gas (py-evm's `log_XX` behind `ensure_no_static`, inlined): static
+    gas, the static-call check, the arguments, data and topic gas, memory, the entry."""
+    meter = computation._gas_meter
+    meter.consume_gas(static_gas, "LOG")
+    if computation.msg.is_static:
+        raise WriteProtection("Cannot modify state while inside of a STATICCALL context")
+    values = computation._stack.values
+    if len(values) < 2 + topics:
+        return log_XX(computation, topics)  # raises py-evm's InsufficientStack
+    args = [v if isinstance(v, int) else int.from_bytes(v, "big") for v in values[-1:-3 - topics:-1]]
+    del values[-2 - topics:]
+    start, size = args[0], args[1]
+    meter.consume_gas(GAS_LOGDATA * size + GAS_LOGTOPIC * topics, "Log topic and data gas cost")
+    computation.extend_memory(start, size)
+    computation._log_entries.append((computation.transaction_context.get_next_log_counter(),
+                                     computation.msg.storage_address, tuple(args[2:]),
+                                     computation._memory.read_bytes(start, size)))
+
+
 def _log(topics: int, inner: Op) -> Op:
+    """Storage gas, then the standard LOGn (`_standard_log`, which is `inner`'s logic), then the data-size
+    meter; `inner` itself only serves a stack underflow."""
+    logic = getattr(inner.logic_fn, "__wrapped__", None)
+    if not (getattr(logic, "func", None) is log_XX and logic.keywords == {"topic_count": topics}):
+        raise TypeError("the Rex LOG wrapper inlines py-evm's log_XX; the base table has another")
+    static_gas = inner.gas_cost
+
     def log(computation: Any) -> None:
-        if _stack_len(computation) < 2:
+        if _stack_len(computation) < 2:  # upstream charges storage gas once it can read the length
             return inner(computation=computation)
         rex = _meters(computation)
         length = _peek_int(computation, 1)
@@ -307,7 +335,7 @@ def _log(topics: int, inner: Op) -> Op:
         if charge.storage:
             computation.consume_gas(charge.storage, reason=f"LOG{topics} storage gas")
         computation._op_start = computation._gas_meter.gas_remaining
-        inner(computation=computation)
+        _standard_log(computation, topics, static_gas)
         rex.record_usage(log_usage(topics, length))
     return log
 

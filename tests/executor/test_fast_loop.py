@@ -5,12 +5,16 @@ programs."""
 
 from __future__ import annotations
 
+import functools
 import random
 
 import pytest
+from eth.vm.forks.byzantium.opcodes import ensure_no_static
+from eth.vm.logic.logging import log_XX
 from gas.spec import Spec
 from gas.system import ORACLE_ADDRESS
 
+from megaeth_node.executor import rex
 from megaeth_node.executor.block import OpenBlock
 from megaeth_node.executor.rex import RexRules
 from tests.executor.test_rex import CHILD, CONTRACT, REX, _block, _state, _tx
@@ -150,3 +154,32 @@ def test_unary_opcodes_on_boundary_operands(op: int) -> None:
     code = b"".join(bytes([PUSH32]) + a.to_bytes(32, "big") + bytes([op, PUSH1, i, 0x55])
                     for i, a in enumerate(_OPERANDS))
     _same({CONTRACT: code}, [30_000_000])
+
+
+def _py_evm_log(computation: object, topics: int, static_gas: int) -> None:
+    """py-evm's own LOGn (the `_FastOpcode` the Rex wrapper inlines): static gas, then `ensure_no_static(log_XX)`."""
+    computation.consume_gas(static_gas, "LOG")  # type: ignore[attr-defined]
+    ensure_no_static(functools.partial(log_XX, topic_count=topics))(computation)
+
+
+_LOG_DATA = bytes([PUSH32]) + bytes(range(1, 33)) + bytes([PUSH1, 8, MSTORE])  # memory: 40 bytes written
+
+
+@pytest.mark.parametrize("code", [
+    *(_LOG_DATA + bytes([x for k in range(n) for x in (PUSH1, 3 * k, MLOAD)] + [PUSH1, 40, PUSH1, 3, 0xA0 + n])
+      for n in range(5)),  # distinct topics, as bytes on py-evm's stack
+    *(_LOG_DATA + bytes([x for k in range(n) for x in (PUSH1, 7 + k)] + [PUSH0, PUSH0, 0xA0 + n]) for n in range(5)),  # no data
+    bytes([PUSH1, 7, PUSH1, 70, PUSH1, 100, 0xA1]),   # memory expansion
+    bytes([PUSH1, 7, PUSH1, 32, PUSH0, 0xA2]),        # a topic short: underflow after the storage gas
+    bytes([PUSH1, 32, 0xA0]),                         # no length: underflow before it
+    bytes([PUSH1, 7, 0x64, 1, 0, 0, 0, 0, PUSH0, 0xA1]),  # 2^32 bytes: out of gas
+])
+def test_inlined_log_is_py_evms(code: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`rex._standard_log` against py-evm's LOG logic, called directly and from a STATICCALL (write protection)."""
+    static = bytes([PUSH0, PUSH0, PUSH0, PUSH0, 0x73]) + CHILD + bytes([GAS, STATICCALL, PUSH0, 0x55, STOP])
+    for codes in ({CONTRACT: code}, {CONTRACT: static, CHILD: code}):
+        for gas in (60_000, 63_300, 1_000_000):
+            inlined = _execute(codes, [gas], Spec.REX, False)
+            with monkeypatch.context() as m:
+                m.setattr(rex, "_standard_log", _py_evm_log)
+                assert _execute(codes, [gas], Spec.REX, False) == inlined
