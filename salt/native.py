@@ -453,11 +453,13 @@ class NativeBackend:
         slots: bytes,
         changes: Sequence[SlotChange],
         anc_olds: Sequence[bytes],
+        background: bool = True,
     ) -> Callable[[], tuple[list[bytes], list[bytes], int]]:
         """Queue `commit_slot_deltas` of the level-3 nodes `ids`, then `propagate_main(..., top=1)`, for
         one C thread (no GIL); the returned function waits for (leaf news, ancestor news, ecmuls),
         running the job on the caller's thread when it has not started yet. So the Python thread
-        keeps its core while the queue is served beside it, and both share what is left at the end."""
+        keeps its core while the queue is served beside it, and both share what is left at the end.
+        `background=False` (the caller waits at once): the job uses `threads` threads."""
         n, m = len(ids), len(anc_olds)
         if len(counts) != n or len(olds) != n or sum(counts) != len(changes) or len(slots) != len(changes):
             raise ValueError("leaves_to_level1: ids, olds, counts, slots and changes do not match")
@@ -476,7 +478,7 @@ class NativeBackend:
             ffi.from_buffer(news or b"\0"),
             ffi.from_buffer(anc_news or b"\0"),
         )
-        job = lib.salt_leaves_start(n, *bufs[:6], m, *bufs[6:], 1)
+        job = lib.salt_leaves_start(n, *bufs[:6], m, *bufs[6:], 1 if background else self.threads)
         if job == ffi.NULL:
             raise MemoryError("salt_leaves_start: out of memory")
 

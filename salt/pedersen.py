@@ -101,10 +101,12 @@ class Backend(Protocol):
         slots: bytes,
         changes: Sequence[SlotChange],
         anc_olds: Sequence[bytes],
+        background: bool = True,
     ) -> Callable[[], tuple[list[bytes], list[bytes], int]]:
         """`commit_slot_deltas` of the ascending level-3 nodes `ids`, then `propagate_main(..., top=1)`
         (§5.1 up to level 1), possibly in the background: the returned function, to be called once,
-        gives (leaf news, ancestor news, ecmuls of the propagation)."""
+        gives (leaf news, ancestor news, ecmuls of the propagation). `background=False`: the caller
+        waits at once, so the job may use every thread."""
         ...
 
     def ahash_many(self, inputs: Sequence[bytes], nonce: int | None = None) -> list[int]:
@@ -209,6 +211,7 @@ class PythonBackend:
         slots: bytes,
         changes: Sequence[SlotChange],
         anc_olds: Sequence[bytes],
+        background: bool = True,
     ) -> Callable[[], tuple[list[bytes], list[bytes], int]]:
         news = self.commit_slot_deltas(olds, counts, slots, changes)
         anc_news, ec = self.propagate_main(ids, olds, news, anc_olds, top=1)

@@ -360,6 +360,17 @@ class _OverlayReader:
     def plain_lookup(self, plain_key: bytes) -> int | None:
         return None
 
+    def node_many(self, ids: list[int]) -> list[bytes]:
+        """`node` of each id (one pass over the level 0–2 cache when all are there)."""
+        cache = self.node_cache
+        if self.nodes or cache is None or not ids or max(ids) >= _CACHED_NODES:
+            return [self.node(i) for i in ids]
+        delta, base = cache.delta, cache.base
+        out = [delta.get(i) or base.get(i) for i in ids] if delta else [base.get(i) for i in ids]
+        if None in out:
+            return [default_commitment(i) if c is None else c for i, c in zip(ids, out)]
+        return out  # type: ignore[return-value]
+
     def node(self, node_id: int) -> bytes:
         c = self.nodes.get(node_id)
         if c is not None:

@@ -178,7 +178,8 @@ class BelowRoot:
         self.main3_olds = {n: node(n) for n in main3}
         self.ids = sorted([*self.leaf_ids, *main3]) if main3 else self.leaf_ids
         self.anc = main_ancestors(self.ids, 1)
-        self.anc_olds = [node(a) for a in self.anc]
+        many = getattr(reader, "node_many", None)  # a bulk read when the reader has one
+        self.anc_olds = many(self.anc) if many is not None else [node(a) for a in self.anc]
         self.changed = changed
         self.ecmuls = ecmuls
         self.level3: list[tuple[int, bytes, bytes]] = []
@@ -186,15 +187,17 @@ class BelowRoot:
         self._wait: Callable[[], tuple[list[bytes], list[bytes], int]] | None = None
 
     def start(self, be: Backend, background: bool = False) -> None:
-        """Leaf commitments, then their ancestors up to level 1: with `background` and when only flat
-        buckets' leaves change in the background (`Backend.leaves_to_level1`; `wait` collects),
-        else right here."""
+        """Leaf commitments, then their ancestors up to level 1: when only flat buckets' leaves change
+        in one `Backend.leaves_to_level1` job, left to the background with `background` (`wait`
+        collects), else here."""
         self.ecmuls += len(self.changes)
         if not self.leaf_ids and not self.main3:
             return
-        if background and not self.main3:
+        if not self.main3:
             self._wait = be.leaves_to_level1(
-                self.leaf_ids, self.leaf_olds, self.counts, self.slots, self.changes, self.anc_olds)
+                self.leaf_ids, self.leaf_olds, self.counts, self.slots, self.changes, self.anc_olds, background)
+            if not background:
+                self.wait()
             return
         news = be.commit_slot_deltas(self.leaf_olds, self.counts, self.slots, self.changes) if self.leaf_ids else []
         level3 = list(zip(self.leaf_ids, self.leaf_olds, news, strict=True))
