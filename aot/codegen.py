@@ -27,7 +27,7 @@ from importlib.resources import files
 from aot.analysis import STACK_LIMIT, Block, Program
 from aot.opcodes import ENV_INDEX, JUMP, JUMPI, MAX_HOST_ARGS, OPS, PUSH0, PUSH32
 
-CODEGEN_VERSION = 20
+CODEGEN_VERSION = 21
 CHUNK = 256
 REGISTER_MODE_MAX_INSTRS = 2_000
 RING_COPIES, RING_MAX_INSTRS = 4, 64  # counter loops up to 64 instructions test gas every 4th back edge
@@ -97,6 +97,8 @@ class _BlockEmitter:
         self.out: list[str] = []
         self.protos: list[str] = []
         self.tmp = 0
+        self.affine: dict[str, tuple[str, int]] = {}  # temp -> (base expression, constant added to it)
+        self.accesses: list[tuple[int, str, str, int, int]] = []  # see word_access
 
     def slot(self, i: int) -> str:
         return f"s{self.base + i}" if self.registers else f"sp[{i}]"
@@ -205,6 +207,30 @@ class _BlockEmitter:
         self.out.append(f"gas = mem_need(f, gas, {off}, {size});")
         self.check("gas < 0", "oog")
 
+    def word_access(self, off: str, size: int) -> None:
+        """A memory access of constant `size` at `off` (MLOAD, MSTORE, MSTORE8), noted for
+        coalesce_growth when `off` is a base expression plus a constant."""
+        base, c = (("", v) if (v := _small_literal(off)) is not None else self.affine.get(off, (off, 0)))
+        if c < 1 << 32:
+            self.accesses.append((len(self.out), off, base, c, size))
+        self.mem(off, str(size))
+
+    def coalesce_growth(self) -> None:
+        """Grow memory once for a run of accesses at one base plus constants (an ABI encoder's stores at
+        the free memory pointer + 32k): the run's first access charges and grows to the run's highest
+        end, the others find memory grown. Exact: expansion cost depends only on the final size, the
+        run contains nothing that observes gas or memory size (host calls, GAS, storage, MSIZE close it),
+        and a base + constant beyond 2^32 fails the first access as out of gas as it would fail later."""
+        first: dict[str, tuple[int, str, int, int]] = {}
+        ends: dict[str, int] = {}
+        for index, off, base, c, size in self.accesses:
+            first.setdefault(base, (index, off, c, size))
+            ends[base] = max(ends.get(base, 0), c + size)
+        for base, (index, off, c, size) in first.items():
+            if ends[base] - c > size:
+                self.out[index] = f"gas = mem_need(f, gas, {off}, {ends[base] - c});"
+        self.accesses = []
+
     def charge(self, expr: str) -> None:
         self.out.append(f"gas -= {expr};")
         self.check("gas < 0", "oog")
@@ -223,6 +249,7 @@ class _BlockEmitter:
                 f"{dest} < {len(self.prog.code)} ? (uint64_t){dest} : UINT64_MAX);")
 
     def host(self, op: int, pc: int, visible: int) -> None:
+        self.coalesce_growth()
         info = self.prog.ops[op]
         for k in range(info.stack_in):
             self.out.append(f"io_set(f, {k}, {self.pop()});")
@@ -274,6 +301,7 @@ class _BlockEmitter:
         if b.last_op not in (JUMP, JUMPI) and OPS[b.last_op].name not in ("STOP", "RETURN", "REVERT", "SELFDESTRUCT"):
             self.flush()
             out.append(self.jump(b.next_pc))
+        self.coalesce_growth()
         out.append("}")
         return out
 
@@ -292,6 +320,14 @@ class _BlockEmitter:
                 self.counters[self.vs[-1]] = (self.reads[x], "+" if op == 0x01 else "-", v)
                 return
 
+    def _note_affine(self, a: str, c: str) -> None:
+        """Remember a sum of an expression and a small constant as (base, constant) (see coalesce_growth)."""
+        for x, y in ((a, c), (c, a)):
+            if (v := _small_literal(y)) is not None and _small_literal(x) is None:
+                base, k = self.affine.get(x, (x, 0))
+                self.affine[self.vs[-1]] = (base, k + v)
+                return
+
     def header(self, name: str) -> str:
         self.protos.append(f"BLOCKFN int32_t {name}{_SIG};")
         return f"BLOCKFN int32_t {name}{_SIG} {{\nint32_t st = AOT_STOP; (void)jt; (void)st;"
@@ -299,6 +335,7 @@ class _BlockEmitter:
     def next_chunk(self, name: str) -> None:
         """End this C function mid-block and continue in a fresh one (bounds clang's per-function work)."""
         self.flush()
+        self.coalesce_growth()
         self.out += [f"__attribute__((musttail)) return {name}(f, stk, sp, gas, 0);", "}", self.header(name)]
         self.vs, self.floor, self.loaded = [], 0, {}
 
@@ -325,6 +362,8 @@ class _BlockEmitter:
             a, c = self.pop(), self.pop()
             self.vs.append(self.temp(_BINARY[op].format(a=a, b=c)))
             self._note_counter(op, a, c)
+            if op == 0x01:
+                self._note_affine(a, c)
         elif op == 0x15:
             self.vs.append(self.temp(f"(u256)({self.pop()} == 0)"))
         elif op == 0x19:
@@ -359,19 +398,20 @@ class _BlockEmitter:
             self.pop()
         elif op == 0x51:
             off = self.pop()
-            self.mem(off, "32")
+            self.word_access(off, 32)
             self.vs.append(self.temp(f"load_be(f->mem + (uint64_t){off})"))
         elif op in (0x52, 0x53):
             off, v = self.pop(), self.pop()
             if op == 0x52:
-                self.mem(off, "32")
+                self.word_access(off, 32)
                 out.append(f"store_be(f->mem + (uint64_t){off}, {v});")
             else:
-                self.mem(off, "1")
+                self.word_access(off, 1)
                 out.append(f"f->mem[(uint64_t){off}] = (uint8_t){v};")
         elif self.prog.ops[op].host:  # before the C versions: a flavour may give SLOAD or TIMESTAMP to the host
             self.host(op, pc, after)
         elif op in ENV_INDEX:
+            self.coalesce_growth()
             i = ENV_INDEX[op]
             out.append(f"if (!(f->env_valid & {1 << i}ULL) && (st = env_miss(f, {i}, {op}, {pc}))) "
                        f"{self.exit('done')}")
@@ -379,18 +419,22 @@ class _BlockEmitter:
         elif op == 0x3D:
             self.vs.append(self.temp("(u256)f->returndata_size"))
         elif op == 0x54:
+            self.coalesce_growth()
             out.append(f"gas = aot_sload(f, {self.pop()}, gas + {after}, {pc}) - {after};")
             self.failed()
             self.vs.append(self.temp("io_get(f, 0)"))
         elif op == 0x55:
+            self.coalesce_growth()
             key, value = self.pop(), self.pop()
             out.append(f"gas = aot_sstore(f, {key}, {value}, gas + {after}, {pc}) - {after};")
             self.failed()
         elif op == 0x58:
             self.vs.append(literal(pc))
         elif op == 0x59:
+            self.coalesce_growth()
             self.vs.append(self.temp("(u256)f->mem_size"))
         elif op == 0x5A:
+            self.coalesce_growth()
             self.check("gas < 0", "oog")
             self.vs.append(self.temp(f"(u256)(gas + {after})"))
         elif op == 0x5B:
