@@ -1080,6 +1080,98 @@ static void run_tasks(ext *res, const ext *starts, size_t ntasks, const uint32_t
     }
 }
 
+#define SALT_IFMA 1
+
+/* Coordinate at byte `off` of points 8j..8j+7 (index clamped to n − 1), reduced mod q; 1 when one is 0. */
+static int m2s_load8(vfq *r, const uint8_t *points64, size_t n, size_t j, int off) {
+    uint64_t l[4][8] __attribute__((aligned(64)));
+    int zero = 0;
+    for (int k = 0; k < 8; k++) {
+        const size_t i = 8 * j + (size_t)k < n ? 8 * j + (size_t)k : n - 1;
+        fq v;
+        fq_load_raw(&v, points64 + 64 * i + off);
+        zero |= fq_is_zero(&v);
+        for (int w = 0; w < 4; w++) l[w][k] = v.v[w];
+    }
+    vfrom64(r, _mm512_load_si512((const void *)l[0]), _mm512_load_si512((const void *)l[1]),
+            _mm512_load_si512((const void *)l[2]), _mm512_load_si512((const void *)l[3]));
+    return zero;
+}
+
+/* The eight lanes of `a` (normalised limbs, value < 2q) as canonical 4×64 limbs. */
+static void m2s_get8(const vfq *a, fq out[8]) {
+    uint64_t l[5][8] __attribute__((aligned(64)));
+    for (int j = 0; j < 5; j++) _mm512_store_si512((void *)l[j], a->l[j]);
+    for (int k = 0; k < 8; k++) {
+        uint64_t *v = out[k].v;
+        v[0] = l[0][k] | (l[1][k] << 52);
+        v[1] = (l[1][k] >> 12) | (l[2][k] << 40);
+        v[2] = (l[2][k] >> 24) | (l[3][k] << 28);
+        v[3] = (l[3][k] >> 36) | (l[4][k] << 16);
+        if (geq4(v, FQ_Q.v)) sub4(v, v, FQ_Q.v);
+    }
+}
+
+/* map_to_scalar (x/y mod q, then mod r) of n ≥ 8 points, eight at a time: lane k takes points k,
+ * k + 8, ... and inverts their y by a batch inversion of its own, the eight lane products being
+ * inverted together in scalar code. Here limbs V stand for V·2^-260 (R' = 2^260), so the raw
+ * coordinates stand for x·2^-260 and y·2^-260, whose ratio is x/y; a product with the limbs of 1
+ * gives its plain value. The scalar inverse of raw V is 2^512/V, the R' one 2^520/V (256 times it).
+ * Returns 1 (nothing written) when some y is 0, SALT_ENOMEM, or 0. */
+static int m2s_ifma(const uint8_t *points64, size_t n, uint8_t *out32) {
+    const size_t m = (n + 7) / 8;
+    vfq *pre = aligned_alloc(64, m * sizeof(vfq)); /* pre[j] = y_0 ⋯ y_{j−1} per lane (j ≥ 1) */
+    if (!pre) return SALT_ENOMEM;
+    vfq acc, y, x, inv, iy, v;
+    int zero = 0;
+    for (size_t j = 0; j < m && !zero; j++) {
+        zero = m2s_load8(&y, points64, n, j, 32);
+        if (j == 0) {
+            acc = y;
+        } else {
+            pre[j] = acc;
+            vmul(&acc, &acc, &y);
+        }
+    }
+    if (zero) {
+        free(pre);
+        return 1;
+    }
+    fq tot[8], tinv[8], scratch[8];
+    m2s_get8(&acc, tot);
+    fq_batch_inv(tinv, tot, 8, scratch);
+    uint64_t l[4][8] __attribute__((aligned(64)));
+    for (int k = 0; k < 8; k++) {
+        for (int d = 0; d < 8; d++) fq_dbl(&tinv[k], &tinv[k]);
+        for (int w = 0; w < 4; w++) l[w][k] = tinv[k].v[w];
+    }
+    vfrom64(&inv, _mm512_load_si512((const void *)l[0]), _mm512_load_si512((const void *)l[1]),
+            _mm512_load_si512((const void *)l[2]), _mm512_load_si512((const void *)l[3]));
+    vfq one;
+    one.l[0] = bc(1);
+    for (int j = 1; j < 5; j++) one.l[j] = _mm512_setzero_si512();
+    for (size_t j = m; j-- > 0;) {
+        m2s_load8(&x, points64, n, j, 0);
+        if (j > 0) {
+            m2s_load8(&y, points64, n, j, 32);
+            vmul(&iy, &inv, &pre[j]);
+            vmul(&inv, &inv, &y);
+        } else {
+            iy = inv;
+        }
+        vmul(&v, &x, &iy);
+        vmul(&v, &v, &one);
+        fq r8[8];
+        m2s_get8(&v, r8);
+        for (int k = 0; k < 8 && 8 * j + (size_t)k < n; k++) {
+            while (geq4(r8[k].v, FR_R.v)) sub4(r8[k].v, r8[k].v, FR_R.v); /* Fr::from_le_bytes_mod_order */
+            memcpy(out32 + 32 * (8 * j + (size_t)k), r8[k].v, 32);
+        }
+    }
+    free(pre);
+    return 0;
+}
+
 /* out[i] = starts[i] + Σ ops node_off[i]..node_off[i+1]-1 for i < n; 0 or SALT_ENOMEM. */
 static int run_ops(ext *out, const ext *starts, size_t n, const uint32_t *ops, const size_t *node_off) {
     size_t ntasks = 0;
@@ -1290,6 +1382,12 @@ done:
 /* ---------------------------------------------------------------- map_to_scalar, compress */
 int salt_map_to_scalars(const uint8_t *points64, size_t n, uint8_t *out32) {
     if (n == 0) return 0;
+#ifdef SALT_IFMA
+    if (n >= 16) {
+        int rc = m2s_ifma(points64, n, out32);
+        if (rc <= 0) return rc;
+    }
+#endif
     fq *xs = malloc(n * sizeof(fq)), *ys = malloc(n * sizeof(fq)), *scratch = malloc(n * sizeof(fq));
     if (!xs || !ys || !scratch) {
         free(xs);

@@ -233,6 +233,9 @@ def test_map_to_scalars_and_compress(nb, points):
     assert nb.compress_many(pts) == PY.compress_many(pts)
     assert nb.map_to_scalars([]) == [] and nb.compress_many([]) == []
     assert nb.map_to_scalars([IDENTITY64]) == [0]
+    many = (points + odd[1:]) * 3  # 16 points and more go eight at a time (AVX-512 IFMA builds)
+    assert nb.map_to_scalars(many) == PY.map_to_scalars(many)
+    assert nb.map_to_scalars(many + odd[:1]) == PY.map_to_scalars(many + odd[:1])  # a zero y: scalar path
 
 
 @SETTINGS
@@ -240,6 +243,12 @@ def test_map_to_scalars_and_compress(nb, points):
 def test_map_to_scalars_arbitrary_bytes(nb, pts):
     assert nb.map_to_scalars(pts) == PY.map_to_scalars(pts)
     assert nb.compress_many(pts) == PY.compress_many(pts)
+
+
+@SETTINGS
+@given(st.lists(st.binary(min_size=64, max_size=64), min_size=16, max_size=70))
+def test_map_to_scalars_many_arbitrary_bytes(nb, pts):
+    assert nb.map_to_scalars(pts) == PY.map_to_scalars(pts)
 
 
 # ---------------------------------------------------------------- decompress
