@@ -27,7 +27,7 @@ from importlib.resources import files
 from aot.analysis import STACK_LIMIT, Block, Program
 from aot.opcodes import ENV_INDEX, JUMP, JUMPI, MAX_HOST_ARGS, OPS, PUSH0, PUSH32
 
-CODEGEN_VERSION = 21
+CODEGEN_VERSION = 22
 CHUNK = 256
 REGISTER_MODE_MAX_INSTRS = 2_000
 RING_COPIES, RING_MAX_INSTRS = 4, 64  # counter loops up to 64 instructions test gas every 4th back edge
