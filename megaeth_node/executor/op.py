@@ -19,6 +19,8 @@ from eth.vm.forks.cancun.state import CancunTransactionExecutor
 from eth.vm.forks.prague import PragueVM
 from eth.vm.forks.prague.state import PragueState, PragueTransactionExecutor
 from eth.vm.forks.shanghai.constants import INITCODE_WORD_COST
+from eth.vm.forks.spurious_dragon._utils import collect_touched_accounts
+from eth.vm.forks.spurious_dragon.state import SpuriousDragonTransactionExecutor
 from eth.vm.message import Message
 from eth_typing import Address
 from eth_utils import get_extended_debug_logger
@@ -141,7 +143,7 @@ class OpTransactionExecutor(PragueTransactionExecutor):
 
     def finalize_computation(self, transaction: SignedTransactionAPI,
                              computation: ComputationAPI) -> ComputationAPI:
-        computation = super().finalize_computation(transaction, computation)
+        computation = self._prague_finalize(transaction, computation)
         if is_deposit(transaction):
             return computation
         params, state = self.vm_state.l1_fee_params, self.vm_state
@@ -154,6 +156,28 @@ class OpTransactionExecutor(PragueTransactionExecutor):
         ):
             if amount:
                 state.delta_balance(Address(address), amount)
+        return computation
+
+
+    def _prague_finalize(self, transaction: SignedTransactionAPI, computation: ComputationAPI) -> ComputationAPI:
+        """py-evm's Prague `finalize_computation` (Frontier's gas refund, priority fee and self-destructs, then
+        Spurious Dragon's EIP-161 clearing of touched empty accounts) without its debug lines, which hex-format
+        addresses for every transaction, logged or not."""
+        state = self.vm_state
+        gas_remaining = computation.get_gas_remaining()
+        gas_refund = self.calculate_gas_refund(computation, transaction.gas - gas_remaining)
+        floor = computation.data_floor_gas = self.calc_data_floor_gas(
+            transaction, transaction.gas - gas_remaining, gas_refund)
+        refund_amount = (gas_refund + gas_remaining - floor) * state.get_gas_price(transaction)
+        if refund_amount:
+            state.delta_balance(computation.msg.sender, refund_amount)
+        gas_used = transaction.gas - gas_remaining - gas_refund + floor
+        state.delta_balance(state.coinbase, gas_used * state.get_tip(transaction))  # touches the coinbase even at 0
+        for account in computation.get_accounts_for_deletion():
+            state.delete_account(account)
+        for account in collect_touched_accounts(computation):
+            if state.account_exists(account) and state.account_is_empty(account):
+                state.delete_account(account)
         return computation
 
 
@@ -191,8 +215,9 @@ def _state_logger(cls: type) -> Any:
     return get_extended_debug_logger(f"eth.vm.state.{cls.__name__}")
 
 
-# `_prague_message` stands for Cancun's message building: py-evm's Prague executor must not override it
+# `_prague_message` and `_prague_finalize` stand for py-evm's own: its Prague executor must not override them
 assert PragueTransactionExecutor.build_evm_message is CancunTransactionExecutor.build_evm_message
+assert PragueTransactionExecutor.finalize_computation is SpuriousDragonTransactionExecutor.finalize_computation
 
 
 class OpVM(PragueVM):

@@ -10,11 +10,13 @@ from dataclasses import replace
 
 import pytest
 from coincurve import PrivateKey
+from eth.vm.forks.prague.state import PragueTransactionExecutor
 from gas.spec import ChainConfig, ForkSchedule, Spec
 from gas.system import BEACON_ROOTS_ADDRESS, HISTORY_STORAGE_ADDRESS, L1_BLOCK_ADDRESS, ORACLE_ADDRESS
 from salt.hasher import bucket_id
 
 from megaeth_node.executor.block import BlockResult, InvalidBlock, apply_block
+from megaeth_node.executor.op import OpTransactionExecutor
 from megaeth_node.executor.rex import RexRules
 from megaeth_node.executor.state import Account, DictState, storage_key
 from megaeth_node.types import DEPOSIT_TX_TYPE, Block, Header, Transaction, keccak256
@@ -353,3 +355,23 @@ def test_fee_vaults_are_credited_on_the_receipt_gas() -> None:
     (used,) = _gas(result)
     assert used == 21_000 + 110 * 4 * 400  # the Rex floor: above the 60,000 + 16·400 + 40·4·400 intrinsic
     assert result.state_diff.accounts[BASE_FEE_VAULT_ADDRESS].balance == used * BASE_FEE
+
+
+def test_lean_finalize_is_py_evms(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`OpTransactionExecutor._prague_finalize` against py-evm's own Prague `finalize_computation`: refunds (a
+    cleared slot), the coinbase fee, a value call, EIP-161 clearing of a touched empty account, a revert."""
+    clear = bytes([PUSH0, PUSH0, SSTORE, STOP])  # slot 0: 5 → 0, refund
+    touch = bytes([PUSH0] * 5 + [PUSH20]) + b"\xe0" * 20 + bytes([GAS, CALL, STOP])  # zero-value call: touch
+    codes = {CONTRACT: clear, CHILD: touch}
+    txs = (_tx(0, CONTRACT), _tx(1, CHILD), _tx(2, BOB, value=5), _tx(3, CHILD, value=7),
+           _tx(4, CONTRACT, gas=70_000), _tx(5, None, data=bytes([PUSH0, PUSH0, 0xFD])))
+
+    def run() -> BlockResult:
+        state = _state(codes)
+        state.storage_map[(CONTRACT, 0)] = 5
+        state.accounts[b"\xe0" * 20] = Account(0, 0)  # exists and is empty: cleared once touched
+        return _run(state, *txs)
+
+    lean = run()
+    monkeypatch.setattr(OpTransactionExecutor, "_prague_finalize", PragueTransactionExecutor.finalize_computation)
+    assert run() == lean
