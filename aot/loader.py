@@ -163,7 +163,9 @@ class Contract:
 
     def __init__(self, library: Library, name: str, code: bytes) -> None:
         self.library, self.name, self.code = library, name, code
-        self._run, self._pooled = library.function(name)
+        # pooled(gas, calldata, host, value, is_static): run() without frame callbacks, and without a
+        # Python frame of its own where aot.invoke's extension runs it
+        self._run, self.pooled = library.function(name)
         self._frames = library.frames
 
     def run(self, gas: int, calldata: bytes, host: HostFn | None = None,
@@ -173,7 +175,7 @@ class Contract:
         op, pc)` serves host opcodes. `on_frame` sees the frame before it runs (e.g. to bind memory
         adapters), `on_exit(frame, status)` after it ran, before the frame goes back to the pool."""
         if on_frame is None and on_exit is None:
-            return self._pooled(gas, calldata, host, value, is_static)
+            return self.pooled(gas, calldata, host, value, is_static)
         frames = self._frames
         entry = frames.pop() if frames else self.library.new_frame()
         box = entry[1]

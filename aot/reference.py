@@ -103,5 +103,5 @@ STANDALONE_HOST = StandaloneHost()
 
 def run_standalone(contract: Contract, calldata: bytes, gas: int) -> tuple[loader.Outcome, int]:
     """Run `contract` on StandaloneHost; the outcome and the refund delta its SSTOREs earned."""
-    out = contract.run(gas, calldata, STANDALONE_HOST)
+    out = contract.pooled(gas, calldata, STANDALONE_HOST, 0, False)
     return out, out.refund
