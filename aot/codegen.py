@@ -27,9 +27,10 @@ from importlib.resources import files
 from aot.analysis import STACK_LIMIT, Block, Program
 from aot.opcodes import ENV_INDEX, JUMP, JUMPI, MAX_HOST_ARGS, OPS, PUSH0, PUSH32
 
-CODEGEN_VERSION = 22
+CODEGEN_VERSION = 23
 CHUNK = 256
 REGISTER_MODE_MAX_INSTRS = 2_000
+INLINE_LOADS_MAX_INSTRS = 10_000  # larger units leave MLOAD's load_be to clang's inliner (runtime.h)
 RING_COPIES, RING_MAX_INSTRS = 4, 64  # counter loops up to 64 instructions test gas every 4th back edge
 _SIG = "(aot_frame *f, u256 *stk, u256 *sp, int64_t gas, uint64_t jt)"
 ENTRY_ARGS = "int64_t gas, const char *calldata, uint64_t calldata_size, const char *callvalue, uint32_t is_static"
@@ -604,11 +605,17 @@ def emit_function(prog: Program, name: str) -> str:
     return "\n".join(e.protos + [line for body in e.bodies for line in body] + e.shared) + "\n"
 
 
+def _prelude(functions: list[tuple[str, Program]]) -> str:
+    """The runtime, with MLOAD's load_be forced inline unless the code is large."""
+    size = sum(len(p.blocks[s].instrs) for _, p in functions for s in p.reachable)
+    return ("#define AOT_INLINE_LOADS\n" if size <= INLINE_LOADS_MAX_INSTRS else "") + RUNTIME
+
+
 def emit_unit(functions: list[tuple[str, Program]]) -> str:
     """A translation unit: the runtime followed by one function per (name, program)."""
     assert MAX_HOST_ARGS == 7, "runtime.h sizes io[] for 7 host arguments"
     assert ENV_INDEX[0x34] == 3, "runtime.h: AOT_ENV_CALLVALUE"
-    return RUNTIME + "\n" + "".join(emit_function(p, n) for n, p in functions)
+    return _prelude(functions) + "\n" + "".join(emit_function(p, n) for n, p in functions)
 
 
 def emit_units(functions: list[tuple[str, Program]], parts: int) -> list[str]:
@@ -624,5 +631,6 @@ def emit_units(functions: list[tuple[str, Program]], parts: int) -> list[str]:
     for body in sorted(bodies, key=len, reverse=True):
         min(units, key=len).extend(body)
     head = "\n".join(protos) + "\n"
-    return [("#define AOT_SPLIT\n" + RUNTIME + "\n" + head
+    prelude = _prelude(functions)
+    return [("#define AOT_SPLIT\n" + prelude + "\n" + head
              + "\n".join(lines) + "\n") for i, lines in enumerate(units) if lines or i == 0]

@@ -141,22 +141,31 @@ static inline int64_t mem_need(aot_frame *f, int64_t gas, u256 off, u256 size) {
 
 static inline int64_t copy_cost(u256 size) { return 3 * (int64_t)(((uint64_t)size + 31) / 32); }
 
-/* Big-endian memory words <-> u256, left to clang's inliner: forcing load_be inline makes MLOAD-heavy
-   code faster (blake2b_huff 9.2 -> 7.7 us) but a large unit's compile work ~17% bigger (cachegrind
-   instruction count of clang), and compile time of large contracts is the tighter budget. */
-static inline u256 load_be(const uint8_t *p) {
-    uint64_t w[4];
+/* Big-endian memory words <-> u256. Forcing load_be inline (clang's inliner leaves it out of line in
+   large block functions) makes MLOAD-heavy code much faster (blake2b_huff 6.0 -> 3.7 us, snailtracer
+   -5%) but compile work ~14% bigger, so units of large code (codegen INLINE_LOADS_MAX_INSTRS), whose
+   compile time is the tighter budget, leave it to the inliner. */
+#ifdef AOT_INLINE_LOADS
+#define LOAD_INLINE __attribute__((always_inline))
+#else
+#define LOAD_INLINE
+#endif
+static inline LOAD_INLINE u256 load_be(const uint8_t *p) {
+    uint64_t w[4], r[4];
     memcpy(w, p, 32);
-    return (u256)__builtin_bswap64(w[0]) << 192 | (u256)__builtin_bswap64(w[1]) << 128
-        | (u256)__builtin_bswap64(w[2]) << 64 | __builtin_bswap64(w[3]);
+    r[0] = __builtin_bswap64(w[3]), r[1] = __builtin_bswap64(w[2]);
+    r[2] = __builtin_bswap64(w[1]), r[3] = __builtin_bswap64(w[0]);
+    u256 v;
+    memcpy(&v, r, 32);
+    return v;
 }
 
 static inline void store_be(uint8_t *p, u256 v) {
-    for (int i = 3; i >= 0; i--) {
-        uint64_t w = __builtin_bswap64((uint64_t)v);
-        memcpy(p + 8 * i, &w, 8);
-        v >>= 64;
-    }
+    uint64_t w[4], r[4];
+    memcpy(w, &v, 32);
+    r[0] = __builtin_bswap64(w[3]), r[1] = __builtin_bswap64(w[2]);
+    r[2] = __builtin_bswap64(w[1]), r[3] = __builtin_bswap64(w[0]);
+    memcpy(p, r, 32);
 }
 
 static inline u256 io_get(const aot_frame *f, int i) { u256 v; memcpy(&v, f->io[i], 32); return v; }
