@@ -526,22 +526,26 @@ class StateOverlay:
         The C path's slot changes stay in C's compact form until `shi`, `updates`, a read, the next
         apply or the commit needs them (`_settle`)."""
         with _no_cyclic_gc():
-            return self._apply(_sorted_items(items))
+            if isinstance(items, Mapping):  # unique keys: sort them alone (no pair per key)
+                keys = sorted(items)
+                return self._apply(keys, list(map(items.__getitem__, keys)))
+            ordered = _sorted_items(items)
+            return self._apply([k for k, _ in ordered], [v for _, v in ordered])
 
-    def _apply(self, ordered: list[tuple[bytes, bytes | None]]) -> bytes:
+    def _apply(self, keys: list[bytes], values: list[bytes | None]) -> bytes:
+        """`apply` of the plain keys `keys` (ascending; equal keys in the given order) and their `values`."""
         self._settle()
         shi, reader, be = self._shi, self._reader, self.be
         flat = getattr(be, "shi_flat", None) if not shi.cache else None  # C SHI needs untouched buckets
-        keys = [k for k, _ in ordered]
         buckets = shi.prepare(keys, probes=flat is None)  # C hashes its own probes
-        n = len(ordered)
+        n = len(keys)
         n_groups = max(1, min(_MAX_GROUPS, n // _GROUP_KEYS))
         # Op indices in bucket order (stable: each bucket's keys stay sorted), cut into groups of
         # whole level-1 subtrees: group g holds the buckets b with (b >> 16) · n_groups >> 8 == g.
         order = sorted(range(n), key=buckets.__getitem__)
         by_bucket = [buckets[i] for i in order]
         cuts = [0, *(bisect_left(by_bucket, -(-g * 256 // n_groups) << 16) for g in range(1, n_groups)), n]
-        ops = be.pack_ops(keys, [v for _, v in ordered], buckets) if flat is not None else None  # type: ignore[attr-defined]
+        ops = be.pack_ops(keys, values, buckets) if flat is not None else None  # type: ignore[attr-defined]
         capacity = self._capacity
         all_ups = StateUpdates()
         flats: list[_FlatResult] = []
@@ -559,7 +563,7 @@ class StateOverlay:
                     part[0].start(be, background=g < last)
                     parts.append(part[0])
                     continue
-                group = [(buckets[i], keys[i], ordered[i][1]) for i in order[lo:hi]]
+                group = [(buckets[i], keys[i], values[i]) for i in order[lo:hi]]
                 if flat is not None:
                     shi.prepare_probes([k for _, k, _ in group])
                 ups = shi.update_prepared(group)
