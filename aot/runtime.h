@@ -484,6 +484,14 @@ static inline __attribute__((always_inline)) void udivmod(u256 a, u256 b, u256 *
         return;
     }
     if ((a >> 64) == 0) { *q = (uint64_t)a / (uint64_t)b; *r = (uint64_t)a % (uint64_t)b; return; }
+    if (((a >> 128) | (b >> 64)) == 0) {  /* fixed-point arithmetic: a 128-bit by 64-bit division */
+        uint64_t d = (uint64_t)b, hi = (uint64_t)(a >> 64), q1 = 0, rem;
+        if (hi >= d) q1 = div128(0, hi, d, &hi);
+        uint64_t q0 = div128(hi, (uint64_t)a, d, &rem);
+        *q = (u256)q1 << 64 | q0;
+        *r = rem;
+        return;
+    }
     to_limbs(u, a);
     if ((b >> 64) == 0) {  /* a 64-bit divisor (fixed-point arithmetic): one hardware division per limb,
                               none for a top limb below the divisor (its quotient limb is 0) */
