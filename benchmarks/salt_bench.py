@@ -60,7 +60,7 @@ def build_state(store: SaltStore, n: int, rng: random.Random) -> list[bytes]:
             entries[b << BUCKET_SLOT_BITS | slot] = SaltValue(k, rng.randbytes(32))
     ups = StateUpdates({k: (None, v) for k, v in entries.items()})
     result = update_trie(_EmptyNodes(), ups, lambda _b: 256)
-    store.bulk_load(sorted(entries.items()), {i: c for i, (_, c) in result.nodes.items()})
+    store.bulk_load(sorted(entries.items()), result.nodes)
     assert store.root() == result.root
     return keys
 

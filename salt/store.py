@@ -632,9 +632,7 @@ class StateOverlay:
         return self._shi.meta(bucket).capacity
 
     def _record(self, ups: StateUpdates, result: TrieResult, flats: list[_FlatResult] | None = None) -> None:
-        nodes = self._reader.nodes
-        for n, (_, new) in result.nodes.items():
-            nodes[n] = new
+        self._reader.nodes.update(result.nodes)
         self._pending = (ups, flats or [])
         self.last = result
 
@@ -833,8 +831,7 @@ class WitnessState:
         updates.merge(shi.update(queued))
         updates.merge(shi.canonicalize())
         result = update_trie(self, updates, self._trie_capacity, self.be)
-        for n, (_, new) in result.nodes.items():
-            self.commitments[n] = new
+        self.commitments.update(result.nodes)
         for k, v in shi.cache.items():
             self.kvs[k] = v
         shi.cache.clear()

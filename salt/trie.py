@@ -114,10 +114,10 @@ class NodeReader(Protocol):
 
 @dataclass
 class TrieResult:
-    """New state root, changed nodes (node id → (old, new)), and EC multiplications used."""
+    """New state root, changed nodes (node id → new commitment), and EC multiplications used."""
 
     root: bytes
-    nodes: dict[int, tuple[bytes, bytes]]
+    nodes: dict[int, bytes]
     ecmuls: int
 
 
@@ -166,7 +166,7 @@ class BelowRoot:
         reader: NodeReader,
         leaves: tuple[list[int], list[int], bytes, list[tuple[SaltValue | None, SaltValue | None]]],
         main3: dict[int, bytes],
-        changed: dict[int, tuple[bytes, bytes]],
+        changed: dict[int, bytes],
         ecmuls: int,
         leaf_olds: list[bytes] | None = None,
     ) -> None:
@@ -220,12 +220,12 @@ class BelowRoot:
         changed = self.changed
         for i, o, nw in self.level3:
             if o != nw:
-                changed[i] = (o, nw)
+                changed[i] = nw
         out = []
         first1 = _S[1]
         for a, o, nw in zip(self.anc, self.anc_olds, self.anc_news, strict=True):
             if o != nw:
-                changed[a] = (o, nw)
+                changed[a] = nw
                 if a < _S[2] and a >= first1:
                     out.append((a, o, nw))
         return out
@@ -283,7 +283,7 @@ def plan_below_root(
             if b not in touched and (oc_nc[0] > MIN_BUCKET_SIZE or oc_nc[1] > MIN_BUCKET_SIZE):
                 sub_buckets[b] = oc_nc
 
-    changed: dict[int, tuple[bytes, bytes]] = {}
+    changed: dict[int, bytes] = {}
     ecmuls = 0
     main3: dict[int, bytes] = {}  # main bucket node → new value from a subtree top
     if sub_buckets:
@@ -293,7 +293,7 @@ def plan_below_root(
 
 def finish_root(reader: NodeReader, parts: Sequence[BelowRoot], be: Backend) -> TrieResult:
     """The root update (§5.1 step 3–4) over `parts` that have run (disjoint level-1 subtrees)."""
-    changed: dict[int, tuple[bytes, bytes]] = {}
+    changed: dict[int, bytes] = {}
     level1: list[tuple[int, bytes, bytes]] = []
     ecmuls = 0
     for part in parts:
@@ -309,7 +309,7 @@ def finish_root(reader: NodeReader, parts: Sequence[BelowRoot], be: Backend) -> 
         root = be.commit_deltas([old_root], [deltas])[0]
         ecmuls += len(level1)
         if root != old_root:
-            changed[0] = (old_root, root)
+            changed[0] = root
     return TrieResult(root_hash(root, be), changed, ecmuls)
 
 
@@ -318,7 +318,7 @@ def _update_subtrees(
     be: Backend,
     seg: dict[int, list[tuple[int, int]]],
     sub_buckets: dict[int, tuple[int, int]],
-    changed: dict[int, tuple[bytes, bytes]],
+    changed: dict[int, bytes],
     main3: dict[int, bytes],
 ) -> int:
     """Expanded / resized buckets (§5.2): segments → subtree top, whose value goes to the main node."""
@@ -346,10 +346,10 @@ def _update_subtrees(
                     n = subtree_node(b, lv, i)
                     o = node(n)
                     if o != default_commitment(n):
-                        changed[n] = (o, default_commitment(n))
+                        changed[n] = default_commitment(n)
             o = node(top)
             if o != default_commitment(top):
-                changed[top] = (o, default_commitment(top))
+                changed[top] = default_commitment(top)
         levels[nt].deltas.setdefault(top, [])
     ecmuls = 0
     min_level = min(top_level.values())
@@ -368,11 +368,11 @@ def _update_subtrees(
                 if n & BUCKET_SLOT_ID_MASK == _S[lv]:
                     main3[_BUCKET0 + b] = nw
                 elif base != nw:
-                    changed[n] = (base, nw)
+                    changed[n] = nw
                 continue
             orig = work.orig.get(n, base)
             if base != nw or orig != base:
-                changed[n] = (node(n), nw)
+                changed[n] = nw
             if orig != nw:
                 up.append((n, orig, nw))
         if not up:

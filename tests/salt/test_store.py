@@ -73,7 +73,7 @@ def test_delta_rule_across_consecutive_witnesses(witnesses: list[tuple[int, Witn
             if 65793 <= n < 16843009 and a.levels.get(n - 65793, 1) == 1:
                 total += 1
                 changed += n in res.nodes
-                got = res.nodes[n][1] if n in res.nodes else a.commitments[n]
+                got = res.nodes[n] if n in res.nodes else a.commitments[n]
                 assert got == b.commitments[n], f"bucket {n - 65793}"
     assert total > 2000 and changed > 1000
 
