@@ -40,7 +40,7 @@ __all__ = ["NativeBackend", "NativeBuildError", "PackedOps", "build", "library",
 SOURCE_DIR = Path(__file__).resolve().with_name("native")
 SOURCES = ("banderwagon.c", "hashes.c", "shi.c")
 HEADERS = ("banderwagon.h", "salt_internal.h")
-ABI_VERSION = 9
+ABI_VERSION = 10
 COMMON_FLAGS = ("-O3", "-fPIC", "-shared", "-std=gnu11", "-fno-strict-aliasing")
 NATIVE_FLAGS = ("-march=native", "-mtune=native")
 LINK_FLAGS = ("-lpthread",)
@@ -569,6 +569,22 @@ class NativeBackend:
             out_new[:n],
             (bytes(out_data[:size]) or b"\0", out_lens[: 2 * n]),
         )
+
+    def order_by_bucket(self, buckets: Sequence[int]) -> tuple[array, array]:
+        """The indices of `buckets` (data bucket ids, < 2^24) in stable bucket order, and the buckets
+        in that order (`salt_order_by_bucket`)."""
+        n = len(buckets)
+        order, ordered = array("I", bytes(4 * n)), array("Q", bytes(8 * n))
+        ffi = self._ffi
+        rc = self._lib.salt_order_by_bucket(
+            ffi.from_buffer("uint64_t[]", array("Q", buckets) or array("Q", [0])),
+            n,
+            ffi.from_buffer("uint32_t[]", order or array("I", [0])),
+            ffi.from_buffer("uint64_t[]", ordered or array("Q", [0])),
+        )
+        if rc != 0:
+            raise (ValueError if rc == _EINDEX else MemoryError)(f"salt_order_by_bucket failed: rc={rc}")
+        return order, ordered
 
     def blake3_many(self, inputs: Sequence[bytes]) -> list[bytes]:
         """BLAKE3 digests of inputs of at most 1024 bytes each."""

@@ -15,7 +15,7 @@ import gc
 import threading
 from array import array
 from bisect import bisect_left
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import partial
 from operator import itemgetter
@@ -542,8 +542,12 @@ class StateOverlay:
         n_groups = max(1, min(_MAX_GROUPS, n // _GROUP_KEYS))
         # Op indices in bucket order (stable: each bucket's keys stay sorted), cut into groups of
         # whole level-1 subtrees: group g holds the buckets b with (b >> 16) · n_groups >> 8 == g.
-        order = sorted(range(n), key=buckets.__getitem__)
-        by_bucket = [buckets[i] for i in order]
+        by_order = getattr(be, "order_by_bucket", None)
+        if by_order is not None:
+            order, by_bucket = by_order(buckets)
+        else:
+            order = sorted(range(n), key=buckets.__getitem__)
+            by_bucket = [buckets[i] for i in order]
         cuts = [0, *(bisect_left(by_bucket, -(-g * 256 // n_groups) << 16) for g in range(1, n_groups)), n]
         ops = be.pack_ops(keys, values, buckets) if flat is not None else None  # type: ignore[attr-defined]
         capacity = self._capacity
@@ -589,7 +593,7 @@ class StateOverlay:
         return result.root
 
     def _flat_group(
-        self, ops: Any, idx: list[int], by_bucket: list[int], shi_flat: Callable[..., Any]
+        self, ops: Any, idx: Sequence[int], by_bucket: Sequence[int], shi_flat: Callable[..., Any]
     ) -> tuple[BelowRoot, _FlatResult] | None:
         """The SHI ops (§2.3) of one group (`ops[i]` for i in `idx`, in data buckets `by_bucket`,
         ascending) in C (`NativeBackend.shi_flat`) when all its buckets are flat (capacity 256) and

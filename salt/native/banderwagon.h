@@ -37,6 +37,8 @@
  *   2·entries + ops changes, out_data 2·(entry bytes) + op bytes. Returns the number of flagged
  *   buckets (or an error code < 0; SALT_EINDEX when an op index is >= n_all or the ops are not
  *   grouped by `buckets`).
+ * salt_order_by_bucket (shi.c): the indices of n bucket ids (each < 2^24) in stable bucket order, and
+ *   the buckets in that order (SALT_EINDEX when a bucket is 2^24 or more).
  * salt_fr_quotient_sum (prover, §6.5): g = Σ_z (f_z(X) − f_z(z)) / (X − z) in evaluation form on
  *   the domain 0..255 for nz vectors f_z (256 scalars each) at points zs; consts32 holds 3×256
  *   scalars: 1/d for d = 0..255 (entry 0 unused), A'(j), 1/A'(j). salt_fr_combine: Σ_i c_i·v_i of
@@ -97,6 +99,7 @@ int salt_shi_flat(size_t n_buckets, const uint64_t *buckets, const uint32_t *non
                   const uint8_t *op_data, const uint32_t *op_len, const uint32_t *op_start,
                   uint32_t *out_count, int32_t *out_used_delta, uint64_t *out_key, int32_t *out_old,
                   int32_t *out_new, uint8_t *out_data, uint32_t *out_lens, size_t *out_n);
+int salt_order_by_bucket(const uint64_t *buckets, size_t n, uint32_t *order, uint64_t *sorted);
 /* END CDEF */
 
 /* Return codes of the int functions: 0 ok, SALT_ENOTABLES (tables not built), SALT_ENOMEM,

@@ -202,3 +202,27 @@ int salt_shi_flat(size_t n_buckets, const uint64_t *buckets, const uint32_t *non
     out_n[1] = data;
     return flagged;
 }
+
+int salt_order_by_bucket(const uint64_t *buckets, size_t n, uint32_t *order, uint64_t *sorted) {
+    if (n > 0xFFFFFFFFu) return SALT_EINDEX;
+    for (size_t i = 0; i < n; i++) {
+        if (buckets[i] >> 24) return SALT_EINDEX;
+        order[i] = (uint32_t)i;
+    }
+    uint32_t *tmp = malloc(n ? n * sizeof(uint32_t) : sizeof(uint32_t));
+    if (!tmp) return SALT_ENOMEM;
+    uint32_t *src = order, *dst = tmp;
+    for (int shift = 0; shift < 24; shift += 12) { /* two stable counting passes of 12 bits */
+        static __thread size_t cnt[4097];
+        memset(cnt, 0, sizeof cnt);
+        for (size_t i = 0; i < n; i++) cnt[((buckets[src[i]] >> shift) & 4095) + 1]++;
+        for (int d = 0; d < 4096; d++) cnt[d + 1] += cnt[d];
+        for (size_t i = 0; i < n; i++) dst[cnt[(buckets[src[i]] >> shift) & 4095]++] = src[i];
+        uint32_t *t = src;
+        src = dst;
+        dst = t;
+    }
+    for (size_t k = 0; k < n; k++) sorted[k] = buckets[order[k]]; /* two passes: back in `order` */
+    free(tmp);
+    return 0;
+}

@@ -636,3 +636,13 @@ def test_lone_node_split_over_threads():
     assert two.commit_deltas([IDENTITY64], [cancel]) == [IDENTITY64]
     assert two.commit_deltas([start], [ds[:130]]) == PY.commit_deltas([start], [ds[:130]])
     assert two.commit(list(range(256))) == PY.commit(list(range(256)))
+
+
+@SETTINGS
+@given(st.lists(st.integers(0, (1 << 24) - 1) | st.sampled_from([65536, 65537, (1 << 24) - 1]), max_size=300))
+def test_order_by_bucket_is_a_stable_sort(nb, buckets):
+    order, ordered = nb.order_by_bucket(buckets)
+    expect = sorted(range(len(buckets)), key=buckets.__getitem__)
+    assert list(order) == expect and list(ordered) == [buckets[i] for i in expect]
+    with pytest.raises(ValueError):
+        nb.order_by_bucket([*buckets, 1 << 24])
