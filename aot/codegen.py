@@ -27,7 +27,7 @@ from importlib.resources import files
 from aot.analysis import STACK_LIMIT, Block, Program
 from aot.opcodes import ENV_INDEX, JUMP, JUMPI, MAX_HOST_ARGS, OPS, PUSH0, PUSH32
 
-CODEGEN_VERSION = 25
+CODEGEN_VERSION = 26
 CHUNK = 256
 REGISTER_MODE_MAX_INSTRS = 2_000
 INLINE_LOADS_MAX_INSTRS = 10_000  # larger units leave MLOAD's load_be to clang's inliner (runtime.h)
@@ -369,6 +369,11 @@ class _BlockEmitter:
             self.vs.append(self.temp(f"(u256)({self.pop()} == 0)"))
         elif op == 0x19:
             self.vs.append(self.temp(f"~{self.pop()}"))
+        elif op in (0x08, 0x09) and (n := self.literal_top(2)) is not None and n & (n - 1) == 0:
+            a, c = self.pop(), self.pop()  # modulo a power of two 2^k <= 2^255 (or 0): 2^k divides 2^256
+            self.pop()
+            expr = "(u256)0" if n == 0 else f"({a} {'+' if op == 0x08 else '*'} {c}) & {literal(n - 1)}"
+            self.vs.append(self.temp(expr))
         elif op in (0x08, 0x09):
             a, c, n = self.pop(), self.pop(), self.pop()
             expr = f"op_addmod({a}, {c}, {n})" if op == 0x08 else f"op_mulmod(&f->mod, {a}, {c}, {n})"
