@@ -27,7 +27,7 @@ from importlib.resources import files
 from aot.analysis import STACK_LIMIT, Block, Program
 from aot.opcodes import ENV_INDEX, JUMP, JUMPI, MAX_HOST_ARGS, OPS, PUSH0, PUSH32
 
-CODEGEN_VERSION = 26
+CODEGEN_VERSION = 27
 CHUNK = 256
 REGISTER_MODE_MAX_INSTRS = 2_000
 INLINE_LOADS_MAX_INSTRS = 10_000  # larger units leave MLOAD's load_be to clang's inliner (runtime.h)
@@ -99,7 +99,7 @@ class _BlockEmitter:
         self.protos: list[str] = []
         self.tmp = 0
         self.affine: dict[str, tuple[str, int]] = {}  # temp -> (base expression, constant added to it)
-        self.accesses: list[tuple[int, str, str, int, int]] = []  # see word_access
+        self.accesses: list[tuple[int, str, int, int]] = []  # (line, base, constant, size): word_access
 
     def slot(self, i: int) -> str:
         return f"s{self.base + i}" if self.registers else f"sp[{i}]"
@@ -213,23 +213,28 @@ class _BlockEmitter:
         coalesce_growth when `off` is a base expression plus a constant."""
         base, c = (("", v) if (v := _small_literal(off)) is not None else self.affine.get(off, (off, 0)))
         if c < 1 << 32:
-            self.accesses.append((len(self.out), off, base, c, size))
+            self.accesses.append((len(self.out), base, c, size))
         self.mem(off, str(size))
 
     def coalesce_growth(self) -> None:
-        """Grow memory once for a run of accesses at one base plus constants (an ABI encoder's stores at
-        the free memory pointer + 32k): the run's first access charges and grows to the run's highest
-        end, the others find memory grown. Exact: expansion cost depends only on the final size, the
-        run contains nothing that observes gas or memory size (host calls, GAS, storage, MSIZE close it),
-        and a base + constant beyond 2^32 fails the first access as out of gas as it would fail later."""
-        first: dict[str, tuple[int, str, int, int]] = {}
-        ends: dict[str, int] = {}
-        for index, off, base, c, size in self.accesses:
-            first.setdefault(base, (index, off, c, size))
-            ends[base] = max(ends.get(base, 0), c + size)
-        for base, (index, off, c, size) in first.items():
-            if ends[base] - c > size:
-                self.out[index] = f"gas = mem_need(f, gas, {off}, {ends[base] - c});"
+        """Check and grow memory once for a run of accesses at one base plus constants (an ABI encoder's
+        stores at the free memory pointer + 32k): the run's first access checks [base + lowest constant,
+        base + highest end), charges and grows to its end; the others check nothing. Exact: expansion
+        cost depends only on the final size; the run contains nothing that observes gas or memory size
+        (host calls, GAS, storage, MSIZE close it); the offsets are the interpreter's (256-bit sums:
+        when base + lowest wraps, every offset wraps and the range stays contiguous); and a range
+        beyond 2^32 fails as out of gas at the first access as one of the run's accesses would later."""
+        runs: dict[str, list[tuple[int, int, int]]] = {}
+        for index, base, c, size in self.accesses:
+            runs.setdefault(base, []).append((index, c, size))
+        for base, run in runs.items():
+            if len(run) < 2:
+                continue
+            low, end = min(c for _, c, _ in run), max(c + size for _, c, size in run)
+            off = literal(low) if base == "" else f"{base} + {literal(low)}" if low else base
+            self.out[run[0][0]] = f"gas = mem_need(f, gas, {off}, {end - low});"
+            for index, _, _ in run[1:]:
+                self.out[index] = self.out[index + 1] = ""
         self.accesses = []
 
     def charge(self, expr: str) -> None:
