@@ -3,9 +3,9 @@ replay over the witness, then every header commitment. Returns a `Verdict`, neve
 
 Two entry points: `validate_block` takes the `.salt`/`.mpt` file bytes (offline fixtures),
 `validate_witnesses` takes already decoded witnesses (online: `mega_getBlockWitness`). Both can report
-per-stage wall times (seconds) into a `timings` dict, keyed by `STAGES`. With a spare core, witness
-verification runs on a second thread while the replay runs (its stage time overlaps the replay's;
-`checks_wait` is how long the replay then waited for it)."""
+per-stage wall times (seconds) into a `timings` dict, keyed by `STAGES`. With a spare core, integrity and
+witness verification run on a second thread while the replay runs (their stage times overlap it;
+`checks_wait` is how long the replay then waited for them)."""
 
 from __future__ import annotations
 
@@ -80,25 +80,27 @@ _overlap = (os.cpu_count() or 1) > 1
 
 
 def overlap_checks(on: bool) -> None:
-    """Whether witness verification runs on a second thread beside the replay (a pool worker with one core
-    of its own runs it in line)."""
+    """Whether integrity and witness verification run on a second thread beside the replay (a pool worker
+    with one core of its own runs them in line)."""
     global _overlap
     _overlap = on
 
 
-def _verify_witnesses(block: Block, parent: Header, salt: WitnessFile, mpt: MptWitness,
-                      timings: dict[str, float] | None) -> None:
-    """The witnesses against the parent (§2.3 step 2), timed."""
+def _proofs(block: Block, parent: Header, salt: WitnessFile, mpt: MptWitness,
+            timings: dict[str, float] | None) -> None:
+    """The checks that precede the replay: integrity (§2.2), then the witnesses against the parent (§2.3 step 2)."""
     clock = _Clock(timings)
+    check_block(block, parent)
+    clock.lap("integrity")
     check_witnesses(block, parent, salt, mpt)
     clock.lap("witness_verify")
 
 
 def _check(block: Block, parent: Header, salt: WitnessFile, mpt: MptWitness, codes: Mapping[bytes, bytes],
            chain: ChainConfig, clock: _Clock) -> None:
-    """Witness verification beside the replay, which reads only the block and the witness; a witness failure is
-    reported first, as if it had run before (any replay error on such a witness is moot)."""
-    proofs = _Beside(_verify_witnesses, block, parent, salt, mpt, clock.timings)
+    """Integrity and witness checks beside the replay, which reads only the block and the witness; a failure
+    of the former is reported first, as if they had run before (any replay error on such input is moot)."""
+    proofs = _Beside(_proofs, block, parent, salt, mpt, clock.timings)
     try:
         witness = WitnessState(salt.salt_witness)
         reader = WitnessReader(witness, codes, block.header.number, block.header.parent_hash)
@@ -139,11 +141,10 @@ def validate_block(block: Block, parent: Header, salt_bytes: bytes, mpt_bytes: b
     start = time.perf_counter()
     clock = _Clock(timings)
     try:
-        check_block(block, parent)
-        clock.lap("integrity")
         try:
             salt, mpt = decode_witness_file(salt_bytes), decode_mpt_witness(mpt_bytes)
         except WitnessDecodeError as e:
+            check_block(block, parent)  # an integrity failure is reported first
             raise Invalid("witness encoding", detail=str(e)) from e
         clock.lap("witness_decode")
         _check(block, parent, salt, mpt, codes, chain, clock)
@@ -160,8 +161,6 @@ def validate_witnesses(block: Block, parent: Header, salt: SaltWitness, mpt: Mpt
     start = time.perf_counter()
     clock = _Clock(timings)
     try:
-        check_block(block, parent)
-        clock.lap("integrity")
         wf = WitnessFile(bytes(32), block.header.parent_hash, salt)
         _check(block, parent, wf, mpt, codes, chain, clock)
     except Invalid as e:

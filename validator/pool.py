@@ -7,7 +7,7 @@ inherit the tables copy-on-write and start warm. Where `fork` is unavailable eac
 its initializer. `workers=1` runs jobs in the calling process (no pickling, same warm-up).
 
 Each worker's SALT C thread pool gets its share of the cores (`cores // workers`, at least 1), so two
-workers on two cores do not run four C threads; a worker with a single core also verifies the witness in line
+workers on two cores do not run four C threads; a worker with a single core also checks the witness in line
 instead of beside the replay. The warm heap is frozen out of the garbage collector
 (`gc.freeze`), so collections neither scan it nor, in forked workers, copy its pages; and the young
 generation is collected every 20,000 allocations instead of 700 (py-evm allocates many short-lived objects

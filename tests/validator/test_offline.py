@@ -115,7 +115,7 @@ def test_a_bad_salt_witness_is_the_reported_failure(threads: str, overlap: bool,
 
 @pytest.mark.parametrize("overlap", [False, True])
 def test_an_integrity_failure_is_reported_before_the_replay(overlap: bool, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A changed tx fails integrity, which runs before the replay and the witness checks."""
+    """A changed tx fails integrity; the replay that ran beside the checks (and saw the changed tx) is moot."""
     monkeypatch.setattr(core, "_overlap", overlap)
     parent, block, salt, mpt = _material(5)
     txs = list(block.transactions)
