@@ -3,16 +3,12 @@ replay over the witness, then every header commitment. Returns a `Verdict`, neve
 
 Two entry points: `validate_block` takes the `.salt`/`.mpt` file bytes (offline fixtures),
 `validate_witnesses` takes already decoded witnesses (online: `mega_getBlockWitness`). Both can report
-per-stage wall times (seconds) into a `timings` dict, keyed by `STAGES`. With a spare core, integrity and
-witness verification run on a second thread while the replay runs (their stage times overlap it;
-`checks_wait` is how long the replay then waited for them)."""
+per-stage wall times (seconds) into a `timings` dict, keyed by `STAGES`."""
 
 from __future__ import annotations
 
-import os
-import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 from gas.spec import ChainConfig
 from megaeth_node.executor.block import InvalidBlock, apply_block
@@ -27,8 +23,7 @@ from validator.checks import (
     post_state_updates,
 )
 
-STAGES = ("integrity", "witness_decode", "witness_verify", "replay", "checks_wait", "withdrawals", "receipts",
-          "salt_update")
+STAGES = ("integrity", "witness_decode", "witness_verify", "replay", "withdrawals", "receipts", "salt_update")
 
 
 class _Clock:
@@ -47,74 +42,18 @@ class _Clock:
         self.last = now
 
 
-class _Beside:
-    """Runs `fn(*args)` on a second thread when a core is spare (`result()` joins it and re-raises its error),
-    else at once on this thread."""
-
-    __slots__ = ("fn", "args", "error", "thread")
-
-    def __init__(self, fn: Callable[..., None], *args: object) -> None:
-        self.error: BaseException | None = None
-        self.thread: threading.Thread | None = None
-        if not _overlap:
-            fn(*args)
-            return
-        self.fn, self.args = fn, args
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        try:
-            self.fn(*self.args)
-        except BaseException as e:  # noqa: BLE001 - re-raised by result() on the caller's thread
-            self.error = e
-
-    def result(self) -> None:
-        if self.thread is not None:
-            self.thread.join()
-        if self.error is not None:
-            raise self.error
-
-
-_overlap = (os.cpu_count() or 1) > 1
-
-
-def overlap_checks(on: bool) -> None:
-    """Whether integrity and witness verification run on a second thread beside the replay (a pool worker
-    with one core of its own runs them in line)."""
-    global _overlap
-    _overlap = on
-
-
-def _proofs(block: Block, parent: Header, salt: WitnessFile, mpt: MptWitness,
-            timings: dict[str, float] | None) -> None:
-    """The checks that precede the replay: integrity (§2.2), then the witnesses against the parent (§2.3 step 2)."""
-    clock = _Clock(timings)
-    check_block(block, parent)
-    clock.lap("integrity")
-    check_witnesses(block, parent, salt, mpt)
-    clock.lap("witness_verify")
-
-
 def _check(block: Block, parent: Header, salt: WitnessFile, mpt: MptWitness, codes: Mapping[bytes, bytes],
            chain: ChainConfig, clock: _Clock) -> None:
-    """Integrity and witness checks beside the replay, which reads only the block and the witness; a failure
-    of the former is reported first, as if they had run before (any replay error on such input is moot)."""
-    proofs = _Beside(_proofs, block, parent, salt, mpt, clock.timings)
+    check_witnesses(block, parent, salt, mpt)
+    clock.lap("witness_verify")
+    witness = WitnessState(salt.salt_witness)
+    reader = WitnessReader(witness, codes, block.header.number, block.header.parent_hash)
     try:
-        witness = WitnessState(salt.salt_witness)
-        reader = WitnessReader(witness, codes, block.header.number, block.header.parent_hash)
-        try:
-            result = apply_block(reader, block, chain)
-        except (InvalidBlock, MissingStateKey, ChainDataError) as e:
-            raise Invalid("replay", detail=str(e)) from e
-    except BaseException:
-        proofs.result()
-        raise
-    clock.lap("replay")
-    proofs.result()
-    clock.lap("checks_wait")
+        result = apply_block(reader, block, chain)
+    except (InvalidBlock, MissingStateKey, ChainDataError) as e:
+        raise Invalid("replay", detail=str(e)) from e
     updates = post_state_updates(result.state_diff)
+    clock.lap("replay")
     check_withdrawals_root(block.header, mpt, result.state_diff)
     clock.lap("withdrawals")
     check_receipts(block.header, result.receipts)
@@ -141,10 +80,11 @@ def validate_block(block: Block, parent: Header, salt_bytes: bytes, mpt_bytes: b
     start = time.perf_counter()
     clock = _Clock(timings)
     try:
+        check_block(block, parent)
+        clock.lap("integrity")
         try:
             salt, mpt = decode_witness_file(salt_bytes), decode_mpt_witness(mpt_bytes)
         except WitnessDecodeError as e:
-            check_block(block, parent)  # an integrity failure is reported first
             raise Invalid("witness encoding", detail=str(e)) from e
         clock.lap("witness_decode")
         _check(block, parent, salt, mpt, codes, chain, clock)
@@ -161,6 +101,8 @@ def validate_witnesses(block: Block, parent: Header, salt: SaltWitness, mpt: Mpt
     start = time.perf_counter()
     clock = _Clock(timings)
     try:
+        check_block(block, parent)
+        clock.lap("integrity")
         wf = WitnessFile(bytes(32), block.header.parent_hash, salt)
         _check(block, parent, wf, mpt, codes, chain, clock)
     except Invalid as e:

@@ -7,8 +7,7 @@ inherit the tables copy-on-write and start warm. Where `fork` is unavailable eac
 its initializer. `workers=1` runs jobs in the calling process (no pickling, same warm-up).
 
 Each worker's SALT C thread pool gets its share of the cores (`cores // workers`, at least 1), so two
-workers on two cores do not run four C threads; a worker with a single core also checks the witness in line
-instead of beside the replay. The warm heap is frozen out of the garbage collector
+workers on two cores do not run four C threads. The warm heap is frozen out of the garbage collector
 (`gc.freeze`), so collections neither scan it nor, in forked workers, copy its pages; and the young
 generation is collected every 20,000 allocations instead of 700 (py-evm allocates many short-lived objects
 per opcode: ~10% of a block's CPU at the default)."""
@@ -21,8 +20,6 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from typing import Any, TypeVar
-
-from validator.core import overlap_checks
 
 T = TypeVar("T")
 
@@ -48,10 +45,8 @@ def warm() -> None:
 
 
 def _share_cores(workers: int) -> None:
-    """Size this worker's SALT C thread pool (and whether checks overlap the replay) to its share of the cores."""
-    share = max(1, (os.cpu_count() or 1) // workers)
-    os.environ["MEGAETH_SALT_THREADS"] = str(share)
-    overlap_checks(share > 1)
+    """Size this worker's SALT C thread pool to its share of the machine's cores."""
+    os.environ["MEGAETH_SALT_THREADS"] = str(max(1, (os.cpu_count() or 1) // workers))
 
 
 def _ping() -> int:
