@@ -61,9 +61,12 @@ static inline uint32_t probe_slot(const refs *r, int32_t ref, uint32_t nonce) {
     return (uint32_t)(salt_hash_with_nonce(k, kl, nonce) % FLAT_CAP);
 }
 
-/* One bucket's ops on `table` (refs per slot); 0, or 1 when the bucket would resize. */
-static int bucket_ops(const refs *r, int32_t *table, uint32_t used, uint32_t nonce, const uint32_t *op,
-                      const uint32_t *end) {
+#define SET(slot, ref) (table[slot] = (ref), dirty[(slot) >> 6] |= 1ULL << ((slot) & 63))
+
+/* One bucket's ops on `table` (refs per slot), marking each slot written in `dirty`; 0, or 1 when
+ * the bucket would resize. */
+static int bucket_ops(const refs *r, int32_t *table, uint64_t dirty[4], uint32_t used, uint32_t nonce,
+                      const uint32_t *op, const uint32_t *end) {
     for (; op < end; op++) {
         int32_t cur = (int32_t)*op;
         uint32_t h = probe_slot(r, cur, nonce);
@@ -73,17 +76,17 @@ static int bucket_ops(const refs *r, int32_t *table, uint32_t used, uint32_t non
                 uint32_t slot = (h + step) % FLAT_CAP;
                 int32_t old = table[slot];
                 if (old == NONE) {
-                    table[slot] = cur;
+                    SET(slot, cur);
                     if (++used > MAX_USED) return 1; /* load-factor resize */
                     break;
                 }
                 int c = key_cmp(r, old, cur);
                 if (c == 0) {
-                    table[slot] = cur;
+                    SET(slot, cur);
                     break;
                 }
                 if (c < 0) { /* displace the smaller key */
-                    table[slot] = cur;
+                    SET(slot, cur);
                     cur = old;
                 }
             }
@@ -118,16 +121,18 @@ static int bucket_ops(const refs *r, int32_t *table, uint32_t used, uint32_t non
                 }
             }
             if (mv == NONE) {
-                table[ds] = NONE;
+                SET(ds, NONE);
                 used--;
                 break;
             }
-            table[ds] = table[mv];
+            SET(ds, table[mv]);
             ds = (uint32_t)mv;
         }
     }
     return 0;
 }
+
+#undef SET
 
 static size_t put_content(const refs *r, int32_t ref, uint8_t *out, uint32_t *len) {
     if (ref == NONE) {
@@ -165,7 +170,7 @@ int salt_shi_flat(size_t n_buckets, const uint64_t *buckets, const uint32_t *non
             const uint32_t op = op_idx[j];
             if (op_len[2 * op] > 255 || (op_len[2 * op + 1] != DEL_LEN && op_len[2 * op + 1] > 255)) bad = 1;
         }
-        for (int s = 0; s < FLAT_CAP; s++) table[s] = NONE;
+        memset(table, 0xFF, sizeof table); /* NONE */
         uint32_t used = entry_off[b + 1] - entry_off[b];
         for (uint32_t e = entry_off[b]; e < entry_off[b + 1]; e++) {
             const uint8_t *raw = entry_raw + 94 * (size_t)e;
@@ -178,23 +183,26 @@ int salt_shi_flat(size_t n_buckets, const uint64_t *buckets, const uint32_t *non
             continue;
         }
         memcpy(orig, table, sizeof table);
-        if (bucket_ops(&r, table, used, nonces[b], op_idx + op0, op_idx + op1)) {
+        uint64_t dirty[4] = {0, 0, 0, 0};
+        if (bucket_ops(&r, table, dirty, used, nonces[b], op_idx + op0, op_idx + op1)) {
             out_count[b] = 0xFFFFFFFFu;
             flagged++;
             continue;
         }
         int32_t delta = 0;
-        for (int s = 0; s < FLAT_CAP; s++) {
-            if (same_content(&r, table[s], orig[s])) continue;
-            delta += (table[s] != NONE) - (orig[s] != NONE);
-            out_key[n] = buckets[b] << 40 | (uint64_t)s;
-            out_old[n] = orig[s];
-            out_new[n] = table[s];
-            data += put_content(&r, orig[s], out_data + data, out_lens + 2 * n);
-            data += put_content(&r, table[s], out_data + data, out_lens + 2 * n + 1);
-            n++;
-            out_count[b]++;
-        }
+        for (int w = 0; w < 4; w++) /* only written slots can differ: ascending slots */
+            for (uint64_t bits = dirty[w]; bits; bits &= bits - 1) {
+                const int s = 64 * w + __builtin_ctzll(bits);
+                if (same_content(&r, table[s], orig[s])) continue;
+                delta += (table[s] != NONE) - (orig[s] != NONE);
+                out_key[n] = buckets[b] << 40 | (uint64_t)s;
+                out_old[n] = orig[s];
+                out_new[n] = table[s];
+                data += put_content(&r, orig[s], out_data + data, out_lens + 2 * n);
+                data += put_content(&r, table[s], out_data + data, out_lens + 2 * n + 1);
+                n++;
+                out_count[b]++;
+            }
         out_used_delta[b] = delta;
     }
     if (op1 != n_ops) return SALT_EINDEX; /* ops not grouped by the buckets given */
