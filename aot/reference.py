@@ -85,8 +85,9 @@ _COLD_EMPTY_SLOT = bytes(96)  # current 0, original 0, not warm
 class StandaloneHost:
     """A host without py-evm for one top-level frame at TARGET in the pre-state run_frame uses (empty
     storage, nothing warm but TARGET and SENDER, value 0): environment values and storage only; any
-    other host opcode fails the frame. For benchmarks of native execution alone (frame set-up by
-    cffi included, py-evm's per-frame machinery excluded); gas and output are those of run_frame."""
+    other host opcode fails the frame (its storage loads are Python callbacks through cffi). For
+    benchmarks of native execution alone (the Python call, frame set-up and outcome included, py-evm's
+    per-frame machinery excluded); gas and output are those of run_frame."""
 
     def __call__(self, frame: Any, op: int, pc: int) -> int:
         if op == loader.HOST_SLOAD:

@@ -186,8 +186,9 @@ def main(argv: list[str] | None = None) -> int:
                                   **main_contracts(cc, Path(tmp), pyrevm)}
     result["loadavg_1m"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
     result["notes"] = ("geomean_vs_pyrevm = geometric mean of pyrevm message_call time / AOT time, AOT run "
-                       "on aot.reference.StandaloneHost (native execution incl. cffi frame set-up, storage "
-                       "cache in C, no py-evm; gas, refund and output asserted equal to cases.json); "
+                       "on aot.reference.StandaloneHost (native execution incl. the Python call, frame set-up "
+                       "and outcome, storage cache in C, storage loads as Python callbacks, no py-evm; gas, "
+                       "refund and output asserted equal to cases.json); "
                        "geomean_vs_pyrevm_pyevm_host = the same with AOT timed through py-evm's "
                        "run_frame (state, Computation, write-back and state root included); fib pyrevm at n=10^7 and py-evm at n=2,000, "
                        "scaled to 10^8; fib_vs_c uses fib.hex (result left on the stack, so clang may drop the additions), "
