@@ -78,7 +78,11 @@ def logic_id(node: int) -> int:
 
 def proof_shape(keys: Iterable[int], levels: Mapping[int, int]) -> ProofShape:
     """spec §6.2: the (node, point) openings that prove `keys`; ValueError when keys and levels disagree
-    (bucket sets differ, level outside 1..5, expanded meta bucket, slot beyond `256^level`)."""
+    (bucket sets differ, level outside 1..5, expanded meta bucket, slot beyond `256^level`).
+
+    Node ids are computed inline (bucket `b` sits at main-trie level-3 index `b`, slot `s` of an
+    `L`-level subtree at level-4 index `s >> 8`); a walk towards a root stops at the first parent
+    already recorded, whose ancestors are then recorded too."""
     keys = list(keys)
     if not keys:
         raise ValueError("no keys to prove")
@@ -86,32 +90,56 @@ def proof_shape(keys: Iterable[int], levels: Mapping[int, int]) -> ProofShape:
     if buckets != set(levels):
         extra, missing = sorted(set(levels) - buckets)[:3], sorted(buckets - set(levels))[:3]
         raise ValueError(f"levels buckets differ from kvs buckets (extra {extra}, missing {missing})")
+    s1, s2, s3, s4 = STARTING_NODE_ID[1:5]
     internal: dict[int, set[int]] = {}
-    leaves: dict[int, set[int]] = {}
     for bucket in buckets:
         level = levels[bucket]
         if not 1 <= level <= MAX_SUBTREE_LEVELS or (bucket < NUM_META_BUCKETS and level != 1):
             raise ValueError(f"bucket {bucket}: invalid subtree levels {level}")
-        node = bucket_root_node(bucket)
-        while node:
-            parent = parent_node(node)
-            internal.setdefault(parent, set()).add(vc_position(node))
-            node = parent
+    # main trie: bucket b's level-3 node has parent s2 + (b >> 8), grandparent s1 + (b >> 16), then 0.
+    for bucket in buckets:
+        parent = s2 + (bucket >> 8)
+        points = internal.get(parent)
+        if points is None:
+            internal[parent] = {bucket & 0xFF}
+            grand = s1 + (bucket >> 16)
+            points = internal.get(grand)
+            if points is None:
+                internal[grand] = {bucket >> 8 & 0xFF}
+                internal.setdefault(0, set()).add(bucket >> 16)
+            else:
+                points.add(bucket >> 8 & 0xFF)
+        else:
+            points.add(bucket & 0xFF)
+    leaves: dict[int, set[int]] = {}
+    starts = (0, 0, s3, s2, s1)  # starts[d]: first local id of subtree level 5 - d
     for key in keys:
         bucket, slot = key >> BUCKET_SLOT_BITS, key & BUCKET_SLOT_ID_MASK
         level = levels[bucket]
         if slot >= 256**level:
             raise ValueError(f"key {key:#x}: slot {slot} beyond the capacity of a {level}-level bucket")
         if level == 1:
-            leaves.setdefault(bucket_root_node(bucket), set()).add(slot & 0xFF)
-            continue
-        node = leaf = subtree_leaf_for_key(key)
-        for _ in range(level - 2):
-            parent = parent_node(node)
-            internal.setdefault(parent, set()).add(vc_position(node))
-            node = parent
-        internal.setdefault(bucket_root_node(bucket) | level << 33, set()).add(vc_position(node))
-        leaves.setdefault(leaf, set()).add(slot & 0xFF)
+            leaf = s3 + bucket
+        else:
+            base = bucket << BUCKET_SLOT_BITS
+            leaf = base + s4 + (slot >> 8)
+            if leaf not in leaves:
+                index = slot >> 8  # the node's index within its subtree level
+                for depth in range(2, level):  # its parent is at subtree level 5 - depth
+                    parent = base + starts[depth] + (index >> 8)
+                    points = internal.get(parent)
+                    if points is not None:
+                        points.add(index & 0xFF)
+                        break
+                    internal[parent] = {index & 0xFF}
+                    index >>= 8
+                else:
+                    internal.setdefault(s3 + bucket | level << 33, set()).add(index)
+        points = leaves.get(leaf)
+        if points is None:
+            leaves[leaf] = {slot & 0xFF}
+        else:
+            points.add(slot & 0xFF)
     return ProofShape(
         {n: tuple(sorted(internal[n])) for n in sorted(internal)},
         {n: tuple(sorted(leaves[n])) for n in sorted(leaves)},
@@ -208,11 +236,11 @@ def verify_witness(witness: SaltWitness, expected_root: bytes) -> None:
     zs: list[int] = []
     ys: list[int] = []
     for parent, points in shape.internal.items():
-        ci, logic = index[connect_id(parent)], logic_id(parent)
+        ci, first = index[connect_id(parent)], child_node(logic_id(parent), 0)  # child z is first + z
         for z in points:
             node.append(ci)
             zs.append(z)
-            ys.append(decoded[index[child_node(logic, z)]][1])
+            ys.append(decoded[index[first + z]][1])
     for leaf, points in shape.leaves.items():
         ci, start = index[leaf], leaf_start_key(leaf)
         for z in points:
