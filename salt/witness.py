@@ -32,6 +32,9 @@ _U32 = struct.Struct("<I")
 _KV_MIN = 8 + 1  # SaltKey + Option tag
 _COMMITMENT_ENTRY = 8 + COMMITMENT_LEN
 _LEVEL_ENTRY = 4 + 1
+_KV_HEAD = struct.Struct("<QB")  # SaltKey, Option tag
+_COMMITMENT = struct.Struct(f"<Q{COMMITMENT_LEN}s")
+_LEVEL = struct.Struct("<IB")
 
 
 class WitnessDecodeError(ValueError):
@@ -137,38 +140,48 @@ def _salt_value(raw: bytes, key: int) -> SaltValue:
 def _read_salt_witness(r: _Reader) -> SaltWitness:
     kvs: dict[int, SaltValue | None] = {}
     prev = -1
-    for _ in range(r.count("kvs", _KV_MIN)):
-        key = r.u64("kvs key")
+    n = r.count("kvs", _KV_MIN)
+    buf, pos = r.buf, r.pos
+    unpack_kv = _KV_HEAD.unpack_from
+    for _ in range(n):
+        if len(buf) - pos < _KV_MIN:
+            r.pos = pos
+            r.u64("kvs key")  # one of these two raises: truncated
+            r.u8("kvs option tag")
+        key, tag = unpack_kv(buf, pos)
+        pos += _KV_MIN
         if key <= prev:
             raise WitnessDecodeError(f"kvs keys not strictly ascending at {key:#x}")
         prev = key
-        tag = r.u8("kvs option tag")
         if tag == 0:
             kvs[key] = None
         elif tag == 1:
+            r.pos = pos
             kvs[key] = _salt_value(r.take(SALT_VALUE_LEN, "SaltValue"), key)
+            pos = r.pos
         else:
             raise WitnessDecodeError(f"kvs key {key:#x}: invalid Option tag {tag}")
+    r.pos = pos
 
-    commitments: dict[int, bytes] = {}
-    prev = -1
-    for _ in range(r.count("parents_commitments", _COMMITMENT_ENTRY)):
-        node = r.u64("node id")
-        if node <= prev:
-            raise WitnessDecodeError(f"parents_commitments ids not strictly ascending at {node}")
-        prev = node
-        commitments[node] = r.take(COMMITMENT_LEN, "commitment")
+    # Fixed-size entries: `count` has checked that all n of them are there.
+    n = r.count("parents_commitments", _COMMITMENT_ENTRY)
+    entries = list(_COMMITMENT.iter_unpack(r.take(n * _COMMITMENT_ENTRY, "parents_commitments")))
+    commitments: dict[int, bytes] = dict(entries)
+    if any(a[0] >= b[0] for a, b in zip(entries, entries[1:])):
+        node = next(b[0] for a, b in zip(entries, entries[1:]) if a[0] >= b[0])
+        raise WitnessDecodeError(f"parents_commitments ids not strictly ascending at {node}")
 
     proof = r.byte_vec("proof")
     if len(proof) != PROOF_LEN:
         raise WitnessDecodeError(f"proof must be {PROOF_LEN} bytes, got {len(proof)}")
 
-    levels: dict[int, int] = {}
-    for _ in range(r.count("levels", _LEVEL_ENTRY)):
-        bucket = r.u32("levels bucket id")
-        if bucket in levels:
-            raise WitnessDecodeError(f"levels: duplicate bucket {bucket}")
-        levels[bucket] = r.u8("levels value")
+    n = r.count("levels", _LEVEL_ENTRY)
+    pairs = list(_LEVEL.iter_unpack(r.take(n * _LEVEL_ENTRY, "levels")))
+    levels: dict[int, int] = dict(pairs)
+    if len(levels) != n:
+        seen: set[int] = set()
+        bucket = next(b for b, _ in pairs if b in seen or seen.add(b))  # type: ignore[func-returns-value]
+        raise WitnessDecodeError(f"levels: duplicate bucket {bucket}")
     return SaltWitness(kvs, SaltProof(commitments, proof, levels))
 
 
