@@ -166,7 +166,7 @@ def batch_inverse(values: Sequence[int]) -> list[int]:
     prefix = [1] * (len(values) + 1)
     for i, v in enumerate(values):
         prefix[i + 1] = prefix[i] * v % R
-    inv = pow(prefix[-1], R - 2, R)
+    inv = pow(prefix[-1], -1, R) if prefix[-1] else 0  # 0 as pow(0, R - 2, R) gives
     out = [0] * len(values)
     for i in range(len(values) - 1, -1, -1):
         out[i] = inv * prefix[i] % R
@@ -236,7 +236,7 @@ def check_multiproof(q: Queries, proof: bytes, proof_points: Sequence[bytes]) ->
         g2_t += h * y
         ri = ri * r % R
     g2_t %= R
-    e64 = backend().msm(q.points, [s % R for s in node_scalar])
+    e64 = backend().msm(q.points, node_scalar)  # the backend reduces the scalars mod r
     tr.append_point(b"E", _compress(e64))
 
     tr.domain_sep(b"ipa")

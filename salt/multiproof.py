@@ -234,19 +234,19 @@ def verify_witness(witness: SaltWitness, expected_root: bytes) -> None:
     index = {n: i for i, n in enumerate(ids)}
     node: list[int] = []
     zs: list[int] = []
-    ys: list[int] = []
+    children: list[int] = []
     for parent, points in shape.internal.items():
-        ci, first = index[connect_id(parent)], child_node(logic_id(parent), 0)  # child z is first + z
-        for z in points:
-            node.append(ci)
-            zs.append(z)
-            ys.append(decoded[index[first + z]][1])
+        first = child_node(logic_id(parent), 0)  # child z is first + z
+        node += [index[connect_id(parent)]] * len(points)
+        zs += points
+        children += [first + z for z in points]
+    ys = [decoded[index[c]][1] for c in children]
+    kvs = witness.kvs
     for leaf, points in shape.leaves.items():
-        ci, start = index[leaf], leaf_start_key(leaf)
-        for z in points:
-            node.append(ci)
-            zs.append(z)
-            ys.append(kv_hash(witness.kvs[start + z]))
+        start = leaf_start_key(leaf)
+        node += [index[leaf]] * len(points)
+        zs += points
+        ys += [kv_hash(kvs[start + z]) for z in points]
     queries = Queries(compressed, [d[0] for d in decoded], node, zs, ys)
     if not check_multiproof(queries, p.proof, [d[0] for d in proof_decoded]):
         raise WitnessVerifyError("proof check failed: IPA multiproof does not verify")

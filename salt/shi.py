@@ -265,6 +265,18 @@ class ShiState:
             updates.add(key, old, new)
             self.cache[key] = new
 
+    def upsert_present(self, plain_key: bytes, plain_value: bytes, updates: StateUpdates) -> bool:
+        """`upsert` of a key that `find` finds (a direct-lookup hit is written at once, as `upsert` does);
+        False, with nothing done, when the key is absent."""
+        hit = self._direct_find(plain_key) if self._lookup else None
+        if hit is not None:
+            self._write(updates, hit[0], hit[1], SaltValue(plain_key, plain_value))
+            return True
+        if self.find(plain_key) is None:
+            return False
+        self.upsert(self.bucket(plain_key), plain_key, plain_value, updates)
+        return True
+
     def upsert(self, bucket: int, plain_key: bytes, plain_value: bytes, updates: StateUpdates) -> None:
         """Insert or update `plain_key` (`shi_upsert`): displacement chain, then load-factor resize."""
         cur = SaltValue(plain_key, plain_value)

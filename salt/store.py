@@ -828,9 +828,7 @@ class WitnessState:
         queued = []
         shi.prepare([pk for pk, _ in ordered])
         for pk, pv in ordered:
-            if pv is not None and shi.find(pk) is not None:
-                shi.upsert(shi.bucket(pk), pk, pv, updates)
-            else:
+            if pv is None or not shi.upsert_present(pk, pv, updates):
                 queued.append((pk, pv))
         updates.merge(shi.update(queued))
         updates.merge(shi.canonicalize())
