@@ -369,13 +369,23 @@ static void fq_batch_inv(fq *out, const fq *in, size_t n, fq *scratch) {
     }
 }
 
-/* Tonelli–Shanks (2-adicity 32). Returns 1 and a root in *r when a is a square, else 0. */
+/* NR_POW[k] = FQ_NR_ROOT^(2^k), k = 0..31: Tonelli–Shanks' c and b are always such powers. */
+static fq NR_POW[32];
+static pthread_once_t g_nr_once = PTHREAD_ONCE_INIT;
+static void nr_pow_init(void) {
+    NR_POW[0] = FQ_NR_ROOT;
+    for (int k = 1; k < 32; k++) fq_sqr(&NR_POW[k], &NR_POW[k - 1]);
+}
+
+/* Tonelli–Shanks (2-adicity 32). Returns 1 and a root in *r when a is a square, else 0.
+ * c = FQ_NR_ROOT^(2^(32 − m)) throughout, so b = c^(2^(m−i−1)) and c' = b² come from NR_POW. */
 static int fq_sqrt(fq *r, const fq *a) {
     if (fq_is_zero(a)) {
         *r = FQ_ZERO;
         return 1;
     }
-    fq z, x, t, c = FQ_NR_ROOT;
+    pthread_once(&g_nr_once, nr_pow_init);
+    fq z, x, t;
     fq_pow(&z, a, &EXP_ODDM1H); /* a^((odd-1)/2) */
     fq_mul(&x, a, &z);          /* a^((odd+1)/2) */
     fq_mul(&t, &x, &z);         /* a^odd */
@@ -387,15 +397,51 @@ static int fq_sqrt(fq *r, const fq *a) {
             fq_sqr(&t2, &t2);
             if (++i == m) return 0; /* order of t is 2^m: a is a non-residue */
         }
-        fq b = c;
-        for (int k = 0; k < m - i - 1; k++) fq_sqr(&b, &b);
+        /* b = c^(2^(m−i−1)) = NR^(2^(31−i)), c' = b² = NR^(2^(32−i)) */
+        fq_mul(&t, &t, &NR_POW[32 - i]);
+        fq_mul(&x, &x, &NR_POW[31 - i]);
         m = i;
-        fq_sqr(&c, &b);
-        fq_mul(&t, &t, &c);
-        fq_mul(&x, &x, &b);
     }
     *r = x;
     return 1;
+}
+
+/* 1 when a (Montgomery form) is a non-zero square, else 0: the Jacobi symbol (a/q) by the binary
+ * algorithm (q is prime, so it is the Legendre symbol a^((q−1)/2)). */
+static int fq_is_nonzero_square(const fq *a) {
+    fq p;
+    fq_from_mont(&p, a);
+    uint64_t x[4] = {p.v[0], p.v[1], p.v[2], p.v[3]}, n[4] = {FQ_Q.v[0], FQ_Q.v[1], FQ_Q.v[2], FQ_Q.v[3]};
+    int t = 1;
+    if (!(x[0] | x[1] | x[2] | x[3])) return 0;
+    for (;;) {
+        /* x = x / 2^k with k = trailing zeros; each halving flips t when n ≡ 3, 5 (mod 8) */
+        int k = 0;
+        while (x[0] == 0) {
+            x[0] = x[1], x[1] = x[2], x[2] = x[3], x[3] = 0;
+            k += 64;
+        }
+        int s = __builtin_ctzll(x[0]);
+        if (s) {
+            x[0] = (x[0] >> s) | (x[1] << (64 - s));
+            x[1] = (x[1] >> s) | (x[2] << (64 - s));
+            x[2] = (x[2] >> s) | (x[3] << (64 - s));
+            x[3] >>= s;
+            k += s;
+        }
+        if ((k & 1) && ((n[0] & 7) == 3 || (n[0] & 7) == 5)) t = -t;
+        if (x[0] == 1 && !(x[1] | x[2] | x[3])) return t == 1;
+        if (!geq4(x, n)) { /* swap (quadratic reciprocity): flips when both are 3 mod 4 */
+            for (int i = 0; i < 4; i++) {
+                uint64_t v = x[i];
+                x[i] = n[i];
+                n[i] = v;
+            }
+            if ((x[0] & 3) == 3 && (n[0] & 3) == 3) t = -t;
+        }
+        sub4(x, x, n); /* both odd: even, and non-zero while gcd(x, n) = 1 */
+        if (!(x[0] | x[1] | x[2] | x[3])) return 0;
+    }
 }
 
 /* ---------------------------------------------------------------- points */
@@ -1462,13 +1508,11 @@ typedef struct {
 /* Second pass over a contiguous range: sqrt, sign, subgroup check; stops at the first failure. */
 static void decomp_part(void *arg, int part, int nparts) {
     decomp_job *job = (decomp_job *)arg;
-    static const fq exp_half = {{0x7fffffff80000000ULL, 0xa9ded2017fff2dffULL, 0x199cec0404d0ec02ULL,
-                                 0x39f6d3a994cebea4ULL}}; /* (q-1)/2 */
     const size_t i0 = job->n * (size_t)part / (size_t)nparts, i1 = job->n * (size_t)(part + 1) / (size_t)nparts;
     job->bad[part] = -1;
     for (size_t i = i0; i < i1; i++) {
         int code = job->code[i];
-        fq y2, y, yp, xx, u, leg;
+        fq y2, y, yp, xx, u;
         if (!code) {
             fq_mul(&y2, &job->num[i], &job->den[i]);
             if (!fq_sqrt(&y, &y2)) code = 3;
@@ -1478,8 +1522,7 @@ static void decomp_part(void *arg, int part, int nparts) {
             fq_sqr(&xx, &job->xs[i]);
             fq_mul5(&u, &xx);
             fq_add(&u, &u, &FQ_ONE);
-            fq_pow(&leg, &u, &exp_half);
-            if (!fq_eq(&leg, &FQ_ONE)) code = 4;
+            if (!fq_is_nonzero_square(&u)) code = 4;
         }
         if (code) {
             job->bad[part] = (int64_t)i;
