@@ -154,9 +154,10 @@ class PyEvmHost:
                 self.error = e
                 return loader.HOST_ERROR
         stack = comp._stack  # type: ignore[attr-defined]
-        push, io = stack.values.append, frame.io  # the stack is empty and each argument a uint256: no checks due
-        for k in range(OPS[op].stack_in - 1, -1, -1):
-            push(int.from_bytes(ffi.buffer(io[k]), "little"))
+        n = OPS[op].stack_in
+        if n:  # the stack is empty and each argument a uint256: no checks due; io[0] is the top
+            raw = ffi.buffer(frame.io, 32 * n)[:]
+            stack.values.extend([int.from_bytes(raw[k:k + 32], "little") for k in range(32 * n - 32, -32, -32)])
         meter = comp._gas_meter  # type: ignore[attr-defined]
         meter.gas_remaining = frame.gas
         comp.code.program_counter = pc + 1
