@@ -180,6 +180,11 @@ def decode_points(compressed: Sequence[bytes]) -> list[tuple[bytes, int]]:
     return [_POINTS[c] for c in compressed]
 
 
+def clear_point_cache() -> None:
+    """Forget every decoded point: the next witnesses pay for their decompression, as in a fresh process."""
+    _POINTS.clear()
+
+
 def root_of_commitment(compressed: bytes) -> bytes:
     """State root of a root commitment: `LE32(map_to_scalar(C))` (spec §3, §4.3)."""
     return decode_points([compressed])[0][1].to_bytes(32, "little")
