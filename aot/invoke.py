@@ -2,9 +2,9 @@
 entry's address, a frame (given, or taken from the library's pool and put back) and Python's
 arguments, runs the entry and returns the outcome tuple (status, gas left, output, refund) read
 straight from the frame, about 0.8 us less per run than calling through cffi and doing the rest in
-Python. Built once per (Python,
-frame layout, compiler) and cached next to the runtime object; where it cannot be built (no Python
-headers) `runners` returns None and aot.loader calls through libffi."""
+Python. Built once per (Python, frame layout and status codes, compiler) and cached next to the runtime
+object; where it cannot be built (no Python headers) `runners` returns None and aot.loader calls through
+libffi."""
 
 from __future__ import annotations
 
@@ -28,7 +28,6 @@ _SOURCE = """
 #include <string.h>
 
 typedef int32_t (*aot_entry)(void *, int64_t, const char *, uint64_t, const char *, uint32_t);
-enum { STATUS_RETURN = 1, STATUS_REVERT = 2 };
 #define FIELD(f, type, off) (*(type *)((char *)(f) + (off)))
 static const char ZERO_WORD[32];
 
@@ -175,8 +174,8 @@ class Runners(NamedTuple):
 def runners(cc: Compiler, directory: Path, constants: dict[str, int], outcome: type, entry_address: int,
             pool: list[Any], new_frame: Callable[[], Any], no_host: Any) -> Runners | None:
     """Runners of the entry at `entry_address` returning `outcome` tuples; `constants` are the frame's
-    field offsets (OFF_GAS, OFF_MEM, OFF_OUT_OFFSET, OFF_OUT_SIZE, OFF_REFUND) and POOL_SIZE. None when
-    the extension cannot be built."""
+    field offsets (OFF_GAS, OFF_MEM, OFF_OUT_OFFSET, OFF_OUT_SIZE, OFF_REFUND), POOL_SIZE and the
+    STATUS_RETURN / STATUS_REVERT codes. None when the extension cannot be built."""
     module = _module(cc, directory, tuple(sorted(constants.items())))
     if module is None:
         return None

@@ -1,4 +1,5 @@
-"""Build generated C into a shared object and call its contract functions through cffi (ABI mode)."""
+"""Build generated C into a shared object and run its contract functions: through aot.invoke's extension, or
+through cffi (libffi) where the extension cannot be built."""
 
 from __future__ import annotations
 
@@ -78,7 +79,7 @@ HostFn = Callable[[Any, int, int], int]
 ENTRY = "int32_t {}(aot_frame *f, int64_t gas, const char *calldata, uint64_t calldata_size, " \
     "const char *callvalue, uint32_t is_static);"
 POOL_SIZE = 16
-_CONSTANTS = {"POOL_SIZE": POOL_SIZE, **{f"OFF_{field.upper()}": ffi.offsetof("aot_frame", field)
+_CONSTANTS = {"POOL_SIZE": POOL_SIZE, "STATUS_RETURN": RETURN, "STATUS_REVERT": REVERT, **{f"OFF_{field.upper()}": ffi.offsetof("aot_frame", field)
                                          for field in ("gas", "mem", "out_offset", "out_size", "refund")}}
 _ZERO_WORD = bytes(32)
 

@@ -480,7 +480,8 @@ class _FlatResult:
 
 
 class StateOverlay:
-    """One block's uncommitted changes over a `SaltStore` (§5): apply → new root; commit or discard."""
+    """One block's uncommitted changes over a `SaltStore` (§5): apply → new root; commit or discard. Used
+    from one thread at a time (reads settle pending changes, `_settle`)."""
 
     def __init__(self, store: SaltStore, be: Backend | None = None) -> None:
         self.store = store
@@ -645,8 +646,7 @@ class StateOverlay:
         all its updates to `updates` (chained onto the earlier ones)."""
         if self._pending is None:
             return
-        ups, flats = self._pending
-        self._pending = None
+        (ups, flats), self._pending = self._pending, None
         cache, usage, data = self._shi.cache, self._shi.usage_delta, ups.data
         for fr in flats:
             for key, ch in zip(fr.keys, fr.changes()):

@@ -1,6 +1,6 @@
 """Stores at a base plus constants grow memory once (codegen coalesce_growth): gas, output and
 failures stay the interpreter's at every gas budget, for bases near 2^32 and wrapping, with GAS,
-MSIZE and host calls inside the run."""
+MSIZE and host calls inside the run, and with memory copies and hashing between the stores."""
 
 from __future__ import annotations
 
@@ -28,7 +28,12 @@ def stores(base: int, middle: bytes = b"") -> bytes:
     return code + push(32) + b"\x81" + push(32) + b"\x01" + b"\xf3"
 
 
-MIDDLES = (b"", b"\x5a\x50", b"\x59\x50", b"\x30\x31\x50", b"\x60\x00\x54\x50")  # GAS, MSIZE, BALANCE, SLOAD
+MIDDLES = (b"", b"\x5a\x50", b"\x59\x50", b"\x30\x31\x50", b"\x60\x00\x54\x50",  # GAS, MSIZE, BALANCE, SLOAD
+           # memory ops that do not end a run, inside and beyond the grown range (base on the stack):
+           b"\x60\x40\x81\x20\x50",                          # KECCAK256(base, 64)
+           b"\x60\x40\x60\x00\x61\x01\x00\x83\x01\x37",       # CALLDATACOPY(base + 256, 0, 64)
+           b"\x60\x40\x81\x61\x01\x00\x83\x01\x5e",            # MCOPY(base + 256, base, 64)
+           b"\x60\x20\x60\x00\x82\x39")                         # CODECOPY(base, 0, 32)
 
 
 def test_coalesced_growth_matches_interpreter(tmp_path: Path) -> None:
