@@ -13,7 +13,8 @@ Against our node only: `eth_sendRawTransactionSync` latency p50/p99 at a steady 
 The load generator is kept off the critical path: every transaction is pre-signed before the clock
 starts (in a process pool), several worker processes send over keep-alive aiohttp sessions, and many
 sender accounts (derived from the dev mnemonic, m/44'/60'/0'/0/10+i, funded in the set-up) keep each
-sender's nonce chain short. All loops are bounded by counts and deadlines.
+sender's nonce chain short. All loops are bounded by counts and deadlines. After the set-up each target is
+left to finish its start-up work until its process tree is idle (`settle`; the wait is reported).
 
     .venv/bin/python benchmarks/rpc_bench.py --json benchmarks/out/rpc.json
 
@@ -233,6 +234,19 @@ def fund(t: Target, pool: Any, dev_keys: list[str], addrs: list[str]) -> None:
         raise TimeoutError(f"funding on {t.name} not executed after 120 s")
 
 
+def settle(t: Target, window: float = 0.5, idle: float = 0.05, limit: float = 30.0) -> float:
+    """Wait until the target's process tree is idle, its CPU over `window` s below `idle` of a core (start-up
+    work done: our node's sealer process builds its curve tables a few seconds after the node answers), at
+    most `limit` s; the same wait for every target. Returns the seconds waited."""
+    start = time.monotonic()
+    while time.monotonic() - start < limit:
+        before = tree_cpu_seconds(t.proc.pid)
+        time.sleep(window)
+        if tree_cpu_seconds(t.proc.pid) - before < idle * window:
+            break
+    return round(time.monotonic() - start, 2)
+
+
 # -- timed sending (worker processes) --
 
 def _worker(url: str, mode: str, chains: list[list[str]], batch: int, concurrency: int, go_at: float,
@@ -444,6 +458,7 @@ def main() -> None:
                         if t is None:  # a fresh process after a phase failed (Anvil sometimes hangs on batches)
                             t = stack.enter_context(running(name, data_dir, args.block_time))
                             fund(t, pool, dev_keys, addrs)
+                            result[f"{name}_detail"][f"settle_s_before_{phase}"] = settle(t)
                         if phase == "sync":
                             out = sync_latency(t, pool, keys, addrs, args.sync_rate, args.sync_seconds, args.procs)
                             result["sync_p50_ms"], result["sync_p99_ms"] = out["p50_ms"], out["p99_ms"]
