@@ -158,21 +158,20 @@ class OpTransactionExecutor(PragueTransactionExecutor):
                 state.delta_balance(Address(address), amount)
         return computation
 
-
     def _prague_finalize(self, transaction: SignedTransactionAPI, computation: ComputationAPI) -> ComputationAPI:
         """py-evm's Prague `finalize_computation` (Frontier's gas refund, priority fee and self-destructs, then
         Spurious Dragon's EIP-161 clearing of touched empty accounts) without its debug lines, which hex-format
         addresses for every transaction, logged or not."""
         state = self.vm_state
         gas_remaining = computation.get_gas_remaining()
-        gas_refund = self.calculate_gas_refund(computation, transaction.gas - gas_remaining)
-        floor = computation.data_floor_gas = self.calc_data_floor_gas(
-            transaction, transaction.gas - gas_remaining, gas_refund)
+        gas_spent = transaction.gas - gas_remaining
+        gas_refund = self.calculate_gas_refund(computation, gas_spent)
+        floor = computation.data_floor_gas = self.calc_data_floor_gas(transaction, gas_spent, gas_refund)
         refund_amount = (gas_refund + gas_remaining - floor) * state.get_gas_price(transaction)
         if refund_amount:
             state.delta_balance(computation.msg.sender, refund_amount)
-        gas_used = transaction.gas - gas_remaining - gas_refund + floor
-        state.delta_balance(state.coinbase, gas_used * state.get_tip(transaction))  # touches the coinbase even at 0
+        charged = gas_spent - gas_refund + floor
+        state.delta_balance(state.coinbase, charged * state.get_tip(transaction))  # touches the coinbase even at 0
         for account in computation.get_accounts_for_deletion():
             state.delete_account(account)
         for account in collect_touched_accounts(computation):
