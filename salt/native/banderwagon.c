@@ -369,39 +369,67 @@ static void fq_batch_inv(fq *out, const fq *in, size_t n, fq *scratch) {
     }
 }
 
-/* NR_POW[k] = FQ_NR_ROOT^(2^k), k = 0..31: Tonelli–Shanks' c and b are always such powers. */
-static fq NR_POW[32];
-static pthread_once_t g_nr_once = PTHREAD_ONCE_INIT;
-static void nr_pow_init(void) {
-    NR_POW[0] = FQ_NR_ROOT;
-    for (int k = 1; k < 32; k++) fq_sqr(&NR_POW[k], &NR_POW[k - 1]);
+/* Square roots (2-adicity 32). c = FQ_NR_ROOT generates the subgroup G of order 2^32, g = c^(2^24) its
+ * subgroup of order 2^8. For a ≠ 0, t = a^odd lies in G, and a is a square iff t = c^k with k even; then
+ * x = a^((odd+1)/2) satisfies x² = a·t, so x·c^(−k/2) is a root. k is found a byte at a time from the
+ * powers t^(2^24), t^(2^16), t^(2^8), t (each byte's lookup in the 256 powers of g), with the earlier
+ * bytes divided out by table products — 24 squarings instead of Tonelli–Shanks' ~250. */
+static fq SQRT_TAB[4][256]; /* SQRT_TAB[i][j] = c^(−j·2^(8i)) */
+static uint16_t SQRT_LOG[1024]; /* open addressing on g^j's low limb: j + 1, 0 = empty */
+static pthread_once_t g_sqrt_once = PTHREAD_ONCE_INIT;
+
+static inline unsigned sqrt_slot(const fq *a) { return (unsigned)((a->v[0] * 0x9E3779B97F4A7C15ULL) >> 54); }
+
+static void sqrt_init(void) {
+    fq step;
+    fq_inv(&step, &FQ_NR_ROOT); /* c^−1 */
+    for (int i = 0; i < 4; i++) {
+        SQRT_TAB[i][0] = FQ_ONE;
+        for (int j = 1; j < 256; j++) fq_mul(&SQRT_TAB[i][j], &SQRT_TAB[i][j - 1], &step);
+        for (int b = 0; b < 8; b++) fq_sqr(&step, &step); /* c^(−2^(8(i+1))) */
+    }
+    for (int j = 0; j < 256; j++) { /* g^j = c^(j·2^24) = SQRT_TAB[3][(256 − j) mod 256] */
+        const fq *e = &SQRT_TAB[3][(256 - j) & 255];
+        unsigned h = sqrt_slot(e);
+        while (SQRT_LOG[h]) h = (h + 1) & 1023;
+        SQRT_LOG[h] = (uint16_t)(j + 1);
+    }
 }
 
-/* Tonelli–Shanks (2-adicity 32). Returns 1 and a root in *r when a is a square, else 0.
- * c = FQ_NR_ROOT^(2^(32 − m)) throughout, so b = c^(2^(m−i−1)) and c' = b² come from NR_POW. */
+/* j with g^j = a, or −1 when a is not a power of g. */
+static inline int sqrt_log(const fq *a) {
+    for (unsigned h = sqrt_slot(a);; h = (h + 1) & 1023) {
+        unsigned j = SQRT_LOG[h];
+        if (!j) return -1;
+        const fq *e = &SQRT_TAB[3][(256 - (j - 1)) & 255];
+        if (fq_eq(e, a)) return (int)j - 1;
+    }
+}
+
+/* Returns 1 and a root in *r when a is a square, else 0. */
 static int fq_sqrt(fq *r, const fq *a) {
     if (fq_is_zero(a)) {
         *r = FQ_ZERO;
         return 1;
     }
-    pthread_once(&g_nr_once, nr_pow_init);
-    fq z, x, t;
+    pthread_once(&g_sqrt_once, sqrt_init);
+    fq z, x, s[4];
     fq_pow(&z, a, &EXP_ODDM1H); /* a^((odd-1)/2) */
     fq_mul(&x, a, &z);          /* a^((odd+1)/2) */
-    fq_mul(&t, &x, &z);         /* a^odd */
-    int m = 32;
-    while (!fq_eq(&t, &FQ_ONE)) {
-        int i = 0;
-        fq t2 = t;
-        while (!fq_eq(&t2, &FQ_ONE)) {
-            fq_sqr(&t2, &t2);
-            if (++i == m) return 0; /* order of t is 2^m: a is a non-residue */
-        }
-        /* b = c^(2^(m−i−1)) = NR^(2^(31−i)), c' = b² = NR^(2^(32−i)) */
-        fq_mul(&t, &t, &NR_POW[32 - i]);
-        fq_mul(&x, &x, &NR_POW[31 - i]);
-        m = i;
+    fq_mul(&s[0], &x, &z);      /* t = a^odd */
+    for (int i = 1; i < 4; i++) {
+        s[i] = s[i - 1];
+        for (int b = 0; b < 8; b++) fq_sqr(&s[i], &s[i]); /* t^(2^(8i)) */
     }
+    int k[4];
+    for (int i = 0; i < 4; i++) { /* byte i of k: (t·c^−(bytes below i))^(2^(8(3−i))) = g^k_i */
+        fq u = s[3 - i];
+        for (int b = 0; b < i; b++) fq_mul(&u, &u, &SQRT_TAB[3 - i + b][k[b]]);
+        k[i] = sqrt_log(&u);
+        if (k[i] < 0 || (i == 0 && (k[0] & 1))) return 0; /* odd k: a is a non-residue */
+    }
+    uint32_t m = ((uint32_t)k[0] | (uint32_t)k[1] << 8 | (uint32_t)k[2] << 16 | (uint32_t)k[3] << 24) >> 1;
+    for (int i = 0; i < 4; i++) fq_mul(&x, &x, &SQRT_TAB[i][(m >> (8 * i)) & 255]); /* x·c^(−k/2) */
     *r = x;
     return 1;
 }
