@@ -10,7 +10,14 @@ Each worker's SALT C thread pool gets its share of the cores (`cores // workers`
 workers on two cores do not run four C threads. The warm heap is frozen out of the garbage collector
 (`gc.freeze`), so collections neither scan it nor, in forked workers, copy its pages; and the young
 generation is collected every 20,000 allocations instead of 700 (py-evm allocates many short-lived objects
-per opcode: ~10% of a block's CPU at the default)."""
+per opcode: ~10% of a block's CPU at the default).
+
+A forked worker runs its jobs on a thread of its own (`_JobThread`), not on the thread that received them.
+CPython 3.11 keeps a thread's Python frames in 16 KiB chunks: a call that does not fit maps a new chunk and
+unmaps it when it returns. A pool worker's main thread starts inside the `Process.start` call of the parent
+(~20 frames deep), which put a chunk boundary where the replay calls and returns thousands of times per
+block: ~2,200 mmap/munmap pairs and page faults, +15-20% CPU per block. A new thread's frames start at the
+bottom of a fresh chunk, as in the calling process (`workers=1`), which shows no such churn."""
 
 from __future__ import annotations
 
@@ -18,7 +25,7 @@ import gc
 import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -44,9 +51,21 @@ def warm() -> None:
     _WARM = True
 
 
-def _share_cores(workers: int) -> None:
-    """Size this worker's SALT C thread pool to its share of the machine's cores."""
+_JOB_THREAD: ThreadPoolExecutor | None = None
+
+
+def _start_worker(workers: int) -> None:
+    """Worker initializer: size this worker's SALT C thread pool to its share of the machine's cores and
+    start the thread its jobs run on."""
+    global _JOB_THREAD
     os.environ["MEGAETH_SALT_THREADS"] = str(max(1, (os.cpu_count() or 1) // workers))
+    _JOB_THREAD = ThreadPoolExecutor(1, thread_name_prefix="validator-job")
+
+
+def _on_job_thread(fn: Callable[..., T], *args: Any) -> T:
+    """Worker side: `fn(*args)` on this worker's job thread (see the module docstring)."""
+    assert _JOB_THREAD is not None, "not in a pool worker"
+    return _JOB_THREAD.submit(fn, *args).result()
 
 
 def _ping() -> int:
@@ -85,14 +104,16 @@ class WorkerPool:
             if initializer:
                 initializer(*initargs)
             self.executor = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork"),
-                                                initializer=_share_cores, initargs=(self.workers,))
+                                                initializer=_start_worker, initargs=(self.workers,))
         else:  # pragma: no cover - not Linux
             self.executor = ProcessPoolExecutor(self.workers, initializer=_spawned_init,
                                                 initargs=(self.workers, initializer, initargs))
-        self.pids = sorted({f.result() for f in [self.executor.submit(_ping) for _ in range(self.workers)]})
+        self.pids = sorted({f.result() for f in [self.submit(_ping) for _ in range(self.workers)]})
 
     def submit(self, fn: Callable[..., T], /, *args: Any) -> Future[T]:
-        return self.executor.submit(fn, *args)
+        if isinstance(self.executor, _Inline):
+            return self.executor.submit(fn, *args)
+        return self.executor.submit(_on_job_thread, fn, *args)
 
     def ordered(self, fn: Callable[[Any], T], jobs: Iterable[Any], ahead: int | None = None) -> Iterator[T]:
         """`fn(job)` for every job, yielded in job order, with at most `ahead` jobs in flight."""
@@ -118,7 +139,7 @@ class WorkerPool:
 
 def _spawned_init(workers: int, initializer: Callable[..., None] | None,
                   initargs: tuple[Any, ...]) -> None:  # pragma: no cover
-    _share_cores(workers)
+    _start_worker(workers)
     warm()
     if initializer:
         initializer(*initargs)
