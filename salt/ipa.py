@@ -214,6 +214,35 @@ def split_proof(proof: bytes) -> tuple[list[bytes], int]:
     return [proof[i : i + 32] for i in range(0, PROOF_LEN - 32, 32)], a
 
 
+def verify_sums_reference(q: Queries, r: int, t: int) -> tuple[list[int], int]:
+    """The verifier's query sums (spec §6.4) for t outside the domain, with h_i = r^i/(t − z_i): per
+    point the sum of h_i over its queries, and g2(t) = Σ h_i·y_i (all mod r). `NativeBackend.fr_verify_sums`
+    computes the same in C."""
+    inv_tz = _inv_t_minus_domain(t)
+    node_scalar = [0] * len(q.points)
+    g2_t = 0
+    ri = 1
+    for n, z, y in zip(q.node, q.z, q.y, strict=True):
+        h = ri * inv_tz[z] % R
+        node_scalar[n] += h
+        g2_t += h * y
+        ri = ri * r % R
+    return [v % R for v in node_scalar], g2_t % R
+
+
+def verify_final_reference(t: int, xs: Sequence[int], a: int) -> tuple[int, list[int], list[int]]:
+    """From t, the IPA challenges `xs` and the proof scalar `a` (spec §6.4): b0 = Σ_j L_j(t)·s_j, the
+    generator scalars a·s_j and 1/x_k, where s_j = −Π x_k^{-1} over the set bits of j (challenge 0 ↔
+    the most significant bit). `NativeBackend.fr_verify_final` computes the same in C."""
+    x_inv = batch_inverse(xs)
+    s = [R - 1]
+    for xi in x_inv:
+        s = [v for u in s for v in (u, u * xi % R)]
+    b = _lagrange_at(t, _inv_t_minus_domain(t))
+    b0 = sum(bj * sj for bj, sj in zip(b, s, strict=True)) % R
+    return b0, [a * sj % R for sj in s], x_inv
+
+
 def check_multiproof(q: Queries, proof: bytes, proof_points: Sequence[bytes]) -> bool:
     """spec §6.4: verify `proof` (with its 17 points already decoded to 64 bytes) against the queries."""
     compressed, a = split_proof(proof)
@@ -225,18 +254,13 @@ def check_multiproof(q: Queries, proof: bytes, proof_points: Sequence[bytes]) ->
     t = tr.challenge(b"t")
     if t < DOMAIN:  # probability ~2^-245; the quotient argument needs t outside the domain
         return False
-    inv_tz = _inv_t_minus_domain(t)
-
-    node_scalar = [0] * len(q.points)
-    g2_t = 0
-    ri = 1
-    for n, z, y in zip(q.node, q.z, q.y, strict=True):
-        h = ri * inv_tz[z] % R
-        node_scalar[n] += h
-        g2_t += h * y
-        ri = ri * r % R
-    g2_t %= R
-    e64 = backend().msm(q.points, node_scalar)  # the backend reduces the scalars mod r
+    be = backend()
+    native = hasattr(be, "fr_verify_sums")  # the sums in C (`salt.native`), else the reference
+    if native:
+        node_scalar, g2_t = be.fr_verify_sums(q.node, q.z, q.y, len(q.points), r, t)  # type: ignore[attr-defined]
+    else:
+        node_scalar, g2_t = verify_sums_reference(q, r, t)
+    e64 = be.msm(q.points, node_scalar)
     tr.append_point(b"E", _compress(e64))
 
     tr.domain_sep(b"ipa")
@@ -249,18 +273,14 @@ def check_multiproof(q: Queries, proof: bytes, proof_points: Sequence[bytes]) ->
         tr.append_point(b"L", compressed[1 + k])
         tr.append_point(b"R", compressed[1 + ROUNDS + k])
         xs.append(tr.challenge(b"x"))
-    x_inv = batch_inverse(xs)
-
-    s = [R - 1]  # s_j = −Π x_k^{-1} over the set bits of j, challenge 0 ↔ most significant bit
-    for xi in x_inv:
-        s = [v for u in s for v in (u, u * xi % R)]
-    b = _lagrange_at(t, inv_tz)
-    b0 = sum(bj * sj for bj, sj in zip(b, s, strict=True)) % R
+    if native:
+        b0, a_s, x_inv = be.fr_verify_final(t, xs, a, _barycentric()[1])  # type: ignore[attr-defined]
+    else:
+        b0, a_s, x_inv = verify_final_reference(t, xs, a)
     qs = w * (g2_t + a * b0) % R
     # The 256 generator terms go through the fixed-base tables (`commit_deltas`), the rest is one MSM.
-    be = backend()
     rest = be.msm([*l64, *r64, e64, d64, _crs64()[1]], [*xs, *x_inv, 1, R - 1, qs])
-    (total,) = be.commit_deltas([rest], [[(j, a * sj % R) for j, sj in enumerate(s)]])
+    (total,) = be.commit_deltas([rest], [list(enumerate(a_s))])
     return not any(total[:32])
 
 

@@ -40,7 +40,7 @@ __all__ = ["NativeBackend", "NativeBuildError", "PackedOps", "build", "library",
 SOURCE_DIR = Path(__file__).resolve().with_name("native")
 SOURCES = ("banderwagon.c", "hashes.c", "shi.c")
 HEADERS = ("banderwagon.h", "salt_internal.h")
-ABI_VERSION = 10
+ABI_VERSION = 11
 COMMON_FLAGS = ("-O3", "-fPIC", "-shared", "-std=gnu11", "-fno-strict-aliasing")
 NATIVE_FLAGS = ("-march=native", "-mtune=native")
 LINK_FLAGS = ("-lpthread",)
@@ -302,6 +302,7 @@ class NativeBackend:
         self._ffi, self._lib = library(portable)
         self.threads = default_threads() if threads is None else max(1, threads)
         self._bary: tuple[Sequence[Sequence[int]], bytes] | None = None  # packed prover constants
+        self._inv_aprime: tuple[Sequence[int], bytes] | None = None  # packed verifier constants
 
     def warm(self) -> None:
         """Build the fixed-base tables now instead of on the first commitment."""
@@ -693,6 +694,55 @@ class NativeBackend:
         if rc != 0:
             raise MemoryError(f"salt_fr_combine failed: rc={rc}")
         return _unpack_scalars(out)
+
+    def fr_verify_sums(
+        self, node: Sequence[int], zs: Sequence[int], ys: Sequence[int], n_points: int, r: int, t: int
+    ) -> tuple[list[int], int]:
+        """Verifier (§6.4): `salt.ipa.verify_sums_reference` in C — per point the sum of r^i/(t − z_i)
+        over its queries (node[i] = point), and g2(t) = Σ r^i·y_i/(t − z_i); t outside the domain."""
+        nq = len(node)
+        if len(zs) != nq or len(ys) != nq:
+            raise ValueError(f"fr_verify_sums: {nq} query nodes, {len(zs)} points, {len(ys)} values")
+        out, g2 = bytearray(32 * max(n_points, 1)), bytearray(32)
+        ffi = self._ffi
+        rc = self._lib.salt_fr_verify_sums(
+            nq,
+            ffi.from_buffer("uint32_t[]", array("I", node)) if nq else ffi.NULL,
+            ffi.from_buffer(bytes(zs) or b"\0"),
+            ffi.from_buffer(_pack_scalars(ys, nq) or b"\0"),
+            n_points,
+            ffi.from_buffer((r % _R).to_bytes(32, "little")),
+            ffi.from_buffer((t % _R).to_bytes(32, "little")),
+            ffi.from_buffer(out),
+            ffi.from_buffer(g2),
+        )
+        if rc == -3:  # SALT_EINDEX
+            raise ValueError(f"fr_verify_sums: a query node is >= {n_points}")
+        if rc != 0:
+            raise MemoryError(f"salt_fr_verify_sums failed: rc={rc}")
+        return _unpack_scalars(out[: 32 * n_points]), int.from_bytes(g2, "little")
+
+    def fr_verify_final(
+        self, t: int, xs: Sequence[int], a: int, inv_aprime: Sequence[int]
+    ) -> tuple[int, list[int], list[int]]:
+        """Verifier (§6.4): `salt.ipa.verify_final_reference` in C — (b0, a·s_j for the 256 generators,
+        1/x_k), given the barycentric constants 1/A'(j)."""
+        if self._inv_aprime is None or self._inv_aprime[0] is not inv_aprime:
+            self._inv_aprime = (inv_aprime, _pack_scalars(inv_aprime, 256))
+        b0, a_s, x_inv = bytearray(32), bytearray(32 * 256), bytearray(32 * len(xs))
+        ffi = self._ffi
+        rc = self._lib.salt_fr_verify_final(
+            ffi.from_buffer((t % _R).to_bytes(32, "little")),
+            ffi.from_buffer(_pack_scalars(xs, 8)),
+            ffi.from_buffer((a % _R).to_bytes(32, "little")),
+            ffi.from_buffer(self._inv_aprime[1]),
+            ffi.from_buffer(b0),
+            ffi.from_buffer(a_s),
+            ffi.from_buffer(x_inv),
+        )
+        if rc != 0:
+            raise MemoryError(f"salt_fr_verify_final failed: rc={rc}")
+        return int.from_bytes(b0, "little"), _unpack_scalars(a_s), _unpack_scalars(x_inv)
 
     def msm(self, points: Sequence[bytes], scalars: Sequence[int]) -> bytes:
         n = len(points)

@@ -29,7 +29,7 @@
 #endif
 #define NWIN (SALT_W10 + (254 - 10 * SALT_W10 + 8) / 9)
 #define PER_BASE ((size_t)SALT_W10 * 512 + (size_t)(NWIN - SALT_W10) * 256) /* table entries per base */
-#define ABI_VERSION 10
+#define ABI_VERSION 11
 
 static inline int win_bits(int j) { return j < SALT_W10 ? 10 : 9; }
 /* First table entry of window j (entries k·2^(offset)·G for k = 1..2^(w-1)). */
@@ -2332,5 +2332,118 @@ int salt_fr_combine_sparse(size_t n_nodes, const uint8_t *consts32, const uint32
     }
     free(zc);
     fr_sparse_free(&s);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- F_r for the verifier (§6.4) */
+/* a^(r−2) = 1/a (0 ↦ 0), Montgomery form, 4-bit fixed window. */
+static void fr_inv(fq *out, const fq *a) {
+    static const fq exp = {{0x74fd06b52876e7dfULL, 0xff8f870074190471ULL, 0x0cce760202687600ULL,
+                            0x1cfb69d4ca675f52ULL}}; /* r − 2 */
+    fq one, tab[16];
+    uint8_t le1[32] = {1};
+    fr_load(&one, le1);
+    tab[0] = one;
+    for (int i = 1; i < 16; i++) fr_mul(&tab[i], &tab[i - 1], a);
+    fq acc = one;
+    for (int i = 63; i >= 0; i--) {
+        for (int k = 0; k < 4; k++) fr_mul(&acc, &acc, &acc);
+        fr_mul(&acc, &acc, &tab[(exp.v[i / 16] >> ((i % 16) * 4)) & 15u]);
+    }
+    *out = acc;
+}
+
+/* out[i] = 1/in[i] (Montgomery form) with one inversion; every output is 0 when any input is 0 (as
+ * salt.ipa.batch_inverse). out may alias in. */
+static void fr_batch_inv(fq *out, const fq *in, size_t n, fq *scratch) {
+    uint8_t le1[32] = {1};
+    fq acc;
+    fr_load(&acc, le1);
+    for (size_t i = 0; i < n; i++) {
+        scratch[i] = acc;
+        fr_mul(&acc, &acc, &in[i]);
+    }
+    fq inv;
+    fr_inv(&inv, &acc);
+    for (size_t i = n; i-- > 0;) {
+        fq t;
+        fr_mul(&t, &inv, &scratch[i]);
+        fr_mul(&inv, &inv, &in[i]);
+        out[i] = t;
+    }
+}
+
+/* 1/(t − j) for j = 0..255 and A(t) = Π_j (t − j); t Montgomery. */
+static void fr_domain_at(fq inv_tz[256], fq *a_t, const fq *t) {
+    fq d[256], scratch[256];
+    uint8_t le[32] = {1};
+    fr_load(a_t, le);
+    for (int j = 0; j < 256; j++) {
+        fq jm;
+        le[0] = (uint8_t)j;
+        fr_load(&jm, le);
+        fr_sub(d[j].v, t->v, jm.v);
+        fr_mul(a_t, a_t, &d[j]);
+    }
+    fr_batch_inv(inv_tz, d, 256, scratch);
+}
+
+int salt_fr_verify_sums(size_t nq, const uint32_t *node, const uint8_t *z, const uint8_t *ys32, size_t n_points,
+                        const uint8_t *r32, const uint8_t *t32, uint8_t *node_out32, uint8_t *g2t_out32) {
+    fq *acc = calloc(n_points ? n_points : 1, sizeof(fq));
+    if (!acc) return SALT_ENOMEM;
+    fq r, t, inv_tz[256], a_t, ri, g2 = FQ_ZERO, h, y;
+    uint8_t le1[32] = {1};
+    fr_load(&r, r32);
+    fr_load(&t, t32);
+    fr_load(&ri, le1);
+    fr_domain_at(inv_tz, &a_t, &t);
+    for (size_t i = 0; i < nq; i++) {
+        if (node[i] >= n_points) {
+            free(acc);
+            return SALT_EINDEX;
+        }
+        fr_mul(&h, &ri, &inv_tz[z[i]]);
+        fr_add_m(&acc[node[i]], &acc[node[i]], &h);
+        fr_load(&y, ys32 + 32 * i);
+        fr_mul(&y, &y, &h);
+        fr_add_m(&g2, &g2, &y);
+        fr_mul(&ri, &ri, &r);
+    }
+    for (size_t n = 0; n < n_points; n++) fr_store(node_out32 + 32 * n, &acc[n]);
+    fr_store(g2t_out32, &g2);
+    free(acc);
+    return 0;
+}
+
+int salt_fr_verify_final(const uint8_t *t32, const uint8_t *xs32, const uint8_t *a32, const uint8_t *inv_aprime32,
+                         uint8_t *b0_out32, uint8_t *as_out32, uint8_t *xinv_out32) {
+    enum { D = 256, ROUNDS = 8 };
+    fq t, a, x_inv[ROUNDS], scratch[ROUNDS], s[D], inv_tz[D], a_t, b0 = FQ_ZERO, v;
+    fr_load(&t, t32);
+    fr_load(&a, a32);
+    for (int k = 0; k < ROUNDS; k++) fr_load(&x_inv[k], xs32 + 32 * k);
+    fr_batch_inv(x_inv, x_inv, ROUNDS, scratch);
+    uint8_t le1[32] = {1};
+    fr_load(&v, le1);
+    fr_sub(s[0].v, FQ_ZERO.v, v.v); /* −1 */
+    for (int k = 0, len = 1; k < ROUNDS; k++, len *= 2) /* s_j: challenge 0 ↔ the top bit of j */
+        for (int i = len - 1; i >= 0; i--) {
+            fr_mul(&s[2 * i + 1], &s[i], &x_inv[k]);
+            s[2 * i] = s[i];
+        }
+    fr_domain_at(inv_tz, &a_t, &t);
+    for (int j = 0; j < D; j++) {
+        fq b, ia;
+        fr_load(&ia, inv_aprime32 + 32 * j);
+        fr_mul(&b, &a_t, &ia);
+        fr_mul(&b, &b, &inv_tz[j]); /* L_j(t) */
+        fr_mul(&b, &b, &s[j]);
+        fr_add_m(&b0, &b0, &b);
+        fr_mul(&b, &a, &s[j]);
+        fr_store(as_out32 + 32 * j, &b);
+    }
+    fr_store(b0_out32, &b0);
+    for (int k = 0; k < ROUNDS; k++) fr_store(xinv_out32 + 32 * k, &x_inv[k]);
     return 0;
 }

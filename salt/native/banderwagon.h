@@ -49,6 +49,13 @@
  *   quotient: g as salt_fr_quotient_sum; bary32 holds 4×256 scalars: 1/d (entry 0 unused), A'(j),
  *   1/A'(j), Σ_{j≠z} 1/(A'(j)·(j − z)). combine: Σ_i r^i·zcoefs32[z_i]·f_{node[i]}. 256 scalars out;
  *   SALT_EINDEX when a node index is >= n_nodes.
+ * salt_fr_verify_sums (verifier, §6.4): over the nq queries (node[i], z[i], ys32[i]) with t outside the
+ *   domain, h_i = r^i/(t − z_i): per point n the sum of h_i with node[i] = n (n_points scalars out) and
+ *   g2(t) = Σ h_i·y_i; SALT_EINDEX when a node index is >= n_points. salt_fr_verify_final: from t, the
+ *   8 IPA challenges xs32 and the proof scalar a: 1/x_k (xinv_out32; all 0 when any x_k is 0), the
+ *   folding vector s (s_j = −Π x_k^−1 over the set bits of j, challenge 0 ↔ the top bit) as a·s_j
+ *   (as_out32, 256 scalars) and b0 = Σ_j L_j(t)·s_j with L_j(t) = A(t)/(A'(j)·(t − j)), given 1/A'(j)
+ *   (inv_aprime32).
  */
 #ifndef SALT_BANDERWAGON_H
 #define SALT_BANDERWAGON_H
@@ -100,6 +107,10 @@ int salt_shi_flat(size_t n_buckets, const uint64_t *buckets, const uint32_t *non
                   uint32_t *out_count, int32_t *out_used_delta, uint64_t *out_key, int32_t *out_old,
                   int32_t *out_new, uint8_t *out_data, uint32_t *out_lens, size_t *out_n);
 int salt_order_by_bucket(const uint64_t *buckets, size_t n, uint32_t *order, uint64_t *sorted);
+int salt_fr_verify_sums(size_t nq, const uint32_t *node, const uint8_t *z, const uint8_t *ys32, size_t n_points,
+                        const uint8_t *r32, const uint8_t *t32, uint8_t *node_out32, uint8_t *g2t_out32);
+int salt_fr_verify_final(const uint8_t *t32, const uint8_t *xs32, const uint8_t *a32, const uint8_t *inv_aprime32,
+                         uint8_t *b0_out32, uint8_t *as_out32, uint8_t *xinv_out32);
 /* END CDEF */
 
 /* Return codes of the int functions: 0 ok, SALT_ENOTABLES (tables not built), SALT_ENOMEM,

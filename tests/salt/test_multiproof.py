@@ -314,3 +314,20 @@ def test_prover_sparse_sums_give_the_reference_proof(testdata: Path, monkeypatch
     fast = [create_proof(*case) for case in cases]
     monkeypatch.setattr(ipa, "_sums", ipa._Sums)
     assert [create_proof(*case) for case in cases] == fast
+
+
+def test_verifier_reference_sums_accept_and_reject_alike(testdata: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the C verifier sums removed, `check_multiproof` takes the Python reference: real witnesses still
+    verify and a tampered leaf value is still rejected."""
+    from salt import native
+
+    (_, w, root), *_ = real_witnesses(testdata)
+    key = next(k for k, v in w.kvs.items() if v is not None and k >> 40 >= 65536)
+    bad = {**w.kvs, key: SaltValue(b"\x01" * 20, b"\x02" * 40)}
+    for drop in (False, True):
+        if drop:
+            monkeypatch.delattr(native.NativeBackend, "fr_verify_sums")
+            monkeypatch.delattr(native.NativeBackend, "fr_verify_final")
+        verify_witness(w, root)
+        with pytest.raises(WitnessVerifyError, match="proof check failed"):
+            verify_witness(SaltWitness(bad, w.proof), root)

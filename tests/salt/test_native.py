@@ -661,3 +661,33 @@ def test_order_by_bucket_is_a_stable_sort(nb, buckets):
     assert list(order) == expect and list(ordered) == [buckets[i] for i in expect]
     with pytest.raises(ValueError):
         nb.order_by_bucket([*buckets, 1 << 24])
+
+
+# ---------------------------------------------------------------- verifier sums (§6.4)
+
+
+@SETTINGS
+@given(st.integers(1, 40), st.lists(st.tuples(st.integers(0, 39), st.integers(0, 255), scalars), max_size=60),
+       scalars, st.integers(256, R - 1))
+def test_verify_sums_match_reference(nb, n_points, queries, r, t):
+    from salt.ipa import Queries, verify_sums_reference
+
+    queries = [(n % n_points, z, y) for n, z, y in queries]
+    q = Queries([b""] * n_points, [b""] * n_points, [n for n, _, _ in queries], [z for _, z, _ in queries],
+                [y for _, _, y in queries])
+    assert nb.fr_verify_sums(q.node, q.z, q.y, n_points, r, t) == verify_sums_reference(q, r, t)
+
+
+def test_verify_sums_rejects_a_node_out_of_range(nb):
+    with pytest.raises(ValueError, match="query node"):
+        nb.fr_verify_sums([0, 3], [1, 2], [5, 6], 3, 7, 1000)
+
+
+@SETTINGS
+@given(st.integers(256, R - 1), st.lists(scalars, min_size=8, max_size=8), scalars)
+def test_verify_final_matches_reference(nb, t, xs, a):
+    from salt.ipa import _barycentric, verify_final_reference
+
+    assert nb.fr_verify_final(t, xs, a, _barycentric()[1]) == verify_final_reference(t, xs, a)
+    xs[3] = 0  # a zero challenge: every inverse is 0 in both
+    assert nb.fr_verify_final(t, xs, a, _barycentric()[1]) == verify_final_reference(t, xs, a)
