@@ -12,7 +12,7 @@ workers on two cores do not run four C threads. The warm heap is frozen out of t
 generation is collected every 20,000 allocations instead of 700 (py-evm allocates many short-lived objects
 per opcode: ~10% of a block's CPU at the default).
 
-A forked worker runs its jobs on a thread of its own (`_JobThread`), not on the thread that received them.
+A forked worker runs its jobs on a thread of its own (`_on_job_thread`), not on the thread that received them.
 CPython 3.11 keeps a thread's Python frames in 16 KiB chunks: a call that does not fit maps a new chunk and
 unmaps it when it returns. A pool worker's main thread starts inside the `Process.start` call of the parent
 (~20 frames deep), which put a chunk boundary where the replay calls and returns thousands of times per
