@@ -13,9 +13,11 @@
   start-up reported separately as `pool_start_s_*`); `speedup_2` is their ratio. With other work on the
   cores these wall-clock rates (and the speedup) drop; `load_avg_1m` is recorded at start and end.
   `worker_cpu_ms_per_block_*` is the workers' CPU time per block and `cpu_speedup_2` = 2 × its 1/2-worker
-  ratio: the speedup two free cores give, unaffected by other load. The 1- and 2-process passes alternate for
-  `--rounds` rounds (each on a new pool with an empty point cache); the figures are the medians, and
-  `*_rounds` lists every round's, so a burst of other load in one pass does not decide the result.
+  ratio: the speedup two free cores give, unaffected by other load. `worker_page_faults_per_block_*` (minor
+  faults) shows copy-on-write after the fork and any frame-stack churn (see `validator.pool`). The 1- and
+  2-process passes alternate for `--rounds` rounds (each on a new pool with an empty point cache); the
+  figures are the medians, and `*_rounds` lists every round's, so a burst of other load in one pass does not
+  decide the result.
 * Targets (issue 6): median ≤ 50 ms per block, ≥ 1.8× with 2 processes; `meets_*` says whether they hold.
 
 Standalone: `python benchmarks/validator_bench.py [--fixtures DIR] [--blocks N] [--rounds R] [--json PATH] [--aot-dir DIR]`.
@@ -26,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import sys
 import tempfile
@@ -86,11 +89,11 @@ def per_block(root: Path, limit: int | None) -> dict[str, object]:
     }
 
 
-def _timed(job: tuple[object, ...]) -> float:
-    """Worker side: validate one fixture block, return the worker's CPU seconds for it."""
-    c0 = time.process_time()
+def _timed(job: tuple[object, ...]) -> tuple[float, int]:
+    """Worker side: validate one fixture block, return the worker's CPU seconds and minor page faults for it."""
+    f0, c0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt, time.process_time()
     _validate(job)  # type: ignore[arg-type]
-    return time.process_time() - c0
+    return time.process_time() - c0, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0
 
 
 def throughput(root: Path, workers: int, limit: int | None) -> dict[str, float]:
@@ -103,10 +106,12 @@ def throughput(root: Path, workers: int, limit: int | None) -> dict[str, float]:
     start_s = time.perf_counter() - t
     with pool:
         t = time.perf_counter()
-        cpu = list(pool.ordered(_timed, jobs))
+        done = list(pool.ordered(_timed, jobs))
         elapsed = time.perf_counter() - t
-    return {f"blocks_per_s_{workers}": round(len(cpu) / elapsed, 3), f"pool_start_s_{workers}": round(start_s, 3),
-            f"worker_cpu_ms_per_block_{workers}": round(1000 * sum(cpu) / len(cpu), 1)}
+    n = len(done)
+    return {f"blocks_per_s_{workers}": round(n / elapsed, 3), f"pool_start_s_{workers}": round(start_s, 3),
+            f"worker_cpu_ms_per_block_{workers}": round(1000 * sum(c for c, _ in done) / n, 1),
+            f"worker_page_faults_per_block_{workers}": round(sum(f for _, f in done) / n)}
 
 
 def throughputs(root: Path, limit: int | None, rounds: int) -> dict[str, object]:
