@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 from dataclasses import replace
@@ -117,3 +118,16 @@ def test_pool_workers_share_the_cores() -> None:
     with WorkerPool(2) as pool:
         shares = {pool.submit(_salt_threads).result() for _ in range(4)}
     assert shares == {str(max(1, (os.cpu_count() or 1) // 2))}
+
+
+def _frames_below() -> int:
+    return len(inspect.stack(0)) - 1
+
+
+def test_pool_jobs_start_on_a_fresh_frame_stack() -> None:
+    """A worker's jobs run on its job thread, a few frames above an empty stack, not inside the frames of the
+    fork (see validator.pool: frame-chunk churn); their errors still reach the caller."""
+    with WorkerPool(2) as pool:
+        assert pool.submit(_frames_below).result() <= 6
+        with pytest.raises(ValueError):
+            pool.submit(int, "not a number").result()
