@@ -6,7 +6,6 @@ import re
 from typing import Any
 
 _QUANTITY = re.compile(r"0x(0|[1-9a-fA-F][0-9a-fA-F]*)\Z")
-_DATA = re.compile(r"0x([0-9a-fA-F]{2})*\Z")
 MAX_QUANTITY_DIGITS = 64
 
 
@@ -35,10 +34,17 @@ def parse_quantity(v: Any) -> int:
 
 
 def parse_data(v: Any, size: int | None = None) -> bytes:
-    """Parse Data (0x + even hex digits), optionally of an exact byte size."""
-    if not isinstance(v, str) or not _DATA.match(v):
+    """Parse Data (0x + even hex digits), optionally of an exact byte size. `bytes.fromhex` does the digit
+    check (a raw transaction's ~250 digits: 0.4 us, against 4 us for a regex); it skips whitespace between
+    bytes, which the length check catches."""
+    out = None
+    if isinstance(v, str) and v[:2] == "0x" and not len(v) % 2:
+        try:
+            out = bytes.fromhex(v[2:])
+        except ValueError:
+            pass
+    if out is None or 2 * len(out) + 2 != len(v):
         raise CodecError(f"hex string {str(v)[:70]!r} is not valid data (0x-prefixed, even length)")
-    out = bytes.fromhex(v[2:])
     if size is not None and len(out) != size:
         raise CodecError(f"hex string has length {len(out)}, want {size} bytes")
     return out
