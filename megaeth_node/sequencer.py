@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import operator
 import os
 import threading
 import time
@@ -27,7 +28,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from gas.basefee import holocene_params, next_base_fee
-from gas.spec import ChainConfig, spec_at
+from gas.spec import ChainConfig, Spec, spec_at
 from gas.system import HISTORY_STORAGE_ADDRESS
 from gas.tx import InvalidTxGas, TxGasInputs, validate_tx_gas
 from megaeth_node.errors import (
@@ -65,17 +66,17 @@ class ReceivedTransaction(Transaction):
         return self.raw
 
 
-_TX_FIELDS = tuple(f.name for f in fields(Transaction))
+# every field but the trailing `_hash`, in declaration order: one C call reads them all
+_tx_values = operator.attrgetter(*(f.name for f in fields(Transaction) if f.name != "_hash"))
 
 
 def received(tx: Transaction, raw: bytes) -> ReceivedTransaction:
     """`tx` decoded from `raw`, which must be its canonical encoding (else its hash and the block's
-    transactions root would not be what a re-encoding gives)."""
+    transactions root would not be what a re-encoding gives). Its hash is computed once here: the pool,
+    journal, seal and waiters all key on it."""
     if tx.encode() != raw:
         raise InvalidTransaction("invalid transaction: non-canonical encoding")
-    values = {name: getattr(tx, name) for name in _TX_FIELDS}
-    values["_hash"] = keccak(raw)  # computed once: the pool, journal, seal and waiters all key on it
-    return ReceivedTransaction(**values, raw=raw)
+    return ReceivedTransaction(*_tx_values(tx), keccak(raw), raw)
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,6 +274,8 @@ class Sequencer:
         self._admissions: deque[tuple[Transaction, bytes, asyncio.Future[PoolTx]]] = deque()
         self._work = asyncio.Event()  # set when a transaction is admitted: run a mini-block now
         self._mini_block_number = 0
+        self._base_fee: tuple[Header | None, int] = (None, 0)  # (parent header, base fee after it)
+        self._spec: tuple[Header | None, Spec] = (None, Spec.EQUIVALENCE)  # (head, spec at its timestamp)
         backend().warm()  # the C tables take seconds to build: not inside the first seal
         self.head = init_genesis(self.env, self.chain, self.salt, settings.alloc, int(time.time()),
                                  settings.gas_limit, settings.base_fee)
@@ -319,8 +322,21 @@ class Sequencer:
         """Base fee of the block after `parent` (default: the tip, the block being built's parent): EIP-1559
         with the parent's Holocene parameters, floored at the configured minimum (gas/basefee.py)."""
         h = parent or self._tip
-        return next_base_fee(h.base_fee_per_gas or 0, h.gas_used, h.gas_limit, *holocene_params(h.extra_data),
-                             minimum=self.settings.base_fee)
+        known, fee = self._base_fee
+        if known is not h:  # once per parent header, not once per submitted transaction
+            fee = next_base_fee(h.base_fee_per_gas or 0, h.gas_used, h.gas_limit, *holocene_params(h.extra_data),
+                                minimum=self.settings.base_fee)
+            self._base_fee = (h, fee)
+        return fee
+
+    def _head_spec(self) -> Spec:
+        """The MegaETH spec at the head's timestamp (intake gas checks), computed once per head."""
+        head = self.head
+        known, spec = self._spec
+        if known is not head:
+            spec = spec_at(self.chain_config.forks, head.timestamp)
+            self._spec = (head, spec)
+        return spec
 
     def _recover(self) -> int:
         """Re-execute the journaled mini-blocks of the unsealed blocks (crash recovery); a block whose close was
@@ -583,7 +599,7 @@ class Sequencer:
                             f"maxFeePerGas: {fee_cap(tx)}, baseFee: {base_fee}")
         if tx.gas > self.settings.gas_limit:
             raise InvalidTransaction("exceeds block gas limit")
-        spec = spec_at(self.chain_config.forks, self.head.timestamp)
+        spec = self._head_spec()
         inputs = TxGasInputs(tx.data, tx.to is None, len(tx.access_list),
                              sum(len(keys) for _, keys in tx.access_list), len(tx.authorization_list))
         try:
