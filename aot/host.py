@@ -34,7 +34,7 @@ from eth.exceptions import (
 
 from aot import loader
 from aot.loader import Contract, ffi
-from aot.opcodes import CALLS, ENV_INDEX, OPS, SELFBALANCE
+from aot.opcodes import CALLS, ENV_INDEX, OPS, SELFBALANCE, SSTORE
 
 _KEEP_SELFBALANCE = ~(1 << ENV_INDEX[SELFBALANCE])
 _SCRATCH_GAS = 1 << 62
@@ -80,6 +80,8 @@ class FrameMemory:
 class PyEvmHost:
     """Serves host opcodes for one native frame by running py-evm's opcode on `computation`."""
 
+    sload_always_cold = False  # every SLOAD of this frame's storage costs 2,100 (a flavour's rule: AOT_SLOT_COLD)
+
     def __init__(self, computation: ComputationAPI, contract: Contract) -> None:
         self.computation, self.contract = computation, contract
         self.error: BaseException | None = None
@@ -122,11 +124,16 @@ class PyEvmHost:
         """Serve a native-host request (environment value, storage slot load)."""
         comp = self.computation
         if op == loader.HOST_SLOAD:
-            key = int.from_bytes(ffi.buffer(frame.io[0]), "little")
+            raw = ffi.buffer(frame.io, 64)[:]
+            key, gas = int.from_bytes(raw[:32], "little"), int.from_bytes(raw[32:40], "little")
             state, addr = comp.state, comp.msg.storage_address
+            warm = state.is_storage_warm(addr, key)
+            if gas < (100 if warm and not self.sload_always_cold else 2100):  # charged before the read
+                frame.io[2][0] = 4
+                return 0
             ffi.memmove(frame.io[0], state.get_storage(addr, key).to_bytes(32, "little"), 32)
             ffi.memmove(frame.io[1], state.get_storage(addr, key, from_journal=False).to_bytes(32, "little"), 32)
-            frame.io[2][0] = int(state.is_storage_warm(addr, key))
+            frame.io[2][0] = int(warm) | (2 if self.sload_always_cold else 0)
             return 0
         meter = comp._gas_meter  # type: ignore[attr-defined]
         saved = meter.gas_remaining
@@ -147,7 +154,7 @@ class PyEvmHost:
                 return loader.HOST_ERROR
         comp = self.computation
         calls = op in CALLS
-        if calls:
+        if calls or op == SSTORE:  # code that may touch this storage, or a host SSTORE ("rex"): cache out first
             try:
                 self.flush(frame)
             except BaseException as e:  # noqa: BLE001

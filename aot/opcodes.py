@@ -115,7 +115,7 @@ OPS: dict[int, OpInfo] = {
 
 ENV_OPS = (0x30, 0x32, 0x33, 0x34, 0x3A, 0x41, 0x42, 0x43, 0x44, 0x45, 0x46, 0x47, 0x48, 0x4A)
 ENV_INDEX = {op: i for i, op in enumerate(ENV_OPS)}
-SELFBALANCE = 0x47
+SELFBALANCE, SSTORE = 0x47, 0x55
 CALLS = frozenset({0xF0, 0xF1, 0xF2, 0xF4, 0xF5, 0xFA})  # may run code that touches this account's storage
 
 JUMP, JUMPI, JUMPDEST, PUSH0, PUSH1, PUSH32 = 0x56, 0x57, 0x5B, 0x5F, 0x60, 0x7F
@@ -125,7 +125,9 @@ MAX_HOST_ARGS = 7
 
 # MegaETH (spec/mega-evm.md §5.2, §6.1) replaces these opcodes with wrappers (storage gas, volatile-data
 # detention); under "rex" the host runs the wrapper, so they add no static gas and have no C version.
-REX_HOST_OPS = frozenset({0x41, 0x42, 0x43, 0x44, 0x45, 0x47, 0x48, 0x4A, 0x54, 0x55})
+# SLOAD's one Rex rule (the oracle's slots are always cold) is a flag the host puts on a slot it loads
+# (AOT_SLOT_COLD, runtime.h), so SLOAD stays native.
+REX_HOST_OPS = frozenset({0x41, 0x42, 0x43, 0x44, 0x45, 0x47, 0x48, 0x4A, 0x55})
 FLAVOURS = ("cancun", "rex")
 
 

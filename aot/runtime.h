@@ -74,7 +74,8 @@ typedef struct aot_slot {
     uint32_t pad;
 } aot_slot;
 
-enum { AOT_SLOT_WARM = 1, AOT_SLOT_WARMED = 2, AOT_SLOT_DIRTY = 4 };
+/* AOT_SLOT_COLD: every SLOAD of the slot costs the cold 2,100 (MegaETH's oracle, spec/mega-evm.md §5.2). */
+enum { AOT_SLOT_WARM = 1, AOT_SLOT_WARMED = 2, AOT_SLOT_DIRTY = 4, AOT_SLOT_COLD = 8 };
 
 enum {
     AOT_STOP = 0, AOT_RETURN = 1, AOT_REVERT = 2, AOT_OOG = 3, AOT_BAD_JUMP = 4,
@@ -82,8 +83,10 @@ enum {
 };
 
 /* Host requests beyond plain opcodes: 0x100 | op fetches environment opcode op's value into io[0]
-   without charging gas; AOT_HOST_SLOAD loads slot io[0]: current value → io[0], original → io[1],
-   io[2] = 1 when the slot is already warm. */
+   without charging gas; AOT_HOST_SLOAD loads slot io[0] for an instruction that can pay io[1] gas (an int64):
+   current value → io[0], original → io[1], and io[2][0]: bit 0 when the slot is already warm, bit 1 when
+   every SLOAD of it is cold (AOT_SLOT_COLD), bit 2 when the SLOAD cannot pay its cost (nothing loaded: the
+   interpreter charges before it reads). */
 enum { AOT_HOST_ENV = 0x100, AOT_HOST_SLOAD = 0x200 };
 
 enum { AOT_ENV_CALLVALUE = 3 };  /* ENV_INDEX[CALLVALUE] in aot/opcodes.py */
@@ -306,8 +309,9 @@ static int slot_reserve(aot_frame *f) {
     }
     return 1;
 }
-/* The cached slot `key`, loading it from the host on first touch; NULL with f->err set on failure. */
-static NOINLINE aot_slot *slot_find(aot_frame *f, u256 key, uint32_t pc) {
+/* The cached slot `key`, loading it from the host on first touch for an instruction that can pay `gas`;
+   NULL with f->err set on failure (0: an SLOAD that cannot pay for the slot, which is not loaded). */
+static NOINLINE aot_slot *slot_find(aot_frame *f, u256 key, int64_t gas, uint32_t pc) {
     if (f->slot_index) {
         uint64_t h = slot_hash(key) & f->slot_mask;
         for (uint32_t e; (e = f->slot_index[h]); h = (h + 1) & f->slot_mask) {
@@ -318,8 +322,10 @@ static NOINLINE aot_slot *slot_find(aot_frame *f, u256 key, uint32_t pc) {
     }
     if (!slot_reserve(f)) { f->err = AOT_HOST_ERROR; return 0; }
     io_set(f, 0, key);
+    io_set(f, 1, (u256)(uint64_t)(gas < 0 ? 0 : gas));
     int32_t st = f->host(f, AOT_HOST_SLOAD, pc);
     if (st) { f->err = st; return 0; }
+    if (f->io[2][0] & 4) { f->err = 0; return 0; }
     uint64_t h = slot_hash(key) & f->slot_mask;
     while (f->slot_index[h]) h = (h + 1) & f->slot_mask;
     aot_slot *s = &f->slots[f->slot_count];
@@ -327,19 +333,19 @@ static NOINLINE aot_slot *slot_find(aot_frame *f, u256 key, uint32_t pc) {
     memcpy(s->key, &key, 32);
     memcpy(s->cur, f->io[0], 32);
     memcpy(s->orig, f->io[1], 32);
-    s->flags = f->io[2][0] ? AOT_SLOT_WARM : 0;
+    s->flags = (f->io[2][0] & 1 ? AOT_SLOT_WARM : 0) | (f->io[2][0] & 2 ? AOT_SLOT_COLD : 0);
     s->pad = 0;
     return s;
 }
 /* SLOAD with `gas` visible to it: returns the gas left (value in io[0]); negative on failure, with
    f->err = 0 for out of gas. */
 RTFN int64_t aot_sload(aot_frame *f, u256 key, int64_t gas, uint32_t pc) {
-    aot_slot *s = slot_find(f, key, pc);
+    aot_slot *s = slot_find(f, key, gas, pc);
     if (!s) return -1;
-    if (s->flags & AOT_SLOT_WARM) {
+    if ((s->flags & (AOT_SLOT_WARM | AOT_SLOT_COLD)) == AOT_SLOT_WARM) {
         gas -= 100;
     } else {
-        s->flags |= AOT_SLOT_WARM | AOT_SLOT_WARMED;
+        if (!(s->flags & AOT_SLOT_WARM)) s->flags |= AOT_SLOT_WARM | AOT_SLOT_WARMED;
         gas -= 2100;
     }
     memcpy(f->io[0], s->cur, 32);
@@ -348,7 +354,7 @@ RTFN int64_t aot_sload(aot_frame *f, u256 key, int64_t gas, uint32_t pc) {
 RTFN int64_t aot_sstore(aot_frame *f, u256 key, u256 value, int64_t gas, uint32_t pc) {
     if (f->is_static) { f->err = AOT_STATIC; return -1; }
     if (gas <= 2300) return -1;               /* EIP-2200 sentry */
-    aot_slot *s = slot_find(f, key, pc);
+    aot_slot *s = slot_find(f, key, INT64_MAX, pc); /* SSTORE reads the slot before it charges */
     if (!s) return -1;
     u256 cur, orig;
     memcpy(&cur, s->cur, 32);

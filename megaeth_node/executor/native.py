@@ -38,7 +38,7 @@ from aot.host import NativeComputation
 from aot.loader import Contract
 from aot.opcodes import OPS, ops_for
 
-from megaeth_node.executor.rex import RexComputation
+from megaeth_node.executor.rex import RexComputation, rex_sload
 from megaeth_node.executor.rex_native import run_native
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,11 @@ def _same_opcode(a: Any, b: Any) -> bool:
     return (a.logic_fn is b.logic_fn or a.logic_fn == b.logic_fn) and a.gas_cost == b.gas_cost
 
 
+# Native opcodes whose flavour rule comes from a flag the host sets (not Cancun's logic): the interpreter
+# must run exactly this function for them. Rex SLOAD: the oracle's always-cold slots (AOT_SLOT_COLD).
+_FLAGGED: dict[str, dict[int, Any]] = {"rex": {0x54: rex_sload}}
+
+
 @functools.cache  # with_native asks at every block; a class's table and loop never change
 def native_flavour(computation_class: type) -> str | None:
     """The native flavour that is gas- and state-exact for `computation_class`, or None (see the module doc)."""
@@ -62,8 +67,14 @@ def native_flavour(computation_class: type) -> str | None:
     table, cancun = computation_class.opcodes, CancunComputation.opcodes
     if set(table) - set(OPS):
         return None
+    flagged = _FLAGGED.get(flavour, {})
     for op, info in ops_for(flavour).items():
-        if not info.host and not _same_opcode(table.get(op), cancun.get(op)):
+        if info.host:
+            continue
+        if op in flagged:
+            if table.get(op) is not flagged[op]:
+                return None
+        elif not _same_opcode(table.get(op), cancun.get(op)):
             return None
     return flavour
 

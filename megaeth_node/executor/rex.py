@@ -470,7 +470,7 @@ def _selfbalance(inner: Op) -> Op:
     return selfbalance
 
 
-def _sload(computation: Any) -> None:
+def rex_sload(computation: Any) -> None:
     """EIP-2929 SLOAD, with the oracle's slots always cold (§5.2, host.rs `sload`)."""
     slot = computation.stack_pop1_int()
     state, address = computation.state, computation.msg.storage_address
@@ -487,7 +487,7 @@ def rex_opcodes(base: dict[int, Any], spec: Spec) -> dict[int, Any]:
     """The Rex instruction table over py-evm's Prague table (mega-evm `evm/instructions.rs` `rex`)."""
     table = dict(base)
     table[SSTORE] = _sstore(base[SSTORE])
-    table[SLOAD] = _sload
+    table[SLOAD] = rex_sload
     for n in range(5):
         table[LOG0 + n] = _log(n, base[LOG0 + n])
     for opcode in (CALL, CALLCODE, DELEGATECALL, STATICCALL):

@@ -1,8 +1,9 @@
 """Native frames under MegaETH's Rex rules (the "rex" native flavour, aot.opcodes.REX_HOST_OPS).
 
-Native code runs the opcodes whose gas and semantics are Cancun's; every opcode MegaETH wraps (storage gas,
-volatile-data detention, calls, logs, creates…) goes to the host, which runs the wrapper exactly as the
-interpreter does. The compute meter (spec/mega-evm.md §4.1: every opcode's compute gas is its gas) is kept
+Native code runs the opcodes whose gas and semantics are Cancun's, and SLOAD (its one Rex rule, the
+oracle's always-cold slots, is a flag the host puts on the slots it loads); every opcode MegaETH wraps
+(storage gas, volatile-data detention, calls, logs, creates…) goes to the host, which runs the wrapper
+exactly as the interpreter does. The compute meter (spec/mega-evm.md §4.1: every opcode's compute gas is its gas) is kept
 per run of native opcodes: at each host opcode and at the frame's exit the gas spent since the last one is
 added, then the wrapper's own gas is settled as `RexComputation._run` settles it.
 
@@ -20,7 +21,8 @@ from typing import Any, TypeVar
 
 from aot import loader
 from aot.host import PyEvmHost, execute
-from aot.loader import Contract
+from aot.loader import Contract, ffi
+from gas.opcodes import sload_is_cold
 
 from megaeth_node.executor.rex import RexMeters, settle
 from megaeth_node.executor.state import MissingStateKey
@@ -41,10 +43,16 @@ class RexHost(PyEvmHost):
     def __init__(self, computation: Any, contract: Contract, rex: RexMeters) -> None:
         super().__init__(computation, contract)
         self.rex = rex
+        # §5.2: the oracle's SLOADs are cold even when warm (`sload_is_cold` of a warm slot)
+        self.sload_always_cold = sload_is_cold(rex.spec, bytes(computation.msg.storage_address), True)
         self.window = computation._gas_meter.gas_remaining  # gas when the current native run started
 
     def __call__(self, frame: Any, op: int, pc: int) -> int:
         if op >= loader.HOST_ENV:
+            if op == loader.HOST_SLOAD and self._crossed(int.from_bytes(ffi.buffer(frame.io[1], 8), "little")):
+                # the interpreter would have halted before this SLOAD: nothing may be read for it
+                self.error = NativeAbort("compute limit crossed inside a native run")
+                return loader.HOST_ERROR
             return super().__call__(frame, op, pc)
         rex, comp = self.rex, self.computation
         before = int(frame.gas)  # the gas the interpreter sees before this opcode
@@ -63,6 +71,10 @@ class RexHost(PyEvmHost):
                 status = loader.HOST_ERROR
         self.window = int(frame.gas)
         return status
+
+    def _crossed(self, gas: int) -> bool:
+        """Whether the compute gas of the native run so far, down to `gas` left, crosses the limit."""
+        return self.rex.compute_used + self.window - gas > self.rex.compute_limit
 
     def finished(self, status: int, gas_left: int) -> None:
         if self.error is not None:

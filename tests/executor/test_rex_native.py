@@ -31,9 +31,10 @@ def aot_forced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
 def test_compute_limit_crossed_inside_a_native_run_reruns_interpreted(iterations: int,
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """After an oracle read (compute capped at 1,000,000, §6.2) a bounded loop of plain opcodes burns ~26 gas
-    per iteration, then SLOAD (a host opcode) ends the native run: at 60,000 iterations the limit was crossed
-    inside the run, which native code cannot place, so the tx is rolled back and re-run interpreted (one
-    NativeAbort); at 30,000 it was not, and native code finishes the tx. Both equal the reference loop."""
+    per iteration, then SLOAD asks the host for its slot: at 60,000 iterations the limit was crossed inside the
+    run, which native code cannot place, so the host aborts before reading the slot and the tx is rolled back
+    and re-run interpreted (one NativeAbort; the state reads are the interpreter's); at 30,000 it was not, and
+    native code finishes the tx. Both equal the reference loop."""
     aborts: list[str] = []
     original = rex_native.NativeAbort.__init__
     monkeypatch.setattr(rex_native.NativeAbort, "__init__",
