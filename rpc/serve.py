@@ -13,6 +13,7 @@ from aiohttp import web
 from megaeth_node.genesis import DevAccount
 from megaeth_node.sequencer import Sequencer
 from rpc.dispatch import Handler, Limits
+from rpc.http_fast import FastRpcProtocol
 from rpc.methods_base import base_methods
 from rpc.methods_debug import debug_methods
 from rpc.methods_dev import dev_methods
@@ -52,15 +53,18 @@ async def serve(node: Sequencer, accounts: list[DevAccount], host: str, port: in
     """Run until SIGINT/SIGTERM: the JSON-RPC server on host:port and the sequencer's builder loop."""
     hub, status = Hub(), NodeStatus(node)
     node.listeners.extend((hub, status))
-    app = make_app(node_methods(node, accounts), Limits(), cors_origins, hub)
+    methods, limits = node_methods(node, accounts), Limits()
+    app = make_app(methods, limits, cors_origins, hub)
     add_status_routes(app, status)
     runner = web.AppRunner(app)
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
-    bound = runner.addresses[0][1] if runner.addresses else port
-    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    fallback = runner.server
+    assert fallback is not None
+    connections: set[FastRpcProtocol] = set()
+    server = await loop.create_server(lambda: FastRpcProtocol(fallback, methods, limits, connections), host, port)
+    bound = server.sockets[0].getsockname()[1] if server.sockets else port
+    stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     tune_runtime()
@@ -73,5 +77,8 @@ async def serve(node: Sequencer, accounts: list[DevAccount], host: str, port: in
             builder.result()  # a builder crash stops the node with its traceback
     finally:
         builder.cancel()
+        server.close()
+        for conn in list(connections):
+            conn.close()
         await runner.cleanup()
         await node.close()

@@ -42,11 +42,18 @@ async def handle_http(request: web.Request) -> web.StreamResponse:
     except web.HTTPRequestEntityTooLarge:
         err = limit_exceeded(f"request body exceeds {limits.max_tx_body} bytes")
         return _json_response({"jsonrpc": "2.0", "id": None, "error": err.to_json()}, request, status=413)
-    reply = await handle_body(request.app[METHODS], raw, limits)
+    status, body = rpc_reply(await handle_body(request.app[METHODS], raw, limits))
+    if body is None:
+        return web.Response(status=status, headers=_cors_headers(request))
+    return web.Response(body=body, status=status, content_type="application/json", headers=_cors_headers(request))
+
+
+def rpc_reply(reply: Any) -> tuple[int, bytes | None]:
+    """What `handle_body` gave → the HTTP status and JSON body (None: nothing owed, a notification)."""
     if reply is NO_REPLY:
-        return web.Response(status=200, headers=_cors_headers(request))
+        return 200, None
     is_parse_error = isinstance(reply, dict) and reply.get("error", {}).get("code") == PARSE_ERROR
-    return _json_response(reply, request, status=400 if is_parse_error else 200)
+    return 400 if is_parse_error else 200, json.dumps(reply, separators=(",", ":")).encode()
 
 
 async def handle_get(request: web.Request) -> web.StreamResponse:

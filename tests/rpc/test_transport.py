@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rpc.dispatch import Limits, handle_body
+from rpc.http_fast import FastRpcProtocol
 from rpc.methods_base import base_methods
 from rpc.server import make_app
 
@@ -28,15 +29,22 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def url() -> Iterator[str]:
-    """A real server in a background thread; loopback only."""
+@pytest.fixture(scope="module", params=["aiohttp", "fast"])
+def url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A real server in a background thread; loopback only: aiohttp's, or the node's lean front over it (every
+    test runs against both)."""
     port = _free_port()
     loop = asyncio.new_event_loop()
     limits = Limits(max_batch=10, max_body=4096, max_tx_body=65536)
-    runner = web.AppRunner(make_app(base_methods(CHAIN_ID), limits, cors_origins=("http://allowed.test",)))
+    methods = base_methods(CHAIN_ID)
+    runner = web.AppRunner(make_app(methods, limits, cors_origins=("http://allowed.test",)))
     loop.run_until_complete(runner.setup())
-    loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port).start())
+    if request.param == "aiohttp":
+        loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port).start())
+    else:
+        fallback, connections = runner.server, set()
+        loop.run_until_complete(loop.create_server(
+            lambda: FastRpcProtocol(fallback, methods, limits, connections), "127.0.0.1", port))
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{port}/"
@@ -173,3 +181,60 @@ def test_batch_runs_reads_together_and_after_the_sends_before_them() -> None:
     reply = asyncio.run(handle_body(methods, json.dumps(body).encode(), Limits()))
     assert [r["id"] for r in reply] == [1, 2, 3, 4, 5] and sent == ["a", "b"]
     assert [r["result"] for r in reply[2:]] == [2, 2, 2]
+
+
+def _raw_exchange(url: str, data: bytes, replies: int) -> list[tuple[int, bytes]]:
+    """Send raw bytes on one connection; read `replies` HTTP/1.1 responses (status, body) in order."""
+    host, port = url.split("//")[1].rstrip("/").split(":")
+    out: list[tuple[int, bytes]] = []
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(data)
+        buf = b""
+        while len(out) < replies:
+            end = buf.find(b"\r\n\r\n")
+            if end >= 0:
+                head = buf[:end].decode().split("\r\n")
+                length = next(int(h.split(":")[1]) for h in head if h.lower().startswith("content-length:"))
+                if len(buf) >= end + 4 + length:
+                    out.append((int(head[0].split()[1]), buf[end + 4:end + 4 + length]))
+                    buf = buf[end + 4 + length:]
+                    continue
+            chunk = sock.recv(65536)
+            assert chunk, f"connection closed after {len(out)} replies"
+            buf += chunk
+    return out
+
+
+def _http_post(body: bytes, extra: bytes = b"") -> bytes:
+    return b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n%sContent-Length: %d\r\n\r\n%s" % (
+        extra, len(body), body)
+
+
+def test_pipelined_requests_then_other_kinds_on_one_connection(url: str) -> None:
+    """Responses come back in request order, across plain POSTs, a GET, a chunked POST and a CORS POST."""
+    one, two = json.dumps(_req("eth_chainId", id_=1)).encode(), json.dumps(_req("net_version", id_=2)).encode()
+    chunked = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n" % (len(two), two)
+    data = (_http_post(one) + _http_post(two) + b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" + chunked
+            + _http_post(one, b"Origin: http://allowed.test\r\n") + _http_post(b"{bad"))
+    replies = _raw_exchange(url, data, 6)
+    assert [status for status, _ in replies] == [200, 200, 200, 200, 200, 400]
+    assert json.loads(replies[0][1])["result"] == hex(CHAIN_ID)
+    assert json.loads(replies[1][1])["result"] == str(CHAIN_ID)
+    assert replies[2][1].startswith(b"megaeth-node JSON-RPC")
+    assert json.loads(replies[3][1])["id"] == 2 and json.loads(replies[4][1])["id"] == 1
+    assert json.loads(replies[5][1])["error"]["code"] == -32700
+
+
+def test_body_split_across_packets(url: str) -> None:
+    body = json.dumps(_req("eth_chainId", id_=9)).encode()
+    req = _http_post(body)
+    host, port = url.split("//")[1].rstrip("/").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        for i in range(0, len(req), 7):
+            sock.sendall(req[i:i + 7])
+        reply = b""
+        while not reply.endswith(b"}"):
+            chunk = sock.recv(65536)
+            assert chunk
+            reply += chunk
+    assert reply.startswith(b"HTTP/1.1 200") and json.loads(reply.split(b"\r\n\r\n", 1)[1])["id"] == 9
