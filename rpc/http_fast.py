@@ -15,6 +15,7 @@ from rpc.server import rpc_reply
 
 log = logging.getLogger(__name__)
 
+KEEPALIVE_S = 75.0  # aiohttp's keep-alive timeout: an idle connection is closed after it
 MAX_HEAD = 8190  # aiohttp's request-line and header-field limits: longer heads go to it for its error
 _REASONS = {200: b"OK", 400: b"Bad Request"}
 _HANDED_OFF = frozenset((b"transfer-encoding", b"expect", b"upgrade", b"origin"))
@@ -59,10 +60,12 @@ class FastRpcProtocol(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._buf = bytearray()
         self._busy = False  # a request is being answered: the next waits (responses go out in order)
+        self.last_active = 0.0  # loop time of the last bytes received or answer sent
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]
         self._connections.add(self)
+        self.last_active = asyncio.get_running_loop().time()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._connections.discard(self)
@@ -70,12 +73,16 @@ class FastRpcProtocol(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self._buf += data
+        self.last_active = asyncio.get_running_loop().time()
         if not self._busy:
             self._next()
 
     def close(self) -> None:
         if self._transport is not None:
             self._transport.close()
+
+    def idle_since(self, t: float) -> bool:
+        return not self._busy and self.last_active < t
 
     def _next(self) -> None:
         buf = self._buf
@@ -108,6 +115,7 @@ class FastRpcProtocol(asyncio.Protocol):
             return
         transport.write(_response(status, payload))
         self._busy = False
+        self.last_active = asyncio.get_running_loop().time()
         if self._buf:
             self._next()
 
@@ -124,3 +132,14 @@ class FastRpcProtocol(asyncio.Protocol):
         if self._buf:
             proto.data_received(bytes(self._buf))
         self._buf = bytearray()
+
+
+async def close_idle(connections: set[FastRpcProtocol], timeout: float = KEEPALIVE_S) -> None:
+    """Close the connections idle for `timeout` s (what aiohttp's keep-alive timeout does for its own), every
+    `timeout / 5` s until cancelled."""
+    loop = asyncio.get_running_loop()
+    while True:
+        await asyncio.sleep(timeout / 5)
+        cutoff = loop.time() - timeout
+        for conn in [c for c in connections if c.idle_since(cutoff)]:
+            conn.close()

@@ -13,7 +13,7 @@ from aiohttp import web
 from megaeth_node.genesis import DevAccount
 from megaeth_node.sequencer import Sequencer
 from rpc.dispatch import Handler, Limits
-from rpc.http_fast import FastRpcProtocol
+from rpc.http_fast import FastRpcProtocol, close_idle
 from rpc.methods_base import base_methods
 from rpc.methods_debug import debug_methods
 from rpc.methods_dev import dev_methods
@@ -64,6 +64,7 @@ async def serve(node: Sequencer, accounts: list[DevAccount], host: str, port: in
     connections: set[FastRpcProtocol] = set()
     server = await loop.create_server(lambda: FastRpcProtocol(fallback, methods, limits, connections), host, port)
     bound = server.sockets[0].getsockname()[1] if server.sockets else port
+    idle = asyncio.create_task(close_idle(connections))
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
@@ -77,6 +78,7 @@ async def serve(node: Sequencer, accounts: list[DevAccount], host: str, port: in
             builder.result()  # a builder crash stops the node with its traceback
     finally:
         builder.cancel()
+        idle.cancel()
         server.close()
         for conn in list(connections):
             conn.close()

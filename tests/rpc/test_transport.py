@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rpc.dispatch import Limits, handle_body
-from rpc.http_fast import FastRpcProtocol
+from rpc.http_fast import FastRpcProtocol, close_idle
 from rpc.methods_base import base_methods
 from rpc.server import make_app
 
@@ -238,3 +238,31 @@ def test_body_split_across_packets(url: str) -> None:
             assert chunk
             reply += chunk
     assert reply.startswith(b"HTTP/1.1 200") and json.loads(reply.split(b"\r\n\r\n", 1)[1])["id"] == 9
+
+
+def test_lean_front_closes_idle_connections() -> None:
+    """An idle keep-alive connection is closed after the timeout, as aiohttp closes its own; a busy one is not."""
+    async def go() -> tuple[bytes, bytes]:
+        loop = asyncio.get_running_loop()
+        methods, limits, connections = base_methods(CHAIN_ID), Limits(), set()
+        runner = web.AppRunner(make_app(methods, limits))
+        await runner.setup()
+        fallback = runner.server
+        server = await loop.create_server(lambda: FastRpcProtocol(fallback, methods, limits, connections),
+                                          "127.0.0.1", 0)
+        sweeper = asyncio.create_task(close_idle(connections, 0.5))
+        port = server.sockets[0].getsockname()[1]
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(_http_post(json.dumps(_req("eth_chainId")).encode()))
+            first = await asyncio.wait_for(reader.read(65536), 5)
+            rest = await asyncio.wait_for(reader.read(65536), 5)  # b"": closed by the server once idle
+            writer.close()
+            return first, rest
+        finally:
+            sweeper.cancel()
+            server.close()
+            await runner.cleanup()
+
+    first, rest = asyncio.run(go())
+    assert first.startswith(b"HTTP/1.1 200") and rest == b""
