@@ -20,7 +20,8 @@
   decide the result.
 * Targets (issue 6): median ≤ 50 ms per block, ≥ 1.8× with 2 processes; `meets_*` says whether they hold.
 
-Standalone: `python benchmarks/validator_bench.py [--fixtures DIR] [--blocks N] [--rounds R] [--json PATH] [--aot-dir DIR]`.
+Standalone: `python benchmarks/validator_bench.py [--fixtures DIR] [--blocks N] [--rounds R] [--json PATH]
+[--aot-dir DIR]`.
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ def per_block(root: Path, limit: int | None) -> dict[str, object]:
 
 
 def _timed(job: tuple[object, ...]) -> tuple[float, int]:
-    """Worker side: validate one fixture block, return the worker's CPU seconds and minor page faults for it."""
+    """Worker side: validate one fixture block; the worker's CPU seconds and minor page faults for it."""
     f0, c0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt, time.process_time()
     _validate(job)  # type: ignore[arg-type]
     return time.process_time() - c0, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0

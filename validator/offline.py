@@ -35,8 +35,8 @@ def _validate(job: tuple[FixtureBlock, FixtureBlock, ChainConfig]) -> Verdict:
     block = fb.block()
     if fb.salt_path is None or fb.mpt_path is None:
         return Verdict(fb.number, fb.hash, False, "witness", detail="no .salt/.mpt witness for this block")
-    return validate_block(block, _parent_header(parent_fb), fb.salt_path.read_bytes(), fb.mpt_path.read_bytes(),
-                          _CODES, chain)
+    salt, mpt = fb.salt_path.read_bytes(), fb.mpt_path.read_bytes()
+    return validate_block(block, _parent_header(parent_fb), salt, mpt, _CODES, chain)
 
 
 def validate_fixtures(root: Path, workers: int, chain: ChainConfig = TESTNET,

@@ -12,12 +12,13 @@ workers on two cores do not run four C threads. The warm heap is frozen out of t
 generation is collected every 20,000 allocations instead of 700 (py-evm allocates many short-lived objects
 per opcode: ~10% of a block's CPU at the default).
 
-A forked worker runs its jobs on a thread of its own (`_on_job_thread`), not on the thread that received them.
-CPython 3.11 keeps a thread's Python frames in 16 KiB chunks: a call that does not fit maps a new chunk and
-unmaps it when it returns. A pool worker's main thread starts inside the `Process.start` call of the parent
-(~20 frames deep), which put a chunk boundary where the replay calls and returns thousands of times per
-block: ~2,200 mmap/munmap pairs and page faults, +15-20% CPU per block. A new thread's frames start at the
-bottom of a fresh chunk, as in the calling process (`workers=1`), which shows no such churn."""
+A forked worker runs its jobs on a thread of its own (`_on_job_thread`), not on the thread that received
+them. CPython 3.11 keeps a thread's Python frames in 16 KiB chunks: a call that does not fit maps a new chunk
+and unmaps it when it returns. A pool worker's main thread starts inside the parent's `Process.start` call
+(16+ frames deep, more the deeper the pool was created), which can put a chunk boundary where the replay
+calls and returns thousands of times a block: measured up to ~2,200 mmap/munmap pairs and page faults and
++15-20% CPU a block. A new thread's frames start at the bottom of a fresh chunk, as they do near the bottom
+of the calling process's stack (`workers=1`), where there is no such churn."""
 
 from __future__ import annotations
 
