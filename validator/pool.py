@@ -25,6 +25,7 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -53,6 +54,8 @@ def warm() -> None:
 
 
 _JOB_THREAD: ThreadPoolExecutor | None = None
+_JOB_STACK_BYTES = 16 << 20  # C stack of the job thread: deep EVM calls recurse through C as on a main thread
+                             # (8 MiB by default); a thread would get 2 MiB where the stack limit is unlimited
 
 
 def _start_worker(workers: int) -> None:
@@ -60,6 +63,7 @@ def _start_worker(workers: int) -> None:
     start the thread its jobs run on."""
     global _JOB_THREAD
     os.environ["MEGAETH_SALT_THREADS"] = str(max(1, (os.cpu_count() or 1) // workers))
+    threading.stack_size(_JOB_STACK_BYTES)
     _JOB_THREAD = ThreadPoolExecutor(1, thread_name_prefix="validator-job")
 
 

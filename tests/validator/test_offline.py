@@ -124,10 +124,19 @@ def _frames_below() -> int:
     return len(inspect.stack(0)) - 1
 
 
+class _Nested:
+    """Recursion through a C slot (`__call__`), as py-evm's nested calls recurse: each level uses C stack."""
+
+    def __call__(self, n: int) -> int:
+        return self(n - 1) + 1 if n else 0
+
+
 def test_pool_jobs_start_on_a_fresh_frame_stack() -> None:
     """A worker's jobs run on its job thread, a few frames above an empty stack, not inside the frames of the
-    fork (see validator.pool: frame-chunk churn); their errors still reach the caller."""
+    fork (see validator.pool: frame-chunk churn), on a C stack deeper than a default 2 MiB thread stack (which
+    overflows before 12,000 levels); their errors still reach the caller."""
     with WorkerPool(2) as pool:
         assert pool.submit(_frames_below).result() <= 6
+        assert pool.submit(_Nested(), 12_000).result() == 12_000
         with pytest.raises(ValueError):
             pool.submit(int, "not a number").result()
