@@ -60,6 +60,8 @@ class FastRpcProtocol(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._buf = bytearray()
         self._busy = False  # a request is being answered: the next waits (responses go out in order)
+        self._unread = False  # the client is not reading its answers (the transport paused writing)
+        self._full = False  # reading paused: more than a request's worth of bytes waits
         self.last_active = 0.0  # loop time of the last bytes received or answer sent
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -74,8 +76,22 @@ class FastRpcProtocol(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         self._buf += data
         self.last_active = asyncio.get_running_loop().time()
-        if not self._busy:
+        if not self._busy and not self._unread:
             self._next()
+        if len(self._buf) > self._buffer_cap() and not self._full and self._transport is not None:
+            self._full = True
+            self._transport.pause_reading()
+
+    def pause_writing(self) -> None:
+        self._unread = True
+
+    def resume_writing(self) -> None:
+        self._unread = False
+        if not self._busy and self._buf:
+            self._next()
+
+    def _buffer_cap(self) -> int:
+        return self._limits.max_tx_body + MAX_HEAD + 4
 
     def close(self) -> None:
         if self._transport is not None:
@@ -100,6 +116,9 @@ class FastRpcProtocol(asyncio.Protocol):
             return  # the rest of the body is still to come
         body = bytes(buf[start:start + length])
         del buf[:start + length]
+        if self._full and len(buf) <= self._buffer_cap() and self._transport is not None:
+            self._full = False
+            self._transport.resume_reading()
         self._busy = True
         asyncio.get_running_loop().create_task(self._answer(body))
 
@@ -116,7 +135,7 @@ class FastRpcProtocol(asyncio.Protocol):
         transport.write(_response(status, payload))
         self._busy = False
         self.last_active = asyncio.get_running_loop().time()
-        if self._buf:
+        if self._buf and not self._unread:
             self._next()
 
     def _hand_off(self) -> None:
@@ -126,6 +145,8 @@ class FastRpcProtocol(asyncio.Protocol):
             return
         self._connections.discard(self)
         self._transport = None
+        if self._full:
+            transport.resume_reading()
         proto = self._fallback()
         transport.set_protocol(proto)
         proto.connection_made(transport)

@@ -6,6 +6,7 @@ import asyncio
 import json
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -266,3 +267,29 @@ def test_lean_front_closes_idle_connections() -> None:
 
     first, rest = asyncio.run(go())
     assert first.startswith(b"HTTP/1.1 200") and rest == b""
+
+
+def test_many_pipelined_requests_before_reading(url: str) -> None:
+    """A client that sends far more than the buffers hold before it reads: flow control on both sides, every
+    answer comes back in order."""
+    n = 3000
+    data = b"".join(_http_post(json.dumps(_req("eth_chainId", id_=i)).encode()) for i in range(n))
+    host, port = url.split("//")[1].rstrip("/").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sender = threading.Thread(target=sock.sendall, args=(data,), daemon=True)
+        sender.start()
+        sender.join(0.5)  # the server stops reading once its buffers are full: nothing has been read yet
+        buf, ids = b"", []
+        while len(ids) < n:
+            chunk = sock.recv(1 << 20)
+            assert chunk, f"connection closed after {len(ids)} answers"
+            buf += chunk
+            while (end := buf.find(b"\r\n\r\n")) >= 0:
+                length = int(buf[:end].lower().split(b"content-length:")[1].split(b"\r\n")[0])
+                if len(buf) < end + 4 + length:
+                    break
+                ids.append(json.loads(buf[end + 4:end + 4 + length])["id"])
+                buf = buf[end + 4 + length:]
+        sender.join(10)
+    assert ids == list(range(n))
+    time.sleep(0.2)  # the server sees the close before the module's server stops (no pending handler task)
