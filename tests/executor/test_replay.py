@@ -47,3 +47,29 @@ def test_trace_is_one_json_line_per_opcode_and_changes_nothing(testdata: Path) -
     top = [line for line in lines if line["depth"] == 1]
     assert all(int(a["gas"], 16) - int(a["gasCost"], 16) == int(b["gas"], 16) for a, b in zip(top, top[1:]))
     assert all(int(line["computeCost"], 16) <= int(line["gasCost"], 16) for line in lines)
+
+
+def test_validating_real_blocks_leaves_no_cyclic_garbage(testdata: Path) -> None:
+    """Frames' errors (reverts, failing precompiles) drop their tracebacks and the witness state holds no
+    cycle, so a validated block is freed by reference counting, not by the garbage collector."""
+    import gc
+
+    from gas.spec import TESTNET
+    from megaeth_node.fixtures import fixture_blocks, load_contracts
+    from validator.core import validate_block
+
+    codes = load_contracts(testdata / "contracts.txt")
+    fbs = fixture_blocks(testdata)
+    jobs = [(fbs[i - 1].block().header, fbs[i]) for i in range(1, 4)]
+    gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        for parent, fb in jobs:
+            assert validate_block(fb.block(), parent, fb.salt_path.read_bytes(), fb.mpt_path.read_bytes(), codes,
+                                  TESTNET).valid
+        gc.collect()
+        garbage = [type(o).__qualname__ for o in gc.garbage]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+    assert garbage == []
