@@ -81,6 +81,7 @@ class PyEvmHost:
     """Serves host opcodes for one native frame by running py-evm's opcode on `computation`."""
 
     sload_always_cold = False  # every SLOAD of this frame's storage costs 2,100 (a flavour's rule: AOT_SLOT_COLD)
+    native_sstore = True  # the flavour's SSTORE is native (it needs a slot's original value); else the host's
 
     def __init__(self, computation: ComputationAPI, contract: Contract) -> None:
         self.computation, self.contract = computation, contract
@@ -131,8 +132,9 @@ class PyEvmHost:
             if gas < (100 if warm and not self.sload_always_cold else 2100):  # charged before the read
                 frame.io[2][0] = 4
                 return 0
-            ffi.memmove(frame.io[0], state.get_storage(addr, key).to_bytes(32, "little"), 32)
-            ffi.memmove(frame.io[1], state.get_storage(addr, key, from_journal=False).to_bytes(32, "little"), 32)
+            current = state.get_storage(addr, key)
+            original = state.get_storage(addr, key, from_journal=False) if self.native_sstore else current
+            ffi.memmove(frame.io, current.to_bytes(32, "little") + original.to_bytes(32, "little"), 64)
             frame.io[2][0] = int(warm) | (2 if self.sload_always_cold else 0)
             return 0
         meter = comp._gas_meter  # type: ignore[attr-defined]

@@ -45,6 +45,7 @@ class RexHost(PyEvmHost):
         self.rex = rex
         # §5.2: the oracle's SLOADs are cold even when warm (`sload_is_cold` of a warm slot)
         self.sload_always_cold = sload_is_cold(rex.spec, bytes(computation.msg.storage_address), True)
+        self.native_sstore = False  # SSTORE is the host's wrapper (storage gas): native code needs no original values
         self.window = computation._gas_meter.gas_remaining  # gas when the current native run started
 
     def __call__(self, frame: Any, op: int, pc: int) -> int:
