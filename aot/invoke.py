@@ -78,9 +78,10 @@ static PyObject *run(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
 }
 
 /* run_pooled(outcome_type, entry, pool, new_frame, no_host, gas, calldata, host, value, is_static): run
-   on a frame taken from `pool` (a list of (frame, box, handle, address) tuples; new_frame() makes one
-   when it is empty) with box[0] = host (None: keep no_host) during the run, then the frame back to
-   the pool (up to POOL_SIZE); value is a non-negative int below 2^256. */
+   on a frame taken from `pool` (a list of (frame, box, handle, address, member) tuples; new_frame() makes
+   one when it is empty) with box[0] = host (None: keep no_host) during the run, then a member frame back
+   to the pool (its memory buffer freed if over KEEP_MEM bytes; as aot.loader.Library.release); value is a
+   non-negative int below 2^256. */
 static PyObject *run_pooled(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 10 || !PyList_Check(args[2])) {
         PyErr_SetString(PyExc_TypeError, "run_pooled(outcome_type, entry, pool, new_frame, no_host, gas, "
@@ -97,9 +98,9 @@ static PyObject *run_pooled(PyObject *self, PyObject *const *args, Py_ssize_t na
         entry = PyObject_CallNoArgs(args[3]);
         if (!entry) return NULL;
     }
-    if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) != 4 || !PyList_Check(PyTuple_GET_ITEM(entry, 1))) {
+    if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) != 5 || !PyList_Check(PyTuple_GET_ITEM(entry, 1))) {
         Py_DECREF(entry);
-        PyErr_SetString(PyExc_TypeError, "pool entries are (frame, box, handle, address)");
+        PyErr_SetString(PyExc_TypeError, "pool entries are (frame, box, handle, address, member)");
         return NULL;
     }
     int truth = PyObject_IsTrue(args[8]);
@@ -120,7 +121,15 @@ static PyObject *run_pooled(PyObject *self, PyObject *const *args, Py_ssize_t na
     Py_DECREF(value);
     Py_INCREF(args[4]);
     PyList_SetItem(box, 0, args[4]);
-    if (PyList_GET_SIZE(pool) < POOL_SIZE && PyList_Append(pool, entry) < 0) Py_CLEAR(out);
+    if (PyTuple_GET_ITEM(entry, 4) == Py_True) {  /* a pool member: back into the pool */
+        void *f = PyLong_AsVoidPtr(PyTuple_GET_ITEM(entry, 3));
+        if (FIELD(f, uint64_t, OFF_MEM_CAP) > KEEP_MEM) {
+            free(FIELD(f, void *, OFF_MEM));
+            FIELD(f, void *, OFF_MEM) = NULL;
+            FIELD(f, uint64_t, OFF_MEM_CAP) = 0;
+        }
+        if (PyList_Append(pool, entry) < 0) Py_CLEAR(out);
+    }
     Py_DECREF(entry);
     return out;
 }
@@ -174,7 +183,7 @@ class Runners(NamedTuple):
 def runners(cc: Compiler, directory: Path, constants: dict[str, int], outcome: type, entry_address: int,
             pool: list[Any], new_frame: Callable[[], Any], no_host: Any) -> Runners | None:
     """Runners of the entry at `entry_address` returning `outcome` tuples; `constants` are the frame's
-    field offsets (OFF_GAS, OFF_MEM, OFF_OUT_OFFSET, OFF_OUT_SIZE, OFF_REFUND), POOL_SIZE and the
+    field offsets (OFF_GAS, OFF_MEM, OFF_MEM_CAP, OFF_OUT_OFFSET, OFF_OUT_SIZE, OFF_REFUND), KEEP_MEM and the
     STATUS_RETURN / STATUS_REVERT codes. None when the extension cannot be built."""
     module = _module(cc, directory, tuple(sorted(constants.items())))
     if module is None:
