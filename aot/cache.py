@@ -13,6 +13,7 @@ import hashlib
 import logging
 import os
 import tempfile
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,11 +39,13 @@ class Budget:
 
 
 class NativeCache:
-    """Compiled contracts by code, backed by a directory of shared objects."""
+    """Compiled contracts by code, backed by a directory of shared objects. A loaded contract is remembered
+    only while its user holds it (its shared object is unloaded once no one does); refusals are remembered."""
 
     def __init__(self, directory: Path, cc: Compiler, spec: str = "cancun", budget: Budget = Budget()) -> None:
         self.directory, self.cc, self.spec, self.budget = directory, cc, spec, budget
-        self._loaded: dict[bytes, Contract | None] = {}
+        self._loaded: weakref.WeakValueDictionary[bytes, Contract] = weakref.WeakValueDictionary()
+        self._refused: set[bytes] = set()
 
     def key(self, code: bytes) -> str:
         """The cache key of `code` under this spec, codegen and compiler."""
@@ -53,23 +56,23 @@ class NativeCache:
 
     def lookup(self, code: bytes) -> Contract | None:
         """The loaded contract for `code` if it was compiled before (memory or disk), else None."""
-        if code in self._loaded:
-            return self._loaded[code]
+        found = self._loaded.get(code)
+        if found is not None or code in self._refused:
+            return found
         path = self.directory / f"{self.key(code)}.so"
         if path.exists():
-            self._loaded[code] = Contract(Library(path, [FUNCTION], self.cc), FUNCTION, code)
-            return self._loaded[code]
-        return None
+            found = self._loaded[code] = Contract(Library(path, [FUNCTION], self.cc), FUNCTION, code)
+        return found
 
     def compile(self, code: bytes) -> Contract | None:
         """Compile (or fetch) `code`; None when it is refused by the budget (run it interpreted)."""
-        if code in self._loaded or (found := self.lookup(code)) is not None:
-            return self._loaded[code]
+        if (found := self.lookup(code)) is not None or code in self._refused:
+            return found
         programs = [(FUNCTION, analyse(code, self.spec))]
         units = emit_units(programs, parallel_parts(programs))
         if sum(u.count("\n") - RUNTIME_LINES for u in units) > self.budget.max_c_lines:
             log.info("aot: %d-byte contract over the size budget, interpreting", len(code))
-            self._loaded[code] = None
+            self._refused.add(code)
             return None
         self.directory.mkdir(parents=True, exist_ok=True)
         final = self.directory / f"{self.key(code)}.so"
@@ -80,7 +83,7 @@ class NativeCache:
                                      (runtime_object(self.cc),))
             except BuildError as e:
                 log.warning("aot: build failed or over the time budget, interpreting: %s", str(e)[:200])
-                self._loaded[code] = None
+                self._refused.add(code)
                 return None
             os.replace(built, final)
         found = self._loaded[code] = Contract(Library(final, [FUNCTION], self.cc), FUNCTION, code)

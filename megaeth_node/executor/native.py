@@ -43,6 +43,8 @@ from megaeth_node.executor.rex_native import run_native
 
 log = logging.getLogger(__name__)
 HOT_CALLS = 16
+MAX_ACTIVE = 4096  # published contracts kept loaded per registry (a shared object each, or part of a batch)
+MAX_COUNTED = 65_536  # codes whose calls are counted towards HOT_CALLS at once
 MODES = ("off", "auto", "always")
 
 
@@ -80,15 +82,22 @@ def native_flavour(computation_class: type) -> str | None:
 
 
 class NativeRegistry:
-    """Compiled contracts by code for one node: counting, background builds, publication."""
+    """Compiled contracts by code for one node: counting, background builds, publication.
 
-    def __init__(self, mode: str, cache_dir: Path, timeout_s: float = 30.0, flavour: str = "cancun") -> None:
+    At most `max_active` contracts stay published (loaded); past that the least recently used are dropped
+    as a transaction starts (their shared objects unload once no frame runs them) and counted afresh, so a
+    long-running node's memory does not grow with every contract that was ever hot."""
+
+    def __init__(self, mode: str, cache_dir: Path, timeout_s: float = 30.0, flavour: str = "cancun",
+                 max_active: int = MAX_ACTIVE) -> None:
         if mode not in MODES:
             raise ValueError(f"aot mode must be one of {MODES}, not {mode!r}")
         ops_for(flavour)  # a known flavour
         self.mode, self.cache_dir, self.timeout_s, self.flavour = mode, cache_dir, timeout_s, flavour
+        self.max_active = max_active
         self._cache: Any = None
-        self._active: dict[bytes, Contract] = {}
+        self._classes: dict[type, type] = {}  # with_native's classes running this registry's contracts
+        self._active: dict[bytes, Contract] = {}  # in least-recently-used-first order
         self._ready: dict[bytes, Contract] = {}
         self._calls: dict[bytes, int] = {}
         self._submitted: set[bytes] = set()
@@ -115,18 +124,26 @@ class NativeRegistry:
                 self._ready[code] = contract
 
     def begin_transaction(self) -> None:
-        """Publish the builds finished since the last transaction started."""
+        """Publish the builds finished since the last transaction started, then drop the least recently
+        used contracts over `max_active`."""
         if self._ready:
             with self._lock:
                 self._active.update(self._ready)
                 self._ready.clear()
+            active = self._active
+            while len(active) > self.max_active:
+                code = next(iter(active))
+                del active[code]
+                self._submitted.discard(code)
 
     def lookup(self, code: bytes) -> Contract | None:
         """The native contract for `code`, counting calls and starting a build once it is hot."""
         if self.mode == "off" or not code:
             return None
-        found = self._active.get(code)
+        active = self._active
+        found = active.pop(code, None)
         if found is not None:
+            active[code] = found  # most recently used last
             self.native_frames += 1
             return found
         if code in self._submitted:
@@ -138,8 +155,11 @@ class NativeRegistry:
             found = self._active.get(code)
             self.native_frames += found is not None
             return found
+        if len(self._calls) >= MAX_COUNTED:  # codes seen but not hot: counted afresh rather than kept forever
+            self._calls.clear()
         n = self._calls[code] = self._calls.get(code, 0) + 1
         if n >= HOT_CALLS:
+            del self._calls[code]
             self._submitted.add(code)
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(1, thread_name_prefix="aot-build")
@@ -209,14 +229,13 @@ def with_native(state_class: type, registry: NativeRegistry | None = None) -> ty
     registry = registry or (registry_for(flavour) if flavour else None)
     if registry is None or flavour != registry.flavour:
         return state_class
-    key = (state_class, id(registry))
-    cached = _classes.get(key)
+    cached = registry._classes.get(state_class)
     if cached is not None:
         return cached
     computation = _native_computation(base, registry)
     computation.__name__ = computation.__qualname__ = f"Native{base.__name__}"
     cls = type(f"Native{state_class.__name__}", (state_class,), {"computation_class": computation})
-    _classes[key] = cls
+    registry._classes[state_class] = cls  # on the registry: a module-wide cache would keep every registry
     return cls
 
 
@@ -243,5 +262,3 @@ def _native_computation(base: type, registry: NativeRegistry) -> type:
 
     return _Computation
 
-
-_classes: dict[tuple[type, int], type] = {}
