@@ -3,6 +3,7 @@ code (one shared object) and run natively inside the same validator; all blocks 
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,10 +20,16 @@ def rex_native(testdata: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     registry = native.NativeRegistry("always", out / "cache", flavour="rex")
     registry.prebuild(load_contracts(testdata / "contracts.txt").values(), out)
     native.install(registry)
+    threshold = gc.get_threshold()
     try:
         yield registry
     finally:
         native.configure("off", out)
+        # workers=1 warms the validator in this process: gc.freeze() and a full collection only every
+        # 40,000,000 allocations (validator.pool.warm). Left so, later modules' cyclic garbage (py-evm
+        # computations: ~2.5 GB after one static_Call50000 case) piled up to a ~23 GB peak.
+        gc.unfreeze()
+        gc.set_threshold(*threshold)
 
 def test_every_fixture_block_is_valid_natively(testdata: Path, rex_native: native.NativeRegistry) -> None:
     verdicts = list(validate_fixtures(testdata, workers=1))
