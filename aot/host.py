@@ -31,6 +31,7 @@ from eth.exceptions import (
     Revert,
     WriteProtection,
 )
+from eth.vm.forks.berlin.constants import COLD_SLOAD_COST, WARM_STORAGE_READ_COST
 
 from aot import loader
 from aot.loader import Contract, ffi
@@ -129,7 +130,8 @@ class PyEvmHost:
             key, gas = int.from_bytes(raw[:32], "little"), int.from_bytes(raw[32:40], "little")
             state, addr = comp.state, comp.msg.storage_address
             warm = state.is_storage_warm(addr, key)
-            if gas < (100 if warm and not self.sload_always_cold else 2100):  # charged before the read
+            cold = not warm or self.sload_always_cold
+            if gas < (COLD_SLOAD_COST if cold else WARM_STORAGE_READ_COST):  # charged before the read
                 frame.io[2][0] = 4
                 return 0
             current = state.get_storage(addr, key)

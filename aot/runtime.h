@@ -84,7 +84,8 @@ enum {
 
 /* Host requests beyond plain opcodes: 0x100 | op fetches environment opcode op's value into io[0]
    without charging gas; AOT_HOST_SLOAD loads slot io[0] for an instruction that can pay io[1] gas (an int64):
-   current value → io[0], original → io[1], and io[2][0]: bit 0 when the slot is already warm, bit 1 when
+   current value → io[0], original → io[1] (the current one again where SSTORE is the host's: the original is
+   only for aot_sstore), and io[2][0]: bit 0 when the slot is already warm, bit 1 when
    every SLOAD of it is cold (AOT_SLOT_COLD), bit 2 when the SLOAD cannot pay its cost (nothing loaded: the
    interpreter charges before it reads). */
 enum { AOT_HOST_ENV = 0x100, AOT_HOST_SLOAD = 0x200 };

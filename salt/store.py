@@ -811,10 +811,10 @@ class WitnessState:
         return self._slots.bucket_meta(bucket)
 
     def bucket_used(self, bucket: int) -> None:
-        return None
+        return self._slots.bucket_used(bucket)
 
     def plain_lookup(self, plain_key: bytes) -> int | None:
-        return self.lookup.get(plain_key)
+        return self._slots.plain_lookup(plain_key)
 
     # NodeReader
     def node(self, node_id: int) -> bytes:

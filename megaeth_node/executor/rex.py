@@ -768,10 +768,13 @@ def _drop_tracebacks(error: BaseException | None) -> None:
     """Forget the tracebacks of a frame's error (kept by py-evm's `__exit__`) and of the errors it chains:
     their frames hold the computation, a cycle only the garbage collector would free (~4,000 objects a block)."""
     seen: set[int] = set()
-    while error is not None and id(error) not in seen:
-        seen.add(id(error))
-        error.__traceback__ = None
-        error = error.__cause__ or error.__context__
+    todo = [error]
+    while todo:
+        e = todo.pop()
+        if e is not None and id(e) not in seen:
+            seen.add(id(e))
+            e.__traceback__ = None
+            todo += (e.__cause__, e.__context__)
 
 
 # ---------------------------------------------------------------------------------------------------------
