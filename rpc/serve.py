@@ -25,6 +25,7 @@ from rpc.server import make_app
 from rpc.status import NodeStatus, add_status_routes
 from rpc.subscriptions import Hub
 
+ANSWER_GRACE_S = 10.0  # at shutdown, how long the lean front's requests being answered may still run
 
 # The event loop and the builder thread share the GIL: a thread that drops it for a C call (a socket write,
 # an LMDB commit, secp256k1) gets it back only when the other one yields, after at most this interval (CPython's
@@ -62,7 +63,9 @@ async def serve(node: Sequencer, accounts: list[DevAccount], host: str, port: in
     fallback = runner.server
     assert fallback is not None
     connections: set[FastRpcProtocol] = set()
-    server = await loop.create_server(lambda: FastRpcProtocol(fallback, methods, limits, connections), host, port)
+    answering: set[asyncio.Task[None]] = set()
+    server = await loop.create_server(lambda: FastRpcProtocol(fallback, methods, limits, connections, answering),
+                                      host, port)
     bound = server.sockets[0].getsockname()[1] if server.sockets else port
     idle = asyncio.create_task(close_idle(connections))
     stop = asyncio.Event()
@@ -82,5 +85,9 @@ async def serve(node: Sequencer, accounts: list[DevAccount], host: str, port: in
         server.close()
         for conn in list(connections):
             conn.close()
+        if answering:  # requests still being answered read the node: let them finish (as aiohttp's cleanup does)
+            _, late = await asyncio.wait(set(answering), timeout=ANSWER_GRACE_S)
+            for task in late:
+                task.cancel()
         await runner.cleanup()
         await node.close()

@@ -293,3 +293,66 @@ def test_many_pipelined_requests_before_reading(url: str) -> None:
         sender.join(10)
     assert ids == list(range(n))
     time.sleep(0.2)  # the server sees the close before the module's server stops (no pending handler task)
+
+
+_HEAD = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 12"
+
+
+@pytest.mark.parametrize("extra, plain", [
+    (b"", True),
+    (b"\r\nConnection: keep-alive\r\nX-Pad:  v \t", True),
+    (b"\r\nX: y\nTransfer-Encoding: chunked", False),  # a bare LF: a request another parser frames otherwise
+    (b"\r\nX: a\x00b", False),  # a control byte in a value
+    (b"\r\nX Y: a", False),  # a name that is not a token
+    (b"\r\n folded", False),  # an obsolete folded line
+    (b"\r\nContent-Encoding: gzip", False),
+    (b"\r\nTransfer-Encoding: chunked", False),
+    (b"\r\nContent-Length: 12", False),  # twice
+    (b"\r\nConnection: close", False),
+    (b"\r\nUpgrade: websocket", False),
+    (b"\r\nOrigin: http://allowed.test", False),
+])
+def test_lean_front_answers_only_plain_heads(extra: bytes, plain: bool) -> None:
+    from rpc.http_fast import _content_length
+
+    assert _content_length(_HEAD + extra) == (12 if plain else None)
+    assert _content_length(b"POST / HTTP/1.0" + _HEAD[15:]) is None
+    assert _content_length(b"POST / HTTP/1.1\r\nContent-Length: " + b"9" * 5000) is None  # no int() error
+
+
+def test_compressed_and_bare_lf_requests_get_aiohttps_answers(url: str) -> None:
+    """A gzip body is decompressed (200) and a head with a bare LF rejected (400), by both servers alike."""
+    import gzip
+
+    body = gzip.compress(json.dumps(_req("eth_chainId", id_=5)).encode())
+    ((status, reply),) = _raw_exchange(url, _http_post(body, b"Content-Encoding: gzip\r\n"), 1)
+    assert status == 200 and json.loads(reply)["result"] == hex(CHAIN_ID)
+    smuggled = _http_post(b"{}", b"X: y\nTransfer-Encoding: chunked\r\n")
+    ((status, _),) = _raw_exchange(url, smuggled, 1)
+    assert status == 400
+
+
+def test_half_closed_client_gets_every_answer() -> None:
+    """Two pipelined requests, then the client shuts its sending side: the lean front answers both (they run:
+    their answers are owed), then closes. (aiohttp drops such a connection unanswered.)"""
+    async def go() -> bytes:
+        loop = asyncio.get_running_loop()
+        methods, limits, connections = base_methods(CHAIN_ID), Limits(), set()
+        runner = web.AppRunner(make_app(methods, limits))
+        await runner.setup()
+        fallback = runner.server
+        server = await loop.create_server(lambda: FastRpcProtocol(fallback, methods, limits, connections),
+                                          "127.0.0.1", 0)
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.sockets[0].getsockname()[1])
+            writer.write(b"".join(_http_post(json.dumps(_req("eth_chainId", id_=i)).encode()) for i in (1, 2)))
+            writer.write_eof()
+            reply = await asyncio.wait_for(reader.read(), 5)  # to EOF: the server closes after the answers
+            writer.close()
+            return reply
+        finally:
+            server.close()
+            await runner.cleanup()
+
+    reply = asyncio.run(go())
+    assert reply.count(b"HTTP/1.1 200") == 2 and b'"id":1' in reply and b'"id":2' in reply
