@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import aiohttp
@@ -241,29 +242,36 @@ def test_body_split_across_packets(url: str) -> None:
     assert reply.startswith(b"HTTP/1.1 200") and json.loads(reply.split(b"\r\n\r\n", 1)[1])["id"] == 9
 
 
+@contextlib.asynccontextmanager
+async def _lean_front() -> AsyncIterator[tuple[int, set[FastRpcProtocol]]]:
+    """The lean front over aiohttp on a free loopback port, in the running loop: (port, its connections)."""
+    methods, limits, connections = base_methods(CHAIN_ID), Limits(), set()
+    runner = web.AppRunner(make_app(methods, limits))
+    await runner.setup()
+    fallback = runner.server
+    server = await asyncio.get_running_loop().create_server(
+        lambda: FastRpcProtocol(fallback, methods, limits, connections), "127.0.0.1", 0)
+    try:
+        yield server.sockets[0].getsockname()[1], connections
+    finally:
+        server.close()
+        await runner.cleanup()
+
+
 def test_lean_front_closes_idle_connections() -> None:
     """An idle keep-alive connection is closed after the timeout, as aiohttp closes its own; a busy one is not."""
     async def go() -> tuple[bytes, bytes]:
-        loop = asyncio.get_running_loop()
-        methods, limits, connections = base_methods(CHAIN_ID), Limits(), set()
-        runner = web.AppRunner(make_app(methods, limits))
-        await runner.setup()
-        fallback = runner.server
-        server = await loop.create_server(lambda: FastRpcProtocol(fallback, methods, limits, connections),
-                                          "127.0.0.1", 0)
-        sweeper = asyncio.create_task(close_idle(connections, 0.5))
-        port = server.sockets[0].getsockname()[1]
-        try:
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.write(_http_post(json.dumps(_req("eth_chainId")).encode()))
-            first = await asyncio.wait_for(reader.read(65536), 5)
-            rest = await asyncio.wait_for(reader.read(65536), 5)  # b"": closed by the server once idle
-            writer.close()
-            return first, rest
-        finally:
-            sweeper.cancel()
-            server.close()
-            await runner.cleanup()
+        async with _lean_front() as (port, connections):
+            sweeper = asyncio.create_task(close_idle(connections, 0.5))
+            try:
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.write(_http_post(json.dumps(_req("eth_chainId")).encode()))
+                first = await asyncio.wait_for(reader.read(65536), 5)
+                rest = await asyncio.wait_for(reader.read(65536), 5)  # b"": closed by the server once idle
+                writer.close()
+                return first, rest
+            finally:
+                sweeper.cancel()
 
     first, rest = asyncio.run(go())
     assert first.startswith(b"HTTP/1.1 200") and rest == b""
@@ -336,23 +344,13 @@ def test_half_closed_client_gets_every_answer() -> None:
     """Two pipelined requests, then the client shuts its sending side: the lean front answers both (they run:
     their answers are owed), then closes. (aiohttp drops such a connection unanswered.)"""
     async def go() -> bytes:
-        loop = asyncio.get_running_loop()
-        methods, limits, connections = base_methods(CHAIN_ID), Limits(), set()
-        runner = web.AppRunner(make_app(methods, limits))
-        await runner.setup()
-        fallback = runner.server
-        server = await loop.create_server(lambda: FastRpcProtocol(fallback, methods, limits, connections),
-                                          "127.0.0.1", 0)
-        try:
-            reader, writer = await asyncio.open_connection("127.0.0.1", server.sockets[0].getsockname()[1])
+        async with _lean_front() as (port, _):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
             writer.write(b"".join(_http_post(json.dumps(_req("eth_chainId", id_=i)).encode()) for i in (1, 2)))
             writer.write_eof()
             reply = await asyncio.wait_for(reader.read(), 5)  # to EOF: the server closes after the answers
             writer.close()
             return reply
-        finally:
-            server.close()
-            await runner.cleanup()
 
     reply = asyncio.run(go())
     assert reply.count(b"HTTP/1.1 200") == 2 and b'"id":1' in reply and b'"id":2' in reply
