@@ -716,7 +716,7 @@ class NativeBackend:
             ffi.from_buffer(out),
             ffi.from_buffer(g2),
         )
-        if rc == -3:  # SALT_EINDEX
+        if rc == _EINDEX:
             raise ValueError(f"fr_verify_sums: a query node is >= {n_points}")
         if rc != 0:
             raise MemoryError(f"salt_fr_verify_sums failed: rc={rc}")

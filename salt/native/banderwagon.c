@@ -2053,6 +2053,8 @@ int salt_leaves_wait(void *job, uint64_t *ecmuls) {
 static const fq FR_R2 = {{0xdbb4f5d658db47cbULL, 0x40fa7ca27fecb938ULL, 0xaa9e6daec0055ceaULL,
                           0x0ae793ddb14aec7dULL}}; /* 2^512 mod r */
 #define FR_N0 0xf19f22295cc063dfULL                 /* -r^-1 mod 2^64 */
+static const fq FR_ONE = {{0x5817ca56bc48c0f8ULL, 0x0383c7fc5f37dc74ULL, 0x998c4fefecbc4ff8ULL,
+                           0x1824b159acc5056fULL}}; /* 2^256 mod r = Montgomery 1 */
 
 /* Montgomery product a·b·2^-256 mod r for a, b < r (CIOS; r < 2^255 so no extra carry word). */
 static inline void fr_mul(fq *out, const fq *a, const fq *b) {
@@ -2340,12 +2342,10 @@ int salt_fr_combine_sparse(size_t n_nodes, const uint8_t *consts32, const uint32
 static void fr_inv(fq *out, const fq *a) {
     static const fq exp = {{0x74fd06b52876e7dfULL, 0xff8f870074190471ULL, 0x0cce760202687600ULL,
                             0x1cfb69d4ca675f52ULL}}; /* r − 2 */
-    fq one, tab[16];
-    uint8_t le1[32] = {1};
-    fr_load(&one, le1);
-    tab[0] = one;
+    fq tab[16];
+    tab[0] = FR_ONE;
     for (int i = 1; i < 16; i++) fr_mul(&tab[i], &tab[i - 1], a);
-    fq acc = one;
+    fq acc = FR_ONE;
     for (int i = 63; i >= 0; i--) {
         for (int k = 0; k < 4; k++) fr_mul(&acc, &acc, &acc);
         fr_mul(&acc, &acc, &tab[(exp.v[i / 16] >> ((i % 16) * 4)) & 15u]);
@@ -2356,9 +2356,7 @@ static void fr_inv(fq *out, const fq *a) {
 /* out[i] = 1/in[i] (Montgomery form) with one inversion; every output is 0 when any input is 0 (as
  * salt.ipa.batch_inverse). out may alias in. */
 static void fr_batch_inv(fq *out, const fq *in, size_t n, fq *scratch) {
-    uint8_t le1[32] = {1};
-    fq acc;
-    fr_load(&acc, le1);
+    fq acc = FR_ONE;
     for (size_t i = 0; i < n; i++) {
         scratch[i] = acc;
         fr_mul(&acc, &acc, &in[i]);
@@ -2376,8 +2374,8 @@ static void fr_batch_inv(fq *out, const fq *in, size_t n, fq *scratch) {
 /* 1/(t − j) for j = 0..255 and A(t) = Π_j (t − j); t Montgomery. */
 static void fr_domain_at(fq inv_tz[256], fq *a_t, const fq *t) {
     fq d[256], scratch[256];
-    uint8_t le[32] = {1};
-    fr_load(a_t, le);
+    uint8_t le[32] = {0};
+    *a_t = FR_ONE;
     for (int j = 0; j < 256; j++) {
         fq jm;
         le[0] = (uint8_t)j;
@@ -2392,11 +2390,9 @@ int salt_fr_verify_sums(size_t nq, const uint32_t *node, const uint8_t *z, const
                         const uint8_t *r32, const uint8_t *t32, uint8_t *node_out32, uint8_t *g2t_out32) {
     fq *acc = calloc(n_points ? n_points : 1, sizeof(fq));
     if (!acc) return SALT_ENOMEM;
-    fq r, t, inv_tz[256], a_t, ri, g2 = FQ_ZERO, h, y;
-    uint8_t le1[32] = {1};
+    fq r, t, inv_tz[256], a_t, ri = FR_ONE, g2 = FQ_ZERO, h, y;
     fr_load(&r, r32);
     fr_load(&t, t32);
-    fr_load(&ri, le1);
     fr_domain_at(inv_tz, &a_t, &t);
     for (size_t i = 0; i < nq; i++) {
         if (node[i] >= n_points) {
@@ -2419,14 +2415,12 @@ int salt_fr_verify_sums(size_t nq, const uint32_t *node, const uint8_t *z, const
 int salt_fr_verify_final(const uint8_t *t32, const uint8_t *xs32, const uint8_t *a32, const uint8_t *inv_aprime32,
                          uint8_t *b0_out32, uint8_t *as_out32, uint8_t *xinv_out32) {
     enum { D = 256, ROUNDS = 8 };
-    fq t, a, x_inv[ROUNDS], scratch[ROUNDS], s[D], inv_tz[D], a_t, b0 = FQ_ZERO, v;
+    fq t, a, x_inv[ROUNDS], scratch[ROUNDS], s[D], inv_tz[D], a_t, b0 = FQ_ZERO;
     fr_load(&t, t32);
     fr_load(&a, a32);
     for (int k = 0; k < ROUNDS; k++) fr_load(&x_inv[k], xs32 + 32 * k);
     fr_batch_inv(x_inv, x_inv, ROUNDS, scratch);
-    uint8_t le1[32] = {1};
-    fr_load(&v, le1);
-    fr_sub(s[0].v, FQ_ZERO.v, v.v); /* −1 */
+    fr_sub(s[0].v, FQ_ZERO.v, FR_ONE.v); /* −1 */
     for (int k = 0, len = 1; k < ROUNDS; k++, len *= 2) /* s_j: challenge 0 ↔ the top bit of j */
         for (int i = len - 1; i >= 0; i--) {
             fr_mul(&s[2 * i + 1], &s[i], &x_inv[k]);
