@@ -36,7 +36,7 @@ from eth.vm.opcode import _FastOpcode
 
 from aot.host import NativeComputation
 from aot.loader import Contract
-from aot.opcodes import OPS, ops_for
+from aot.opcodes import OPS, SLOAD, ops_for
 
 from megaeth_node.executor.rex import RexComputation, rex_sload
 from megaeth_node.executor.rex_native import run_native
@@ -56,7 +56,7 @@ def _same_opcode(a: Any, b: Any) -> bool:
 
 # Native opcodes whose flavour rule comes from a flag the host sets (not Cancun's logic): the interpreter
 # must run exactly this function for them. Rex SLOAD: the oracle's always-cold slots (AOT_SLOT_COLD).
-_FLAGGED: dict[str, dict[int, Any]] = {"rex": {0x54: rex_sload}}
+_FLAGGED: dict[str, dict[int, Any]] = {"rex": {SLOAD: rex_sload}}
 
 
 @functools.cache  # with_native asks at every block; a class's table and loop never change

@@ -3,9 +3,9 @@
 Native code runs the opcodes whose gas and semantics are Cancun's, and SLOAD (its one Rex rule, the
 oracle's always-cold slots, is a flag the host puts on the slots it loads); every opcode MegaETH wraps
 (storage gas, volatile-data detention, calls, logs, creates…) goes to the host, which runs the wrapper
-exactly as the interpreter does. The compute meter (spec/mega-evm.md §4.1: every opcode's compute gas is its gas) is kept
-per run of native opcodes: at each host opcode and at the frame's exit the gas spent since the last one is
-added, then the wrapper's own gas is settled as `RexComputation._run` settles it.
+exactly as the interpreter does. The compute meter (spec/mega-evm.md §4.1: every opcode's compute gas is
+its gas) is kept per run of native opcodes: at each host opcode and at the frame's exit the gas spent since
+the last one is added, then the wrapper's own gas is settled as `RexComputation._run` settles it.
 
 What native code cannot reproduce is *where* a run of plain opcodes crosses the compute limit (the
 interpreter halts right after the crossing opcode), nor the compute gas of an exceptional halt inside a
@@ -40,12 +40,13 @@ _NORMAL_EXIT = (loader.STOP, loader.RETURN, loader.REVERT)
 class RexHost(PyEvmHost):
     """PyEvmHost plus the compute meter around native runs and wrapper opcodes."""
 
+    native_sstore = False  # SSTORE is the host's wrapper (storage gas): native code needs no original values
+
     def __init__(self, computation: Any, contract: Contract, rex: RexMeters) -> None:
         super().__init__(computation, contract)
         self.rex = rex
         # §5.2: the oracle's SLOADs are cold even when warm (`sload_is_cold` of a warm slot)
         self.sload_always_cold = sload_is_cold(rex.spec, bytes(computation.msg.storage_address), True)
-        self.native_sstore = False  # SSTORE is the host's wrapper (storage gas): native code needs no original values
         self.window = computation._gas_meter.gas_remaining  # gas when the current native run started
 
     def __call__(self, frame: Any, op: int, pc: int) -> int:
