@@ -82,7 +82,7 @@ class PyEvmHost:
     """Serves host opcodes for one native frame by running py-evm's opcode on `computation`."""
 
     sload_always_cold = False  # every SLOAD of this frame's storage costs 2,100 (a flavour's rule: AOT_SLOT_COLD)
-    native_sstore = True  # the flavour's SSTORE is native (it needs a slot's original value); else the host's
+    slot_flags = 0  # io[2][0] bits every slot this frame loads gets (AOT_SLOT_COLD, AOT_SLOT_HOST: runtime.h)
 
     def __init__(self, computation: ComputationAPI, contract: Contract) -> None:
         self.computation, self.contract = computation, contract
@@ -135,9 +135,9 @@ class PyEvmHost:
                 frame.io[2][0] = 4
                 return 0
             current = state.get_storage(addr, key)
-            original = state.get_storage(addr, key, from_journal=False) if self.native_sstore else current
+            original = state.get_storage(addr, key, from_journal=False)
             ffi.memmove(frame.io, current.to_bytes(32, "little") + original.to_bytes(32, "little"), 64)
-            frame.io[2][0] = int(warm) | (2 if self.sload_always_cold else 0)
+            frame.io[2][0] = int(warm) | self.slot_flags
             return 0
         meter = comp._gas_meter  # type: ignore[attr-defined]
         saved = meter.gas_remaining

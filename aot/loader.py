@@ -61,6 +61,10 @@ typedef struct aot_frame {
     uint8_t env[16][32];
     void *stack;
     struct { uint64_t n[4]; uint64_t mu[5]; uint64_t seen[4]; } mod;
+    uint32_t rex_sstore;
+    uint32_t rex_pad;
+    int64_t kv_room;
+    int64_t kv_writes;
 } aot_frame;
 """
 _LIB_CDEF = ("int aot_mem_resize(aot_frame *f, uint64_t size);\nvoid aot_mem_free(aot_frame *f);\n"
@@ -144,6 +148,7 @@ class Library:
         over KEEP_MEM); any other frame's buffers are freed now, not when the last reference to the frame
         goes (a py-evm computation's memory adapter may hold it until a cyclic garbage collection)."""
         entry[1][0] = _no_host
+        entry[0].rex_sstore = 0  # a host sets it per run (aot.host); pooled runs have none
         if not entry[4] or entry[0].mem_cap > KEEP_MEM:
             self.lib.aot_mem_free(entry[0])
         if entry[4]:

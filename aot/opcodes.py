@@ -126,8 +126,9 @@ MAX_HOST_ARGS = 7
 # MegaETH (spec/mega-evm.md §5.2, §6.1) replaces these opcodes with wrappers (storage gas, volatile-data
 # detention); under "rex" the host runs the wrapper, so they add no static gas and have no C version.
 # SLOAD's one Rex rule (the oracle's slots are always cold) is a flag the host puts on a slot it loads
-# (AOT_SLOT_COLD, runtime.h), so SLOAD stays native.
-REX_HOST_OPS = frozenset({0x41, 0x42, 0x43, 0x44, 0x45, 0x47, 0x48, 0x4A, 0x55})
+# (AOT_SLOT_COLD, runtime.h), so SLOAD stays native. SSTORE is native too where it owes no storage gas and
+# crosses no limit; the rest of its cases it hands to the host's wrapper itself (aot_sstore, f->rex_sstore).
+REX_HOST_OPS = frozenset({0x41, 0x42, 0x43, 0x44, 0x45, 0x47, 0x48, 0x4A})
 FLAVOURS = ("cancun", "rex")
 
 

@@ -63,6 +63,11 @@ typedef struct aot_frame {
     uint8_t env[16][32];
     u256 *stack;               /* stack of dynamic-jump code (1,024 words), kept while the frame is reused */
     aot_modcache mod;          /* MULMOD's last 4-limb modulus and its Barrett constant */
+    /* MegaETH Rex SSTORE (set by the host before a run, see aot_sstore): nonzero when the Rex rules apply */
+    uint32_t rex_sstore;
+    uint32_t rex_pad;
+    int64_t kv_room;           /* first writes of a slot the frame may still add without the host's check */
+    int64_t kv_writes;         /* net first writes of a slot since the host last took them */
 } aot_frame;
 
 /* One storage slot of the executing account as the frame sees it (little-endian words). */
@@ -74,8 +79,9 @@ typedef struct aot_slot {
     uint32_t pad;
 } aot_slot;
 
-/* AOT_SLOT_COLD: every SLOAD of the slot costs the cold 2,100 (MegaETH's oracle, spec/mega-evm.md §5.2). */
-enum { AOT_SLOT_WARM = 1, AOT_SLOT_WARMED = 2, AOT_SLOT_DIRTY = 4, AOT_SLOT_COLD = 8 };
+/* AOT_SLOT_COLD: every SLOAD of the slot costs the cold 2,100 (MegaETH's oracle, spec/mega-evm.md §5.2).
+   AOT_SLOT_HOST: under Rex every SSTORE of the slot is the host's (a 7702-delegated storage context). */
+enum { AOT_SLOT_WARM = 1, AOT_SLOT_WARMED = 2, AOT_SLOT_DIRTY = 4, AOT_SLOT_COLD = 8, AOT_SLOT_HOST = 16 };
 
 enum {
     AOT_STOP = 0, AOT_RETURN = 1, AOT_REVERT = 2, AOT_OOG = 3, AOT_BAD_JUMP = 4,
@@ -87,7 +93,7 @@ enum {
    current value → io[0], original → io[1] (the current one again where SSTORE is the host's: the original is
    only for aot_sstore), and io[2][0]: bit 0 when the slot is already warm, bit 1 when
    every SLOAD of it is cold (AOT_SLOT_COLD), bit 2 when the SLOAD cannot pay its cost (nothing loaded: the
-   interpreter charges before it reads). */
+   interpreter charges before it reads), bit 3 when its SSTOREs are the host's (AOT_SLOT_HOST). */
 enum { AOT_HOST_ENV = 0x100, AOT_HOST_SLOAD = 0x200 };
 
 enum { AOT_ENV_CALLVALUE = 3 };  /* ENV_INDEX[CALLVALUE] in aot/opcodes.py */
@@ -334,7 +340,8 @@ static NOINLINE aot_slot *slot_find(aot_frame *f, u256 key, int64_t gas, uint32_
     memcpy(s->key, &key, 32);
     memcpy(s->cur, f->io[0], 32);
     memcpy(s->orig, f->io[1], 32);
-    s->flags = (f->io[2][0] & 1 ? AOT_SLOT_WARM : 0) | (f->io[2][0] & 2 ? AOT_SLOT_COLD : 0);
+    s->flags = (f->io[2][0] & 1 ? AOT_SLOT_WARM : 0) | (f->io[2][0] & 2 ? AOT_SLOT_COLD : 0) |
+               (f->io[2][0] & 8 ? AOT_SLOT_HOST : 0);
     s->pad = 0;
     return s;
 }
@@ -352,14 +359,36 @@ RTFN int64_t aot_sload(aot_frame *f, u256 key, int64_t gas, uint32_t pc) {
     memcpy(f->io[0], s->cur, 32);
     return gas;
 }
+/* SSTORE as the host's opcode (io[0] = key, io[1] = value): the gas left, or negative with f->err set. */
+static NOINLINE int64_t sstore_host(aot_frame *f, u256 key, u256 value, int64_t gas, uint32_t pc) {
+    io_set(f, 0, key);
+    io_set(f, 1, value);
+    f->gas = gas;
+    int32_t st = f->host(f, 0x55, pc);
+    if (st) { f->err = st; return -1; }
+    return f->gas;
+}
+/* Under MegaETH Rex (f->rex_sstore) an SSTORE runs here only when it owes no storage gas, changes no state
+   growth, and a first write of the slot stays within f->kv_room (so no tx limit can be crossed:
+   spec/mega-evm.md §4.3-4.6, §5.2); its net first writes are counted in f->kv_writes for the host's meter.
+   Every other Rex SSTORE (0 -> 0 -> x, x -> 0 for an original 0, a slot flagged AOT_SLOT_HOST, no room
+   left) is the host's wrapper. The standard gas below is the same for both. */
 RTFN int64_t aot_sstore(aot_frame *f, u256 key, u256 value, int64_t gas, uint32_t pc) {
     if (f->is_static) { f->err = AOT_STATIC; return -1; }
     if (gas <= 2300) return -1;               /* EIP-2200 sentry */
-    aot_slot *s = slot_find(f, key, INT64_MAX, pc); /* SSTORE reads the slot before it charges */
+    aot_slot *s = slot_find(f, key, gas, pc); /* SSTORE reads the slot before it charges (gas > 2300 pays) */
     if (!s) return -1;
     u256 cur, orig;
     memcpy(&cur, s->cur, 32);
     memcpy(&orig, s->orig, 32);
+    if (f->rex_sstore) {
+        int64_t writes = orig == cur ? value != orig : -(int64_t)(value == orig);
+        if ((s->flags & AOT_SLOT_HOST) || (orig == 0 && (cur == 0) != (value == 0)) ||
+            (writes > 0 && f->kv_room <= 0))
+            return sstore_host(f, key, value, gas, pc);
+        f->kv_room -= writes;
+        f->kv_writes += writes;
+    }
     int64_t cost, refund = 0;
     if (cur == value) {
         cost = 100;

@@ -95,6 +95,20 @@ def sstore_usage(original: int, present: int, new: int) -> Usage:
     return change
 
 
+def slot_writes(n: int) -> Usage:
+    """`n` net first writes of slots away from their original values (`sstore_usage`'s `±40 B, ±1 KV`
+    cases, §4.3–4.4; negative: written back), without state growth."""
+    return Usage(data_size=STORAGE_SLOT_WRITE_SIZE * n, kv_updates=n)
+
+
+def slot_write_room(meter: Meter, limits: Limits) -> int:
+    """How many more first writes of a slot (`slot_writes(1)` each) the tx can record before its data size
+    or KV updates would exceed `limits` (§4.6; a limit is exceeded only strictly, and clamping at 0, §4.5,
+    does not change that comparison): within it, recording them needs no limit check."""
+    room = min(limits.kv_updates - meter.kv_updates, (limits.data_size - meter.data_size) // STORAGE_SLOT_WRITE_SIZE)
+    return max(0, room)
+
+
 def log_usage(topics: int, data_length: int) -> Usage:
     """LOG data size `32·topics + len(data)` (§4.3)."""
     return Usage(data_size=LOG_TOPIC_SIZE * topics + data_length)

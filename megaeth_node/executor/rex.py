@@ -56,6 +56,7 @@ from gas.limits import (
     exceeded_limit,
     halt_reason,
     log_usage,
+    slot_write_room,
     sstore_usage,
     tx_limits,
     tx_start_usage,
@@ -159,6 +160,10 @@ class RexMeters:
         self.meter.record(change)
         return self.check()
 
+    def slot_write_room(self) -> int:
+        """First writes of a slot the tx can still record with no limit check (`gas.limits.slot_write_room`)."""
+        return slot_write_room(self.meter, self._limits)
+
     def mark(self, access: VolatileAccess) -> None:
         self.tracker = mark_access(self.spec, self.tracker, access)
 
@@ -184,7 +189,7 @@ def _stack_len(computation: Any) -> int:
     return len(computation._stack.values)
 
 
-def _delegate(state: StateAPI, address: bytes) -> bytes:
+def delegate_account(state: StateAPI, address: bytes) -> bytes:
     """The account upstream's `inspect_account_delegated` looks at: the 7702 delegate, else `address`."""
     code = state.get_code(address)
     if len(code) == 23 and code.startswith(DELEGATION_PREFIX):
@@ -203,7 +208,7 @@ def _inspect_account(state: Any, address: bytes) -> None:
     preloaded coinbase (EIP-3651) and precompiles: the standard CALL then pays the cold 2,600
     (mega-evm `evm/instructions.rs` `JournalInspectTr::inspect_account_delegated`)."""
     rex: RexMeters = state.rex
-    for account in {address, _delegate(state, address)}:
+    for account in {address, delegate_account(state, address)}:
         if account not in rex.touched and state.is_preloaded_warm(account):
             rex.cold_inspected.add(account)
         rex.touched.add(account)
@@ -285,7 +290,7 @@ def _sstore(inner: Op) -> Op:
         current = state.get_storage(address, slot)
         # upstream reads the slot through `inspect_storage`, which resolves a 7702-delegated storage
         # context to its delegate's journal entry, seeded from the DB value: (original, original).
-        present = original if _delegate(state, address) != address else current
+        present = original if delegate_account(state, address) != address else current
 
         def capacity() -> int:  # the slot's bucket, keyed only when a charge is due
             return rex.capacity(storage_key(address, slot))()
@@ -355,7 +360,7 @@ def _call(opcode: int, inner: Op) -> Op:
         if has_value:
             value = _peek_int(computation, 2)
             if value:
-                empty = _is_empty(computation.state, _delegate(computation.state, to))
+                empty = _is_empty(computation.state, delegate_account(computation.state, to))
                 charge = call_new_account_storage_gas(rex.spec, opcode, value, empty, rex.capacity(account_key(to)))
                 if charge.storage:
                     computation.consume_gas(charge.storage, reason="new account storage gas")
@@ -599,7 +604,7 @@ class RexComputation(OpState.computation_class):  # type: ignore[misc, valid-typ
             rex.mark(VolatileAccess.ORACLE)
             rex.detain()
         transfers = message.should_transfer_value and message.value != 0
-        empty = transfers and _is_empty(state, _delegate(state, message.storage_address))
+        empty = transfers and _is_empty(state, delegate_account(state, message.storage_address))
         rex.meter.enter_call(transfers, empty)
         if rex.check():
             return cls._refused(state, message, transaction_context)

@@ -3,7 +3,10 @@
 Native code runs the opcodes whose gas and semantics are Cancun's, and SLOAD (its one Rex rule, the
 oracle's always-cold slots, is a flag the host puts on the slots it loads); every opcode MegaETH wraps
 (storage gas, volatile-data detention, calls, logs, creates…) goes to the host, which runs the wrapper
-exactly as the interpreter does. The compute meter (spec/mega-evm.md §4.1: every opcode's compute gas is
+exactly as the interpreter does. SSTORE runs natively where the wrapper adds nothing but usage that cannot
+cross a limit: no storage gas, no state growth, a slot's first write within the room the host gives
+(`RexMeters.slot_write_room`); the net first writes are recorded in the meter at the next host opcode and
+at the frame's exit, and every other SSTORE the native code hands to the host (runtime.h `aot_sstore`). The compute meter (spec/mega-evm.md §4.1: every opcode's compute gas is
 its gas) is kept per run of native opcodes: at each host opcode and at the frame's exit the gas spent since
 the last one is added, then the wrapper's own gas is settled as `RexComputation._run` settles it.
 
@@ -22,9 +25,10 @@ from typing import Any, TypeVar
 from aot import loader
 from aot.host import PyEvmHost, execute
 from aot.loader import Contract, ffi
+from gas.limits import slot_writes
 from gas.opcodes import sload_is_cold
 
-from megaeth_node.executor.rex import RexMeters, settle
+from megaeth_node.executor.rex import RexMeters, delegate_account, settle
 from megaeth_node.executor.state import MissingStateKey
 
 T = TypeVar("T")
@@ -40,14 +44,29 @@ _NORMAL_EXIT = (loader.STOP, loader.RETURN, loader.REVERT)
 class RexHost(PyEvmHost):
     """PyEvmHost plus the compute meter around native runs and wrapper opcodes."""
 
-    native_sstore = False  # SSTORE is the host's wrapper (storage gas): native code needs no original values
-
     def __init__(self, computation: Any, contract: Contract, rex: RexMeters) -> None:
         super().__init__(computation, contract)
         self.rex = rex
+        address = computation.msg.storage_address
         # §5.2: the oracle's SLOADs are cold even when warm (`sload_is_cold` of a warm slot)
-        self.sload_always_cold = sload_is_cold(rex.spec, bytes(computation.msg.storage_address), True)
+        self.sload_always_cold = sload_is_cold(rex.spec, bytes(address), True)
+        # the wrapper's SSTORE in a 7702-delegated storage context sees a slot's original as its present value
+        delegated = delegate_account(computation.state, address) != address
+        self.slot_flags = (2 if self.sload_always_cold else 0) | (8 if delegated else 0)
         self.window = computation._gas_meter.gas_remaining  # gas when the current native run started
+
+    def bind(self, frame: Any) -> None:
+        super().bind(frame)
+        frame.rex_sstore = 1
+        frame.kv_writes = 0
+        frame.kv_room = self.rex.slot_write_room()
+
+    def _take_writes(self, frame: Any) -> None:
+        """Record the native SSTOREs' net first writes in the meter (within the room: no check due)."""
+        n = frame.kv_writes
+        if n:
+            self.rex.meter.record(slot_writes(n))
+            frame.kv_writes = 0
 
     def __call__(self, frame: Any, op: int, pc: int) -> int:
         if op >= loader.HOST_ENV:
@@ -57,6 +76,7 @@ class RexHost(PyEvmHost):
                 return loader.HOST_ERROR
             return super().__call__(frame, op, pc)
         rex, comp = self.rex, self.computation
+        self._take_writes(frame)
         before = int(frame.gas)  # the gas the interpreter sees before this opcode
         rex.compute_used += self.window - before
         if rex.compute_used > rex.compute_limit:
@@ -72,11 +92,16 @@ class RexHost(PyEvmHost):
                 self.error = e
                 status = loader.HOST_ERROR
         self.window = int(frame.gas)
+        frame.kv_room = rex.slot_write_room()
         return status
 
     def _crossed(self, gas: int) -> bool:
         """Whether the compute gas of the native run so far, down to `gas` left, crosses the limit."""
         return self.rex.compute_used + self.window - gas > self.rex.compute_limit
+
+    def exit(self, frame: Any, status: int) -> None:
+        self._take_writes(frame)
+        super().exit(frame, status)
 
     def finished(self, status: int, gas_left: int) -> None:
         if self.error is not None:

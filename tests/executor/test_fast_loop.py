@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import random
+from dataclasses import replace
 
 import pytest
 from eth.vm.forks.byzantium.opcodes import ensure_no_static
@@ -24,9 +25,11 @@ JUMP, JUMPI, JUMPDEST, MSTORE, MLOAD, ADD, GAS = 0x56, 0x57, 0x5B, 0x52, 0x51, 0
 STATICCALL, CALL, STOP, RETURN, REVERT = 0xFA, 0xF1, 0x00, 0xF3, 0xFD
 
 
-def _execute(codes: dict[bytes, bytes], gases: list[int], spec: Spec, reference: bool) -> tuple[object, ...]:
+def _execute(codes: dict[bytes, bytes], gases: list[int], spec: Spec, reference: bool,
+             to: bytes = CONTRACT, storage: dict[int, int] | None = None) -> tuple[object, ...]:
     state = _state(codes)
-    txs = [_tx(i, to=CONTRACT, gas=g) for i, g in enumerate(gases)]
+    state.storage_map.update({(to, slot): value for slot, value in (storage or {}).items()})
+    txs = [_tx(i, to=to, gas=g) for i, g in enumerate(gases)]
     block = _block(*txs)
     run = OpenBlock(state, block.header, REX, RexRules(spec))
     if reference:
@@ -40,9 +43,11 @@ def _execute(codes: dict[bytes, bytes], gases: list[int], spec: Spec, reference:
     return result.receipts, result.gas_used, result.state_diff, tuple(meters)
 
 
-def _same(codes: dict[bytes, bytes], gases: list[int], spec: Spec = Spec.REX) -> None:
-    fast, reference = _execute(codes, gases, spec, False), _execute(codes, gases, spec, True)
+def _same(codes: dict[bytes, bytes], gases: list[int], spec: Spec = Spec.REX, to: bytes = CONTRACT,
+          storage: dict[int, int] | None = None) -> tuple[object, ...]:
+    fast, reference = _execute(codes, gases, spec, False, to, storage), _execute(codes, gases, spec, True, to, storage)
     assert fast == reference
+    return reference
 
 
 def _loop_of_plain_opcodes(start: int = 0) -> bytes:
@@ -183,3 +188,45 @@ def test_inlined_log_is_py_evms(code: bytes, monkeypatch: pytest.MonkeyPatch) ->
             with monkeypatch.context() as m:
                 m.setattr(rex, "_standard_log", _py_evm_log)
                 assert _execute(codes, [gas], Spec.REX, False) == inlined
+
+
+
+SLOAD, SSTORE, SUB = 0x54, 0x55, 0x03
+DELEGATED = b"\xd7" * 20  # an EOA delegating to CONTRACT (EIP-7702): CONTRACT's code on its storage
+STORED = {k: 5 + k for k in range(1, 10, 2)}  # odd slots start non-zero, even ones zero
+
+
+def _rewrite_slots(n: int) -> bytes:
+    """Slot k += 1 for every k < n (first writes; 0 -> 1 owes storage gas), then the even slots written back
+    (k -= 1: a first write undone; 1 -> 0 of an original 0 undoes state growth), then every third slot
+    cleared."""
+    code = bytearray()
+    for k in range(n):
+        code += bytes([PUSH1, k, SLOAD, PUSH1, 1, ADD, PUSH1, k, SSTORE])
+    for k in range(0, n, 2):
+        code += bytes([PUSH1, 1, PUSH1, k, SLOAD, SUB, PUSH1, k, SSTORE])
+    for k in range(0, n, 3):
+        code += bytes([PUSH0, PUSH1, k, SSTORE])
+    return bytes(code)
+
+
+@pytest.mark.parametrize("kv, data", [*((kv, 10**9) for kv in range(1, 14)),
+                                      *((10**9, 150 + 40 * k + extra) for k in range(12) for extra in (0, 39))])
+def test_slot_writes_against_small_kv_and_data_limits(kv: int, data: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Txs rewriting the same slots (every SSTORE usage case of §4.3–4.5, from zero and non-zero originals)
+    under KV-update and data-size limits lowered so that the slot writes cross them at each SSTORE in turn:
+    the halting SSTORE, rescued gas and meters as the reference loop has them (native code counts first
+    writes only within the room the host gives it)."""
+    limits = rex.tx_limits
+    monkeypatch.setattr(rex, "tx_limits", lambda spec, compute: replace(limits(spec, compute), kv_updates=kv,
+                                                                        data_size=data))
+    meters = _same({CONTRACT: _rewrite_slots(10)}, [1_000_000] * 2, storage=STORED)[3]
+    halted = [m[2] is not None for m in meters]  # type: ignore[index]
+    assert halted == [kv < 11 or data < 150 + 40 * 10] * 2
+
+
+def test_slot_writes_of_a_delegated_account() -> None:
+    """An EOA delegating to the contract runs its code on the EOA's own storage, where the Rex SSTORE wrapper
+    reads a slot's present value as its original (upstream's delegated `inspect_storage`)."""
+    codes = {CONTRACT: _rewrite_slots(10), DELEGATED: b"\xef\x01\x00" + CONTRACT}
+    _same(codes, [1_000_000] * 3, to=DELEGATED, storage=STORED)

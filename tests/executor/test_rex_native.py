@@ -12,7 +12,7 @@ import pytest
 
 from megaeth_node.executor import native, rex_native
 from tests.executor.test_fast_loop import *  # noqa: F403 - collected again here, with AOT forced
-from tests.executor.test_fast_loop import _oracle_call, _same
+from tests.executor.test_fast_loop import _oracle_call, _rewrite_slots, _same
 from tests.executor.test_rex import *  # noqa: F403
 
 
@@ -47,3 +47,15 @@ def test_compute_limit_crossed_inside_a_native_run_reruns_interpreted(iterations
     _same({CONTRACT: code, ORACLE_ADDRESS: bytes([STOP])}, [3_000_000])
     crossed = [m for m in aborts if "compute limit" in m]
     assert len(crossed) == (1 if iterations == 60_000 else 0)
+
+
+def test_only_sstores_owing_storage_gas_or_growth_reach_the_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Of `_rewrite_slots(10)`'s 19 SSTOREs over odd slots starting non-zero, the host's wrapper runs the ten
+    that owe storage gas (0 -> 1 of the five even slots) or undo state growth (their 1 -> 0); the first writes,
+    write-backs and clears of the rest run natively, with the same outcome as the reference loop."""
+    ops: list[int] = []
+    original = rex_native.RexHost.__call__
+    monkeypatch.setattr(rex_native.RexHost, "__call__",
+                        lambda self, frame, op, pc: (ops.append(op), original(self, frame, op, pc))[1])
+    _same({CONTRACT: _rewrite_slots(10)}, [1_000_000], storage=STORED)
+    assert ops.count(SSTORE) == 10
