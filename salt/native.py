@@ -10,7 +10,8 @@ Every API call is one C call on packed buffers. `commit_deltas`/`commit` use fix
 the 256 CRS generators (20 windows of 10 bits and 6 of 9 bits: ≈289 MB, built once per process on
 first use; 26 mixed additions per multiplication instead of 29 with 9-bit windows in 182 MB). On
 CPUs with AVX-512 IFMA (`-march=native` builds) the table additions run eight at a time.
-`leaves_to_level1` queues its work for a C thread (no GIL), so Python work can go on meanwhile.
+`leaves_to_level1` (and `leaves_to_level1_flat`, which also finds the ancestors and the job's part
+of the root update) queues its work for a C thread (no GIL), so Python work can go on meanwhile.
 `shi_flat` runs the SHI bucket-table operations of flat buckets (`native/shi.c`).
 """
 
@@ -33,6 +34,7 @@ from operator import add
 from pathlib import Path
 
 from salt import banderwagon as bw
+from salt.constants import STARTING_NODE_ID
 from salt.pedersen import PackedChanges, SlotChange
 
 __all__ = ["NativeBackend", "NativeBuildError", "PackedOps", "build", "library", "default_threads"]
@@ -40,7 +42,7 @@ __all__ = ["NativeBackend", "NativeBuildError", "PackedOps", "build", "library",
 SOURCE_DIR = Path(__file__).resolve().with_name("native")
 SOURCES = ("banderwagon.c", "hashes.c", "shi.c")
 HEADERS = ("banderwagon.h", "salt_internal.h")
-ABI_VERSION = 11
+ABI_VERSION = 12
 COMMON_FLAGS = ("-O3", "-fPIC", "-shared", "-std=gnu11", "-fno-strict-aliasing")
 NATIVE_FLAGS = ("-march=native", "-mtune=native")
 LINK_FLAGS = ("-lpthread",)
@@ -260,6 +262,7 @@ def _pack_changes(changes: Sequence[SlotChange]) -> tuple[bytes, array]:
     lens = array("I", [_EMPTY_LEN if v is None else len(v[0]) + len(v[1]) for v in vals])
     return data or b"\0", lens
 _EINDEX = -3
+_NODES012 = STARTING_NODE_ID[3]  # main-trie nodes of levels 0-2
 _IDENTITY_START = bytes(32) + (1).to_bytes(32, "little")  # (0, 1)
 
 
@@ -492,6 +495,85 @@ class NativeBackend:
             return _split(bytes(news), 64), _split(bytes(anc_news), 64), int(ec[0])
 
         return wait
+
+    def leaves_to_level1_flat(
+        self,
+        ids: Sequence[int],
+        olds: Sequence[bytes],
+        counts: Sequence[int],
+        slots: bytes,
+        changes: Sequence[SlotChange],
+        nodes012: bytes,
+        background: bool = True,
+    ) -> Callable[[], tuple[list[bytes], list[int], list[bytes], bytes, int]]:
+        """`leaves_to_level1` whose ancestors C finds and reads from `nodes012` (`salt_leaves_start_flat`);
+        the waiter gives (leaf news, changed ancestor ids, their news, root partial sum, ecmuls)."""
+        n = len(ids)
+        if len(counts) != n or len(olds) != n or sum(counts) != len(changes) or len(slots) != len(changes):
+            raise ValueError("leaves_to_level1_flat: ids, olds, counts, slots and changes do not match")
+        if len(nodes012) != 64 * _NODES012:
+            raise ValueError("leaves_to_level1_flat: nodes012 must hold the 65,793 level 0-2 commitments")
+        ffi, lib = self._ffi, self._lib
+        _ensure_tables(ffi, lib, self.threads)
+        data, lens = _pack_changes(changes)
+        room = n + min(n, 256)
+        news, anc_news, anc_ids = bytearray(64 * n), bytearray(64 * room), array("I", bytes(4 * room))
+        n_changed = ffi.new("size_t *")
+        partial = bytearray(64)
+        bufs = (
+            ffi.from_buffer("uint32_t[]", array("I", ids)),
+            ffi.from_buffer(_pack_points(olds)),
+            ffi.from_buffer("uint32_t[]", array("I", counts)),
+            ffi.from_buffer(slots or b"\0"),
+            ffi.from_buffer(data),
+            ffi.from_buffer("uint32_t[]", lens),
+            ffi.from_buffer(nodes012),
+            ffi.from_buffer(news or b"\0"),
+            ffi.from_buffer("uint32_t[]", anc_ids or array("I", [0])),
+            ffi.from_buffer(anc_news or b"\0"),
+        )
+        job = lib.salt_leaves_start_flat(
+            n, *bufs, n_changed, ffi.from_buffer(partial), 1 if background else self.threads)
+        if job == ffi.NULL:
+            raise MemoryError("salt_leaves_start_flat: out of memory")
+
+        def wait() -> tuple[list[bytes], list[int], list[bytes], bytes, int]:
+            nonlocal bufs
+            ec = ffi.new("uint64_t *")
+            rc = lib.salt_leaves_wait(job, ec)
+            bufs = ()  # kept alive until the C thread is done
+            if rc != 0:
+                raise (ValueError if rc == _EINDEX else MemoryError)(f"salt_leaves_start_flat failed: rc={rc}")
+            m = int(n_changed[0])
+            anc_news_m = _split(bytes(anc_news[: 64 * m]), 64)
+            return _split(bytes(news), 64), anc_ids[:m].tolist(), anc_news_m, bytes(partial), int(ec[0])
+
+        return wait
+
+    def root_from_level1(
+        self, nodes012: bytes, ids: Sequence[int], news: Sequence[bytes], partials: Sequence[bytes] = ()
+    ) -> bytes:
+        """The root commitment after the level-1 nodes `ids` (ascending) change to `news`, their old
+        commitments and the old root read from `nodes012`, plus `partials` (`salt_root_from_level1`, §5.1)."""
+        n = len(ids)
+        if len(news) != n or len(nodes012) != 64 * _NODES012:
+            raise ValueError("root_from_level1: ids, news and nodes012 do not match")
+        ffi, lib = self._ffi, self._lib
+        _ensure_tables(ffi, lib, self.threads)
+        out = bytearray(64)
+        rc = lib.salt_root_from_level1(
+            ffi.from_buffer(nodes012),
+            n,
+            ffi.from_buffer("uint32_t[]", array("I", ids) or array("I", [0])),
+            ffi.from_buffer(_pack_points(news) or b"\0"),
+            len(partials),
+            ffi.from_buffer(_pack_points(partials) or b"\0"),
+            ffi.from_buffer(out),
+            self.threads,
+        )
+        if rc != 0:
+            raise (ValueError if rc == _EINDEX else MemoryError)(f"salt_root_from_level1 failed: rc={rc}")
+        return bytes(out)
 
     def pack_ops(self, keys: Sequence[bytes], values: Sequence[bytes | None], buckets: Sequence[int]) -> PackedOps:
         """A batch's plain-key ops (upsert `values[i]`, or delete when None, of `keys[i]` in data bucket

@@ -19,8 +19,9 @@ from salt import banderwagon as bw
 from salt.constants import STARTING_NODE_ID
 from salt.crs import generators
 from salt.hasher import ahash
-from salt.types import SaltValue, kv_hash
+from salt.types import SaltValue, kv_hash, main_ancestors
 
+_IDENTITY64 = bytes(32) + (1).to_bytes(32, "little")  # the identity (0, 1)
 Delta = tuple[int, int]  # (generator index 0..255, scalar)
 SlotChange = tuple[SaltValue | None, SaltValue | None]  # (old, new) slot content
 
@@ -107,6 +108,31 @@ class Backend(Protocol):
         (§5.1 up to level 1), possibly in the background: the returned function, to be called once,
         gives (leaf news, ancestor news, ecmuls of the propagation). `background=False`: the caller
         waits at once, so the job may use every thread."""
+        ...
+
+    def leaves_to_level1_flat(
+        self,
+        ids: Sequence[int],
+        olds: Sequence[bytes],
+        counts: Sequence[int],
+        slots: bytes,
+        changes: Sequence[SlotChange],
+        nodes012: bytes,
+        background: bool = True,
+    ) -> Callable[[], tuple[list[bytes], list[int], list[bytes], bytes, int]]:
+        """`leaves_to_level1` with the ancestors' old commitments read from `nodes012` (the 65,793
+        commitments of main-trie levels 0–2 by node id, 64 bytes each); the returned function gives
+        (leaf news, ids of the ancestors whose commitment changed, ascending level 2 then level 1,
+        their news, the changed level-1 nodes' part of the root update Σ (s(new) − s(old))·G[id − 1]
+        as a point, ecmuls)."""
+        ...
+
+    def root_from_level1(
+        self, nodes012: bytes, ids: Sequence[int], news: Sequence[bytes], partials: Sequence[bytes] = ()
+    ) -> bytes:
+        """The root commitment (§5.1) after the level-1 nodes `ids` (ascending) change to `news` (their
+        old commitments and the old root read from `nodes012`, as for `leaves_to_level1_flat`), plus the
+        `partials` of other level-1 nodes (from `leaves_to_level1_flat`)."""
         ...
 
     def ahash_many(self, inputs: Sequence[bytes], nonce: int | None = None) -> list[int]:
@@ -216,6 +242,44 @@ class PythonBackend:
         news = self.commit_slot_deltas(olds, counts, slots, changes)
         anc_news, ec = self.propagate_main(ids, olds, news, anc_olds, top=1)
         return lambda: (news, anc_news, ec)
+
+    def leaves_to_level1_flat(
+        self,
+        ids: Sequence[int],
+        olds: Sequence[bytes],
+        counts: Sequence[int],
+        slots: bytes,
+        changes: Sequence[SlotChange],
+        nodes012: bytes,
+        background: bool = True,
+    ) -> Callable[[], tuple[list[bytes], list[int], list[bytes], bytes, int]]:
+        s3, s4 = STARTING_NODE_ID[3], STARTING_NODE_ID[4]
+        if any(not s3 <= i < s4 for i in ids) or any(a >= b for a, b in zip(ids, ids[1:])):
+            raise ValueError("leaves_to_level1_flat: ids are not ascending level-3 nodes")
+        anc = main_ancestors(list(ids), 1)
+        anc_olds = [nodes012[64 * a : 64 * a + 64] for a in anc]
+        news, anc_news, ec = self.leaves_to_level1(ids, olds, counts, slots, changes, anc_olds)()
+        kept = [(a, nw) for a, o, nw in zip(anc, anc_olds, anc_news) if o != nw]
+        level1 = [(a, nw) for a, nw in kept if a < STARTING_NODE_ID[2]]
+        partial = self._level1_sum(nodes012, _IDENTITY64, [a for a, _ in level1], [nw for _, nw in level1])
+        return lambda: (news, [a for a, _ in kept], [nw for _, nw in kept], partial, ec)
+
+    def root_from_level1(
+        self, nodes012: bytes, ids: Sequence[int], news: Sequence[bytes], partials: Sequence[bytes] = ()
+    ) -> bytes:
+        root = bw.from_bytes64(self._level1_sum(nodes012, nodes012[:64], ids, news))
+        for p in partials:
+            root = bw.add(root, bw.from_bytes64(p))
+        return bw.to_bytes64(root)
+
+    def _level1_sum(self, nodes012: bytes, start: bytes, ids: Sequence[int], news: Sequence[bytes]) -> bytes:
+        """start + Σ (s(new) − s(old))·G[id − 1] over level-1 nodes `ids` (ascending), olds from `nodes012`."""
+        if any(not 1 <= i < STARTING_NODE_ID[2] for i in ids) or any(a >= b for a, b in zip(ids, ids[1:])):
+            raise ValueError("root_from_level1: ids are not ascending level-1 nodes")
+        olds = [nodes012[64 * i : 64 * i + 64] for i in ids]
+        scal = self.map_to_scalars([c for pair in zip(olds, news, strict=True) for c in pair])
+        deltas = [(i - 1, (scal[2 * j + 1] - scal[2 * j]) % bw.R) for j, i in enumerate(ids)]
+        return self.commit_deltas([start], [deltas])[0]
 
     def ahash_many(self, inputs: Sequence[bytes], nonce: int | None = None) -> list[int]:
         suffix = b"" if nonce is None else nonce.to_bytes(4, "little")

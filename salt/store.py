@@ -17,7 +17,7 @@ from array import array
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from functools import partial
+from functools import cache, partial
 from operator import itemgetter
 from pathlib import Path
 from struct import Struct
@@ -87,12 +87,45 @@ class _NodeCache:
     Identified by the state's root commitment: by the binding of the commitments, two states with
     the same root have the same nodes, so the root alone tells whether the cache is current."""
 
-    __slots__ = ("root", "base", "delta")
+    __slots__ = ("root", "base", "delta", "_flat", "_prev")
 
-    def __init__(self, root: bytes, base: dict[int, bytes], delta: dict[int, bytes]) -> None:
+    def __init__(
+        self, root: bytes, base: dict[int, bytes], delta: dict[int, bytes],
+        prev: tuple[_NodeCache, dict[int, bytes]] | None = None,
+    ) -> None:
+        """`prev`: the predecessor state's cache (with its `flat` built) and the nodes changed since it."""
         self.root = root
         self.base = base
         self.delta = delta
+        self._flat: bytes | None = None
+        self._prev = prev if prev is not None and prev[0]._flat is not None else None
+
+    def flat(self) -> bytes:
+        """All level 0–2 commitments by node id, 64 bytes each (`trie.BelowRoot`'s `nodes012`): built on
+        first use, from the predecessor's when it has one, and never changed after."""
+        f = self._flat
+        if f is None:
+            prev, self._prev = self._prev, None
+            if prev is not None:
+                f, changes = bytearray(prev[0]._flat), prev[1]  # type: ignore[arg-type]
+            else:
+                f, changes = bytearray(_default_flat()), {**self.base, **self.delta}
+            for n, c in changes.items():
+                f[64 * n : 64 * n + 64] = c
+            f = self._flat = bytes(f)
+        return f
+
+
+@cache
+def _default_flat() -> bytes:
+    """Default commitments (§4.4) of main-trie nodes 0 .. _CACHED_NODES - 1, 64 bytes each."""
+    return b"".join(default_commitment(n) * (end - n) for n, end in _default_runs())
+
+
+def _default_runs() -> list[tuple[int, int]]:
+    """Runs [n, end) of level 0–2 node ids sharing one default commitment."""
+    cuts = sorted({0, _CACHED_NODES, *STARTING_NODE_ID[:3], *(t for t, _, _ in MAIN_DEFAULTS[:3])})
+    return list(zip(cuts, cuts[1:]))
 
 
 _gc_lock = threading.Lock()
@@ -164,9 +197,9 @@ class SaltStore:
         if c is not None and p is not None and p[0] == c.root and p[1] == root:
             delta = {**c.delta, **p[2]}
             if len(delta) > _NODE_DELTA_MAX + len(c.base) // 4:
-                c = _NodeCache(root, {**c.base, **delta}, {})
+                c = _NodeCache(root, {**c.base, **delta}, {}, (c, p[2]))
             else:
-                c = _NodeCache(root, c.base, delta)
+                c = _NodeCache(root, c.base, delta, (c, p[2]))
         else:
             nodes = {}
             if nodes_cursor.first():
@@ -177,6 +210,7 @@ class SaltStore:
                         break
                     nodes[n] = v
             c = _NodeCache(root, nodes, {})
+        c.flat()  # here, not in the first apply
         self._node_cache = c
         return c
 
@@ -359,6 +393,12 @@ class _OverlayReader:
 
     def plain_lookup(self, plain_key: bytes) -> int | None:
         return None
+
+    def nodes012(self) -> bytes | None:
+        """Committed levels 0–2 by node id (`_NodeCache.flat`) while this reader's trie holds no
+        changes of its own (else None)."""
+        cache = self.node_cache
+        return None if self.nodes or cache is None else cache.flat()
 
     def node_many(self, ids: list[int]) -> list[bytes]:
         """`node` of each id (one pass over the level 0–2 cache when all are there)."""

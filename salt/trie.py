@@ -4,7 +4,9 @@ Spec: spec/salt.md §4.3–4.4 (node commitments, defaults), §5 (update rule, e
 expansion/contraction, rebuild). All group work goes through `salt.pedersen.backend()`, one
 `commit_deltas` and one `map_to_scalars` call per subtree level, two calls for main-trie levels
 3 → 1 (`commit_slot_deltas` for the leaves, `propagate_main` up to level 1, or both in one
-background `leaves_to_level1`), and one `commit_deltas` for the root (`finish_root`).
+background `leaves_to_level1`), and one `commit_deltas` for the root (`finish_root`). A reader that
+holds levels 0–2 in one buffer (`nodes012`) lets the background job (`leaves_to_level1_flat`) find
+and read the ancestors itself and sum its part of the root update (`root_from_level1`).
 """
 
 from __future__ import annotations
@@ -177,21 +179,38 @@ class BelowRoot:
         self.main3 = main3  # level-3 id → new value from a subtree top (buckets not among the leaves)
         self.main3_olds = {n: node(n) for n in main3}
         self.ids = sorted([*self.leaf_ids, *main3]) if main3 else self.leaf_ids
-        self.anc = main_ancestors(self.ids, 1)
-        many = getattr(reader, "node_many", None)  # a bulk read when the reader has one
-        self.anc_olds = many(self.anc) if many is not None else [node(a) for a in self.anc]
+        # Levels 0–2 of the committed trie in one buffer when the reader has it (`nodes012`): then a job
+        # of flat leaves finds and reads their ancestors itself (`Backend.leaves_to_level1_flat`).
+        self.nodes012 = None if main3 else _nodes012(reader)
+        self.anc: list[int] = []
+        self.anc_olds: list[bytes] = []
+        self.root_partial: bytes | None = None  # a flat job's part of the root update (`finish_root`)
+        self.n_level1 = 0  # ... and its number of changed level-1 nodes
+        if self.nodes012 is None:
+            self._read_ancestors(reader)
         self.changed = changed
         self.ecmuls = ecmuls
         self.level3: list[tuple[int, bytes, bytes]] = []
         self.anc_news: list[bytes] = []
         self._wait: Callable[[], tuple[list[bytes], list[bytes], int]] | None = None
 
+    def _read_ancestors(self, reader: NodeReader) -> None:
+        self.anc = main_ancestors(self.ids, 1)
+        many = getattr(reader, "node_many", None)  # a bulk read when the reader has one
+        self.anc_olds = many(self.anc) if many is not None else [reader.node(a) for a in self.anc]
+
     def start(self, be: Backend, background: bool = False) -> None:
         """Leaf commitments, then their ancestors up to level 1: when only flat buckets' leaves change
-        in one `Backend.leaves_to_level1` job, left to the background with `background` (`wait`
-        collects), else here."""
+        in one `Backend.leaves_to_level1` job (`leaves_to_level1_flat` over `nodes012`), left to the
+        background with `background` (`wait` collects), else here."""
         self.ecmuls += len(self.changes)
         if not self.leaf_ids and not self.main3:
+            return
+        if self.nodes012 is not None:
+            self._wait = be.leaves_to_level1_flat(
+                self.leaf_ids, self.leaf_olds, self.counts, self.slots, self.changes, self.nodes012, background)
+            if not background:
+                self.wait()
             return
         if not self.main3:
             self._wait = be.leaves_to_level1(
@@ -210,17 +229,25 @@ class BelowRoot:
         """Collect the results of a background `start` (no-op otherwise)."""
         wait, self._wait = self._wait, None  # the backend's waiter may run only once
         if wait is not None:
-            news, self.anc_news, ec = wait()
+            if self.nodes012 is not None:  # only the changed ancestors come back, and their root part
+                news, self.anc, self.anc_news, self.root_partial, ec = wait()
+                self.n_level1 = sum(1 for a in self.anc if a < _S[2])
+            else:
+                news, self.anc_news, ec = wait()
             self.level3 = list(zip(self.leaf_ids, self.leaf_olds, news, strict=True))
             self.ecmuls += ec
 
     def level1(self) -> list[tuple[int, bytes, bytes]]:
-        """Record the changed nodes in `changed`; return the changed level-1 nodes (id, old, new)."""
+        """Record the changed nodes in `changed`; return the changed level-1 nodes (id, old, new), but
+        none after a `nodes012` job (its `root_partial` accounts for them)."""
         self.wait()
         changed = self.changed
         for i, o, nw in self.level3:
             if o != nw:
                 changed[i] = nw
+        if self.nodes012 is not None:
+            changed.update(zip(self.anc, self.anc_news))
+            return []
         out = []
         first1 = _S[1]
         for a, o, nw in zip(self.anc, self.anc_olds, self.anc_news, strict=True):
@@ -229,6 +256,12 @@ class BelowRoot:
                 if a < _S[2] and a >= first1:
                     out.append((a, o, nw))
         return out
+
+
+def _nodes012(reader: NodeReader) -> bytes | None:
+    """The reader's committed main-trie levels 0–2 in one buffer (64 bytes per node id), if it has them."""
+    get = getattr(reader, "nodes012", None)
+    return None if get is None else get()
 
 
 def plan_below_root(
@@ -295,14 +328,25 @@ def finish_root(reader: NodeReader, parts: Sequence[BelowRoot], be: Backend) -> 
     """The root update (§5.1 step 3–4) over `parts` that have run (disjoint level-1 subtrees)."""
     changed: dict[int, bytes] = {}
     level1: list[tuple[int, bytes, bytes]] = []
+    partials: list[bytes] = []
     ecmuls = 0
     for part in parts:
         level1 += part.level1()
         changed.update(part.changed)
         ecmuls += part.ecmuls
+        if part.n_level1:
+            partials.append(part.root_partial)  # type: ignore[arg-type]
+            ecmuls += part.n_level1
     old_root = reader.node(0)
     root = old_root
-    if level1:
+    flat = _nodes012(reader)
+    if flat is not None and (level1 or partials):
+        level1.sort()
+        root = be.root_from_level1(flat, [i for i, _, _ in level1], [nw for _, _, nw in level1], partials)
+        ecmuls += len(level1)
+        if root != old_root:
+            changed[0] = root
+    elif level1:
         level1.sort()
         scal = be.map_to_scalars([c for _, o, nw in level1 for c in (o, nw)])
         deltas = [(i - _S[1], (scal[2 * j + 1] - scal[2 * j]) % R) for j, (i, _, _) in enumerate(level1)]

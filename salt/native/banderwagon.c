@@ -29,7 +29,7 @@
 #endif
 #define NWIN (SALT_W10 + (254 - 10 * SALT_W10 + 8) / 9)
 #define PER_BASE ((size_t)SALT_W10 * 512 + (size_t)(NWIN - SALT_W10) * 256) /* table entries per base */
-#define ABI_VERSION 11
+#define ABI_VERSION 12
 
 static inline int win_bits(int j) { return j < SALT_W10 ? 10 : 9; }
 /* First table entry of window j (entries k·2^(offset)·G for k = 1..2^(w-1)). */
@@ -1931,6 +1931,63 @@ int salt_propagate_main(size_t n, const uint32_t *ids, const uint8_t *olds64,
     return rc;
 }
 
+/* start64 + Σ (map_to_scalar(new) − map_to_scalar(old))·G[id − 1] over n changed level-1 nodes
+ * (ascending ids, new commitments news64, old ones read from nodes012), §5.1 step 3. */
+static int level1_sum(const uint8_t *nodes012, const uint8_t *start64, size_t n, const uint32_t *ids,
+                      const uint8_t *news64, uint8_t *out64, int n_threads) {
+    if (n == 0) { /* start64 in canonical form */
+        ext p;
+        fq zs, scratch;
+        ext_load64(&p, start64);
+        ext_store_many(out64, &p, 1, &zs, &scratch);
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] < MAIN_START[1] || ids[i] >= MAIN_START[2] || (i && ids[i] <= ids[i - 1])) return SALT_EINDEX;
+    /* 64-byte aligned: GCC 12 vectorizes the copy below with aligned 64-byte stores into pts */
+    uint8_t *pts = aligned_alloc(64, 128 * n), *scal = malloc(64 * n), *deltas = malloc(32 * n), *idx = malloc(n);
+    int rc = SALT_ENOMEM;
+    if (pts && scal && deltas && idx) {
+        for (size_t i = 0; i < n; i++) {
+            memcpy(pts + 128 * i, nodes012 + 64 * (size_t)ids[i], 64);
+            memcpy(pts + 128 * i + 64, news64 + 64 * i, 64);
+            idx[i] = (uint8_t)(ids[i] - MAIN_START[1]);
+        }
+        rc = map_to_scalars_mt(pts, 2 * n, scal, n_threads);
+        for (size_t i = 0; !rc && i < n; i++) {
+            uint64_t o[4], nw[4], d[4];
+            memcpy(o, scal + 64 * i, 32);
+            memcpy(nw, scal + 64 * i + 32, 32);
+            fr_sub(d, nw, o);
+            memcpy(deltas + 32 * i, d, 32);
+        }
+        uint32_t count = (uint32_t)n;
+        if (!rc) rc = salt_commit_deltas(start64, 1, &count, idx, deltas, out64, n_threads);
+    }
+    free(pts);
+    free(scal);
+    free(deltas);
+    free(idx);
+    return rc;
+}
+
+static const uint8_t IDENTITY64[64] = {[32] = 1}; /* (0, 1) */
+
+int salt_root_from_level1(const uint8_t *nodes012, size_t n, const uint32_t *ids, const uint8_t *news64,
+                          size_t n_partials, const uint8_t *partials64, uint8_t *root_out64, int n_threads) {
+    int rc = level1_sum(nodes012, nodes012, n, ids, news64, root_out64, n_threads);
+    if (rc || n_partials == 0) return rc;
+    ext acc, q;
+    ext_load64(&acc, root_out64);
+    for (size_t i = 0; i < n_partials; i++) {
+        ext_load64(&q, partials64 + 64 * i);
+        ext_add(&acc, &acc, &q);
+    }
+    fq zs, scratch;
+    ext_store_many(root_out64, &acc, 1, &zs, &scratch);
+    return 0;
+}
+
 /* ---------------------------------------------------------------- leaves → level 1 on a background thread */
 /* Jobs go to a FIFO served by one background thread (the caller's thread keeps its core for Python);
  * salt_leaves_wait runs a job that has not started yet itself instead of blocking, so queued work
@@ -1941,6 +1998,10 @@ typedef struct leaves_job {
     const uint32_t *ids, *counts, *lens;
     const uint8_t *olds64, *slots, *values, *anc_olds64;
     uint8_t *news64, *anc_news64;
+    const uint8_t *nodes012;  /* salt_leaves_start_flat: levels 0-2, the ancestors' olds come from here */
+    uint32_t *anc_ids;        /* ... and the changed ancestors' ids go here, their count to *n_changed, */
+    size_t *n_changed;
+    uint8_t *partial64;       /* ... and the sum of their level-1 deltas to the root here */
     uint64_t ecmuls;
     int n_threads, rc, state; /* state: 0 queued, 1 running, 2 done */
     struct leaves_job *next;
@@ -1963,9 +2024,48 @@ static void lq_child(void) { /* the condition may count the parent's waiting thr
 static pthread_once_t g_lq_once = PTHREAD_ONCE_INIT;
 static void lq_init(void) { pthread_atfork(lq_prepare, lq_parent, lq_child); }
 
+/* The flat job's ancestors (level-2 parents of the ascending level-3 ids, then their level-1 parents)
+ * with their old commitments read from nodes012, levels 3 -> 1, then only the changed ones kept. */
+static int leaves_flat_task(leaves_job *j) {
+    size_t n = j->n, m = 0;
+    const uint32_t *ids = j->ids;
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] < MAIN_START[3] || ids[i] >= MAIN_START[4] || (i && ids[i] <= ids[i - 1])) return SALT_EINDEX;
+    uint32_t *anc = j->anc_ids;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t p = ((ids[i] - MAIN_START[3]) >> 8) + MAIN_START[2];
+        if (!m || anc[m - 1] != p) anc[m++] = p;
+    }
+    size_t m2 = m;
+    for (size_t k = 0; k < m2; k++) {
+        uint32_t p = ((anc[k] - MAIN_START[2]) >> 8) + MAIN_START[1];
+        if (m == m2 || anc[m - 1] != p) anc[m++] = p;
+    }
+    uint8_t *olds = aligned_alloc(64, m ? 64 * m : 64); /* aligned as in salt_root_from_level1 */
+    if (!olds) return SALT_ENOMEM;
+    for (size_t k = 0; k < m; k++) memcpy(olds + 64 * k, j->nodes012 + 64 * (size_t)anc[k], 64);
+    int rc = salt_propagate_main(n, ids, j->olds64, j->news64, 1, m, olds, j->anc_news64, &j->ecmuls, j->n_threads);
+    size_t c = 0;
+    for (size_t k = 0; !rc && k < m; k++) {
+        if (memcmp(olds + 64 * k, j->anc_news64 + 64 * k, 64) == 0) continue;
+        anc[c] = anc[k];
+        if (c != k) memcpy(j->anc_news64 + 64 * c, j->anc_news64 + 64 * k, 64);
+        c++;
+    }
+    *j->n_changed = c;
+    free(olds);
+    size_t l1 = c;
+    while (l1 && anc[l1 - 1] < MAIN_START[2]) l1--; /* the changed level-1 nodes: anc[l1..c) */
+    if (!rc) rc = level1_sum(j->nodes012, IDENTITY64, c - l1, anc + l1, j->anc_news64 + 64 * l1, j->partial64, j->n_threads);
+    return rc;
+}
+
 static void leaves_task(leaves_job *j) {
     j->rc = salt_commit_slot_deltas(j->olds64, j->n, j->counts, j->slots, j->values, j->lens, j->news64, j->n_threads);
-    if (!j->rc)
+    if (j->rc) return;
+    if (j->nodes012)
+        j->rc = leaves_flat_task(j);
+    else
         j->rc = salt_propagate_main(j->n, j->ids, j->olds64, j->news64, 1, j->n_anc, j->anc_olds64, j->anc_news64,
                                     &j->ecmuls, j->n_threads);
 }
@@ -1990,6 +2090,8 @@ static void *lq_main(void *p) {
     return NULL;
 }
 
+static void *leaves_queue(leaves_job *j);
+
 void *salt_leaves_start(size_t n, const uint32_t *ids, const uint8_t *olds64, const uint32_t *counts,
                         const uint8_t *slots, const uint8_t *values, const uint32_t *lens, size_t n_anc,
                         const uint8_t *anc_olds64, uint8_t *news64, uint8_t *anc_news64, int n_threads) {
@@ -1998,6 +2100,23 @@ void *salt_leaves_start(size_t n, const uint32_t *ids, const uint8_t *olds64, co
     *j = (leaves_job){.n = n, .n_anc = n_anc, .ids = ids, .counts = counts, .lens = lens, .olds64 = olds64,
                       .slots = slots, .values = values, .anc_olds64 = anc_olds64, .news64 = news64,
                       .anc_news64 = anc_news64, .n_threads = n_threads};
+    return leaves_queue(j);
+}
+
+void *salt_leaves_start_flat(size_t n, const uint32_t *ids, const uint8_t *olds64, const uint32_t *counts,
+                             const uint8_t *slots, const uint8_t *values, const uint32_t *lens,
+                             const uint8_t *nodes012, uint8_t *news64, uint32_t *anc_ids, uint8_t *anc_news64,
+                             size_t *n_changed, uint8_t *partial64, int n_threads) {
+    leaves_job *j = calloc(1, sizeof(leaves_job));
+    if (!j) return NULL;
+    *j = (leaves_job){.n = n, .ids = ids, .counts = counts, .lens = lens, .olds64 = olds64, .slots = slots,
+                      .values = values, .news64 = news64, .anc_news64 = anc_news64, .nodes012 = nodes012,
+                      .anc_ids = anc_ids, .n_changed = n_changed, .partial64 = partial64, .n_threads = n_threads};
+    *n_changed = 0;
+    return leaves_queue(j);
+}
+
+static void *leaves_queue(leaves_job *j) {
     pthread_once(&g_lq_once, lq_init);
     pthread_mutex_lock(&g_lq_lock);
     if (!g_lq_started) {

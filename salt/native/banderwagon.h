@@ -25,6 +25,16 @@
  *   the caller keeps every buffer alive until salt_leaves_wait, which runs the job itself when it
  *   has not started yet (else waits for it), frees it and returns its status (*ecmuls: the
  *   propagation's). NULL when out of memory.
+ * salt_leaves_start_flat: salt_leaves_start with the ancestors found here: `nodes012` holds the
+ *   commitments of main-trie nodes 0..65792 (64 bytes each, by id); the ancestors are read from it
+ *   and, after the job, only those whose commitment changed are left (ascending level 2, then level 1):
+ *   ids in anc_ids, new commitments in anc_news64 (room for n + min(n, 256) of each), their count in
+ *   *n_changed; and in partial64 the sum of the changed level-1 nodes' terms of the root update,
+ *   Σ (map_to_scalar(new) − map_to_scalar(old))·G[id − 1] (the identity when none changed).
+ *   SALT_EINDEX when the ids are not ascending level-3 nodes.
+ * salt_root_from_level1: the new root commitment (§5.1 step 3) for n changed level-1 nodes (ascending
+ *   ids, new commitments news64; their old ones and the old root read from nodes012, as above) plus
+ *   n_partials such partial sums (partials64) of other level-1 nodes.
  * salt_shi_flat (shi.c, §2.3): the SHI ops of flat (capacity 256) buckets, ascending `buckets` with
  *   nonces; stored entries of bucket b are entry_off[b]..entry_off[b+1]-1 (slot byte, 94-byte raw
  *   SaltValue). The ops are n_ops indices op_idx into a batch of n_all ops (op i: bucket op_bucket[i],
@@ -90,7 +100,13 @@ int salt_propagate_main(size_t n, const uint32_t *ids, const uint8_t *olds64,
 void *salt_leaves_start(size_t n, const uint32_t *ids, const uint8_t *olds64, const uint32_t *counts,
                         const uint8_t *slots, const uint8_t *values, const uint32_t *lens, size_t n_anc,
                         const uint8_t *anc_olds64, uint8_t *news64, uint8_t *anc_news64, int n_threads);
+void *salt_leaves_start_flat(size_t n, const uint32_t *ids, const uint8_t *olds64, const uint32_t *counts,
+                             const uint8_t *slots, const uint8_t *values, const uint32_t *lens,
+                             const uint8_t *nodes012, uint8_t *news64, uint32_t *anc_ids, uint8_t *anc_news64,
+                             size_t *n_changed, uint8_t *partial64, int n_threads);
 int salt_leaves_wait(void *job, uint64_t *ecmuls);
+int salt_root_from_level1(const uint8_t *nodes012, size_t n, const uint32_t *ids, const uint8_t *news64,
+                          size_t n_partials, const uint8_t *partials64, uint8_t *root_out64, int n_threads);
 int salt_fr_quotient_sum(const uint8_t *agg32, const uint8_t *zs, size_t nz, const uint8_t *consts32,
                          uint8_t *out32);
 int salt_fr_combine(const uint8_t *vecs32, size_t n, const uint8_t *coefs32, uint8_t *out32);

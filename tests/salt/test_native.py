@@ -553,6 +553,64 @@ def test_leaves_to_level1_matches_reference(nb, points):
         wait()
 
 
+def test_leaves_to_level1_flat_and_root_match_reference(nb, points):
+    """Leaf commits + levels 3 → 1 with the ancestors read from a level 0–2 buffer, and the root
+    from the changed level-1 nodes, == the reference (§5.1); jobs in flight together; an unchanged
+    leaf leaves its ancestors out; bad ids raise."""
+    rng = random.Random(23)
+    nodes012 = bytearray(b"".join(points[rng.randrange(24)] for _ in range(65793)))
+    nodes012 = bytes(nodes012)
+    jobs = []
+    for n in (1, 7, 120, 300):
+        ids = sorted({65793 + rng.randrange(1 << 24) for _ in range(n)})
+        counts = [1] + [rng.randrange(1, 4) for _ in ids[1:]]
+        olds = [points[rng.randrange(24)] for _ in ids]
+        changes = [(_salt_value(rng), None if rng.random() < 0.3 else _salt_value(rng)) for _ in range(sum(counts))]
+        if n == 7:  # an unchanged leaf (its one change a no-op)
+            changes[0] = (changes[0][0], changes[0][0])
+        slots = bytes(rng.randrange(256) for _ in changes)
+        args = (ids, olds, counts, slots, changes, nodes012)
+        jobs.append((nb.leaves_to_level1_flat(*args, n != 300), PY.leaves_to_level1_flat(*args)))
+    for got, want in jobs:
+        g, w = got(), want()
+        assert g == w
+        news, anc, anc_news, partial, _ = g
+        level1 = [(a, c) for a, c in zip(anc, anc_news) if a < 257]
+        assert level1 and all(a >= 257 for a in anc[: len(anc) - len(level1)])
+        l1_ids, l1_news = [a for a, _ in level1], [c for _, c in level1]
+        root = nb.root_from_level1(nodes012, l1_ids, l1_news)
+        assert root == PY.root_from_level1(nodes012, l1_ids, l1_news)
+        # the job's partial sum gives the same root, alone or with other level-1 nodes beside it
+        assert nb.root_from_level1(nodes012, [], [], [partial]) == root
+        half = len(l1_ids) // 2
+        other = nb.leaves_to_level1_flat(ids[:0], [], [], b"", [], nodes012)()[3]  # no leaf: the identity
+        args = (nodes012, l1_ids[:half], l1_news[:half], [other, PY.root_from_level1(nodes012, [], [], [partial])])
+        split = (nodes012, l1_ids[half:], l1_news[half:])
+        assert nb.root_from_level1(*args) == PY.root_from_level1(*args)
+        assert nb.root_from_level1(*split, [nb.leaves_to_level1_flat(
+            ids[:1], olds[:1], counts[:1], slots[: counts[0]], changes[: counts[0]], nodes012)()[3]]) == \
+            PY.root_from_level1(*split, [PY.leaves_to_level1_flat(
+                ids[:1], olds[:1], counts[:1], slots[: counts[0]], changes[: counts[0]], nodes012)()[3]])
+    assert nb.root_from_level1(nodes012, [], []) == nodes012[:64]
+    # a leaf whose only change is a no-op: nothing above it changes
+    one = nb.leaves_to_level1_flat([65793 + 9], [points[0]], [1], b"\5", [(_salt_value(rng),) * 2], nodes012)()
+    assert one[:3] + one[4:] == ([points[0]], [], [], 0)
+    assert one[3] == PY.leaves_to_level1_flat([65793 + 9], [points[0]], [1], b"\5", [(None, None)], nodes012)()[3]
+    for bad in ([65793 + 5, 65793], [5], [65793 + (1 << 24)]):
+        wait = nb.leaves_to_level1_flat(bad, [points[0]] * len(bad), [1] * len(bad), bytes(len(bad)),
+                                        [(None, None)] * len(bad), nodes012)
+        with pytest.raises(ValueError):
+            wait()
+        with pytest.raises(ValueError):
+            PY.leaves_to_level1_flat(bad, [points[0]] * len(bad), [1] * len(bad), bytes(len(bad)),
+                                     [(None, None)] * len(bad), nodes012)
+    for bad_l1 in ([2, 1], [0], [257]):
+        with pytest.raises(ValueError):
+            nb.root_from_level1(nodes012, bad_l1, [points[1]] * len(bad_l1))
+        with pytest.raises(ValueError):
+            PY.root_from_level1(nodes012, bad_l1, [points[1]] * len(bad_l1))
+
+
 def test_prover_scalar_field_ops_match_reference(nb):
     from salt.ipa import _barycentric
 
