@@ -668,6 +668,16 @@ class NativeBackend:
             raise (ValueError if rc == _EINDEX else MemoryError)(f"salt_order_by_bucket failed: rc={rc}")
         return order, ordered
 
+    def id_bitmap(self, ids_be: bytes, first: int, count: int) -> bytes:
+        """Bit id − first (of byte (id − first) >> 3) set for each big-endian u64 in `ids_be` that lies
+        in first..first + count − 1 (`salt_id_bitmap`)."""
+        if len(ids_be) % 8:
+            raise ValueError("id_bitmap: ids must be 8 bytes each")
+        out = bytearray((count + 7) // 8)
+        ffi = self._ffi
+        self._lib.salt_id_bitmap(ffi.from_buffer(ids_be or b"\0"), len(ids_be) // 8, first, count, ffi.from_buffer(out))
+        return bytes(out)
+
     def blake3_many(self, inputs: Sequence[bytes]) -> list[bytes]:
         """BLAKE3 digests of inputs of at most 1024 bytes each."""
         n = len(inputs)

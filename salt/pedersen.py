@@ -13,6 +13,7 @@ import os
 from collections.abc import Callable, Sequence
 from functools import cache
 from operator import mul
+from struct import iter_unpack
 from typing import Protocol
 
 from salt import banderwagon as bw
@@ -133,6 +134,11 @@ class Backend(Protocol):
         """The root commitment (§5.1) after the level-1 nodes `ids` (ascending) change to `news` (their
         old commitments and the old root read from `nodes012`, as for `leaves_to_level1_flat`), plus the
         `partials` of other level-1 nodes (from `leaves_to_level1_flat`)."""
+        ...
+
+    def id_bitmap(self, ids_be: bytes, first: int, count: int) -> bytes:
+        """(count + 7) // 8 bytes with bit id − first (bit k of byte k >> 3) set for each big-endian
+        u64 id in `ids_be` that lies in first..first + count − 1."""
         ...
 
     def ahash_many(self, inputs: Sequence[bytes], nonce: int | None = None) -> list[int]:
@@ -280,6 +286,15 @@ class PythonBackend:
         scal = self.map_to_scalars([c for pair in zip(olds, news, strict=True) for c in pair])
         deltas = [(i - 1, (scal[2 * j + 1] - scal[2 * j]) % bw.R) for j, i in enumerate(ids)]
         return self.commit_deltas([start], [deltas])[0]
+
+    def id_bitmap(self, ids_be: bytes, first: int, count: int) -> bytes:
+        if len(ids_be) % 8:
+            raise ValueError("id_bitmap: ids must be 8 bytes each")
+        out = bytearray((count + 7) // 8)
+        for (i,) in iter_unpack(">Q", ids_be):
+            if 0 <= i - first < count:
+                out[(i - first) >> 3] |= 1 << ((i - first) & 7)
+        return bytes(out)
 
     def ahash_many(self, inputs: Sequence[bytes], nonce: int | None = None) -> list[int]:
         suffix = b"" if nonce is None else nonce.to_bytes(4, "little")

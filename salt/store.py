@@ -76,6 +76,7 @@ _DATA_LEAF0 = _BUCKET0 + NUM_META_BUCKETS  # level-3 node of the first data buck
 _SEGMENT0 = STARTING_NODE_ID[4]
 _DATA_LEAF_DEFAULT = default_commitment(_DATA_LEAF0)
 _NODE_DELTA_MAX = 4096  # changed nodes kept over a node cache's base before folding them in
+_OCCUPIED_MAX = 1 << 22  # stored nodes above which a node cache keeps no bucket occupancy bitmap
 
 
 class _NodeCache:
@@ -87,33 +88,40 @@ class _NodeCache:
     Identified by the state's root commitment: by the binding of the commitments, two states with
     the same root have the same nodes, so the root alone tells whether the cache is current."""
 
-    __slots__ = ("root", "base", "delta", "_flat", "_prev")
+    __slots__ = ("root", "base", "delta", "flat", "occupied")
 
     def __init__(
-        self, root: bytes, base: dict[int, bytes], delta: dict[int, bytes],
-        prev: tuple[_NodeCache, dict[int, bytes]] | None = None,
+        self, root: bytes, base: dict[int, bytes], delta: dict[int, bytes], flat: bytes, occupied: bytes | None
     ) -> None:
-        """`prev`: the predecessor state's cache (with its `flat` built) and the nodes changed since it."""
+        """`flat`: every level 0–2 commitment by node id, 64 bytes each (`trie.BelowRoot`'s `nodes012`);
+        `occupied`: bit b (of byte b >> 3) set iff data bucket b's level-3 commitment is stored, i.e.
+        not the empty bucket's (None: not kept)."""
         self.root = root
         self.base = base
         self.delta = delta
-        self._flat: bytes | None = None
-        self._prev = prev if prev is not None and prev[0]._flat is not None else None
+        self.flat = flat
+        self.occupied = occupied
 
-    def flat(self) -> bytes:
-        """All level 0–2 commitments by node id, 64 bytes each (`trie.BelowRoot`'s `nodes012`): built on
-        first use, from the predecessor's when it has one, and never changed after."""
-        f = self._flat
-        if f is None:
-            prev, self._prev = self._prev, None
-            if prev is not None:
-                f, changes = bytearray(prev[0]._flat), prev[1]  # type: ignore[arg-type]
-            else:
-                f, changes = bytearray(_default_flat()), {**self.base, **self.delta}
-            for n, c in changes.items():
-                f[64 * n : 64 * n + 64] = c
-            f = self._flat = bytes(f)
-        return f
+
+def _patched(buf: bytes, nodes: Mapping[int, bytes]) -> bytes:
+    """`buf` (64 bytes per node id) with `nodes` written in."""
+    out = bytearray(buf)
+    for n, c in nodes.items():
+        out[64 * n : 64 * n + 64] = c
+    return bytes(out)
+
+
+def _mark(occupied: bytes | None, buckets: Mapping[int, bool]) -> bytes | None:
+    """`occupied` with each bucket's bit set or cleared as `buckets` says."""
+    if occupied is None or not buckets:
+        return occupied
+    out = bytearray(occupied)
+    for b, used in buckets.items():
+        if used:
+            out[b >> 3] |= 1 << (b & 7)
+        else:
+            out[b >> 3] &= ~(1 << (b & 7)) & 0xFF
+    return bytes(out)
 
 
 @cache
@@ -182,37 +190,48 @@ class SaltStore:
         self.kv_db = env.open_db(b"salt_kv")
         self.nodes_db = env.open_db(b"salt_nodes")
         self._node_cache: _NodeCache | None = None
-        # (root before, root after, changed level 0–2 nodes) of the last overlay written
-        self._pending: tuple[bytes, bytes, dict[int, bytes]] | None = None
+        # (root before, root after, changed level 0–2 nodes, data buckets whose level-3 node was
+        # stored (True) or deleted (False)) of the last overlay written
+        self._pending: tuple[bytes, bytes, dict[int, bytes], dict[int, bool]] | None = None
 
-    def _node_cache_for(self, root: bytes, nodes_cursor: lmdb.Cursor) -> _NodeCache:
+    def _node_cache_for(self, root: bytes, txn: lmdb.Transaction, be: Backend) -> _NodeCache:
         """The level 0–2 node cache of the state with this root commitment: the current one, the
         current one updated by the last written overlay when that overlay led from it to `root`,
-        else one read in a single scan through `nodes_cursor` (a read of that state), which
-        replaces the current one."""
+        else one read in a single scan of `txn` (a read of that state), which replaces the current one."""
         c = self._node_cache
         if c is not None and c.root == root:
             return c
         p = self._pending
         if c is not None and p is not None and p[0] == c.root and p[1] == root:
             delta = {**c.delta, **p[2]}
+            flat, occupied = _patched(c.flat, p[2]), _mark(c.occupied, p[3])
             if len(delta) > _NODE_DELTA_MAX + len(c.base) // 4:
-                c = _NodeCache(root, {**c.base, **delta}, {}, (c, p[2]))
+                c = _NodeCache(root, {**c.base, **delta}, {}, flat, occupied)
             else:
-                c = _NodeCache(root, c.base, delta, (c, p[2]))
+                c = _NodeCache(root, c.base, delta, flat, occupied)
         else:
             nodes = {}
-            if nodes_cursor.first():
+            cur = txn.cursor(db=self.nodes_db)
+            if cur.first():
                 unpack = _U64BE.unpack
-                for k, v in nodes_cursor:
+                for k, v in cur:
                     n = unpack(k)[0]
                     if n >= _CACHED_NODES:
                         break
                     nodes[n] = v
-            c = _NodeCache(root, nodes, {})
-        c.flat()  # here, not in the first apply
+            c = _NodeCache(root, nodes, {}, _patched(_default_flat(), nodes), self._scan_occupied(txn, be))
         self._node_cache = c
         return c
+
+    def _scan_occupied(self, txn: lmdb.Transaction, be: Backend) -> bytes | None:
+        """`_NodeCache.occupied` from one key scan of the stored nodes from the first data bucket's level-3
+        node on; None when the nodes table holds over `_OCCUPIED_MAX` entries (most buckets would be
+        occupied anyway)."""
+        if txn.stat(self.nodes_db)["entries"] > _OCCUPIED_MAX:
+            return None
+        cur = txn.cursor(db=self.nodes_db)
+        ids = b"".join(cur.iternext(keys=True, values=False)) if cur.set_range(_U64BE.pack(_DATA_LEAF0)) else b""
+        return be.id_bitmap(ids, _BUCKET0, 1 << 24)
 
     @classmethod
     def open(cls, path: str | Path, map_size: int = 1 << 36) -> SaltStore:
@@ -333,9 +352,16 @@ class _OverlayReader:
         slots = bytearray()
         entries: list[bytes] = []
         leaf_olds: list[bytes] = []
+        cache = self.node_cache
+        occupied = None if cache is None or self.nodes else cache.occupied
         for b in buckets:
-            lo = b << BUCKET_SLOT_BITS
             n = len(entries)
+            if occupied is not None and not occupied[b >> 3] >> (b & 7) & 1:
+                # no stored level-3 node: the empty bucket's commitment, so no slots (by its binding)
+                leaf_olds.append(_DATA_LEAF_DEFAULT)
+                entry_off.append(n)
+                continue
+            lo = b << BUCKET_SLOT_BITS
             if set_range(pack(lo)):
                 end, flat_end = pack(lo + (1 << BUCKET_SLOT_BITS)), pack(lo + MIN_BUCKET_SIZE)
                 k = key()
@@ -398,7 +424,7 @@ class _OverlayReader:
         """Committed levels 0–2 by node id (`_NodeCache.flat`) while this reader's trie holds no
         changes of its own (else None)."""
         cache = self.node_cache
-        return None if self.nodes or cache is None else cache.flat()
+        return None if self.nodes or cache is None else cache.flat
 
     def node_many(self, ids: list[int]) -> list[bytes]:
         """`node` of each id (one pass over the level 0–2 cache when all are there)."""
@@ -530,7 +556,7 @@ class StateOverlay:
         self._reader = _OverlayReader(self._txn, store.kv_db, store.nodes_db)
         raw = self._reader.node_get(_U64BE.pack(0))
         self._base_root = default_commitment(0) if raw is None else raw
-        self._reader.node_cache = store._node_cache_for(self._base_root, self._txn.cursor(db=store.nodes_db))
+        self._reader.node_cache = store._node_cache_for(self._base_root, self._txn, self.be)
         self._shi = ShiState(self._reader, be=self.be)
         self._updates = StateUpdates()
         # The last apply's updates of its Python-path groups and its C-path groups' compact results,
@@ -739,7 +765,8 @@ class StateOverlay:
                 put_n.put(k, c)
         nodes = self._reader.nodes
         self.store._pending = (
-            self._base_root, nodes.get(0, self._base_root), {n: c for n, c in nodes.items() if n < _CACHED_NODES})
+            self._base_root, nodes.get(0, self._base_root), {n: c for n, c in nodes.items() if n < _CACHED_NODES},
+            {n - _BUCKET0: c != _DATA_LEAF_DEFAULT for n, c in nodes.items() if _DATA_LEAF0 <= n < _SEGMENT0})
 
     def witness(self, plain_keys: Iterable[bytes]) -> SaltWitness:
         """SALT witness (§6.1–6.2, §6.5) of the committed state under this overlay (changes applied here

@@ -49,6 +49,8 @@
  *   grouped by `buckets`).
  * salt_order_by_bucket (shi.c): the indices of n bucket ids (each < 2^24) in stable bucket order, and
  *   the buckets in that order (SALT_EINDEX when a bucket is 2^24 or more).
+ * salt_id_bitmap (shi.c): for each of n big-endian u64 ids (8 bytes each) in first..first+count-1,
+ *   sets bit id − first (bit k of byte k >> 3) of `bitmap` (zeroed by the caller, (count + 7) / 8 bytes).
  * salt_fr_quotient_sum (prover, §6.5): g = Σ_z (f_z(X) − f_z(z)) / (X − z) in evaluation form on
  *   the domain 0..255 for nz vectors f_z (256 scalars each) at points zs; consts32 holds 3×256
  *   scalars: 1/d for d = 0..255 (entry 0 unused), A'(j), 1/A'(j). salt_fr_combine: Σ_i c_i·v_i of
@@ -123,6 +125,7 @@ int salt_shi_flat(size_t n_buckets, const uint64_t *buckets, const uint32_t *non
                   uint32_t *out_count, int32_t *out_used_delta, uint64_t *out_key, int32_t *out_old,
                   int32_t *out_new, uint8_t *out_data, uint32_t *out_lens, size_t *out_n);
 int salt_order_by_bucket(const uint64_t *buckets, size_t n, uint32_t *order, uint64_t *sorted);
+void salt_id_bitmap(const uint8_t *ids_be, size_t n, uint64_t first, uint64_t count, uint8_t *bitmap);
 int salt_fr_verify_sums(size_t nq, const uint32_t *node, const uint8_t *z, const uint8_t *ys32, size_t n_points,
                         const uint8_t *r32, const uint8_t *t32, uint8_t *node_out32, uint8_t *g2t_out32);
 int salt_fr_verify_final(const uint8_t *t32, const uint8_t *xs32, const uint8_t *a32, const uint8_t *inv_aprime32,

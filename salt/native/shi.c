@@ -234,3 +234,11 @@ int salt_order_by_bucket(const uint64_t *buckets, size_t n, uint32_t *order, uin
     free(tmp);
     return 0;
 }
+
+void salt_id_bitmap(const uint8_t *ids_be, size_t n, uint64_t first, uint64_t count, uint8_t *bitmap) {
+    for (size_t i = 0; i < n; i++) {
+        uint64_t id = 0;
+        for (int k = 0; k < 8; k++) id = id << 8 | ids_be[8 * i + k];
+        if (id >= first && id - first < count) bitmap[(id - first) >> 3] |= (uint8_t)(1u << ((id - first) & 7));
+    }
+}

@@ -611,6 +611,20 @@ def test_leaves_to_level1_flat_and_root_match_reference(nb, points):
             PY.root_from_level1(nodes012, bad_l1, [points[1]] * len(bad_l1))
 
 
+def test_id_bitmap_matches_reference(nb):
+    """Bits of the ids in range set (ends included, others ignored), as the reference sets them."""
+    rng = random.Random(5)
+    ids = [1000, 1000 + 4095, 999, 1000 + 4096, 0, (1 << 64) - 1] + [1000 + rng.randrange(4096) for _ in range(300)]
+    packed = b"".join(i.to_bytes(8, "big") for i in ids)
+    got = nb.id_bitmap(packed, 1000, 4096)
+    assert got == PY.id_bitmap(packed, 1000, 4096)
+    assert len(got) == 512 and got[0] & 1 and got[511] >> 7
+    assert sum(bin(x).count("1") for x in got) == len({i for i in ids if 1000 <= i < 5096})
+    assert nb.id_bitmap(b"", 0, 9) == bytes(2)
+    with pytest.raises(ValueError):
+        nb.id_bitmap(b"\0" * 7, 0, 8)
+
+
 def test_prover_scalar_field_ops_match_reference(nb):
     from salt.ipa import _barycentric
 

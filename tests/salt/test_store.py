@@ -219,14 +219,16 @@ def test_store_witness_of_expanded_bucket(tmp_path: Path) -> None:
     assert WitnessState(w).apply(touched)[0] == ov.apply(touched)
 
 
-@pytest.mark.parametrize("delta_max", [4096, 0])
+@pytest.mark.parametrize(("delta_max", "occupied_max"), [(4096, 1 << 22), (0, 1 << 22), (4096, -1)])
 def test_node_cache_follows_commits_and_aborted_writes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, delta_max: int
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, delta_max: int, occupied_max: int
 ) -> None:
-    """Main-trie levels 0–2 are cached across overlays (keyed by the root): roots match a store that
-    starts every block with an empty cache, through commits (changes layered or folded in), an aborted
-    commit followed by another writer's commit, discards, and overlays of an older snapshot."""
+    """Main-trie levels 0–2 and the bucket occupancy are cached across overlays (keyed by the root):
+    roots match a store that starts every block with an empty cache, through commits (changes layered
+    or folded in), an aborted commit followed by another writer's commit, discards, and overlays of an
+    older snapshot; with and without the occupancy bitmap."""
     monkeypatch.setattr(store_module, "_NODE_DELTA_MAX", delta_max)
+    monkeypatch.setattr(store_module, "_OCCUPIED_MAX", occupied_max)
     rng = random.Random(11)
     store = SaltStore.open(tmp_path / "cached")
     plain = SaltStore.open(tmp_path / "plain")
@@ -273,6 +275,13 @@ def test_node_cache_follows_commits_and_aborted_writes(
             reference._reader.node_cache = None
         ov.commit()
         assert store.root() == root == plain.root()
+        after = store.overlay()  # the cache updated from the commit == one read from the new state
+        cache = store._node_cache
+        assert cache is not None and (cache.occupied is None) == (occupied_max < 0)
+        assert cache.occupied == store._scan_occupied(after._txn, after.be)
+        assert occupied_max < 0 or any(cache.occupied)  # type: ignore[arg-type]
+        assert cache.flat == store_module._patched(store_module._default_flat(), {**cache.base, **cache.delta})
+        after.discard()
     assert old_snapshot is not None and reference is not None
     items = block()
     assert old_snapshot.apply(items) == reference.apply(items)
