@@ -126,19 +126,8 @@ class PyEvmHost:
         """Serve a native-host request (environment value, storage slot load)."""
         comp = self.computation
         if op == loader.HOST_SLOAD:
-            raw = ffi.buffer(frame.io, 64)[:]
-            key, gas = int.from_bytes(raw[:32], "little"), int.from_bytes(raw[32:40], "little")
-            state, addr = comp.state, comp.msg.storage_address
-            warm = state.is_storage_warm(addr, key)
-            cold = not warm or self.sload_always_cold
-            if gas < (COLD_SLOAD_COST if cold else WARM_STORAGE_READ_COST):  # charged before the read
-                frame.io[2][0] = 4
-                return 0
-            current = state.get_storage(addr, key)
-            original = state.get_storage(addr, key, from_journal=False)
-            ffi.memmove(frame.io, current.to_bytes(32, "little") + original.to_bytes(32, "little"), 64)
-            frame.io[2][0] = int(warm) | self.slot_flags
-            return 0
+            raw = ffi.buffer(frame.io, 40)[:]
+            return self.load_slot(frame, int.from_bytes(raw[:32], "little"), int.from_bytes(raw[32:], "little"))
         meter = comp._gas_meter  # type: ignore[attr-defined]
         saved = meter.gas_remaining
         meter.gas_remaining = _SCRATCH_GAS
@@ -148,6 +137,25 @@ class PyEvmHost:
             meter.gas_remaining = saved
         ffi.memmove(frame.io[0], comp._stack.pop1_int().to_bytes(32, "little"), 32)  # type: ignore[attr-defined]
         return 0
+
+    def load_slot(self, frame: Any, key: int, gas: int) -> int:
+        """Answer HOST_SLOAD for slot `key` of an instruction that can pay `gas` (runtime.h)."""
+        comp = self.computation
+        state, addr = comp.state, comp.msg.storage_address
+        warm = state.is_storage_warm(addr, key)
+        cold = not warm or self.sload_always_cold
+        if gas < (COLD_SLOAD_COST if cold else WARM_STORAGE_READ_COST):  # charged before the read
+            frame.io[2][0] = 4
+            return 0
+        current, original = self.slot_values(state, addr, key)
+        ffi.memmove(frame.io, current.to_bytes(32, "little") + original.to_bytes(32, "little"), 64)
+        frame.io[2][0] = int(warm) | self.slot_flags
+        return 0
+
+    @staticmethod
+    def slot_values(state: StateAPI, address: bytes, key: int) -> tuple[int, int]:
+        """A slot's current value and its value at the start of the transaction."""
+        return state.get_storage(address, key), state.get_storage(address, key, from_journal=False)  # type: ignore[arg-type]
 
     def __call__(self, frame: Any, op: int, pc: int) -> int:
         if op >= loader.HOST_ENV:

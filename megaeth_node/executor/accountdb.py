@@ -94,6 +94,14 @@ class OverlayAccountDB(AccountDatabaseAPI):
             return store.get(slot, 0 if wiped else self._base_slot(address, slot))
         return self._slot(address, slot)
 
+    def current_and_original(self, address: bytes, slot: int) -> tuple[int, int]:
+        """`get_storage` from the journal and from the start of the tx, in one call (a native slot load)."""
+        current = self._slot(address, slot)
+        original = self._originals.get((address, slot), _ABSENT)
+        if original is _ABSENT:
+            return current, self.get_storage(address, slot, False) if address in self._tx_wipes else current  # type: ignore[arg-type]
+        return current, original
+
     def set_storage(self, address: Address, slot: int, value: int) -> None:
         validate_uint256(value, title="Storage Value")
         validate_uint256(slot, title="Storage Slot")

@@ -24,11 +24,12 @@ from typing import Any, TypeVar
 
 from aot import loader
 from aot.host import PyEvmHost, execute
-from aot.loader import Contract, ffi
+from aot.loader import Contract
+from aot.opcodes import CALLS, SSTORE
 from gas.limits import slot_writes
 from gas.opcodes import sload_is_cold
 
-from megaeth_node.executor.rex import RexMeters, delegate_account, settle
+from megaeth_node.executor.rex import LOG0, RexMeters, delegate_account, settle
 from megaeth_node.executor.state import MissingStateKey
 
 T = TypeVar("T")
@@ -39,6 +40,7 @@ class NativeAbort(Exception):  # noqa: N818 - not an error of the transaction: a
 
 
 _NORMAL_EXIT = (loader.STOP, loader.RETURN, loader.REVERT)
+_USAGE_OPS = CALLS | {SSTORE, *range(LOG0, LOG0 + 5)}  # host opcodes that record usage (spec/mega-evm.md §4.3)
 
 
 class RexHost(PyEvmHost):
@@ -68,12 +70,18 @@ class RexHost(PyEvmHost):
             self.rex.meter.record(slot_writes(n))
             frame.kv_writes = 0
 
+    def load_slot(self, frame: Any, key: int, gas: int) -> int:
+        if self._crossed(gas):  # the interpreter would have halted before this SLOAD: nothing may be read for it
+            self.error = NativeAbort("compute limit crossed inside a native run")
+            return loader.HOST_ERROR
+        return super().load_slot(frame, key, gas)
+
+    @staticmethod
+    def slot_values(state: Any, address: bytes, key: int) -> tuple[int, int]:
+        return state._account_db.current_and_original(address, key)  # type: ignore[no-any-return]
+
     def __call__(self, frame: Any, op: int, pc: int) -> int:
         if op >= loader.HOST_ENV:
-            if op == loader.HOST_SLOAD and self._crossed(int.from_bytes(ffi.buffer(frame.io[1], 8), "little")):
-                # the interpreter would have halted before this SLOAD: nothing may be read for it
-                self.error = NativeAbort("compute limit crossed inside a native run")
-                return loader.HOST_ERROR
             return super().__call__(frame, op, pc)
         rex, comp = self.rex, self.computation
         self._take_writes(frame)
@@ -92,7 +100,8 @@ class RexHost(PyEvmHost):
                 self.error = e
                 status = loader.HOST_ERROR
         self.window = int(frame.gas)
-        frame.kv_room = rex.slot_write_room()
+        if op in _USAGE_OPS:  # the others leave the meter as it was
+            frame.kv_room = rex.slot_write_room()
         return status
 
     def _crossed(self, gas: int) -> bool:

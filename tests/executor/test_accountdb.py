@@ -46,6 +46,25 @@ def test_original_value_is_the_value_at_transaction_start() -> None:
     assert db.get_storage(A, 1, from_journal=False) == 8 and db.get_storage(A, 1) == 9
 
 
+def test_current_and_original_is_get_storage_twice() -> None:
+    """Through writes, a tx boundary, a wipe and a write after it, on written and untouched slots."""
+    db = _db()
+
+    def same() -> None:
+        for address, slot in ((A, 1), (A, 2), (B, 2), (B, 3)):
+            assert db.current_and_original(address, slot) == (db.get_storage(address, slot),
+                                                              db.get_storage(address, slot, from_journal=False))
+    same()
+    db.set_storage(A, 1, 8)
+    same()
+    db.lock_changes()
+    db.set_storage(A, 1, 9)
+    db.delete_account(B)
+    same()
+    db.set_storage(B, 3, 4)
+    same()
+
+
 def test_delete_wipes_storage_and_revert_brings_it_back() -> None:
     db = _db()
     cp = db.record()
