@@ -42,7 +42,7 @@ __all__ = ["NativeBackend", "NativeBuildError", "PackedOps", "build", "library",
 SOURCE_DIR = Path(__file__).resolve().with_name("native")
 SOURCES = ("banderwagon.c", "hashes.c", "shi.c")
 HEADERS = ("banderwagon.h", "salt_internal.h")
-ABI_VERSION = 12
+ABI_VERSION = 13
 COMMON_FLAGS = ("-O3", "-fPIC", "-shared", "-std=gnu11", "-fno-strict-aliasing")
 NATIVE_FLAGS = ("-march=native", "-mtune=native")
 LINK_FLAGS = ("-lpthread",)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import compress
+from operator import ne
 from typing import Protocol
 
 from salt.banderwagon import R
@@ -190,7 +192,8 @@ class BelowRoot:
             self._read_ancestors(reader)
         self.changed = changed
         self.ecmuls = ecmuls
-        self.level3: list[tuple[int, bytes, bytes]] = []
+        self.level3: list[tuple[int, bytes, bytes]] = []  # (id, old, new) of the leaves updated here
+        self.leaf_news: list[bytes] | None = None  # or the leaves' new commitments from a job
         self.anc_news: list[bytes] = []
         self._wait: Callable[[], tuple[list[bytes], list[bytes], int]] | None = None
 
@@ -231,10 +234,12 @@ class BelowRoot:
         if wait is not None:
             if self.nodes012 is not None:  # only the changed ancestors come back, and their root part
                 news, self.anc, self.anc_news, self.root_partial, ec = wait()
-                self.n_level1 = sum(1 for a in self.anc if a < _S[2])
+                self.n_level1 = sum(map(_S[2].__gt__, self.anc))
             else:
                 news, self.anc_news, ec = wait()
-            self.level3 = list(zip(self.leaf_ids, self.leaf_olds, news, strict=True))
+            if len(news) != len(self.leaf_ids):
+                raise ValueError("leaves_to_level1: one new commitment per leaf expected")
+            self.leaf_news = news
             self.ecmuls += ec
 
     def level1(self) -> list[tuple[int, bytes, bytes]]:
@@ -242,6 +247,9 @@ class BelowRoot:
         none after a `nodes012` job (its `root_partial` accounts for them)."""
         self.wait()
         changed = self.changed
+        if self.leaf_news is not None:  # the leaves of a `leaves_to_level1` job
+            news = self.leaf_news
+            changed.update(compress(zip(self.leaf_ids, news), map(ne, self.leaf_olds, news)))
         for i, o, nw in self.level3:
             if o != nw:
                 changed[i] = nw

@@ -29,7 +29,7 @@
 #endif
 #define NWIN (SALT_W10 + (254 - 10 * SALT_W10 + 8) / 9)
 #define PER_BASE ((size_t)SALT_W10 * 512 + (size_t)(NWIN - SALT_W10) * 256) /* table entries per base */
-#define ABI_VERSION 12
+#define ABI_VERSION 13
 
 static inline int win_bits(int j) { return j < SALT_W10 ? 10 : 9; }
 /* First table entry of window j (entries k·2^(offset)·G for k = 1..2^(w-1)). */
