@@ -242,11 +242,12 @@ class BelowRoot:
             self.leaf_news = news
             self.ecmuls += ec
 
-    def level1(self) -> list[tuple[int, bytes, bytes]]:
-        """Record the changed nodes in `changed`; return the changed level-1 nodes (id, old, new), but
-        none after a `nodes012` job (its `root_partial` accounts for them)."""
+    def level1(self, changed: dict[int, bytes]) -> list[tuple[int, bytes, bytes]]:
+        """Record the changed nodes (`self.changed` and those of levels 3 → 1) in `changed`; return the
+        changed level-1 nodes (id, old, new), but none after a `nodes012` job (its `root_partial`
+        accounts for them)."""
         self.wait()
-        changed = self.changed
+        changed.update(self.changed)
         if self.leaf_news is not None:  # the leaves of a `leaves_to_level1` job
             news = self.leaf_news
             changed.update(compress(zip(self.leaf_ids, news), map(ne, self.leaf_olds, news)))
@@ -339,8 +340,7 @@ def finish_root(reader: NodeReader, parts: Sequence[BelowRoot], be: Backend) -> 
     partials: list[bytes] = []
     ecmuls = 0
     for part in parts:
-        level1 += part.level1()
-        changed.update(part.changed)
+        level1 += part.level1(changed)
         ecmuls += part.ecmuls
         if part.n_level1:
             partials.append(part.root_partial)  # type: ignore[arg-type]
