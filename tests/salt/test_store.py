@@ -326,3 +326,25 @@ def test_apply_pauses_cyclic_gc_and_restores_it(tmp_path: Path) -> None:
     assert gc.isenabled()
     ov.discard()
     store.close()
+
+
+def test_python_and_c_backends_agree_through_commits(tmp_path: Path) -> None:
+    """Blocks applied and committed with the pure-Python backend (Python SHI, reference level 0–2 jobs)
+    and with the C one (C SHI, C jobs reading the node cache's level 0–2 buffer and occupancy): same
+    roots, changed nodes and EC multiplication counts, block after block."""
+    native = pytest.importorskip("salt.native")
+    from salt.pedersen import PythonBackend
+
+    rng = random.Random(3)
+    py_store, c_store = SaltStore.open(tmp_path / "py"), SaltStore.open(tmp_path / "c")
+    keys = [rng.randbytes(52) for _ in range(120)]
+    for _ in range(3):
+        items = {k: (None if rng.random() < 0.2 else rng.randbytes(32)) for k in rng.sample(keys, 40)}
+        py_ov, c_ov = py_store.overlay(PythonBackend()), c_store.overlay(native.NativeBackend())
+        assert py_ov.apply(items) == c_ov.apply(items)
+        assert py_ov.last is not None and c_ov.last is not None
+        assert (py_ov.last.nodes, py_ov.last.ecmuls) == (c_ov.last.nodes, c_ov.last.ecmuls)
+        py_ov.commit()
+        c_ov.commit()
+    py_store.close()
+    c_store.close()
