@@ -282,11 +282,15 @@ class PackedOps:
             raise ValueError("pack_ops: keys, values and buckets do not match")
         self.keys, self.values = keys, values
         self.buckets = array("Q", buckets)
-        vals = [b"" if v is None else v for v in values]
-        self.data = b"".join(chain.from_iterable(zip(keys, vals))) or b"\0"
+        deletes = None in values
+        vals = [b"" if v is None else v for v in values] if deletes else values
+        self.data = b"".join(chain.from_iterable(zip(keys, vals))) or b"\0"  # type: ignore[arg-type]
         self.lens = lens = array("I", bytes(8 * n))
         lens[0::2] = array("I", map(len, keys))
-        lens[1::2] = array("I", [_EMPTY_LEN if v is None else len(v) for v in values])
+        if deletes:
+            lens[1::2] = array("I", [_EMPTY_LEN if v is None else len(v) for v in values])
+        else:
+            lens[1::2] = array("I", map(len, vals))
         self.sizes = sizes = array("I", map(add, map(len, keys), map(len, vals)))
         starts = array("I", accumulate(sizes, initial=0))
         starts.pop()  # the total: each op keeps only its start
@@ -543,7 +547,8 @@ class NativeBackend:
             rc = lib.salt_leaves_wait(job, ec)
             bufs = ()  # kept alive until the C thread is done
             if rc != 0:
-                raise (ValueError if rc == _EINDEX else MemoryError)(f"salt_leaves_start_flat failed: rc={rc}")
+                err = ValueError if rc == _EINDEX else MemoryError
+                raise err(f"salt_leaves_start_flat failed: rc={rc}")
             m = int(n_changed[0])
             anc_news_m = _split(bytes(anc_news[: 64 * m]), 64)
             return _split(bytes(news), 64), anc_ids[:m].tolist(), anc_news_m, bytes(partial), int(ec[0])
@@ -554,7 +559,8 @@ class NativeBackend:
         self, nodes012: bytes, ids: Sequence[int], news: Sequence[bytes], partials: Sequence[bytes] = ()
     ) -> bytes:
         """The root commitment after the level-1 nodes `ids` (ascending) change to `news`, their old
-        commitments and the old root read from `nodes012`, plus `partials` (`salt_root_from_level1`, §5.1)."""
+        commitments and the old root read from `nodes012`, plus `partials` (`salt_root_from_level1`,
+        §5.1)."""
         n = len(ids)
         if len(news) != n or len(nodes012) != 64 * _NODES012:
             raise ValueError("root_from_level1: ids, news and nodes012 do not match")
@@ -675,7 +681,8 @@ class NativeBackend:
             raise ValueError("id_bitmap: ids must be 8 bytes each")
         out = bytearray((count + 7) // 8)
         ffi = self._ffi
-        self._lib.salt_id_bitmap(ffi.from_buffer(ids_be or b"\0"), len(ids_be) // 8, first, count, ffi.from_buffer(out))
+        ids = ffi.from_buffer(ids_be or b"\0")
+        self._lib.salt_id_bitmap(ids, len(ids_be) // 8, first, count, ffi.from_buffer(out))
         return bytes(out)
 
     def blake3_many(self, inputs: Sequence[bytes]) -> list[bytes]:

@@ -279,7 +279,8 @@ class PythonBackend:
         return bw.to_bytes64(root)
 
     def _level1_sum(self, nodes012: bytes, start: bytes, ids: Sequence[int], news: Sequence[bytes]) -> bytes:
-        """start + Σ (s(new) − s(old))·G[id − 1] over level-1 nodes `ids` (ascending), olds from `nodes012`."""
+        """start + Σ (s(new) − s(old))·G[id − 1] over the level-1 nodes `ids` (ascending), their old
+        commitments read from `nodes012`."""
         if any(not 1 <= i < STARTING_NODE_ID[2] for i in ids) or any(a >= b for a, b in zip(ids, ids[1:])):
             raise ValueError("root_from_level1: ids are not ascending level-1 nodes")
         olds = [nodes012[64 * i : 64 * i + 64] for i in ids]

@@ -91,7 +91,12 @@ class _NodeCache:
     __slots__ = ("root", "base", "delta", "flat", "occupied")
 
     def __init__(
-        self, root: bytes, base: dict[int, bytes], delta: dict[int, bytes], flat: bytes, occupied: bytes | None
+        self,
+        root: bytes,
+        base: dict[int, bytes],
+        delta: dict[int, bytes],
+        flat: bytes,
+        occupied: bytes | None,
     ) -> None:
         """`flat`: every level 0–2 commitment by node id, 64 bytes each (`trie.BelowRoot`'s `nodes012`);
         `occupied`: bit b (of byte b >> 3) set iff data bucket b's level-3 commitment is stored, i.e.
@@ -230,7 +235,9 @@ class SaltStore:
         if txn.stat(self.nodes_db)["entries"] > _OCCUPIED_MAX:
             return None
         cur = txn.cursor(db=self.nodes_db)
-        ids = b"".join(cur.iternext(keys=True, values=False)) if cur.set_range(_U64BE.pack(_DATA_LEAF0)) else b""
+        ids = b""
+        if cur.set_range(_U64BE.pack(_DATA_LEAF0)):
+            ids = b"".join(cur.iternext(keys=True, values=False))
         return be.id_bitmap(ids, _BUCKET0, 1 << 24)
 
     @classmethod
@@ -773,8 +780,11 @@ class StateOverlay:
                 put_n.put(k, c)
         nodes = self._reader.nodes
         self.store._pending = (
-            self._base_root, nodes.get(0, self._base_root), {n: c for n, c in nodes.items() if n < _CACHED_NODES},
-            {n - _BUCKET0: c != _DATA_LEAF_DEFAULT for n, c in nodes.items() if _DATA_LEAF0 <= n < _SEGMENT0})
+            self._base_root,
+            nodes.get(0, self._base_root),
+            {n: c for n, c in nodes.items() if n < _CACHED_NODES},
+            {n - _BUCKET0: c != _DATA_LEAF_DEFAULT for n, c in nodes.items() if _DATA_LEAF0 <= n < _SEGMENT0},
+        )
 
     def witness(self, plain_keys: Iterable[bytes]) -> SaltWitness:
         """SALT witness (§6.1–6.2, §6.5) of the committed state under this overlay (changes applied here

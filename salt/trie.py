@@ -210,8 +210,8 @@ class BelowRoot:
         if not self.leaf_ids and not self.main3:
             return
         if self.nodes012 is not None:
-            self._wait = be.leaves_to_level1_flat(
-                self.leaf_ids, self.leaf_olds, self.counts, self.slots, self.changes, self.nodes012, background)
+            leaves = (self.leaf_ids, self.leaf_olds, self.counts, self.slots, self.changes)
+            self._wait = be.leaves_to_level1_flat(*leaves, self.nodes012, background)
             if not background:
                 self.wait()
             return

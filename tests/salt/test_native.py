@@ -565,7 +565,8 @@ def test_leaves_to_level1_flat_and_root_match_reference(nb, points):
         ids = sorted({65793 + rng.randrange(1 << 24) for _ in range(n)})
         counts = [1] + [rng.randrange(1, 4) for _ in ids[1:]]
         olds = [points[rng.randrange(24)] for _ in ids]
-        changes = [(_salt_value(rng), None if rng.random() < 0.3 else _salt_value(rng)) for _ in range(sum(counts))]
+        changes = [(_salt_value(rng), None if rng.random() < 0.3 else _salt_value(rng))
+                   for _ in range(sum(counts))]
         if n == 7:  # an unchanged leaf (its one change a no-op)
             changes[0] = (changes[0][0], changes[0][0])
         slots = bytes(rng.randrange(256) for _ in changes)
@@ -580,22 +581,22 @@ def test_leaves_to_level1_flat_and_root_match_reference(nb, points):
         l1_ids, l1_news = [a for a, _ in level1], [c for _, c in level1]
         root = nb.root_from_level1(nodes012, l1_ids, l1_news)
         assert root == PY.root_from_level1(nodes012, l1_ids, l1_news)
-        # the job's partial sum gives the same root, alone or with other level-1 nodes beside it
+        # the job's partial sum gives the same root, alone or as the sum over two halves of the nodes
         assert nb.root_from_level1(nodes012, [], [], [partial]) == root
+        from_identity = bytes(32) + (1).to_bytes(32, "little") + nodes012[64:]  # old root: the identity
         half = len(l1_ids) // 2
-        other = nb.leaves_to_level1_flat(ids[:0], [], [], b"", [], nodes012)()[3]  # no leaf: the identity
-        args = (nodes012, l1_ids[:half], l1_news[:half], [other, PY.root_from_level1(nodes012, [], [], [partial])])
-        split = (nodes012, l1_ids[half:], l1_news[half:])
-        assert nb.root_from_level1(*args) == PY.root_from_level1(*args)
-        assert nb.root_from_level1(*split, [nb.leaves_to_level1_flat(
-            ids[:1], olds[:1], counts[:1], slots[: counts[0]], changes[: counts[0]], nodes012)()[3]]) == \
-            PY.root_from_level1(*split, [PY.leaves_to_level1_flat(
-                ids[:1], olds[:1], counts[:1], slots[: counts[0]], changes[: counts[0]], nodes012)()[3]])
+        halves = [nb.root_from_level1(from_identity, l1_ids[:half], l1_news[:half]),
+                  nb.root_from_level1(from_identity, l1_ids[half:], l1_news[half:])]
+        assert halves[0] == PY.root_from_level1(from_identity, l1_ids[:half], l1_news[:half])
+        for be in (nb, PY):
+            assert be.root_from_level1(nodes012, l1_ids[half:], l1_news[half:], halves[:1]) == root
+            assert be.root_from_level1(nodes012, [], [], halves) == root
     assert nb.root_from_level1(nodes012, [], []) == nodes012[:64]
     # a leaf whose only change is a no-op: nothing above it changes
-    one = nb.leaves_to_level1_flat([65793 + 9], [points[0]], [1], b"\5", [(_salt_value(rng),) * 2], nodes012)()
+    noop = ([65793 + 9], [points[0]], [1], b"\5", [(_salt_value(rng),) * 2], nodes012)
+    one = nb.leaves_to_level1_flat(*noop)()
     assert one[:3] + one[4:] == ([points[0]], [], [], 0)
-    assert one[3] == PY.leaves_to_level1_flat([65793 + 9], [points[0]], [1], b"\5", [(None, None)], nodes012)()[3]
+    assert one == PY.leaves_to_level1_flat(*noop)()  # the partial sum: the identity
     for bad in ([65793 + 5, 65793], [5], [65793 + (1 << 24)]):
         wait = nb.leaves_to_level1_flat(bad, [points[0]] * len(bad), [1] * len(bad), bytes(len(bad)),
                                         [(None, None)] * len(bad), nodes012)
@@ -614,7 +615,8 @@ def test_leaves_to_level1_flat_and_root_match_reference(nb, points):
 def test_id_bitmap_matches_reference(nb):
     """Bits of the ids in range set (ends included, others ignored), as the reference sets them."""
     rng = random.Random(5)
-    ids = [1000, 1000 + 4095, 999, 1000 + 4096, 0, (1 << 64) - 1] + [1000 + rng.randrange(4096) for _ in range(300)]
+    ids = [1000, 1000 + 4095, 999, 1000 + 4096, 0, (1 << 64) - 1]
+    ids += [1000 + rng.randrange(4096) for _ in range(300)]
     packed = b"".join(i.to_bytes(8, "big") for i in ids)
     got = nb.id_bitmap(packed, 1000, 4096)
     assert got == PY.id_bitmap(packed, 1000, 4096)

@@ -280,7 +280,8 @@ def test_node_cache_follows_commits_and_aborted_writes(
         assert cache is not None and (cache.occupied is None) == (occupied_max < 0)
         assert cache.occupied == store._scan_occupied(after._txn, after.be)
         assert occupied_max < 0 or any(cache.occupied)  # type: ignore[arg-type]
-        assert cache.flat == store_module._patched(store_module._default_flat(), {**cache.base, **cache.delta})
+        stored = {**cache.base, **cache.delta}
+        assert cache.flat == store_module._patched(store_module._default_flat(), stored)
         after.discard()
     assert old_snapshot is not None and reference is not None
     items = block()
