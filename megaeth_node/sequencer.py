@@ -43,8 +43,8 @@ from megaeth_node.mempool import Mempool, PoolTx, fee_cap, tip_cap
 from megaeth_node.salt_state import SaltReader, salt_updates
 from megaeth_node.store import ChainStore, open_env
 from megaeth_node.types import (
-    DEPOSIT_TX_TYPE, LEGACY_TX_TYPE, Block, ChainDataError, Header, Receipt, Transaction, EMPTY_TRIE_ROOT, keccak,
-    ordered_trie_root,
+    DEPOSIT_TX_TYPE, LEGACY_TX_TYPE, Block, ChainDataError, Header, Receipt, Transaction, EMPTY_TRIE_ROOT,
+    decode_signed, keccak, ordered_trie_root,
 )
 from salt.pedersen import backend
 from salt.store import SaltStore, StateOverlay
@@ -575,12 +575,11 @@ class Sequencer:
         """Validate and pool a signed transaction; return its hash or raise an InvalidTransaction subclass."""
         if len(raw) > MAX_TX_SIZE:
             raise InvalidTransaction(f"oversized data: transaction size {len(raw)}, limit {MAX_TX_SIZE}")
-        try:
-            tx = Transaction.decode(raw)
-        except ChainDataError as e:
-            if "not supported" in str(e):
-                raise UnsupportedTxType("transaction type not supported") from e
-            raise InvalidTransaction(f"invalid transaction: {e}") from e
+        fast = decode_signed(raw, ReceivedTransaction, _hash=keccak(raw), raw=raw)
+        if fast is not None:  # canonical legacy or 0x02 (nearly every submission): one pass, no re-encoding
+            tx, signing_hash = fast
+        else:
+            tx, signing_hash = self._decode(raw), None
         if tx.type == DEPOSIT_TX_TYPE:
             raise UnsupportedTxType("transaction type not supported")
         if tx.chain_id is None:
@@ -588,7 +587,7 @@ class Sequencer:
         if tx.chain_id != self.chain_config.chain_id:
             raise InvalidChainId(f"invalid chain id: have {tx.chain_id}, want {self.chain_config.chain_id}")
         try:
-            sender = tx.recover_sender()
+            sender = tx.recover_sender(signing_hash)
         except ChainDataError as e:
             raise InvalidTransaction(f"invalid sender: {e}") from e
         if tx.type != LEGACY_TX_TYPE and tip_cap(tx) > fee_cap(tx):
@@ -606,7 +605,8 @@ class Sequencer:
             validate_tx_gas(spec, inputs, tx.gas)
         except InvalidTxGas as e:
             raise IntrinsicGasTooLow(f"intrinsic gas too low: {e}") from e
-        tx = received(tx, raw)
+        if fast is None:
+            tx = received(tx, raw)
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[PoolTx] = loop.create_future()
         self._admissions.append((tx, sender, fut))
@@ -619,6 +619,15 @@ class Sequencer:
         for listener in self.listeners:
             listener.on_pending(entry)
         return tx.hash
+
+    @staticmethod
+    def _decode(raw: bytes) -> Transaction:
+        try:
+            return Transaction.decode(raw)
+        except ChainDataError as e:
+            if "not supported" in str(e):
+                raise UnsupportedTxType("transaction type not supported") from e
+            raise InvalidTransaction(f"invalid transaction: {e}") from e
 
     def _admit_queued(self) -> None:
         """Builder thread: admit every queued submission in arrival order, then settle them in one loop call

@@ -140,3 +140,84 @@ def test_rlp_encode_rejects_negative_integers_and_other_types() -> None:
 @given(st.binary(max_size=3000))
 def test_keccak_equals_eth_hash(data: bytes) -> None:
     assert keccak(data) == eth_hash_keccak(data)
+
+
+def _same_as_general_decoder(raw: bytes) -> bool:
+    """decode_signed's answer for `raw` is what Transaction.decode + a re-encoding check give: True when it took
+    `raw` (then the general decoder accepts it with the same fields, re-encodes it to `raw`, and the signing
+    hashes agree), False when it left `raw` to the general decoder."""
+    from megaeth_node.types import Transaction, decode_signed
+    fast = decode_signed(raw, Transaction)
+    if fast is None:
+        return False
+    tx, signing_hash = fast
+    slow = Transaction.decode(raw)
+    assert tx == slow and tx.encode() == raw and signing_hash == slow.signing_hash()
+    return True
+
+
+def test_decode_signed_takes_real_legacy_and_dynamic_fee_transactions(testdata: Path) -> None:
+    taken = {tx.type: _same_as_general_decoder(tx.encode()) for b in _blocks(testdata) for tx in b.transactions}
+    assert taken == {0x0: True, 0x2: True, SET_CODE_TX_TYPE: False, DEPOSIT_TX_TYPE: False}
+
+
+def test_decode_signed_takes_signed_transactions_of_each_form() -> None:
+    from eth_account import Account
+    from megaeth_node.types import Transaction, decode_signed
+    acct = Account.from_key("0x" + "42" * 32)
+    base = {"nonce": 0, "gas": 60_000, "value": 10**18, "data": b"\x01" * 100}
+    forms = [
+        {**base, "gasPrice": 10**9, "chainId": 6342, "to": Account.from_key("0x" + "43" * 32).address},
+        {**base, "gasPrice": 10**9, "to": b""},  # pre-EIP-155 (v = 27/28), a creation
+        {**base, "type": 2, "chainId": 6342, "maxFeePerGas": 2 * 10**9, "maxPriorityFeePerGas": 1, "to": b"",
+         "accessList": [{"address": "0x" + "11" * 20, "storageKeys": ["0x" + "22" * 32, "0x" + "00" * 32]},
+                        {"address": "0x" + "33" * 20, "storageKeys": []}]},
+    ]
+    for form in forms:
+        raw = bytes(acct.sign_transaction(form).raw_transaction)
+        assert _same_as_general_decoder(raw), form
+        tx, signing_hash = decode_signed(raw, Transaction)  # type: ignore[misc]
+        assert tx.recover_sender(signing_hash) == bytes.fromhex(acct.address[2:])
+
+
+_ODD = (st.binary(max_size=3).map(lambda b: b"\x00" + b) | st.integers(2**256, 2**264)
+        | st.binary(max_size=70) | st.lists(st.binary(max_size=33), max_size=2) | st.sampled_from([27, 28, 0, 34]))
+
+
+def _field(good: st.SearchStrategy[object]) -> st.SearchStrategy[object]:
+    """Mostly a well-formed value, sometimes one of the wrong ones (a non-canonical int, a list, a size off)."""
+    return st.integers(0, 15).flatmap(lambda k: _ODD if k == 7 else good)
+
+
+_UINT = _field(st.integers(0, 2**256 - 1))
+_TO = _field(st.sampled_from([b"", b"\x5e" * 20, b"\x5e" * 19]))
+_DATA = _field(st.binary(max_size=90))
+_ACCESS = _field(st.lists(st.tuples(st.binary(min_size=19, max_size=21),
+                                    st.lists(st.binary(min_size=31, max_size=33), max_size=2)).map(list), max_size=2))
+_TX_SHAPES = st.one_of(
+    st.tuples(st.just(b""), st.tuples(_UINT, _UINT, _UINT, _TO, _UINT, _DATA, _UINT, _UINT, _UINT)),
+    st.tuples(st.sampled_from([b"\x02", b"\x02", b"\x01", b"\x04"]),
+              st.tuples(_UINT, _UINT, _UINT, _UINT, _UINT, _TO, _UINT, _DATA, _ACCESS, _UINT, _UINT, _UINT)),
+)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(shape=_TX_SHAPES, more=st.lists(_UINT, max_size=1) | st.just([]),
+       edits=st.lists(st.tuples(st.integers(0, 400), st.integers(0, 255)), max_size=2) | st.just([]),
+       cut=st.sampled_from([0, 0, 0, 1]))
+def test_decode_signed_accepts_only_what_the_general_decoder_accepts(
+        shape: tuple[bytes, tuple[object, ...]], more: list[object], edits: list[tuple[int, int]], cut: int) -> None:
+    """Transaction-shaped RLP (ints as non-canonical strings, wrong sizes, lists in scalar places, an extra
+    field, long forms), then bytes overwritten and the tail cut: whatever decode_signed takes, the general
+    decoder takes alike."""
+    prefix, fields = shape
+    raw = bytearray(prefix + rlp_encode([*fields, *more]))
+    for pos, byte in edits:
+        raw[pos % len(raw)] = byte
+    _same_as_general_decoder(bytes(raw[:len(raw) - cut]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(raw=st.binary(max_size=300))
+def test_decode_signed_on_arbitrary_bytes(raw: bytes) -> None:
+    _same_as_general_decoder(raw)
