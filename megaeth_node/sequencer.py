@@ -23,6 +23,7 @@ from collections import deque
 import multiprocessing
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from multiprocessing.connection import Connection
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -44,7 +45,7 @@ from megaeth_node.salt_state import SaltReader, salt_updates
 from megaeth_node.store import ChainStore, open_env
 from megaeth_node.types import (
     DEPOSIT_TX_TYPE, LEGACY_TX_TYPE, Block, ChainDataError, Header, Receipt, Transaction, EMPTY_TRIE_ROOT,
-    decode_signed, keccak, ordered_trie_root,
+    decode_signed, keccak, ordered_trie_root, recover_address,
 )
 from salt.pedersen import backend
 from salt.store import SaltStore, StateOverlay
@@ -161,13 +162,7 @@ def _worker_init(db_path: str, parent: int) -> None:
     """Sealer process: a read-only view of the node's LMDB environment; it exits when the node is gone (even
     killed with -9, when no shutdown reaches it)."""
     global _worker_store
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.5)
-        os._exit(0)
-
-    threading.Thread(target=watch, name="orphan-watch", daemon=True).start()
+    threading.Thread(target=_watch_parent, args=(parent,), name="orphan-watch", daemon=True).start()
     backend().warm()
     _worker_store = SaltStore(open_env(Path(db_path), readonly=True))
 
@@ -175,6 +170,136 @@ def _worker_init(db_path: str, parent: int) -> None:
 def _worker_seal(keys: frozenset[bytes], encoded_txs: list[bytes], receipts: list[Receipt]) -> SealArtifacts:
     assert _worker_store is not None, "sealer process not initialised"
     return seal_artifacts(_worker_store, keys, encoded_txs, receipts)
+
+
+def _watch_parent(parent: int) -> None:
+    """A helper process's thread: exit once the node is gone (even killed with -9, when no shutdown reaches it)."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(0)
+
+
+def _recover_or_error(signature: bytes, msg_hash: bytes) -> bytes | str:
+    try:
+        return recover_address(signature, msg_hash)
+    except ChainDataError as e:
+        return str(e)
+
+
+_READY = "ready"
+
+
+def _recovery_worker(conn: Connection, parent: int) -> None:
+    """Recovery process: lists of (signature, signing hash) in, for each the address or the error message out."""
+    threading.Thread(target=_watch_parent, args=(parent,), name="orphan-watch", daemon=True).start()
+    conn.send(_READY)
+    while True:
+        try:
+            jobs = conn.recv()
+        except EOFError:
+            return
+        conn.send([_recover_or_error(sig, h) for sig, h in jobs])
+
+
+_Job = tuple[bytes, bytes, "asyncio.Future[bytes]"]
+
+
+class SenderRecovery:
+    """Sender recovery of submitted transactions (secp256k1: ~45 us each, the intake's largest cost) in a process
+    of its own once `start`ed, so that it stays off the event loop and out of the GIL the builder needs: the
+    submissions of one loop pass go together (a batch request's sends: one round trip, a few us a transaction on
+    the loop). A pass of fewer than MIN_BATCH, with nothing in flight, is recovered on the loop (a round trip would
+    cost more), as is everything while the process is not up or after it died. Results come back in submission
+    order."""
+
+    MIN_BATCH = 8
+
+    def __init__(self) -> None:
+        self._jobs: list[_Job] = []
+        self._sent: deque[list[_Job]] = deque()
+        self._conn: Connection | None = None
+        self._proc: multiprocessing.process.BaseProcess | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._ready = False
+
+    def start(self) -> None:
+        """Start the process (on the running loop); until it reports ready, recovery runs on the loop."""
+        ctx = multiprocessing.get_context("spawn")
+        ours, theirs = ctx.Pipe()
+        self._proc = ctx.Process(target=_recovery_worker, args=(theirs, os.getpid()), name="sender-recovery",
+                                 daemon=True)
+        self._proc.start()
+        theirs.close()
+        self._conn, self._loop = ours, asyncio.get_running_loop()
+        self._loop.add_reader(ours.fileno(), self._on_reply)
+
+    def recover(self, signature: bytes, msg_hash: bytes) -> asyncio.Future[bytes]:
+        """The signer's address (ChainDataError when the signature does not recover), as `recover_address`."""
+        fut = asyncio.get_running_loop().create_future()
+        self._jobs.append((signature, msg_hash, fut))
+        if len(self._jobs) == 1:
+            fut.get_loop().call_soon(self._flush)
+        return fut
+
+    def _flush(self) -> None:
+        jobs, self._jobs = self._jobs, []
+        if self._ready and self._conn is not None and (len(jobs) >= self.MIN_BATCH or self._sent):
+            try:
+                self._conn.send([(sig, h) for sig, h, _ in jobs])
+                self._sent.append(jobs)
+                return
+            except OSError:
+                self._fail()
+        self._settle(jobs, [_recover_or_error(sig, h) for sig, h, _ in jobs])
+
+    def _on_reply(self) -> None:
+        conn = self._conn
+        try:
+            while conn is not None and conn.poll():
+                reply = conn.recv()
+                if reply == _READY:
+                    self._ready = True
+                else:
+                    self._settle(self._sent.popleft(), reply)
+        except (EOFError, OSError):
+            self._fail()
+
+    def _fail(self) -> None:
+        """The process is gone: what it had is recovered here, in order, and so is everything from now on."""
+        log.warning("sender recovery process gone; recovering on the event loop")
+        self._ready = False
+        self._disconnect()
+        while self._sent:
+            jobs = self._sent.popleft()
+            self._settle(jobs, [_recover_or_error(sig, h) for sig, h, _ in jobs])
+
+    @staticmethod
+    def _settle(jobs: list[_Job], results: list[bytes | str]) -> None:
+        for (_, _, fut), result in zip(jobs, results, strict=True):
+            if fut.done():
+                continue
+            if isinstance(result, str):
+                fut.set_exception(ChainDataError(result))
+            else:
+                fut.set_result(result)
+
+    def _disconnect(self) -> None:
+        if self._conn is not None:
+            if self._loop is not None and not self._loop.is_closed():
+                self._loop.remove_reader(self._conn.fileno())
+            self._conn.close()
+            self._conn = None
+
+    def close(self) -> None:
+        """Stop the process (what it still had is recovered here first)."""
+        if self._sent:
+            self._fail()
+        self._ready = False
+        self._disconnect()
+        if self._proc is not None:
+            self._proc.terminate()
+            self._proc.join(5)
+            self._proc = None
 
 
 @dataclass(slots=True)
@@ -264,6 +389,7 @@ class Sequencer:
         self.salt = SaltStore(self.env)
         self.pool = Mempool()
         self._builder = ThreadPoolExecutor(1, thread_name_prefix="builder")
+        self.recovery = SenderRecovery()  # its process starts with `run`
         # the witness and roots of a closed block are computed in a process of their own: no GIL shared with
         # the builder and the event loop (started at the first seal; `run` starts it early)
         self._sealer = ProcessPoolExecutor(1, multiprocessing.get_context("spawn"), _worker_init,
@@ -500,6 +626,7 @@ class Sequencer:
         blocks seal on the builder. Waiters are answered right after their mini-block is journaled."""
         settings = self.settings
         sealer_up = self._sealer.submit(int)  # start the sealer process (imports, curve tables)
+        self.recovery.start()
         last_seal = time.monotonic()
         self._running = True
         try:
@@ -563,6 +690,7 @@ class Sequencer:
         self._stopping = True
         if self._seal_task is not None:  # else the journal still holds the block: it is sealed at start-up
             await asyncio.gather(self._seal_task, return_exceptions=True)
+        self.recovery.close()
         self._sealer.shutdown(wait=True)
         self._builder.shutdown(wait=True)
         self._flusher.shutdown(wait=True)
@@ -587,7 +715,7 @@ class Sequencer:
         if tx.chain_id != self.chain_config.chain_id:
             raise InvalidChainId(f"invalid chain id: have {tx.chain_id}, want {self.chain_config.chain_id}")
         try:
-            sender = tx.recover_sender(signing_hash)
+            sender = await self.recovery.recover(tx.signature(), signing_hash or tx.signing_hash())
         except ChainDataError as e:
             raise InvalidTransaction(f"invalid sender: {e}") from e
         if tx.type != LEGACY_TX_TYPE and tip_cap(tx) > fee_cap(tx):

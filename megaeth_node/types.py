@@ -194,11 +194,20 @@ class Header:
 
 def _recover(msg_hash: bytes, y_parity: int, r: int, s: int) -> bytes:
     """Address that signed `msg_hash`; raise ChainDataError for an invalid signature."""
+    return recover_address(_signature(y_parity, r, s), msg_hash)
+
+
+def _signature(y_parity: int, r: int, s: int) -> bytes:
+    """The 65-byte r || s || y-parity of a signature whose values are in range (else ChainDataError)."""
     if y_parity not in (0, 1) or not (0 < r < SECP256K1_N and 0 < s < SECP256K1_N):
         raise ChainDataError("invalid signature values")
-    sig = r.to_bytes(32, "big") + s.to_bytes(32, "big") + bytes([y_parity])
+    return r.to_bytes(32, "big") + s.to_bytes(32, "big") + bytes([y_parity])
+
+
+def recover_address(signature: bytes, msg_hash: bytes) -> bytes:
+    """Address whose key made the 65-byte `signature` of `msg_hash`; ChainDataError when it does not recover."""
     try:
-        pub = PublicKey.from_signature_and_message(sig, msg_hash, hasher=None)
+        pub = PublicKey.from_signature_and_message(signature, msg_hash, hasher=None)
     except Exception as e:  # coincurve raises a bare Exception for unrecoverable signatures
         raise ChainDataError(f"signature does not recover: {e}") from e
     return keccak(pub.format(compressed=False)[1:])[12:]
@@ -306,9 +315,14 @@ class Transaction:
         given, is `self.signing_hash()` (`decode_signed` computes it in its pass)."""
         if self.type == DEPOSIT_TX_TYPE:
             return self.deposit_sender
+        return recover_address(self.signature(), signing_hash or self.signing_hash())
+
+    def signature(self) -> bytes:
+        """The 65-byte signature `recover_address` takes; ChainDataError for a high s (EIP-2), a legacy v that
+        does not match the chain id, or values out of range."""
         if self.s > SECP256K1_N // 2:
             raise ChainDataError("signature s value is in the upper half (EIP-2)")
-        return _recover(signing_hash or self.signing_hash(), self.y_parity(), self.r, self.s)
+        return _signature(self.y_parity(), self.r, self.s)
 
     @classmethod
     def decode(cls, raw: bytes) -> Transaction:
