@@ -40,6 +40,7 @@ class OverlayAccountDB(AccountDatabaseAPI):
         self._checkpoints: list[tuple[int, int]] = []
         self._originals: dict[tuple[bytes, int], int] = {}
         self._tx_wipes: dict[bytes, tuple[dict[int, int], bool]] = {}
+        self._transient: dict[bytes, bytes] = {}  # EIP-1153, journaled here with the rest (evm.JournaledTransient)
 
     # --- block-start reads (recorded) ---
 
@@ -215,6 +216,19 @@ class OverlayAccountDB(AccountDatabaseAPI):
     def mark_address_warm(self, address: Address) -> None:
         self._mark_warm(address)
 
+    # --- transient storage (EIP-1153): values by `address ‖ slot`, empty bytes when unset ---
+
+    def get_transient(self, key: bytes) -> bytes:
+        return self._transient.get(key, b"")
+
+    def set_transient(self, key: bytes, value: bytes) -> None:
+        self._journal.append(("tstore", key, self._transient.get(key, _ABSENT)))
+        self._transient[key] = value
+
+    def clear_transient(self) -> None:
+        self._journal.append(("tclear", self._transient))
+        self._transient = {}
+
     # --- journal ---
 
     def record(self) -> Any:
@@ -250,6 +264,13 @@ class OverlayAccountDB(AccountDatabaseAPI):
             self._storage[address] = entry[2]
             if not entry[3]:
                 self._wiped.discard(address)
+        elif kind == "tstore":
+            if entry[2] is _ABSENT:
+                del self._transient[address]
+            else:
+                self._transient[address] = entry[2]
+        elif kind == "tclear":
+            self._transient = address
         else:
             self._warm.discard(address)
 

@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import Any
 
 from eth.abc import StateAPI
 from eth.constants import BLANK_ROOT_HASH
+from eth.validation import validate_canonical_address, validate_is_bytes, validate_uint256
 from eth.vm.execution_context import ExecutionContext
+from eth.vm.forks.cancun.state import CancunState
 from eth.vm.state import BaseState
 from eth_hash.auto import keccak as _eth_hash_keccak
 from eth_hash.backends.pysha3 import PySha3Backend
 from eth_typing import Address, BlockNumber, Hash32
+from eth_utils import int_to_big_endian
 
 from megaeth_node.executor.accountdb import OverlayAccountDB
 from megaeth_node.executor.state import StateReader
@@ -62,10 +66,40 @@ class _OverlayState(BaseState):
         return self._account_db  # type: ignore[return-value]
 
 
+class JournaledTransient(BaseState):
+    """Mixin placed before a Cancun+ py-evm state: EIP-1153 transient storage kept in the overlay's journal
+    (py-evm keeps a JournalDB of its own, with a second checkpoint at every frame's snapshot and commit);
+    same keys, validation, values and rollback."""
+
+    def get_transient_storage(self, address: Address, slot: int) -> bytes:
+        validate_canonical_address(address)
+        validate_uint256(slot)
+        return self._account_db.get_transient(address + int_to_big_endian(slot))  # type: ignore[attr-defined, no-any-return]
+
+    def set_transient_storage(self, address: Address, slot: int, value: bytes) -> None:
+        validate_canonical_address(address)
+        validate_uint256(slot)
+        validate_is_bytes(value)
+        self._account_db.set_transient(address + int_to_big_endian(slot), value)  # type: ignore[attr-defined]
+
+    def clear_transient_storage(self) -> None:
+        self._account_db.clear_transient()  # type: ignore[attr-defined]
+
+    def snapshot(self) -> tuple[Hash32, Any]:
+        return BaseState.snapshot(self)
+
+    def commit(self, snapshot: tuple[Hash32, Any]) -> None:
+        BaseState.commit(self, snapshot)
+
+    def revert(self, snapshot: tuple[Hash32, Any]) -> None:
+        BaseState.revert(self, snapshot)
+
+
 @functools.cache
 def overlay_state_class(base: type[BaseState]) -> type[BaseState]:
     """`base` (e.g. py-evm's CancunState or a MegaETH state) with the overlay account DB."""
-    return type(f"Overlay{base.__name__}", (_OverlayState, base), {})
+    mixins = (_OverlayState, JournaledTransient) if issubclass(base, CancunState) else (_OverlayState,)
+    return type(f"Overlay{base.__name__}", (*mixins, base), {})
 
 
 def new_state(base: type[BaseState], reader: StateReader, env: BlockEnv) -> StateAPI:

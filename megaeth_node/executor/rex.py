@@ -26,10 +26,11 @@ from typing import Any
 
 from eth._utils.address import force_bytes_to_address, generate_contract_address, generate_safe_contract_address
 from eth.abc import ComputationAPI, MessageAPI, SignedTransactionAPI, StateAPI, TransactionContextAPI
-from eth.constants import CREATE_CONTRACT_ADDRESS, GAS_LOGDATA, GAS_LOGTOPIC
-from eth.exceptions import Halt, OutOfGas, Revert, VMError, WriteProtection
+from eth.constants import CREATE_CONTRACT_ADDRESS, GAS_LOGDATA, GAS_LOGTOPIC, STACK_DEPTH_LIMIT
+from eth.exceptions import Halt, InsufficientFunds, OutOfGas, Revert, StackDepthLimit, VMError, WriteProtection
 from eth.vm.computation import BaseComputation
 from eth.vm.forks.berlin import constants as berlin_constants
+from eth.vm.forks.frontier.computation import FrontierComputation
 from eth.vm.forks.london.storage import GAS_SCHEDULE_EIP3529, sstore_eip3529
 from eth.vm.logic.call import max_child_gas_eip150
 from eth.vm.logic.invalid import InvalidOpcode
@@ -596,7 +597,7 @@ class RexComputation(OpState.computation_class):  # type: ignore[misc, valid-typ
                       parent_computation: ComputationAPI | None = None) -> ComputationAPI:
         rex: RexMeters = state.rex  # type: ignore[attr-defined]
         if message.is_create:  # the body of a create frame; its frame hooks run in apply_create_message
-            computation = super().apply_message(state, message, transaction_context, parent_computation)
+            computation = cls._frontier_message(state, message, transaction_context, parent_computation)
             if computation.is_success and computation.output:
                 cls._code_deposit_storage_gas(computation, rex)
             return computation  # type: ignore[no-any-return]
@@ -608,9 +609,32 @@ class RexComputation(OpState.computation_class):  # type: ignore[misc, valid-typ
         rex.meter.enter_call(transfers, empty)
         if rex.check():
             return cls._refused(state, message, transaction_context)
-        computation = super().apply_message(state, message, transaction_context, parent_computation)
+        computation = cls._frontier_message(state, message, transaction_context, parent_computation)
         rex.meter.exit_frame(computation.is_success)
-        return computation  # type: ignore[no-any-return]
+        return computation
+
+    @classmethod
+    def _frontier_message(cls, state: StateAPI, message: MessageAPI, transaction_context: TransactionContextAPI,
+                          parent_computation: ComputationAPI | None) -> ComputationAPI:
+        """py-evm's `FrontierComputation.apply_message` without its debug line, which hex-formats both
+        addresses of every value transfer, logged or not: snapshot, depth check, value transfer, touch, the
+        frame, then revert or commit."""
+        snapshot = state.snapshot()
+        if message.depth > STACK_DEPTH_LIMIT:
+            raise StackDepthLimit("Stack depth limit reached")
+        if message.should_transfer_value and message.value:
+            sender_balance = state.get_balance(message.sender)
+            if sender_balance < message.value:
+                raise InsufficientFunds(f"Insufficient funds: {sender_balance} < {message.value}")
+            state.delta_balance(message.sender, -1 * message.value)
+            state.delta_balance(message.storage_address, message.value)
+        state.touch_account(message.storage_address)
+        computation = cls.apply_computation(state, message, transaction_context, parent_computation=parent_computation)
+        if computation.is_error:
+            state.revert(snapshot)
+        else:
+            state.commit(snapshot)
+        return computation
 
     @classmethod
     def _code_deposit_storage_gas(cls, computation: Any, rex: RexMeters) -> None:
@@ -767,6 +791,10 @@ class RexComputation(OpState.computation_class):  # type: ignore[misc, valid-typ
                 runner(computation, rex)
         _drop_tracebacks(computation._error)
         return computation
+
+
+# `_frontier_message` stands for py-evm's own: no class between RexComputation and Frontier may override it
+assert next(k for k in RexComputation.__mro__[1:] if "apply_message" in k.__dict__) is FrontierComputation
 
 
 def _drop_tracebacks(error: BaseException | None) -> None:

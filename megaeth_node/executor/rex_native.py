@@ -85,21 +85,21 @@ class RexHost(PyEvmHost):
             return super().__call__(frame, op, pc)
         rex, comp = self.rex, self.computation
         self._take_writes(frame)
-        before = int(frame.gas)  # the gas the interpreter sees before this opcode
+        before = frame.gas  # the gas the interpreter sees before this opcode
         rex.compute_used += self.window - before
         if rex.compute_used > rex.compute_limit:
             self.error = NativeAbort("compute limit crossed inside a native run")
             return loader.HOST_ERROR
         comp._op_start = before
         status = super().__call__(frame, op, pc)
+        gas = frame.gas  # the gas meter's, which the host has just copied to the frame
         if self.error is None:
-            comp._gas_meter.gas_remaining = int(frame.gas)
             try:
-                settle(comp, rex, comp._op_start - int(frame.gas))  # the wrapper restarts `_op_start` past storage gas
+                settle(comp, rex, comp._op_start - gas)  # the wrapper restarts `_op_start` past storage gas
             except BaseException as e:  # noqa: BLE001 - LimitExceeded: raised by execute() as the interpreter raises it
                 self.error = e
                 status = loader.HOST_ERROR
-        self.window = int(frame.gas)
+        self.window = gas
         if op in _USAGE_OPS:  # the others leave the meter as it was
             frame.kv_room = rex.slot_write_room()
         return status
