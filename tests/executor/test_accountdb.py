@@ -120,3 +120,23 @@ def test_account_has_storage_for_eip7610() -> None:
     assert not blind.account_has_storage(A), "revm's rule where storage cannot be listed"
     blind.set_storage(A, 2, 3)
     assert blind.account_has_storage(A)
+
+
+def test_transient_values_roll_back_with_the_journal() -> None:
+    """EIP-1153 values (evm.JournaledTransient): a discarded frame's writes and a discarded clear are undone,
+    a committed frame's writes stay."""
+    db = _db()
+    db.set_transient(b"k", b"\x01")
+    outer = db.record()
+    db.set_transient(b"k", b"\x02")
+    inner = db.record()
+    db.set_transient(b"j", b"\x03")
+    db.discard(inner)
+    assert (db.get_transient(b"k"), db.get_transient(b"j")) == (b"\x02", b"")
+    db.commit(outer)
+    assert db.get_transient(b"k") == b"\x02"
+    cp = db.record()
+    db.clear_transient()
+    assert db.get_transient(b"k") == b""
+    db.discard(cp)
+    assert db.get_transient(b"k") == b"\x02"
