@@ -14,9 +14,11 @@ code, witness and SALT state in one LMDB write transaction. One block seals at a
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
 import operator
 import os
+import pickle
 import threading
 import time
 from collections import deque
@@ -189,16 +191,16 @@ def _recover_or_error(signature: bytes, msg_hash: bytes) -> bytes | str:
 _READY = "ready"
 
 
-def _recovery_worker(conn: Connection, parent: int) -> None:
+def _recovery_worker(jobs_in: Connection, results_out: Connection, parent: int) -> None:
     """Recovery process: lists of (signature, signing hash) in, for each the address or the error message out."""
     threading.Thread(target=_watch_parent, args=(parent,), name="orphan-watch", daemon=True).start()
-    conn.send(_READY)
+    results_out.send(_READY)
     while True:
         try:
-            jobs = conn.recv()
+            jobs = jobs_in.recv()
         except EOFError:
             return
-        conn.send([_recover_or_error(sig, h) for sig, h in jobs])
+        results_out.send([_recover_or_error(sig, h) for sig, h in jobs])
 
 
 _Job = tuple[bytes, bytes, "asyncio.Future[bytes]"]
@@ -208,30 +210,43 @@ class SenderRecovery:
     """Sender recovery of submitted transactions (secp256k1: ~45 us each, the intake's largest cost) in a process
     of its own once `start`ed, so that it stays off the event loop and out of the GIL the builder needs: the
     submissions of one loop pass go together (a batch request's sends: one round trip, a few us a transaction on
-    the loop). A pass of fewer than MIN_BATCH, with nothing in flight, is recovered on the loop (a round trip would
-    cost more), as is everything while the process is not up or after it died. Results come back in submission
-    order."""
+    the loop). On the loop instead: a pass of fewer than MIN_BATCH with nothing in flight (a round trip would
+    cost more), a pass that would not fit in the request pipe (the loop never blocks on a busy process), and
+    everything while the process is not up or after it died. Passes are answered in submission order."""
 
     MIN_BATCH = 8
+    PIPE_SIZE = 1 << 20  # asked for; the kernel may give less (fs.pipe-max-size)
 
     def __init__(self) -> None:
         self._jobs: list[_Job] = []
-        self._sent: deque[list[_Job]] = deque()
-        self._conn: Connection | None = None
+        # passes in submission order: results None while the process has them, else computed here and held
+        # until the passes before them are answered
+        self._sent: deque[tuple[list[_Job], list[bytes | str] | None, int]] = deque()
+        self._out: Connection | None = None
+        self._in: Connection | None = None
         self._proc: multiprocessing.process.BaseProcess | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ready = False
+        self._budget = 0  # bytes the request pipe holds without a write blocking
+        self._in_flight = 0  # request bytes the process has not answered
 
     def start(self) -> None:
         """Start the process (on the running loop); until it reports ready, recovery runs on the loop."""
         ctx = multiprocessing.get_context("spawn")
-        ours, theirs = ctx.Pipe()
-        self._proc = ctx.Process(target=_recovery_worker, args=(theirs, os.getpid()), name="sender-recovery",
-                                 daemon=True)
+        jobs_in, jobs_out = ctx.Pipe(duplex=False)
+        results_in, results_out = ctx.Pipe(duplex=False)
+        self._proc = ctx.Process(target=_recovery_worker, args=(jobs_in, results_out, os.getpid()),
+                                 name="sender-recovery", daemon=True)
         self._proc.start()
-        theirs.close()
-        self._conn, self._loop = ours, asyncio.get_running_loop()
-        self._loop.add_reader(ours.fileno(), self._on_reply)
+        jobs_in.close()
+        results_out.close()
+        try:
+            fcntl.fcntl(jobs_out.fileno(), fcntl.F_SETPIPE_SZ, self.PIPE_SIZE)
+        except OSError:
+            pass
+        self._budget = fcntl.fcntl(jobs_out.fileno(), fcntl.F_GETPIPE_SZ) // 2
+        self._out, self._in, self._loop = jobs_out, results_in, asyncio.get_running_loop()
+        self._loop.add_reader(results_in.fileno(), self._on_reply)
 
     def recover(self, signature: bytes, msg_hash: bytes) -> asyncio.Future[bytes]:
         """The signer's address (ChainDataError when the signature does not recover), as `recover_address`."""
@@ -243,24 +258,37 @@ class SenderRecovery:
 
     def _flush(self) -> None:
         jobs, self._jobs = self._jobs, []
-        if self._ready and self._conn is not None and (len(jobs) >= self.MIN_BATCH or self._sent):
-            try:
-                self._conn.send([(sig, h) for sig, h, _ in jobs])
-                self._sent.append(jobs)
-                return
-            except OSError:
-                self._fail()
-        self._settle(jobs, [_recover_or_error(sig, h) for sig, h, _ in jobs])
+        if self._ready and self._out is not None and (len(jobs) >= self.MIN_BATCH or self._sent):
+            request = pickle.dumps([(sig, h) for sig, h, _ in jobs], pickle.HIGHEST_PROTOCOL)
+            size = len(request) + 16  # with the length header
+            if self._in_flight + size <= self._budget:
+                try:
+                    self._out.send_bytes(request)
+                    self._sent.append((jobs, None, size))
+                    self._in_flight += size
+                    return
+                except OSError:
+                    self._fail()
+        results = [_recover_or_error(sig, h) for sig, h, _ in jobs]
+        if self._sent:
+            self._sent.append((jobs, results, 0))
+        else:
+            self._settle(jobs, results)
 
     def _on_reply(self) -> None:
-        conn = self._conn
+        conn = self._in
         try:
             while conn is not None and conn.poll():
                 reply = conn.recv()
                 if reply == _READY:
                     self._ready = True
-                else:
-                    self._settle(self._sent.popleft(), reply)
+                    continue
+                jobs, _, size = self._sent.popleft()
+                self._in_flight -= size
+                self._settle(jobs, reply)
+                while self._sent and self._sent[0][1] is not None:
+                    held, results, _ = self._sent.popleft()
+                    self._settle(held, results)  # type: ignore[arg-type]
         except (EOFError, OSError):
             self._fail()
 
@@ -270,8 +298,9 @@ class SenderRecovery:
         self._ready = False
         self._disconnect()
         while self._sent:
-            jobs = self._sent.popleft()
-            self._settle(jobs, [_recover_or_error(sig, h) for sig, h, _ in jobs])
+            jobs, results, _ = self._sent.popleft()
+            self._settle(jobs, results if results is not None else [_recover_or_error(sig, h) for sig, h, _ in jobs])
+        self._in_flight = 0
 
     @staticmethod
     def _settle(jobs: list[_Job], results: list[bytes | str]) -> None:
@@ -284,11 +313,14 @@ class SenderRecovery:
                 fut.set_result(result)
 
     def _disconnect(self) -> None:
-        if self._conn is not None:
+        if self._in is not None:
             if self._loop is not None and not self._loop.is_closed():
-                self._loop.remove_reader(self._conn.fileno())
-            self._conn.close()
-            self._conn = None
+                self._loop.remove_reader(self._in.fileno())
+            self._in.close()
+            self._in = None
+        if self._out is not None:
+            self._out.close()
+            self._out = None
 
     def close(self) -> None:
         """Stop the process (what it still had is recovered here first)."""

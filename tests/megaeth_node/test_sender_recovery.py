@@ -62,12 +62,27 @@ def test_recovery_in_process_on_loop_and_after_a_crash() -> None:
         rec.start()
         try:
             await _ready(rec)
-            sent = []
-            send = rec._conn.send  # type: ignore[union-attr]
-            rec._conn.send = lambda x: (sent.append(len(x)), send(x))  # type: ignore[union-attr,method-assign]
+            sent: list[int] = []
+            send = rec._out.send_bytes  # type: ignore[union-attr]
+            rec._out.send_bytes = lambda b: (sent.append(len(b)), send(b))  # type: ignore[union-attr,method-assign]
             assert await _recover_all(rec, jobs) == want  # one pass of 40: one round trip
             assert await _recover_all(rec, jobs[:3]) == want[:3]  # a small pass stays on the loop
-            assert sent == [40]
+            assert len(sent) == 1
+            # a pass that does not fit in the pipe beside the one in flight is recovered here, and answered after it
+            rec._budget = sent[0] + 16 + 100
+            first = [rec.recover(sig, msg) for sig, msg in jobs]
+            await asyncio.sleep(0)
+            second = [rec.recover(sig, msg) for sig, msg in jobs[:10]]
+            await asyncio.sleep(0)
+            assert len(sent) == 2 and not any(f.done() for f in second)
+            order: list[int] = []
+            for i, fut in enumerate(first + second):
+                fut.add_done_callback(lambda _, i=i: order.append(i))
+            await asyncio.gather(*first, *second, return_exceptions=True)
+            assert order == list(range(50))
+            got = [f.result() if f.exception() is None else str(f.exception()) for f in first + second]
+            assert got == want + want[:10]
+            rec._budget = 1 << 19
             futs = [rec.recover(sig, msg) for sig, msg in jobs]  # sent, then the process is killed
             await asyncio.sleep(0)
             os.kill(rec._proc.pid, signal.SIGKILL)  # type: ignore[union-attr]
