@@ -97,20 +97,30 @@ class PyEvmHost:
         comp = self.computation
         n = int(frame.slot_count)
         if n:
-            state, addr = comp.state, comp.msg.storage_address
             raw = bytes(ffi.buffer(frame.slots, n * loader.SLOT_SIZE))
+            warmed, written = [], []
             for base in range(0, n * loader.SLOT_SIZE, loader.SLOT_SIZE):
                 flags = raw[base + 96]
                 if flags & (loader.SLOT_WARMED | loader.SLOT_DIRTY):
                     key = int.from_bytes(raw[base:base + 32], "little")
                     if flags & loader.SLOT_WARMED:
-                        state.mark_storage_warm(addr, key)
+                        warmed.append(key)
                     if flags & loader.SLOT_DIRTY:
-                        state.set_storage(addr, key, int.from_bytes(raw[base + 32:base + 64], "little"))
+                        written.append((key, int.from_bytes(raw[base + 32:base + 64], "little")))
+            if warmed or written:
+                self.write_slots(comp.state, comp.msg.storage_address, warmed, written)
             self.contract.library.slots_clear(frame)
         if frame.refund:
             comp.refund_gas(int(frame.refund))
             frame.refund = 0
+
+    @staticmethod
+    def write_slots(state: StateAPI, address: bytes, warmed: list[int], written: list[tuple[int, int]]) -> None:
+        """Mark the frame's newly warm slots warm, then write its written slots (uint256 keys and values)."""
+        for key in warmed:
+            state.mark_storage_warm(address, key)  # type: ignore[arg-type]
+        for key, value in written:
+            state.set_storage(address, key, value)  # type: ignore[arg-type]
 
     def finished(self, status: int, gas_left: int) -> None:
         """Called once the frame has run, before its outcome is applied (a subclass may account or veto)."""

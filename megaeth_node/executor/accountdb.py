@@ -112,6 +112,21 @@ class OverlayAccountDB(AccountDatabaseAPI):
         self._journal.append(("slot", address, slot, store.get(slot, _ABSENT)))
         store[slot] = value
 
+    def write_slots(self, address: bytes, warmed: list[int], written: list[tuple[int, int]]) -> None:
+        """`mark_storage_warm` of each of `warmed`, then `set_storage` of each `(slot, value)` of `written`, in one
+        call (a native frame's write-back: slots and values are uint256 by construction)."""
+        for slot in warmed:
+            self._mark_warm(storage_key(address, slot))
+        if not written:
+            return
+        originals, journal = self._originals, self._journal
+        store = self._storage.setdefault(address, {})
+        for slot, value in written:
+            if (address, slot) not in originals:
+                originals[(address, slot)] = self.get_storage(address, slot, from_journal=False)  # type: ignore[arg-type]
+            journal.append(("slot", address, slot, store.get(slot, _ABSENT)))
+            store[slot] = value
+
     def delete_storage(self, address: Address) -> None:
         self._wipe(address)
 

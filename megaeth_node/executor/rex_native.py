@@ -80,6 +80,10 @@ class RexHost(PyEvmHost):
     def slot_values(state: Any, address: bytes, key: int) -> tuple[int, int]:
         return state._account_db.current_and_original(address, key)  # type: ignore[no-any-return]
 
+    @staticmethod
+    def write_slots(state: Any, address: bytes, warmed: list[int], written: list[tuple[int, int]]) -> None:
+        state._account_db.write_slots(address, warmed, written)
+
     def __call__(self, frame: Any, op: int, pc: int) -> int:
         if op >= loader.HOST_ENV:
             return super().__call__(frame, op, pc)

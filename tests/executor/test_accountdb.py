@@ -140,3 +140,26 @@ def test_transient_values_roll_back_with_the_journal() -> None:
     assert db.get_transient(b"k") == b""
     db.discard(cp)
     assert db.get_transient(b"k") == b"\x02"
+
+
+def test_write_slots_is_mark_warm_then_set_storage() -> None:
+    """A native frame's write-back in one call, against the calls it stands for: same values, originals, warm
+    slots, diff, and the same state after the frame is discarded."""
+    one, bulk = _db(), _db()
+    for db in (one, bulk):
+        db.set_storage(A, 1, 8)
+        db.lock_changes()
+    cps = one.record(), bulk.record()
+    for key in (1, 5):
+        one.mark_storage_warm(A, key)
+    for key, value in ((1, 9), (3, 4)):
+        one.set_storage(A, key, value)
+    bulk.write_slots(A, [1, 5], [(1, 9), (3, 4)])
+    for db in (one, bulk):
+        assert [db.current_and_original(A, k) for k in (1, 3, 5)] == [(9, 8), (4, 0), (0, 0)]
+        assert [db.is_storage_warm(A, k) for k in (1, 3, 5)] == [True, False, True]
+    assert one.diff() == bulk.diff()
+    one.discard(cps[0])
+    bulk.discard(cps[1])
+    assert [one.get_storage(A, k) for k in (1, 3)] == [bulk.get_storage(A, k) for k in (1, 3)] == [8, 0]
+    assert not bulk.is_storage_warm(A, 5) and not one.is_storage_warm(A, 5)
