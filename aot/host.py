@@ -115,7 +115,8 @@ class PyEvmHost:
             frame.refund = 0
 
     @staticmethod
-    def write_slots(state: StateAPI, address: bytes, warmed: list[int], written: list[tuple[int, int]]) -> None:
+    def write_slots(state: StateAPI, address: bytes, warmed: list[int],
+                    written: list[tuple[int, int]]) -> None:
         """Mark the frame's newly warm slots warm, then write its written slots (uint256 keys and values)."""
         for key in warmed:
             state.mark_storage_warm(address, key)  # type: ignore[arg-type]
@@ -137,7 +138,8 @@ class PyEvmHost:
         comp = self.computation
         if op == loader.HOST_SLOAD:
             raw = ffi.buffer(frame.io, 40)[:]
-            return self.load_slot(frame, int.from_bytes(raw[:32], "little"), int.from_bytes(raw[32:], "little"))
+            key, gas = int.from_bytes(raw[:32], "little"), int.from_bytes(raw[32:], "little")
+            return self.load_slot(frame, key, gas)
         meter = comp._gas_meter  # type: ignore[attr-defined]
         saved = meter.gas_remaining
         meter.gas_remaining = _SCRATCH_GAS
@@ -165,7 +167,8 @@ class PyEvmHost:
     @staticmethod
     def slot_values(state: StateAPI, address: bytes, key: int) -> tuple[int, int]:
         """A slot's current value and its value at the start of the transaction."""
-        return state.get_storage(address, key), state.get_storage(address, key, from_journal=False)  # type: ignore[arg-type]
+        current = state.get_storage(address, key)  # type: ignore[arg-type]
+        return current, state.get_storage(address, key, from_journal=False)  # type: ignore[arg-type]
 
     def __call__(self, frame: Any, op: int, pc: int) -> int:
         if op >= loader.HOST_ENV:

@@ -105,8 +105,8 @@ def slot_write_room(meter: Meter, limits: Limits) -> int:
     """How many more first writes of a slot (`slot_writes(1)` each) the tx can record before its data size
     or KV updates would exceed `limits` (§4.6; a limit is exceeded only strictly, and clamping at 0, §4.5,
     does not change that comparison): within it, recording them needs no limit check."""
-    room = min(limits.kv_updates - meter.kv_updates, (limits.data_size - meter.data_size) // STORAGE_SLOT_WRITE_SIZE)
-    return max(0, room)
+    by_data = (limits.data_size - meter.data_size) // STORAGE_SLOT_WRITE_SIZE
+    return max(0, min(limits.kv_updates - meter.kv_updates, by_data))
 
 
 def log_usage(topics: int, data_length: int) -> Usage:

@@ -40,7 +40,7 @@ class OverlayAccountDB(AccountDatabaseAPI):
         self._checkpoints: list[tuple[int, int]] = []
         self._originals: dict[tuple[bytes, int], int] = {}
         self._tx_wipes: dict[bytes, tuple[dict[int, int], bool]] = {}
-        self._transient: dict[bytes, bytes] = {}  # EIP-1153, journaled here with the rest (evm.JournaledTransient)
+        self._transient: dict[bytes, bytes] = {}  # EIP-1153, journaled here (evm.JournaledTransient)
 
     # --- block-start reads (recorded) ---
 
@@ -99,9 +99,11 @@ class OverlayAccountDB(AccountDatabaseAPI):
         """`get_storage` from the journal and from the start of the tx, in one call (a native slot load)."""
         current = self._slot(address, slot)
         original = self._originals.get((address, slot), _ABSENT)
-        if original is _ABSENT:
-            return current, self.get_storage(address, slot, False) if address in self._tx_wipes else current  # type: ignore[arg-type]
-        return current, original
+        if original is not _ABSENT:
+            return current, original
+        if address in self._tx_wipes:
+            return current, self.get_storage(address, slot, from_journal=False)  # type: ignore[arg-type]
+        return current, current
 
     def set_storage(self, address: Address, slot: int, value: int) -> None:
         validate_uint256(value, title="Storage Value")
@@ -113,8 +115,8 @@ class OverlayAccountDB(AccountDatabaseAPI):
         store[slot] = value
 
     def write_slots(self, address: bytes, warmed: list[int], written: list[tuple[int, int]]) -> None:
-        """`mark_storage_warm` of each of `warmed`, then `set_storage` of each `(slot, value)` of `written`, in one
-        call (a native frame's write-back: slots and values are uint256 by construction)."""
+        """`mark_storage_warm` of each of `warmed`, then `set_storage` of each `(slot, value)` of `written`,
+        in one call (a native frame's write-back: slots and values are uint256 by construction)."""
         for slot in warmed:
             self._mark_warm(storage_key(address, slot))
         if not written:
@@ -123,7 +125,8 @@ class OverlayAccountDB(AccountDatabaseAPI):
         store = self._storage.setdefault(address, {})
         for slot, value in written:
             if (address, slot) not in originals:
-                originals[(address, slot)] = self.get_storage(address, slot, from_journal=False)  # type: ignore[arg-type]
+                original = self.get_storage(address, slot, from_journal=False)  # type: ignore[arg-type]
+                originals[(address, slot)] = original
             journal.append(("slot", address, slot, store.get(slot, _ABSENT)))
             store[slot] = value
 

@@ -74,7 +74,8 @@ class JournaledTransient(BaseState):
     def get_transient_storage(self, address: Address, slot: int) -> bytes:
         validate_canonical_address(address)
         validate_uint256(slot)
-        return self._account_db.get_transient(address + int_to_big_endian(slot))  # type: ignore[attr-defined, no-any-return]
+        key = address + int_to_big_endian(slot)
+        return self._account_db.get_transient(key)  # type: ignore[attr-defined, no-any-return]
 
     def set_transient_storage(self, address: Address, slot: int, value: bytes) -> None:
         validate_canonical_address(address)

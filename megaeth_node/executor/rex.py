@@ -27,7 +27,8 @@ from typing import Any
 from eth._utils.address import force_bytes_to_address, generate_contract_address, generate_safe_contract_address
 from eth.abc import ComputationAPI, MessageAPI, SignedTransactionAPI, StateAPI, TransactionContextAPI
 from eth.constants import CREATE_CONTRACT_ADDRESS, GAS_LOGDATA, GAS_LOGTOPIC, STACK_DEPTH_LIMIT
-from eth.exceptions import Halt, InsufficientFunds, OutOfGas, Revert, StackDepthLimit, VMError, WriteProtection
+from eth.exceptions import Halt, InsufficientFunds, OutOfGas, Revert, StackDepthLimit, VMError
+from eth.exceptions import WriteProtection
 from eth.vm.computation import BaseComputation
 from eth.vm.forks.berlin import constants as berlin_constants
 from eth.vm.forks.frontier.computation import FrontierComputation
@@ -162,7 +163,7 @@ class RexMeters:
         return self.check()
 
     def slot_write_room(self) -> int:
-        """First writes of a slot the tx can still record with no limit check (`gas.limits.slot_write_room`)."""
+        """First writes of a slot the tx can still record unchecked (`gas.limits.slot_write_room`)."""
         return slot_write_room(self.meter, self._limits)
 
     def mark(self, access: VolatileAccess) -> None:
@@ -614,7 +615,7 @@ class RexComputation(OpState.computation_class):  # type: ignore[misc, valid-typ
         return computation
 
     @classmethod
-    def _frontier_message(cls, state: StateAPI, message: MessageAPI, transaction_context: TransactionContextAPI,
+    def _frontier_message(cls, state: StateAPI, message: MessageAPI, ctx: TransactionContextAPI,
                           parent_computation: ComputationAPI | None) -> ComputationAPI:
         """py-evm's `FrontierComputation.apply_message` without its debug line, which hex-formats both
         addresses of every value transfer, logged or not: snapshot, depth check, value transfer, touch, the
@@ -629,7 +630,7 @@ class RexComputation(OpState.computation_class):  # type: ignore[misc, valid-typ
             state.delta_balance(message.sender, -1 * message.value)
             state.delta_balance(message.storage_address, message.value)
         state.touch_account(message.storage_address)
-        computation = cls.apply_computation(state, message, transaction_context, parent_computation=parent_computation)
+        computation = cls.apply_computation(state, message, ctx, parent_computation=parent_computation)
         if computation.is_error:
             state.revert(snapshot)
         else:

@@ -6,9 +6,10 @@ oracle's always-cold slots, is a flag the host puts on the slots it loads); ever
 exactly as the interpreter does. SSTORE runs natively where the wrapper adds nothing but usage that cannot
 cross a limit: no storage gas, no state growth, a slot's first write within the room the host gives
 (`RexMeters.slot_write_room`); the net first writes are recorded in the meter at the next host opcode and
-at the frame's exit, and every other SSTORE the native code hands to the host (runtime.h `aot_sstore`). The compute meter (spec/mega-evm.md §4.1: every opcode's compute gas is
-its gas) is kept per run of native opcodes: at each host opcode and at the frame's exit the gas spent since
-the last one is added, then the wrapper's own gas is settled as `RexComputation._run` settles it.
+at the frame's exit, and every other SSTORE the native code hands to the host (runtime.h `aot_sstore`).
+The compute meter (spec/mega-evm.md §4.1: every opcode's compute gas is its gas) is kept per run of native
+opcodes: at each host opcode and at the frame's exit the gas spent since the last one is added, then the
+wrapper's own gas is settled as `RexComputation._run` settles it.
 
 What native code cannot reproduce is *where* a run of plain opcodes crosses the compute limit (the
 interpreter halts right after the crossing opcode), nor the compute gas of an exceptional halt inside a
@@ -40,7 +41,7 @@ class NativeAbort(Exception):  # noqa: N818 - not an error of the transaction: a
 
 
 _NORMAL_EXIT = (loader.STOP, loader.RETURN, loader.REVERT)
-_USAGE_OPS = CALLS | {SSTORE, *range(LOG0, LOG0 + 5)}  # host opcodes that record usage (spec/mega-evm.md §4.3)
+_USAGE_OPS = CALLS | {SSTORE, *range(LOG0, LOG0 + 5)}  # host opcodes that record usage (§4.3)
 
 
 class RexHost(PyEvmHost):
@@ -71,7 +72,7 @@ class RexHost(PyEvmHost):
             frame.kv_writes = 0
 
     def load_slot(self, frame: Any, key: int, gas: int) -> int:
-        if self._crossed(gas):  # the interpreter would have halted before this SLOAD: nothing may be read for it
+        if self._crossed(gas):  # the interpreter would have halted before this SLOAD: nothing may be read
             self.error = NativeAbort("compute limit crossed inside a native run")
             return loader.HOST_ERROR
         return super().load_slot(frame, key, gas)

@@ -51,7 +51,8 @@ def test_cli_inspect_compile_bench(tmp_path: Path, capsys: pytest.CaptureFixture
     assert aot_cli.handler(ns(aot_command="inspect", code="0x" + FIB.hex()), cfg) == 0
     assert "static stack heights: yes" in capsys.readouterr().out
     assert aot_cli.handler(ns(aot_command="inspect", code="0x60005442600155", flavour="rex"), cfg) == 0
-    assert "host opcodes: TIMESTAMP×1\n" in capsys.readouterr().out  # MegaETH's detention: the host's; SLOAD, SSTORE native
+    # MegaETH's detention is the host's; SLOAD and SSTORE are native
+    assert "host opcodes: TIMESTAMP×1\n" in capsys.readouterr().out
     (tmp_path / "fib.hex").write_text(FIB.hex() + "\n")
     assert aot_cli.handler(ns(aot_command="compile", code=str(tmp_path / "fib.hex")), cfg) == 0
     key = capsys.readouterr().out.strip()

@@ -52,8 +52,8 @@ def test_current_and_original_is_get_storage_twice() -> None:
 
     def same() -> None:
         for address, slot in ((A, 1), (A, 2), (B, 2), (B, 3)):
-            assert db.current_and_original(address, slot) == (db.get_storage(address, slot),
-                                                              db.get_storage(address, slot, from_journal=False))
+            pair = db.get_storage(address, slot), db.get_storage(address, slot, from_journal=False)
+            assert db.current_and_original(address, slot) == pair
     same()
     db.set_storage(A, 1, 8)
     same()

@@ -45,7 +45,8 @@ def _execute(codes: dict[bytes, bytes], gases: list[int], spec: Spec, reference:
 
 def _same(codes: dict[bytes, bytes], gases: list[int], spec: Spec = Spec.REX, to: bytes = CONTRACT,
           storage: dict[int, int] | None = None) -> tuple[object, ...]:
-    fast, reference = _execute(codes, gases, spec, False, to, storage), _execute(codes, gases, spec, True, to, storage)
+    fast = _execute(codes, gases, spec, False, to, storage)
+    reference = _execute(codes, gases, spec, True, to, storage)
     assert fast == reference
     return reference
 
@@ -211,8 +212,9 @@ def _rewrite_slots(n: int) -> bytes:
 
 
 @pytest.mark.parametrize("kv, data", [*((kv, 10**9) for kv in range(1, 14)),
-                                      *((10**9, 150 + 40 * k + extra) for k in range(12) for extra in (0, 39))])
-def test_slot_writes_against_small_kv_and_data_limits(kv: int, data: int, monkeypatch: pytest.MonkeyPatch) -> None:
+                                      *((10**9, 150 + 40 * k + x) for k in range(12) for x in (0, 39))])
+def test_slot_writes_against_small_kv_and_data_limits(kv: int, data: int,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """Txs rewriting the same slots (every SSTORE usage case of §4.3–4.5, from zero and non-zero originals)
     under KV-update and data-size limits lowered so that the slot writes cross them at each SSTORE in turn:
     the halting SSTORE, rescued gas and meters as the reference loop has them (native code counts first

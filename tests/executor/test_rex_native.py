@@ -50,9 +50,9 @@ def test_compute_limit_crossed_inside_a_native_run_reruns_interpreted(iterations
 
 
 def test_only_sstores_owing_storage_gas_or_growth_reach_the_host(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Of `_rewrite_slots(10)`'s 19 SSTOREs over odd slots starting non-zero, the host's wrapper runs the ten
-    that owe storage gas (0 -> 1 of the five even slots) or undo state growth (their 1 -> 0); the first writes,
-    write-backs and clears of the rest run natively, with the same outcome as the reference loop."""
+    """Of `_rewrite_slots(10)`'s 19 SSTOREs over odd slots starting non-zero, the host's wrapper runs
+    the ten that owe storage gas (0 -> 1 of the five even slots) or undo state growth (their 1 -> 0); the
+    first writes, write-backs and clears of the rest run natively, as the reference loop has them."""
     ops: list[int] = []
     original = rex_native.RexHost.__call__
     monkeypatch.setattr(rex_native.RexHost, "__call__",
