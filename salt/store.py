@@ -669,7 +669,9 @@ class StateOverlay:
         except BaseException:
             _wait_all(parts, quiet=True)
             raise
-        _wait_all(parts)
+        # Newest first: a job still queued then runs here while the C thread works through the older
+        # ones (waiting for the oldest first would idle here while newer jobs wait in the queue).
+        _wait_all(parts[::-1])
         result = finish_root(reader, parts, be)
         self._record(all_ups, result, flats)
         return result.root
