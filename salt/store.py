@@ -601,7 +601,8 @@ class StateOverlay:
         Pipelined: the keys are split by main-trie level-1 subtree (bucket >> 16) into groups; while
         the SHI work (§2.3) of a group runs here (in C for flat buckets, `_flat_group`, else in
         Python), the curve work of the previous groups (§5.1, levels 3 → 1) runs on a C thread
-        (`Backend.leaves_to_level1`). Buckets never interact, so
+        (`Backend.leaves_to_level1`); at the end this thread takes the jobs still queued, newest
+        first. Buckets never interact, so
         the slot layout and the updates are those of one sorted pass (§2.3 history independence; a
         group is worked in bucket order, each bucket's keys in sorted order);
         a group that resizes a bucket (metadata writes land in level-1 node 1) is updated last.
@@ -637,7 +638,6 @@ class StateOverlay:
         flats: list[_FlatResult] = []
         parts: list[BelowRoot] = []
         deferred: dict[int, Change] = {}
-        last = max((g for g in range(n_groups) if cuts[g] < cuts[g + 1]), default=0)
         try:
             for g in range(n_groups):
                 lo, hi = cuts[g], cuts[g + 1]
@@ -646,7 +646,7 @@ class StateOverlay:
                 part = self._flat_group(ops, order[lo:hi], by_bucket[lo:hi], flat) if ops is not None else None
                 if part is not None:
                     flats.append(part[1])
-                    part[0].start(be, background=g < last)
+                    part[0].start(be, background=True)
                     parts.append(part[0])
                     continue
                 group = [(buckets[i], keys[i], values[i]) for i in order[lo:hi]]
@@ -660,7 +660,7 @@ class StateOverlay:
                     deferred.update(data)
                     continue
                 part = plan_below_root(reader, data, capacity, be)
-                part.start(be, background=g < last)  # the last group has nothing to overlap with
+                part.start(be, background=True)
                 parts.append(part)
             if deferred:
                 part = plan_below_root(reader, deferred, capacity, be)
@@ -669,8 +669,8 @@ class StateOverlay:
         except BaseException:
             _wait_all(parts, quiet=True)
             raise
-        # Newest first: a job still queued then runs here while the C thread works through the older
-        # ones (waiting for the oldest first would idle here while newer jobs wait in the queue).
+        # Every group's job went to the C thread's queue; newest first, a job still queued runs here
+        # while the C thread works through the older ones (two threads on the backlog, one job each).
         _wait_all(parts[::-1])
         result = finish_root(reader, parts, be)
         self._record(all_ups, result, flats)
