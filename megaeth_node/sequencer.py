@@ -210,18 +210,18 @@ class SenderRecovery:
     """Sender recovery of submitted transactions (secp256k1: ~45 us each, the intake's largest cost) in a process
     of its own once `start`ed, so that it stays off the event loop and out of the GIL the builder needs: the
     submissions of one loop pass go together (a batch request's sends: one round trip, a few us a transaction on
-    the loop). On the loop instead: a pass of fewer than MIN_BATCH with nothing in flight (a round trip would
-    cost more), a pass that would not fit in the request pipe (the loop never blocks on a busy process), and
-    everything while the process is not up or after it died. Passes are answered in submission order."""
+    the loop). On the loop instead, answered at once: a pass of fewer than MIN_BATCH (single and realtime sends:
+    a round trip to a process that may wait for a core would cost them more, in CPU and in latency), a pass
+    that would not fit in the request pipe (the loop never blocks on a busy process), and everything while the
+    process is not up or after it died. A pass is answered in submission order (a batch's sends stay in order);
+    passes may be answered out of order."""
 
-    MIN_BATCH = 8
+    MIN_BATCH = 32
     PIPE_SIZE = 1 << 20  # asked for; the kernel may give less (fs.pipe-max-size)
 
     def __init__(self) -> None:
         self._jobs: list[_Job] = []
-        # passes in submission order: results None while the process has them, else computed here and held
-        # until the passes before them are answered
-        self._sent: deque[tuple[list[_Job], list[bytes | str] | None, int]] = deque()
+        self._sent: deque[tuple[list[_Job], int]] = deque()  # passes the process has, with their request bytes
         self._out: Connection | None = None
         self._in: Connection | None = None
         self._proc: multiprocessing.process.BaseProcess | None = None
@@ -258,22 +258,18 @@ class SenderRecovery:
 
     def _flush(self) -> None:
         jobs, self._jobs = self._jobs, []
-        if self._ready and self._out is not None and (len(jobs) >= self.MIN_BATCH or self._sent):
+        if self._ready and self._out is not None and len(jobs) >= self.MIN_BATCH:
             request = pickle.dumps([(sig, h) for sig, h, _ in jobs], pickle.HIGHEST_PROTOCOL)
             size = len(request) + 16  # with the length header
             if self._in_flight + size <= self._budget:
                 try:
                     self._out.send_bytes(request)
-                    self._sent.append((jobs, None, size))
+                    self._sent.append((jobs, size))
                     self._in_flight += size
                     return
                 except OSError:
                     self._fail()
-        results = [_recover_or_error(sig, h) for sig, h, _ in jobs]
-        if self._sent:
-            self._sent.append((jobs, results, 0))
-        else:
-            self._settle(jobs, results)
+        self._settle(jobs, [_recover_or_error(sig, h) for sig, h, _ in jobs])
 
     def _on_reply(self) -> None:
         conn = self._in
@@ -283,23 +279,20 @@ class SenderRecovery:
                 if reply == _READY:
                     self._ready = True
                     continue
-                jobs, _, size = self._sent.popleft()
+                jobs, size = self._sent.popleft()
                 self._in_flight -= size
                 self._settle(jobs, reply)
-                while self._sent and self._sent[0][1] is not None:
-                    held, results, _ = self._sent.popleft()
-                    self._settle(held, results)  # type: ignore[arg-type]
         except (EOFError, OSError):
             self._fail()
 
     def _fail(self) -> None:
-        """The process is gone: what it had is recovered here, in order, and so is everything from now on."""
+        """The process is gone: what it had is recovered here, and so is everything from now on."""
         log.warning("sender recovery process gone; recovering on the event loop")
         self._ready = False
         self._disconnect()
         while self._sent:
-            jobs, results, _ = self._sent.popleft()
-            self._settle(jobs, results if results is not None else [_recover_or_error(sig, h) for sig, h, _ in jobs])
+            jobs, _ = self._sent.popleft()
+            self._settle(jobs, [_recover_or_error(sig, h) for sig, h, _ in jobs])
         self._in_flight = 0
 
     @staticmethod

@@ -65,23 +65,23 @@ def test_recovery_in_process_on_loop_and_after_a_crash() -> None:
             sent: list[int] = []
             send = rec._out.send_bytes  # type: ignore[union-attr]
             rec._out.send_bytes = lambda b: (sent.append(len(b)), send(b))  # type: ignore[union-attr,method-assign]
-            assert await _recover_all(rec, jobs) == want  # one pass of 40: one round trip
-            assert await _recover_all(rec, jobs[:3]) == want[:3]  # a small pass stays on the loop
+            assert await _recover_all(rec, jobs) == want  # one pass of 40 (>= MIN_BATCH): one round trip
+            assert await _recover_all(rec, jobs[:31]) == want[:31]  # a small pass stays on the loop
             assert len(sent) == 1
-            # a pass that does not fit in the pipe beside the one in flight is recovered here, and answered after it
+            # a pass that does not fit in the pipe beside the one in flight is recovered here, at once
             rec._budget = sent[0] + 16 + 100
             first = [rec.recover(sig, msg) for sig, msg in jobs]
             await asyncio.sleep(0)
-            second = [rec.recover(sig, msg) for sig, msg in jobs[:10]]
+            second = [rec.recover(sig, msg) for sig, msg in jobs[-35:]]
             await asyncio.sleep(0)
-            assert len(sent) == 2 and not any(f.done() for f in second)
+            assert len(sent) == 2 and all(f.done() for f in second) and not any(f.done() for f in first)
             order: list[int] = []
-            for i, fut in enumerate(first + second):
+            for i, fut in enumerate(first):
                 fut.add_done_callback(lambda _, i=i: order.append(i))
-            await asyncio.gather(*first, *second, return_exceptions=True)
-            assert order == list(range(50))
+            await asyncio.gather(*first, return_exceptions=True)
+            assert order == list(range(40))
             got = [f.result() if f.exception() is None else str(f.exception()) for f in first + second]
-            assert got == want + want[:10]
+            assert got == want + want[-35:]
             rec._budget = 1 << 19
             futs = [rec.recover(sig, msg) for sig, msg in jobs]  # sent, then the process is killed
             await asyncio.sleep(0)
