@@ -195,7 +195,7 @@ class BelowRoot:
         self.level3: list[tuple[int, bytes, bytes]] = []  # (id, old, new) of the leaves updated here
         self.leaf_news: list[bytes] | None = None  # or the leaves' new commitments from a job
         self.anc_news: list[bytes] = []
-        self._wait: Callable[[], tuple[list[bytes], list[bytes], int]] | None = None
+        self._wait: Callable[[], tuple] | None = None  # a job's waiter (`leaves_to_level1[_flat]`)
 
     def _read_ancestors(self, reader: NodeReader) -> None:
         self.anc = main_ancestors(self.ids, 1)
