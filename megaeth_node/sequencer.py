@@ -175,7 +175,8 @@ def _worker_seal(keys: frozenset[bytes], encoded_txs: list[bytes], receipts: lis
 
 
 def _watch_parent(parent: int) -> None:
-    """A helper process's thread: exit once the node is gone (even killed with -9, when no shutdown reaches it)."""
+    """A helper process's thread: exit once the node is gone (even killed with -9, when no shutdown reaches
+    it)."""
     while os.getppid() == parent:
         time.sleep(0.5)
     os._exit(0)
@@ -192,7 +193,8 @@ _READY = "ready"
 
 
 def _recovery_worker(jobs_in: Connection, results_out: Connection, parent: int) -> None:
-    """Recovery process: lists of (signature, signing hash) in, for each the address or the error message out."""
+    """Recovery process: lists of (signature, signing hash) in, for each the address or the error message
+    out."""
     threading.Thread(target=_watch_parent, args=(parent,), name="orphan-watch", daemon=True).start()
     results_out.send(_READY)
     while True:
@@ -207,21 +209,21 @@ _Job = tuple[bytes, bytes, "asyncio.Future[bytes]"]
 
 
 class SenderRecovery:
-    """Sender recovery of submitted transactions (secp256k1: ~45 us each, the intake's largest cost) in a process
-    of its own once `start`ed, so that it stays off the event loop and out of the GIL the builder needs: the
-    submissions of one loop pass go together (a batch request's sends: one round trip, a few us a transaction on
-    the loop). On the loop instead, answered at once: a pass of fewer than MIN_BATCH (single and realtime sends:
-    a round trip to a process that may wait for a core would cost them more, in CPU and in latency), a pass
-    that would not fit in the request pipe (the loop never blocks on a busy process), and everything while the
-    process is not up or after it died. A pass is answered in submission order (a batch's sends stay in order);
-    passes may be answered out of order."""
+    """Sender recovery of submitted transactions (secp256k1: ~45 us each, the intake's largest cost) in a
+    process of its own once `start`ed, so that it stays off the event loop and out of the GIL the builder
+    needs: the submissions of one loop pass go together (a batch request's sends: one round trip, a few us a
+    transaction on the loop). On the loop instead, answered at once: a pass of fewer than MIN_BATCH (single
+    and realtime sends: a round trip to a process that may wait for a core would cost them more, in CPU and
+    in latency), a pass that would not fit in the request pipe (the loop never blocks on a busy process), and
+    everything while the process is not up or after it died. A pass is answered in submission order (a
+    batch's sends stay in order); passes may be answered out of order."""
 
     MIN_BATCH = 32
     PIPE_SIZE = 1 << 20  # asked for; the kernel may give less (fs.pipe-max-size)
 
     def __init__(self) -> None:
         self._jobs: list[_Job] = []
-        self._sent: deque[tuple[list[_Job], int]] = deque()  # passes the process has, with their request bytes
+        self._sent: deque[tuple[list[_Job], int]] = deque()  # passes the process has, and their bytes
         self._out: Connection | None = None
         self._in: Connection | None = None
         self._proc: multiprocessing.process.BaseProcess | None = None

@@ -205,7 +205,8 @@ def _signature(y_parity: int, r: int, s: int) -> bytes:
 
 
 def recover_address(signature: bytes, msg_hash: bytes) -> bytes:
-    """Address whose key made the 65-byte `signature` of `msg_hash`; ChainDataError when it does not recover."""
+    """Address whose key made the 65-byte `signature` of `msg_hash`; ChainDataError when it does not
+    recover."""
     try:
         pub = PublicKey.from_signature_and_message(signature, msg_hash, hasher=None)
     except Exception as e:  # coincurve raises a bare Exception for unrecoverable signatures
@@ -549,10 +550,11 @@ def _fast_fields(raw: bytes) -> tuple[list[Any], bytes]:
 
 def decode_signed(raw: bytes, cls: type[T_tx], /, **extra: Any) -> tuple[T_tx, bytes] | None:
     """A legacy or 0x02 transaction and its signing hash in one pass over `raw`, built as
-    `cls(*fields, **extra)`; None unless `raw` is one of these in canonical RLP (so that re-encoding the result
-    gives `raw` back): the caller then takes `Transaction.decode`, which accepts or rejects it. Whatever this
-    accepts, `Transaction.decode` accepts with the same fields (tests/megaeth_node/test_types.py). ~6 us against
-    ~22 for decode, signing hash and re-encoding, the intake's work for every submitted transaction."""
+    `cls(*fields, **extra)`; None unless `raw` is one of these in canonical RLP (so that re-encoding the
+    result gives `raw` back): the caller then takes `Transaction.decode`, which accepts or rejects it.
+    Whatever this accepts, `Transaction.decode` accepts with the same fields
+    (tests/megaeth_node/test_types.py). ~6 us against ~22 for decode, signing hash and re-encoding, the
+    intake's work for every submitted transaction."""
     if not raw or not (raw[0] == DYNAMIC_FEE_TX_TYPE or raw[0] >= 0xC0):
         return None
     try:

@@ -64,7 +64,8 @@ def test_recovery_in_process_on_loop_and_after_a_crash() -> None:
             await _ready(rec)
             sent: list[int] = []
             send = rec._out.send_bytes  # type: ignore[union-attr]
-            rec._out.send_bytes = lambda b: (sent.append(len(b)), send(b))  # type: ignore[union-attr,method-assign]
+            rec._out.send_bytes = (  # type: ignore[union-attr,method-assign]
+                lambda b: (sent.append(len(b)), send(b)))
             assert await _recover_all(rec, jobs) == want  # one pass of 40 (>= MIN_BATCH): one round trip
             assert await _recover_all(rec, jobs[:31]) == want[:31]  # a small pass stays on the loop
             assert len(sent) == 1

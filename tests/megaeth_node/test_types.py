@@ -143,9 +143,9 @@ def test_keccak_equals_eth_hash(data: bytes) -> None:
 
 
 def _same_as_general_decoder(raw: bytes) -> bool:
-    """decode_signed's answer for `raw` is what Transaction.decode + a re-encoding check give: True when it took
-    `raw` (then the general decoder accepts it with the same fields, re-encodes it to `raw`, and the signing
-    hashes agree), False when it left `raw` to the general decoder."""
+    """decode_signed's answer for `raw` is what Transaction.decode + a re-encoding check give: True when it
+    took `raw` (then the general decoder accepts it with the same fields, re-encodes it to `raw`, and the
+    signing hashes agree), False when it left `raw` to the general decoder."""
     from megaeth_node.types import Transaction, decode_signed
     fast = decode_signed(raw, Transaction)
     if fast is None:
@@ -157,7 +157,8 @@ def _same_as_general_decoder(raw: bytes) -> bool:
 
 
 def test_decode_signed_takes_real_legacy_and_dynamic_fee_transactions(testdata: Path) -> None:
-    taken = {tx.type: _same_as_general_decoder(tx.encode()) for b in _blocks(testdata) for tx in b.transactions}
+    txs = [tx for b in _blocks(testdata) for tx in b.transactions]
+    taken = {tx.type: _same_as_general_decoder(tx.encode()) for tx in txs}
     assert taken == {0x0: True, 0x2: True, SET_CODE_TX_TYPE: False, DEPOSIT_TX_TYPE: False}
 
 
@@ -181,19 +182,21 @@ def test_decode_signed_takes_signed_transactions_of_each_form() -> None:
 
 
 _ODD = (st.binary(max_size=3).map(lambda b: b"\x00" + b) | st.integers(2**256, 2**264)
-        | st.binary(max_size=70) | st.lists(st.binary(max_size=33), max_size=2) | st.sampled_from([27, 28, 0, 34]))
+        | st.binary(max_size=70) | st.lists(st.binary(max_size=33), max_size=2)
+        | st.sampled_from([27, 28, 0, 34]))
 
 
 def _field(good: st.SearchStrategy[object]) -> st.SearchStrategy[object]:
-    """Mostly a well-formed value, sometimes one of the wrong ones (a non-canonical int, a list, a size off)."""
+    """Mostly a well-formed value, sometimes a wrong one (a non-canonical int, a list, a size off)."""
     return st.integers(0, 15).flatmap(lambda k: _ODD if k == 7 else good)
 
 
 _UINT = _field(st.integers(0, 2**256 - 1))
 _TO = _field(st.sampled_from([b"", b"\x5e" * 20, b"\x5e" * 19]))
 _DATA = _field(st.binary(max_size=90))
-_ACCESS = _field(st.lists(st.tuples(st.binary(min_size=19, max_size=21),
-                                    st.lists(st.binary(min_size=31, max_size=33), max_size=2)).map(list), max_size=2))
+_ACCESS_ENTRY = st.tuples(st.binary(min_size=19, max_size=21),
+                          st.lists(st.binary(min_size=31, max_size=33), max_size=2)).map(list)
+_ACCESS = _field(st.lists(_ACCESS_ENTRY, max_size=2))
 _TX_SHAPES = st.one_of(
     st.tuples(st.just(b""), st.tuples(_UINT, _UINT, _UINT, _TO, _UINT, _DATA, _UINT, _UINT, _UINT)),
     st.tuples(st.sampled_from([b"\x02", b"\x02", b"\x01", b"\x04"]),
@@ -206,7 +209,8 @@ _TX_SHAPES = st.one_of(
        edits=st.lists(st.tuples(st.integers(0, 400), st.integers(0, 255)), max_size=2) | st.just([]),
        cut=st.sampled_from([0, 0, 0, 1]))
 def test_decode_signed_accepts_only_what_the_general_decoder_accepts(
-        shape: tuple[bytes, tuple[object, ...]], more: list[object], edits: list[tuple[int, int]], cut: int) -> None:
+        shape: tuple[bytes, tuple[object, ...]], more: list[object], edits: list[tuple[int, int]],
+        cut: int) -> None:
     """Transaction-shaped RLP (ints as non-canonical strings, wrong sizes, lists in scalar places, an extra
     field, long forms), then bytes overwritten and the tail cut: whatever decode_signed takes, the general
     decoder takes alike."""
