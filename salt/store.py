@@ -79,6 +79,9 @@ _NODE_DELTA_MAX = 4096  # changed nodes kept over a node cache's base before fol
 _OCCUPIED_MAX = 1 << 22  # stored nodes above which a node cache keeps no bucket occupancy bitmap
 
 
+_UNSCANNED = object()  # `_NodeCache` occupancy not read yet
+
+
 class _NodeCache:
     """Committed commitments of main-trie levels 0–2 of one state, shared by the overlays reading it:
     `delta` over `base` holds every stored one (ids in neither hold their default commitment, §4.4).
@@ -88,24 +91,51 @@ class _NodeCache:
     Identified by the state's root commitment: by the binding of the commitments, two states with
     the same root have the same nodes, so the root alone tells whether the cache is current."""
 
-    __slots__ = ("root", "base", "delta", "flat", "occupied")
+    __slots__ = ("root", "base", "delta", "be", "_flat", "_occupied")
 
     def __init__(
         self,
         root: bytes,
         base: dict[int, bytes],
         delta: dict[int, bytes],
-        flat: bytes,
-        occupied: bytes | None,
+        be: Backend,
+        flat: bytes | None = None,
+        occupied: bytes | None | object = _UNSCANNED,
     ) -> None:
-        """`flat`: every level 0–2 commitment by node id, 64 bytes each (`trie.BelowRoot`'s `nodes012`);
-        `occupied`: bit b (of byte b >> 3) set iff data bucket b's level-3 commitment is stored, i.e.
-        not the empty bucket's (None: not kept)."""
+        """`flat` and `occupied` (see their methods) when known from a predecessor; else each is built on
+        first use (a reader that only makes witnesses, as the sealer's, never pays for them)."""
         self.root = root
         self.base = base
         self.delta = delta
-        self.flat = flat
-        self.occupied = occupied
+        self.be = be
+        self._flat = flat
+        self._occupied = occupied
+
+    def flat(self) -> bytes:
+        """Every level 0–2 commitment by node id, 64 bytes each (`trie.BelowRoot`'s `nodes012`)."""
+        if self._flat is None:
+            self._flat = _patched(_default_flat(), {**self.base, **self.delta})
+        return self._flat
+
+    def occupied(self, txn: lmdb.Transaction, nodes_db: object) -> bytes | None:
+        """Bit b (of byte b >> 3) set iff data bucket b's level-3 commitment is stored, i.e. not the empty
+        bucket's; None when not kept. `txn` reads this cache's state (scanned on first use)."""
+        if self._occupied is _UNSCANNED:
+            self._occupied = _scan_occupied(txn, nodes_db, self.be)
+        return self._occupied  # type: ignore[return-value]
+
+
+def _scan_occupied(txn: lmdb.Transaction, nodes_db: object, be: Backend) -> bytes | None:
+    """`_NodeCache.occupied` from one key scan of the stored nodes from the first data bucket's level-3
+    node on; None when the nodes table holds over `_OCCUPIED_MAX` entries (most buckets would be
+    occupied anyway)."""
+    if txn.stat(nodes_db)["entries"] > _OCCUPIED_MAX:
+        return None
+    cur = txn.cursor(db=nodes_db)
+    ids = b""
+    if cur.set_range(_U64BE.pack(_DATA_LEAF0)):
+        ids = b"".join(cur.iternext(keys=True, values=False))
+    return be.id_bitmap(ids, _BUCKET0, 1 << 24)
 
 
 def _patched(buf: bytes, nodes: Mapping[int, bytes]) -> bytes:
@@ -209,11 +239,14 @@ class SaltStore:
         p = self._pending
         if c is not None and p is not None and p[0] == c.root and p[1] == root:
             delta = {**c.delta, **p[2]}
-            flat, occupied = _patched(c.flat, p[2]), _mark(c.occupied, p[3])
+            flat = None if c._flat is None else _patched(c._flat, p[2])
+            occupied = c._occupied
+            if occupied is not _UNSCANNED:
+                occupied = _mark(occupied, p[3])  # type: ignore[arg-type]
             if len(delta) > _NODE_DELTA_MAX + len(c.base) // 4:
-                c = _NodeCache(root, {**c.base, **delta}, {}, flat, occupied)
+                c = _NodeCache(root, {**c.base, **delta}, {}, be, flat, occupied)
             else:
-                c = _NodeCache(root, c.base, delta, flat, occupied)
+                c = _NodeCache(root, c.base, delta, be, flat, occupied)
         else:
             nodes = {}
             cur = txn.cursor(db=self.nodes_db)
@@ -224,21 +257,9 @@ class SaltStore:
                     if n >= _CACHED_NODES:
                         break
                     nodes[n] = v
-            c = _NodeCache(root, nodes, {}, _patched(_default_flat(), nodes), self._scan_occupied(txn, be))
+            c = _NodeCache(root, nodes, {}, be)
         self._node_cache = c
         return c
-
-    def _scan_occupied(self, txn: lmdb.Transaction, be: Backend) -> bytes | None:
-        """`_NodeCache.occupied` from one key scan of the stored nodes from the first data bucket's level-3
-        node on; None when the nodes table holds over `_OCCUPIED_MAX` entries (most buckets would be
-        occupied anyway)."""
-        if txn.stat(self.nodes_db)["entries"] > _OCCUPIED_MAX:
-            return None
-        cur = txn.cursor(db=self.nodes_db)
-        ids = b""
-        if cur.set_range(_U64BE.pack(_DATA_LEAF0)):
-            ids = b"".join(cur.iternext(keys=True, values=False))
-        return be.id_bitmap(ids, _BUCKET0, 1 << 24)
 
     @classmethod
     def open(cls, path: str | Path, map_size: int = 1 << 36) -> SaltStore:
@@ -311,6 +332,7 @@ class _OverlayReader:
     NO_PLAIN_LOOKUP = True  # `plain_lookup` never answers: `ShiState` skips calling it
 
     def __init__(self, txn: lmdb.Transaction, kv_db: object, nodes_db: object) -> None:
+        self.txn, self.nodes_db = txn, nodes_db
         self.kv_get = txn.cursor(db=kv_db).get
         self.node_get = txn.cursor(db=nodes_db).get
         self.kv_cursor = txn.cursor(db=kv_db)
@@ -368,7 +390,7 @@ class _OverlayReader:
         entries: list[bytes] = []
         leaf_olds: list[bytes] = []
         cache = self.node_cache
-        occupied = None if cache is None or self.nodes else cache.occupied
+        occupied = None if cache is None or self.nodes else cache.occupied(self.txn, self.nodes_db)
         for b in buckets:
             n = len(entries)
             if occupied is not None and not occupied[b >> 3] >> (b & 7) & 1:
@@ -439,7 +461,7 @@ class _OverlayReader:
         """Committed levels 0–2 by node id (`_NodeCache.flat`) while this reader's trie holds no
         changes of its own (else None)."""
         cache = self.node_cache
-        return None if self.nodes or cache is None else cache.flat
+        return None if self.nodes or cache is None else cache.flat()
 
     def node_many(self, ids: list[int]) -> list[bytes]:
         """`node` of each id (one pass over the level 0–2 cache when all are there)."""

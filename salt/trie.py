@@ -348,6 +348,8 @@ def finish_root(reader: NodeReader, parts: Sequence[BelowRoot], be: Backend) -> 
     old_root = reader.node(0)
     root = old_root
     flat = _nodes012(reader)
+    if flat is None and partials:  # parts summed level-1 changes over a buffer the reader no longer gives
+        raise ValueError("finish_root: the parts ran on a level 0-2 buffer the reader no longer has")
     if flat is not None and (level1 or partials):
         level1.sort()
         root = be.root_from_level1(flat, [i for i, _, _ in level1], [nw for _, _, nw in level1], partials)

@@ -174,6 +174,23 @@ def test_store_witness_of_untouched_state(tmp_path: Path) -> None:
     assert ws.apply({k: b"\x01" * 32 for k in keys})[0] == ov.apply({k: b"\x01" * 32 for k in keys})
 
 
+def test_witness_reader_builds_no_flat_levels_or_occupancy(tmp_path: Path) -> None:
+    """A store that only makes witnesses (the sealer's) reads levels 0–2 but never builds the 4 MB level
+    0–2 buffer or scans every stored node for the bucket occupancy: an apply builds them on first use."""
+    store = SaltStore.open(tmp_path / "db")
+    ov = store.overlay()
+    ov.apply({bytes([i]) * 20: b"\x01" * 32 for i in range(50)})
+    ov.commit()
+    fresh = SaltStore(store.env)  # as the sealer's process opens it: no cache carried over from commits
+    fresh.witness([bytes([i]) * 20 for i in range(5)])
+    cache = fresh._node_cache
+    assert cache is not None and cache._flat is None and cache._occupied is store_module._UNSCANNED
+    ov = fresh.overlay()
+    ov.apply({bytes([i]) * 20: b"\x02" * 32 for i in range(50)})
+    assert cache._flat is not None and cache._occupied is not store_module._UNSCANNED
+    ov.discard()
+
+
 def test_stored_metadata_preloaded_or_read_per_bucket(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Non-default bucket metadata reads the same whether the overlay preloads all of it or not."""
     import salt.store as store_mod
@@ -277,11 +294,15 @@ def test_node_cache_follows_commits_and_aborted_writes(
         assert store.root() == root == plain.root()
         after = store.overlay()  # the cache updated from the commit == one read from the new state
         cache = store._node_cache
-        assert cache is not None and (cache.occupied is None) == (occupied_max < 0)
-        assert cache.occupied == store._scan_occupied(after._txn, after.be)
-        assert occupied_max < 0 or any(cache.occupied)  # type: ignore[arg-type]
+        assert cache is not None
+        # patched from the predecessor's (built by the block's apply), not read again
+        assert cache._occupied is not store_module._UNSCANNED and cache._flat is not None
+        occupied = cache.occupied(after._txn, store.nodes_db)
+        assert (occupied is None) == (occupied_max < 0)
+        assert occupied == store_module._scan_occupied(after._txn, store.nodes_db, after.be)
+        assert occupied_max < 0 or any(occupied)  # type: ignore[arg-type]
         stored = {**cache.base, **cache.delta}
-        assert cache.flat == store_module._patched(store_module._default_flat(), stored)
+        assert cache.flat() == store_module._patched(store_module._default_flat(), stored)
         after.discard()
     assert old_snapshot is not None and reference is not None
     items = block()
