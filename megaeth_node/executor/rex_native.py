@@ -26,11 +26,10 @@ from typing import Any, TypeVar
 from aot import loader
 from aot.host import PyEvmHost, execute
 from aot.loader import Contract
-from aot.opcodes import CALLS, SSTORE
 from gas.limits import slot_writes
 from gas.opcodes import sload_is_cold
 
-from megaeth_node.executor.rex import LOG0, RexMeters, delegate_account, settle
+from megaeth_node.executor.rex import RexMeters, delegate_account, settle
 from megaeth_node.executor.state import MissingStateKey
 
 T = TypeVar("T")
@@ -41,7 +40,6 @@ class NativeAbort(Exception):  # noqa: N818 - not an error of the transaction: a
 
 
 _NORMAL_EXIT = (loader.STOP, loader.RETURN, loader.REVERT)
-_USAGE_OPS = CALLS | {SSTORE, *range(LOG0, LOG0 + 5)}  # host opcodes that record usage (§4.3)
 
 
 class RexHost(PyEvmHost):
@@ -105,8 +103,7 @@ class RexHost(PyEvmHost):
                 self.error = e
                 status = loader.HOST_ERROR
         self.window = gas
-        if op in _USAGE_OPS:  # the others leave the meter as it was
-            frame.kv_room = rex.slot_write_room()
+        frame.kv_room = rex.slot_write_room()  # after every host opcode: no list of those that record usage
         return status
 
     def _crossed(self, gas: int) -> bool:
