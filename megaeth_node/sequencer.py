@@ -14,18 +14,15 @@ code, witness and SALT state in one LMDB write transaction. One block seals at a
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import logging
 import operator
 import os
-import pickle
 import threading
 import time
 from collections import deque
 import multiprocessing
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
-from multiprocessing.connection import Connection
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -47,7 +44,7 @@ from megaeth_node.salt_state import SaltReader, salt_updates
 from megaeth_node.store import ChainStore, open_env
 from megaeth_node.types import (
     DEPOSIT_TX_TYPE, LEGACY_TX_TYPE, Block, ChainDataError, Header, Receipt, Transaction, EMPTY_TRIE_ROOT,
-    decode_signed, keccak, ordered_trie_root, recover_address,
+    decode_signed, keccak, ordered_trie_root,
 )
 from salt.pedersen import backend
 from salt.store import SaltStore, StateOverlay
@@ -164,7 +161,13 @@ def _worker_init(db_path: str, parent: int) -> None:
     """Sealer process: a read-only view of the node's LMDB environment; it exits when the node is gone (even
     killed with -9, when no shutdown reaches it)."""
     global _worker_store
-    threading.Thread(target=_watch_parent, args=(parent,), name="orphan-watch", daemon=True).start()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="orphan-watch", daemon=True).start()
     backend().warm()
     _worker_store = SaltStore(open_env(Path(db_path), readonly=True))
 
@@ -172,161 +175,6 @@ def _worker_init(db_path: str, parent: int) -> None:
 def _worker_seal(keys: frozenset[bytes], encoded_txs: list[bytes], receipts: list[Receipt]) -> SealArtifacts:
     assert _worker_store is not None, "sealer process not initialised"
     return seal_artifacts(_worker_store, keys, encoded_txs, receipts)
-
-
-def _watch_parent(parent: int) -> None:
-    """A helper process's thread: exit once the node is gone (even killed with -9, when no shutdown reaches
-    it)."""
-    while os.getppid() == parent:
-        time.sleep(0.5)
-    os._exit(0)
-
-
-def _recover_or_error(signature: bytes, msg_hash: bytes) -> bytes | str:
-    try:
-        return recover_address(signature, msg_hash)
-    except ChainDataError as e:
-        return str(e)
-
-
-_READY = "ready"
-
-
-def _recovery_worker(jobs_in: Connection, results_out: Connection, parent: int) -> None:
-    """Recovery process: lists of (signature, signing hash) in, for each the address or the error message
-    out."""
-    threading.Thread(target=_watch_parent, args=(parent,), name="orphan-watch", daemon=True).start()
-    results_out.send(_READY)
-    while True:
-        try:
-            jobs = jobs_in.recv()
-        except EOFError:
-            return
-        results_out.send([_recover_or_error(sig, h) for sig, h in jobs])
-
-
-_Job = tuple[bytes, bytes, "asyncio.Future[bytes]"]
-
-
-class SenderRecovery:
-    """Sender recovery of submitted transactions (secp256k1: ~45 us each, the intake's largest cost) in a
-    process of its own once `start`ed, so that it stays off the event loop and out of the GIL the builder
-    needs: the submissions of one loop pass go together (a batch request's sends: one round trip, a few us a
-    transaction on the loop). On the loop instead, answered at once: a pass of fewer than MIN_BATCH (single
-    and realtime sends: a round trip to a process that may wait for a core would cost them more, in CPU and
-    in latency), a pass that would not fit in the request pipe (the loop never blocks on a busy process), and
-    everything while the process is not up or after it died. A pass is answered in submission order (a
-    batch's sends stay in order); passes may be answered out of order."""
-
-    MIN_BATCH = 32
-    PIPE_SIZE = 1 << 20  # asked for; the kernel may give less (fs.pipe-max-size)
-
-    def __init__(self) -> None:
-        self._jobs: list[_Job] = []
-        self._sent: deque[tuple[list[_Job], int]] = deque()  # passes the process has, and their bytes
-        self._out: Connection | None = None
-        self._in: Connection | None = None
-        self._proc: multiprocessing.process.BaseProcess | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._ready = False
-        self._budget = 0  # bytes the request pipe holds without a write blocking
-        self._in_flight = 0  # request bytes the process has not answered
-
-    def start(self) -> None:
-        """Start the process (on the running loop); until it reports ready, recovery runs on the loop."""
-        ctx = multiprocessing.get_context("spawn")
-        jobs_in, jobs_out = ctx.Pipe(duplex=False)
-        results_in, results_out = ctx.Pipe(duplex=False)
-        self._proc = ctx.Process(target=_recovery_worker, args=(jobs_in, results_out, os.getpid()),
-                                 name="sender-recovery", daemon=True)
-        self._proc.start()
-        jobs_in.close()
-        results_out.close()
-        try:
-            fcntl.fcntl(jobs_out.fileno(), fcntl.F_SETPIPE_SZ, self.PIPE_SIZE)
-        except OSError:
-            pass
-        self._budget = fcntl.fcntl(jobs_out.fileno(), fcntl.F_GETPIPE_SZ) // 2
-        self._out, self._in, self._loop = jobs_out, results_in, asyncio.get_running_loop()
-        self._loop.add_reader(results_in.fileno(), self._on_reply)
-
-    def recover(self, signature: bytes, msg_hash: bytes) -> asyncio.Future[bytes]:
-        """The signer's address (ChainDataError when the signature does not recover), as `recover_address`."""
-        fut = asyncio.get_running_loop().create_future()
-        self._jobs.append((signature, msg_hash, fut))
-        if len(self._jobs) == 1:
-            fut.get_loop().call_soon(self._flush)
-        return fut
-
-    def _flush(self) -> None:
-        jobs, self._jobs = self._jobs, []
-        if self._ready and self._out is not None and len(jobs) >= self.MIN_BATCH:
-            request = pickle.dumps([(sig, h) for sig, h, _ in jobs], pickle.HIGHEST_PROTOCOL)
-            size = len(request) + 16  # with the length header
-            if self._in_flight + size <= self._budget:
-                try:
-                    self._out.send_bytes(request)
-                    self._sent.append((jobs, size))
-                    self._in_flight += size
-                    return
-                except OSError:
-                    self._fail()
-        self._settle(jobs, [_recover_or_error(sig, h) for sig, h, _ in jobs])
-
-    def _on_reply(self) -> None:
-        conn = self._in
-        try:
-            while conn is not None and conn.poll():
-                reply = conn.recv()
-                if reply == _READY:
-                    self._ready = True
-                    continue
-                jobs, size = self._sent.popleft()
-                self._in_flight -= size
-                self._settle(jobs, reply)
-        except (EOFError, OSError):
-            self._fail()
-
-    def _fail(self) -> None:
-        """The process is gone: what it had is recovered here, and so is everything from now on."""
-        log.warning("sender recovery process gone; recovering on the event loop")
-        self._ready = False
-        self._disconnect()
-        while self._sent:
-            jobs, _ = self._sent.popleft()
-            self._settle(jobs, [_recover_or_error(sig, h) for sig, h, _ in jobs])
-        self._in_flight = 0
-
-    @staticmethod
-    def _settle(jobs: list[_Job], results: list[bytes | str]) -> None:
-        for (_, _, fut), result in zip(jobs, results, strict=True):
-            if fut.done():
-                continue
-            if isinstance(result, str):
-                fut.set_exception(ChainDataError(result))
-            else:
-                fut.set_result(result)
-
-    def _disconnect(self) -> None:
-        if self._in is not None:
-            if self._loop is not None and not self._loop.is_closed():
-                self._loop.remove_reader(self._in.fileno())
-            self._in.close()
-            self._in = None
-        if self._out is not None:
-            self._out.close()
-            self._out = None
-
-    def close(self) -> None:
-        """Stop the process (what it still had is recovered here first)."""
-        if self._sent:
-            self._fail()
-        self._ready = False
-        self._disconnect()
-        if self._proc is not None:
-            self._proc.terminate()
-            self._proc.join(5)
-            self._proc = None
 
 
 @dataclass(slots=True)
@@ -416,7 +264,6 @@ class Sequencer:
         self.salt = SaltStore(self.env)
         self.pool = Mempool()
         self._builder = ThreadPoolExecutor(1, thread_name_prefix="builder")
-        self.recovery = SenderRecovery()  # its process starts with `run`
         # the witness and roots of a closed block are computed in a process of their own: no GIL shared with
         # the builder and the event loop (started at the first seal; `run` starts it early)
         self._sealer = ProcessPoolExecutor(1, multiprocessing.get_context("spawn"), _worker_init,
@@ -653,7 +500,6 @@ class Sequencer:
         blocks seal on the builder. Waiters are answered right after their mini-block is journaled."""
         settings = self.settings
         sealer_up = self._sealer.submit(int)  # start the sealer process (imports, curve tables)
-        self.recovery.start()
         last_seal = time.monotonic()
         self._running = True
         try:
@@ -717,7 +563,6 @@ class Sequencer:
         self._stopping = True
         if self._seal_task is not None:  # else the journal still holds the block: it is sealed at start-up
             await asyncio.gather(self._seal_task, return_exceptions=True)
-        self.recovery.close()
         self._sealer.shutdown(wait=True)
         self._builder.shutdown(wait=True)
         self._flusher.shutdown(wait=True)
@@ -742,7 +587,7 @@ class Sequencer:
         if tx.chain_id != self.chain_config.chain_id:
             raise InvalidChainId(f"invalid chain id: have {tx.chain_id}, want {self.chain_config.chain_id}")
         try:
-            sender = await self.recovery.recover(tx.signature(), signing_hash or tx.signing_hash())
+            sender = tx.recover_sender(signing_hash)
         except ChainDataError as e:
             raise InvalidTransaction(f"invalid sender: {e}") from e
         if tx.type != LEGACY_TX_TYPE and tip_cap(tx) > fee_cap(tx):
