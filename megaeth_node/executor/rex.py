@@ -31,7 +31,6 @@ from eth.exceptions import Halt, InsufficientFunds, OutOfGas, Revert, StackDepth
 from eth.exceptions import WriteProtection
 from eth.vm.computation import BaseComputation
 from eth.vm.forks.berlin import constants as berlin_constants
-from eth.vm.forks.frontier.computation import FrontierComputation
 from eth.vm.forks.london.storage import GAS_SCHEDULE_EIP3529, sstore_eip3529
 from eth.vm.logic.call import max_child_gas_eip150
 from eth.vm.logic.invalid import InvalidOpcode
@@ -793,9 +792,6 @@ class RexComputation(OpState.computation_class):  # type: ignore[misc, valid-typ
         _drop_tracebacks(computation._error)
         return computation
 
-
-# `_frontier_message` stands for py-evm's own: no class between RexComputation and Frontier may override it
-assert next(k for k in RexComputation.__mro__[1:] if "apply_message" in k.__dict__) is FrontierComputation
 
 
 def _drop_tracebacks(error: BaseException | None) -> None:

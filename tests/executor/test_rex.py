@@ -6,10 +6,13 @@ comments from its formulas; nothing here recomputes them through the code under 
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 from dataclasses import replace
 
 import pytest
 from coincurve import PrivateKey
+from eth.vm.forks.frontier.computation import FrontierComputation
 from eth.vm.forks.prague.state import PragueTransactionExecutor
 from gas.spec import ChainConfig, ForkSchedule, Spec
 from gas.system import BEACON_ROOTS_ADDRESS, HISTORY_STORAGE_ADDRESS, L1_BLOCK_ADDRESS, ORACLE_ADDRESS
@@ -17,7 +20,7 @@ from salt.hasher import bucket_id
 
 from megaeth_node.executor.block import BlockResult, InvalidBlock, apply_block
 from megaeth_node.executor.op import OpTransactionExecutor
-from megaeth_node.executor.rex import RexRules
+from megaeth_node.executor.rex import RexComputation, RexRules
 from megaeth_node.executor.state import Account, DictState, storage_key
 from megaeth_node.types import DEPOSIT_TX_TYPE, Block, Header, Transaction, keccak256
 
@@ -91,6 +94,19 @@ def _run(state: DictState, *txs: Transaction, spec: Spec = Spec.REX, **kw: objec
 
 
 # --- §3.1 intrinsic gas -------------------------------------------------------------------------------
+
+
+# sha256 of py-evm 0.12's `FrontierComputation.apply_message` source, which `_frontier_message` restates
+FRONTIER_APPLY_MESSAGE_SHA256 = "467518a0504e0bbc0edc31a502aaf74f96e4bdd90a043fe06c065bd929ecdf5d"
+
+
+def test_frontier_message_restates_the_method_it_replaces() -> None:
+    """`RexComputation._frontier_message` is py-evm's Frontier `apply_message` without its debug line: that is
+    the method the MRO would call, and its source is the one restated (a py-evm upgrade that changes it fails
+    here, so the restatement is reviewed against the new one)."""
+    assert next(k for k in RexComputation.__mro__[1:] if "apply_message" in k.__dict__) is FrontierComputation
+    source = inspect.getsource(FrontierComputation.apply_message)
+    assert hashlib.sha256(source.encode()).hexdigest() == FRONTIER_APPLY_MESSAGE_SHA256
 
 
 def test_default_rules_for_rex_blocks_are_rex() -> None:
