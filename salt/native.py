@@ -452,6 +452,25 @@ class NativeBackend:
             raise (ValueError if rc == _EINDEX else MemoryError)(f"salt_propagate_main failed: rc={rc}")
         return _split(bytes(out), 64), int(ec[0])
 
+    def _leaf_inputs(self, name: str, ids: Sequence[int], olds: Sequence[bytes], counts: Sequence[int],
+                     slots: bytes, changes: Sequence[SlotChange]) -> tuple[Any, ...]:
+        """The six leaf buffers of a `salt_leaves_start[_flat]` job (ids, olds, counts, slots, change data,
+        change lengths), after checking that they match; builds the tables first."""
+        n = len(ids)
+        if len(counts) != n or len(olds) != n or sum(counts) != len(changes) or len(slots) != len(changes):
+            raise ValueError(f"{name}: ids, olds, counts, slots and changes do not match")
+        ffi = self._ffi
+        _ensure_tables(ffi, self._lib, self.threads)
+        data, lens = _pack_changes(changes)
+        return (
+            ffi.from_buffer("uint32_t[]", array("I", ids)),
+            ffi.from_buffer(_pack_points(olds)),
+            ffi.from_buffer("uint32_t[]", array("I", counts)),
+            ffi.from_buffer(slots or b"\0"),
+            ffi.from_buffer(data),
+            ffi.from_buffer("uint32_t[]", lens),
+        )
+
     def leaves_to_level1(
         self,
         ids: Sequence[int],
@@ -468,19 +487,10 @@ class NativeBackend:
         keeps its core while the queue is served beside it, and both share what is left at the end.
         `background=False` (the caller waits at once): the job uses `threads` threads."""
         n, m = len(ids), len(anc_olds)
-        if len(counts) != n or len(olds) != n or sum(counts) != len(changes) or len(slots) != len(changes):
-            raise ValueError("leaves_to_level1: ids, olds, counts, slots and changes do not match")
         ffi, lib = self._ffi, self._lib
-        _ensure_tables(ffi, lib, self.threads)
-        data, lens = _pack_changes(changes)
         news, anc_news = bytearray(64 * n), bytearray(64 * m)
         bufs = (
-            ffi.from_buffer("uint32_t[]", array("I", ids)),
-            ffi.from_buffer(_pack_points(olds)),
-            ffi.from_buffer("uint32_t[]", array("I", counts)),
-            ffi.from_buffer(slots or b"\0"),
-            ffi.from_buffer(data),
-            ffi.from_buffer("uint32_t[]", lens),
+            *self._leaf_inputs("leaves_to_level1", ids, olds, counts, slots, changes),
             ffi.from_buffer(_pack_points(anc_olds) or b"\0"),
             ffi.from_buffer(news or b"\0"),
             ffi.from_buffer(anc_news or b"\0"),
@@ -513,24 +523,15 @@ class NativeBackend:
         """`leaves_to_level1` whose ancestors C finds and reads from `nodes012` (`salt_leaves_start_flat`);
         the waiter gives (leaf news, changed ancestor ids, their news, root partial sum, ecmuls)."""
         n = len(ids)
-        if len(counts) != n or len(olds) != n or sum(counts) != len(changes) or len(slots) != len(changes):
-            raise ValueError("leaves_to_level1_flat: ids, olds, counts, slots and changes do not match")
         if len(nodes012) != 64 * _NODES012:
             raise ValueError("leaves_to_level1_flat: nodes012 must hold the 65,793 level 0-2 commitments")
         ffi, lib = self._ffi, self._lib
-        _ensure_tables(ffi, lib, self.threads)
-        data, lens = _pack_changes(changes)
         room = n + min(n, 256)
         news, anc_news, anc_ids = bytearray(64 * n), bytearray(64 * room), array("I", bytes(4 * room))
         n_changed = ffi.new("size_t *")
         partial = bytearray(64)
         bufs = (
-            ffi.from_buffer("uint32_t[]", array("I", ids)),
-            ffi.from_buffer(_pack_points(olds)),
-            ffi.from_buffer("uint32_t[]", array("I", counts)),
-            ffi.from_buffer(slots or b"\0"),
-            ffi.from_buffer(data),
-            ffi.from_buffer("uint32_t[]", lens),
+            *self._leaf_inputs("leaves_to_level1_flat", ids, olds, counts, slots, changes),
             ffi.from_buffer(nodes012),
             ffi.from_buffer(news or b"\0"),
             ffi.from_buffer("uint32_t[]", anc_ids or array("I", [0])),
