@@ -24,6 +24,14 @@ from megaeth_node.executor.state import KECCAK_EMPTY, Account, MissingStateKey, 
 _ABSENT: Any = object()  # journal marker: "no overlay entry before this write"
 
 
+def _restore(mapping: dict[Any, Any], key: Any, old: Any) -> None:
+    """Undo a journaled write: `mapping[key]` back to `old`, or gone when it was `_ABSENT`."""
+    if old is _ABSENT:
+        del mapping[key]
+    else:
+        mapping[key] = old
+
+
 class OverlayAccountDB(AccountDatabaseAPI):
     """Block-scoped state overlay. Construct one per block; py-evm calls `lock_changes` after each tx."""
 
@@ -269,24 +277,15 @@ class OverlayAccountDB(AccountDatabaseAPI):
     def _undo(self, entry: tuple[Any, ...]) -> None:
         kind, address = entry[0], entry[1]
         if kind == "acct":
-            if entry[2] is _ABSENT:
-                del self._accounts[address]
-            else:
-                self._accounts[address] = entry[2]
+            _restore(self._accounts, address, entry[2])
         elif kind == "slot":
-            if entry[3] is _ABSENT:
-                del self._storage[address][entry[2]]
-            else:
-                self._storage[address][entry[2]] = entry[3]
+            _restore(self._storage[address], entry[2], entry[3])
         elif kind == "wipe":
             self._storage[address] = entry[2]
             if not entry[3]:
                 self._wiped.discard(address)
         elif kind == "tstore":
-            if entry[2] is _ABSENT:
-                del self._transient[address]
-            else:
-                self._transient[address] = entry[2]
+            _restore(self._transient, address, entry[2])
         elif kind == "tclear":
             self._transient = address
         else:
