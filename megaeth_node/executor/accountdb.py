@@ -167,6 +167,15 @@ class OverlayAccountDB(AccountDatabaseAPI):
         acct = self._get(address)
         self._set_account(address, Account(acct.nonce, balance, acct.code_hash))
 
+    def delta_balance(self, address: Address, delta: int) -> None:
+        """`set_balance(address, get_balance(address) + delta)` with one account lookup."""
+        acct = self._get(address)
+        balance = acct.balance + delta
+        if balance < 0:
+            raise ValidationError(f"balance of 0x{address.hex()} would become negative: {balance}")
+        validate_uint256(balance, title="Account Balance")
+        self._set_account(address, Account(acct.nonce, balance, acct.code_hash))
+
     def get_nonce(self, address: Address) -> int:
         return self._get(address).nonce
 

@@ -61,6 +61,10 @@ class _OverlayState(BaseState):
             return Hash32(b"")
         return Hash32(self._db.block_hash(block_number))  # type: ignore[attr-defined]
 
+    def delta_balance(self, address: Address, delta: int) -> None:
+        """py-evm's get-then-set in one overlay call (a transaction moves balances ~9 times)."""
+        self._account_db.delta_balance(address, delta)  # type: ignore[attr-defined]
+
     @property
     def overlay(self) -> OverlayAccountDB:
         return self._account_db  # type: ignore[return-value]

@@ -30,7 +30,9 @@ from gas.system import BASE_FEE_VAULT_ADDRESS, DEPOSIT_TX_TYPE, L1_FEE_VAULT_ADD
 from gas.tx import TxGasInputs, floor_gas, intrinsic_gas
 
 from megaeth_node.executor.precompiles import FastPragueComputation
-from megaeth_node.executor.transact import EthChecks, InvalidTransaction
+from megaeth_node.executor.transact import (
+    InvalidTransaction, check_against_state, check_create, check_fees, check_sender,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,10 +87,14 @@ class OpTransactionExecutor(PragueTransactionExecutor):
     vm_state: OpState
 
     def validate_transaction(self, transaction: SignedTransactionAPI) -> None:
+        transaction.validate()
         if is_deposit(transaction):
-            transaction.validate()
             return
-        super().validate_transaction(transaction)
+        # the Ethereum checks, then py-evm's Cancun → London → Homestead → Frontier state checks, in one pass
+        check_create(transaction)
+        check_fees(self.vm_state, transaction)
+        check_sender(self.vm_state, transaction)
+        check_against_state(self.vm_state, transaction)
         cost = (transaction.gas * transaction.max_fee_per_gas + transaction.value
                 + self._l1_fee(transaction) + operator_fee(self.vm_state.l1_fee_params, transaction.gas))
         if self.vm_state.get_balance(transaction.sender) < cost:
@@ -180,7 +186,7 @@ class OpTransactionExecutor(PragueTransactionExecutor):
         return computation
 
 
-class OpState(EthChecks, PragueState):
+class OpState(PragueState):
     """Prague state with OP fee rules; `l1_fee_params` is set by the block executor after the L1-info deposit."""
 
     computation_class = FastPragueComputation
@@ -204,9 +210,6 @@ class OpState(EthChecks, PragueState):
     def get_tip(self, transaction: SignedTransactionAPI) -> int:
         return 0 if is_deposit(transaction) else super().get_tip(transaction)
 
-    def validate_transaction(self, transaction: SignedTransactionAPI) -> None:
-        if not is_deposit(transaction):
-            super().validate_transaction(transaction)
 
 
 @functools.cache

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from eth.abc import ComputationAPI, SignedTransactionAPI, StateAPI, VirtualMachineAPI
-from eth.constants import CREATE_CONTRACT_ADDRESS
+from eth.constants import CREATE_CONTRACT_ADDRESS, SECPK1_N
 from eth.vm.forks.cancun.constants import BLOB_TX_TYPE
 from eth.vm.forks.cancun.state import CancunState, get_total_blob_gas
 from eth.vm.forks.shanghai.constants import MAX_INITCODE_SIZE
@@ -65,6 +65,22 @@ def check_fees(state: StateAPI, tx: SignedTransactionAPI) -> None:
     cost = tx.gas * tx.max_fee_per_gas + tx.value + blob_cost
     if state.get_balance(tx.sender) < cost:
         raise InvalidTransaction(f"sender balance {state.get_balance(tx.sender)} < max cost {cost}")
+
+
+def check_against_state(state: StateAPI, tx: SignedTransactionAPI) -> None:
+    """py-evm's Cancun state checks of a tx that passed `check_fees` (London's fee cap ≥ base fee, Homestead's
+    signature s, Frontier's nonce), in their order and with their errors. Frontier's two balance checks and
+    Cancun's are implied by `check_fees` (gas·effective price + value ≤ gas·max fee + value ≤ balance), and
+    Cancun's blob checks concern blob txs, which MegaETH (the OP stack) does not have and the node never decodes."""
+    base_fee = state.execution_context.base_fee_per_gas
+    if tx.max_fee_per_gas < base_fee:
+        raise ValidationError(f"Sender's max fee per gas ({tx.max_fee_per_gas}) is lower than block's base fee "
+                              f"per gas ({base_fee})")
+    if tx.s > SECPK1_N // 2 or tx.s == 0:
+        raise ValidationError("Invalid signature S value")
+    sender_nonce = state.get_nonce(tx.sender)
+    if sender_nonce != tx.nonce:
+        raise ValidationError(f"Invalid transaction nonce: Expected {sender_nonce}, but got {tx.nonce}")
 
 
 class EthChecks:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import importlib
+import inspect
+import re
 from dataclasses import replace
 
 import pytest
@@ -83,3 +87,47 @@ def test_deposit_create_pays_the_initcode_words_once() -> None:
                           source_hash=b"\x07" * 32, deposit_sender=DEPOSITOR)
     (receipt,) = apply_block(_state(), _block((deposit, DEPOSITOR)), CHAIN).receipts
     assert (receipt.status, receipt.cumulative_gas_used) == (1, 53_006)
+
+
+@pytest.mark.parametrize(("tx", "message"), [
+    (_transfer(nonce=5), "Invalid transaction nonce: Expected 0, but got 5"),
+    (_signed(replace(_transfer(), max_fee_per_gas=BASE_FEE - 1, max_priority_fee_per_gas=0)),
+     f"Sender's max fee per gas ({BASE_FEE - 1}) is lower than block's base fee per gas ({BASE_FEE})"),
+    (_transfer(value=10**18), "sender balance 1000000000000000000 < max cost"),
+])
+def test_invalid_transaction_reasons(tx: Transaction, message: str) -> None:
+    """The one-pass validity checks (`OpTransactionExecutor.validate_transaction`) give py-evm's reasons."""
+    with pytest.raises(InvalidBlock, match=re.escape(message)):
+        apply_block(_state(), _block((tx, ALICE)), CHAIN)
+
+
+# sha256 of the py-evm 0.12 sources the executor restates: OpTransactionExecutor.validate_transaction runs
+# the state checks these make in one pass (`check_against_state`), the overlay state's `delta_balance` is
+# BaseState's in one account lookup. A py-evm upgrade that changes one fails here, for a review of the restatement.
+RESTATED = {
+    "eth.vm.forks.frontier.validation.validate_frontier_transaction":
+        "ea5eab61a3da65c142d4822a4e108249b60246ccd65a5bbe5f184d2b3aceb780",
+    "eth.vm.forks.homestead.validation.validate_homestead_transaction":
+        "2f9431cccdc54ff2c0b4827de5c88ea0109bf8882e981175e160b509d7b14f0f",
+    "eth.vm.forks.london.validation.validate_london_normalized_transaction":
+        "7eca028901c0d2796cd1bb72a694642f9cdf12d89dd760d6f3d34f500fef595c",
+    "eth.vm.forks.london.state.LondonState.validate_transaction":
+        "fa14fade10513e06c174c459b1ee83faaf6b98e9ea54a43b6fd73d6fa29fe7e2",
+    "eth.vm.forks.cancun.state.CancunState.validate_transaction":
+        "441f3f433e583478fbfd04286e8b3ab2c3fe66886a2a5178bb5639721ca6390c",
+    "eth.vm.forks.frontier.state.FrontierTransactionExecutor.validate_transaction":
+        "7a77d8518f64cd2ac406550474550ed14f80aba50747b9c7b175d765240106d8",
+    "eth.vm.state.BaseState.delta_balance": "a4e658b79c125d0b67d4f9040c6e8cb7785c1aae8417e9da47f61747494eeb52",
+}
+
+
+@pytest.mark.parametrize("name", sorted(RESTATED))
+def test_restated_pyevm_source_is_unchanged(name: str) -> None:
+    module, _, attr = name.rpartition(".")
+    try:
+        obj = importlib.import_module(module)
+    except ModuleNotFoundError:  # a method: import its class's module
+        module, _, cls = module.rpartition(".")
+        obj = getattr(importlib.import_module(module), cls)
+    source = inspect.getsource(getattr(obj, attr))
+    assert hashlib.sha256(source.encode()).hexdigest() == RESTATED[name]
