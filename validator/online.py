@@ -155,26 +155,22 @@ class OnlineValidator:
     # ---- anchor ----
 
     def _fetch_anchor_header(self, spec: str) -> Header:
+        number, block_hash = _anchor_ref(spec)
         while not self.stop.is_set():
             try:
-                if spec.isdigit():
-                    raw = self.rpc.block_by_number(int(spec), full=False)
+                if number is not None:
+                    raw = self.rpc.block_by_number(number, full=False)
                 else:
-                    h = bytes.fromhex(spec[2:] if spec.startswith("0x") else spec)
-                    if len(h) != 32:
-                        raise Fatal(f"--start-block {spec!r}: not a block number or 32-byte hash", EXIT_USAGE)
-                    raw = self.rpc.block_by_hash(h, full=False)
+                    raw = self.rpc.block_by_hash(block_hash, full=False)  # type: ignore[arg-type]
                 if raw is None:
                     raise RpcDataError(f"the sequencer has no block {spec}")
-                header = Header.from_rpc(raw)
-                if header.hash != bytes.fromhex(raw["hash"][2:]):
+                header, declared = _header_of(raw, f"anchor block {spec}")
+                if header.hash != declared:
                     raise RpcDataError(f"anchor block {spec}: header does not hash to its declared hash")
                 if header.withdrawals_root is None:
                     raise Fatal(f"anchor block {header.number} has no withdrawalsRoot", EXIT_USAGE)
                 self.backoff.reset()
                 return header
-            except ValueError as e:
-                raise Fatal(f"--start-block {spec!r}: {e}", EXIT_USAGE) from e
             except RpcError as e:
                 self._unavailable("anchor", e)
         raise Fatal("stopped before the anchor block could be fetched", EXIT_OK)
@@ -240,8 +236,7 @@ class OnlineValidator:
             raw = self.rpc.block_by_number(n, full=True)
             if raw is None:
                 break
-            header = Header.from_rpc(raw)
-            block_hash = bytes.fromhex(raw["hash"][2:])
+            header, block_hash = _header_of(raw, f"block {n}")
             if header.parent_hash != last_hash:
                 raise _Reorg(n, f"block {n} parentHash 0x{header.parent_hash.hex()} != 0x{last_hash.hex()}")
             pending = _Pending(n, block_hash, header, len(raw.get("transactions", ())))
@@ -306,20 +301,28 @@ class OnlineValidator:
         return moved
 
     def _on_invalid(self, p: _Pending, verdict: Verdict) -> None:
-        try:
-            current = self.rpc.block_by_number(p.number, full=False)
-        except RpcError:
-            current = None  # cannot tell: treat as still canonical (fail safe)
-            still = True
-        else:
-            still = current is not None and current["hash"] == "0x" + p.hash.hex()
-        if not still:
+        """An invalid block stops the validator only once the sequencer confirms it still has that block at
+        that height (asked again, with back-off, until it answers); a replaced block is a reorg."""
+        current = self._canonical_hash(p.number, "invalid-recheck")
+        if current != p.hash:
             raise _Reorg(p.number, f"invalid block {p.number} was replaced by the sequencer")
         self.cp.put_result(verdict)
         event(logging.ERROR, "invalid_block", number=p.number, hash=p.hash, field=verdict.field,
               expected=verdict.expected, got=verdict.got, detail=verdict.detail)
         raise Fatal(f"block {p.number} 0x{p.hash.hex()} is INVALID: {verdict.field}: expected "
                     f"{verdict.expected or '-'}, got {verdict.got or '-'} {verdict.detail}", EXIT_INVALID)
+
+    def _canonical_hash(self, number: int, what: str) -> bytes | None:
+        """The sequencer's block hash at `number` (None: it has none), asked with back-off until it answers."""
+        while not self.stop.is_set():
+            try:
+                raw = self.rpc.block_by_number(number, full=False)
+                return None if raw is None else _hash32(raw.get("hash") if isinstance(raw, dict) else None)
+            except ValueError as e:
+                self._unavailable(what, RpcDataError(f"block {number}: {e}"))
+            except RpcError as e:
+                self._unavailable(what, e)
+        raise Fatal(f"stopped while asking the sequencer for block {number}", EXIT_OK)
 
     # ---- reorgs ----
 
@@ -337,7 +340,9 @@ class OnlineValidator:
             if ours is None:
                 raise Fatal(f"reorg deeper than the kept history (no canonical block {n})")
             theirs = self.rpc.block_by_number(n, full=False)
-            if theirs is not None and theirs["hash"] == "0x" + ours.hash.hex():
+            if theirs is None:  # behind us (restarting, a lagging replica): not a different block; ask later
+                raise RpcDataError(f"the sequencer has no block {n} (behind our chain)")
+            if theirs["hash"] == "0x" + ours.hash.hex():
                 break
             if n <= anchor[0]:
                 raise Fatal(f"catastrophic reorg: the sequencer replaced the anchor block {anchor[0]}")
@@ -352,7 +357,9 @@ class OnlineValidator:
         """When idle: is our newest block still the sequencer's block at that height?"""
         number, block_hash, _ = self._last_known()
         theirs = self.rpc.block_by_number(number, full=False)
-        if theirs is None or theirs["hash"] != "0x" + block_hash.hex():
+        if theirs is None:  # behind us (restarting, a lagging replica): not a different block; ask later
+            raise RpcDataError(f"the sequencer has no block {number} (behind our chain)")
+        if theirs["hash"] != "0x" + block_hash.hex():
             raise _Reorg(number, f"the sequencer's block {number} is no longer 0x{block_hash.hex()}")
 
     # ---- reporting ----
@@ -377,7 +384,7 @@ class OnlineValidator:
             event(logging.DEBUG, "reported", first=anchor[0], last=tip.number)
             return
         self.metrics.reports.labels("refused").inc()
-        if r.last_number < anchor[0]:
+        if r.last_number is not None and r.last_number < anchor[0]:
             raise Fatal(f"validation gap: the sequencer's last validated block {r.last_number} is below our "
                         f"anchor {anchor[0]}")
         self.cp.set_reported(tip.number, tip.hash)  # do not re-send the same refused range every poll
@@ -421,6 +428,10 @@ class OnlineValidator:
             if e.status != EXIT_OK:
                 event(logging.ERROR, "stopped", status=e.status, reason=str(e))
             return e.status
+        except Exception as e:  # a bug or an environment failure (disk full, ...): not an invalid block
+            logging.getLogger(__name__).exception("validator failed")
+            event(logging.ERROR, "stopped", status=EXIT_FATAL, reason=f"internal error: {e!r}")
+            return EXIT_FATAL
         finally:
             for p in self.pending:
                 if p.future is not None:
@@ -464,6 +475,34 @@ class OnlineValidator:
             except (RpcUnavailable, RpcCallError, RpcDataError) as e:
                 self._unavailable("fetch", e)
         return EXIT_OK
+
+
+def _anchor_ref(spec: str) -> tuple[int | None, bytes | None]:
+    """`--start-block` as (number, None) or (None, 32-byte hash); `Fatal(EXIT_USAGE)` when it is neither."""
+    if spec.isdigit():
+        return int(spec), None
+    try:
+        h = bytes.fromhex(spec[2:] if spec.startswith("0x") else spec)
+    except ValueError:
+        h = b""
+    if len(h) != 32:
+        raise Fatal(f"--start-block {spec!r}: not a block number or 32-byte hash", EXIT_USAGE)
+    return None, h
+
+
+def _header_of(raw: dict[str, Any], what: str) -> tuple[Header, bytes]:
+    """The header of an `eth_getBlockBy*` reply and its declared hash; `RpcDataError` when malformed."""
+    try:
+        return Header.from_rpc(raw), _hash32(raw["hash"])
+    except (ChainDataError, KeyError, ValueError, TypeError, IndexError) as e:
+        raise RpcDataError(f"{what}: malformed block: {e!r}") from e
+
+
+def _hash32(v: Any) -> bytes:
+    h = bytes.fromhex(v[2:]) if isinstance(v, str) and v.startswith("0x") else b""
+    if len(h) != 32:
+        raise ValueError(f"not a 32-byte hash: {str(v)[:80]}")
+    return h
 
 
 class _Reorg(Exception):

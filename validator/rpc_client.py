@@ -70,8 +70,8 @@ class Validated:
     """`mega_setValidatedBlocks` reply."""
 
     accepted: bool
-    last_number: int
-    last_hash: bytes
+    last_number: int | None  # None: the sequencer has recorded no validated block yet
+    last_hash: bytes | None
 
 
 class RpcClient:
@@ -132,7 +132,9 @@ class RpcClient:
             raise RpcDataError(f"{method}: reply is not an object")
         if reply.get("error") is not None:
             err = reply["error"] if isinstance(reply["error"], dict) else {}
-            raise RpcCallError(method, int(err.get("code", 0)), str(err.get("message", reply["error"])))
+            code = err.get("code")
+            raise RpcCallError(method, code if isinstance(code, int) and not isinstance(code, bool) else 0,
+                               str(err.get("message", reply["error"])))
         if "result" not in reply:
             raise RpcDataError(f"{method}: reply has neither result nor error")
         return reply["result"]
@@ -179,6 +181,8 @@ class RpcClient:
     def set_validated_blocks(self, first: tuple[int, bytes], last: tuple[int, bytes]) -> Validated:
         r = self.call("mega_setValidatedBlocks", [[first[0], "0x" + first[1].hex()], [last[0], "0x" + last[1].hex()]])
         try:
+            if r["lastValidatedBlock"] is None:
+                return Validated(bool(r["accepted"]), None, None)
             n, h = r["lastValidatedBlock"]
             return Validated(bool(r["accepted"]), int(n), _hex_bytes(h, "lastValidatedBlock hash", 32))
         except (TypeError, KeyError, ValueError) as e:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # fixture_server.py lives next to the tests
-from fixture_server import FixtureServer, Run, chain, forked_block, free_port, metric, settings
+from fixture_server import FixtureChain, FixtureServer, Run, chain, forked_block, free_port, metric, settings, wait_for
 
 from megaeth_node.cli import main
 from megaeth_node.types import Header
@@ -141,3 +142,48 @@ def test_stored_pending_result_is_reused(testdata: Path, tmp_path: Path, inline_
     with Checkpoint(tmp_path) as cp:
         assert cp.tip().hash == h1140  # type: ignore[union-attr]
         assert cp.result(1140, h1140) is None  # consumed when the block joined the chain
+
+
+def test_malformed_block_is_retried_not_fatal(testdata: Path, tmp_path: Path, inline_pool: WorkerPool) -> None:
+    """A block the sequencer serves malformed is a bad reply (retried with back-off), not a crash with status 1
+    (the status of an invalid block): once it is served intact the validator goes on."""
+    ch = chain(testdata, tip=1140)
+    ch.fork[1140] = dict(ch.blocks[1140], mixHash="0x123")
+    with FixtureServer(ch) as server:
+        run = Run(settings(server.url, tmp_path, start_block="1139", workers=1, until_block=1140), inline_pool)
+        wait_for(lambda: metric(run.metrics, "stateless_validator_rpc_errors_total", method="fetch",
+                                kind="bad reply") >= 2, 30, "retries of the malformed block")
+        del ch.fork[1140]
+        assert run.join(60) == 0
+    with Checkpoint(tmp_path) as cp:
+        assert cp.tip().number == 1140  # type: ignore[union-attr]
+
+
+def test_sequencer_behind_our_tip_is_not_a_reorg(testdata: Path, tmp_path: Path, inline_pool: WorkerPool) -> None:
+    """The sequencer answering null for our tip (restarting, a lagging replica) is waited out: the validated
+    chain is kept, and no "catastrophic reorg" when our tip is the anchor."""
+    ch = chain(testdata, tip=1139)
+    with FixtureServer(ch) as server:
+        run = Run(settings(server.url, tmp_path, start_block="1139", workers=1, until_block=1140), inline_pool)
+        wait_for(lambda: ch.calls.get("eth_blockNumber", 0) >= 1, 30, "the validator to start following")
+        ch.tip = 1138  # the sequencer no longer serves our tip
+        wait_for(lambda: metric(run.metrics, "stateless_validator_rpc_errors_total", method="fetch",
+                                kind="bad reply") >= 2, 30, "the validator to wait for the sequencer")
+        assert run.thread.is_alive()
+        ch.tip = 1140
+        assert run.join(60) == 0
+    assert metric(run.metrics, "stateless_validator_reorgs_total") == 0
+
+
+def test_refusal_before_anything_was_validated_upstream(testdata: Path) -> None:
+    """`lastValidatedBlock: null` (our sequencer before any report) is a refusal with no last block."""
+    class NothingValidated(FixtureChain):
+        def methods(self) -> dict[str, Any]:
+            async def refuse(params: list[Any]) -> Any:
+                return {"accepted": False, "lastValidatedBlock": None}
+            return {**super().methods(), "mega_setValidatedBlocks": refuse}
+
+    ch = chain(testdata, tip=1140)
+    with FixtureServer(NothingValidated(ch.blocks, ch.witnesses, ch.codes, ch.tip)) as server:
+        r = RpcClient(server.url).set_validated_blocks((1139, b"\x01" * 32), (1140, b"\x02" * 32))
+    assert (r.accepted, r.last_number, r.last_hash) == (False, None, None)
