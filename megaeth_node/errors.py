@@ -51,6 +51,14 @@ class UnsupportedTxType(InvalidTransaction):
     pass
 
 
+class NotExecutable(NodeError):
+    """A pooled transaction that cannot run now (behind a nonce gap): a sync send's answer (rpc.md §5.1)."""
+
+    def __init__(self, message: str, tx_hash: bytes) -> None:
+        super().__init__(message)
+        self.tx_hash = tx_hash
+
+
 class ExecutionReverted(NodeError):
     """A call reverted; `data` holds the revert bytes."""
 

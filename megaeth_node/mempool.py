@@ -34,6 +34,7 @@ class PoolTx:
     tx: Transaction
     sender: bytes
     seq: int  # arrival order, for FIFO tie-breaks and eviction
+    queued: bool = False  # at admission: behind a nonce gap (the caller sets it, knowing the state nonce)
 
 
 @dataclass(slots=True)

@@ -32,7 +32,7 @@ from gas.spec import ChainConfig, Spec, spec_at
 from gas.system import HISTORY_STORAGE_ADDRESS
 from gas.tx import InvalidTxGas, TxGasInputs, validate_tx_gas
 from megaeth_node.errors import (
-    FeeTooLow, InsufficientFunds, IntrinsicGasTooLow, InvalidChainId, InvalidTransaction,
+    FeeTooLow, InsufficientFunds, IntrinsicGasTooLow, InvalidChainId, InvalidTransaction, NotExecutable,
     UnsupportedTxType,
 )
 from megaeth_node.executor.block import OpenBlock
@@ -573,6 +573,9 @@ class Sequencer:
 
     async def submit(self, raw: bytes) -> bytes:
         """Validate and pool a signed transaction; return its hash or raise an InvalidTransaction subclass."""
+        return (await self._submit(raw)).tx.hash
+
+    async def _submit(self, raw: bytes) -> PoolTx:
         if len(raw) > MAX_TX_SIZE:
             raise InvalidTransaction(f"oversized data: transaction size {len(raw)}, limit {MAX_TX_SIZE}")
         fast = decode_signed(raw, ReceivedTransaction, _hash=keccak(raw), raw=raw)
@@ -618,7 +621,7 @@ class Sequencer:
         self._work.set()
         for listener in self.listeners:
             listener.on_pending(entry)
-        return tx.hash
+        return entry
 
     @staticmethod
     def _decode(raw: bytes) -> Transaction:
@@ -650,20 +653,26 @@ class Sequencer:
         if balance < cost:
             raise InsufficientFunds(f"insufficient funds for gas * price + value: balance {balance}, "
                                     f"tx cost {cost}, overshot {cost - balance}")
-        self.pool.add(tx, sender, int(state.get_nonce(sender)))
+        state_nonce = int(state.get_nonce(sender))
+        self.pool.add(tx, sender, state_nonce)
         entry = self.pool.get(tx.hash)
         assert entry is not None
+        entry.queued = tx.nonce >= self.pool.pending_nonce(sender, state_nonce)
         return entry
 
     async def submit_and_wait(self, raw: bytes, timeout_s: float) -> tuple[bytes, bool | None, tuple[MiniBlock, int] | None]:
         """Submit, then wait until the transaction is in a durable mini-block: (hash, True, (mini-block, index in
         it)), (hash, False, None) when it was dropped as invalid at execution, (hash, None, None) on timeout (it
-        stays in the pool)."""
+        stays in the pool). A transaction pooled behind a nonce gap raises `NotExecutable` at once (it stays
+        in the pool)."""
         fut: asyncio.Future[tuple[MiniBlock, int] | None] = asyncio.get_running_loop().create_future()
         tx_hash = keccak(raw)
         self._waiters.setdefault(tx_hash, []).append(fut)
         try:
-            await self.submit(raw)
+            entry = await self._submit(raw)
+            if entry.queued:
+                raise NotExecutable(f"the transaction was added to the transaction pool but cannot be processed "
+                                    f"now: nonce {entry.tx.nonce} is behind a nonce gap", tx_hash)
             where = await asyncio.wait_for(fut, timeout_s)
             return tx_hash, where is not None, where
         except asyncio.TimeoutError:

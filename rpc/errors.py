@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from megaeth_node.errors import ExecutionReverted, LimitExceeded, NodeError
+from megaeth_node.errors import ExecutionReverted, LimitExceeded, NodeError, NotExecutable
 
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
@@ -14,6 +14,7 @@ INTERNAL_ERROR = -32603
 SERVER_ERROR = -32000
 LIMIT_EXCEEDED = -32005
 EXECUTION_REVERTED = 3
+NOT_EXECUTABLE = 5  # a sync send pooled behind a nonce gap (EIP-7966; spec/rpc.md §5.1)
 
 
 class RpcError(Exception):
@@ -61,6 +62,8 @@ def from_node_error(e: Exception) -> RpcError:
     """The one mapping from the node's error tree to JSON-RPC codes (spec/rpc.md §4)."""
     if isinstance(e, ExecutionReverted):
         return RpcError(EXECUTION_REVERTED, str(e), "0x" + e.data.hex())
+    if isinstance(e, NotExecutable):
+        return RpcError(NOT_EXECUTABLE, str(e), "0x" + e.tx_hash.hex())
     if isinstance(e, LimitExceeded):
         return RpcError(LIMIT_EXCEEDED, str(e))
     if isinstance(e, NodeError):

@@ -3,6 +3,7 @@ receipts, logs, calls, sends, and the realtime sync send."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -22,6 +23,7 @@ SUGGESTED_TIP = 1_000_000
 GAS_CAP = 60_000_000
 MAX_FEE_HISTORY = 1024
 SYNC_TIMEOUT_S, SYNC_MAX_TIMEOUT_S = 2.0, 10.0
+REALTIME_TIMEOUT_S = 10.0  # `realtime_sendRawTransaction` (spec/rpc.md §5.1)
 HISTORICAL = 4444
 BLOB_BASE_FEE = 1  # no blob gas is ever used, so the excess stays 0 and the price at its EIP-4844 minimum
 
@@ -294,10 +296,20 @@ def eth_methods(node: Sequencer) -> dict[str, Handler]:
                                        or timeout_ms <= 0):
             raise invalid_params("timeout must be a positive number of milliseconds", 1)
         timeout = min(timeout_ms / 1000 if timeout_ms else SYNC_TIMEOUT_S, SYNC_MAX_TIMEOUT_S)
+        return await wait_receipt(raw, timeout, lambda tx_hash: RpcError(
+            4, f"the transaction was added to the transaction pool but wasn't processed in {timeout * 1000:.0f}ms",
+            data(tx_hash)))
+
+    async def send_raw_realtime(params: list[Any]) -> dict[str, Any]:
+        """MegaETH's older name for a sync send: a fixed 10 s wait, then -32000 "realtime transaction expired"."""
+        _max_args(params, 1)
+        return await wait_receipt(parse_data(_arg(params, 0)), REALTIME_TIMEOUT_S,
+                                  lambda tx_hash: RpcError(-32000, "realtime transaction expired", data(tx_hash)))
+
+    async def wait_receipt(raw: bytes, timeout: float, timed_out: Callable[[bytes], RpcError]) -> dict[str, Any]:
         tx_hash, included, where = await node.submit_and_wait(raw, timeout)
         if included is None:
-            raise RpcError(4, f"the transaction was added to the transaction pool but wasn't processed in "
-                              f"{timeout * 1000:.0f}ms", data(tx_hash))
+            raise timed_out(tx_hash)
         # Straight from the mini-block: no builder round trip, which could queue behind a block seal.
         receipt = mini_block_receipt(*where) if where is not None else None
         if not included or receipt is None:
@@ -408,7 +420,7 @@ def eth_methods(node: Sequencer) -> dict[str, Handler]:
         "eth_getStorageAt": get_storage_at, "eth_getCodeByHash": get_code_by_hash, "eth_gasPrice": gas_price,
         "eth_maxPriorityFeePerGas": max_priority_fee, "eth_feeHistory": fee_history, "eth_call": eth_call,
         "eth_estimateGas": eth_estimate_gas, "eth_sendRawTransaction": send_raw,
-        "eth_sendRawTransactionSync": send_raw_sync, "realtime_sendRawTransaction": send_raw_sync,
+        "eth_sendRawTransactionSync": send_raw_sync, "realtime_sendRawTransaction": send_raw_realtime,
         "eth_getTransactionReceipt": get_receipt, "eth_getTransactionByHash": get_transaction,
         "eth_getBlockByNumber": block_by_number, "eth_getBlockByHash": block_by_hash,
         "eth_getBlockTransactionCountByNumber": tx_count_by_number,

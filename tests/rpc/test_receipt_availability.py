@@ -74,3 +74,30 @@ def test_code_by_hash_is_served_before_the_seal(tmp_path: Path) -> None:
         code_hash = "0x" + keccak(runtime).hex()
         assert _rpc(url, "eth_getCodeByHash", [code_hash])["result"] == "0x" + runtime.hex()
         assert _rpc(url, "eth_getCodeByHash", ["0x" + "11" * 32])["result"] == "0x"
+
+
+def test_sync_send_behind_a_nonce_gap_answers_code_5_at_once(tmp_path: Path) -> None:
+    """spec/rpc.md §5.1: a sync send that cannot run now (a nonce gap) gets code 5 with its hash at once, and
+    stays in the pool: once the gap is filled it runs. The old `realtime_sendRawTransaction` name answers the
+    receipt as the sync send does."""
+    acct = Account.from_key(KEY0)
+
+    def signed(nonce: int) -> str:
+        tx = acct.sign_transaction({"to": to_checksum_address("0x" + "ab" * 20), "value": 1, "gas": 100_000,
+                                    "gasPrice": 10**7, "nonce": nonce, "chainId": 6342})
+        return "0x" + tx.raw_transaction.hex()
+
+    with running_node(tmp_path, "--block-time", "200") as (url, _):
+        gapped = signed(1)
+        t0 = time.monotonic()
+        reply = _rpc(url, "eth_sendRawTransactionSync", [gapped, 5000])
+        assert time.monotonic() - t0 < 2.5  # not the 5 s timeout
+        error = reply["error"]
+        assert isinstance(error, dict) and error["code"] == 5 and error["data"] == "0x" + keccak(
+            bytes.fromhex(gapped[2:])).hex()
+        receipt = _rpc(url, "realtime_sendRawTransaction", [signed(0)])["result"]
+        assert isinstance(receipt, dict) and receipt["status"] == "0x1"
+        deadline = time.monotonic() + 10
+        while int(str(_rpc(url, "eth_getTransactionCount", [acct.address, "latest"])["result"]), 16) < 2:
+            assert time.monotonic() < deadline, "the pooled transaction did not run once the gap was filled"
+            time.sleep(0.05)
