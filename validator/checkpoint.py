@@ -70,7 +70,7 @@ def _entry(number: int, raw: bytes) -> ChainEntry:
 class Checkpoint:
     """The LMDB environment at `path` (created if missing)."""
 
-    def __init__(self, path: Path, map_size: int = 1 << 30) -> None:
+    def __init__(self, path: Path, map_size: int = 64 << 30) -> None:  # address space; the file grows as used
         path.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.env = lmdb.open(str(path), max_dbs=len(TABLES), map_size=map_size, subdir=True)

@@ -26,7 +26,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
+from collections.abc import Iterable
 from concurrent.futures import Future
 from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass, field
@@ -117,6 +118,39 @@ def code_hashes(salt: SaltWitness) -> set[bytes]:
     return out
 
 
+CODE_CACHE_BYTES = 256 << 20  # contract code kept in memory; the checkpoint keeps all of it
+
+
+class CodeCache:
+    """Contract code by hash, the least recently used dropped beyond `max_bytes` (MegaETH allows 512 KiB
+    contracts: a long-running validator must not hold every contract it ever met)."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.size = 0
+        self._codes: OrderedDict[bytes, bytes] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._codes)
+
+    def get_many(self, hashes: Iterable[bytes]) -> dict[bytes, bytes]:
+        found = {}
+        for h in hashes:
+            code = self._codes.get(h)
+            if code is not None:
+                self._codes.move_to_end(h)
+                found[h] = code
+        return found
+
+    def put_many(self, codes: dict[bytes, bytes]) -> None:
+        for h, code in codes.items():
+            if h not in self._codes:
+                self._codes[h] = code
+                self.size += len(code)
+        while self.size > self.max_bytes and self._codes:
+            self.size -= len(self._codes.popitem(last=False)[1])
+
+
 class OnlineValidator:
     """`run()` follows the sequencer until stopped (`stop` event, `until_block`) or a fatal condition."""
 
@@ -131,7 +165,7 @@ class OnlineValidator:
         self.progress_out = progress
         self.lookahead = settings.lookahead or 2 * max(1, settings.workers) + 2
         self.backoff = Backoff(settings.backoff_first_s, settings.backoff_cap_s)
-        self.codes: dict[bytes, bytes] = {}
+        self.codes = CodeCache(CODE_CACHE_BYTES)
         self.pending: deque[_Pending] = deque()
         self.remote_tip: int | None = None
         self.validated_count = 0  # blocks validated in workers by this run (not re-used results)
@@ -206,19 +240,21 @@ class OnlineValidator:
 
     def _codes_for(self, salt: SaltWitness) -> dict[bytes, bytes]:
         wanted = code_hashes(salt)
-        missing = wanted - self.codes.keys()
+        found = self.codes.get_many(wanted)
+        missing = wanted - found.keys()
         if missing:
             stored = self.cp.codes(missing)
-            self.codes.update(stored)
             fetched = {}
             for h in sorted(missing - stored.keys()):
                 fetched[h] = self.rpc.code_by_hash(h)
             if fetched:
                 self.cp.put_codes(fetched)
-                self.codes.update(fetched)
+            found.update(stored)
+            found.update(fetched)
+            self.codes.put_many({**stored, **fetched})
             self.metrics.code_cache.labels("miss").inc(len(fetched))
         self.metrics.code_cache.labels("hit").inc(len(wanted) - len(missing))
-        return {h: self.codes[h] for h in wanted}
+        return found
 
     def _fetch_more(self) -> int:
         """Fetch and submit blocks while the window has room; returns how many were added. Raises

@@ -14,7 +14,7 @@ from fixture_server import FixtureChain, FixtureServer, Run, chain, forked_block
 from megaeth_node.cli import main
 from megaeth_node.types import Header
 from validator.checkpoint import Checkpoint, CheckpointError
-from validator.online import EXIT_FATAL, EXIT_INVALID, EXIT_USAGE
+from validator.online import EXIT_FATAL, EXIT_INVALID, EXIT_USAGE, CodeCache
 from validator.pool import WorkerPool
 from validator.rpc_client import Backoff, RpcCallError, RpcClient, RpcDataError, RpcUnavailable, retrying
 
@@ -187,3 +187,14 @@ def test_refusal_before_anything_was_validated_upstream(testdata: Path) -> None:
     with FixtureServer(NothingValidated(ch.blocks, ch.witnesses, ch.codes, ch.tip)) as server:
         r = RpcClient(server.url).set_validated_blocks((1139, b"\x01" * 32), (1140, b"\x02" * 32))
     assert (r.accepted, r.last_number, r.last_hash) == (False, None, None)
+
+
+def test_code_cache_drops_the_least_recently_used_beyond_its_budget() -> None:
+    cache = CodeCache(max_bytes=10)
+    cache.put_many({b"a": b"1234", b"b": b"1234"})
+    assert cache.get_many([b"a"]) == {b"a": b"1234"}  # a is now the most recently used
+    cache.put_many({b"c": b"1234"})  # 12 bytes: b goes
+    assert cache.get_many([b"a", b"b", b"c"]) == {b"a": b"1234", b"c": b"1234"}
+    assert (len(cache), cache.size) == (2, 8)
+    cache.put_many({b"big": b"x" * 11})  # larger than the budget on its own: nothing is kept
+    assert (len(cache), cache.size) == (0, 0)
