@@ -161,16 +161,14 @@ class OverlayAccountDB(AccountDatabaseAPI):
         return self._get(address).balance
 
     def set_balance(self, address: Address, balance: int) -> None:
-        if balance < 0:
-            raise ValidationError(f"balance of 0x{address.hex()} would become negative: {balance}")
-        validate_uint256(balance, title="Account Balance")
-        acct = self._get(address)
-        self._set_account(address, Account(acct.nonce, balance, acct.code_hash))
+        self._put_balance(address, self._get(address), balance)
 
     def delta_balance(self, address: Address, delta: int) -> None:
         """`set_balance(address, get_balance(address) + delta)` with one account lookup."""
         acct = self._get(address)
-        balance = acct.balance + delta
+        self._put_balance(address, acct, acct.balance + delta)
+
+    def _put_balance(self, address: bytes, acct: Account, balance: int) -> None:
         if balance < 0:
             raise ValidationError(f"balance of 0x{address.hex()} would become negative: {balance}")
         validate_uint256(balance, title="Account Balance")
