@@ -16,8 +16,11 @@ One main thread does all I/O and all chain bookkeeping; a `WorkerPool` validates
 * **Reorg**: drop everything fetched, walk back from the tip while the sequencer's hash at that height
   differs from ours, roll the checkpoint back to the common block and continue from there. Below the anchor
   nothing can be re-validated: "catastrophic reorg", exit 3. When idle, the tip's hash is re-checked each poll.
-* **Unreachable sequencer**: every RPC failure sleeps with exponential back-off (0.5 s doubling to 30 s)
-  and tries again; nothing is lost, the work resumes where it stopped.
+  Only a different hash is a reorg: a sequencer with no block at that height is behind us (restarting, a
+  lagging replica) and is asked again later.
+* **Unreachable sequencer**: every RPC failure or malformed reply sleeps with exponential back-off (0.5 s
+  doubling to 30 s) and tries again; nothing is lost, the work resumes where it stopped. Any other error
+  stops with exit 3, never 1 (which means an invalid block).
 * **Report**: after the tip moves, `mega_setValidatedBlocks([anchor, tip])`; refusal with the sequencer's
   last validated block below our anchor is a validation gap (exit 3, as upstream)."""
 
