@@ -643,6 +643,10 @@ class Sequencer:
                 settled.append((fut, self._admit(tx, sender), None))
             except Exception as e:  # noqa: BLE001 - handed to the submitter
                 settled.append((fut, None, e))
+        for _, entry, _ in settled:  # once the whole burst is in: a gap it fills is no gap
+            if entry is not None:
+                next_nonce = self.pool.pending_nonce(entry.sender, self._state_nonce(entry.sender))
+                entry.queued = entry.tx.nonce >= next_nonce
         if settled:
             settled[0][0].get_loop().call_soon_threadsafe(_settle, settled)
 
@@ -653,26 +657,25 @@ class Sequencer:
         if balance < cost:
             raise InsufficientFunds(f"insufficient funds for gas * price + value: balance {balance}, "
                                     f"tx cost {cost}, overshot {cost - balance}")
-        state_nonce = int(state.get_nonce(sender))
-        self.pool.add(tx, sender, state_nonce)
+        self.pool.add(tx, sender, int(state.get_nonce(sender)))
         entry = self.pool.get(tx.hash)
         assert entry is not None
-        entry.queued = tx.nonce >= self.pool.pending_nonce(sender, state_nonce)
         return entry
 
-    async def submit_and_wait(self, raw: bytes, timeout_s: float) -> tuple[bytes, bool | None, tuple[MiniBlock, int] | None]:
+    async def submit_and_wait(self, raw: bytes, timeout_s: float, wait_queued: bool = False
+                              ) -> tuple[bytes, bool | None, tuple[MiniBlock, int] | None]:
         """Submit, then wait until the transaction is in a durable mini-block: (hash, True, (mini-block, index in
         it)), (hash, False, None) when it was dropped as invalid at execution, (hash, None, None) on timeout (it
         stays in the pool). A transaction pooled behind a nonce gap raises `NotExecutable` at once (it stays
-        in the pool)."""
+        in the pool), unless `wait_queued`."""
         fut: asyncio.Future[tuple[MiniBlock, int] | None] = asyncio.get_running_loop().create_future()
         tx_hash = keccak(raw)
         self._waiters.setdefault(tx_hash, []).append(fut)
         try:
             entry = await self._submit(raw)
-            if entry.queued:
-                raise NotExecutable(f"the transaction was added to the transaction pool but cannot be processed "
-                                    f"now: nonce {entry.tx.nonce} is behind a nonce gap", tx_hash)
+            if entry.queued and not wait_queued:
+                raise NotExecutable(f"the transaction was added to the transaction pool but cannot be "
+                                    f"processed now: nonce {entry.tx.nonce} is behind a nonce gap", tx_hash)
             where = await asyncio.wait_for(fut, timeout_s)
             return tx_hash, where is not None, where
         except asyncio.TimeoutError:

@@ -297,17 +297,21 @@ def eth_methods(node: Sequencer) -> dict[str, Handler]:
             raise invalid_params("timeout must be a positive number of milliseconds", 1)
         timeout = min(timeout_ms / 1000 if timeout_ms else SYNC_TIMEOUT_S, SYNC_MAX_TIMEOUT_S)
         return await wait_receipt(raw, timeout, lambda tx_hash: RpcError(
-            4, f"the transaction was added to the transaction pool but wasn't processed in {timeout * 1000:.0f}ms",
-            data(tx_hash)))
+            4, f"the transaction was added to the transaction pool but wasn't processed in "
+               f"{timeout * 1000:.0f}ms", data(tx_hash)))
 
     async def send_raw_realtime(params: list[Any]) -> dict[str, Any]:
-        """MegaETH's older name for a sync send: a fixed 10 s wait, then -32000 "realtime transaction expired"."""
+        """MegaETH's older sync send: the raw transaction only, a fixed 10 s wait (behind a nonce gap
+        too), then -32000 "realtime transaction expired"."""
         _max_args(params, 1)
-        return await wait_receipt(parse_data(_arg(params, 0)), REALTIME_TIMEOUT_S,
-                                  lambda tx_hash: RpcError(-32000, "realtime transaction expired", data(tx_hash)))
 
-    async def wait_receipt(raw: bytes, timeout: float, timed_out: Callable[[bytes], RpcError]) -> dict[str, Any]:
-        tx_hash, included, where = await node.submit_and_wait(raw, timeout)
+        def expired(tx_hash: bytes) -> RpcError:
+            return RpcError(-32000, "realtime transaction expired", data(tx_hash))
+        return await wait_receipt(parse_data(_arg(params, 0)), REALTIME_TIMEOUT_S, expired, wait_queued=True)
+
+    async def wait_receipt(raw: bytes, timeout: float, timed_out: Callable[[bytes], RpcError],
+                           wait_queued: bool = False) -> dict[str, Any]:
+        tx_hash, included, where = await node.submit_and_wait(raw, timeout, wait_queued)
         if included is None:
             raise timed_out(tx_hash)
         # Straight from the mini-block: no builder round trip, which could queue behind a block seal.

@@ -35,7 +35,7 @@ def mega_methods(node: Sequencer) -> dict[str, Handler]:
         stored = node.chain.witness(number)
         if stored is None:
             raise RpcError(-32000, f"no witness stored for block {number}")
-        # ~7 ms for a 160 KB witness (decode, zstd level 9): on a thread, so the loop goes on answering meanwhile
+        # ~7 ms for a 160 KB witness (decode, zstd level 9): on a thread, the loop goes on answering meanwhile
         return await asyncio.to_thread(_rpc_witness, stored[0], stored[1])
 
     def pair(v: Any, i: int) -> tuple[int, bytes]:

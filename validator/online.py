@@ -94,19 +94,11 @@ class _Pending:
     fetched_at: float = field(default_factory=time.monotonic)
 
 
-def _validate_job(job: tuple[dict[str, Any], Header, SaltWitness, MptWitness, dict[bytes, bytes], ChainConfig]
+def _validate_job(job: tuple[Block, Header, SaltWitness, MptWitness, dict[bytes, bytes], ChainConfig]
                   ) -> tuple[Verdict, dict[str, float]]:
-    """Worker side: parse and validate one fetched block."""
-    block_json, parent, salt, mpt, codes, chain = job
+    """Worker side: validate one fetched block."""
+    block, parent, salt, mpt, codes, chain = job
     timings: dict[str, float] = {}
-    start = time.perf_counter()
-    try:
-        block = Block.from_rpc(block_json)
-    except (ChainDataError, KeyError, ValueError, TypeError) as e:
-        h = bytes.fromhex(str(block_json.get("hash", "0x"))[2:] or "00")
-        n = int(str(block_json.get("number", "0x0")), 16)
-        return Verdict(n, h, False, "block encoding", detail=str(e)), timings
-    timings["parse"] = time.perf_counter() - start
     return validate_witnesses(block, parent, salt, mpt, codes, chain, timings), timings
 
 
@@ -137,6 +129,7 @@ class CodeCache:
         return len(self._codes)
 
     def get_many(self, hashes: Iterable[bytes]) -> dict[bytes, bytes]:
+        """The cached ones of `hashes` (each becomes the most recently used)."""
         found = {}
         for h in hashes:
             code = self._codes.get(h)
@@ -146,6 +139,7 @@ class CodeCache:
         return found
 
     def put_many(self, codes: dict[bytes, bytes]) -> None:
+        """Add `codes`, then drop the least recently used beyond the budget."""
         for h, code in codes.items():
             if h not in self._codes:
                 self._codes[h] = code
@@ -275,7 +269,8 @@ class OnlineValidator:
             raw = self.rpc.block_by_number(n, full=True)
             if raw is None:
                 break
-            header, block_hash = _header_of(raw, f"block {n}")
+            block = _block_of(raw, f"block {n}")
+            header, block_hash = block.header, block.hash
             if header.parent_hash != last_hash:
                 raise _Reorg(n, f"block {n} parentHash 0x{header.parent_hash.hex()} != 0x{last_hash.hex()}")
             pending = _Pending(n, block_hash, header, len(raw.get("transactions", ())))
@@ -286,7 +281,8 @@ class OnlineValidator:
                 salt, mpt = self.rpc.block_witness(n, block_hash)
                 codes = self._codes_for(salt)
                 self.metrics.fetch_time.observe(time.perf_counter() - t0)
-                pending.future = self.pool.submit(_validate_job, (raw, last_header, salt, mpt, codes, self.s.chain))
+                job = (block, last_header, salt, mpt, codes, self.s.chain)
+                pending.future = self.pool.submit(_validate_job, job)
             self.pending.append(pending)
             event(logging.DEBUG, "fetched", number=n, hash=block_hash, txs=pending.txs,
                   reused=pending.verdict is not None)
@@ -351,14 +347,15 @@ class OnlineValidator:
         raise Fatal(f"block {p.number} 0x{p.hash.hex()} is INVALID: {verdict.field}: expected "
                     f"{verdict.expected or '-'}, got {verdict.got or '-'} {verdict.detail}", EXIT_INVALID)
 
-    def _canonical_hash(self, number: int, what: str) -> bytes | None:
-        """The sequencer's block hash at `number` (None: it has none), asked with back-off until it answers."""
+    def _canonical_hash(self, number: int, what: str) -> bytes:
+        """The sequencer's block hash at `number`, asked with back-off until it has one (no block there: it is
+        behind us, not reorganised)."""
         while not self.stop.is_set():
             try:
-                raw = self.rpc.block_by_number(number, full=False)
-                return None if raw is None else _hash32(raw.get("hash") if isinstance(raw, dict) else None)
-            except ValueError as e:
-                self._unavailable(what, RpcDataError(f"block {number}: {e}"))
+                raw = self.rpc.block_by_number(number, full=False)  # checked: a dict with a 32-byte hash
+                if raw is None:
+                    raise RpcDataError(f"the sequencer has no block {number} (behind our chain)")
+                return _hash32(raw["hash"])
             except RpcError as e:
                 self._unavailable(what, e)
         raise Fatal(f"stopped while asking the sequencer for block {number}", EXIT_OK)
@@ -529,11 +526,23 @@ def _anchor_ref(spec: str) -> tuple[int | None, bytes | None]:
     return None, h
 
 
+_MALFORMED = (ChainDataError, KeyError, ValueError, TypeError, IndexError, AttributeError)
+
+
 def _header_of(raw: dict[str, Any], what: str) -> tuple[Header, bytes]:
-    """The header of an `eth_getBlockBy*` reply and its declared hash; `RpcDataError` when malformed."""
+    """The header of an `eth_getBlockBy*` reply and its declared hash; `RpcDataError` if it does not parse."""
     try:
         return Header.from_rpc(raw), _hash32(raw["hash"])
-    except (ChainDataError, KeyError, ValueError, TypeError, IndexError) as e:
+    except _MALFORMED as e:
+        raise RpcDataError(f"{what}: malformed block: {e!r}") from e
+
+
+def _block_of(raw: dict[str, Any], what: str) -> Block:
+    """A full `eth_getBlockBy*` reply as a `Block` (declared hashes and senders kept for the integrity check);
+    `RpcDataError` when it does not parse: a bad reply, asked again, not an invalid block."""
+    try:
+        return Block.from_rpc(raw)
+    except _MALFORMED as e:
         raise RpcDataError(f"{what}: malformed block: {e!r}") from e
 
 

@@ -211,7 +211,6 @@ class OpState(PragueState):
         return 0 if is_deposit(transaction) else super().get_tip(transaction)
 
 
-
 @functools.cache
 def _state_logger(cls: type) -> Any:
     return get_extended_debug_logger(f"eth.vm.state.{cls.__name__}")

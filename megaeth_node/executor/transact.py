@@ -70,12 +70,12 @@ def check_fees(state: StateAPI, tx: SignedTransactionAPI) -> None:
 def check_against_state(state: StateAPI, tx: SignedTransactionAPI) -> None:
     """py-evm's Cancun state checks of a tx that passed `check_fees` (London's fee cap ≥ base fee, Homestead's
     signature s, Frontier's nonce), in their order and with their errors. Frontier's two balance checks and
-    Cancun's are implied by `check_fees` (gas·effective price + value ≤ gas·max fee + value ≤ balance), and
-    Cancun's blob checks concern blob txs, which MegaETH (the OP stack) does not have and the node never decodes."""
+    Cancun's are implied by `check_fees` (gas·effective price + value ≤ gas·max fee + value ≤ balance);
+    Cancun's blob checks concern blob txs, which the OP stack does not have and the node never decodes."""
     base_fee = state.execution_context.base_fee_per_gas
     if tx.max_fee_per_gas < base_fee:
-        raise ValidationError(f"Sender's max fee per gas ({tx.max_fee_per_gas}) is lower than block's base fee "
-                              f"per gas ({base_fee})")
+        raise ValidationError(f"Sender's max fee per gas ({tx.max_fee_per_gas}) is lower than block's base "
+                              f"fee per gas ({base_fee})")
     if tx.s > SECPK1_N // 2 or tx.s == 0:
         raise ValidationError("Invalid signature S value")
     sender_nonce = state.get_nonce(tx.sender)

@@ -10,10 +10,17 @@ from dataclasses import replace
 
 import pytest
 from coincurve import PrivateKey
+from eth.abc import StateAPI, TransactionExecutorAPI
+from eth.vm.forks.cancun.state import CancunState
+from eth.vm.forks.frontier.state import FrontierState, FrontierTransactionExecutor
+from eth.vm.forks.homestead.state import HomesteadState
+from eth.vm.forks.london.state import LondonState
+from eth.vm.forks.prague.state import PragueState
 from gas.spec import ChainConfig, ForkSchedule
 from gas.system import BASE_FEE_VAULT_ADDRESS, BEACON_ROOTS_ADDRESS, L1_BLOCK_ADDRESS, L1_FEE_VAULT_ADDRESS
 
 from megaeth_node.executor.block import InvalidBlock, apply_block
+from megaeth_node.executor.op import OpTransactionExecutor
 from megaeth_node.executor.state import Account, DictState
 from megaeth_node.types import DEPOSIT_TX_TYPE, Block, Header, Transaction, keccak256
 
@@ -103,7 +110,7 @@ def test_invalid_transaction_reasons(tx: Transaction, message: str) -> None:
 
 # sha256 of the py-evm 0.12 sources the executor restates: OpTransactionExecutor.validate_transaction runs
 # the state checks these make in one pass (`check_against_state`), the overlay state's `delta_balance` is
-# BaseState's in one account lookup. A py-evm upgrade that changes one fails here, for a review of the restatement.
+# BaseState's in one account lookup. A py-evm upgrade that changes one fails here, for a review.
 RESTATED = {
     "eth.vm.forks.frontier.validation.validate_frontier_transaction":
         "ea5eab61a3da65c142d4822a4e108249b60246ccd65a5bbe5f184d2b3aceb780",
@@ -117,7 +124,8 @@ RESTATED = {
         "441f3f433e583478fbfd04286e8b3ab2c3fe66886a2a5178bb5639721ca6390c",
     "eth.vm.forks.frontier.state.FrontierTransactionExecutor.validate_transaction":
         "7a77d8518f64cd2ac406550474550ed14f80aba50747b9c7b175d765240106d8",
-    "eth.vm.state.BaseState.delta_balance": "a4e658b79c125d0b67d4f9040c6e8cb7785c1aae8417e9da47f61747494eeb52",
+    "eth.vm.state.BaseState.delta_balance":
+        "a4e658b79c125d0b67d4f9040c6e8cb7785c1aae8417e9da47f61747494eeb52",
 }
 
 
@@ -131,3 +139,12 @@ def test_restated_pyevm_source_is_unchanged(name: str) -> None:
         obj = getattr(importlib.import_module(module), cls)
     source = inspect.getsource(getattr(obj, attr))
     assert hashlib.sha256(source.encode()).hexdigest() == RESTATED[name]
+
+
+def test_no_py_evm_class_adds_a_validity_check_the_one_pass_skips() -> None:
+    """`OpTransactionExecutor.validate_transaction` stands for py-evm's executor and state checks: no class in
+    between defines another (a py-evm upgrade adding one fails here, as the source pins do for edits)."""
+    assert [k for k in OpTransactionExecutor.__mro__[1:] if "validate_transaction" in k.__dict__] == \
+        [FrontierTransactionExecutor, TransactionExecutorAPI]
+    assert [k for k in PragueState.__mro__ if "validate_transaction" in k.__dict__] == \
+        [CancunState, LondonState, HomesteadState, FrontierState, StateAPI]

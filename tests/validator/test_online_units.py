@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # fixture_server.py lives next to the tests
-from fixture_server import FixtureChain, FixtureServer, Run, chain, forked_block, free_port, metric, settings, wait_for
+from fixture_server import (
+    FixtureChain, FixtureServer, Run, chain, forked_block, free_port, metric, settings, wait_for,
+)
 
 from megaeth_node.cli import main
 from megaeth_node.types import Header
@@ -144,13 +146,22 @@ def test_stored_pending_result_is_reused(testdata: Path, tmp_path: Path, inline_
         assert cp.result(1140, h1140) is None  # consumed when the block joined the chain
 
 
-def test_malformed_block_is_retried_not_fatal(testdata: Path, tmp_path: Path, inline_pool: WorkerPool) -> None:
-    """A block the sequencer serves malformed is a bad reply (retried with back-off), not a crash with status 1
-    (the status of an invalid block): once it is served intact the validator goes on."""
+def _bad_tx_nonce(block: dict[str, Any]) -> dict[str, Any]:
+    return dict(block, transactions=[dict(block["transactions"][0], nonce="0xzz"), *block["transactions"][1:]])
+
+
+@pytest.mark.parametrize("malformed", [
+    lambda b: dict(b, mixHash="0x123"), lambda b: dict(b, mixHash=123), _bad_tx_nonce,
+], ids=["odd-hex", "not-a-string", "transaction-field"])
+def test_malformed_block_is_retried(testdata: Path, tmp_path: Path, inline_pool: WorkerPool,
+                                    malformed: Any) -> None:
+    """A block the sequencer serves malformed (header or transaction) is a bad reply, retried with back-off:
+    not a crash, nor status 1 (an invalid block). Once it is served intact the validator goes on."""
     ch = chain(testdata, tip=1140)
-    ch.fork[1140] = dict(ch.blocks[1140], mixHash="0x123")
+    ch.fork[1140] = malformed(ch.blocks[1140])
     with FixtureServer(ch) as server:
-        run = Run(settings(server.url, tmp_path, start_block="1139", workers=1, until_block=1140), inline_pool)
+        s = settings(server.url, tmp_path, start_block="1139", workers=1, until_block=1140)
+        run = Run(s, inline_pool)
         wait_for(lambda: metric(run.metrics, "stateless_validator_rpc_errors_total", method="fetch",
                                 kind="bad reply") >= 2, 30, "retries of the malformed block")
         del ch.fork[1140]
@@ -159,12 +170,13 @@ def test_malformed_block_is_retried_not_fatal(testdata: Path, tmp_path: Path, in
         assert cp.tip().number == 1140  # type: ignore[union-attr]
 
 
-def test_sequencer_behind_our_tip_is_not_a_reorg(testdata: Path, tmp_path: Path, inline_pool: WorkerPool) -> None:
+def test_sequencer_behind_us_is_not_a_reorg(testdata: Path, tmp_path: Path, inline_pool: WorkerPool) -> None:
     """The sequencer answering null for our tip (restarting, a lagging replica) is waited out: the validated
     chain is kept, and no "catastrophic reorg" when our tip is the anchor."""
     ch = chain(testdata, tip=1139)
     with FixtureServer(ch) as server:
-        run = Run(settings(server.url, tmp_path, start_block="1139", workers=1, until_block=1140), inline_pool)
+        s = settings(server.url, tmp_path, start_block="1139", workers=1, until_block=1140)
+        run = Run(s, inline_pool)
         wait_for(lambda: ch.calls.get("eth_blockNumber", 0) >= 1, 30, "the validator to start following")
         ch.tip = 1138  # the sequencer no longer serves our tip
         wait_for(lambda: metric(run.metrics, "stateless_validator_rpc_errors_total", method="fetch",
