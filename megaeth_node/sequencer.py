@@ -32,8 +32,8 @@ from gas.spec import ChainConfig, Spec, spec_at
 from gas.system import HISTORY_STORAGE_ADDRESS
 from gas.tx import InvalidTxGas, TxGasInputs, validate_tx_gas
 from megaeth_node.errors import (
-    FeeTooLow, InsufficientFunds, IntrinsicGasTooLow, InvalidChainId, InvalidTransaction, NotExecutable,
-    UnsupportedTxType,
+    AlreadyKnown, FeeTooLow, InsufficientFunds, IntrinsicGasTooLow, InvalidChainId, InvalidTransaction,
+    NotExecutable, UnsupportedTxType,
 )
 from megaeth_node.executor.block import OpenBlock
 from megaeth_node.executor.state import KECCAK_EMPTY, Account, MissingStateKey
@@ -667,13 +667,16 @@ class Sequencer:
         """Submit, then wait until the transaction is in a durable mini-block: (hash, True, (mini-block, index in
         it)), (hash, False, None) when it was dropped as invalid at execution, (hash, None, None) on timeout (it
         stays in the pool). A transaction pooled behind a nonce gap raises `NotExecutable` at once (it stays
-        in the pool), unless `wait_queued`."""
+        in the pool), unless `wait_queued`. Sending a pooled transaction again waits for it."""
         fut: asyncio.Future[tuple[MiniBlock, int] | None] = asyncio.get_running_loop().create_future()
         tx_hash = keccak(raw)
         self._waiters.setdefault(tx_hash, []).append(fut)
         try:
-            entry = await self._submit(raw)
-            if entry.queued and not wait_queued:
+            try:
+                entry: PoolTx | None = await self._submit(raw)
+            except AlreadyKnown:  # sent again (a client retrying after a timeout): it is pooled, and
+                entry = None      # this waiter, registered before, hears of its inclusion
+            if entry is not None and entry.queued and not wait_queued:
                 raise NotExecutable(f"the transaction was added to the transaction pool but cannot be "
                                     f"processed now: nonce {entry.tx.nonce} is behind a nonce gap", tx_hash)
             where = await asyncio.wait_for(fut, timeout_s)

@@ -4,6 +4,7 @@ returns the mini-block receipt at once, and the transaction lookup shows the min
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import requests
@@ -101,3 +102,22 @@ def test_sync_send_behind_a_nonce_gap_answers_code_5_at_once(tmp_path: Path) -> 
         while int(str(_rpc(url, "eth_getTransactionCount", [acct.address, "latest"])["result"]), 16) < 2:
             assert time.monotonic() < deadline, "the pooled transaction did not run once the gap was filled"
             time.sleep(0.05)
+
+
+def test_sync_send_of_a_pooled_transaction_waits_for_it(tmp_path: Path) -> None:
+    """Sending a pooled transaction again with the sync send (a client retrying after code 4) waits for its
+    receipt instead of answering "already known"."""
+    acct = Account.from_key(KEY0)
+    to = to_checksum_address("0x" + "ab" * 20)
+    raws = ["0x" + acct.sign_transaction({"to": to, "value": 1, "gas": 100_000, "gasPrice": 10**7, "nonce": n,
+                                          "chainId": 6342}).raw_transaction.hex() for n in range(2)]
+    with running_node(tmp_path, "--block-time", "200") as (url, _):
+        assert _rpc(url, "eth_sendRawTransaction", [raws[1]])["result"]  # pooled behind the gap at nonce 0
+        with ThreadPoolExecutor(1) as ex:
+            retry = ex.submit(_rpc, url, "eth_sendRawTransactionSync", [raws[1], 5000])
+            time.sleep(0.3)
+            assert not retry.done()
+            assert _rpc(url, "eth_sendRawTransaction", [raws[0]])["result"]  # fills the gap
+            receipt = retry.result(timeout=10)["result"]
+        assert isinstance(receipt, dict) and receipt["status"] == "0x1"
+        assert receipt["transactionHash"] == "0x" + keccak(bytes.fromhex(raws[1][2:])).hex()

@@ -147,7 +147,8 @@ def test_stored_pending_result_is_reused(testdata: Path, tmp_path: Path, inline_
 
 
 def _bad_tx_nonce(block: dict[str, Any]) -> dict[str, Any]:
-    return dict(block, transactions=[dict(block["transactions"][0], nonce="0xzz"), *block["transactions"][1:]])
+    first, *rest = block["transactions"]
+    return dict(block, transactions=[dict(first, nonce="0xzz"), *rest])
 
 
 @pytest.mark.parametrize("malformed", [
