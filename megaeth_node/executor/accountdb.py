@@ -9,6 +9,7 @@ job (SALT root, or an MPT root in the conformance tests).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from eth.abc import AccountDatabaseAPI, MetaWitnessAPI
@@ -116,13 +117,9 @@ class OverlayAccountDB(AccountDatabaseAPI):
     def set_storage(self, address: Address, slot: int, value: int) -> None:
         validate_uint256(value, title="Storage Value")
         validate_uint256(slot, title="Storage Slot")
-        if (address, slot) not in self._originals:
-            self._originals[(address, slot)] = self.get_storage(address, slot, from_journal=False)
-        store = self._storage.setdefault(address, {})
-        self._journal.append(("slot", address, slot, store.get(slot, _ABSENT)))
-        store[slot] = value
+        self.write_slots(address, (), ((slot, value),))
 
-    def write_slots(self, address: bytes, warmed: list[int], written: list[tuple[int, int]]) -> None:
+    def write_slots(self, address: bytes, warmed: Sequence[int], written: Sequence[tuple[int, int]]) -> None:
         """`mark_storage_warm` of each of `warmed`, then `set_storage` of each `(slot, value)` of `written`,
         in one call (a native frame's write-back: slots and values are uint256 by construction)."""
         for slot in warmed:
