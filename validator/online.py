@@ -347,15 +347,19 @@ class OnlineValidator:
         raise Fatal(f"block {p.number} 0x{p.hash.hex()} is INVALID: {verdict.field}: expected "
                     f"{verdict.expected or '-'}, got {verdict.got or '-'} {verdict.detail}", EXIT_INVALID)
 
+    def _their_hash(self, number: int) -> bytes:
+        """The sequencer's block hash at `number`. No block there is `RpcDataError` (ask again later): the
+        sequencer is behind us (restarting, a lagging replica), which is not a different block."""
+        raw = self.rpc.block_by_number(number, full=False)  # checked: a dict with a 32-byte hash
+        if raw is None:
+            raise RpcDataError(f"the sequencer has no block {number} (behind our chain)")
+        return _hash32(raw["hash"])
+
     def _canonical_hash(self, number: int, what: str) -> bytes:
-        """The sequencer's block hash at `number`, asked with back-off until it has one (no block there: it is
-        behind us, not reorganised)."""
+        """`_their_hash`, asked with back-off until the sequencer answers with one."""
         while not self.stop.is_set():
             try:
-                raw = self.rpc.block_by_number(number, full=False)  # checked: a dict with a 32-byte hash
-                if raw is None:
-                    raise RpcDataError(f"the sequencer has no block {number} (behind our chain)")
-                return _hash32(raw["hash"])
+                return self._their_hash(number)
             except RpcError as e:
                 self._unavailable(what, e)
         raise Fatal(f"stopped while asking the sequencer for block {number}", EXIT_OK)
@@ -375,10 +379,7 @@ class OnlineValidator:
             ours = self.cp.get(n)
             if ours is None:
                 raise Fatal(f"reorg deeper than the kept history (no canonical block {n})")
-            theirs = self.rpc.block_by_number(n, full=False)
-            if theirs is None:  # behind us (restarting, a lagging replica): not a different block; ask later
-                raise RpcDataError(f"the sequencer has no block {n} (behind our chain)")
-            if theirs["hash"] == "0x" + ours.hash.hex():
+            if self._their_hash(n) == ours.hash:
                 break
             if n <= anchor[0]:
                 raise Fatal(f"catastrophic reorg: the sequencer replaced the anchor block {anchor[0]}")
@@ -392,10 +393,7 @@ class OnlineValidator:
     def _check_tip_hash(self) -> None:
         """When idle: is our newest block still the sequencer's block at that height?"""
         number, block_hash, _ = self._last_known()
-        theirs = self.rpc.block_by_number(number, full=False)
-        if theirs is None:  # behind us (restarting, a lagging replica): not a different block; ask later
-            raise RpcDataError(f"the sequencer has no block {number} (behind our chain)")
-        if theirs["hash"] != "0x" + block_hash.hex():
+        if self._their_hash(number) != block_hash:
             raise _Reorg(number, f"the sequencer's block {number} is no longer 0x{block_hash.hex()}")
 
     # ---- reporting ----
