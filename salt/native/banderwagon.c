@@ -5,8 +5,9 @@
  * unified add-2008-hwcd / dbl-2008-hwcd formulas (the same group law as salt/banderwagon.py).
  * Fixed-base multiplication by the SALT generators uses per-generator tables of signed-window
  * multiples k·2^(W·j)·G (k = 1..2^(W−1)) stored affine as (x, y, d·x·y); arbitrary-base MSM uses
- * Pippenger with signed bucket digits. Results are normalised with one batch inversion. With AVX-512
- * IFMA the fixed-base additions run in 8 lanes (52-bit limbs; see the AVX-512 IFMA section).
+ * Pippenger with signed bucket digits, the points loaded into the same affine form. Results are
+ * normalised with one batch inversion. With AVX-512 IFMA the table additions and the MSM's bucket
+ * additions run in 8 lanes (52-bit limbs; see the AVX-512 IFMA section).
  */
 #include "banderwagon.h"
 #include "salt_internal.h"
@@ -1078,8 +1079,8 @@ static void vext_load(vext *v, const lanes *s) {
 #define VPREFETCH 2  /* steps ahead */
 
 /* res[t] = starts[t] + Σ table ops toff[t]..toff[t+1]-1, eight tasks at a time. */
-static void run_tasks(ext *res, const ext *starts, size_t ntasks, const uint32_t *ops, const size_t *toff) {
-    const aff *table = g_table;
+static void run_tasks(const aff *table, ext *res, const ext *starts, size_t ntasks, const uint32_t *ops,
+                      const size_t *toff) {
     const long long *tb = (const long long *)table;
     static __thread lanes st __attribute__((aligned(64)));
     vext acc;
@@ -1246,8 +1247,10 @@ static int m2s_ifma(const uint8_t *points64, size_t n, uint8_t *out32) {
     return 0;
 }
 
-/* out[i] = starts[i] + Σ ops node_off[i]..node_off[i+1]-1 for i < n; 0 or SALT_ENOMEM. */
-static int run_ops(ext *out, const ext *starts, size_t n, const uint32_t *ops, const size_t *node_off) {
+/* out[i] = starts[i] + Σ ops node_off[i]..node_off[i+1]-1 for i < n, an op being an index into `table`
+ * with the sign in bit 31 (−entry when set); 0 or SALT_ENOMEM. */
+static int run_ops(const aff *table, ext *out, const ext *starts, size_t n, const uint32_t *ops,
+                   const size_t *node_off) {
     size_t ntasks = 0;
     for (size_t i = 0; i < n; i++) {
         size_t len = node_off[i + 1] - node_off[i];
@@ -1278,7 +1281,7 @@ static int run_ops(ext *out, const ext *starts, size_t n, const uint32_t *ops, c
     }
     first[n] = t;
     toff[t] = node_off[n];
-    run_tasks(tres, tstart, ntasks, ops, toff);
+    run_tasks(table, tres, tstart, ntasks, ops, toff);
     for (size_t i = 0; i < n; i++) {
         out[i] = tres[first[i]];
         for (size_t u = first[i] + 1; u < first[i + 1]; u++) ext_add(&out[i], &out[i], &tres[u]);
@@ -1292,8 +1295,8 @@ static int run_ops(ext *out, const ext *starts, size_t n, const uint32_t *ops, c
 
 #else /* one addition at a time */
 
-static int run_ops(ext *out, const ext *starts, size_t n, const uint32_t *ops, const size_t *node_off) {
-    const aff *table = g_table;
+static int run_ops(const aff *table, ext *out, const ext *starts, size_t n, const uint32_t *ops,
+                   const size_t *node_off) {
     for (size_t i = 0; i < n; i++) {
         ext acc = starts[i];
         const size_t a = node_off[i], b = node_off[i + 1];
@@ -1318,7 +1321,7 @@ static int accumulate(ext *acc, const uint8_t *indices, const uint8_t *scalars32
     if (build_ops(indices, scalars32, k0, k1, ops_p, cap_p, &n) != 0) return SALT_ENOMEM;
     const size_t off[2] = {0, n};
     const ext start = *acc;
-    return run_ops(acc, &start, 1, *ops_p, off);
+    return run_ops(g_table, acc, &start, 1, *ops_p, off);
 }
 
 /* Commit nodes n0..n1-1 into out64 (one batch normalisation); 0 or SALT_ENOMEM. */
@@ -1335,7 +1338,7 @@ static int commit_range(commit_job *job, size_t n0, size_t n1, uint32_t **ops_p,
     }
     if (!rc) {
         off[m] = n;
-        rc = run_ops(job->acc + n0, starts, m, *ops_p, off);
+        rc = run_ops(g_table, job->acc + n0, starts, m, *ops_p, off);
     }
     free(off);
     free(starts);
@@ -1630,62 +1633,74 @@ typedef struct {
     int failed;
 } msm_job;
 
+/* Windows of one part (a contiguous range): each window's buckets are sums of ±points (signed digit d
+ * adds sign(d)·P to bucket |d| − 1), formed by `run_ops` (eight buckets at a time with IFMA), then the
+ * window sum Σ (b + 1)·bucket_b by the running-sum method. */
 static void msm_part(void *arg, int part, int nparts) {
     msm_job *job = (msm_job *)arg;
-    const int nb = 1 << (job->c - 1);
-    ext *buckets = malloc((size_t)nb * sizeof(ext));
-    uint8_t *used = malloc((size_t)nb);
-    if (!buckets || !used) {
+    const int w0 = job->nwin * part / nparts, w1 = job->nwin * (part + 1) / nparts;
+    const size_t nb = (size_t)1 << (job->c - 1), nbk = (size_t)(w1 - w0) * nb, n = job->n;
+    size_t *off = calloc(nbk + 1, sizeof(size_t));
+    uint32_t *ops = malloc((n * (size_t)(w1 - w0) + 1) * sizeof(uint32_t));
+    ext *starts = malloc(nbk * sizeof(ext)), *buckets = malloc(nbk * sizeof(ext));
+    if (!off || !ops || !starts || !buckets) {
         job->failed = 1;
-        free(buckets);
-        free(used);
-        return;
+        goto done;
     }
-    for (int w = part; w < job->nwin; w += nparts) {
-        memset(used, 0, (size_t)nb);
-        for (size_t i = 0; i < job->n; i++) {
-            int d = job->digits[i * (size_t)job->nwin + (size_t)w];
-            if (d == 0) continue;
-            int b = (d < 0 ? -d : d) - 1;
-            const aff *p = &job->pts[i];
-            if (!used[b]) {
-                ext *e = &buckets[b];
-                if (d < 0) {
-                    fq_neg(&e->X, &p->x);
-                } else {
-                    e->X = p->x;
-                }
-                e->Y = p->y;
-                e->Z = FQ_ONE;
-                fq_mul(&e->T, &e->X, &e->Y);
-                used[b] = 1;
-            } else {
-                ext_madd_signed(&buckets[b], &buckets[b], p, d < 0 ? ~(uint64_t)0 : 0);
-            }
+    for (size_t i = 0; i < n; i++) /* counting sort of the (point, window) digits by bucket */
+        for (int w = w0; w < w1; w++) {
+            const int d = job->digits[i * (size_t)job->nwin + (size_t)w];
+            if (d) off[(size_t)(w - w0) * nb + (size_t)(d < 0 ? -d : d)]++;
         }
+    for (size_t k = 1; k <= nbk; k++) off[k] += off[k - 1];
+    for (size_t i = 0; i < n; i++)
+        for (int w = w0; w < w1; w++) {
+            const int d = job->digits[i * (size_t)job->nwin + (size_t)w];
+            if (d) ops[off[(size_t)(w - w0) * nb + (size_t)(d < 0 ? -d : d) - 1]++] = (uint32_t)i | (d < 0 ? 1u << 31 : 0);
+        }
+    for (size_t k = nbk; k > 0; k--) off[k] = off[k - 1]; /* the fill advanced each start to the next one */
+    off[0] = 0;
+    for (size_t k = 0; k < nbk; k++) ext_identity(&starts[k]);
+    if (run_ops(job->pts, buckets, starts, nbk, ops, off) != 0) {
+        job->failed = 1;
+        goto done;
+    }
+    for (int w = w0; w < w1; w++) {
+        const ext *bw = buckets + (size_t)(w - w0) * nb;
+        const size_t *ow = off + (size_t)(w - w0) * nb;
         ext run, sum;
         ext_identity(&run);
         ext_identity(&sum);
         int any = 0;
-        for (int b = nb - 1; b >= 0; b--) {
-            if (used[b]) {
-                ext_add(&run, &run, &buckets[b]);
+        for (size_t b = nb; b-- > 0;) {
+            if (ow[b + 1] > ow[b]) {
+                ext_add(&run, &run, &bw[b]);
                 any = 1;
             }
             if (any) ext_add(&sum, &sum, &run);
         }
         job->window_sums[w] = sum;
     }
+done:
+    free(off);
+    free(ops);
+    free(starts);
     free(buckets);
-    free(used);
 }
 
+/* Window width c minimising the cost of nwin windows of n bucket additions (relative cost MSM_ADD each)
+ * and 2^c running-sum additions (10 each). */
+#ifdef SALT_IFMA
+#define MSM_ADD 3.0 /* eight at a time */
+#else
+#define MSM_ADD 8.0
+#endif
 static int msm_window(size_t n) {
     int best = 2;
     double best_cost = 1e300;
     for (int c = 2; c <= 16; c++) {
         int nwin = (254 + c - 1) / c;
-        double cost = (double)nwin * ((double)n * 8.0 + (double)(1 << (c - 1)) * 20.0) + 254.0 * 8.0;
+        double cost = (double)nwin * ((double)n * MSM_ADD + (double)(1 << (c - 1)) * 20.0) + 254.0 * 8.0;
         if (cost < best_cost) {
             best_cost = cost;
             best = c;
