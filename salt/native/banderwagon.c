@@ -407,21 +407,25 @@ static inline int sqrt_log(const fq *a) {
     }
 }
 
-/* Returns 1 and a root in *r when a is a square, else 0. */
-static int fq_sqrt(fq *r, const fq *a) {
+/* The powers a root needs: x = a^((odd+1)/2) and s[i] = t^(2^(8i)) for t = a^odd. */
+static void sqrt_powers(fq *x, fq s[4], const fq *a) {
+    fq z;
+    fq_pow(&z, a, &EXP_ODDM1H); /* a^((odd-1)/2) */
+    fq_mul(x, a, &z);           /* a^((odd+1)/2) */
+    fq_mul(&s[0], x, &z);       /* t = a^odd */
+    for (int i = 1; i < 4; i++) {
+        s[i] = s[i - 1];
+        for (int b = 0; b < 8; b++) fq_sqr(&s[i], &s[i]); /* t^(2^(8i)) */
+    }
+}
+
+/* Returns 1 and a root of a in *r when a is a square, else 0, from `sqrt_powers` of a (x and s). */
+static int sqrt_finish(fq *r, const fq *a, fq x, const fq s[4]) {
     if (fq_is_zero(a)) {
         *r = FQ_ZERO;
         return 1;
     }
     pthread_once(&g_sqrt_once, sqrt_init);
-    fq z, x, s[4];
-    fq_pow(&z, a, &EXP_ODDM1H); /* a^((odd-1)/2) */
-    fq_mul(&x, a, &z);          /* a^((odd+1)/2) */
-    fq_mul(&s[0], &x, &z);      /* t = a^odd */
-    for (int i = 1; i < 4; i++) {
-        s[i] = s[i - 1];
-        for (int b = 0; b < 8; b++) fq_sqr(&s[i], &s[i]); /* t^(2^(8i)) */
-    }
     int k[4];
     for (int i = 0; i < 4; i++) { /* byte i of k: (t·c^−(bytes below i))^(2^(8(3−i))) = g^k_i */
         fq u = s[3 - i];
@@ -1314,6 +1318,73 @@ static int run_ops(const aff *table, ext *out, const ext *starts, size_t n, cons
 
 #endif
 
+/* `sqrt_powers` of eight values (x[k], s[·][k] for a[k]). */
+#ifdef SALT_IFMA
+/* Eight Montgomery values (a·2^256) as lanes standing for a itself (limbs of a·2^260 = 16·a·2^256). */
+static void vload_fq8(vfq *r, const fq a[8]) {
+    uint64_t l[4][8] __attribute__((aligned(64)));
+    for (int k = 0; k < 8; k++) {
+        fq v = a[k];
+        for (int d = 0; d < 4; d++) fq_dbl(&v, &v);
+        for (int w = 0; w < 4; w++) l[w][k] = v.v[w];
+    }
+    vfrom64(r, _mm512_load_si512((const void *)l[0]), _mm512_load_si512((const void *)l[1]),
+            _mm512_load_si512((const void *)l[2]), _mm512_load_si512((const void *)l[3]));
+}
+
+/* Inverse of `vload_fq8`: canonical Montgomery values. */
+static void vstore_fq8(fq out[8], const vfq *a) {
+    vfq t;
+    vdiv16(&t, a);
+    m2s_get8(&t, out);
+}
+
+/* a^e in each lane (e ≠ 0; 4-bit fixed window, as fq_pow). */
+static void vpow(vfq *r, const vfq *a, const fq *e) {
+    vfq tab[16];
+    tab[1] = *a;
+    for (int i = 2; i < 16; i++) vmul(&tab[i], &tab[i - 1], a);
+    vfq acc = *a;
+    int started = 0;
+    for (int i = 63; i >= 0; i--) {
+        unsigned nib = (unsigned)(e->v[i / 16] >> ((i % 16) * 4)) & 15u;
+        if (started)
+            for (int b = 0; b < 4; b++) vmul(&acc, &acc, &acc);
+        if (nib) {
+            if (started) {
+                vmul(&acc, &acc, &tab[nib]);
+            } else {
+                acc = tab[nib];
+                started = 1;
+            }
+        }
+    }
+    *r = acc;
+}
+
+static void sqrt_powers8(fq x[8], fq s[4][8], const fq a[8]) {
+    vfq va, vz, vx, vt;
+    vload_fq8(&va, a);
+    vpow(&vz, &va, &EXP_ODDM1H);
+    vmul(&vx, &va, &vz);
+    vmul(&vt, &vx, &vz);
+    vstore_fq8(x, &vx);
+    vstore_fq8(s[0], &vt);
+    for (int i = 1; i < 4; i++) {
+        for (int b = 0; b < 8; b++) vmul(&vt, &vt, &vt);
+        vstore_fq8(s[i], &vt);
+    }
+}
+#else
+static void sqrt_powers8(fq x[8], fq s[4][8], const fq a[8]) {
+    for (int k = 0; k < 8; k++) {
+        fq sk[4];
+        sqrt_powers(&x[k], sk, &a[k]);
+        for (int i = 0; i < 4; i++) s[i][k] = sk[i];
+    }
+}
+#endif
+
 /* acc += Σ_{k0 ≤ k < k1} scalar_k · G_{index_k} with the fixed-base tables; 0 or SALT_ENOMEM. */
 static int accumulate(ext *acc, const uint8_t *indices, const uint8_t *scalars32, size_t k0, size_t k1,
                       uint32_t **ops_p, size_t *cap_p) {
@@ -1536,33 +1607,45 @@ typedef struct {
     int bad_code[8];
 } decomp_job;
 
-/* Second pass over a contiguous range: sqrt, sign, subgroup check; stops at the first failure. */
+/* Second pass over a contiguous range: sqrt, sign, subgroup check; stops at the first failure. The
+ * square roots' powers are taken eight at a time (`sqrt_powers8`). */
 static void decomp_part(void *arg, int part, int nparts) {
     decomp_job *job = (decomp_job *)arg;
     const size_t i0 = job->n * (size_t)part / (size_t)nparts, i1 = job->n * (size_t)(part + 1) / (size_t)nparts;
     job->bad[part] = -1;
-    for (size_t i = i0; i < i1; i++) {
-        int code = job->code[i];
-        fq y2, y, yp, xx, u;
-        if (!code) {
-            fq_mul(&y2, &job->num[i], &job->den[i]);
-            if (!fq_sqrt(&y, &y2)) code = 3;
+    for (size_t j = i0; j < i1; j += 8) {
+        fq y2[8], xs[8], ss[4][8];
+        for (size_t k = 0; k < 8; k++) {
+            if (j + k < i1 && !job->code[j + k])
+                fq_mul(&y2[k], &job->num[j + k], &job->den[j + k]);
+            else
+                y2[k] = FQ_ONE; /* a lane with nothing to do */
         }
-        if (!code) {
-            /* subgroup check: 1 − a·x² = 1 + 5x² must be a non-zero square */
-            fq_sqr(&xx, &job->xs[i]);
-            fq_mul5(&u, &xx);
-            fq_add(&u, &u, &FQ_ONE);
-            if (!fq_is_nonzero_square(&u)) code = 4;
+        sqrt_powers8(xs, ss, y2);
+        for (size_t k = 0; k < 8 && j + k < i1; k++) {
+            const size_t i = j + k;
+            int code = job->code[i];
+            fq y, yp, xx, u;
+            if (!code) {
+                const fq sk[4] = {ss[0][k], ss[1][k], ss[2][k], ss[3][k]};
+                if (!sqrt_finish(&y, &y2[k], xs[k], sk)) code = 3;
+            }
+            if (!code) {
+                /* subgroup check: 1 − a·x² = 1 + 5x² must be a non-zero square */
+                fq_sqr(&xx, &job->xs[i]);
+                fq_mul5(&u, &xx);
+                fq_add(&u, &u, &FQ_ONE);
+                if (!fq_is_nonzero_square(&u)) code = 4;
+            }
+            if (code) {
+                job->bad[part] = (int64_t)i;
+                job->bad_code[part] = code;
+                return;
+            }
+            fq_from_mont(&yp, &y);
+            if (!(geq4(yp.v, FQ_HALF.v) && !fq_eq(&yp, &FQ_HALF))) fq_neg(&y, &y); /* positive root */
+            store64(job->out64 + 64 * i, &job->xs[i], &y);
         }
-        if (code) {
-            job->bad[part] = (int64_t)i;
-            job->bad_code[part] = code;
-            return;
-        }
-        fq_from_mont(&yp, &y);
-        if (!(geq4(yp.v, FQ_HALF.v) && !fq_eq(&yp, &FQ_HALF))) fq_neg(&y, &y); /* positive root */
-        store64(job->out64 + 64 * i, &job->xs[i], &y);
     }
 }
 
