@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import resource
 import statistics
 import sys
@@ -138,7 +139,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="where the fixtures' contracts are compiled (default: a new temporary directory)")
     args = ap.parse_args(argv)
     out: dict[str, object] = {"bench": "validator", "load_avg_1m": round(os.getloadavg()[0], 2),
-                              "cpus": os.cpu_count()}
+                              "cpus": os.cpu_count(), "python": platform.python_version(),
+                              "python_prefix": sys.base_prefix}
     interpreted = per_block(args.fixtures, args.blocks)
     out.update({f"interpreted_{k}": v for k, v in interpreted.items() if k.endswith("_ms") or k.startswith("stages")})
     t = time.perf_counter()
