@@ -365,6 +365,20 @@ def test_msm_large_vs_fixed_base(nb):
     assert nb.msm([gens[i] for i in idx], ss) == want
 
 
+def test_msm_long_buckets_vs_fixed_base(nb):
+    """6,000 terms, half with scalars 1–3 (whose digits all land in three buckets of the lowest window):
+    buckets of more than one task's worth of additions (split across lanes and summed back), on one and
+    two threads, against the fixed-base tables."""
+    rng = random.Random(14)
+    gens = [bw.to_bytes64(g) for g in generators()]
+    idx = [rng.randrange(256) for _ in range(6000)]
+    ss = [rng.randrange(1, 4) if k % 2 else rng.randrange(R) for k in range(len(idx))]
+    want = nb.commit_deltas([IDENTITY64], [list(zip(idx, ss, strict=True))])[0]
+    points = [gens[i] for i in idx]
+    assert native.NativeBackend(threads=1).msm(points, ss) == want
+    assert native.NativeBackend(threads=2).msm(points, ss) == want
+
+
 def test_decompress_threaded_first_error(points):
     comp = PY.compress_many(points) * 3  # 84 points: both threads get work
     bad = b"\xff" * 32
