@@ -408,6 +408,7 @@ static inline int sqrt_log(const fq *a) {
 }
 
 /* The powers a root needs: x = a^((odd+1)/2) and s[i] = t^(2^(8i)) for t = a^odd. */
+__attribute__((unused)) /* the IFMA build takes them eight lanes at a time */
 static void sqrt_powers(fq *x, fq s[4], const fq *a) {
     fq z;
     fq_pow(&z, a, &EXP_ODDM1H); /* a^((odd-1)/2) */
@@ -441,6 +442,7 @@ static int sqrt_finish(fq *r, const fq *a, fq x, const fq s[4]) {
 
 /* 1 when a (Montgomery form) is a non-zero square, else 0: the Jacobi symbol (a/q) by the binary
  * algorithm (q is prime, so it is the Legendre symbol a^((q−1)/2)). */
+__attribute__((unused)) /* idem */
 static int fq_is_nonzero_square(const fq *a) {
     fq p;
     fq_from_mont(&p, a);
@@ -1318,7 +1320,10 @@ static int run_ops(const aff *table, ext *out, const ext *starts, size_t n, cons
 
 #endif
 
-/* `sqrt_powers` of eight values (x[k], s[·][k] for a[k]). */
+/* What decompressing DECOMP_BATCH points needs from exponentiations: for each y² value a[k], the
+ * `sqrt_powers` (x[k], s[·][k]), and for each subgroup value u[k] = 1 + 5x², whether it is a non-zero
+ * square (sq[k]). */
+#define DECOMP_BATCH 16
 #ifdef SALT_IFMA
 /* Eight Montgomery values (a·2^256) as lanes standing for a itself (limbs of a·2^260 = 16·a·2^256). */
 static void vload_fq8(vfq *r, const fq a[8]) {
@@ -1339,48 +1344,69 @@ static void vstore_fq8(fq out[8], const vfq *a) {
     m2s_get8(&t, out);
 }
 
-/* a^e in each lane (e ≠ 0; 4-bit fixed window, as fq_pow). */
-static void vpow(vfq *r, const vfq *a, const fq *e) {
-    vfq tab[16];
-    tab[1] = *a;
-    for (int i = 2; i < 16; i++) vmul(&tab[i], &tab[i - 1], a);
-    vfq acc = *a;
+/* r[c] = a[c]^e for the chains c < 4 (e ≠ 0; 4-bit fixed window, as fq_pow). The chains are independent
+ * and advance together, so one chain's multiplications overlap another's latency. */
+static void vpow4(vfq r[4], const vfq a[4], const fq *e) {
+    vfq tab[4][16];
+    for (int c = 0; c < 4; c++) tab[c][1] = a[c];
+    for (int i = 2; i < 16; i++)
+        for (int c = 0; c < 4; c++) vmul(&tab[c][i], &tab[c][i - 1], &a[c]);
     int started = 0;
     for (int i = 63; i >= 0; i--) {
         unsigned nib = (unsigned)(e->v[i / 16] >> ((i % 16) * 4)) & 15u;
         if (started)
-            for (int b = 0; b < 4; b++) vmul(&acc, &acc, &acc);
+            for (int b = 0; b < 4; b++)
+                for (int c = 0; c < 4; c++) vmul(&r[c], &r[c], &r[c]);
         if (nib) {
-            if (started) {
-                vmul(&acc, &acc, &tab[nib]);
-            } else {
-                acc = tab[nib];
-                started = 1;
+            for (int c = 0; c < 4; c++) {
+                if (started)
+                    vmul(&r[c], &r[c], &tab[c][nib]);
+                else
+                    r[c] = tab[c][nib];
             }
+            started = 1;
         }
     }
-    *r = acc;
 }
 
-static void sqrt_powers8(fq x[8], fq s[4][8], const fq a[8]) {
-    vfq va, vz, vx, vt;
-    vload_fq8(&va, a);
-    vpow(&vz, &va, &EXP_ODDM1H);
-    vmul(&vx, &va, &vz);
-    vmul(&vt, &vx, &vz);
-    vstore_fq8(x, &vx);
-    vstore_fq8(s[0], &vt);
-    for (int i = 1; i < 4; i++) {
-        for (int b = 0; b < 8; b++) vmul(&vt, &vt, &vt);
-        vstore_fq8(s[i], &vt);
+/* One exponent serves both: z = v^((odd−1)/2) gives the root's powers of y² and, for u, u^((q−1)/2) =
+ * (u·z²)^(2^31), which is 1 exactly for the non-zero squares. */
+static void decomp_powers(const fq a[DECOMP_BATCH], const fq u[DECOMP_BATCH], fq x[DECOMP_BATCH],
+                          fq s[4][DECOMP_BATCH], int sq[DECOMP_BATCH]) {
+    vfq v[4], z[4], t;
+    vload_fq8(&v[0], a);
+    vload_fq8(&v[1], a + 8);
+    vload_fq8(&v[2], u);
+    vload_fq8(&v[3], u + 8);
+    vpow4(z, v, &EXP_ODDM1H);
+    for (int h = 0; h < 2; h++) {
+        vfq vx;
+        vmul(&vx, &v[h], &z[h]);
+        vmul(&t, &vx, &z[h]);
+        vstore_fq8(x + 8 * h, &vx);
+        vstore_fq8(s[0] + 8 * h, &t);
+        for (int i = 1; i < 4; i++) {
+            for (int b = 0; b < 8; b++) vmul(&t, &t, &t);
+            vstore_fq8(s[i] + 8 * h, &t);
+        }
+    }
+    for (int h = 0; h < 2; h++) {
+        vmul(&t, &z[2 + h], &z[2 + h]);
+        vmul(&t, &t, &v[2 + h]);
+        for (int b = 0; b < 31; b++) vmul(&t, &t, &t);
+        fq leg[8];
+        vstore_fq8(leg, &t);
+        for (int k = 0; k < 8; k++) sq[8 * h + k] = fq_eq(&leg[k], &FQ_ONE);
     }
 }
 #else
-static void sqrt_powers8(fq x[8], fq s[4][8], const fq a[8]) {
-    for (int k = 0; k < 8; k++) {
+static void decomp_powers(const fq a[DECOMP_BATCH], const fq u[DECOMP_BATCH], fq x[DECOMP_BATCH],
+                          fq s[4][DECOMP_BATCH], int sq[DECOMP_BATCH]) {
+    for (int k = 0; k < DECOMP_BATCH; k++) {
         fq sk[4];
         sqrt_powers(&x[k], sk, &a[k]);
         for (int i = 0; i < 4; i++) s[i][k] = sk[i];
+        sq[k] = fq_is_nonzero_square(&u[k]);
     }
 }
 #endif
@@ -1608,35 +1634,35 @@ typedef struct {
 } decomp_job;
 
 /* Second pass over a contiguous range: sqrt, sign, subgroup check; stops at the first failure. The
- * square roots' powers are taken eight at a time (`sqrt_powers8`). */
+ * exponentiations are taken DECOMP_BATCH points at a time (`decomp_powers`). */
 static void decomp_part(void *arg, int part, int nparts) {
     decomp_job *job = (decomp_job *)arg;
     const size_t i0 = job->n * (size_t)part / (size_t)nparts, i1 = job->n * (size_t)(part + 1) / (size_t)nparts;
     job->bad[part] = -1;
-    for (size_t j = i0; j < i1; j += 8) {
-        fq y2[8], xs[8], ss[4][8];
-        for (size_t k = 0; k < 8; k++) {
-            if (j + k < i1 && !job->code[j + k])
+    for (size_t j = i0; j < i1; j += DECOMP_BATCH) {
+        fq y2[DECOMP_BATCH], u[DECOMP_BATCH], xs[DECOMP_BATCH], ss[4][DECOMP_BATCH];
+        int usq[DECOMP_BATCH];
+        for (size_t k = 0; k < DECOMP_BATCH; k++) {
+            if (j + k < i1 && !job->code[j + k]) {
+                fq xx;
                 fq_mul(&y2[k], &job->num[j + k], &job->den[j + k]);
-            else
-                y2[k] = FQ_ONE; /* a lane with nothing to do */
+                fq_sqr(&xx, &job->xs[j + k]); /* subgroup check: 1 − a·x² = 1 + 5x² must be a non-zero square */
+                fq_mul5(&u[k], &xx);
+                fq_add(&u[k], &u[k], &FQ_ONE);
+            } else {
+                y2[k] = u[k] = FQ_ONE; /* a lane with nothing to do */
+            }
         }
-        sqrt_powers8(xs, ss, y2);
-        for (size_t k = 0; k < 8 && j + k < i1; k++) {
+        decomp_powers(y2, u, xs, ss, usq);
+        for (size_t k = 0; k < DECOMP_BATCH && j + k < i1; k++) {
             const size_t i = j + k;
             int code = job->code[i];
-            fq y, yp, xx, u;
+            fq y, yp;
             if (!code) {
                 const fq sk[4] = {ss[0][k], ss[1][k], ss[2][k], ss[3][k]};
                 if (!sqrt_finish(&y, &y2[k], xs[k], sk)) code = 3;
             }
-            if (!code) {
-                /* subgroup check: 1 − a·x² = 1 + 5x² must be a non-zero square */
-                fq_sqr(&xx, &job->xs[i]);
-                fq_mul5(&u, &xx);
-                fq_add(&u, &u, &FQ_ONE);
-                if (!fq_is_nonzero_square(&u)) code = 4;
-            }
+            if (!code && !usq[k]) code = 4;
             if (code) {
                 job->bad[part] = (int64_t)i;
                 job->bad_code[part] = code;
