@@ -1,10 +1,14 @@
 # The two set-up commands of the README: `make run` and `make test`. Both (re)create .venv and
 # install everything first, including a C compiler (clang >= 16 from apt, or the ziglang wheel).
-# The interpreter: the distribution's CPython (/usr/bin/python3) when it is >= 3.11 and can make venvs
-# (Debian and Ubuntu build it with PGO and LTO: ~13% less CPU a replayed block than a plain source build such
-# as pyenv's), else python3 on PATH. `make test PYTHON=python3.12` picks another one.
-PYTHON ?= $(shell /usr/bin/python3 -c 'import sys, ensurepip; assert sys.version_info >= (3, 11)' 2>/dev/null \
-            && echo /usr/bin/python3 || echo python3)
+# The interpreter: the distribution's CPython (/usr/bin/python3) when it is >= 3.11, can make venvs and has
+# its C headers (aot.invoke builds its call extension against them); Debian and Ubuntu build it with PGO and
+# LTO: ~13% less CPU a replayed block than a plain source build such as pyenv's. Else python3 on PATH.
+# `make test PYTHON=python3.12` picks another one.
+ifeq ($(origin PYTHON),undefined)
+PYTHON := $(shell /usr/bin/python3 -c 'import sys, os, sysconfig, ensurepip; \
+            sys.exit(sys.version_info < (3, 11) or not os.path.exists(sysconfig.get_paths()["include"] + "/Python.h"))' \
+            2>/dev/null && echo /usr/bin/python3 || echo python3)
+endif
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
@@ -14,7 +18,7 @@ STAMP  := $(VENV)/.installed
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
-	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 is required"'
+	@$(PYTHON) -c 'import sys; sys.exit("Python >= 3.11 is required" if sys.version_info < (3, 11) else 0)'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[test]'

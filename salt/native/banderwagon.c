@@ -1798,7 +1798,7 @@ done:
 }
 
 /* Window width c minimising the cost of nwin windows of n bucket additions (relative cost MSM_ADD each)
- * and 2^c running-sum additions (10 each). */
+ * and 2^c running-sum additions (10 each); at most 15, as a signed digit up to 2^(c−1) is an int16_t. */
 #ifdef SALT_IFMA
 #define MSM_ADD 3.0 /* eight at a time */
 #else
@@ -1807,7 +1807,7 @@ done:
 static int msm_window(size_t n) {
     int best = 2;
     double best_cost = 1e300;
-    for (int c = 2; c <= 16; c++) {
+    for (int c = 2; c <= 15; c++) {
         int nwin = (254 + c - 1) / c;
         double cost = (double)nwin * ((double)n * MSM_ADD + (double)(1 << (c - 1)) * 20.0) + 254.0 * 8.0;
         if (cost < best_cost) {

@@ -407,6 +407,18 @@ def test_portable_build_matches(points):
     assert pb.commit([KV_NONE] * 256) == EMPTY_DATA_BUCKET
 
 
+def test_msm_widest_window_digit(nb):
+    """614,401 terms make the plain-C cost model pick its widest window; a scalar whose window digit is
+    +2^(c−1) must keep its sign (the digits are int16_t: c = 16 turned 2^15 into −2^15)."""
+    try:
+        pb = native.NativeBackend(portable=True)
+    except native.NativeBuildError as e:  # pragma: no cover
+        pytest.skip(f"C backend unavailable: {e}")
+    g = bw.to_bytes64(generators()[0])
+    n = 614_401
+    assert pb.msm([g] * n, [1 << 15] + [0] * (n - 1)) == nb.msm([g], [1 << 15])
+
+
 def test_commit_deltas_native_matches_portable(nb, points):
     """Fixed-base additions (eight lanes with AVX-512 IFMA where the CPU has it, nodes cut into
     tasks) equal the one-at-a-time plain-C ones: nodes of 0–40 deltas, a lone node of 300 deltas,
