@@ -1344,8 +1344,8 @@ static void vstore_fq8(fq out[8], const vfq *a) {
     m2s_get8(&t, out);
 }
 
-/* r[c] = a[c]^e for the chains c < 4 (e ≠ 0; 4-bit fixed window, as fq_pow). The chains are independent
- * and advance together, so one chain's multiplications overlap another's latency. */
+/* r[c] = a[c]^e for the chains c < 4 (e ≠ 0; 4-bit fixed window, as fq_pow), advancing together on one
+ * schedule of the exponent's bits. */
 static void vpow4(vfq r[4], const vfq a[4], const fq *e) {
     vfq tab[4][16];
     for (int c = 0; c < 4; c++) tab[c][1] = a[c];
