@@ -1320,6 +1320,53 @@ static int run_ops(const aff *table, ext *out, const ext *starts, size_t n, cons
 
 #endif
 
+#ifdef SALT_IFMA
+/* r = p + q in eight lanes: ext_add's formulas (each point's coordinates scaled alike, as in vmadd, so
+ * only the curve constant needs its R' form `d`). Inputs < 2q: A, B < 1.12q, H = B + 5A < 7q, outputs < 2q. */
+static inline void vext_add(vext *r, const vext *p, const vext *q, const vfq *d) {
+    vfq A, B, C, D, E, F, G, H, s1, s2;
+    vmul(&A, &p->X, &q->X);
+    vmul(&B, &p->Y, &q->Y);
+    vmul(&C, &p->T, &q->T);
+    vmul(&C, &C, d);
+    vmul(&D, &p->Z, &q->Z);
+    vadd(&s1, &p->X, &p->Y);
+    vadd(&s2, &q->X, &q->Y);
+    vmul(&E, &s1, &s2);
+    vsub(&E, &E, Q3L, &A, &B);
+    vsub(&F, &D, Q2L, &C, NULL);
+    vadd(&G, &D, &C);
+    vadd5(&H, &A, &B);
+    vmul(&r->X, &E, &F);
+    vmul(&r->Y, &G, &H);
+    vmul(&r->T, &E, &H);
+    vmul(&r->Z, &F, &G);
+}
+
+/* sums[k] = Σ_b (b + 1)·buckets[k·nb + b] for the windows k < nw ≤ 8, one window a lane (running sums). */
+static void window_sums8(const ext *buckets, size_t nb, int nw, ext *sums) {
+    lanes st __attribute__((aligned(64)));
+    ext id;
+    ext_identity(&id);
+    fq d16 = FQ_D;
+    for (int i = 0; i < 4; i++) fq_dbl(&d16, &d16); /* d·2^260: d in the lanes' R' form */
+    vfq d;
+    vfrom64(&d, bc(d16.v[0]), bc(d16.v[1]), bc(d16.v[2]), bc(d16.v[3]));
+    vext run, sum, b;
+    for (int k = 0; k < 8; k++) lane_put(&st, k, &id);
+    vext_load(&run, &st);
+    sum = run;
+    for (size_t j = nb; j-- > 0;) {
+        for (int k = 0; k < 8; k++) lane_put(&st, k, k < nw ? &buckets[(size_t)k * nb + j] : &id);
+        vext_load(&b, &st);
+        vext_add(&run, &run, &b, &d);
+        vext_add(&sum, &sum, &run, &d);
+    }
+    vext_store(&st, &sum);
+    for (int k = 0; k < nw; k++) lane_get(&st, k, &sums[k]);
+}
+#endif
+
 /* What decompressing DECOMP_BATCH points needs from exponentiations: for each y² value a[k], the
  * `sqrt_powers` (x[k], s[·][k]), and for each subgroup value u[k] = 1 + 5x², whether it is a non-zero
  * square (sq[k]). */
@@ -1774,6 +1821,10 @@ static void msm_part(void *arg, int part, int nparts) {
         job->failed = 1;
         goto done;
     }
+#ifdef SALT_IFMA
+    for (int w = w0; w < w1; w += 8)
+        window_sums8(buckets + (size_t)(w - w0) * nb, nb, w1 - w < 8 ? w1 - w : 8, job->window_sums + w);
+#else
     for (int w = w0; w < w1; w++) {
         const ext *bw = buckets + (size_t)(w - w0) * nb;
         const size_t *ow = off + (size_t)(w - w0) * nb;
@@ -1790,6 +1841,7 @@ static void msm_part(void *arg, int part, int nparts) {
         }
         job->window_sums[w] = sum;
     }
+#endif
 done:
     free(off);
     free(ops);
@@ -1798,18 +1850,21 @@ done:
 }
 
 /* Window width c minimising the cost of nwin windows of n bucket additions (relative cost MSM_ADD each)
- * and 2^c running-sum additions (10 each); at most 15, as a signed digit up to 2^(c−1) is an int16_t. */
+ * and 2^(c−1) buckets' two running-sum additions (MSM_RUN together; eight windows at a time with IFMA);
+ * at most 15, as a signed digit up to 2^(c−1) is an int16_t. */
 #ifdef SALT_IFMA
 #define MSM_ADD 3.0 /* eight at a time */
+#define MSM_RUN 10.0
 #else
 #define MSM_ADD 8.0
+#define MSM_RUN 20.0
 #endif
 static int msm_window(size_t n) {
     int best = 2;
     double best_cost = 1e300;
     for (int c = 2; c <= 15; c++) {
         int nwin = (254 + c - 1) / c;
-        double cost = (double)nwin * ((double)n * MSM_ADD + (double)(1 << (c - 1)) * 20.0) + 254.0 * 8.0;
+        double cost = (double)nwin * ((double)n * MSM_ADD + (double)(1 << (c - 1)) * MSM_RUN) + 254.0 * 8.0;
         if (cost < best_cost) {
             best_cost = cost;
             best = c;
