@@ -181,11 +181,13 @@ _LOG_DATA = bytes([PUSH32]) + bytes(range(1, 33)) + bytes([PUSH1, 8, MSTORE])  #
     bytes([PUSH1, 7, 0x64, 1, 0, 0, 0, 0, PUSH0, 0xA1]),  # 2^32 bytes: out of gas
 ])
 def test_inlined_log_is_py_evms(code: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
-    """`rex._standard_log` against py-evm's LOG logic, called directly and from a STATICCALL (write protection)."""
+    """`rex._standard_log` against py-evm's LOG logic, called directly and from a STATICCALL (write protection);
+    and the whole LOG (run by the host for native frames where AOT is on) against the reference loop."""
     static = bytes([PUSH0, PUSH0, PUSH0, PUSH0, 0x73]) + CHILD + bytes([GAS, STATICCALL, PUSH0, 0x55, STOP])
     for codes in ({CONTRACT: code}, {CONTRACT: static, CHILD: code}):
         for gas in (60_000, 63_300, 1_000_000):
             inlined = _execute(codes, [gas], Spec.REX, False)
+            assert inlined == _execute(codes, [gas], Spec.REX, True)
             with monkeypatch.context() as m:
                 m.setattr(rex, "_standard_log", _py_evm_log)
                 assert _execute(codes, [gas], Spec.REX, False) == inlined
