@@ -1009,24 +1009,32 @@ static inline void vdiv16(vfq *r, const vfq *a) {
     r->l[4] = _mm512_srli_epi64(t.l[4], 4);
 }
 
+/* The add-2008-hwcd tail (a = −5): the sum's coordinates from A = X1·X2, B = Y1·Y2, C = d·T1·T2, D = Z1·Z2
+ * and s1 = X1 + Y1, s2 = X2 + Y2. */
+static inline void vext_sum(vext *r, const vfq *A, const vfq *B, const vfq *C, const vfq *D, const vfq *s1,
+                            const vfq *s2) {
+    vfq E, F, G, H;
+    vmul(&E, s1, s2);
+    vsub(&E, &E, Q3L, A, B);
+    vsub(&F, D, Q2L, C, NULL);
+    vadd(&G, D, C);
+    vadd5(&H, A, B);
+    vmul(&r->X, &E, &F);
+    vmul(&r->Y, &G, &H);
+    vmul(&r->T, &E, &H);
+    vmul(&r->Z, &F, &G);
+}
+
 /* r = p + (x2/16 : y2/16 : 1/16 : t2/16) (see above); the ext_madd formulas with D = Z1/16. */
 static inline void vmadd(vext *r, const vext *p, const vfq *x2, const vfq *y2, const vfq *t2) {
-    vfq A, B, C, D, E, F, G, H, s1, s2;
+    vfq A, B, C, D, s1, s2;
     vmul(&A, &p->X, x2);
     vmul(&B, &p->Y, y2);
     vmul(&C, &p->T, t2);
     vadd(&s1, &p->X, &p->Y);
     vadd(&s2, x2, y2);
-    vmul(&E, &s1, &s2);
-    vsub(&E, &E, Q3L, &A, &B);
     vdiv16(&D, &p->Z);
-    vsub(&F, &D, Q2L, &C, NULL);
-    vadd(&G, &D, &C);
-    vadd5(&H, &A, &B);
-    vmul(&r->X, &E, &F);
-    vmul(&r->Y, &G, &H);
-    vmul(&r->T, &E, &H);
-    vmul(&r->Z, &F, &G);
+    vext_sum(r, &A, &B, &C, &D, &s1, &s2);
 }
 
 /* 4×64-bit limbs (value < 2^256) → 5×52 */
@@ -1324,7 +1332,7 @@ static int run_ops(const aff *table, ext *out, const ext *starts, size_t n, cons
 /* r = p + q in eight lanes: ext_add's formulas (each point's coordinates scaled alike, as in vmadd, so
  * only the curve constant needs its R' form `d`). Inputs < 2q: A, B < 1.12q, H = B + 5A < 7q, outputs < 2q. */
 static inline void vext_add(vext *r, const vext *p, const vext *q, const vfq *d) {
-    vfq A, B, C, D, E, F, G, H, s1, s2;
+    vfq A, B, C, D, s1, s2;
     vmul(&A, &p->X, &q->X);
     vmul(&B, &p->Y, &q->Y);
     vmul(&C, &p->T, &q->T);
@@ -1332,15 +1340,7 @@ static inline void vext_add(vext *r, const vext *p, const vext *q, const vfq *d)
     vmul(&D, &p->Z, &q->Z);
     vadd(&s1, &p->X, &p->Y);
     vadd(&s2, &q->X, &q->Y);
-    vmul(&E, &s1, &s2);
-    vsub(&E, &E, Q3L, &A, &B);
-    vsub(&F, &D, Q2L, &C, NULL);
-    vadd(&G, &D, &C);
-    vadd5(&H, &A, &B);
-    vmul(&r->X, &E, &F);
-    vmul(&r->Y, &G, &H);
-    vmul(&r->T, &E, &H);
-    vmul(&r->Z, &F, &G);
+    vext_sum(r, &A, &B, &C, &D, &s1, &s2);
 }
 
 /* sums[k] = Σ_b (b + 1)·buckets[k·nb + b] for the windows k < nw ≤ 8, one window a lane (running sums). */
