@@ -49,7 +49,7 @@ from validator.logs import event
 from validator.metrics import Metrics
 from validator.pool import WorkerPool
 from validator.progress import Progress
-from validator.rpc_client import Backoff, RpcCallError, RpcClient, RpcDataError, RpcError, RpcUnavailable
+from validator.rpc_client import Backoff, RpcCallError, RpcClient, RpcDataError, RpcError, RpcUnavailable, hex_bytes
 
 KECCAK_EMPTY = keccak(b"")
 
@@ -353,7 +353,7 @@ class OnlineValidator:
         raw = self.rpc.block_by_number(number, full=False)  # checked: a dict with a 32-byte hash
         if raw is None:
             raise RpcDataError(f"the sequencer has no block {number} (behind our chain)")
-        return _hash32(raw["hash"])
+        return hex_bytes(raw["hash"], f"block {number} hash", 32)
 
     def _canonical_hash(self, number: int, what: str) -> bytes:
         """`_their_hash`, asked with back-off until the sequencer answers with one."""
@@ -530,7 +530,7 @@ _MALFORMED = (ChainDataError, KeyError, ValueError, TypeError, IndexError, Attri
 def _header_of(raw: dict[str, Any], what: str) -> tuple[Header, bytes]:
     """The header of an `eth_getBlockBy*` reply and its declared hash; `RpcDataError` if it does not parse."""
     try:
-        return Header.from_rpc(raw), _hash32(raw["hash"])
+        return Header.from_rpc(raw), hex_bytes(raw["hash"], f"{what} hash", 32)
     except _MALFORMED as e:
         raise RpcDataError(f"{what}: malformed block: {e!r}") from e
 
@@ -542,13 +542,6 @@ def _block_of(raw: dict[str, Any], what: str) -> Block:
         return Block.from_rpc(raw)
     except _MALFORMED as e:
         raise RpcDataError(f"{what}: malformed block: {e!r}") from e
-
-
-def _hash32(v: Any) -> bytes:
-    h = bytes.fromhex(v[2:]) if isinstance(v, str) and v.startswith("0x") else b""
-    if len(h) != 32:
-        raise ValueError(f"not a 32-byte hash: {str(v)[:80]}")
-    return h
 
 
 class _Reorg(Exception):

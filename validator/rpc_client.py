@@ -44,7 +44,8 @@ class RpcDataError(RpcError):
     """A reply that is not what the method promises."""
 
 
-def _hex_bytes(v: Any, what: str, size: int | None = None) -> bytes:
+def hex_bytes(v: Any, what: str, size: int | None = None) -> bytes:
+    """A reply's 0x-hex data (of `size` bytes when given); `RpcDataError` naming `what` otherwise."""
     if not isinstance(v, str) or not v.startswith("0x"):
         raise RpcDataError(f"{what}: expected 0x-hex, got {str(v)[:40]!r}")
     try:
@@ -151,14 +152,14 @@ class RpcClient:
             return None
         if not isinstance(b, dict) or _quantity(b.get("number"), "block number") != number:
             raise RpcDataError(f"eth_getBlockByNumber({number}): returned another block")
-        _hex_bytes(b.get("hash"), "block hash", 32)
+        hex_bytes(b.get("hash"), "block hash", 32)
         return b
 
     def block_by_hash(self, block_hash: bytes, full: bool = False) -> dict[str, Any] | None:
         b = self.call("eth_getBlockByHash", ["0x" + block_hash.hex(), full])
         if b is None:
             return None
-        if not isinstance(b, dict) or _hex_bytes(b.get("hash"), "block hash", 32) != block_hash:
+        if not isinstance(b, dict) or hex_bytes(b.get("hash"), "block hash", 32) != block_hash:
             raise RpcDataError(f"eth_getBlockByHash(0x{block_hash.hex()}): returned another block")
         return b
 
@@ -173,7 +174,7 @@ class RpcClient:
             raise RpcDataError(f"mega_getBlockWitness({number}): {e}") from e
 
     def code_by_hash(self, code_hash: bytes) -> bytes:
-        code = _hex_bytes(self.call("eth_getCodeByHash", ["0x" + code_hash.hex()]), "eth_getCodeByHash")
+        code = hex_bytes(self.call("eth_getCodeByHash", ["0x" + code_hash.hex()]), "eth_getCodeByHash")
         if keccak(code) != code_hash:
             raise RpcDataError(f"eth_getCodeByHash(0x{code_hash.hex()}): code hashes to 0x{keccak(code).hex()}")
         return code
@@ -184,7 +185,7 @@ class RpcClient:
             if r["lastValidatedBlock"] is None:
                 return Validated(bool(r["accepted"]), None, None)
             n, h = r["lastValidatedBlock"]
-            return Validated(bool(r["accepted"]), int(n), _hex_bytes(h, "lastValidatedBlock hash", 32))
+            return Validated(bool(r["accepted"]), int(n), hex_bytes(h, "lastValidatedBlock hash", 32))
         except (TypeError, KeyError, ValueError) as e:
             raise RpcDataError(f"mega_setValidatedBlocks: unexpected reply {str(r)[:80]}") from e
 

@@ -1329,6 +1329,25 @@ static int run_ops(const aff *table, ext *out, const ext *starts, size_t n, cons
 #endif
 
 #ifdef SALT_IFMA
+/* Eight Montgomery values (a·2^256) as lanes standing for a itself (limbs of a·2^260 = 16·a·2^256). */
+static void vload_fq8(vfq *r, const fq a[8]) {
+    uint64_t l[4][8] __attribute__((aligned(64)));
+    for (int k = 0; k < 8; k++) {
+        fq v = a[k];
+        for (int d = 0; d < 4; d++) fq_dbl(&v, &v);
+        for (int w = 0; w < 4; w++) l[w][k] = v.v[w];
+    }
+    vfrom64(r, _mm512_load_si512((const void *)l[0]), _mm512_load_si512((const void *)l[1]),
+            _mm512_load_si512((const void *)l[2]), _mm512_load_si512((const void *)l[3]));
+}
+
+/* Inverse of `vload_fq8`: canonical Montgomery values. */
+static void vstore_fq8(fq out[8], const vfq *a) {
+    vfq t;
+    vdiv16(&t, a);
+    m2s_get8(&t, out);
+}
+
 /* r = p + q in eight lanes: ext_add's formulas (each point's coordinates scaled alike, as in vmadd, so
  * only the curve constant needs its R' form `d`). Inputs < 2q: A, B < 1.12q, H = B + 5A < 7q, outputs < 2q. */
 static inline void vext_add(vext *r, const vext *p, const vext *q, const vfq *d) {
@@ -1348,10 +1367,9 @@ static void window_sums8(const ext *buckets, size_t nb, int nw, ext *sums) {
     lanes st __attribute__((aligned(64)));
     ext id;
     ext_identity(&id);
-    fq d16 = FQ_D;
-    for (int i = 0; i < 4; i++) fq_dbl(&d16, &d16); /* d·2^260: d in the lanes' R' form */
+    const fq d8[8] = {FQ_D, FQ_D, FQ_D, FQ_D, FQ_D, FQ_D, FQ_D, FQ_D};
     vfq d;
-    vfrom64(&d, bc(d16.v[0]), bc(d16.v[1]), bc(d16.v[2]), bc(d16.v[3]));
+    vload_fq8(&d, d8); /* the curve constant itself, in the lanes' R' form */
     vext run, sum, b;
     for (int k = 0; k < 8; k++) lane_put(&st, k, &id);
     vext_load(&run, &st);
@@ -1372,25 +1390,6 @@ static void window_sums8(const ext *buckets, size_t nb, int nw, ext *sums) {
  * square (sq[k]). */
 #define DECOMP_BATCH 16
 #ifdef SALT_IFMA
-/* Eight Montgomery values (a·2^256) as lanes standing for a itself (limbs of a·2^260 = 16·a·2^256). */
-static void vload_fq8(vfq *r, const fq a[8]) {
-    uint64_t l[4][8] __attribute__((aligned(64)));
-    for (int k = 0; k < 8; k++) {
-        fq v = a[k];
-        for (int d = 0; d < 4; d++) fq_dbl(&v, &v);
-        for (int w = 0; w < 4; w++) l[w][k] = v.v[w];
-    }
-    vfrom64(r, _mm512_load_si512((const void *)l[0]), _mm512_load_si512((const void *)l[1]),
-            _mm512_load_si512((const void *)l[2]), _mm512_load_si512((const void *)l[3]));
-}
-
-/* Inverse of `vload_fq8`: canonical Montgomery values. */
-static void vstore_fq8(fq out[8], const vfq *a) {
-    vfq t;
-    vdiv16(&t, a);
-    m2s_get8(&t, out);
-}
-
 /* r[c] = a[c]^e for the chains c < 4 (e ≠ 0; 4-bit fixed window, as fq_pow), advancing together on one
  * schedule of the exponent's bits. */
 static void vpow4(vfq r[4], const vfq a[4], const fq *e) {
