@@ -134,12 +134,8 @@ class PyEvmHost:
                 self.error = e
 
     def _native(self, frame: Any, op: int) -> int:
-        """Serve a native-host request (environment value, storage slot load)."""
+        """Serve an environment value request."""
         comp = self.computation
-        if op == loader.HOST_SLOAD:
-            raw = ffi.buffer(frame.io, 40)[:]
-            key, gas = int.from_bytes(raw[:32], "little"), int.from_bytes(raw[32:], "little")
-            return self.load_slot(frame, key, gas)
         meter = comp._gas_meter  # type: ignore[attr-defined]
         saved = meter.gas_remaining
         meter.gas_remaining = _SCRATCH_GAS
@@ -150,25 +146,21 @@ class PyEvmHost:
         ffi.memmove(frame.io[0], comp._stack.pop1_int().to_bytes(32, "little"), 32)  # type: ignore[attr-defined]
         return 0
 
-    def load_slot(self, frame: Any, key: int, gas: int) -> int:
-        """Answer HOST_SLOAD for slot `key` of an instruction that can pay `gas` (runtime.h)."""
+    def sload(self, key: int, gas: int) -> tuple[int, int, int] | int:
+        """Answer HOST_SLOAD for slot `key` of an instruction that can pay `gas`: (current value, value at the
+        start of the transaction, flags: runtime.h), or HOST_ERROR with `error` set."""
         comp = self.computation
         state, addr = comp.state, comp.msg.storage_address
-        warm = state.is_storage_warm(addr, key)
-        cold = not warm or self.sload_always_cold
-        if gas < (COLD_SLOAD_COST if cold else WARM_STORAGE_READ_COST):  # charged before the read
-            frame.io[2][0] = 4
-            return 0
-        current, original = self.slot_values(state, addr, key)
-        ffi.memmove(frame.io, current.to_bytes(32, "little") + original.to_bytes(32, "little"), 64)
-        frame.io[2][0] = int(warm) | self.slot_flags
-        return 0
-
-    @staticmethod
-    def slot_values(state: StateAPI, address: bytes, key: int) -> tuple[int, int]:
-        """A slot's current value and its value at the start of the transaction."""
-        current = state.get_storage(address, key)  # type: ignore[arg-type]
-        return current, state.get_storage(address, key, from_journal=False)  # type: ignore[arg-type]
+        try:
+            warm = state.is_storage_warm(addr, key)
+            cold = not warm or self.sload_always_cold
+            if gas < (COLD_SLOAD_COST if cold else WARM_STORAGE_READ_COST):  # charged before the read
+                return loader.SLOAD_CANNOT_PAY
+            current = state.get_storage(addr, key)
+            return current, state.get_storage(addr, key, from_journal=False), int(warm) | self.slot_flags
+        except BaseException as e:  # noqa: BLE001 - re-raised by execute() once the frame has exited
+            self.error = e
+            return loader.HOST_ERROR
 
     def __call__(self, frame: Any, op: int, pc: int) -> int:
         if op >= loader.HOST_ENV:

@@ -9,7 +9,7 @@ import tempfile
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import cffi
 
@@ -75,10 +75,21 @@ ffi.cdef(_CDEF)
 
 STOP, RETURN, REVERT, OOG, BAD_JUMP, UNDERFLOW, OVERFLOW, INVALID, HOST_ERROR, STATIC = range(10)
 HOST_ENV, HOST_SLOAD = 0x100, 0x200
+SLOAD_CANNOT_PAY = (0, 0, 4)  # HOST_SLOAD's answer for an SLOAD that cannot pay for the slot: nothing is read
 SLOT_WARM, SLOT_WARMED, SLOT_DIRTY = 1, 2, 4
 SLOT_SIZE = ffi.sizeof("aot_slot")
 
-HostFn = Callable[[Any, int, int], int]
+
+
+class Host(Protocol):
+    """Serves a native frame's host requests (runtime.h): `host(frame, op, pc)` runs host opcode `op` and
+    fetches environment values (HOST_ENV | op); `sload(key, gas)` answers HOST_SLOAD with (current, original,
+    flags) or a status that ends the frame."""
+
+    def __call__(self, frame: Any, op: int, pc: int) -> int: ...
+
+    def sload(self, key: int, gas: int) -> tuple[int, int, int] | int: ...
+
 Frame = tuple[Any, list[Any], Any, int, bool]  # (frame, host box, handle, address, pool member)
 
 
@@ -88,14 +99,32 @@ POOL_SIZE = 16
 # A pooled frame keeps a memory buffer up to this size (runtime.h's AOT_KEEP_MEM) when it is put back.
 KEEP_MEM = 1 << 20
 _CONSTANTS = {"KEEP_MEM": KEEP_MEM, "STATUS_RETURN": RETURN, "STATUS_REVERT": REVERT,
+              "STATUS_HOST_ERROR": HOST_ERROR, "HOST_SLOAD": HOST_SLOAD,
               **{f"OFF_{field.upper()}": ffi.offsetof("aot_frame", field)
-                 for field in ("gas", "mem", "mem_cap", "out_offset", "out_size", "refund")}}
+                 for field in ("gas", "mem", "mem_cap", "out_offset", "out_size", "refund", "host", "handle", "io")}}
 _ZERO_WORD = bytes(32)
 
 
 @ffi.callback("int32_t(aot_frame *, uint32_t, uint32_t)", onerror=lambda *_: HOST_ERROR)
 def _host_trampoline(frame: Any, op: int, pc: int) -> int:
-    return ffi.from_handle(frame.handle)[0](frame, op, pc)
+    """The frames' host function where aot.invoke's extension is missing (its `host_call` otherwise)."""
+    host = ffi.from_handle(frame.handle)[0]
+    if op == HOST_SLOAD:
+        return _sload_io(frame, host)
+    return host(frame, op, pc)  # type: ignore[no-any-return]
+
+
+def _sload_io(frame: Any, host: Any) -> int:
+    """HOST_SLOAD: `host.sload` of io[0] for an instruction that can pay io[1] (an int64) gas; its answer
+    (current, original, flags) into io[0], io[1] and io[2][0] (runtime.h), or its status."""
+    raw = ffi.buffer(frame.io, 40)[:]
+    answer = host.sload(int.from_bytes(raw[:32], "little"), int.from_bytes(raw[32:], "little", signed=True))
+    if isinstance(answer, int):
+        return answer
+    current, original, flags = answer
+    ffi.memmove(frame.io, current.to_bytes(32, "little") + original.to_bytes(32, "little"), 64)
+    frame.io[2][0] = flags
+    return 0
 
 
 class Outcome(NamedTuple):
@@ -129,6 +158,7 @@ class Library:
         lib_ffi.cdef(_LIB_CDEF + "\n".join(ENTRY.format(n) for n in names))
         self._ffi = lib_ffi
         self.lib = lib_ffi.dlopen(str(path))
+        self._attach = None if cc is None else invoke.attacher(cc, runtime_dir(), _CONSTANTS)
         self.frames: list[Frame] = []
         self.members = 0  # frames made as pool members (at most POOL_SIZE)
 
@@ -136,12 +166,17 @@ class Library:
         """A frame with its host box (box[0] serves host calls), the handle keeping the box alive, the
         frame's address and whether it is a pool member."""
         frame = ffi.gc(ffi.new("aot_frame *"), partial(_free_frame, self.lib))
-        box: list[Any] = [_no_host]
-        handle = ffi.new_handle(box)
-        frame.host, frame.handle = _host_trampoline, handle
+        box: list[Any] = [_no_host, frame]
+        address = int(ffi.cast("uintptr_t", frame))
+        handle = None
+        if self._attach is not None:
+            self._attach(address, box)
+        else:
+            handle = ffi.new_handle(box)
+            frame.host, frame.handle = _host_trampoline, handle
         member = self.members < POOL_SIZE
         self.members += member
-        return frame, box, handle, int(ffi.cast("uintptr_t", frame)), member
+        return frame, box, handle, address, member
 
     def release(self, entry: Frame) -> None:
         """Put a frame back after its run: a member into the pool (its buffers freed if its memory grew
@@ -173,7 +208,7 @@ class Library:
 
         frames = self.frames
 
-        def pooled(gas: int, calldata: bytes, host: HostFn | None, value: int, is_static: bool) -> Outcome:
+        def pooled(gas: int, calldata: bytes, host: Host | None, value: int, is_static: bool) -> Outcome:
             entry = frames.pop() if frames else self.new_frame()
             if host is not None:
                 entry[1][0] = host
@@ -200,11 +235,11 @@ class Contract:
         self._run, self.pooled = library.function(name)
         self._frames = library.frames
 
-    def run(self, gas: int, calldata: bytes, host: HostFn | None = None,
+    def run(self, gas: int, calldata: bytes, host: Host | None = None,
             on_frame: Callable[[Any], None] | None = None,
             on_exit: Callable[[Any, int], None] | None = None, value: int = 0, is_static: bool = False) -> Outcome:
-        """Execute with `gas`, `calldata` and call `value` (static call: SSTORE fails); `host(frame,
-        op, pc)` serves host opcodes. `on_frame` sees the frame before it runs (e.g. to bind memory
+        """Execute with `gas`, `calldata` and call `value` (static call: SSTORE fails); `host` serves host
+        opcodes and storage loads (`Host`). `on_frame` sees the frame before it runs (e.g. to bind memory
         adapters), `on_exit(frame, status)` after it ran, before the frame goes back to the pool."""
         if on_frame is None and on_exit is None:
             return self.pooled(gas, calldata, host, value, is_static)
@@ -224,8 +259,17 @@ class Contract:
             self.library.release(entry)
 
 
-def _no_host(frame: Any, op: int, pc: int) -> int:
-    return INVALID
+class _NoHost:
+    """The host of a frame between runs and of runs given none: every host request fails the frame."""
+
+    def __call__(self, frame: Any, op: int, pc: int) -> int:
+        return INVALID
+
+    def sload(self, key: int, gas: int) -> int:
+        return INVALID
+
+
+_no_host = _NoHost()
 
 
 def _free_frame(lib: Any, frame: Any) -> None:

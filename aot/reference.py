@@ -79,20 +79,20 @@ ENV_VALUES = {0x30: int.from_bytes(TARGET, "big"), 0x32: int.from_bytes(SENDER, 
               0x46: 1, 0x47: 0, 0x48: 7, 0x4A: 1}
 
 
-_COLD_EMPTY_SLOT = bytes(96)  # current 0, original 0, not warm
+_COLD_EMPTY_SLOT = (0, 0, 0)  # current 0, original 0, not warm
 
 
 class StandaloneHost:
     """A host without py-evm for one top-level frame at TARGET in the pre-state run_frame uses (empty
     storage, nothing warm but TARGET and SENDER, value 0): environment values and storage only; any
-    other host opcode fails the frame (its storage loads are Python callbacks through cffi). For
+    other host opcode fails the frame (its storage loads are Python calls). For
     benchmarks of native execution alone (the Python call, frame set-up and outcome included, py-evm's
     per-frame machinery excluded); gas and output are those of run_frame."""
 
+    def sload(self, key: int, gas: int) -> tuple[int, int, int]:
+        return _COLD_EMPTY_SLOT
+
     def __call__(self, frame: Any, op: int, pc: int) -> int:
-        if op == loader.HOST_SLOAD:
-            ffi.memmove(frame.io, _COLD_EMPTY_SLOT, 96)
-            return 0
         if op & loader.HOST_ENV and (op & 0xFF) in ENV_VALUES:
             ffi.memmove(frame.io[0], ENV_VALUES[op & 0xFF].to_bytes(32, "little"), 32)
             return 0

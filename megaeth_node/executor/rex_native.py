@@ -23,6 +23,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from eth.vm.forks.berlin.constants import COLD_SLOAD_COST, WARM_STORAGE_READ_COST
+
 from aot import loader
 from aot.host import PyEvmHost, execute
 from aot.loader import Contract
@@ -48,7 +50,8 @@ class RexHost(PyEvmHost):
     def __init__(self, computation: Any, contract: Contract, rex: RexMeters) -> None:
         super().__init__(computation, contract)
         self.rex = rex
-        address = computation.msg.storage_address
+        address = self.address = computation.msg.storage_address
+        self.db = computation.state._account_db
         # §5.2: the oracle's SLOADs are cold even when warm (`sload_is_cold` of a warm slot)
         self.sload_always_cold = sload_is_cold(rex.spec, bytes(address), True)
         # the wrapper's SSTORE in a 7702-delegated storage context sees a slot's original as its present value
@@ -69,15 +72,21 @@ class RexHost(PyEvmHost):
             self.rex.meter.record(slot_writes(n))
             frame.kv_writes = 0
 
-    def load_slot(self, frame: Any, key: int, gas: int) -> int:
+    def sload(self, key: int, gas: int) -> tuple[int, int, int] | int:
+        """PyEvmHost.sload on the overlay account DB directly, after the compute limit check."""
         if self._crossed(gas):  # the interpreter would have halted before this SLOAD: nothing may be read
             self.error = NativeAbort("compute limit crossed inside a native run")
             return loader.HOST_ERROR
-        return super().load_slot(frame, key, gas)
-
-    @staticmethod
-    def slot_values(state: Any, address: bytes, key: int) -> tuple[int, int]:
-        return state._account_db.current_and_original(address, key)  # type: ignore[no-any-return]
+        db, address = self.db, self.address
+        try:
+            warm = db.is_storage_warm(address, key)
+            if gas < (WARM_STORAGE_READ_COST if warm and not self.sload_always_cold else COLD_SLOAD_COST):
+                return loader.SLOAD_CANNOT_PAY  # charged before the read
+            current, original = db.current_and_original(address, key)
+        except BaseException as e:  # noqa: BLE001 - re-raised by execute() once the frame has exited
+            self.error = e
+            return loader.HOST_ERROR
+        return current, original, warm | self.slot_flags
 
     @staticmethod
     def write_slots(state: Any, address: bytes, warmed: list[int], written: list[tuple[int, int]]) -> None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from aot.analysis import analyse
-from aot.loader import Contract, Library, build_library
+from aot.loader import HOST_ENV, HOST_ERROR, HOST_SLOAD, INVALID, RETURN, Contract, Library, build_library
 from aot.toolchain import find_compiler
 
 FIB = bytes.fromhex("600035600060015b8215601c578181019150909160019003916007565b5060005260206000f3")
@@ -45,3 +46,49 @@ def test_pooled_and_given_frame_runs_agree(tmp_path: Path) -> None:
         given = contract.run(10**5, bytes(32), on_frame=seen.append, on_exit=lambda f, st: seen.append(st), value=9)
         assert pooled == given and seen[1] == 1 and int(seen[0].gas) == given.gas_left
         assert len(lib.frames) == 1
+
+
+# SLOAD(5) + CALLER + BALANCE(7), returned as one word
+HOST_REQUESTS = bytes.fromhex("600554" "33" "01" "600731" "01" "60005260206000f3")
+
+
+class RecordingHost:
+    """Answers slot loads, environment values and BALANCE with values derived from the request; records them."""
+
+    def __init__(self, fail_on: int | None = None) -> None:
+        self.seen: list[tuple[object, ...]] = []
+        self.fail_on = fail_on
+
+    def sload(self, key: int, gas: int) -> tuple[int, int, int] | int:
+        self.seen.append(("sload", key, gas))
+        if self.fail_on == HOST_SLOAD:
+            return INVALID
+        return 1000 + key, 7, 1  # warm: 100 gas
+
+    def __call__(self, frame: Any, op: int, pc: int) -> int:
+        arg = int.from_bytes(bytes(frame.io[0]), "little")
+        self.seen.append((op, pc, arg))
+        if op == self.fail_on:
+            raise RuntimeError("host failure")
+        frame.io[0][0:32] = (2**255 + op + (arg if op == 0x31 else 0)).to_bytes(32, "little")
+        return 0
+
+
+def test_extension_and_libffi_serve_host_requests_alike(tmp_path: Path) -> None:
+    """Slot loads, environment values and host opcodes reach the host with the same arguments and their
+    answers reach the code alike, through the extension's host function and through a cffi callback;
+    a failing host or a refused load ends the frame with the same status."""
+    cc = find_compiler()
+    fast = build_library(cc, [("h", analyse(HOST_REQUESTS))], tmp_path / "h.so")
+    plain = Library(fast.path, ["h"])
+    for fail_on, status in ((None, RETURN), (HOST_SLOAD, INVALID), (0x31, HOST_ERROR)):
+        runs = []
+        for lib in (fast, plain):
+            host = RecordingHost(fail_on)
+            runs.append((Contract(lib, "h", HOST_REQUESTS).run(10**5, b"", host), host.seen))
+        (out, seen), (plain_out, plain_seen) = runs
+        assert out == plain_out and seen == plain_seen and out.status == status
+        assert seen[0] == ("sload", 5, 10**5 - 3)  # the gas left after the PUSH
+        if fail_on is None:
+            assert [s[0] for s in seen] == ["sload", HOST_ENV | 0x33, 0x31]
+            assert int.from_bytes(out.output, "big") == (1005 + 2**255 + (HOST_ENV | 0x33) + 2**255 + 0x31 + 7) % 2**256
