@@ -66,8 +66,8 @@ class ReceivedTransaction(Transaction):
         return self.raw
 
 
-# every field but the trailing `_hash`, in declaration order: one C call reads them all
-_tx_values = operator.attrgetter(*(f.name for f in fields(Transaction) if f.name != "_hash"))
+# every constructor field but the trailing `_hash`, in declaration order: one C call reads them all
+_tx_values = operator.attrgetter(*(f.name for f in fields(Transaction) if f.init and f.name != "_hash"))
 
 
 def received(tx: Transaction, raw: bytes) -> ReceivedTransaction:

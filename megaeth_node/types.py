@@ -266,6 +266,7 @@ class Transaction:
     is_system_tx: bool = False
     deposit_sender: bytes = b""
     _hash: bytes = field(default=b"", compare=False, repr=False)
+    _encoded: bytes = field(default=b"", init=False, compare=False, repr=False)  # `encode()`, once made
 
     def _access_list_rlp(self) -> list[Any]:
         return [[addr, list(keys)] for addr, keys in self.access_list]
@@ -286,7 +287,12 @@ class Transaction:
         raise ChainDataError(f"unsupported transaction type {self.type:#x}")
 
     def encode(self) -> bytes:
-        """EIP-2718 encoding (legacy: plain RLP)."""
+        """EIP-2718 encoding (legacy: plain RLP), made once (the block checks and the replay both need it)."""
+        if not self._encoded:
+            object.__setattr__(self, "_encoded", self._encode())  # frozen: a cache, not a field change
+        return self._encoded
+
+    def _encode(self) -> bytes:
         if self.type == DEPOSIT_TX_TYPE:
             body = [self.source_hash, self.deposit_sender, self.to or b"", self.mint, self.value, self.gas,
                     self.is_system_tx, self.data]

@@ -178,12 +178,34 @@ class OpTransactionExecutor(PragueTransactionExecutor):
             state.delta_balance(computation.msg.sender, refund_amount)
         charged = gas_spent - gas_refund + floor
         state.delta_balance(state.coinbase, charged * state.get_tip(transaction))  # touches the coinbase even at 0
-        for account in computation.get_accounts_for_deletion():
+        deleted, touched = _deleted_and_touched(computation)
+        for account in deleted:
             state.delete_account(account)
-        for account in collect_touched_accounts(computation):
+        for account in touched:
             if state.account_exists(account) and state.account_is_empty(account):
                 state.delete_account(account)
         return computation
+
+
+_RIPEMD160 = Address(b"\x00" * 19 + b"\x03")
+
+
+def _deleted_and_touched(computation: ComputationAPI) -> tuple[list[Address], set[Address]]:
+    """py-evm's `get_accounts_for_deletion()` and `collect_touched_accounts()` (EIP-161, with its RIPEMD160
+    special case), in one walk of the call tree when no frame self-destructed; both py-evm functions (each
+    recursive at every frame) otherwise."""
+    touched = {computation.state.coinbase}
+    frames = [(computation, False)]
+    while frames:
+        frame, failed = frames.pop()
+        if frame.accounts_to_delete or frame.beneficiaries:  # type: ignore[attr-defined]
+            return computation.get_accounts_for_deletion(), collect_touched_accounts(computation)
+        failed = failed or frame.is_error
+        to = frame.msg.to
+        if to != CREATE_CONTRACT_ADDRESS and (not failed or to == _RIPEMD160):
+            touched.add(to)
+        frames.extend((child, failed) for child in frame.children)
+    return [], touched
 
 
 class OpState(PragueState):
