@@ -542,6 +542,12 @@ class RexComputation(OpState.computation_class):  # type: ignore[misc, valid-typ
         sets one)."""
         return None
 
+    def extend_memory(self, start_position: int, size: int) -> None:
+        """py-evm's, which validates both values and prices the memory before and after, skipped where the
+        range is already inside memory (no expansion and no gas then; callers pass stack words)."""
+        if start_position + size > len(self._memory) or start_position < 0 or size < 0:
+            super().extend_memory(start_position, size)
+
     def get_gas_remaining(self) -> int:
         if self._rex_remaining is not None:  # the top frame of a limit-halted tx: the rescued gas (§4.7)
             return self._rex_remaining
