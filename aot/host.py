@@ -35,7 +35,7 @@ from eth.vm.forks.berlin.constants import COLD_SLOAD_COST, WARM_STORAGE_READ_COS
 
 from aot import loader
 from aot.loader import Contract, ffi
-from aot.opcodes import CALLS, ENV_INDEX, OPS, SELFBALANCE, SSTORE
+from aot.opcodes import CALLS, ENV_INDEX, SELFBALANCE, SSTORE
 
 _KEEP_SELFBALANCE = ~(1 << ENV_INDEX[SELFBALANCE])
 _SCRATCH_GAS = 1 << 62
@@ -133,18 +133,17 @@ class PyEvmHost:
             except BaseException as e:  # noqa: BLE001 - re-raised by execute()
                 self.error = e
 
-    def _native(self, frame: Any, op: int) -> int:
-        """Serve an environment value request."""
+    def _env(self, op: int) -> int:
+        """The value of environment opcode `op`, by its py-evm opcode on a scratch gas meter."""
         comp = self.computation
         meter = comp._gas_meter  # type: ignore[attr-defined]
         saved = meter.gas_remaining
         meter.gas_remaining = _SCRATCH_GAS
         try:
-            comp.opcodes[op & 0xFF](computation=comp)
+            comp.opcodes[op](computation=comp)
         finally:
             meter.gas_remaining = saved
-        ffi.memmove(frame.io[0], comp._stack.pop1_int().to_bytes(32, "little"), 32)  # type: ignore[attr-defined]
-        return 0
+        return comp._stack.pop1_int()  # type: ignore[attr-defined, no-any-return]
 
     def sload(self, key: int, gas: int) -> tuple[int, int, int] | int:
         """Answer HOST_SLOAD for slot `key` of an instruction that can pay `gas`: (current value, value at the
@@ -162,13 +161,15 @@ class PyEvmHost:
             self.error = e
             return loader.HOST_ERROR
 
-    def __call__(self, frame: Any, op: int, pc: int) -> int:
+    def opcode(self, frame: Any, op: int, pc: int, gas: int, args: list[int]) -> tuple[int, int, int | None]:
+        """Serve host opcode `op` (aot.loader.Host): py-evm's opcode on the computation, whose stack is empty
+        (each argument a uint256: no checks due)."""
         if op >= loader.HOST_ENV:
             try:
-                return self._native(frame, op)
+                return 0, gas, self._env(op & 0xFF)
             except BaseException as e:  # noqa: BLE001 - re-raised by execute() once the frame has exited
                 self.error = e
-                return loader.HOST_ERROR
+                return loader.HOST_ERROR, gas, None
         comp = self.computation
         calls = op in CALLS
         if calls or op == SSTORE:  # code that may touch this storage, or a host SSTORE ("rex"): cache out first
@@ -176,14 +177,11 @@ class PyEvmHost:
                 self.flush(frame)
             except BaseException as e:  # noqa: BLE001
                 self.error = e
-                return loader.HOST_ERROR
+                return loader.HOST_ERROR, gas, None
         stack = comp._stack  # type: ignore[attr-defined]
-        n = OPS[op].stack_in
-        if n:  # the stack is empty and each argument a uint256: no checks due; io[0] is the top
-            raw = ffi.buffer(frame.io, 32 * n)[:]
-            stack.values.extend([int.from_bytes(raw[k:k + 32], "little") for k in range(32 * n - 32, -32, -32)])
+        stack.values.extend(args)
         meter = comp._gas_meter  # type: ignore[attr-defined]
-        meter.gas_remaining = frame.gas
+        meter.gas_remaining = gas
         comp.code.program_counter = pc + 1
         status = 0
         try:
@@ -193,14 +191,14 @@ class PyEvmHost:
         except BaseException as e:  # noqa: BLE001 - re-raised by execute() once the frame has exited
             self.error = e
             status = loader.HOST_ERROR
-        frame.gas = meter.gas_remaining
         if calls:
             frame.returndata_size = len(comp.return_data)
             frame.env_valid &= _KEEP_SELFBALANCE
         if stack.values:
-            ffi.memmove(frame.io[0], stack.pop1_int().to_bytes(32, "little"), 32)
+            value = stack.pop1_int()
             stack.values.clear()
-        return status
+            return status, meter.gas_remaining, value
+        return status, meter.gas_remaining, None
 
 
 def execute(computation: ComputationAPI, contract: Contract, host: PyEvmHost | None = None) -> None:

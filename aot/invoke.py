@@ -26,6 +26,7 @@ _SOURCE = """
 #include <Python.h>
 #include <stdint.h>
 #include <string.h>
+/* CONSTANTS */
 
 typedef int32_t (*aot_entry)(void *, int64_t, const char *, uint64_t, const char *, uint32_t);
 #define FIELD(f, type, off) (*(type *)((char *)(f) + (off)))
@@ -139,13 +140,13 @@ static PyObject *run_pooled(PyObject *self, PyObject *const *args, Py_ssize_t na
 #else
 #define AS_LE_BYTES(v, out) _PyLong_AsByteArray((PyLongObject *)(v), (out), 32, 1, 0)
 #endif
-static PyObject *SLOAD_NAME;
+static PyObject *SLOAD_ATTR, *OPCODE_ATTR;
 
 /* HOST_SLOAD: host.sload(key, gas) gives (current, original, flags) into io[0], io[1], io[2][0], or a status
    (an int) that ends the frame. */
 static int32_t host_sload(PyObject *host, uint8_t *io) {
     PyObject *args[3] = {host, _PyLong_FromByteArray(io, 32, 1, 0), PyLong_FromLongLong(*(int64_t *)(io + 32))};
-    PyObject *r = args[1] && args[2] ? PyObject_VectorcallMethod(SLOAD_NAME, args, 3, NULL) : NULL;
+    PyObject *r = args[1] && args[2] ? PyObject_VectorcallMethod(SLOAD_ATTR, args, 3, NULL) : NULL;
     Py_XDECREF(args[1]);
     Py_XDECREF(args[2]);
     int32_t st = STATUS_HOST_ERROR;
@@ -163,26 +164,46 @@ static int32_t host_sload(PyObject *host, uint8_t *io) {
     return st;
 }
 
+/* Any other request: host.opcode(frame, op, pc, gas, args) with the opcode's stack arguments as ints, deepest
+   first (none for HOST_ENV | op), gives (status, gas left, pushed value or None): into f->gas and io[0]. */
+static int32_t host_opcode(PyObject *host, PyObject *frame, void *f, uint32_t op, uint32_t pc) {
+    uint8_t *io = (uint8_t *)f + OFF_IO;
+    int n = op < 256 ? ARITY[op] : 0;
+    PyObject *args[6] = {host, frame, PyLong_FromUnsignedLong(op), PyLong_FromUnsignedLong(pc),
+                         PyLong_FromLongLong(FIELD(f, int64_t, OFF_GAS)), PyList_New(n)};
+    int ok = args[2] && args[3] && args[4] && args[5];
+    for (int k = 0; ok && k < n; k++) {
+        PyObject *v = _PyLong_FromByteArray(io + 32 * (n - 1 - k), 32, 1, 0);
+        if (!v) ok = 0; else PyList_SET_ITEM(args[5], k, v);
+    }
+    PyObject *r = ok ? PyObject_VectorcallMethod(OPCODE_ATTR, args, 6, NULL) : NULL;
+    for (int k = 2; k < 6; k++) Py_XDECREF(args[k]);
+    int32_t st = STATUS_HOST_ERROR;
+    if (r && PyTuple_Check(r) && PyTuple_GET_SIZE(r) == 3) {
+        long status = PyLong_AsLong(PyTuple_GET_ITEM(r, 0));
+        long long gas = PyLong_AsLongLong(PyTuple_GET_ITEM(r, 1));
+        PyObject *value = PyTuple_GET_ITEM(r, 2);
+        if (!PyErr_Occurred() && (value == Py_None || AS_LE_BYTES(value, io) == 0)) {
+            FIELD(f, int64_t, OFF_GAS) = gas;
+            st = (int32_t)status;
+        }
+    }
+    Py_XDECREF(r);
+    return st;
+}
+
 /* The frames' host function (aot_frame.host) where this extension runs them: box = the frame's handle, a
-   list [host, frame cdata]; HOST_SLOAD goes to host.sload, everything else to host(frame, op, pc). Python
-   errors end the frame with STATUS_HOST_ERROR (the hosts keep their own errors for the caller). */
+   list [host, frame cdata]; HOST_SLOAD goes to host.sload, everything else to host.opcode. Python errors end
+   the frame with STATUS_HOST_ERROR (the hosts keep their own errors for the caller). */
 static int32_t host_call(void *f, uint32_t op, uint32_t pc) {
     PyGILState_STATE gil = PyGILState_Ensure();
     PyObject *box = FIELD(f, PyObject *, OFF_HANDLE);
-    PyObject *host = PyList_GET_ITEM(box, 0);
+    PyObject *host = PyList_GET_ITEM(box, 0), *frame = PyList_GET_ITEM(box, 1);
     Py_INCREF(host);
-    int32_t st = STATUS_HOST_ERROR;
-    if (op == HOST_SLOAD) {
-        st = host_sload(host, (uint8_t *)f + OFF_IO);
-    } else {
-        PyObject *args[3] = {PyList_GET_ITEM(box, 1), PyLong_FromUnsignedLong(op), PyLong_FromUnsignedLong(pc)};
-        PyObject *r = args[1] && args[2] ? PyObject_Vectorcall(host, args, 3, NULL) : NULL;
-        Py_XDECREF(args[1]);
-        Py_XDECREF(args[2]);
-        if (r) st = (int32_t)PyLong_AsLong(r);
-        Py_XDECREF(r);
-    }
+    Py_INCREF(frame);
+    int32_t st = op == HOST_SLOAD ? host_sload(host, (uint8_t *)f + OFF_IO) : host_opcode(host, frame, f, op, pc);
     Py_DECREF(host);
+    Py_DECREF(frame);
     if (PyErr_Occurred()) {
         PyErr_Clear();
         st = STATUS_HOST_ERROR;
@@ -212,19 +233,22 @@ static PyMethodDef methods[] = {
 };
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "NAME", NULL, -1, methods};
 PyMODINIT_FUNC PyInit_NAME(void) {
-    SLOAD_NAME = PyUnicode_InternFromString("sload");
-    return SLOAD_NAME ? PyModule_Create(&module) : NULL;
+    SLOAD_ATTR = PyUnicode_InternFromString("sload");
+    OPCODE_ATTR = PyUnicode_InternFromString("opcode");
+    return SLOAD_ATTR && OPCODE_ATTR ? PyModule_Create(&module) : NULL;
 }
 """
 
 
 @cache
-def _module(cc: Compiler, directory: Path, constants: tuple[tuple[str, int], ...]) -> Any | None:
+def _module(cc: Compiler, directory: Path, constants: tuple[tuple[str, int | bytes], ...]) -> Any | None:
     """The extension module, built into `directory` on first use; None when it cannot be built."""
     include = sysconfig.get_paths()["include"]
     if not (Path(include) / "Python.h").exists():
         return None
-    defines = "".join(f"#define {k} {v}\n" for k, v in constants)
+    defines = "".join(f"#define {k} {v}\n" if isinstance(v, int)
+                      else f"static const uint8_t {k}[{len(v)}] = {{{', '.join(map(str, v))}}};\n"
+                      for k, v in constants)
     key = hashlib.sha256("\0".join((defines + _SOURCE, sys.version, cc.version_text)).encode())
     name = f"_aot_run_{key.hexdigest()[:16]}"
     path = directory / f"{name}{sysconfig.get_config_var('EXT_SUFFIX')}"
@@ -232,7 +256,8 @@ def _module(cc: Compiler, directory: Path, constants: tuple[tuple[str, int], ...
         directory.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix="invoke-", dir=directory) as tmp:
             try:
-                built = compile_shared(cc, defines + _SOURCE.replace("NAME", name), Path(tmp) / path.name,
+                source = _SOURCE.replace("NAME", name).replace("/* CONSTANTS */", defines)
+                built = compile_shared(cc, source, Path(tmp) / path.name,
                                        ("-O2", "-fPIC", "-shared", "-w", "-I", include))
             except BuildError:
                 return None
@@ -254,12 +279,12 @@ class Runners(NamedTuple):
     pooled: Callable[..., Any]
 
 
-def runners(cc: Compiler, directory: Path, constants: dict[str, int], outcome: type, entry_address: int,
+def runners(cc: Compiler, directory: Path, constants: dict[str, int | bytes], outcome: type, entry_address: int,
             pool: list[Any], new_frame: Callable[[], Any], no_host: Any) -> Runners | None:
     """Runners of the entry at `entry_address` returning `outcome` tuples; `constants` are the frame's
     field offsets (OFF_GAS, OFF_MEM, OFF_MEM_CAP, OFF_OUT_OFFSET, OFF_OUT_SIZE, OFF_REFUND, OFF_HOST, OFF_HANDLE,
-    OFF_IO), KEEP_MEM, the STATUS_RETURN / STATUS_REVERT / STATUS_HOST_ERROR codes and HOST_SLOAD. None when
-    the extension cannot be built."""
+    OFF_IO), KEEP_MEM, the STATUS_RETURN / STATUS_REVERT / STATUS_HOST_ERROR codes, HOST_SLOAD and ARITY (each
+    opcode's stack arguments, 256 bytes). None when the extension cannot be built."""
     module = _module(cc, directory, tuple(sorted(constants.items())))
     if module is None:
         return None
@@ -267,9 +292,10 @@ def runners(cc: Compiler, directory: Path, constants: dict[str, int], outcome: t
                    partial(module.run_pooled, outcome, entry_address, pool, new_frame, no_host))
 
 
-def attacher(cc: Compiler, directory: Path, constants: dict[str, int]) -> Callable[[int, list[Any]], None] | None:
-    """`attach(frame_address, box)`: the frame's host calls go through the extension's C function to box[0]
-    (`host(box[1], op, pc)`, `host.sload(key, gas)` for HOST_SLOAD), about 1 us less a call than a cffi
-    callback. None when the extension cannot be built (`runners` is None too)."""
+def attacher(cc: Compiler, directory: Path, constants: dict[str, int | bytes]) -> Callable[[int, list[Any]], None] | None:
+    """`attach(frame_address, box)`: the frame's host requests go through the extension's C function to the
+    `aot.loader.Host` in box[0] (box[1]: the frame), arguments and answers converted in C: about 2 us less a
+    request than a cffi callback that does that in Python. None when the extension cannot be built (`runners`
+    is None too)."""
     module = _module(cc, directory, tuple(sorted(constants.items())))
     return None if module is None else module.attach

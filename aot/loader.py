@@ -17,6 +17,7 @@ from aot import invoke
 from aot.analysis import Program
 from aot.build import compile_object, compile_shared_parts
 from aot.codegen import RUNTIME, emit_units
+from aot.opcodes import ARITY
 from aot.toolchain import Compiler
 
 # -mno-implicit-float: no vector registers for integer moves. A 256-bit value handed between functions in
@@ -82,11 +83,12 @@ SLOT_SIZE = ffi.sizeof("aot_slot")
 
 
 class Host(Protocol):
-    """Serves a native frame's host requests (runtime.h): `host(frame, op, pc)` runs host opcode `op` and
-    fetches environment values (HOST_ENV | op); `sload(key, gas)` answers HOST_SLOAD with (current, original,
-    flags) or a status that ends the frame."""
+    """Serves a native frame's host requests (runtime.h). `opcode(frame, op, pc, gas, args)` runs host opcode
+    `op` at `pc` with `gas` visible to it and its stack arguments (ints, deepest first), or gives the value of
+    environment opcode op for HOST_ENV | op (no arguments, no gas): (status, gas left, pushed value or None).
+    `sload(key, gas)` answers HOST_SLOAD with (current, original, flags) or a status that ends the frame."""
 
-    def __call__(self, frame: Any, op: int, pc: int) -> int: ...
+    def opcode(self, frame: Any, op: int, pc: int, gas: int, args: list[int]) -> tuple[int, int, int | None]: ...
 
     def sload(self, key: int, gas: int) -> tuple[int, int, int] | int: ...
 
@@ -99,7 +101,7 @@ POOL_SIZE = 16
 # A pooled frame keeps a memory buffer up to this size (runtime.h's AOT_KEEP_MEM) when it is put back.
 KEEP_MEM = 1 << 20
 _CONSTANTS = {"KEEP_MEM": KEEP_MEM, "STATUS_RETURN": RETURN, "STATUS_REVERT": REVERT,
-              "STATUS_HOST_ERROR": HOST_ERROR, "HOST_SLOAD": HOST_SLOAD,
+              "STATUS_HOST_ERROR": HOST_ERROR, "HOST_SLOAD": HOST_SLOAD, "ARITY": ARITY,
               **{f"OFF_{field.upper()}": ffi.offsetof("aot_frame", field)
                  for field in ("gas", "mem", "mem_cap", "out_offset", "out_size", "refund", "host", "handle", "io")}}
 _ZERO_WORD = bytes(32)
@@ -111,7 +113,14 @@ def _host_trampoline(frame: Any, op: int, pc: int) -> int:
     host = ffi.from_handle(frame.handle)[0]
     if op == HOST_SLOAD:
         return _sload_io(frame, host)
-    return host(frame, op, pc)  # type: ignore[no-any-return]
+    n = ARITY[op] if op < 256 else 0
+    raw = ffi.buffer(frame.io, 32 * n)[:]
+    status, gas, value = host.opcode(frame, op, pc, frame.gas,
+                                     [int.from_bytes(raw[k:k + 32], "little") for k in range(32 * n - 32, -32, -32)])
+    frame.gas = gas
+    if value is not None:
+        ffi.memmove(frame.io[0], value.to_bytes(32, "little"), 32)
+    return status  # type: ignore[no-any-return]
 
 
 def _sload_io(frame: Any, host: Any) -> int:
@@ -262,8 +271,8 @@ class Contract:
 class _NoHost:
     """The host of a frame between runs and of runs given none: every host request fails the frame."""
 
-    def __call__(self, frame: Any, op: int, pc: int) -> int:
-        return INVALID
+    def opcode(self, frame: Any, op: int, pc: int, gas: int, args: list[int]) -> tuple[int, int, None]:
+        return INVALID, gas, None
 
     def sload(self, key: int, gas: int) -> int:
         return INVALID

@@ -113,6 +113,7 @@ OPS: dict[int, OpInfo] = {
     0xFF: _h("SELFDESTRUCT", 1, 0),
 }
 
+ARITY = bytes(OPS[op].stack_in if op in OPS else 0 for op in range(256))  # stack arguments of each opcode
 ENV_OPS = (0x30, 0x32, 0x33, 0x34, 0x3A, 0x41, 0x42, 0x43, 0x44, 0x45, 0x46, 0x47, 0x48, 0x4A)
 ENV_INDEX = {op: i for i, op in enumerate(ENV_OPS)}
 SELFBALANCE, SLOAD, SSTORE = 0x47, 0x54, 0x55

@@ -18,7 +18,7 @@ from eth.vm.message import Message
 
 from aot import loader
 from aot.host import NativeComputation
-from aot.loader import Contract, ffi
+from aot.loader import Contract
 
 TARGET = bytes.fromhex("be7c43a580000000000000000000000000000001")
 SENDER = bytes.fromhex("00000000000000000000000000000000000c0de5")
@@ -92,11 +92,10 @@ class StandaloneHost:
     def sload(self, key: int, gas: int) -> tuple[int, int, int]:
         return _COLD_EMPTY_SLOT
 
-    def __call__(self, frame: Any, op: int, pc: int) -> int:
+    def opcode(self, frame: Any, op: int, pc: int, gas: int, args: list[int]) -> tuple[int, int, int | None]:
         if op & loader.HOST_ENV and (op & 0xFF) in ENV_VALUES:
-            ffi.memmove(frame.io[0], ENV_VALUES[op & 0xFF].to_bytes(32, "little"), 32)
-            return 0
-        return loader.INVALID
+            return 0, gas, ENV_VALUES[op & 0xFF]
+        return loader.INVALID, gas, None
 
 
 STANDALONE_HOST = StandaloneHost()

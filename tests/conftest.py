@@ -1,7 +1,10 @@
-"""Session fixtures for the shared data (see tests/shared_data.py)."""
+"""Session fixtures for the shared data (see tests/shared_data.py), and the garbage collector's settings
+restored after every test."""
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,3 +27,14 @@ def conformance() -> Path:
 def bench_contracts() -> Path:
     """../shared/bench-contracts: benchmark contracts with verified outputs and gas."""
     return require_shared("bench-contracts")
+
+
+@pytest.fixture(autouse=True)
+def _gc_thresholds() -> Iterator[None]:
+    """A test that warms the process as a validator worker (`validator.pool.warm`) sets the collector's rare
+    thresholds for the rest of the session; later tests whose frames leave cyclic garbage (py-evm keeps each
+    failed frame's exception and traceback) then pile it up: 24 GB over the static_Call50000 state tests."""
+    thresholds = gc.get_threshold()
+    yield
+    if gc.get_threshold() != thresholds:
+        gc.set_threshold(*thresholds)

@@ -92,19 +92,17 @@ class RexHost(PyEvmHost):
     def write_slots(state: Any, address: bytes, warmed: list[int], written: list[tuple[int, int]]) -> None:
         state._account_db.write_slots(address, warmed, written)
 
-    def __call__(self, frame: Any, op: int, pc: int) -> int:
+    def opcode(self, frame: Any, op: int, pc: int, gas: int, args: list[int]) -> tuple[int, int, int | None]:
         if op >= loader.HOST_ENV:
-            return super().__call__(frame, op, pc)
+            return super().opcode(frame, op, pc, gas, args)
         rex, comp = self.rex, self.computation
         self._take_writes(frame)
-        before = frame.gas  # the gas the interpreter sees before this opcode
-        rex.compute_used += self.window - before
+        rex.compute_used += self.window - gas  # `gas`: what the interpreter sees before this opcode
         if rex.compute_used > rex.compute_limit:
             self.error = NativeAbort("compute limit crossed inside a native run")
-            return loader.HOST_ERROR
-        comp._op_start = before
-        status = super().__call__(frame, op, pc)
-        gas = frame.gas  # the gas meter's, which the host has just copied to the frame
+            return loader.HOST_ERROR, gas, None
+        comp._op_start = gas
+        status, gas, value = super().opcode(frame, op, pc, gas, args)
         if self.error is None:
             try:
                 settle(comp, rex, comp._op_start - gas)  # the wrapper restarts `_op_start` past storage gas
@@ -113,7 +111,7 @@ class RexHost(PyEvmHost):
                 status = loader.HOST_ERROR
         self.window = gas
         frame.kv_room = rex.slot_write_room()  # after every host opcode: no list of those that record usage
-        return status
+        return status, gas, value
 
     def _crossed(self, gas: int) -> bool:
         """Whether the compute gas of the native run so far, down to `gas` left, crosses the limit."""

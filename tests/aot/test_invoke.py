@@ -48,8 +48,8 @@ def test_pooled_and_given_frame_runs_agree(tmp_path: Path) -> None:
         assert len(lib.frames) == 1
 
 
-# SLOAD(5) + CALLER + BALANCE(7), returned as one word
-HOST_REQUESTS = bytes.fromhex("600554" "33" "01" "600731" "01" "60005260206000f3")
+# SLOAD(5) + CALLER + BALANCE(7), returned as one word after EXTCODECOPY(0, 1, 2, 3)
+HOST_REQUESTS = bytes.fromhex("600554" "33" "01" "600731" "01" "6003600260016000" "3c" "60005260206000f3")
 
 
 class RecordingHost:
@@ -65,13 +65,11 @@ class RecordingHost:
             return INVALID
         return 1000 + key, 7, 1  # warm: 100 gas
 
-    def __call__(self, frame: Any, op: int, pc: int) -> int:
-        arg = int.from_bytes(bytes(frame.io[0]), "little")
-        self.seen.append((op, pc, arg))
+    def opcode(self, frame: Any, op: int, pc: int, gas: int, args: list[int]) -> tuple[int, int, int | None]:
+        self.seen.append((op, pc, gas, args))
         if op == self.fail_on:
             raise RuntimeError("host failure")
-        frame.io[0][0:32] = (2**255 + op + (arg if op == 0x31 else 0)).to_bytes(32, "little")
-        return 0
+        return 0, gas - 5, 2**255 + op + sum(args)
 
 
 def test_extension_and_libffi_serve_host_requests_alike(tmp_path: Path) -> None:
@@ -90,5 +88,6 @@ def test_extension_and_libffi_serve_host_requests_alike(tmp_path: Path) -> None:
         assert out == plain_out and seen == plain_seen and out.status == status
         assert seen[0] == ("sload", 5, 10**5 - 3)  # the gas left after the PUSH
         if fail_on is None:
-            assert [s[0] for s in seen] == ["sload", HOST_ENV | 0x33, 0x31]
+            assert [s[0] for s in seen] == ["sload", HOST_ENV | 0x33, 0x31, 0x3C]
+            assert seen[2][3] == [7] and seen[3][3] == [3, 2, 1, 0]  # stack arguments, deepest first
             assert int.from_bytes(out.output, "big") == (1005 + 2**255 + (HOST_ENV | 0x33) + 2**255 + 0x31 + 7) % 2**256

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from aot.analysis import analyse
-from aot.loader import KEEP_MEM, POOL_SIZE, Contract, Library, build_library, ffi
+from aot.loader import INVALID, KEEP_MEM, POOL_SIZE, Contract, Library, build_library, ffi
 from aot.toolchain import find_compiler
 
 from megaeth_node.executor.native import NativeRegistry, with_native
@@ -31,12 +31,18 @@ def _nest(contract: Contract, pooled: bool) -> tuple[list[Any], list[int]]:
     outs: list[Any] = []
     addresses: list[int] = []
 
-    def host(frame: Any, op: int, pc: int) -> int:
-        addresses.append(int(ffi.cast("uintptr_t", frame)))
-        if len(addresses) <= DEPTH:
-            outs.append(contract.pooled(10**8, b"", host, 0, False) if pooled
-                        else contract.run(10**8, b"", host, on_frame=lambda frame: None))
-        return 0
+    class Nesting:
+        def opcode(self, frame: Any, op: int, pc: int, gas: int, args: list[int]) -> tuple[int, int, None]:
+            addresses.append(int(ffi.cast("uintptr_t", frame)))
+            if len(addresses) <= DEPTH:
+                outs.append(contract.pooled(10**8, b"", host, 0, False) if pooled
+                            else contract.run(10**8, b"", host, on_frame=lambda frame: None))
+            return 0, gas, None  # BALANCE's value: its argument left in place (0)
+
+        def sload(self, key: int, gas: int) -> int:
+            return INVALID
+
+    host = Nesting()
 
     outs.append(contract.pooled(10**8, b"", host, 0, False) if pooled
                 else contract.run(10**8, b"", host, on_frame=lambda frame: None))

@@ -54,8 +54,8 @@ def test_only_sstores_owing_storage_gas_or_growth_reach_the_host(monkeypatch: py
     the ten that owe storage gas (0 -> 1 of the five even slots) or undo state growth (their 1 -> 0); the
     first writes, write-backs and clears of the rest run natively, as the reference loop has them."""
     ops: list[int] = []
-    original = rex_native.RexHost.__call__
-    monkeypatch.setattr(rex_native.RexHost, "__call__",
-                        lambda self, frame, op, pc: (ops.append(op), original(self, frame, op, pc))[1])
+    original = rex_native.RexHost.opcode
+    monkeypatch.setattr(rex_native.RexHost, "opcode",
+                        lambda self, frame, op, *rest: (ops.append(op), original(self, frame, op, *rest))[1])
     _same({CONTRACT: _rewrite_slots(10)}, [1_000_000], storage=STORED)
     assert ops.count(SSTORE) == 10
