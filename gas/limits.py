@@ -14,6 +14,7 @@ when the frame fails (`Meter`). The caller drives a `Meter` from the executor's 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
@@ -109,6 +110,7 @@ def slot_write_room(meter: Meter, limits: Limits) -> int:
     return max(0, min(limits.kv_updates - meter.kv_updates, by_data))
 
 
+@functools.lru_cache(maxsize=4096)  # a block's events repeat a few shapes
 def log_usage(topics: int, data_length: int) -> Usage:
     """LOG data size `32·topics + len(data)` (§4.3)."""
     return Usage(data_size=LOG_TOPIC_SIZE * topics + data_length)

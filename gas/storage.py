@@ -7,6 +7,7 @@ capacities (§5.1). Bucket ids come from `salt/`; multipliers may be cached per 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 from gas.schedule import MIN_BUCKET_SIZE, SCHEDULE, Gas
@@ -64,6 +65,7 @@ def code_deposit_storage_gas(spec: Spec, code_length: int) -> Gas:
     return Gas(storage=SCHEDULE[spec].code_deposit_storage_per_byte * code_length)
 
 
+@functools.lru_cache(maxsize=4096)  # a block's events repeat a few shapes
 def log_storage_gas(spec: Spec, topics: int, data_length: int) -> Gas:
     """LOG storage gas `3,750·topics + 80·bytes`, charged before the standard LOG and kept even if
     the frame reverts (§5.2)."""

@@ -154,7 +154,11 @@ class RexMeters:
             limits = self._limits
             if limits.compute_gas != self.compute_limit:  # detention lowered it: rebuild (rare)
                 limits = self._limits = tx_limits(self.spec, self.compute_limit)
-            self.exceeded = exceeded_limit(self.meter.usage(), self.compute_used, limits)
+            m = self.meter
+            # the running totals within the (non-negative) limits: so is their clamped usage, nothing to find
+            if (m.data_size > limits.data_size or m.kv_updates > limits.kv_updates
+                    or self.compute_used > limits.compute_gas or m.state_growth > limits.state_growth):
+                self.exceeded = exceeded_limit(m.usage(), self.compute_used, limits)
         return self.exceeded is not None
 
     def record_usage(self, change: Usage) -> bool:
