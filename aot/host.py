@@ -95,21 +95,10 @@ class PyEvmHost:
         """Write the frame's storage writes, newly warm slots and refund delta back to py-evm, and
         empty the slot cache."""
         comp = self.computation
-        n = int(frame.slot_count)
-        if n:
-            raw = bytes(ffi.buffer(frame.slots, n * loader.SLOT_SIZE))
-            warmed, written = [], []
-            for base in range(0, n * loader.SLOT_SIZE, loader.SLOT_SIZE):
-                flags = raw[base + 96]
-                if flags & (loader.SLOT_WARMED | loader.SLOT_DIRTY):
-                    key = int.from_bytes(raw[base:base + 32], "little")
-                    if flags & loader.SLOT_WARMED:
-                        warmed.append(key)
-                    if flags & loader.SLOT_DIRTY:
-                        written.append((key, int.from_bytes(raw[base + 32:base + 64], "little")))
+        if frame.slot_count:
+            warmed, written = self.contract.library.take_slots(frame)
             if warmed or written:
                 self.write_slots(comp.state, comp.msg.storage_address, warmed, written)
-            self.contract.library.slots_clear(frame)
         if frame.refund:
             comp.refund_gas(int(frame.refund))
             frame.refund = 0

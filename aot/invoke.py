@@ -225,10 +225,42 @@ static PyObject *attach(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     Py_RETURN_NONE;
 }
 
+/* slot_changes(frame_address): the frame's slot cache as ([keys of the slots it made warm], [(key, value) of
+   the slots it wrote]), ints; the caller then clears the cache (aot.loader.Library.take_slots). */
+static PyObject *slot_changes(PyObject *self, PyObject *arg) {
+    void *f = PyLong_AsVoidPtr(arg);
+    if (PyErr_Occurred()) return NULL;
+    uint64_t n = FIELD(f, uint64_t, OFF_SLOT_COUNT);
+    const uint8_t *slots = FIELD(f, const uint8_t *, OFF_SLOTS);
+    PyObject *warmed = PyList_New(0), *written = PyList_New(0);
+    if (!warmed || !written) goto fail;
+    for (uint64_t i = 0; i < n; i++) {
+        const uint8_t *s = slots + i * SLOT_SIZE;
+        uint8_t flags = s[SLOT_FLAGS];
+        if (!(flags & (SLOT_WARMED | SLOT_DIRTY))) continue;
+        PyObject *key = _PyLong_FromByteArray(s, 32, 1, 0);
+        if (!key) goto fail;
+        int bad = (flags & SLOT_WARMED) && PyList_Append(warmed, key) < 0;
+        if (!bad && (flags & SLOT_DIRTY)) {
+            PyObject *pair = Py_BuildValue("(ON)", key, _PyLong_FromByteArray(s + 32, 32, 1, 0));
+            bad = !pair || PyList_Append(written, pair) < 0;
+            Py_XDECREF(pair);
+        }
+        Py_DECREF(key);
+        if (bad) goto fail;
+    }
+    return Py_BuildValue("(NN)", warmed, written);
+fail:
+    Py_XDECREF(warmed);
+    Py_XDECREF(written);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"run", (PyCFunction)(void (*)(void))run, METH_FASTCALL, "Run a compiled contract's entry on a frame."},
     {"run_pooled", (PyCFunction)(void (*)(void))run_pooled, METH_FASTCALL, "Run an entry on a pooled frame."},
     {"attach", (PyCFunction)(void (*)(void))attach, METH_FASTCALL, "Serve a frame's host calls from here."},
+    {"slot_changes", slot_changes, METH_O, "A frame's newly warm and written storage slots."},
     {NULL, NULL, 0, NULL},
 };
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "NAME", NULL, -1, methods};
@@ -283,8 +315,9 @@ def runners(cc: Compiler, directory: Path, constants: dict[str, int | bytes], ou
             pool: list[Any], new_frame: Callable[[], Any], no_host: Any) -> Runners | None:
     """Runners of the entry at `entry_address` returning `outcome` tuples; `constants` are the frame's
     field offsets (OFF_GAS, OFF_MEM, OFF_MEM_CAP, OFF_OUT_OFFSET, OFF_OUT_SIZE, OFF_REFUND, OFF_HOST, OFF_HANDLE,
-    OFF_IO), KEEP_MEM, the STATUS_RETURN / STATUS_REVERT / STATUS_HOST_ERROR codes, HOST_SLOAD and ARITY (each
-    opcode's stack arguments, 256 bytes). None when the extension cannot be built."""
+    OFF_IO, OFF_SLOTS, OFF_SLOT_COUNT), KEEP_MEM, the STATUS_RETURN / STATUS_REVERT / STATUS_HOST_ERROR codes,
+    HOST_SLOAD, ARITY (each opcode's stack arguments, 256 bytes) and the slot cache's layout (SLOT_SIZE,
+    SLOT_FLAGS offset, SLOT_WARMED and SLOT_DIRTY bits). None when the extension cannot be built."""
     module = _module(cc, directory, tuple(sorted(constants.items())))
     if module is None:
         return None
@@ -292,10 +325,11 @@ def runners(cc: Compiler, directory: Path, constants: dict[str, int | bytes], ou
                    partial(module.run_pooled, outcome, entry_address, pool, new_frame, no_host))
 
 
-def attacher(cc: Compiler, directory: Path, constants: dict[str, int | bytes]) -> Callable[[int, list[Any]], None] | None:
-    """`attach(frame_address, box)`: the frame's host requests go through the extension's C function to the
-    `aot.loader.Host` in box[0] (box[1]: the frame), arguments and answers converted in C: about 2 us less a
-    request than a cffi callback that does that in Python. None when the extension cannot be built (`runners`
-    is None too)."""
-    module = _module(cc, directory, tuple(sorted(constants.items())))
-    return None if module is None else module.attach
+def extension(cc: Compiler, directory: Path, constants: dict[str, int | bytes]) -> Any | None:
+    """The extension's frame services, None where it cannot be built (`runners` is None too):
+    - `attach(frame_address, box)`: the frame's host requests go through the extension's C function to the
+      `aot.loader.Host` in box[0] (box[1]: the frame), arguments and answers converted in C: about 2 us less
+      a request than a cffi callback that does that in Python;
+    - `slot_changes(frame_address)`: the frame's newly warm slot keys and written (key, value) pairs, read
+      from its slot cache in C."""
+    return _module(cc, directory, tuple(sorted(constants.items())))

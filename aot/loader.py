@@ -79,6 +79,7 @@ HOST_ENV, HOST_SLOAD = 0x100, 0x200
 SLOAD_CANNOT_PAY = (0, 0, 4)  # HOST_SLOAD's answer for an SLOAD that cannot pay for the slot: nothing is read
 SLOT_WARM, SLOT_WARMED, SLOT_DIRTY = 1, 2, 4
 SLOT_SIZE = ffi.sizeof("aot_slot")
+_SLOT_FLAGS = ffi.offsetof("aot_slot", "flags")
 
 
 
@@ -102,8 +103,11 @@ POOL_SIZE = 16
 KEEP_MEM = 1 << 20
 _CONSTANTS = {"KEEP_MEM": KEEP_MEM, "STATUS_RETURN": RETURN, "STATUS_REVERT": REVERT,
               "STATUS_HOST_ERROR": HOST_ERROR, "HOST_SLOAD": HOST_SLOAD, "ARITY": ARITY,
+              "SLOT_SIZE": SLOT_SIZE, "SLOT_FLAGS": _SLOT_FLAGS, "SLOT_WARMED": SLOT_WARMED,
+              "SLOT_DIRTY": SLOT_DIRTY,
               **{f"OFF_{field.upper()}": ffi.offsetof("aot_frame", field)
-                 for field in ("gas", "mem", "mem_cap", "out_offset", "out_size", "refund", "host", "handle", "io")}}
+                 for field in ("gas", "mem", "mem_cap", "out_offset", "out_size", "refund", "host", "handle", "io",
+                               "slots", "slot_count")}}
 _ZERO_WORD = bytes(32)
 
 
@@ -121,6 +125,21 @@ def _host_trampoline(frame: Any, op: int, pc: int) -> int:
     if value is not None:
         ffi.memmove(frame.io[0], value.to_bytes(32, "little"), 32)
     return status  # type: ignore[no-any-return]
+
+
+def _slot_changes(frame: Any) -> tuple[list[int], list[tuple[int, int]]]:
+    """`Library.take_slots`'s reading where aot.invoke's extension is missing (its `slot_changes` otherwise)."""
+    raw = bytes(ffi.buffer(frame.slots, int(frame.slot_count) * SLOT_SIZE))
+    warmed, written = [], []
+    for base in range(0, len(raw), SLOT_SIZE):
+        flags = raw[base + _SLOT_FLAGS]
+        if flags & (SLOT_WARMED | SLOT_DIRTY):
+            key = int.from_bytes(raw[base:base + 32], "little")
+            if flags & SLOT_WARMED:
+                warmed.append(key)
+            if flags & SLOT_DIRTY:
+                written.append((key, int.from_bytes(raw[base + 32:base + 64], "little")))
+    return warmed, written
 
 
 def _sload_io(frame: Any, host: Any) -> int:
@@ -167,7 +186,7 @@ class Library:
         lib_ffi.cdef(_LIB_CDEF + "\n".join(ENTRY.format(n) for n in names))
         self._ffi = lib_ffi
         self.lib = lib_ffi.dlopen(str(path))
-        self._attach = None if cc is None else invoke.attacher(cc, runtime_dir(), _CONSTANTS)
+        self._extension = None if cc is None else invoke.extension(cc, runtime_dir(), _CONSTANTS)
         self.frames: list[Frame] = []
         self.members = 0  # frames made as pool members (at most POOL_SIZE)
 
@@ -178,8 +197,8 @@ class Library:
         box: list[Any] = [_no_host, frame]
         address = int(ffi.cast("uintptr_t", frame))
         handle = None
-        if self._attach is not None:
-            self._attach(address, box)
+        if self._extension is not None:
+            self._extension.attach(address, box)
         else:
             handle = ffi.new_handle(box)
             frame.host, frame.handle = _host_trampoline, handle
@@ -230,8 +249,15 @@ class Library:
     def mem_resize(self, frame: Any, size: int) -> bool:
         return bool(self.lib.aot_mem_resize(frame, size))
 
-    def slots_clear(self, frame: Any) -> None:
+    def take_slots(self, frame: Any) -> tuple[list[int], list[tuple[int, int]]]:
+        """The keys of the slots the frame made warm and the (key, value) pairs it wrote, from its slot cache,
+        which is then emptied."""
+        if self._extension is not None:
+            changes = self._extension.slot_changes(int(ffi.cast("uintptr_t", frame)))
+        else:
+            changes = _slot_changes(frame)
         self.lib.aot_slots_clear(frame)
+        return changes  # type: ignore[no-any-return]
 
 
 class Contract:

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from aot.analysis import analyse
-from aot.loader import HOST_ENV, HOST_ERROR, HOST_SLOAD, INVALID, RETURN, Contract, Library, build_library
+from aot.loader import HOST_ENV, HOST_ERROR, HOST_SLOAD, INVALID, RETURN, STOP, Contract, Library, build_library
 from aot.toolchain import find_compiler
 
 FIB = bytes.fromhex("600035600060015b8215601c578181019150909160019003916007565b5060005260206000f3")
@@ -91,3 +91,27 @@ def test_extension_and_libffi_serve_host_requests_alike(tmp_path: Path) -> None:
             assert [s[0] for s in seen] == ["sload", HOST_ENV | 0x33, 0x31, 0x3C]
             assert seen[2][3] == [7] and seen[3][3] == [3, 2, 1, 0]  # stack arguments, deepest first
             assert int.from_bytes(out.output, "big") == (1005 + 2**255 + (HOST_ENV | 0x33) + 2**255 + 0x31 + 7) % 2**256
+
+
+# SLOAD(1) (cold), SSTORE(2, 7) (cold), STOP
+LOAD_AND_STORE = bytes.fromhex("6001545060076002" "55" "00")
+
+
+class EmptyStorage:
+    def sload(self, key: int, gas: int) -> tuple[int, int, int]:
+        return 0, 0, 0  # zero and cold
+
+    def opcode(self, frame: Any, op: int, pc: int, gas: int, args: list[int]) -> tuple[int, int, None]:
+        return INVALID, gas, None
+
+
+def test_extension_and_python_read_the_slot_cache_alike(tmp_path: Path) -> None:
+    """The slots a frame made warm and wrote, read from its cache by the extension and in Python."""
+    cc = find_compiler()
+    fast = build_library(cc, [("s", analyse(LOAD_AND_STORE))], tmp_path / "s.so")
+    seen = []
+    for lib in (fast, Library(fast.path, ["s"])):
+        out = Contract(lib, "s", LOAD_AND_STORE).run(10**5, b"", EmptyStorage(),
+                                                    on_exit=lambda frame, st, lib=lib: seen.append(lib.take_slots(frame)))
+        assert out.status == STOP
+    assert seen == [([1, 2], [(2, 7)])] * 2
