@@ -142,26 +142,45 @@ static PyObject *run_pooled(PyObject *self, PyObject *const *args, Py_ssize_t na
 #endif
 static PyObject *SLOAD_ATTR, *OPCODE_ATTR;
 
+/* A host's answers are checked as aot.loader checks them where this extension is missing: a status is an int
+   in [lo, INT32_MAX] (else -1), a word an int in [0, 2^256) (else -1), gas an int64. */
+static int32_t status_of(PyObject *v, long lo) {
+    if (!PyLong_Check(v)) return -1;
+    long s = PyLong_AsLong(v);
+    if (s == -1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return -1;
+    }
+    return s < lo || s > INT32_MAX ? -1 : (int32_t)s;
+}
+
+static int word_of(PyObject *v, uint8_t *out) {
+    if (!PyLong_Check(v)) return -1;
+    if (AS_LE_BYTES(v, out) == 0) return 0;
+    PyErr_Clear();
+    return -1;
+}
+
 /* HOST_SLOAD: host.sload(key, gas) gives (current, original, flags) into io[0], io[1], io[2][0], or a status
-   (an int) that ends the frame. */
+   (an int above 0) that ends the frame. */
 static int32_t host_sload(PyObject *host, uint8_t *io) {
     PyObject *args[3] = {host, _PyLong_FromByteArray(io, 32, 1, 0), PyLong_FromLongLong(*(int64_t *)(io + 32))};
     PyObject *r = args[1] && args[2] ? PyObject_VectorcallMethod(SLOAD_ATTR, args, 3, NULL) : NULL;
     Py_XDECREF(args[1]);
     Py_XDECREF(args[2]);
-    int32_t st = STATUS_HOST_ERROR;
-    if (r && PyTuple_Check(r) && PyTuple_GET_SIZE(r) == 3) {
-        long flags = PyLong_AsLong(PyTuple_GET_ITEM(r, 2));
-        if (AS_LE_BYTES(PyTuple_GET_ITEM(r, 0), io) == 0 && AS_LE_BYTES(PyTuple_GET_ITEM(r, 1), io + 32) == 0
-                && !PyErr_Occurred()) {
+    int32_t st = -1;
+    if (r && PyTuple_CheckExact(r) && PyTuple_GET_SIZE(r) == 3) {
+        int32_t flags = status_of(PyTuple_GET_ITEM(r, 2), 0);
+        if (flags >= 0 && flags <= 255 && word_of(PyTuple_GET_ITEM(r, 0), io) == 0
+                && word_of(PyTuple_GET_ITEM(r, 1), io + 32) == 0) {
             io[64] = (uint8_t)flags;
             st = 0;
         }
-    } else if (r && PyLong_Check(r)) {
-        st = (int32_t)PyLong_AsLong(r);
+    } else if (r) {
+        st = status_of(r, 1);
     }
     Py_XDECREF(r);
-    return st;
+    return st < 0 ? STATUS_HOST_ERROR : st;
 }
 
 /* Any other request: host.opcode(frame, op, pc, gas, args) with the opcode's stack arguments as ints, deepest
@@ -179,13 +198,15 @@ static int32_t host_opcode(PyObject *host, PyObject *frame, void *f, uint32_t op
     PyObject *r = ok ? PyObject_VectorcallMethod(OPCODE_ATTR, args, 6, NULL) : NULL;
     for (int k = 2; k < 6; k++) Py_XDECREF(args[k]);
     int32_t st = STATUS_HOST_ERROR;
-    if (r && PyTuple_Check(r) && PyTuple_GET_SIZE(r) == 3) {
-        long status = PyLong_AsLong(PyTuple_GET_ITEM(r, 0));
+    if (r && PyTuple_CheckExact(r) && PyTuple_GET_SIZE(r) == 3 && PyLong_Check(PyTuple_GET_ITEM(r, 1))) {
+        int32_t status = status_of(PyTuple_GET_ITEM(r, 0), 0);
         long long gas = PyLong_AsLongLong(PyTuple_GET_ITEM(r, 1));
         PyObject *value = PyTuple_GET_ITEM(r, 2);
-        if (!PyErr_Occurred() && (value == Py_None || AS_LE_BYTES(value, io) == 0)) {
+        if (PyErr_Occurred()) {
+            PyErr_Clear();
+        } else if (status >= 0 && (value == Py_None || word_of(value, io) == 0)) {
             FIELD(f, int64_t, OFF_GAS) = gas;
-            st = (int32_t)status;
+            st = status;
         }
     }
     Py_XDECREF(r);

@@ -87,7 +87,9 @@ class Host(Protocol):
     """Serves a native frame's host requests (runtime.h). `opcode(frame, op, pc, gas, args)` runs host opcode
     `op` at `pc` with `gas` visible to it and its stack arguments (ints, deepest first), or gives the value of
     environment opcode op for HOST_ENV | op (no arguments, no gas): (status, gas left, pushed value or None).
-    `sload(key, gas)` answers HOST_SLOAD with (current, original, flags) or a status that ends the frame."""
+    `sload(key, gas)` answers HOST_SLOAD with (current, original, flags) or a status (above 0) that ends the
+    frame. Answers are tuples of ints (words below 2^256, statuses below 2^31, flags below 256); any other
+    answer ends the frame with HOST_ERROR."""
 
     def opcode(self, frame: Any, op: int, pc: int, gas: int, args: list[int]) -> tuple[int, int, int | None]: ...
 
@@ -119,12 +121,28 @@ def _host_trampoline(frame: Any, op: int, pc: int) -> int:
         return _sload_io(frame, host)
     n = ARITY[op] if op < 256 else 0
     raw = ffi.buffer(frame.io, 32 * n)[:]
-    status, gas, value = host.opcode(frame, op, pc, frame.gas,
-                                     [int.from_bytes(raw[k:k + 32], "little") for k in range(32 * n - 32, -32, -32)])
+    answer = host.opcode(frame, op, pc, frame.gas,
+                         [int.from_bytes(raw[k:k + 32], "little") for k in range(32 * n - 32, -32, -32)])
+    if type(answer) is not tuple or len(answer) != 3:
+        return HOST_ERROR
+    status, gas, value = answer
+    if not (_is_status(status, 0) and isinstance(gas, int) and -2**63 <= gas < 2**63
+            and (value is None or _is_word(value))):
+        return HOST_ERROR
     frame.gas = gas
     if value is not None:
         ffi.memmove(frame.io[0], value.to_bytes(32, "little"), 32)
     return status  # type: ignore[no-any-return]
+
+
+def _is_status(v: Any, lo: int) -> bool:
+    """Whether a host's answer `v` is a status in [lo, 2^31) (aot.invoke's host function checks the same)."""
+    return isinstance(v, int) and lo <= v < 2**31
+
+
+def _is_word(v: Any) -> bool:
+    """Whether a host's answer `v` is a word: an int in [0, 2^256)."""
+    return isinstance(v, int) and 0 <= v < 2**256
 
 
 def _slot_changes(frame: Any) -> tuple[list[int], list[tuple[int, int]]]:
@@ -144,12 +162,14 @@ def _slot_changes(frame: Any) -> tuple[list[int], list[tuple[int, int]]]:
 
 def _sload_io(frame: Any, host: Any) -> int:
     """HOST_SLOAD: `host.sload` of io[0] for an instruction that can pay io[1] (an int64) gas; its answer
-    (current, original, flags) into io[0], io[1] and io[2][0] (runtime.h), or its status."""
+    (current, original, flags) into io[0], io[1] and io[2][0] (runtime.h), or its status (above 0)."""
     raw = ffi.buffer(frame.io, 40)[:]
     answer = host.sload(int.from_bytes(raw[:32], "little"), int.from_bytes(raw[32:], "little", signed=True))
-    if isinstance(answer, int):
-        return answer
+    if type(answer) is not tuple or len(answer) != 3:
+        return answer if _is_status(answer, 1) else HOST_ERROR  # type: ignore[no-any-return]
     current, original, flags = answer
+    if not (_is_word(current) and _is_word(original) and _is_status(flags, 0) and flags < 256):
+        return HOST_ERROR
     ffi.memmove(frame.io, current.to_bytes(32, "little") + original.to_bytes(32, "little"), 64)
     frame.io[2][0] = flags
     return 0
@@ -186,7 +206,8 @@ class Library:
         lib_ffi.cdef(_LIB_CDEF + "\n".join(ENTRY.format(n) for n in names))
         self._ffi = lib_ffi
         self.lib = lib_ffi.dlopen(str(path))
-        self._extension = None if cc is None else invoke.extension(cc, runtime_dir(), _CONSTANTS)
+        # aot.invoke's module (host requests and slot reads in C), None where it cannot be built or without `cc`
+        self.extension = None if cc is None else invoke.extension(cc, runtime_dir(), _CONSTANTS)
         self.frames: list[Frame] = []
         self.members = 0  # frames made as pool members (at most POOL_SIZE)
 
@@ -197,8 +218,8 @@ class Library:
         box: list[Any] = [_no_host, frame]
         address = int(ffi.cast("uintptr_t", frame))
         handle = None
-        if self._extension is not None:
-            self._extension.attach(address, box)
+        if self.extension is not None:
+            self.extension.attach(address, box)
         else:
             handle = ffi.new_handle(box)
             frame.host, frame.handle = _host_trampoline, handle
@@ -252,8 +273,8 @@ class Library:
     def take_slots(self, frame: Any) -> tuple[list[int], list[tuple[int, int]]]:
         """The keys of the slots the frame made warm and the (key, value) pairs it wrote, from its slot cache,
         which is then emptied."""
-        if self._extension is not None:
-            changes = self._extension.slot_changes(int(ffi.cast("uintptr_t", frame)))
+        if self.extension is not None:
+            changes = self.extension.slot_changes(int(ffi.cast("uintptr_t", frame)))
         else:
             changes = _slot_changes(frame)
         self.lib.aot_slots_clear(frame)

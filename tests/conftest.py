@@ -4,7 +4,6 @@ restored after every test."""
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,12 +28,13 @@ def bench_contracts() -> Path:
     return require_shared("bench-contracts")
 
 
-@pytest.fixture(autouse=True)
-def _gc_thresholds() -> Iterator[None]:
-    """A test that warms the process as a validator worker (`validator.pool.warm`) sets the collector's rare
-    thresholds for the rest of the session; later tests whose frames leave cyclic garbage (py-evm keeps each
-    failed frame's exception and traceback) then pile it up: 24 GB over the static_Call50000 state tests."""
-    thresholds = gc.get_threshold()
-    yield
-    if gc.get_threshold() != thresholds:
-        gc.set_threshold(*thresholds)
+_GC_THRESHOLDS = gc.get_threshold()  # the session's, before any test
+
+
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    """A test or fixture that warms the process as a validator worker (`validator.pool.warm`) sets the
+    collector's rare thresholds; later tests whose frames leave cyclic garbage (py-evm keeps each failed
+    frame's exception and traceback) would pile it up: 24 GB over the static_Call50000 state tests. After
+    every test the session's thresholds are back."""
+    if gc.get_threshold() != _GC_THRESHOLDS:
+        gc.set_threshold(*_GC_THRESHOLDS)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from aot.analysis import analyse
 from aot.loader import HOST_ENV, HOST_ERROR, HOST_SLOAD, INVALID, RETURN, STOP, Contract, Library, build_library
 from aot.toolchain import find_compiler
@@ -79,6 +81,7 @@ def test_extension_and_libffi_serve_host_requests_alike(tmp_path: Path) -> None:
     cc = find_compiler()
     fast = build_library(cc, [("h", analyse(HOST_REQUESTS))], tmp_path / "h.so")
     plain = Library(fast.path, ["h"])
+    assert fast.extension is not None and plain.extension is None
     for fail_on, status in ((None, RETURN), (HOST_SLOAD, INVALID), (0x31, HOST_ERROR)):
         runs = []
         for lib in (fast, plain):
@@ -109,9 +112,38 @@ def test_extension_and_python_read_the_slot_cache_alike(tmp_path: Path) -> None:
     """The slots a frame made warm and wrote, read from its cache by the extension and in Python."""
     cc = find_compiler()
     fast = build_library(cc, [("s", analyse(LOAD_AND_STORE))], tmp_path / "s.so")
+    assert fast.extension is not None
     seen = []
     for lib in (fast, Library(fast.path, ["s"])):
         out = Contract(lib, "s", LOAD_AND_STORE).run(10**5, b"", EmptyStorage(),
                                                     on_exit=lambda frame, st, lib=lib: seen.append(lib.take_slots(frame)))
         assert out.status == STOP
     assert seen == [([1, 2], [(2, 7)])] * 2
+
+
+class Malformed:
+    """Answers one kind of request (HOST_SLOAD, or opcode) with `answer`, the other one well."""
+
+    def __init__(self, sload: bool, answer: object) -> None:
+        self.on_sload, self.answer = sload, answer
+
+    def sload(self, key: int, gas: int) -> object:
+        return self.answer if self.on_sload else (1, 1, 1)
+
+    def opcode(self, frame: Any, op: int, pc: int, gas: int, args: list[int]) -> object:
+        return (0, gas, 1) if self.on_sload else self.answer
+
+
+@pytest.mark.parametrize(("sload", "answer"), [
+    (True, 0), (True, -3), (True, 2**31), (True, [1, 2, 1]), (True, (1, 2)), (True, (b"\x01", 2, 1)),
+    (True, (2**256, 2, 1)), (True, (1, -2, 1)), (True, (1, 2, 256)), (True, (1, 2, -1)), (True, None),
+    (False, (0, 10**5, b"\x01")), (False, (0, 10**5, "abc")), (False, (0, 10**5, 2**256)), (False, (0, 10**5, -1)),
+    (False, (2**32 + 1, 10**5, None)), (False, (-1, 10**5, None)), (False, [0, 10**5, 1]), (False, (0, 2**63, 1)),
+    (False, (0, "gas", 1)), (False, 0),
+])
+def test_malformed_host_answers_end_the_frame(tmp_path: Path, sload: bool, answer: object) -> None:
+    """Any answer outside the `Host` protocol ends the frame with HOST_ERROR, through the extension and cffi."""
+    cc = find_compiler()
+    fast = build_library(cc, [("h", analyse(HOST_REQUESTS))], tmp_path / "h.so")
+    for lib in (fast, Library(fast.path, ["h"])):
+        assert Contract(lib, "h", HOST_REQUESTS).run(10**5, b"", Malformed(sload, answer)).status == HOST_ERROR
