@@ -332,22 +332,19 @@ class Runners(NamedTuple):
     pooled: Callable[..., Any]
 
 
-def runners(cc: Compiler, directory: Path, constants: dict[str, int | bytes], outcome: type, entry_address: int,
-            pool: list[Any], new_frame: Callable[[], Any], no_host: Any) -> Runners | None:
-    """Runners of the entry at `entry_address` returning `outcome` tuples; `constants` are the frame's
-    field offsets (OFF_GAS, OFF_MEM, OFF_MEM_CAP, OFF_OUT_OFFSET, OFF_OUT_SIZE, OFF_REFUND, OFF_HOST, OFF_HANDLE,
-    OFF_IO, OFF_SLOTS, OFF_SLOT_COUNT), KEEP_MEM, the STATUS_RETURN / STATUS_REVERT / STATUS_HOST_ERROR codes,
-    HOST_SLOAD, ARITY (each opcode's stack arguments, 256 bytes) and the slot cache's layout (SLOT_SIZE,
-    SLOT_FLAGS offset, SLOT_WARMED and SLOT_DIRTY bits). None when the extension cannot be built."""
-    module = _module(cc, directory, tuple(sorted(constants.items())))
-    if module is None:
-        return None
+def runners(module: Any, outcome: type, entry_address: int, pool: list[Any], new_frame: Callable[[], Any],
+            no_host: Any) -> Runners:
+    """Runners of the entry at `entry_address` returning `outcome` tuples, through `module` (`extension`)."""
     return Runners(partial(module.run, outcome, entry_address),
                    partial(module.run_pooled, outcome, entry_address, pool, new_frame, no_host))
 
 
 def extension(cc: Compiler, directory: Path, constants: dict[str, int | bytes]) -> Any | None:
-    """The extension's frame services, None where it cannot be built (`runners` is None too):
+    """The extension module, None where it cannot be built. `constants` are the frame's field offsets (OFF_GAS,
+    OFF_MEM, OFF_MEM_CAP, OFF_OUT_OFFSET, OFF_OUT_SIZE, OFF_REFUND, OFF_HOST, OFF_HANDLE, OFF_IO, OFF_SLOTS,
+    OFF_SLOT_COUNT), KEEP_MEM, the STATUS_RETURN / STATUS_REVERT / STATUS_HOST_ERROR codes, HOST_SLOAD, ARITY
+    (each opcode's stack arguments, 256 bytes) and the slot cache's layout (SLOT_SIZE, SLOT_FLAGS offset,
+    SLOT_WARMED and SLOT_DIRTY bits). Besides the entries' `runners`, it serves frames:
     - `attach(frame_address, box)`: the frame's host requests go through the extension's C function to the
       `aot.loader.Host` in box[0] (box[1]: the frame), arguments and answers converted in C: about 2 us less
       a request than a cffi callback that does that in Python;

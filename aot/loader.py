@@ -200,7 +200,7 @@ class Library:
 
     def __init__(self, path: Path, names: list[str], cc: Compiler | None = None) -> None:
         """Load `path`; with `cc`, entries are run through aot.invoke's extension (else libffi)."""
-        self.path, self._cc = path, cc
+        self.path = path
         lib_ffi = cffi.FFI()
         lib_ffi.include(ffi)
         lib_ffi.cdef(_LIB_CDEF + "\n".join(ENTRY.format(n) for n in names))
@@ -241,12 +241,9 @@ class Library:
     def function(self, name: str) -> invoke.Runners:
         """Entry `name`'s runners (see aot.invoke.Runners)."""
         fn = getattr(self.lib, name)
-        if self._cc is not None:
-            address = int(self._ffi.cast("uintptr_t", fn))
-            fast = invoke.runners(self._cc, runtime_dir(), _CONSTANTS, Outcome, address, self.frames,
+        if self.extension is not None:
+            return invoke.runners(self.extension, Outcome, int(self._ffi.cast("uintptr_t", fn)), self.frames,
                                   self.new_frame, _no_host)
-            if fast is not None:
-                return fast
 
         def run(address: int, gas: int, calldata: bytes, value: bytes | None, is_static: bool) -> Outcome:
             frame = ffi.cast("aot_frame *", address)
