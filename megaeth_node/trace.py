@@ -54,7 +54,7 @@ def call_trace(chain: ChainStore, config: ChainConfig, number: int, index: int) 
     with chain.env.begin(db=chain.db["codes"]) as txn:
         codes = {bytes(k): bytes(v) for k, v in txn.cursor()}
     reader = WitnessReader(WitnessState(decode_salt_witness(witness[0])), codes, number, parent.hash)
-    run = OpenBlock(reader, block.header, config)
+    run = OpenBlock(reader, block.header, config, frames=True)
     for tx, sender in zip(block.transactions[:index], block.senders[:index], strict=True):
         run.execute(tx, sender)
     receipt = run.execute(block.transactions[index], block.senders[index])

@@ -33,6 +33,7 @@ from megaeth_node.executor.rex_native import interpreted_on_abort
 from megaeth_node.executor.rules import IsthmusRules, rules_for
 from megaeth_node.executor.state import KECCAK_EMPTY, StateDiff, StateReader
 from megaeth_node.executor.transact import InvalidTransaction, TxOutcome, run_transaction
+from megaeth_node.executor.transfer import is_transfer_shape, run_transfer
 from megaeth_node.types import (
     DEPOSIT_TX_TYPE, DYNAMIC_FEE_TX_TYPE, LEGACY_TX_TYPE, Block, Header, Receipt, Transaction, logs_bloom,
 )
@@ -140,8 +141,11 @@ class OpenBlock:
     """A block being executed transaction by transaction (the sequencer's mini-blocks, or `apply_block`)."""
 
     def __init__(self, state: StateReader, header: Header, chain: ChainConfig,
-                 rules: IsthmusRules | None = None) -> None:
+                 rules: IsthmusRules | None = None, frames: bool = False) -> None:
+        """`frames`: run every tx through the EVM, plain transfers too, so that `last_computation` is
+        always set (call tracing)."""
         self.header = header
+        self.frames = frames
         self.rules = rules or rules_for(spec_at(chain.forks, header.timestamp))
         self.evm_state = new_state(with_native(self.rules.state_class), state, block_env(header, chain.chain_id))
         pre_block_system_calls(self.evm_state, header)
@@ -155,10 +159,19 @@ class OpenBlock:
         """Run one transaction; an invalid one raises `InvalidTransaction` and changes nothing (deposits
         excepted: a failing deposit is included as failed, §7.3)."""
         evm_state, rules = self.evm_state, self.rules
+        if not self.frames and is_transfer_shape(tx, rules):
+            self._load_fee_params()
+            gas_used = run_transfer(evm_state, rules, tx, sender,  # type: ignore[arg-type]
+                                    self.header.gas_limit - self.cumulative)
+            if gas_used is not None:
+                self.last_computation = None
+                self.cumulative += gas_used
+                receipt = Receipt(tx.type, 1, self.cumulative, (), None, None)
+                self.receipts.append(receipt)
+                return receipt
         evm_tx = evm_transaction(tx, sender, rules)
-        if not isinstance(evm_tx, DepositTransaction) and not self._fee_params_loaded:
-            evm_state.l1_fee_params = load_l1_fee_params(evm_state)  # type: ignore[attr-defined]
-            self._fee_params_loaded = True
+        if not isinstance(evm_tx, DepositTransaction):
+            self._load_fee_params()
         deposit_nonce = evm_state.get_nonce(Address(sender)) if tx.type == DEPOSIT_TX_TYPE else None
         try:
             outcome = self._run(evm_tx)
@@ -175,6 +188,12 @@ class OpenBlock:
                           DEPOSIT_RECEIPT_VERSION if tx.type == DEPOSIT_TX_TYPE else None)
         self.receipts.append(receipt)
         return receipt
+
+    def _load_fee_params(self) -> None:
+        """Before the block's first fee-paying tx (`load_l1_fee_params`)."""
+        if not self._fee_params_loaded:
+            self.evm_state.l1_fee_params = load_l1_fee_params(self.evm_state)  # type: ignore[attr-defined]
+            self._fee_params_loaded = True
 
     def _run(self, evm_tx: SignedTransactionAPI) -> TxOutcome:
         """Run the transaction, again interpreted if a native frame asks for it (`interpreted_on_abort`)."""

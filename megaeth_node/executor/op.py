@@ -76,6 +76,20 @@ class DepositTransaction:
             raise InvalidTransaction(f"deposit gas {self.gas} < intrinsic gas {need}")
 
 
+def credit_fee_vaults(state: Any, sender: bytes, gas_limit: int, gas_used: int, l1_fee: int) -> None:
+    """After an ordinary tx (§7.4): the operator-fee difference back to the sender, then BaseFeeVault,
+    L1FeeVault and OperatorFeeVault credited on the receipt's gas; zero amounts touch no account."""
+    params = state.l1_fee_params
+    for address, amount in (
+        (sender, operator_fee_refund(params, gas_limit, gas_used)),
+        (BASE_FEE_VAULT_ADDRESS, gas_used * state.execution_context.base_fee_per_gas),
+        (L1_FEE_VAULT_ADDRESS, l1_fee),
+        (OPERATOR_FEE_VAULT_ADDRESS, operator_fee(params, gas_used)),
+    ):
+        if amount:
+            state.delta_balance(Address(address), amount)
+
+
 def is_deposit(tx: Any) -> bool:
     return isinstance(tx, DepositTransaction)
 
@@ -152,16 +166,8 @@ class OpTransactionExecutor(PragueTransactionExecutor):
         computation = self._prague_finalize(transaction, computation)
         if is_deposit(transaction):
             return computation
-        params, state = self.vm_state.l1_fee_params, self.vm_state
-        gas_used = self.receipt_gas_used(transaction, computation)
-        for address, amount in (
-            (transaction.sender, operator_fee_refund(params, transaction.gas, gas_used)),
-            (BASE_FEE_VAULT_ADDRESS, gas_used * state.execution_context.base_fee_per_gas),
-            (L1_FEE_VAULT_ADDRESS, self._l1_fee(transaction)),
-            (OPERATOR_FEE_VAULT_ADDRESS, operator_fee(params, gas_used)),
-        ):
-            if amount:
-                state.delta_balance(Address(address), amount)
+        credit_fee_vaults(self.vm_state, transaction.sender, transaction.gas,
+                          self.receipt_gas_used(transaction, computation), self._l1_fee(transaction))
         return computation
 
     def _prague_finalize(self, transaction: SignedTransactionAPI, computation: ComputationAPI) -> ComputationAPI:

@@ -202,7 +202,7 @@ def delegate_account(state: StateAPI, address: bytes) -> bytes:
     return address
 
 
-def _is_empty(state: StateAPI, address: bytes) -> bool:
+def is_empty_account(state: StateAPI, address: bytes) -> bool:
     """State-clear-aware emptiness (EIP-161): missing, or no nonce, balance and code."""
     return not state.account_exists(address) or state.account_is_empty(address)
 
@@ -365,7 +365,7 @@ def _call(opcode: int, inner: Op) -> Op:
         if has_value:
             value = _peek_int(computation, 2)
             if value:
-                empty = _is_empty(computation.state, delegate_account(computation.state, to))
+                empty = is_empty_account(computation.state, delegate_account(computation.state, to))
                 charge = call_new_account_storage_gas(rex.spec, opcode, value, empty, rex.capacity(account_key(to)))
                 if charge.storage:
                     computation.consume_gas(charge.storage, reason="new account storage gas")
@@ -615,7 +615,7 @@ class RexComputation(OpState.computation_class):  # type: ignore[misc, valid-typ
             rex.mark(VolatileAccess.ORACLE)
             rex.detain()
         transfers = message.should_transfer_value and message.value != 0
-        empty = transfers and _is_empty(state, delegate_account(state, message.storage_address))
+        empty = transfers and is_empty_account(state, delegate_account(state, message.storage_address))
         rex.meter.enter_call(transfers, empty)
         if rex.check():
             return cls._refused(state, message, transaction_context)
@@ -885,7 +885,7 @@ class RexTransactionExecutor(OpTransactionExecutor):
             extra = tx_storage_gas(rex.spec, True, transaction.value, False, rex.capacity(account_key(created)))
         else:
             to = transaction.to
-            empty = transaction.value != 0 and _is_empty(self.vm_state, to)
+            empty = transaction.value != 0 and is_empty_account(self.vm_state, to)
             extra = tx_storage_gas(rex.spec, False, transaction.value, empty, rex.capacity(account_key(to)))
         rex.compute_used = initial.compute  # recorded at validation; checked at the first frame init (§3)
         message = super().build_evm_message(transaction)

@@ -1,0 +1,172 @@
+"""`run_transfer` against the EVM path: the same receipts, errors, state diff (reads and writes) and meters on
+random transfers, valid and invalid, to every kind of recipient, under Rex and Rex1."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from coincurve import PrivateKey
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import megaeth_node.executor.block as block_module
+from gas.spec import ChainConfig, ForkSchedule
+from gas.system import (
+    BASE_FEE_VAULT_ADDRESS, BEACON_ROOTS_ADDRESS, L1_BLOCK_ADDRESS, MEGA_SYSTEM_ADDRESS, ORACLE_ADDRESS, InvalidSystemTx,
+)
+from megaeth_node.executor.block import OpenBlock
+from megaeth_node.executor.state import Account, DictState
+from megaeth_node.executor.transact import InvalidTransaction
+from megaeth_node.types import Header, Transaction, keccak256
+
+CHAINS = {"rex": ChainConfig(6342, ForkSchedule(mini_rex=0, rex=0)),
+          "rex1": ChainConfig(6342, ForkSchedule(mini_rex=0, rex=0, rex1=0))}
+KEYS = [PrivateKey(bytes([i + 1]) * 32) for i in range(3)]
+SENDERS = [keccak256(k.public_key.format(compressed=False)[1:])[12:] for k in KEYS]
+COINBASE = b"\x42" + b"\x00" * 18 + b"\x11"
+CONTRACT, DELEGATED, EMPTY, FUNDED = b"\xc0" * 20, b"\xd0" * 20, b"\xe0" * 20, b"\xf0" * 20
+RECIPIENTS = [b"\xb0" * 20, b"\xb1" * 20, CONTRACT, DELEGATED, EMPTY, FUNDED, COINBASE, ORACLE_ADDRESS,
+              BASE_FEE_VAULT_ADDRESS, b"\x00" * 19 + b"\x01", b"\x00" * 18 + b"\x01\x00", *SENDERS]
+CODE = b"\x60\x01\x60\x00\x55\x00"  # SSTORE(0, 1)
+BASE_FEE = 1_000_000
+
+
+class BucketState(DictState):
+    """A complete in-memory state whose SALT buckets have different capacities (new-account storage gas)."""
+
+    def bucket_capacity(self, plain_key: bytes) -> int:
+        return (256, 512, 4096, 1 << 20)[plain_key[-1] % 4]
+
+
+def _state(balances: list[int], nonces: list[int], sender_code: int, operator_fee: int) -> BucketState:
+    delegation = b"\xef\x01\x00" + CONTRACT
+    accounts = {s: Account(n, b) for s, b, n in zip(SENDERS, balances, nonces)}
+    if sender_code == 1:
+        accounts[SENDERS[2]] = replace(accounts[SENDERS[2]], code_hash=keccak256(CODE))
+    elif sender_code == 2:
+        accounts[SENDERS[2]] = replace(accounts[SENDERS[2]], code_hash=keccak256(delegation))
+    accounts |= {CONTRACT: Account(1, 5, keccak256(CODE)), DELEGATED: Account(0, 0, keccak256(delegation)),
+                 EMPTY: Account(0, 0), FUNDED: Account(3, 10**15), COINBASE: Account(0, 0),
+                 BEACON_ROOTS_ADDRESS: Account(1, 0, keccak256(b"\x00"))}
+    slots = {(L1_BLOCK_ADDRESS, 1): 7, (L1_BLOCK_ADDRESS, 3): (1368 << 96) | (810949 << 64), (L1_BLOCK_ADDRESS, 7): 1,
+             (L1_BLOCK_ADDRESS, 8): operator_fee}
+    return BucketState(accounts, slots, {keccak256(CODE): CODE, keccak256(delegation): delegation,
+                                         keccak256(b"\x00"): b"\x00"})
+
+
+def _header(gas_limit: int) -> Header:
+    return Header(b"\x01" * 32, b"\x00" * 32, COINBASE, b"\x00" * 32, b"\x00" * 32, b"\x00" * 32, bytes(256), 0,
+                  10, gas_limit, 0, 1_000, b"", b"\x02" * 32, bytes(8), BASE_FEE, None, 0, 0, b"\x03" * 32)
+
+
+def _signed(key: PrivateKey, tx: Transaction) -> Transaction:
+    sig = key.sign_recoverable(tx.signing_hash(), hasher=None)
+    return replace(tx, r=int.from_bytes(sig[:32], "big"), s=int.from_bytes(sig[32:64], "big"), v=sig[64])
+
+
+@pytest.fixture
+def fast_count(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many transactions `run_transfer` executed (not handed to the EVM path)."""
+    count = [0]
+    real = block_module.run_transfer
+
+    def counted(*args: object) -> int | None:
+        gas = real(*args)  # type: ignore[arg-type]
+        count[0] += gas is not None
+        return gas
+
+    monkeypatch.setattr(block_module, "run_transfer", counted)
+    return count
+
+
+def _both(state: DictState, chain: ChainConfig, gas_limit: int,
+          txs: list[tuple[int, Transaction]]) -> None:
+    """Run `txs` on a block through the EVM only and on one that takes plain transfers aside; both agree."""
+    evm = OpenBlock(state, _header(gas_limit), chain, frames=True)
+    lean = OpenBlock(state, _header(gas_limit), chain)
+    for sender_index, tx in txs:
+        sender = SENDERS[sender_index]
+        outcomes = []
+        for run in (evm, lean):
+            try:
+                outcomes.append(run.execute(tx, sender))
+            except InvalidTransaction as e:
+                outcomes.append(str(e))
+        assert outcomes[0] == outcomes[1], (tx, outcomes)
+        rex_evm, rex_lean = evm.evm_state.rex, lean.evm_state.rex  # type: ignore[attr-defined]
+        assert (rex_evm.compute_limit, rex_evm.compute_used, rex_evm.meter.usage()) == \
+               (rex_lean.compute_limit, rex_lean.compute_used, rex_lean.meter.usage())
+    assert evm.finish() == lean.finish()
+
+
+PLAIN_RECIPIENTS = [b"\xb0" * 20, b"\xb1" * 20, EMPTY, FUNDED, BASE_FEE_VAULT_ADDRESS, *SENDERS]
+plain_spec = st.tuples(  # what the lean path takes, when the sender can pay
+    st.integers(0, 2), st.sampled_from(PLAIN_RECIPIENTS), st.sampled_from([0, 1, 10**15]),
+    st.sampled_from([60_000, 85_000, 1_000_000]), st.sampled_from([3 * BASE_FEE, 10**9]),
+    st.sampled_from([0, 1, BASE_FEE]), st.just(0))
+any_spec = st.tuples(  # every way of being invalid or left to the EVM, mixed in
+    st.integers(0, 2),  # sender
+    st.sampled_from(RECIPIENTS),
+    st.sampled_from([0, 1, 10**15, 2**255]),  # value
+    st.sampled_from([21_000, 59_999, 60_000, 85_000, 1_000_000, 10**9]),  # gas
+    st.sampled_from([BASE_FEE - 1, BASE_FEE, 3 * BASE_FEE, 10**12]),  # max fee
+    st.sampled_from([0, 1, BASE_FEE, 10**13]),  # tip
+    st.sampled_from([0, 0, 1, -1]),  # nonce offset from the sender's next nonce
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(balances=st.lists(st.sampled_from([0, 10**14, 10**18, 2**250, 2**250]), min_size=3, max_size=3),
+       nonces=st.lists(st.sampled_from([0, 0, 7, 7, 2**64 - 2, 2**64 - 1]), min_size=3, max_size=3),
+       sender_code=st.sampled_from([0, 0, 0, 1, 2]), operator_fee=st.sampled_from([0, (1000 << 64) | 5000]),
+       gas_limit=st.sampled_from([30_000_000, 30_000_000, 200_000]), chain=st.sampled_from(sorted(CHAINS)),
+       specs=st.lists(st.one_of(plain_spec, plain_spec, any_spec), min_size=1, max_size=6))
+def test_transfers_match_the_evm_path(balances: list[int], nonces: list[int], sender_code: int, operator_fee: int,
+                                      gas_limit: int, chain: str, specs: list[tuple[int, ...]]) -> None:
+    state = _state(balances, nonces, sender_code, operator_fee)
+    next_nonce = list(nonces)
+    txs = []
+    for sender, to, value, gas, max_fee, tip, offset in specs:
+        nonce = max(0, next_nonce[sender] + offset)
+        tx = _signed(KEYS[sender], Transaction(type=2, nonce=nonce, gas=gas, to=to, value=value, data=b"",
+                                               chain_id=6342, max_priority_fee_per_gas=tip, max_fee_per_gas=max_fee))
+        txs.append((sender, tx))
+        next_nonce[sender] += offset == 0
+    _both(state, CHAINS[chain], gas_limit, txs)
+
+
+@pytest.mark.parametrize("chain", sorted(CHAINS))
+def test_plain_transfers_take_the_lean_path(chain: str, fast_count: list[int]) -> None:
+    """Valid transfers to new, empty and funded accounts and back to a sender run without the EVM; txs it
+    must not take (calldata, a contract, a precompile, the oracle, an invalid nonce) go through the EVM."""
+    state = _state([10**18] * 3, [0, 5, 0], 0, (1000 << 64) | 5000)
+    plain = [(0, b"\xb0" * 20, 10**15), (0, EMPTY, 0), (1, EMPTY, 1), (1, FUNDED, 7), (2, SENDERS[0], 10**16),
+             (2, b"\xb1" * 20, 0), (0, BASE_FEE_VAULT_ADDRESS, 3)]
+    txs, nonces = [], [0, 5, 0]
+    for sender, to, value in plain:
+        txs.append((sender, _signed(KEYS[sender], Transaction(
+            type=2, nonce=nonces[sender], gas=100_000, to=to, value=value, data=b"", chain_id=6342,
+            max_priority_fee_per_gas=10, max_fee_per_gas=2 * BASE_FEE))))
+        nonces[sender] += 1
+    _both(state, CHAINS[chain], 30_000_000, txs)
+    assert fast_count[0] == len(plain)
+    other = [(CONTRACT, b"", 0), (b"\xb0" * 20, b"\x01", 1), (b"\x00" * 19 + b"\x01", b"", 2),
+             (ORACLE_ADDRESS, b"", 3), (b"\xb0" * 20, b"", 9)]
+    txs = [(0, _signed(KEYS[0], Transaction(type=2, nonce=nonce, gas=100_000, to=to, value=1, data=data,
+                                            chain_id=6342, max_priority_fee_per_gas=10, max_fee_per_gas=2 * BASE_FEE)))
+           for to, data, nonce in other]
+    fast_count[0] = 0
+    _both(state, CHAINS[chain], 30_000_000, txs)
+    assert fast_count[0] == 0
+
+
+def test_system_sender_is_left_to_the_evm(fast_count: list[int]) -> None:
+    state = DictState({MEGA_SYSTEM_ADDRESS: Account(0, 10**18), BEACON_ROOTS_ADDRESS: Account(1, 0, keccak256(b"\x00"))},
+                      {}, {keccak256(b"\x00"): b"\x00"})
+    tx = _signed(KEYS[0], Transaction(type=2, nonce=0, gas=100_000, to=b"\xb0" * 20, value=1, data=b"", chain_id=6342,
+                                      max_priority_fee_per_gas=10, max_fee_per_gas=2 * BASE_FEE))
+    lean = OpenBlock(state, _header(30_000_000), CHAINS["rex"])
+    with pytest.raises(InvalidSystemTx):  # a tx from the system address must be a whitelisted legacy call
+        lean.execute(tx, MEGA_SYSTEM_ADDRESS)
+    assert fast_count[0] == 0
