@@ -35,6 +35,7 @@ from megaeth_node.errors import (
     AlreadyKnown, FeeTooLow, InsufficientFunds, IntrinsicGasTooLow, InvalidChainId, InvalidTransaction,
     NotExecutable, UnsupportedTxType,
 )
+from megaeth_node.ecrecover import recover_senders
 from megaeth_node.executor.block import OpenBlock
 from megaeth_node.executor.state import KECCAK_EMPTY, Account, MissingStateKey
 from megaeth_node.executor.transact import InvalidTransaction as ExecInvalid
@@ -251,6 +252,56 @@ def _settle(settled: list[tuple[asyncio.Future[Any], Any, BaseException | None]]
             fut.set_result(value)
 
 
+class SenderRecovery:
+    """Signature recovery on a thread of its own (`ecrecover.recover_senders`: a burst in one C call that holds
+    no GIL), so the event loop goes on parsing requests meanwhile. Submissions queue in arrival order; the thread recovers what has queued, a
+    burst at a time (a batch request's sends are one burst), and the senders come back to the loop in one
+    call, in the same order, so that admission order (the mempool's replacement and cap rules) stays
+    arrival order. Every submission goes through the queue: none can overtake another."""
+
+    def __init__(self) -> None:
+        self._queue: list[tuple[Transaction, bytes | None, asyncio.Future[bytes]]] = []
+        self._busy = False  # a burst is on the thread, or about to be
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="recover")
+
+    def recover(self, tx: Transaction, signing_hash: bytes | None) -> asyncio.Future[bytes]:
+        """The sender of `tx` (`Transaction.recover_sender`); `InvalidTransaction` when it does not recover."""
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[bytes] = loop.create_future()
+        self._queue.append((tx, signing_hash, fut))
+        if not self._busy:
+            self._busy = True
+            loop.call_soon(self._start, loop)  # after what the loop has ready: a batch's sends all queue first
+        return fut
+
+    def _start(self, loop: asyncio.AbstractEventLoop) -> None:
+        burst, self._queue = self._queue, []
+        self._thread.submit(self._recover_burst, loop, burst)
+
+    def _recover_burst(self, loop: asyncio.AbstractEventLoop,
+                       burst: list[tuple[Transaction, bytes | None, asyncio.Future[bytes]]]) -> None:
+        try:
+            senders: list[Any] = recover_senders([(tx, signing_hash) for tx, signing_hash, _ in burst])
+        except Exception as e:  # noqa: BLE001 - handed to the submitters
+            senders = [e] * len(burst)
+        settled: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = [
+            (fut, None, InvalidTransaction(f"invalid sender: {sender}")) if isinstance(sender, ChainDataError)
+            else (fut, None, sender) if isinstance(sender, BaseException) else (fut, sender, None)
+            for (_, _, fut), sender in zip(burst, senders)]
+        loop.call_soon_threadsafe(self._done, loop, settled)
+
+    def _done(self, loop: asyncio.AbstractEventLoop,
+              settled: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
+        _settle(settled)
+        if self._queue:
+            self._start(loop)
+        else:
+            self._busy = False
+
+    def close(self) -> None:
+        self._thread.shutdown(wait=True)
+
+
 class Sequencer:
     def __init__(self, settings: SequencerSettings) -> None:
         self.settings = settings
@@ -264,6 +315,7 @@ class Sequencer:
         self.salt = SaltStore(self.env)
         self.pool = Mempool()
         self._builder = ThreadPoolExecutor(1, thread_name_prefix="builder")
+        self._recovery = SenderRecovery()
         # the witness and roots of a closed block are computed in a process of their own: no GIL shared with
         # the builder and the event loop (started at the first seal; `run` starts it early)
         self._sealer = ProcessPoolExecutor(1, multiprocessing.get_context("spawn"), _worker_init,
@@ -564,6 +616,7 @@ class Sequencer:
         if self._seal_task is not None:  # else the journal still holds the block: it is sealed at start-up
             await asyncio.gather(self._seal_task, return_exceptions=True)
         self._sealer.shutdown(wait=True)
+        self._recovery.close()
         self._builder.shutdown(wait=True)
         self._flusher.shutdown(wait=True)
         self.env.sync(True)
@@ -589,10 +642,7 @@ class Sequencer:
             raise InvalidChainId("only replay-protected (EIP-155) transactions allowed over RPC")
         if tx.chain_id != self.chain_config.chain_id:
             raise InvalidChainId(f"invalid chain id: have {tx.chain_id}, want {self.chain_config.chain_id}")
-        try:
-            sender = tx.recover_sender(signing_hash)
-        except ChainDataError as e:
-            raise InvalidTransaction(f"invalid sender: {e}") from e
+        sender = await self._recovery.recover(tx, signing_hash)
         if tx.type != LEGACY_TX_TYPE and tip_cap(tx) > fee_cap(tx):
             raise FeeTooLow("max priority fee per gas higher than max fee per gas")
         base_fee = self.next_base_fee()
