@@ -48,7 +48,7 @@ def _load() -> Any:
     ctx, flag = pointer(GLOBAL_CONTEXT.ctx), cc_lib.SECP256K1_EC_UNCOMPRESSED
 
     def recover_batch(sigs: bytes, hashes: bytes, n: int) -> tuple[bytes, bytes]:
-        out, ok = ffi.new(f"unsigned char[{64 * n}]"), ffi.new(f"unsigned char[{n}]")
+        out, ok = ffi.new("unsigned char[]", 64 * n), ffi.new("unsigned char[]", n)
         lib.recover_batch(*fns, ctx, flag, n, sigs, hashes, out, ok)
         return ffi.buffer(out)[:], ffi.buffer(ok)[:]
 
