@@ -252,6 +252,42 @@ def _settle(settled: list[tuple[asyncio.Future[Any], Any, BaseException | None]]
             fut.set_result(value)
 
 
+class Wakeup:
+    """What the builder loop sleeps on between mini-blocks: `set()` wakes it, else `wait(timeout)` returns after
+    the timeout (`asyncio.wait_for` on an `Event` costs a task, a timer and a cancellation every time)."""
+
+    def __init__(self) -> None:
+        self._set = False
+        self._waiter: asyncio.Future[None] | None = None
+
+    def set(self) -> None:
+        self._set = True
+        waiter = self._waiter
+        if waiter is not None:
+            _release(waiter)
+
+    def clear(self) -> None:
+        self._set = False
+
+    async def wait(self, timeout: float) -> None:
+        """Until `set()` (at once if it is set), or `timeout` seconds."""
+        if self._set:
+            return
+        loop = asyncio.get_running_loop()
+        waiter = self._waiter = loop.create_future()
+        timer = loop.call_later(timeout, _release, waiter)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+            self._waiter = None
+
+
+def _release(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
 class SenderRecovery:
     """Signature recovery on a thread of its own (`ecrecover.recover_senders`: a burst in one C call that holds
     no GIL), so the event loop goes on parsing requests meanwhile. Submissions queue in arrival order; the thread recovers what has queued, a
@@ -324,7 +360,7 @@ class Sequencer:
         self._seal_task: asyncio.Task[None] | None = None
         self._waiters: dict[bytes, list[asyncio.Future[tuple[MiniBlock, int] | None]]] = {}
         self._admissions: deque[tuple[Transaction, bytes, asyncio.Future[PoolTx]]] = deque()
-        self._work = asyncio.Event()  # set when a transaction is admitted: run a mini-block now
+        self._work = Wakeup()  # set when a transaction is admitted: run a mini-block now
         self._mini_block_number = 0
         self._base_fee: tuple[Header | None, int] = (None, 0)  # (parent header, base fee after it)
         self._spec: tuple[Header | None, Spec] = (None, Spec.EQUIVALENCE)  # (head, spec at its timestamp)
@@ -564,11 +600,7 @@ class Sequencer:
     async def _loop(self, sealer_up: Future[int], last_seal: float) -> None:
         settings = self.settings
         while not self._stopping:
-            if not self._work.is_set():
-                try:
-                    await asyncio.wait_for(self._work.wait(), settings.mini_block_ms / 1000)
-                except asyncio.TimeoutError:
-                    pass
+            await self._work.wait(settings.mini_block_ms / 1000)
             self._work.clear()
             mb = await self._on_builder(self._mini_block) if len(self.pool) or self._admissions else None
             if mb is not None:
