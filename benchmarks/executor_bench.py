@@ -5,7 +5,8 @@ Three workloads of pre-signed transactions: plain transfers, ERC-20-style token 
 with --json PATH: transfers_per_s, erc20_per_s, storage_heavy_per_s, the pyevm_* counterparts,
 overhead_pct (how much slower ours is than py-evm, geometric mean over the three; negative = faster),
 the isthmus_* rates (our executor with the plain OP Isthmus rule set: py-evm's interpreter loop, no Rex)
-and rex_over_isthmus_pct (what the Rex rules cost over that base).
+and rex_over_isthmus_pct (what the Rex rules cost over that base). Under Rex a plain transfer runs without
+the EVM frame machinery (`executor.transfer`); transfers_evm_per_s is the same workload through the EVM.
 
 Rates are transactions per CPU second of this process (`time.process_time`), so a loaded machine
 slows both sides alike instead of whichever run a neighbour happened to preempt; `load_avg_1m` is noted.
@@ -84,12 +85,12 @@ def _alloc() -> tuple[dict[bytes, Account], dict[tuple[bytes, int], int], dict[b
     return accounts, storage, {keccak(TOKEN): TOKEN, keccak(heavy): heavy}
 
 
-def run_ours(txs: list[tuple[bytes, bytes]], rules: IsthmusRules | None = None) -> float:
+def run_ours(txs: list[tuple[bytes, bytes]], rules: IsthmusRules | None = None, frames: bool = False) -> float:
     accounts, storage, codes = _alloc()
     state = DictState(accounts, storage, codes, {0: b"\0" * 32})
     header = replace(genesis_header(b"\0" * 32, int(time.time()), 2_000_000_000, BASE_FEE), number=1)
     decoded = [(Transaction.decode(raw), sender) for raw, sender in txs]
-    run = OpenBlock(state, header, TESTNET, rules)
+    run = OpenBlock(state, header, TESTNET, rules, frames)
     start = time.process_time()
     for tx, sender in decoded:
         assert run.execute(tx, sender).status == 1
@@ -98,6 +99,11 @@ def run_ours(txs: list[tuple[bytes, bytes]], rules: IsthmusRules | None = None) 
 
 def run_isthmus(txs: list[tuple[bytes, bytes]]) -> float:
     return run_ours(txs, IsthmusRules())
+
+
+def run_ours_evm(txs: list[tuple[bytes, bytes]]) -> float:
+    """Ours with every tx through the EVM, plain transfers too (`OpenBlock(frames=True)`)."""
+    return run_ours(txs, frames=True)
 
 
 def run_pyevm(txs: list[tuple[bytes, bytes]]) -> float:
@@ -141,6 +147,8 @@ def main() -> None:
         base = best_of(run_isthmus, txs, args.runs)
         result[f"{name}_per_s"], result[f"pyevm_{name}_per_s"] = round(ours, 1), round(ref, 1)
         result[f"isthmus_{name}_per_s"] = round(base, 1)
+        if name == "transfers":
+            result["transfers_evm_per_s"] = round(best_of(run_ours_evm, txs, args.runs), 1)
         ratios.append(ours / ref)
         rex_costs.append(ours / base)
         print(f"{name:<14} {ours:>10.0f} {ref:>12.0f} {ours / ref:>12.2f} {base:>13.0f}")
