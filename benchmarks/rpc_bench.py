@@ -262,21 +262,27 @@ class Connection:
         self.writer: asyncio.StreamWriter | None = None
 
     async def post(self, body: bytes) -> Any:
+        """The JSON reply to `body`; ValueError for a reply that is not a 200 with a readable body."""
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         assert self.reader is not None
         self.writer.write(b"POST %s HTTP/1.1\r\nHost: %s:%d\r\nContent-Type: application/json\r\n"
                           b"Content-Length: %d\r\n\r\n%s" % (self.path.encode(), self.host.encode(), self.port,
                                                               len(body), body))
-        head = (await self.reader.readuntil(b"\r\n\r\n")).lower()
-        if b"transfer-encoding: chunked" in head:
+        status, *lines = (await self.reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+        if status.split(" ")[1:2] != ["200"]:
+            raise ValueError(f"HTTP reply {status!r}")
+        headers = {k.strip().lower(): v.strip().lower() for k, _, v in (x.partition(":") for x in lines if x)}
+        if headers.get("transfer-encoding") == "chunked":
             payload = b""
             while size := int((await self.reader.readuntil(b"\r\n"))[:-2].split(b";")[0], 16):
                 payload += (await self.reader.readexactly(size + 2))[:-2]
-            await self.reader.readuntil(b"\r\n")
+            while await self.reader.readuntil(b"\r\n") != b"\r\n":  # trailer fields
+                pass
+        elif "content-length" in headers:
+            payload = await self.reader.readexactly(int(headers["content-length"]))
         else:
-            length = int(head.split(b"content-length:", 1)[1].split(b"\r\n", 1)[0])
-            payload = await self.reader.readexactly(length)
+            raise ValueError(f"HTTP reply without a length: {headers}")
         return json.loads(payload)
 
     def close(self) -> None:
@@ -323,9 +329,11 @@ def _worker(url: str, mode: str, chains: list[list[str]], batch: int, concurrenc
                 bodies = [[json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_sendRawTransaction",
                                        "params": [raw]}).encode() for raw in c] for c in chains]
                 connections = [Connection(url) for _ in range(concurrency)]
-                for c in connections:  # connected before the clock starts
-                    await c.post(b'{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}')
-                await asyncio.sleep(max(0.0, go_at - time.time()))
+                await asyncio.wait_for(asyncio.gather(*(  # connected before the clock starts
+                    c.post(b'{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}') for c in connections)), 30)
+                if time.time() > go_at:  # the parent's clock started before this sender was ready
+                    raise TimeoutError(f"sender set-up overran the start by {time.time() - go_at:.3f} s")
+                await asyncio.sleep(go_at - time.time())
                 t0 = time.monotonic()
 
                 async def runner(conn: Connection) -> None:
@@ -401,7 +409,7 @@ def throughput(t: Target, pool: Any, keys: list[str], addrs: list[str], mode: st
     start = nonces(t.url, addrs, "pending")
     chains = sign_all(pool, [(k, t.chain_id, n, per_sender, SINK, 1) for k, n in zip(keys, start)])
     total = sum(len(c) for c in chains)
-    go_at = time.time() + 0.5
+    go_at = time.time() + 1.0  # the senders start, connect and are idle by then
     shares = [chains[i::procs] for i in range(procs)]
     ctx = mp.get_context("fork")
     q = ctx.Queue()

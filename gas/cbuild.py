@@ -51,15 +51,19 @@ def _build(source: Path, cc: list[str]) -> Path | None:
 
 
 def load(source: Path, cdef: str) -> tuple[Any, Any] | None:
-    """`(ffi, lib)` of `source` built here (functions declared by `cdef`), or None when it cannot be."""
+    """`(ffi, lib)` of `source` built here (functions declared by `cdef`), or None when it cannot be: no cffi,
+    no compiler, a cache that cannot be written, a library that does not load."""
     try:
         from cffi import FFI
     except ImportError:
         return None
     cc = _compiler()
-    path = _build(source, cc) if cc else None
-    if path is None:
+    try:
+        path = _build(source, cc) if cc else None
+        if path is None:
+            return None
+        ffi = FFI()
+        ffi.cdef(cdef)
+        return ffi, ffi.dlopen(str(path))
+    except OSError:
         return None
-    ffi = FFI()
-    ffi.cdef(cdef)
-    return ffi, ffi.dlopen(str(path))

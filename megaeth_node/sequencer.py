@@ -298,11 +298,14 @@ class SenderRecovery:
     def __init__(self) -> None:
         self._queue: list[tuple[Transaction, bytes | None, asyncio.Future[bytes]]] = []
         self._busy = False  # a burst is on the thread, or about to be
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop the queue and the burst belong to
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="recover")
 
     def recover(self, tx: Transaction, signing_hash: bytes | None) -> asyncio.Future[bytes]:
         """The sender of `tx` (`Transaction.recover_sender`); `InvalidTransaction` when it does not recover."""
         loop = asyncio.get_running_loop()
+        if self._loop is not loop:  # a new event loop: whatever an earlier one left queued or in flight is gone
+            self._loop, self._queue, self._busy = loop, [], False
         fut: asyncio.Future[bytes] = loop.create_future()
         self._queue.append((tx, signing_hash, fut))
         if not self._busy:
@@ -312,7 +315,11 @@ class SenderRecovery:
 
     def _start(self, loop: asyncio.AbstractEventLoop) -> None:
         burst, self._queue = self._queue, []
-        self._thread.submit(self._recover_burst, loop, burst)
+        try:
+            self._thread.submit(self._recover_burst, loop, burst)
+        except RuntimeError as e:  # closed: nothing more is recovered
+            self._busy = False
+            _settle([(fut, None, e) for _, _, fut in burst])
 
     def _recover_burst(self, loop: asyncio.AbstractEventLoop,
                        burst: list[tuple[Transaction, bytes | None, asyncio.Future[bytes]]]) -> None:
@@ -324,7 +331,10 @@ class SenderRecovery:
             (fut, None, InvalidTransaction(f"invalid sender: {sender}")) if isinstance(sender, ChainDataError)
             else (fut, None, sender) if isinstance(sender, BaseException) else (fut, sender, None)
             for (_, _, fut), sender in zip(burst, senders)]
-        loop.call_soon_threadsafe(self._done, loop, settled)
+        try:
+            loop.call_soon_threadsafe(self._done, loop, settled)
+        except RuntimeError:  # the loop is closed: its submitters are gone
+            pass
 
     def _done(self, loop: asyncio.AbstractEventLoop,
               settled: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:

@@ -23,6 +23,7 @@ from gas.system import (
     HISTORY_SERVE_WINDOW,
     HISTORY_STORAGE_ADDRESS,
     L1_BLOCK_ADDRESS,
+    InvalidSystemTx,
     is_mega_system_tx,
 )
 
@@ -90,7 +91,11 @@ def evm_transaction(tx: Transaction, sender: bytes, rules: IsthmusRules) -> Sign
     to = Address(tx.to) if tx.to else CREATE_CONTRACT_ADDRESS
     if tx.type == DEPOSIT_TX_TYPE:
         return DepositTransaction(Address(sender), to, tx.value, tx.data, tx.gas, tx.mint, tx.nonce, tx.hash)
-    if is_mega_system_tx(rules.spec, sender, tx.type, tx.to):
+    try:
+        system = is_mega_system_tx(rules.spec, sender, tx.type, tx.to)
+    except InvalidSystemTx as e:
+        raise InvalidTransaction(str(e)) from e
+    if system:
         return DepositTransaction(Address(sender), to, tx.value, tx.data, tx.gas, 0, tx.nonce, tx.hash)
     return signed_evm_transaction(tx.encode(), sender, tx)
 
@@ -159,7 +164,7 @@ class OpenBlock:
         """Run one transaction; an invalid one raises `InvalidTransaction` and changes nothing (deposits
         excepted: a failing deposit is included as failed, §7.3)."""
         evm_state, rules = self.evm_state, self.rules
-        if not self.frames and is_transfer_shape(tx, rules):
+        if not self.frames and is_transfer_shape(tx, sender, rules):
             self._load_fee_params()
             gas_used = run_transfer(evm_state, rules, tx, sender,  # type: ignore[arg-type]
                                     self.header.gas_limit - self.cumulative)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from eth_utils import ValidationError
 from gas.detention import is_oracle_access
 from gas.l1fee import effective_gas_price, l1_data_fee, operator_fee
 from gas.system import MEGA_SYSTEM_ADDRESS
@@ -30,23 +31,24 @@ _UINT256 = 2**256
 _NO_DATA = TxGasInputs(b"")
 
 
-def is_transfer_shape(tx: Transaction, rules: Any) -> bool:
+def is_transfer_shape(tx: Transaction, sender: bytes, rules: Any) -> bool:
     """What `run_transfer` can take, judged from the tx alone: EIP-1559, a 20-byte recipient, no calldata, no
-    access list, fields within py-evm's bounds, under a Rex rule set."""
+    access list, fields within py-evm's bounds, not from the Mega system address, under a Rex rule set."""
     return (tx.type == DYNAMIC_FEE_TX_TYPE and not tx.data and not tx.access_list and tx.to is not None
-            and len(tx.to) == 20 and isinstance(rules, RexRules) and tx.y_parity() in (0, 1)
+            and len(tx.to) == 20 and sender != MEGA_SYSTEM_ADDRESS and isinstance(rules, RexRules)
+            and tx.y_parity() in (0, 1)
             and 0 < tx.r < SECP256K1_N and 0 < tx.s <= SECP256K1_N // 2
             and max(tx.chain_id or 0, tx.max_fee_per_gas, tx.max_priority_fee_per_gas, tx.gas, tx.value) < _UINT256)
 
 
 def run_transfer(state: Any, rules: RexRules, tx: Transaction, sender: bytes, gas_available: int) -> int | None:
     """Execute the transfer `tx` (`is_transfer_shape`) from `sender`, as `transact.run_transaction` would
-    with the Rex executor: its receipt gas; None, changing nothing, when it needs the EVM path. The block
-    executor has loaded the L1 fee parameters."""
+    with the Rex executor: its receipt gas; None, changing nothing, when it needs the EVM path (an opcode
+    tracer is on, too). The block executor has loaded the L1 fee parameters."""
     to, spec = tx.to, rules.spec
     assert to is not None
     base_fee = state.execution_context.base_fee_per_gas
-    if (tx.gas > gas_available or sender == MEGA_SYSTEM_ADDRESS or is_oracle_access(spec, to, sender)
+    if (tx.gas > gas_available or state.rex.trace is not None or is_oracle_access(spec, to, sender)
             or state.is_preloaded_warm(to) or tx.max_priority_fee_per_gas > tx.max_fee_per_gas
             or tx.max_fee_per_gas < base_fee or tx.nonce >= MAX_NONCE):
         return None
@@ -78,6 +80,24 @@ def run_transfer(state: Any, rules: RexRules, tx: Transaction, sender: bytes, ga
     if total > tx.gas or floor > total or rex.check() or rex.compute_used > rex.compute_limit:
         return None  # starts out of gas, or halts at frame init: the EVM path (it starts the tx afresh)
     state.lock_changes()
+    snapshot = state.snapshot()  # as run_transaction: nothing of a failed tx stays behind
+    try:
+        gas_used = _apply(state, tx, sender, base_fee, total, floor, l1_fee, upfront_fees)
+    except ValidationError:  # a balance beyond 2^256: the EVM path rejects the tx, with its message
+        state.revert(snapshot)
+        return None
+    except BaseException:  # a backend error (a key missing from a witness): the block fails
+        state.revert(snapshot)
+        raise
+    state.commit(snapshot)
+    return gas_used
+
+
+def _apply(state: Any, tx: Transaction, sender: bytes, base_fee: int, total: int, floor: int, l1_fee: int,
+           upfront_fees: int) -> int:
+    """The state changes of a valid transfer, in the EVM path's order."""
+    to, transfers = tx.to, tx.value != 0
+    assert to is not None
     # upfront: gas at the effective price, nonce, L1 data and operator fees (OpTransactionExecutor)
     price = effective_gas_price(base_fee, tx.max_fee_per_gas, tx.max_priority_fee_per_gas)
     state.delta_balance(sender, -tx.gas * price)
@@ -88,7 +108,7 @@ def run_transfer(state: Any, rules: RexRules, tx: Transaction, sender: bytes, ga
         state.delta_balance(sender, -tx.value)
         state.delta_balance(to, tx.value)
     state.touch_account(to)
-    rex.meter.exit_frame(True)
+    state.rex.meter.exit_frame(True)
     # finalization (OpTransactionExecutor._prague_finalize): refund, priority fee, EIP-161, fee vaults
     remaining = tx.gas - total
     if remaining * price:

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 import megaeth_node.executor.block as block_module
 from gas.spec import ChainConfig, ForkSchedule
 from gas.system import (
-    BASE_FEE_VAULT_ADDRESS, BEACON_ROOTS_ADDRESS, L1_BLOCK_ADDRESS, MEGA_SYSTEM_ADDRESS, ORACLE_ADDRESS, InvalidSystemTx,
+    BASE_FEE_VAULT_ADDRESS, BEACON_ROOTS_ADDRESS, L1_BLOCK_ADDRESS, MEGA_SYSTEM_ADDRESS, ORACLE_ADDRESS,
 )
 from megaeth_node.executor.block import OpenBlock
 from megaeth_node.executor.state import Account, DictState
@@ -25,8 +25,9 @@ CHAINS = {"rex": ChainConfig(6342, ForkSchedule(mini_rex=0, rex=0)),
 KEYS = [PrivateKey(bytes([i + 1]) * 32) for i in range(3)]
 SENDERS = [keccak256(k.public_key.format(compressed=False)[1:])[12:] for k in KEYS]
 COINBASE = b"\x42" + b"\x00" * 18 + b"\x11"
-CONTRACT, DELEGATED, EMPTY, FUNDED = b"\xc0" * 20, b"\xd0" * 20, b"\xe0" * 20, b"\xf0" * 20
-RECIPIENTS = [b"\xb0" * 20, b"\xb1" * 20, CONTRACT, DELEGATED, EMPTY, FUNDED, COINBASE, ORACLE_ADDRESS,
+CONTRACT, DELEGATED, EMPTY, FUNDED, FULL = b"\xc0" * 20, b"\xd0" * 20, b"\xe0" * 20, b"\xf0" * 20, b"\xf1" * 20
+CLOCK, CLOCK_CODE = b"\xc1" * 20, b"\x42\x50\x00"  # TIMESTAMP: detains the compute limit (carried over under Rex)
+RECIPIENTS = [b"\xb0" * 20, b"\xb1" * 20, CONTRACT, CLOCK, DELEGATED, EMPTY, FUNDED, FULL, COINBASE, ORACLE_ADDRESS,
               BASE_FEE_VAULT_ADDRESS, b"\x00" * 19 + b"\x01", b"\x00" * 18 + b"\x01\x00", *SENDERS]
 CODE = b"\x60\x01\x60\x00\x55\x00"  # SSTORE(0, 1)
 BASE_FEE = 1_000_000
@@ -46,17 +47,18 @@ def _state(balances: list[int], nonces: list[int], sender_code: int, operator_fe
         accounts[SENDERS[2]] = replace(accounts[SENDERS[2]], code_hash=keccak256(CODE))
     elif sender_code == 2:
         accounts[SENDERS[2]] = replace(accounts[SENDERS[2]], code_hash=keccak256(delegation))
-    accounts |= {CONTRACT: Account(1, 5, keccak256(CODE)), DELEGATED: Account(0, 0, keccak256(delegation)),
-                 EMPTY: Account(0, 0), FUNDED: Account(3, 10**15), COINBASE: Account(0, 0),
+    accounts |= {CONTRACT: Account(1, 5, keccak256(CODE)), CLOCK: Account(1, 0, keccak256(CLOCK_CODE)), DELEGATED: Account(0, 0, keccak256(delegation)),
+                 EMPTY: Account(0, 0), FUNDED: Account(3, 10**15), FULL: Account(0, 2**256 - 2), COINBASE: Account(0, 0),
                  BEACON_ROOTS_ADDRESS: Account(1, 0, keccak256(b"\x00"))}
     slots = {(L1_BLOCK_ADDRESS, 1): 7, (L1_BLOCK_ADDRESS, 3): (1368 << 96) | (810949 << 64), (L1_BLOCK_ADDRESS, 7): 1,
              (L1_BLOCK_ADDRESS, 8): operator_fee}
-    return BucketState(accounts, slots, {keccak256(CODE): CODE, keccak256(delegation): delegation,
+    return BucketState(accounts, slots, {keccak256(CODE): CODE, keccak256(CLOCK_CODE): CLOCK_CODE,
+                                         keccak256(delegation): delegation,
                                          keccak256(b"\x00"): b"\x00"})
 
 
-def _header(gas_limit: int) -> Header:
-    return Header(b"\x01" * 32, b"\x00" * 32, COINBASE, b"\x00" * 32, b"\x00" * 32, b"\x00" * 32, bytes(256), 0,
+def _header(gas_limit: int, coinbase: bytes = COINBASE) -> Header:
+    return Header(b"\x01" * 32, b"\x00" * 32, coinbase, b"\x00" * 32, b"\x00" * 32, b"\x00" * 32, bytes(256), 0,
                   10, gas_limit, 0, 1_000, b"", b"\x02" * 32, bytes(8), BASE_FEE, None, 0, 0, b"\x03" * 32)
 
 
@@ -80,11 +82,18 @@ def fast_count(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return count
 
 
-def _both(state: DictState, chain: ChainConfig, gas_limit: int,
-          txs: list[tuple[int, Transaction]]) -> None:
+def _meters(run: OpenBlock) -> tuple[object, ...]:
+    """What a transaction leaves in the block's Rex meters (the next one starts from part of it)."""
+    rex = run.evm_state.rex  # type: ignore[attr-defined]
+    return (rex.compute_limit, rex.compute_used, rex.meter.usage(), rex.tracker, rex.exceeded, rex.rescued,
+            rex._capacities)
+
+
+def _both(state: DictState, chain: ChainConfig, gas_limit: int, txs: list[tuple[int, Transaction]],
+          coinbase: bytes = COINBASE) -> None:
     """Run `txs` on a block through the EVM only and on one that takes plain transfers aside; both agree."""
-    evm = OpenBlock(state, _header(gas_limit), chain, frames=True)
-    lean = OpenBlock(state, _header(gas_limit), chain)
+    evm = OpenBlock(state, _header(gas_limit, coinbase), chain, frames=True)
+    lean = OpenBlock(state, _header(gas_limit, coinbase), chain)
     for sender_index, tx in txs:
         sender = SENDERS[sender_index]
         outcomes = []
@@ -94,13 +103,11 @@ def _both(state: DictState, chain: ChainConfig, gas_limit: int,
             except InvalidTransaction as e:
                 outcomes.append(str(e))
         assert outcomes[0] == outcomes[1], (tx, outcomes)
-        rex_evm, rex_lean = evm.evm_state.rex, lean.evm_state.rex  # type: ignore[attr-defined]
-        assert (rex_evm.compute_limit, rex_evm.compute_used, rex_evm.meter.usage()) == \
-               (rex_lean.compute_limit, rex_lean.compute_used, rex_lean.meter.usage())
+        assert _meters(evm) == _meters(lean)
     assert evm.finish() == lean.finish()
 
 
-PLAIN_RECIPIENTS = [b"\xb0" * 20, b"\xb1" * 20, EMPTY, FUNDED, BASE_FEE_VAULT_ADDRESS, *SENDERS]
+PLAIN_RECIPIENTS = [b"\xb0" * 20, b"\xb1" * 20, EMPTY, FUNDED, FULL, BASE_FEE_VAULT_ADDRESS, *SENDERS]
 plain_spec = st.tuples(  # what the lean path takes, when the sender can pay
     st.integers(0, 2), st.sampled_from(PLAIN_RECIPIENTS), st.sampled_from([0, 1, 10**15]),
     st.sampled_from([60_000, 85_000, 1_000_000]), st.sampled_from([3 * BASE_FEE, 10**9]),
@@ -121,9 +128,10 @@ any_spec = st.tuples(  # every way of being invalid or left to the EVM, mixed in
        nonces=st.lists(st.sampled_from([0, 0, 7, 7, 2**64 - 2, 2**64 - 1]), min_size=3, max_size=3),
        sender_code=st.sampled_from([0, 0, 0, 1, 2]), operator_fee=st.sampled_from([0, (1000 << 64) | 5000]),
        gas_limit=st.sampled_from([30_000_000, 30_000_000, 200_000]), chain=st.sampled_from(sorted(CHAINS)),
+       coinbase=st.sampled_from([COINBASE, COINBASE, SENDERS[1]]),
        specs=st.lists(st.one_of(plain_spec, plain_spec, any_spec), min_size=1, max_size=6))
 def test_transfers_match_the_evm_path(balances: list[int], nonces: list[int], sender_code: int, operator_fee: int,
-                                      gas_limit: int, chain: str, specs: list[tuple[int, ...]]) -> None:
+                                      gas_limit: int, chain: str, coinbase: bytes, specs: list[tuple[int, ...]]) -> None:
     state = _state(balances, nonces, sender_code, operator_fee)
     next_nonce = list(nonces)
     txs = []
@@ -133,7 +141,7 @@ def test_transfers_match_the_evm_path(balances: list[int], nonces: list[int], se
                                                chain_id=6342, max_priority_fee_per_gas=tip, max_fee_per_gas=max_fee))
         txs.append((sender, tx))
         next_nonce[sender] += offset == 0
-    _both(state, CHAINS[chain], gas_limit, txs)
+    _both(state, CHAINS[chain], gas_limit, txs, coinbase)
 
 
 @pytest.mark.parametrize("chain", sorted(CHAINS))
@@ -162,11 +170,28 @@ def test_plain_transfers_take_the_lean_path(chain: str, fast_count: list[int]) -
 
 
 def test_system_sender_is_left_to_the_evm(fast_count: list[int]) -> None:
+    """A tx from the Mega system address must be a whitelisted legacy call: rejected, reading what the EVM
+    path reads (the lean path does not even load the fee parameters for it)."""
     state = DictState({MEGA_SYSTEM_ADDRESS: Account(0, 10**18), BEACON_ROOTS_ADDRESS: Account(1, 0, keccak256(b"\x00"))},
                       {}, {keccak256(b"\x00"): b"\x00"})
     tx = _signed(KEYS[0], Transaction(type=2, nonce=0, gas=100_000, to=b"\xb0" * 20, value=1, data=b"", chain_id=6342,
                                       max_priority_fee_per_gas=10, max_fee_per_gas=2 * BASE_FEE))
-    lean = OpenBlock(state, _header(30_000_000), CHAINS["rex"])
-    with pytest.raises(InvalidSystemTx):  # a tx from the system address must be a whitelisted legacy call
-        lean.execute(tx, MEGA_SYSTEM_ADDRESS)
+    runs = [OpenBlock(state, _header(30_000_000), CHAINS["rex"], frames=frames) for frames in (True, False)]
+    for run in runs:
+        with pytest.raises(InvalidTransaction, match="whitelist"):
+            run.execute(tx, MEGA_SYSTEM_ADDRESS)
+    assert runs[0].finish() == runs[1].finish()
     assert fast_count[0] == 0
+
+
+def test_opcode_tracing_sees_the_transfer_frame(fast_count: list[int]) -> None:
+    """With an opcode tracer on (`replay --trace`), a transfer runs through the EVM, whose empty frame the
+    tracer sees."""
+    state = _state([10**18] * 3, [0, 0, 0], 0, 0)
+    run = OpenBlock(state, _header(30_000_000), CHAINS["rex"])
+    seen: list[int] = []
+    run.evm_state.rex.trace = lambda computation, opcode: seen.append(opcode)  # type: ignore[attr-defined]
+    tx = _signed(KEYS[0], Transaction(type=2, nonce=0, gas=100_000, to=b"\xb0" * 20, value=1, data=b"", chain_id=6342,
+                                      max_priority_fee_per_gas=10, max_fee_per_gas=2 * BASE_FEE))
+    assert run.execute(tx, SENDERS[0]).status == 1
+    assert seen == [0] and fast_count[0] == 0

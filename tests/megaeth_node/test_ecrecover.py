@@ -81,3 +81,18 @@ def test_sender_recovery_answers_in_arrival_order() -> None:
     want = [_outcome(tx, h) for tx, h in cases] * 2
     assert [r if isinstance(r, bytes) else r.removeprefix("invalid sender: ") for _, r in done] == \
            [w if isinstance(w, bytes) else w.removeprefix("error: ") for w in want]
+
+
+def test_sender_recovery_after_close_and_across_loops() -> None:
+    """A new event loop starts afresh; after `close()` a submission fails instead of waiting forever."""
+    recovery = SenderRecovery()
+    tx = _signed(0, 0)
+
+    async def one() -> bytes:
+        return await asyncio.wait_for(recovery.recover(tx, None), 10)
+
+    assert asyncio.run(one()) == tx.recover_sender()
+    assert asyncio.run(one()) == tx.recover_sender()
+    recovery.close()
+    with pytest.raises(RuntimeError):
+        asyncio.run(one())
