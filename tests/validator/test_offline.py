@@ -120,6 +120,24 @@ def test_pool_workers_share_the_cores() -> None:
     assert shares == {str(max(1, (os.cpu_count() or 1) // 2))}
 
 
+_WARMED: list[int] = []
+
+
+def _warm_job(tag: int) -> None:
+    _WARMED.append(tag)
+
+
+def _warmed() -> tuple[int, list[int]]:
+    return os.getpid(), list(_WARMED)
+
+
+def test_pool_workers_run_the_warmup_once_before_their_jobs() -> None:
+    with WorkerPool(2, warmup=(_warm_job, (7,))) as pool:
+        seen = dict(pool.submit(_warmed).result() for _ in range(8))
+    assert seen and all(w == [7] for w in seen.values()) and os.getpid() not in seen
+    assert _WARMED == []  # not in this process
+
+
 def _frames_below() -> int:
     return len(inspect.stack(0)) - 1
 
