@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import operator
 import os
 import threading
 import time
@@ -23,7 +22,7 @@ from collections import deque
 import multiprocessing
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -56,28 +55,13 @@ T = TypeVar("T")
 MAX_TX_SIZE = 128 * 1024  # geth's txpool limit
 
 
-@dataclass(frozen=True, slots=True)
-class ReceivedTransaction(Transaction):
-    """A transaction with the canonical bytes it arrived as: `encode()` (journal, executor, block body,
-    transactions root) returns them instead of encoding again."""
-
-    raw: bytes = field(default=b"", compare=False, repr=False)
-
-    def encode(self) -> bytes:
-        return self.raw
-
-
-# every constructor field but the trailing `_hash`, in declaration order: one C call reads them all
-_tx_values = operator.attrgetter(*(f.name for f in fields(Transaction) if f.init and f.name != "_hash"))
-
-
-def received(tx: Transaction, raw: bytes) -> ReceivedTransaction:
+def received(tx: Transaction, raw: bytes) -> Transaction:
     """`tx` decoded from `raw`, which must be its canonical encoding (else its hash and the block's
-    transactions root would not be what a re-encoding gives). Its hash is computed once here: the pool,
+    transactions root would not be what a re-encoding gives), with its hash computed once here: the pool,
     journal, seal and waiters all key on it."""
     if tx.encode() != raw:
         raise InvalidTransaction("invalid transaction: non-canonical encoding")
-    return ReceivedTransaction(*_tx_values(tx), keccak(raw), raw)
+    return replace(tx, _hash=keccak(raw))
 
 
 @dataclass(frozen=True, slots=True)
@@ -596,7 +580,6 @@ class Sequencer:
         sealer process is up seconds after the start: until then a close waits for it (a seal on the builder
         would hold every mini-block back for its whole duration), except with a block per transaction, whose
         blocks seal on the builder. Waiters are answered right after their mini-block is journaled."""
-        settings = self.settings
         sealer_up = self._sealer.submit(int)  # start the sealer process (imports, curve tables)
         last_seal = time.monotonic()
         self._running = True
@@ -673,7 +656,7 @@ class Sequencer:
     async def _submit(self, raw: bytes) -> PoolTx:
         if len(raw) > MAX_TX_SIZE:
             raise InvalidTransaction(f"oversized data: transaction size {len(raw)}, limit {MAX_TX_SIZE}")
-        fast = decode_signed(raw, ReceivedTransaction, _hash=keccak(raw), raw=raw)
+        fast = decode_signed(raw, _hash=keccak(raw))
         if fast is not None:  # canonical legacy or 0x02 (nearly every submission): one pass, no re-encoding
             tx, signing_hash = fast
         else:

@@ -147,12 +147,12 @@ def _same_as_general_decoder(raw: bytes) -> bool:
     took `raw` (then the general decoder accepts it with the same fields, re-encodes it to `raw`, and the
     signing hashes agree), False when it left `raw` to the general decoder."""
     from megaeth_node.types import Transaction, decode_signed
-    fast = decode_signed(raw, Transaction)
+    fast = decode_signed(raw)
     if fast is None:
         return False
     tx, signing_hash = fast
     slow = Transaction.decode(raw)
-    assert tx == slow and tx.encode() == raw and signing_hash == slow.signing_hash()
+    assert tx == slow and slow.encode() == raw and tx.encode() == raw and signing_hash == slow.signing_hash()
     return True
 
 
@@ -177,7 +177,7 @@ def test_decode_signed_takes_signed_transactions_of_each_form() -> None:
     for form in forms:
         raw = bytes(acct.sign_transaction(form).raw_transaction)
         assert _same_as_general_decoder(raw), form
-        tx, signing_hash = decode_signed(raw, Transaction)  # type: ignore[misc]
+        tx, signing_hash = decode_signed(raw)  # type: ignore[misc]
         assert tx.recover_sender(signing_hash) == bytes.fromhex(acct.address[2:])
 
 
