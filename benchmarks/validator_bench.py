@@ -13,8 +13,9 @@
   start-up reported separately as `pool_start_s_*`); `speedup_2` is their ratio. Both passes run warm, as
   a validator following the chain does after its start: the 1-process pass runs in this process, which has
   validated every block by then, and each forked worker validates the first block once at pool start
-  (`WorkerPool(warmup=...)`, inside `pool_start_s_2`), which takes its copy-on-write faults there. With other work on the
-  cores these wall-clock rates (and the speedup) drop; `load_avg_1m` is recorded at start and end.
+  (`WorkerPool(warmup=...)`, inside `pool_start_s_2`), which takes its copy-on-write faults there. With
+  other work on the cores these wall-clock rates (and the speedup) drop; `load_avg_1m` is recorded at start
+  and end.
   `worker_cpu_ms_per_block_*` is the workers' CPU time per block and `cpu_speedup_2` = 2 × its 1/2-worker
   ratio: the speedup two free cores give, unaffected by other load. `worker_page_faults_per_block_*` (minor
   faults) shows copy-on-write after the fork and any frame-stack churn (see `validator.pool`). The 1- and

@@ -273,11 +273,12 @@ def _release(waiter: asyncio.Future[None]) -> None:
 
 
 class SenderRecovery:
-    """Signature recovery on a thread of its own (`ecrecover.recover_senders`: a burst in one C call that holds
-    no GIL), so the event loop goes on parsing requests meanwhile. Submissions queue in arrival order; the thread recovers what has queued, a
-    burst at a time (a batch request's sends are one burst), and the senders come back to the loop in one
-    call, in the same order, so that admission order (the mempool's replacement and cap rules) stays
-    arrival order. Every submission goes through the queue: none can overtake another."""
+    """Signature recovery on a thread of its own (`ecrecover.recover_senders`: a burst in one C call that
+    holds no GIL), so the event loop goes on parsing requests meanwhile. Submissions queue in arrival order;
+    the thread recovers what has queued, a burst at a time (a batch request's sends are one burst), and the
+    senders come back to the loop in one call, in the same order, so that admission order (the mempool's
+    replacement and cap rules) stays arrival order. Every submission goes through the queue: none can
+    overtake another."""
 
     def __init__(self) -> None:
         self._queue: list[tuple[Transaction, bytes | None, asyncio.Future[bytes]]] = []

@@ -47,8 +47,9 @@ def _state(balances: list[int], nonces: list[int], sender_code: int, operator_fe
         accounts[SENDERS[2]] = replace(accounts[SENDERS[2]], code_hash=keccak256(CODE))
     elif sender_code == 2:
         accounts[SENDERS[2]] = replace(accounts[SENDERS[2]], code_hash=keccak256(delegation))
-    accounts |= {CONTRACT: Account(1, 5, keccak256(CODE)), CLOCK: Account(1, 0, keccak256(CLOCK_CODE)), DELEGATED: Account(0, 0, keccak256(delegation)),
-                 EMPTY: Account(0, 0), FUNDED: Account(3, 10**15), FULL: Account(0, 2**256 - 2), COINBASE: Account(0, 0),
+    accounts |= {CONTRACT: Account(1, 5, keccak256(CODE)), CLOCK: Account(1, 0, keccak256(CLOCK_CODE)),
+                 DELEGATED: Account(0, 0, keccak256(delegation)), EMPTY: Account(0, 0), FUNDED: Account(3, 10**15),
+                 FULL: Account(0, 2**256 - 2), COINBASE: Account(0, 0),
                  BEACON_ROOTS_ADDRESS: Account(1, 0, keccak256(b"\x00"))}
     slots = {(L1_BLOCK_ADDRESS, 1): 7, (L1_BLOCK_ADDRESS, 3): (1368 << 96) | (810949 << 64), (L1_BLOCK_ADDRESS, 7): 1,
              (L1_BLOCK_ADDRESS, 8): operator_fee}
@@ -131,7 +132,8 @@ any_spec = st.tuples(  # every way of being invalid or left to the EVM, mixed in
        coinbase=st.sampled_from([COINBASE, COINBASE, SENDERS[1]]),
        specs=st.lists(st.one_of(plain_spec, plain_spec, any_spec), min_size=1, max_size=6))
 def test_transfers_match_the_evm_path(balances: list[int], nonces: list[int], sender_code: int, operator_fee: int,
-                                      gas_limit: int, chain: str, coinbase: bytes, specs: list[tuple[int, ...]]) -> None:
+                                      gas_limit: int, chain: str, coinbase: bytes,
+                                      specs: list[tuple[int, ...]]) -> None:
     state = _state(balances, nonces, sender_code, operator_fee)
     next_nonce = list(nonces)
     txs = []
@@ -172,8 +174,8 @@ def test_plain_transfers_take_the_lean_path(chain: str, fast_count: list[int]) -
 def test_system_sender_is_left_to_the_evm(fast_count: list[int]) -> None:
     """A tx from the Mega system address must be a whitelisted legacy call: rejected, reading what the EVM
     path reads (the lean path does not even load the fee parameters for it)."""
-    state = DictState({MEGA_SYSTEM_ADDRESS: Account(0, 10**18), BEACON_ROOTS_ADDRESS: Account(1, 0, keccak256(b"\x00"))},
-                      {}, {keccak256(b"\x00"): b"\x00"})
+    state = DictState({MEGA_SYSTEM_ADDRESS: Account(0, 10**18),
+                       BEACON_ROOTS_ADDRESS: Account(1, 0, keccak256(b"\x00"))}, {}, {keccak256(b"\x00"): b"\x00"})
     tx = _signed(KEYS[0], Transaction(type=2, nonce=0, gas=100_000, to=b"\xb0" * 20, value=1, data=b"", chain_id=6342,
                                       max_priority_fee_per_gas=10, max_fee_per_gas=2 * BASE_FEE))
     runs = [OpenBlock(state, _header(30_000_000), CHAINS["rex"], frames=frames) for frames in (True, False)]
