@@ -20,7 +20,9 @@ left to finish its start-up work until its process tree is idle (`settle`; the w
 
 Anvil comes from the npm package @foundry-rs/anvil (its platform package ships the binary) and the
 Hardhat node from npm `hardhat` 2.x, both installed by `make js-deps` into tests/js/node_modules.
-A target that cannot be started is reported as null with the reason in `notes`.
+A phase that fails (a target that cannot be started, or hangs: Anvil 1.7.1 sometimes stops answering a
+batch) is tried again on a fresh process (`--attempts`); each failure's reason is in `notes`, and a phase
+that never succeeds is reported as null.
 """
 
 from __future__ import annotations
@@ -487,6 +489,8 @@ def main() -> None:
     ap.add_argument("--sync-rate", type=float, default=500.0)
     ap.add_argument("--sync-seconds", type=float, default=10.0)
     ap.add_argument("--block-time", type=int, default=1000, help="our node's --block-time (ms)")
+    ap.add_argument("--attempts", type=int, default=3,
+                    help="tries of a phase, each on a fresh process after a failure (default: 3)")
     args = ap.parse_args()
 
     data_dir = Path(os.environ.get("TMPDIR", "/tmp")) / f"rpc_bench_{os.getpid()}"
@@ -507,26 +511,29 @@ def main() -> None:
             t: Target | None = None
             with ExitStack() as stack:
                 for phase in phases:
-                    try:
-                        if t is None:  # a fresh process after a phase failed (Anvil sometimes hangs on batches)
-                            t = stack.enter_context(running(name, data_dir, args.block_time))
-                            fund(t, pool, dev_keys, addrs)
-                            result[f"{name}_detail"][f"settle_s_before_{phase}"] = settle(t)
-                        if phase == "sync":
-                            out = sync_latency(t, pool, keys, addrs, args.sync_rate, args.sync_seconds, args.procs)
-                            result["sync_p50_ms"], result["sync_p99_ms"] = out["p50_ms"], out["p99_ms"]
-                        else:
-                            per_sender = args.batched_per_sender if phase == "batched" else args.single_per_sender
-                            out = throughput(t, pool, keys, addrs, phase, per_sender, args.procs, args.batch,
-                                             args.batch_concurrency if phase == "batched" else args.concurrency)
-                            result[f"{name}_{phase}_tps"] = out["tps"]
-                        print(f"   {phase:7} {out}", flush=True)
-                        result[f"{name}_detail"][phase] = out
-                    except (OSError, RuntimeError, TimeoutError) as e:
-                        print(f"   {name} {phase}: not measured: {e}", flush=True)
-                        result["notes"][f"{name}_{phase}"] = f"not measured: {e}"
-                        stack.close()
-                        t = None
+                    for attempt in range(1, args.attempts + 1):
+                        try:
+                            if t is None:  # a fresh process after a failed phase (Anvil sometimes hangs on batches)
+                                t = stack.enter_context(running(name, data_dir, args.block_time))
+                                fund(t, pool, dev_keys, addrs)
+                                result[f"{name}_detail"][f"settle_s_before_{phase}"] = settle(t)
+                            if phase == "sync":
+                                out = sync_latency(t, pool, keys, addrs, args.sync_rate, args.sync_seconds,
+                                                   args.procs)
+                                result["sync_p50_ms"], result["sync_p99_ms"] = out["p50_ms"], out["p99_ms"]
+                            else:
+                                per_sender = args.batched_per_sender if phase == "batched" else args.single_per_sender
+                                out = throughput(t, pool, keys, addrs, phase, per_sender, args.procs, args.batch,
+                                                 args.batch_concurrency if phase == "batched" else args.concurrency)
+                                result[f"{name}_{phase}_tps"] = out["tps"]
+                            print(f"   {phase:7} {out}", flush=True)
+                            result[f"{name}_detail"][phase] = out
+                            break
+                        except (OSError, RuntimeError, TimeoutError) as e:
+                            print(f"   {name} {phase}: attempt {attempt} not measured: {e}", flush=True)
+                            result["notes"][f"{name}_{phase}_attempt_{attempt}"] = f"not measured: {e}"
+                            stack.close()
+                            t = None
     for key in ("sync_p50_ms", "sync_p99_ms", *(f"{n}_{p}_tps" for n in args.targets.split(",")
                                                   for p in ("batched", "single"))):
         result.setdefault(key, None)
