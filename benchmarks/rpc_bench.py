@@ -185,7 +185,8 @@ def target_command(name: str, port: int, data_dir: Path, block_time_ms: int) -> 
 def running(name: str, data_dir: Path, block_time_ms: int) -> Iterator[Target]:
     port = free_port()
     cmd, cwd = target_command(name, port, data_dir, block_time_ms)
-    log = open(data_dir / f"{name}.log", "wb")
+    log_path = data_dir / f"{name}-{port}.log"  # one per start: a retry keeps the failed start's log
+    log = open(log_path, "wb")
     env = {**os.environ, "HARDHAT_DISABLE_TELEMETRY_PROMPT": "true"}
     proc = subprocess.Popen(cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}/"
@@ -193,7 +194,7 @@ def running(name: str, data_dir: Path, block_time_ms: int) -> Iterator[Target]:
         deadline = time.monotonic() + 90
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"{name} exited with {proc.returncode}; see {data_dir / (name + '.log')}")
+                raise RuntimeError(f"{name} exited with {proc.returncode}; see {log_path}")
             try:
                 chain_id = int(rpc(url, "eth_chainId", [], timeout=1), 16)
                 break
@@ -391,7 +392,10 @@ def _sync_worker(url: str, chains: list[list[str]], rate: float, go_at: float, o
             await asyncio.gather(*tasks)
         return {"lat": lat, "errors": errors[:5], "n_errors": len(errors),
                 "max_send_lateness_ms": max(lateness) if lateness else 0.0}
-    out.put(asyncio.run(main()))
+    try:
+        out.put(asyncio.run(main()))
+    except (OSError, ValueError, asyncio.TimeoutError, aiohttp.ClientError) as e:  # reported, not a hung parent
+        out.put({"failed": f"{type(e).__name__}: {e}"})
 
 
 def run_workers(target_fn: Any, args_per_worker: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
@@ -400,10 +404,25 @@ def run_workers(target_fn: Any, args_per_worker: list[tuple[Any, ...]]) -> list[
     procs = [ctx.Process(target=target_fn, args=(*a, q)) for a in args_per_worker]
     for p in procs:
         p.start()
-    results = [q.get(timeout=300) for _ in procs]
+    try:
+        results = [q.get(timeout=300) for _ in procs]
+    except queue.Empty:
+        raise TimeoutError("senders gave no result in 300 s") from None
+    finally:
+        _stop(procs)
+    failed = [r["failed"] for r in results if "failed" in r]
+    if failed:
+        raise RuntimeError(f"sending failed: {failed[0]}")
+    return results
+
+
+def _stop(procs: list[Any]) -> None:
+    """Join the sender processes; stop any still running (a target that hung them)."""
     for p in procs:
         p.join(10)
-    return results
+        if p.is_alive():
+            p.terminate()
+            p.join(5)
 
 
 def throughput(t: Target, pool: Any, keys: list[str], addrs: list[str], mode: str, per_sender: int, procs: int,
@@ -426,8 +445,8 @@ def throughput(t: Target, pool: Any, keys: list[str], addrs: list[str], mode: st
         results = [q.get(timeout=300) for _ in ps]
     except queue.Empty:
         raise TimeoutError(f"{mode} senders on {t.name} gave no result in 300 s") from None
-    for p in ps:
-        p.join(10)
+    finally:
+        _stop(ps)
     failed = [r["failed"] for r in results if "failed" in r]
     if failed:
         raise RuntimeError(f"{mode} sending to {t.name} failed: {failed[0]}")
@@ -511,7 +530,7 @@ def main() -> None:
             t: Target | None = None
             with ExitStack() as stack:
                 for phase in phases:
-                    for attempt in range(1, args.attempts + 1):
+                    for attempt in range(1, max(1, args.attempts) + 1):
                         try:
                             if t is None:  # a fresh process after a failed phase (Anvil sometimes hangs on batches)
                                 t = stack.enter_context(running(name, data_dir, args.block_time))
@@ -534,6 +553,8 @@ def main() -> None:
                             result["notes"][f"{name}_{phase}_attempt_{attempt}"] = f"not measured: {e}"
                             stack.close()
                             t = None
+                            if isinstance(e, FileNotFoundError):  # not installed: another try cannot help
+                                break
     for key in ("sync_p50_ms", "sync_p99_ms", *(f"{n}_{p}_tps" for n in args.targets.split(",")
                                                   for p in ("batched", "single"))):
         result.setdefault(key, None)
@@ -552,7 +573,10 @@ def main() -> None:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=1) + "\n")
-    shutil.rmtree(data_dir, ignore_errors=True)
+    if result["notes"]:
+        print(f"the targets' logs are kept in {data_dir}")
+    else:
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":
