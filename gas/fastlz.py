@@ -5,6 +5,7 @@ the Python form)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,17 +14,9 @@ from gas import cbuild
 SOURCE = Path(__file__).resolve().with_name("native") / "fastlz.c"
 CDEF = "uint64_t flz_compress_len(const uint8_t *data, size_t n);"
 
-_loaded: list[Callable[[bytes], int] | None] = []
-
-
+@functools.cache
 def compress_len() -> Callable[[bytes], int] | None:
     """`f(data) -> FastLZ length` in C, or None when it cannot be built here (decided once per process)."""
-    if not _loaded:
-        _loaded.append(_load())
-    return _loaded[0]
-
-
-def _load() -> Callable[[bytes], int] | None:
     built = cbuild.load(SOURCE, CDEF)
     if built is None:
         return None

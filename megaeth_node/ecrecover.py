@@ -7,30 +7,24 @@ and the same errors."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from gas import cbuild
 
-from megaeth_node.types import ChainDataError, Transaction, keccak
+from megaeth_node.types import DEPOSIT_TX_TYPE, ChainDataError, Transaction, keccak
 
 SOURCE = Path(__file__).resolve().with_name("native") / "ecrecover.c"
 CDEF = """void recover_batch(const void *parse, const void *recover, const void *serialize, const void *ctx,
     unsigned int uncompressed_flag, size_t n, const unsigned char *sigs, const unsigned char *hashes,
     unsigned char *out, unsigned char *ok);"""
 
-_loaded: list[Any] = []
 
-
+@functools.cache
 def _batch() -> Any:
     """`recover_batch` bound to coincurve's functions and context, or None (decided once per process)."""
-    if not _loaded:
-        _loaded.append(_load())
-    return _loaded[0]
-
-
-def _load() -> Any:
     built = cbuild.load(SOURCE, CDEF)
     if built is None:
         return None
@@ -62,7 +56,7 @@ def recover_senders(txs: Sequence[tuple[Transaction, bytes | None]]) -> list[byt
     sigs, hashes, pending = [], [], []
     for tx, signing_hash in txs:
         try:
-            if batch is None or tx.type == 0x7E:  # deposits declare their sender
+            if batch is None or tx.type == DEPOSIT_TX_TYPE:  # deposits declare their sender
                 results.append(tx.recover_sender(signing_hash))
                 continue
             sigs.append(tx.signature())

@@ -59,9 +59,10 @@ def received(tx: Transaction, raw: bytes) -> Transaction:
     """`tx` decoded from `raw`, which must be its canonical encoding (else its hash and the block's
     transactions root would not be what a re-encoding gives), with its hash computed once here: the pool,
     journal, seal and waiters all key on it."""
+    tx = replace(tx, _hash=keccak(raw))  # before encode(): `replace` does not carry its cache
     if tx.encode() != raw:
         raise InvalidTransaction("invalid transaction: non-canonical encoding")
-    return replace(tx, _hash=keccak(raw))
+    return tx
 
 
 @dataclass(frozen=True, slots=True)

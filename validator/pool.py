@@ -66,7 +66,7 @@ def _start_worker(workers: int, warmup: tuple[Callable[..., Any], tuple[Any, ...
     threading.stack_size(_JOB_STACK_BYTES)
     _JOB_THREAD = ThreadPoolExecutor(1, thread_name_prefix="validator-job")
     if warmup is not None:
-        _JOB_THREAD.submit(*warmup[:1], *warmup[1]).result()
+        _on_job_thread(warmup[0], *warmup[1])
 
 
 def _on_job_thread(fn: Callable[..., T], *args: Any) -> T:

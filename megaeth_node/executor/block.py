@@ -36,7 +36,7 @@ from megaeth_node.executor.state import KECCAK_EMPTY, StateDiff, StateReader
 from megaeth_node.executor.transact import InvalidTransaction, TxOutcome, run_transaction
 from megaeth_node.executor.transfer import is_transfer_shape, run_transfer
 from megaeth_node.types import (
-    DEPOSIT_TX_TYPE, DYNAMIC_FEE_TX_TYPE, LEGACY_TX_TYPE, Block, Header, Receipt, Transaction, logs_bloom,
+    DEPOSIT_TX_TYPE, DYNAMIC_FEE_TX_TYPE, LEGACY_TX_TYPE, Block, Header, Log, Receipt, Transaction, logs_bloom,
 )
 
 BEACON_ROOTS_BUFFER = 8191
@@ -170,10 +170,7 @@ class OpenBlock:
                                     self.header.gas_limit - self.cumulative)
             if gas_used is not None:
                 self.last_computation = None
-                self.cumulative += gas_used
-                receipt = Receipt(tx.type, 1, self.cumulative, (), None, None)
-                self.receipts.append(receipt)
-                return receipt
+                return self._receipt(tx, 1, gas_used, (), None)
         evm_tx = evm_transaction(tx, sender, rules)
         if not isinstance(evm_tx, DepositTransaction):
             self._load_fee_params()
@@ -188,6 +185,11 @@ class OpenBlock:
             _failed_deposit(evm_state, evm_tx)  # type: ignore[arg-type]
             status, gas_used, logs = 0, tx.gas, ()
             self.last_computation = None
+        return self._receipt(tx, status, gas_used, logs, deposit_nonce)
+
+    def _receipt(self, tx: Transaction, status: int, gas_used: int, logs: tuple[Log, ...],
+                 deposit_nonce: int | None) -> Receipt:
+        """The executed tx's receipt, with the block's gas so far; appended to the block's receipts."""
         self.cumulative += gas_used
         receipt = Receipt(tx.type, status, self.cumulative, logs, deposit_nonce,
                           DEPOSIT_RECEIPT_VERSION if tx.type == DEPOSIT_TX_TYPE else None)
