@@ -11,7 +11,8 @@ For each target (a local process on 127.0.0.1 that this script starts and stops)
 Against our node only: `eth_sendRawTransactionSync` latency p50/p99 at a steady `--sync-rate` (500) tx/s.
 
 The load generator is kept off the critical path: every transaction is pre-signed before the clock
-starts (in a process pool), several worker processes send over keep-alive aiohttp sessions, and many
+starts (in a process pool), several worker processes on uvloop send over keep-alive connections (aiohttp
+for arrays, a lean HTTP/1.1 protocol for single requests: `Connection`), and many
 sender accounts (derived from the dev mnemonic, m/44'/60'/0'/0/10+i, funded in the set-up) keep each
 sender's nonce chain short. All loops are bounded by counts and deadlines. After the set-up each target is
 left to finish its start-up work until its process tree is idle (`settle`; the wait is reported).

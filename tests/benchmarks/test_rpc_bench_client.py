@@ -1,0 +1,68 @@
+"""The rpc_bench senders' HTTP/1.1 client: reply framing (lengths, chunks, pipelined replies) and a round trip
+against our node's HTTP front."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+import uvloop
+
+from node_process import running_node
+
+_PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "rpc_bench.py"
+_SPEC = importlib.util.spec_from_file_location("rpc_bench", _PATH)
+assert _SPEC and _SPEC.loader
+rpc_bench = importlib.util.module_from_spec(_SPEC)
+sys.modules.setdefault("rpc_bench", rpc_bench)
+_SPEC.loader.exec_module(rpc_bench)
+
+
+def _all_prefixes(reply: bytes) -> list[bytes]:
+    return [reply[:i] for i in range(len(reply))]
+
+
+def test_reply_with_content_length_and_a_pipelined_rest() -> None:
+    reply = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 7\r\n\r\n{\"a\":1}"
+    assert all(rpc_bench._parse_reply(bytearray(p)) is None for p in _all_prefixes(reply))
+    assert rpc_bench._parse_reply(bytearray(reply + b"HTTP/1.1 200")) == (b"{\"a\":1}", len(reply))
+
+
+def test_chunked_reply_with_extensions_and_trailers() -> None:
+    reply = (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+             b"3;ext=1\r\n{\"a\r\n4\r\n\":1}\r\n0\r\nX-Trailer: y\r\n\r\n")
+    assert all(rpc_bench._parse_reply(bytearray(p)) is None for p in _all_prefixes(reply))
+    assert rpc_bench._parse_reply(bytearray(reply)) == (b"{\"a\":1}", len(reply))
+
+
+@pytest.mark.parametrize("head", [b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n",
+                                  b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n"])
+def test_not_a_readable_200_is_an_error(head: bytes) -> None:
+    with pytest.raises(ValueError):
+        rpc_bench._parse_reply(bytearray(head))
+
+
+def test_round_trips_on_one_connection_then_a_lost_one(tmp_path: Path) -> None:
+    """Several requests over one keep-alive connection to our node, then the node gone: an OSError, not a hang."""
+    with running_node(tmp_path) as (url, proc):
+        async def talk() -> list[object]:
+            conn = rpc_bench.Connection(url)
+            try:
+                replies = [await conn.post(b'{"jsonrpc":"2.0","id":%d,"method":"eth_chainId","params":[]}' % i)
+                           for i in range(3)]
+                replies.append(await conn.post(b'{"jsonrpc":"2.0","id":9,"method":"no_such_method"}'))
+                proc.kill()
+                proc.wait(10)
+                with pytest.raises(OSError):
+                    await asyncio.wait_for(conn.post(b'{"jsonrpc":"2.0","id":1,"method":"eth_chainId"}'), 10)
+                return replies
+            finally:
+                conn.close()
+
+        replies = uvloop.run(talk())
+    assert [r["id"] for r in replies] == [0, 1, 2, 9]  # type: ignore[index]
+    assert all(r["result"] == "0x18c6" for r in replies[:3])  # type: ignore[index]
+    assert replies[3]["error"]["code"] == -32601  # type: ignore[index]
