@@ -63,6 +63,8 @@ GAS = 60_000  # MegaETH's intrinsic gas for a transfer; Anvil and Hardhat charge
 MAX_FEE = 20 * 10**9
 TIP = 10**9
 FUND = 50 * 10**18
+# what a sender process reports as its phase's failure (TypeError, KeyError: a reply that is not a JSON-RPC object)
+SENDER_ERRORS = (OSError, ValueError, TypeError, KeyError, TimeoutError, aiohttp.ClientError)
 
 
 # -- keys and signing (process pool) --
@@ -273,22 +275,31 @@ class Connection(asyncio.Protocol):
         """The JSON reply to `body`; ValueError for a reply that is not a 200 with a readable body, OSError
         when the connection drops."""
         loop = asyncio.get_running_loop()
+        if self._reply is not None and not self._reply.done():
+            raise ValueError("a request is already waiting for its reply on this connection")
+        reply = self._reply = loop.create_future()  # before connecting: a second post() sees it
         if self._transport is None:
-            await loop.create_connection(lambda: self, self.host, self.port)
-        assert self._transport is not None
-        self._reply = loop.create_future()
-        self._transport.write(b"%s%d\r\n\r\n%s" % (self._head, len(body), body))
-        return json.loads(await self._reply)
+            try:
+                await loop.create_connection(lambda: self, self.host, self.port)
+            except BaseException:
+                self._reply = None
+                raise
+        if self._transport is not None and not reply.done():  # else lost at once: `reply` holds the error
+            self._transport.write(b"%s%d\r\n\r\n%s" % (self._head, len(body), body))
+        return json.loads(await reply)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]
+        self._buf.clear()  # a reply cut short on an earlier connection is not part of this one's
 
     def data_received(self, data: bytes) -> None:
         self._buf += data
         try:
             parsed = _parse_reply(self._buf)
-        except ValueError as e:
+        except ValueError as e:  # the connection's framing is lost: drop it
+            self._buf.clear()
             self._finish(error=e)
+            self.close()
             return
         if parsed is not None:
             payload, used = parsed
@@ -322,11 +333,11 @@ def _parse_reply(buf: bytearray) -> tuple[bytes, int] | None:
         raise ValueError(f"HTTP reply {status!r}")
     headers = {k.strip().lower(): v.strip().lower() for k, _, v in (x.partition(":") for x in lines if x)}
     pos = end + 4
-    if "content-length" in headers:
+    if headers.get("transfer-encoding") != "chunked":  # chunked framing wins over a length (RFC 9112 §6.3)
+        if "content-length" not in headers:
+            raise ValueError(f"HTTP reply without a length: {headers}")
         length = int(headers["content-length"])
         return (bytes(buf[pos:pos + length]), pos + length) if len(buf) >= pos + length else None
-    if headers.get("transfer-encoding") != "chunked":
-        raise ValueError(f"HTTP reply without a length: {headers}")
     payload = b""
     while True:
         line_end = buf.find(b"\r\n", pos)
@@ -338,6 +349,8 @@ def _parse_reply(buf: bytearray) -> tuple[bytes, int] | None:
             break
         if len(buf) < pos + size + 2:
             return None
+        if buf[pos + size:pos + size + 2] != b"\r\n":
+            raise ValueError("HTTP chunk not followed by CRLF")
         payload += buf[pos:pos + size]
         pos += size + 2
     while True:  # trailer fields, then the blank line
@@ -409,7 +422,7 @@ def _worker(url: str, mode: str, chains: list[list[str]], batch: int, concurrenc
             return {"send_s": time.monotonic() - t0, "errors": errors[:5], "n_errors": len(errors)}
     try:
         out.put(uvloop.run(main()))
-    except (OSError, ValueError, TimeoutError, aiohttp.ClientError) as e:  # reported, not a hung parent
+    except SENDER_ERRORS as e:  # reported, not a hung parent
         out.put({"failed": f"{type(e).__name__}: {e}"})
 
 
@@ -449,7 +462,7 @@ def _sync_worker(url: str, chains: list[list[str]], rate: float, go_at: float, o
                 "max_send_lateness_ms": max(lateness) if lateness else 0.0}
     try:
         out.put(uvloop.run(main()))
-    except (OSError, ValueError, TimeoutError, aiohttp.ClientError) as e:  # reported, not a hung parent
+    except SENDER_ERRORS as e:  # reported, not a hung parent
         out.put({"failed": f"{type(e).__name__}: {e}"})
 
 
