@@ -1,31 +1,33 @@
 """Stateless validator benchmark (issue 6): time per real MegaETH block and blocks/s with 1 and 2 workers.
 
-* `median_ms`, `p95_ms`: wall time of `validate_block` per fixture block, in one warm process (tables
-  built and one block validated before timing), with AOT on and a warm cache: the fixtures' contracts are
-  compiled first ("rex" native code, `aot_build_s`) and run natively, as a validator does once its hot
-  contracts are built. `cpu_median_ms` is the same in process CPU time (all threads), which a loaded shared
-  machine distorts less. `stages_median_ms`: median per stage. The same figures on the interpreter alone
-  come first, prefixed `interpreted_`; `native_speedup` is the ratio of the CPU medians. Every pass (and
-  every worker pool) starts with an empty decoded-point cache, so each block pays for decompressing the
-  commitments that the blocks before it in the pass did not bring, as a validator following the chain does.
+* `median_ms`, `p95_ms`: wall time of `validate_block` per fixture block over `--passes` passes, in one warm
+  process (tables built and one block validated before timing), with AOT on and a warm cache: the fixtures'
+  contracts are compiled first ("rex" native code, `aot_build_s`) and run natively, as a validator does once
+  its hot contracts are built. `median_ms_passes` is each pass's median: on a shared machine the same pass
+  can take 65 ms a block or 95, so one pass decides little. `cpu_median_ms` is the same in process CPU time
+  (all threads), which a loaded shared machine distorts less. `stages_median_ms`: median per stage. The same
+  figures on the interpreter alone (one pass) come first, prefixed `interpreted_`; `native_speedup` is the
+  ratio of the CPU medians. Every pass (and every worker pool) starts with an empty decoded-point cache, so
+  each block pays for decompressing the commitments that the blocks before it in the pass did not bring, as
+  a validator following the chain does.
 * `blocks_per_s_1`, `blocks_per_s_2`: throughput of the offline path (read files, parse, validate, results
-  in order) over all blocks on a `WorkerPool` of 1 and 2 processes forked warm from this process (pool
-  start-up reported separately as `pool_start_s_*`); `speedup_2` is their ratio. Both passes run warm, as
-  a validator following the chain does after its start: the 1-process pass runs in this process, which has
-  validated blocks before, and each forked worker validates the first block once at pool start
-  (`WorkerPool(warmup=...)`, inside `pool_start_s_2`), which takes its copy-on-write faults there; both
-  start the timed pass with an empty point cache. With
-  other work on the cores these wall-clock rates (and the speedup) drop; `load_avg_1m` is recorded at start
-  and end.
+  in order) over `--passes` passes over all blocks, as one stream of jobs, on a `WorkerPool` of 1 and 2
+  processes forked warm from this process (pool start-up reported separately as `pool_start_s_*`);
+  `speedup_2` is their ratio. A single pass of 15 blocks would end with one worker validating the last
+  block alone, a tail that a validator catching up over many blocks does not have. Each worker starts
+  every pass with an empty point cache. Both runs are warm, as a validator following the chain is after
+  its start: the 1-process run is in this process, which has validated blocks before, and each forked
+  worker validates the first block once at pool start (`WorkerPool(warmup=...)`, inside `pool_start_s_2`),
+  which takes its copy-on-write faults there. With other work on the cores these wall-clock rates (and the
+  speedup) drop; `load_avg_1m` is recorded at start and end.
   `worker_cpu_ms_per_block_*` is the workers' CPU time per block and `cpu_speedup_2` = 2 × its 1/2-worker
   ratio: the speedup two free cores give, unaffected by other load. `worker_page_faults_per_block_*` (minor
   faults) shows copy-on-write after the fork and any frame-stack churn (see `validator.pool`). The 1- and
-  2-process passes alternate for `--rounds` rounds (each on a new pool with an empty point cache); the
-  figures are the medians, and `*_rounds` lists every round's, so a burst of other load in one pass does not
-  decide the result.
+  2-process runs alternate for `--rounds` rounds (each on a new pool); the figures are the medians, and
+  `*_rounds` lists every round's, so a burst of other load in one run does not decide the result.
 * Targets (issue 6): median ≤ 50 ms per block, ≥ 1.8× with 2 processes; `meets_*` says whether they hold.
 
-Standalone: `python benchmarks/validator_bench.py [--fixtures DIR] [--blocks N] [--rounds R] [--json PATH]
+Standalone: `python benchmarks/validator_bench.py [--fixtures DIR] [--blocks N] [--rounds R] [--passes P] [--json PATH]
 [--aot-dir DIR]`.
 """
 
@@ -62,7 +64,7 @@ def _pct(xs: list[float], q: float) -> float:
     return s[min(len(s) - 1, max(0, round(q * (len(s) - 1))))]
 
 
-def per_block(root: Path, limit: int | None) -> dict[str, object]:
+def per_block(root: Path, limit: int | None, passes: int = 1) -> dict[str, object]:
     t = time.perf_counter()
     warm()
     warm_s = time.perf_counter() - t
@@ -74,32 +76,45 @@ def per_block(root: Path, limit: int | None) -> dict[str, object]:
         material = material[:limit]
     parent, block, salt, mpt = material[0]
     validate_block(block, parent, salt, mpt, codes, TESTNET)  # warm-up (py-evm first-use costs)
-    clear_point_cache()  # each block decompresses what the blocks before it in this pass did not bring
-    wall, cpu, valid = [], [], 0
+    wall, cpu, valid, pass_medians = [], [], 0, []
     stages: dict[str, list[float]] = {s: [] for s in STAGES}
-    for parent, block, salt, mpt in material:
-        timings: dict[str, float] = {}
-        c0, w0 = time.process_time(), time.perf_counter()
-        v = validate_block(block, parent, salt, mpt, codes, TESTNET, timings)
-        wall.append((time.perf_counter() - w0) * 1000)
-        cpu.append((time.process_time() - c0) * 1000)
-        valid += v.valid
-        for s in STAGES:
-            stages[s].append(timings.get(s, 0.0) * 1000)
+    for _ in range(passes):
+        clear_point_cache()  # each block decompresses what the blocks before it in this pass did not bring
+        this_pass = []
+        for parent, block, salt, mpt in material:
+            timings: dict[str, float] = {}
+            c0, w0 = time.process_time(), time.perf_counter()
+            v = validate_block(block, parent, salt, mpt, codes, TESTNET, timings)
+            this_pass.append((time.perf_counter() - w0) * 1000)
+            cpu.append((time.process_time() - c0) * 1000)
+            valid += v.valid
+            for s in STAGES:
+                stages[s].append(timings.get(s, 0.0) * 1000)
+        wall += this_pass
+        pass_medians.append(round(statistics.median(this_pass), 1))
     txs = [len(b.transactions) for _, b, _, _ in material]
     return {
-        "blocks": len(material), "valid": valid, "table_warm_s": round(warm_s, 3),
+        "blocks": len(material), "valid": valid // passes, "passes": passes, "table_warm_s": round(warm_s, 3),
         "median_ms": round(statistics.median(wall), 1), "p95_ms": round(_pct(wall, 0.95), 1),
+        "median_ms_passes": pass_medians,
         "cpu_median_ms": round(statistics.median(cpu), 1), "cpu_p95_ms": round(_pct(cpu, 0.95), 1),
         "median_txs_per_block": statistics.median(txs),
         "stages_median_ms": {s: round(statistics.median(v), 2) for s, v in stages.items()},
     }
 
 
-def _timed(job: tuple[object, ...]) -> tuple[float, int]:
-    """Worker side: validate one fixture block; the worker's CPU seconds and minor page faults for it."""
+_PASS = -1  # the pass a worker's last job belonged to
+
+
+def _timed(job: tuple[int, tuple[object, ...]]) -> tuple[float, int]:
+    """Worker side: validate one fixture block of pass `job[0]`, starting each pass with an empty point
+    cache; the worker's CPU seconds and minor page faults for it."""
+    global _PASS
+    if job[0] != _PASS:
+        clear_point_cache()
+        _PASS = job[0]
     f0, c0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt, time.process_time()
-    _validate(job)  # type: ignore[arg-type]
+    _validate(job[1])  # type: ignore[arg-type]
     return time.process_time() - c0, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0
 
 
@@ -109,14 +124,19 @@ def _warm_worker(job: tuple[object, ...]) -> None:
     clear_point_cache()
 
 
-def throughput(root: Path, workers: int, limit: int | None) -> dict[str, float]:
-    """Workers fork from this process after `per_block` warmed it, so they start warm."""
+def throughput(root: Path, workers: int, limit: int | None, passes: int = 1) -> dict[str, float]:
+    """Workers fork from this process after `per_block` warmed it, so they start warm. The blocks are
+    validated `passes` times over, as one stream: a longer stream than the fixtures' blocks, so that the last
+    block of a pass, which one worker finishes while the other has nothing left, weighs less."""
+    global _PASS
     fbs = fixture_blocks(root)
-    jobs = [(parent, fb, TESTNET) for parent, fb in zip(fbs, fbs[1:])][:limit]
+    blocks = [(parent, fb, TESTNET) for parent, fb in zip(fbs, fbs[1:])][:limit]
+    jobs = [(n, job) for n in range(passes) for job in blocks]
     clear_point_cache()  # the workers fork from this process: they start without the earlier passes' points
+    _PASS = -1
     t = time.perf_counter()
     pool = WorkerPool(workers, _load_codes, (root / "contracts.txt",),
-                      warmup=(_warm_worker, (jobs[0],)) if jobs else None)
+                      warmup=(_warm_worker, (blocks[0],)) if blocks else None)
     start_s = time.perf_counter() - t
     with pool:
         t = time.perf_counter()
@@ -128,12 +148,12 @@ def throughput(root: Path, workers: int, limit: int | None) -> dict[str, float]:
             f"worker_page_faults_per_block_{workers}": round(sum(f for _, f in done) / n)}
 
 
-def throughputs(root: Path, limit: int | None, rounds: int) -> dict[str, object]:
+def throughputs(root: Path, limit: int | None, rounds: int, passes: int) -> dict[str, object]:
     """`throughput` with 1 and 2 processes, alternating for `rounds` rounds: the medians and every round."""
     runs: dict[str, list[float]] = {}
     for _ in range(rounds):
         for workers in (1, 2):
-            for k, v in throughput(root, workers, limit).items():
+            for k, v in throughput(root, workers, limit, passes).items():
                 runs.setdefault(k, []).append(v)
     out: dict[str, object] = {k: round(statistics.median(v), 3) for k, v in runs.items()}
     out.update({f"{k}_rounds": v for k, v in runs.items() if not k.startswith("pool_start")})
@@ -145,7 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fixtures", type=Path,
                     default=Path(os.environ.get("MEGAETH_SHARED", REPO.parent / "shared")) / "megaeth-testdata")
     ap.add_argument("--blocks", type=int, help="use only the first N blocks (default: all)")
-    ap.add_argument("--rounds", type=int, default=3, help="alternating 1- and 2-process passes (default: 3)")
+    ap.add_argument("--rounds", type=int, default=3, help="alternating 1- and 2-process runs (default: 3)")
+    ap.add_argument("--passes", type=int, default=3,
+                    help="passes over the blocks per native per-block run and per throughput run (default: 3)")
     ap.add_argument("--json", type=Path, help="also write the result to this file")
     ap.add_argument("--aot-dir", type=Path, default=Path(tempfile.mkdtemp(prefix="validator-bench-aot-")),
                     help="where the fixtures' contracts are compiled (default: a new temporary directory)")
@@ -160,10 +182,10 @@ def main(argv: list[str] | None = None) -> int:
     registry.prebuild(load_contracts(args.fixtures / "contracts.txt").values(), args.aot_dir)
     native.install(registry)
     out["aot_build_s"] = round(time.perf_counter() - t, 2)
-    out.update(per_block(args.fixtures, args.blocks))
+    out.update(per_block(args.fixtures, args.blocks, args.passes))
     out["native_frames"] = registry.native_frames
     out["native_speedup"] = round(interpreted["cpu_median_ms"] / out["cpu_median_ms"], 2)  # type: ignore[operator]
-    out.update(throughputs(args.fixtures, args.blocks, args.rounds))
+    out.update(throughputs(args.fixtures, args.blocks, args.rounds, args.passes))
     out["speedup_2"] = round(out["blocks_per_s_2"] / out["blocks_per_s_1"], 2)  # type: ignore[operator]
     # load-independent view: with no contention between workers the CPU per block stays the same, and the
     # 2-process speedup on two free cores is 2 × (CPU per block with 1) / (CPU per block with 2)
