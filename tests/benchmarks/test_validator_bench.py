@@ -1,0 +1,46 @@
+"""validator_bench's passes: per-block times over several passes, and throughput runs whose workers start every
+pass with an empty point cache (on two real blocks, interpreted: no AOT build)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+from shared_data import require_shared
+
+_PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "validator_bench.py"
+_SPEC = importlib.util.spec_from_file_location("validator_bench", _PATH)
+assert _SPEC and _SPEC.loader
+validator_bench = importlib.util.module_from_spec(_SPEC)
+sys.modules.setdefault("validator_bench", validator_bench)
+_SPEC.loader.exec_module(validator_bench)
+
+
+@pytest.fixture(scope="module")
+def fixtures() -> Path:
+    return require_shared("megaeth-testdata")
+
+
+def test_per_block_covers_every_pass(fixtures: Path) -> None:
+    out = validator_bench.per_block(fixtures, 2, passes=2)
+    assert out["blocks"] == 2 and out["valid"] == 2 and out["passes"] == 2
+    assert len(out["median_ms_passes"]) == 2  # type: ignore[arg-type]
+    assert 0 < out["median_ms"] <= out["p95_ms"]  # type: ignore[operator]
+
+
+def test_each_pass_starts_with_an_empty_point_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    clears: list[int] = []
+    monkeypatch.setattr(validator_bench, "clear_point_cache", lambda: clears.append(1))
+    monkeypatch.setattr(validator_bench, "_validate", lambda job: None)
+    monkeypatch.setattr(validator_bench, "_PASS", -1)
+    for n in (0, 0, 1, 1, 1, 2):
+        validator_bench._timed((n, ()))
+    assert len(clears) == 3  # once as each of passes 0, 1 and 2 starts
+
+
+def test_throughput_runs_every_pass_on_two_workers(fixtures: Path) -> None:
+    out = validator_bench.throughput(fixtures, 2, 2, passes=2)
+    assert out["blocks_per_s_2"] > 0 and out["worker_cpu_ms_per_block_2"] > 0
