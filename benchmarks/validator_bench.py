@@ -3,16 +3,21 @@
 * `median_ms`, `p95_ms`: wall time of `validate_block` per fixture block over `--passes` passes, in one warm
   process (tables built and one block validated before timing), with AOT on and a warm cache: the fixtures'
   contracts are compiled first ("rex" native code, `aot_build_s`) and run natively, as a validator does once
-  its hot contracts are built. `median_ms_passes` is each pass's median: on a shared machine the same pass
-  can take 65 ms a block or 95, so one pass decides little. `cpu_median_ms` is the same in process CPU time
-  (all threads), which a loaded shared machine distorts less. `stages_median_ms`: median per stage. The same
-  figures on the interpreter alone (one pass) come first, prefixed `interpreted_`; `native_speedup` is the
-  ratio of the CPU medians. Every pass (and every worker pool) starts with an empty decoded-point cache, so
-  each block pays for decompressing the commitments that the blocks before it in the pass did not bring, as
-  a validator following the chain does.
+  its hot contracts are built. Where a core is to spare (`checker`: `validator.checker.spare_cores(1)`), these
+  figures are with a checker process, as the validator runs then: integrity and the witness checks beside the
+  replay; `serial_*` are the same figures without it (the passes alternate between the two). `median_ms_passes`
+  is each pass's median: on a shared machine the same pass can take 65 ms a block or 95, so one pass decides
+  little. `cpu_median_ms` is the same in CPU time of the validating process (all its threads; not the
+  checker's), which a loaded shared machine distorts less. `stages_median_ms`: median per stage (with a
+  checker, the stages it runs are its times, overlapping the replay). The same figures on the interpreter
+  alone (one serial pass) come first, prefixed `interpreted_`; `native_speedup` is the ratio of the serial CPU
+  medians. Every pass (and every worker pool) starts with an empty decoded-point cache, so each block pays for
+  decompressing the commitments that the blocks before it in the pass did not bring, as a validator following
+  the chain does.
 * `blocks_per_s_1`, `blocks_per_s_2`: throughput of the offline path (read files, parse, validate, results
   in order) over `--passes` passes over all blocks, as one stream of jobs, on a `WorkerPool` of 1 and 2
-  processes forked warm from this process (pool start-up reported separately as `pool_start_s_*`);
+  processes (no checkers: this measures how validation scales over processes) forked warm from this
+  process (pool start-up reported separately as `pool_start_s_*`);
   `speedup_2` is their ratio. A single pass of 15 blocks would end with one worker validating the last
   block alone, a tail that a validator catching up over many blocks does not have. Each worker starts
   every pass with an empty point cache. Both runs are warm, as a validator following the chain is after
@@ -43,6 +48,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -51,6 +57,7 @@ from gas.spec import TESTNET  # noqa: E402
 from megaeth_node.executor import native  # noqa: E402
 from megaeth_node.fixtures import fixture_blocks, load_contracts  # noqa: E402
 from salt.multiproof import clear_point_cache  # noqa: E402
+from validator.checker import Checker, spare_cores  # noqa: E402
 from validator.core import STAGES, validate_block  # noqa: E402
 from validator.offline import _load_codes, _validate  # noqa: E402
 from validator.pool import WorkerPool, warm  # noqa: E402
@@ -64,7 +71,10 @@ def _pct(xs: list[float], q: float) -> float:
     return s[min(len(s) - 1, max(0, round(q * (len(s) - 1))))]
 
 
-def per_block(root: Path, limit: int | None, passes: int = 1) -> dict[str, object]:
+def per_block(root: Path, limit: int | None, passes: int = 1,
+              checkers: tuple[bool, ...] = (False,)) -> dict[bool, dict[str, object]]:
+    """Per-block times over `passes` passes for each of `checkers` (whether `validate_block` gets a checker
+    process), the modes alternating pass by pass so that both see the same load."""
     t = time.perf_counter()
     warm()
     warm_s = time.perf_counter() - t
@@ -74,33 +84,42 @@ def per_block(root: Path, limit: int | None, passes: int = 1) -> dict[str, objec
                  fbs[i].mpt_path.read_bytes()) for i in range(1, len(fbs))]  # type: ignore[union-attr]
     if limit:
         material = material[:limit]
-    parent, block, salt, mpt = material[0]
-    validate_block(block, parent, salt, mpt, codes, TESTNET)  # warm-up (py-evm first-use costs)
-    wall, cpu, valid, pass_medians = [], [], 0, []
-    stages: dict[str, list[float]] = {s: [] for s in STAGES}
-    for _ in range(passes):
-        clear_point_cache()  # each block decompresses what the blocks before it in this pass did not bring
-        this_pass = []
-        for parent, block, salt, mpt in material:
-            timings: dict[str, float] = {}
-            c0, w0 = time.process_time(), time.perf_counter()
-            v = validate_block(block, parent, salt, mpt, codes, TESTNET, timings)
-            this_pass.append((time.perf_counter() - w0) * 1000)
-            cpu.append((time.process_time() - c0) * 1000)
-            valid += v.valid
-            for s in STAGES:
-                stages[s].append(timings.get(s, 0.0) * 1000)
-        wall += this_pass
-        pass_medians.append(round(statistics.median(this_pass), 1))
+    checker = Checker() if any(checkers) else None
+    runs: dict[bool, dict[str, list[Any]]] = {}
+    try:
+        for mode in checkers:
+            parent, block, salt, mpt = material[0]  # warm-up (py-evm first-use costs; the checker's first block)
+            validate_block(block, parent, salt, mpt, codes, TESTNET, checker=checker if mode else None)
+            runs[mode] = {"wall": [], "cpu": [], "valid": [], "passes": [], **{s: [] for s in STAGES}}
+        for _ in range(passes):
+            for mode in checkers:
+                run = runs[mode]
+                clear_point_cache()  # each block decompresses what the blocks before it in this pass did not bring
+                this_pass = []
+                for parent, block, salt, mpt in material:
+                    timings: dict[str, float] = {}
+                    c0, w0 = time.process_time(), time.perf_counter()
+                    v = validate_block(block, parent, salt, mpt, codes, TESTNET, timings, checker if mode else None)
+                    this_pass.append((time.perf_counter() - w0) * 1000)
+                    run["cpu"].append((time.process_time() - c0) * 1000)
+                    run["valid"].append(v.valid)
+                    for stage in STAGES:
+                        run[stage].append(timings.get(stage, 0.0) * 1000)
+                run["wall"] += this_pass
+                run["passes"].append(round(statistics.median(this_pass), 1))
+    finally:
+        if checker is not None:
+            checker.close()
     txs = [len(b.transactions) for _, b, _, _ in material]
-    return {
-        "blocks": len(material), "valid": valid // passes, "passes": passes, "table_warm_s": round(warm_s, 3),
-        "median_ms": round(statistics.median(wall), 1), "p95_ms": round(_pct(wall, 0.95), 1),
-        "median_ms_passes": pass_medians,
-        "cpu_median_ms": round(statistics.median(cpu), 1), "cpu_p95_ms": round(_pct(cpu, 0.95), 1),
+    return {mode: {
+        "blocks": len(material), "valid": sum(run["valid"]) // passes, "passes": passes,
+        "table_warm_s": round(warm_s, 3),
+        "median_ms": round(statistics.median(run["wall"]), 1), "p95_ms": round(_pct(run["wall"], 0.95), 1),
+        "median_ms_passes": run["passes"],
+        "cpu_median_ms": round(statistics.median(run["cpu"]), 1), "cpu_p95_ms": round(_pct(run["cpu"], 0.95), 1),
         "median_txs_per_block": statistics.median(txs),
-        "stages_median_ms": {s: round(statistics.median(v), 2) for s, v in stages.items()},
-    }
+        "stages_median_ms": {stage: round(statistics.median(run[stage]), 2) for stage in STAGES},
+    } for mode, run in runs.items()}
 
 
 _PASS = -1  # the pass a worker's last job belonged to
@@ -175,16 +194,21 @@ def main(argv: list[str] | None = None) -> int:
     out: dict[str, object] = {"bench": "validator", "load_avg_1m": round(os.getloadavg()[0], 2),
                               "cpus": os.cpu_count(), "python": platform.python_version(),
                               "python_prefix": sys.base_prefix}
-    interpreted = per_block(args.fixtures, args.blocks)
+    interpreted = per_block(args.fixtures, args.blocks)[False]
     out.update({f"interpreted_{k}": v for k, v in interpreted.items() if k.endswith("_ms") or k.startswith("stages")})
     t = time.perf_counter()
     registry = native.NativeRegistry("always", args.aot_dir / "cache", flavour="rex")
     registry.prebuild(load_contracts(args.fixtures / "contracts.txt").values(), args.aot_dir)
     native.install(registry)
     out["aot_build_s"] = round(time.perf_counter() - t, 2)
-    out.update(per_block(args.fixtures, args.blocks, args.passes))
+    out["checker"] = spare_cores(1)
+    runs = per_block(args.fixtures, args.blocks, args.passes, (False, True) if out["checker"] else (False,))
+    out.update(runs[bool(out["checker"])])
+    out.update({f"serial_{k}": v for k, v in runs[False].items()
+                if k.endswith(("_ms", "_passes")) or k.startswith("stages")})
     out["native_frames"] = registry.native_frames
-    out["native_speedup"] = round(interpreted["cpu_median_ms"] / out["cpu_median_ms"], 2)  # type: ignore[operator]
+    out["native_speedup"] = round(interpreted["cpu_median_ms"]  # type: ignore[operator]
+                                  / out["serial_cpu_median_ms"], 2)  # type: ignore[operator]
     out.update(throughputs(args.fixtures, args.blocks, args.rounds, args.passes))
     out["speedup_2"] = round(out["blocks_per_s_2"] / out["blocks_per_s_1"], 2)  # type: ignore[operator]
     # load-independent view: with no contention between workers the CPU per block stays the same, and the

@@ -180,6 +180,13 @@ def decode_points(compressed: Sequence[bytes]) -> list[tuple[bytes, int]]:
     return [_POINTS[c] for c in compressed]
 
 
+def remember_points(compressed: Sequence[bytes], decoded: Sequence[tuple[bytes, int]]) -> None:
+    """Put `decode_points(compressed)`, as another process computed it, into this process's cache."""
+    if len(_POINTS) + len(compressed) > _CACHE_LIMIT:
+        _POINTS.clear()
+    _POINTS.update(zip(compressed, decoded, strict=True))
+
+
 def clear_point_cache() -> None:
     """Forget every decoded point: the next witnesses pay for their decompression, as in a fresh process."""
     _POINTS.clear()

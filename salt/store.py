@@ -17,7 +17,7 @@ from array import array
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from functools import cache, partial
+from functools import cache, cached_property, partial
 from operator import itemgetter
 from pathlib import Path
 from struct import Struct
@@ -900,17 +900,23 @@ class WitnessState:
         self.be = be or backend()
         self.kvs: dict[int, SaltValue | None] = dict(witness.kvs)
         self.levels = dict(witness.proof.levels)
-        ids = list(witness.proof.parents_commitments)
-        compressed = [witness.proof.parents_commitments[n] for n in ids]
-        # The default backend's points come from `decode_points`' cache, which `verify_witness` just filled
-        # (decompression is ~10 us a point, ~7 ms for a real block's witness).
-        points = (self.be.decompress_many(compressed) if be is not None
-                  else [p for p, _ in decode_points(compressed)])
-        self.commitments: dict[int, bytes] = dict(zip(ids, points, strict=True))
+        self._compressed = witness.proof.parents_commitments
+        self._own_backend = be is not None
         self.lookup: dict[bytes, int] = {
             v[0]: k for k, v in self.kvs.items() if v is not None and not is_meta_key(k)}
         self._slots = _WitnessSlots(self.kvs, self.lookup)
         self.shi = ShiState(self._slots, be=self.be)
+
+    @cached_property
+    def commitments(self) -> dict[int, bytes]:
+        """Node id → commitment, decompressed on first use: reads of slots (a replay) need none. The default
+        backend's points come from `decode_points`' cache, which `verify_witness` fills (decompression is ~10 us
+        a point, ~7 ms for a real block's witness), in this process or in a validator's checker process."""
+        ids = list(self._compressed)
+        compressed = [self._compressed[n] for n in ids]
+        points = (self.be.decompress_many(compressed) if self._own_backend
+                  else [p for p, _ in decode_points(compressed)])
+        return dict(zip(ids, points, strict=True))
 
     # SlotReader
     def slot_value(self, key: int) -> SaltValue | None:

@@ -1,6 +1,7 @@
 """Offline validation of a fixtures directory (spec/stateless-validator.md §1): the lowest block is the
 trusted anchor; every later block is validated against its predecessor, in a pool of persistent, warm
-worker processes (`validator.pool`), with results reported in block order."""
+worker processes (`validator.pool`), with results reported in block order. Where the workers leave a core each
+to spare, each has a checker process (`validator.checker`) for the checks before the replay."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import TextIO
 from gas.spec import TESTNET, ChainConfig
 from megaeth_node.fixtures import FixtureBlock, fixture_blocks, load_contracts
 from megaeth_node.types import Header
+from validator.checker import process_checker, spare_cores
 from validator.checks import Verdict
 from validator.core import validate_block
 from validator.pool import WorkerPool
@@ -36,7 +38,7 @@ def _validate(job: tuple[FixtureBlock, FixtureBlock, ChainConfig]) -> Verdict:
     if fb.salt_path is None or fb.mpt_path is None:
         return Verdict(fb.number, fb.hash, False, "witness", detail="no .salt/.mpt witness for this block")
     salt, mpt = fb.salt_path.read_bytes(), fb.mpt_path.read_bytes()
-    return validate_block(block, _parent_header(parent_fb), salt, mpt, _CODES, chain)
+    return validate_block(block, _parent_header(parent_fb), salt, mpt, _CODES, chain, checker=process_checker())
 
 
 def validate_fixtures(root: Path, workers: int, chain: ChainConfig = TESTNET,
@@ -48,7 +50,7 @@ def validate_fixtures(root: Path, workers: int, chain: ChainConfig = TESTNET,
     if pool is not None:
         yield from pool.ordered(_validate, jobs)
         return
-    with WorkerPool(workers, _load_codes, (root / "contracts.txt",)) as own:
+    with WorkerPool(workers, _load_codes, (root / "contracts.txt",), checkers=spare_cores(workers)) as own:
         yield from own.ordered(_validate, jobs)
 
 

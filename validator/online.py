@@ -1,6 +1,7 @@
 """Online validation: follow a sequencer from a trusted anchor (spec/stateless-validator.md §2.1, §8).
 
-One main thread does all I/O and all chain bookkeeping; a `WorkerPool` validates blocks in parallel.
+One main thread does all I/O and all chain bookkeeping; a `WorkerPool` validates blocks in parallel (each
+worker with a checker process where the cores allow: `validator.checker`).
 
 * **Anchor.** `--start-block HASH|NUMBER` is fetched (retrying) and trusted: the checkpoint's canonical
   chain becomes that block. Without it the checkpoint must hold a chain; the validator resumes at its tip.
@@ -47,6 +48,7 @@ from validator.checks import Verdict
 from validator.core import validate_witnesses
 from validator.logs import event
 from validator.metrics import Metrics
+from validator.checker import process_checker, spare_cores
 from validator.pool import WorkerPool
 from validator.progress import Progress
 from validator.rpc_client import Backoff, RpcCallError, RpcClient, RpcDataError, RpcError, RpcUnavailable, hex_bytes
@@ -99,7 +101,7 @@ def _validate_job(job: tuple[Block, Header, SaltWitness, MptWitness, dict[bytes,
     """Worker side: validate one fetched block."""
     block, parent, salt, mpt, codes, chain = job
     timings: dict[str, float] = {}
-    return validate_witnesses(block, parent, salt, mpt, codes, chain, timings), timings
+    return validate_witnesses(block, parent, salt, mpt, codes, chain, timings, process_checker()), timings
 
 
 def code_hashes(salt: SaltWitness) -> set[bytes]:
@@ -448,7 +450,7 @@ class OnlineValidator:
     @property
     def pool(self) -> WorkerPool:
         if self._pool is None:
-            self._pool = WorkerPool(self.s.workers)
+            self._pool = WorkerPool(self.s.workers, checkers=spare_cores(self.s.workers))
         return self._pool
 
     def run(self) -> int:

@@ -30,6 +30,8 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from validator.checker import process_checker, start_process_checker, stop_process_checker
+
 T = TypeVar("T")
 
 _WARM = False
@@ -58,11 +60,15 @@ _JOB_STACK_BYTES = 16 << 20  # C stack of the job thread: deep EVM calls recurse
                              # (8 MiB by default); a thread would get 2 MiB where the stack limit is unlimited
 
 
-def _start_worker(workers: int, warmup: tuple[Callable[..., Any], tuple[Any, ...]] | None = None) -> None:
-    """Worker initializer: size this worker's SALT C thread pool to its share of the machine's cores, start
-    the thread its jobs run on, and run `warmup` (a function and its arguments) there once."""
+def _start_worker(workers: int, warmup: tuple[Callable[..., Any], tuple[Any, ...]] | None = None,
+                  checker: bool = False) -> None:
+    """Worker initializer: size this worker's SALT C thread pool to its share of the machine's cores, fork its
+    checker process (`checker`; while this process has one thread), start the thread its jobs run on, and run
+    `warmup` (a function and its arguments) there once."""
     global _JOB_THREAD
     os.environ["MEGAETH_SALT_THREADS"] = str(max(1, (os.cpu_count() or 1) // workers))
+    if checker:
+        start_process_checker()
     threading.stack_size(_JOB_STACK_BYTES)
     _JOB_THREAD = ThreadPoolExecutor(1, thread_name_prefix="validator-job")
     if warmup is not None:
@@ -96,17 +102,22 @@ class WorkerPool:
     """`workers` persistent, warm worker processes (or the calling process when `workers` is 1). `warmup`, a
     function and its arguments, runs once in each forked worker before it takes jobs: a forked worker's first
     job pays for copying the pages it writes of the parent's heap (copy-on-write, ~10 ms for a block), which
-    a warm-up job moves into the pool's start."""
+    a warm-up job moves into the pool's start. `checkers`: each worker (the calling process when `workers` is
+    1) gets a checker process (`validator.checker.process_checker`) for its jobs to use."""
 
     def __init__(self, workers: int, initializer: Callable[..., None] | None = None,
                  initargs: tuple[Any, ...] = (),
-                 warmup: tuple[Callable[..., Any], tuple[Any, ...]] | None = None) -> None:
+                 warmup: tuple[Callable[..., Any], tuple[Any, ...]] | None = None, checkers: bool = False) -> None:
         self.workers = max(1, workers)
         self.executor: Executor
+        self._own_checker = False
         if self.workers == 1:
             warm()
             if initializer:
                 initializer(*initargs)
+            if checkers and process_checker() is None:
+                start_process_checker()
+                self._own_checker = True
             self.executor = _Inline()
             return
         methods = multiprocessing.get_all_start_methods()
@@ -115,7 +126,8 @@ class WorkerPool:
             if initializer:
                 initializer(*initargs)
             self.executor = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork"),
-                                                initializer=_start_worker, initargs=(self.workers, warmup))
+                                                initializer=_start_worker,
+                                                initargs=(self.workers, warmup, checkers))
         else:  # pragma: no cover - not Linux
             self.executor = ProcessPoolExecutor(self.workers, initializer=_spawned_init,
                                                 initargs=(self.workers, initializer, initargs))
@@ -140,6 +152,8 @@ class WorkerPool:
 
     def close(self) -> None:
         self.executor.shutdown(wait=True, cancel_futures=True)
+        if self._own_checker:
+            stop_process_checker()
 
     def __enter__(self) -> WorkerPool:
         return self

@@ -1,5 +1,6 @@
-"""validator_bench's passes: per-block times over several passes, and throughput runs whose workers start every
-pass with an empty point cache (on two real blocks, interpreted: no AOT build)."""
+"""validator_bench's passes: per-block times over several passes (serial and with a checker process), and
+throughput runs whose workers start every pass with an empty point cache (on two real blocks, interpreted: no
+AOT build)."""
 
 from __future__ import annotations
 
@@ -24,11 +25,13 @@ def fixtures() -> Path:
     return require_shared("megaeth-testdata")
 
 
-def test_per_block_covers_every_pass(fixtures: Path) -> None:
-    out = validator_bench.per_block(fixtures, 2, passes=2)
-    assert out["blocks"] == 2 and out["valid"] == 2 and out["passes"] == 2
-    assert len(out["median_ms_passes"]) == 2  # type: ignore[arg-type]
-    assert 0 < out["median_ms"] <= out["p95_ms"]  # type: ignore[operator]
+def test_per_block_covers_every_pass_of_each_mode(fixtures: Path) -> None:
+    runs = validator_bench.per_block(fixtures, 2, passes=2, checkers=(False, True))
+    for out in runs.values():
+        assert out["blocks"] == 2 and out["valid"] == 2 and out["passes"] == 2
+        assert len(out["median_ms_passes"]) == 2  # type: ignore[arg-type]
+        assert 0 < out["median_ms"] <= out["p95_ms"]  # type: ignore[operator]
+    assert runs[True]["stages_median_ms"]["witness_verify"] > 0  # type: ignore[index]  # the checker's
 
 
 def test_each_pass_starts_with_an_empty_point_cache(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -5,21 +5,21 @@ from __future__ import annotations
 import inspect
 import json
 import os
-from dataclasses import replace
-from functools import cache
+import sys
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from shared_data import require_shared
 
 from gas.spec import TESTNET
-from megaeth_node.fixtures import fixture_blocks, load_contracts
-from megaeth_node.types import Block
+from megaeth_node.fixtures import fixture_blocks
 from validator.core import validate_block
 from validator.offline import run_offline, validate_fixtures
 from validator.pool import WorkerPool
+
+sys.path.insert(0, str(Path(__file__).parent))  # tampering.py lives next to the tests
+from tampering import HEADER_FIELDS, KINDS, codes, material, tampered
 
 
 def test_every_fixture_block_is_valid(testdata: Path) -> None:
@@ -45,68 +45,23 @@ def test_cli_json_output(testdata: Path, tmp_path: Path, capsys: pytest.CaptureF
     assert status == (0 if all(x["valid"] for x in lines) else 1)
 
 
-@cache
-def _material(i: int) -> tuple[Block, Block, bytes, bytes]:
-    fbs = fixture_blocks(require_shared("megaeth-testdata"))
-    fb = fbs[i]
-    assert fb.salt_path and fb.mpt_path
-    return fbs[i - 1].block(), fb.block(), fb.salt_path.read_bytes(), fb.mpt_path.read_bytes()
-
-
-@cache
-def _codes() -> dict[bytes, bytes]:
-    return load_contracts(require_shared("megaeth-testdata") / "contracts.txt")
-
-
-HEADER_FIELDS = ["state_root", "receipts_root", "logs_bloom", "gas_used", "withdrawals_root", "transactions_root",
-                 "timestamp", "parent_hash"]
-
-
 @settings(max_examples=100 if os.environ.get("CI") else 25, deadline=None,
           suppress_health_check=[HealthCheck.too_slow])
-@given(i=st.integers(1, 16), kind=st.sampled_from(["header", "tx", "salt", "mpt", "parent", "sender"]),
-       field=st.sampled_from(HEADER_FIELDS), pos=st.integers(0, 10**9), bit=st.integers(0, 7))
+@given(i=st.integers(1, 16), kind=st.sampled_from(KINDS), field=st.sampled_from(HEADER_FIELDS),
+       pos=st.integers(0, 10**9), bit=st.integers(0, 7))
 def test_tampering_is_always_invalid(i: int, kind: str, field: str, pos: int, bit: int) -> None:
-    parent, block, salt, mpt = _material(i)
-    h = block.header
-    if kind == "header":
-        old = getattr(h, field)
-        new = old + 1 if isinstance(old, int) else bytes([old[0] ^ (1 << bit)]) + old[1:]
-        block = replace(block, header=replace(h, **{field: new}), hash=replace(h, **{field: new}).hash)
-    elif kind == "tx":
-        j = pos % len(block.transactions)
-        tx = block.transactions[j]
-        bad = replace(tx, value=tx.value + 1 + bit, _hash=b"")
-        txs = list(block.transactions)
-        txs[j] = bad
-        block = replace(block, transactions=tuple(txs))
-    elif kind == "salt":
-        k = 80 + pos % (len(salt) - 80)
-        salt = salt[:k] + bytes([salt[k] ^ (1 << bit)]) + salt[k + 1:]
-    elif kind == "mpt":
-        k = pos % len(mpt)
-        mpt = mpt[:k] + bytes([mpt[k] ^ (1 << bit)]) + mpt[k + 1:]
-    elif kind == "parent":
-        parent = replace(parent.header, gas_limit=parent.header.gas_limit + 1)  # type: ignore[assignment]
-        verdict = validate_block(block, parent, salt, mpt, _codes(), TESTNET)  # type: ignore[arg-type]
-        assert not verdict.valid and verdict.field
-        return
-    else:
-        j = pos % len(block.senders)
-        senders = list(block.senders)
-        senders[j] = bytes([senders[j][0] ^ (1 << bit)]) + senders[j][1:]
-        block = replace(block, senders=tuple(senders))
-    verdict = validate_block(block, parent.header, salt, mpt, _codes(), TESTNET)
+    block, parent, salt, mpt = tampered(i, kind, field, pos, bit)
+    verdict = validate_block(block, parent, salt, mpt, codes(), TESTNET)
     assert not verdict.valid and verdict.field, verdict
 
 
 @pytest.mark.parametrize("threads", ["1", "2"])  # SALT C threads: a pool worker's share, or both cores
 def test_a_bad_salt_witness_is_the_reported_failure(threads: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MEGAETH_SALT_THREADS", threads)
-    parent, block, salt, mpt = _material(3)
+    parent, block, salt, mpt = material(3)
     for k in range(80, len(salt), max(1, (len(salt) - 80) // 12)):
         bad = salt[:k] + bytes([salt[k] ^ 0x10]) + salt[k + 1:]
-        verdict = validate_block(block, parent.header, bad, mpt, _codes(), TESTNET)
+        verdict = validate_block(block, parent.header, bad, mpt, codes(), TESTNET)
         assert not verdict.valid and verdict.field in ("SALT witness", "witness encoding"), (k, verdict)
 
 

@@ -1,0 +1,147 @@
+"""The checker process (validator.checker): the checks before the replay beside it, with the serial path's
+verdicts, their precedence, and the serial path again when the checker fails or dies."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import replace
+from functools import cache
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gas.spec import TESTNET
+from salt import multiproof
+from salt.witness import decode_mpt_witness, decode_witness_file
+from validator import checker as checker_module
+from validator.checker import Checker, process_checker, spare_cores
+from validator.core import validate_block, validate_witnesses
+from validator.offline import validate_fixtures
+from validator.pool import WorkerPool, warm
+
+sys.path.insert(0, str(Path(__file__).parent))  # tampering.py lives next to the tests
+from tampering import HEADER_FIELDS, KINDS, codes, material, tampered
+
+
+@cache
+def _shared_checker() -> Checker:
+    warm()
+    return Checker()
+
+
+@pytest.fixture
+def checker() -> Iterator[Checker]:
+    warm()
+    c = Checker()
+    yield c
+    c.close()
+
+
+def _fields(v: object) -> tuple[object, ...]:
+    return (v.valid, v.field, v.expected, v.got, v.detail)  # type: ignore[attr-defined]
+
+
+def test_every_block_is_valid_with_a_checker_and_its_points_come_from_the_checker(
+        checker: Checker, monkeypatch: pytest.MonkeyPatch) -> None:
+    be = multiproof.backend()
+    decompressed: list[int] = []
+    real = be.decompress_many
+    monkeypatch.setattr(be, "decompress_many", lambda points: decompressed.append(len(points)) or real(points))
+    multiproof.clear_point_cache()
+    for i in range(1, 17):
+        parent, block, salt, mpt = material(i)
+        timings: dict[str, float] = {}
+        verdict = validate_block(block, parent.header, salt, mpt, codes(), TESTNET, timings, checker)
+        assert verdict.valid, verdict
+        assert {"integrity", "witness_verify", "replay", "salt_update"} <= timings.keys()
+    assert checker.alive
+    assert decompressed == []  # every commitment the SALT update used was decoded by the checker
+
+
+@settings(max_examples=40 if os.environ.get("CI") else 12, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(i=st.integers(1, 16), kind=st.sampled_from(KINDS), field=st.sampled_from(HEADER_FIELDS),
+       pos=st.integers(0, 10**9), bit=st.integers(0, 7))
+def test_a_checker_gives_the_serial_verdict_on_tampered_blocks(i: int, kind: str, field: str, pos: int,
+                                                              bit: int) -> None:
+    block, parent, salt, mpt = tampered(i, kind, field, pos, bit)
+    serial = validate_block(block, parent, salt, mpt, codes(), TESTNET)
+    beside = validate_block(block, parent, salt, mpt, codes(), TESTNET, checker=_shared_checker())
+    assert not serial.valid
+    assert _fields(beside) == _fields(serial)
+
+
+def test_a_bad_witness_wins_over_the_replay_it_breaks(checker: Checker) -> None:
+    """A witness value changed after its proof was made: the replay may fail too, the witness is reported."""
+    parent, block, salt, mpt = material(3)
+    for k in range(80, len(salt), max(1, (len(salt) - 80) // 12)):
+        bad = salt[:k] + bytes([salt[k] ^ 0x10]) + salt[k + 1:]
+        verdict = validate_block(block, parent.header, bad, mpt, codes(), TESTNET, checker=checker)
+        assert not verdict.valid and verdict.field in ("SALT witness", "witness encoding"), (k, verdict)
+
+
+def test_a_dead_checker_leaves_the_checks_to_the_caller(checker: Checker) -> None:
+    parent, block, salt, mpt = material(2)
+    checker._process.kill()
+    checker._process.join()
+    verdict = validate_block(block, parent.header, salt, mpt, codes(), TESTNET, checker=checker)
+    assert verdict.valid and not checker.alive
+    bad = replace(block, senders=(bytes(20), *block.senders[1:]))
+    verdict = validate_block(bad, parent.header, salt, mpt, codes(), TESTNET, checker=checker)
+    assert not verdict.valid and verdict.field == "block integrity"
+
+
+def test_a_reply_nobody_took_stops_the_checker(checker: Checker) -> None:
+    """A caller interrupted between start and finish: the next block is checked here, never by a stale reply."""
+    parent, block, salt, mpt = material(2)
+    checker.start(block, parent.header, salt, mpt)  # never finished
+    bad = replace(block, senders=(bytes(20), *block.senders[1:]))
+    verdict = validate_block(bad, parent.header, salt, mpt, codes(), TESTNET, checker=checker)
+    assert not verdict.valid and verdict.field == "block integrity" and not checker.alive
+
+
+def test_an_error_in_the_checker_is_met_in_the_caller(monkeypatch: pytest.MonkeyPatch) -> None:
+    parent, block, salt, mpt = material(2)
+    real, caller = checker_module.early_checks, os.getpid()
+
+    def fails_in_the_checker(*args: object) -> object:
+        if os.getpid() != caller:
+            raise RuntimeError("a bug in the checks")
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(checker_module, "early_checks", fails_in_the_checker)
+    warm()
+    c = Checker()
+    try:
+        verdict = validate_block(block, parent.header, salt, mpt, codes(), TESTNET, checker=c)
+        assert verdict.valid and c.alive
+    finally:
+        c.close()
+
+
+def test_decoded_rpc_witnesses_go_through_the_checker(checker: Checker) -> None:
+    parent, block, salt, mpt = material(4)
+    witness = decode_witness_file(salt).salt_witness
+    verdict = validate_witnesses(block, parent.header, witness, decode_mpt_witness(mpt), codes(), TESTNET,
+                                 checker=checker)
+    assert verdict.valid, verdict
+
+
+def test_an_inline_pool_has_a_checker_while_it_is_open(testdata: Path) -> None:
+    assert process_checker() is None
+    with WorkerPool(1, checkers=True):
+        assert process_checker() is not None and process_checker().alive  # type: ignore[union-attr]
+    assert process_checker() is None
+    verdicts = list(validate_fixtures(testdata, workers=1))
+    assert len(verdicts) == 16 and all(v.valid for v in verdicts)
+
+
+def test_spare_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert spare_cores(1) and not spare_cores(2)
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    assert not spare_cores(1)
