@@ -21,7 +21,7 @@ from megaeth_node.types import Block, Header
 from salt.multiproof import decode_points, remember_points
 from salt.witness import MptWitness, SaltWitness
 from validator.checks import Invalid
-from validator.core import _Clock, early_checks
+from validator.core import StageClock, early_checks
 
 
 def spare_cores(workers: int) -> bool:
@@ -40,7 +40,7 @@ def _serve(conn: Any, parent_end: Any) -> None:
             return
         timings: dict[str, float] = {}
         try:
-            salt, _ = early_checks(*job, _Clock(timings))
+            salt, _ = early_checks(*job, StageClock(timings))
             compressed = list(salt.salt_witness.proof.parents_commitments.values())
             reply: tuple[Any, ...] = (None, timings, (compressed, decode_points(compressed)))
         except Invalid as e:
@@ -92,7 +92,7 @@ class Checker:
                         raise Invalid(*error)
                     remember_points(*points)
                     return
-        early_checks(*job, _Clock(timings))
+        early_checks(*job, StageClock(timings))
 
     def close(self) -> None:
         """Stop the checker process; checks run in the calling process from now on."""
@@ -120,6 +120,7 @@ def process_checker() -> Checker | None:
 
 
 def stop_process_checker() -> None:
+    """Stop this process's checker, if it has one."""
     global _PROCESS_CHECKER
     if _PROCESS_CHECKER is not None:
         _PROCESS_CHECKER.close()

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 STAGES = ("integrity", "witness_decode", "witness_verify", "replay", "withdrawals", "receipts", "salt_update")
 
 
-class _Clock:
+class StageClock:
     """Adds the time since the previous `lap` to `timings[stage]`."""
 
     __slots__ = ("timings", "last")
@@ -61,7 +61,7 @@ def _decode(block: Block, salt: bytes | SaltWitness, mpt: bytes | MptWitness) ->
 
 
 def early_checks(block: Block, parent: Header, salt: bytes | SaltWitness, mpt: bytes | MptWitness,
-                 clock: _Clock) -> tuple[WitnessFile, MptWitness]:
+                 clock: StageClock) -> tuple[WitnessFile, MptWitness]:
     """The checks that come before the replay and need nothing from it (§2.2, §2.3 steps 1–2): integrity and
     the parent link, the witness encoding, the witness proofs. Returns the decoded witnesses."""
     check_block(block, parent)
@@ -85,7 +85,7 @@ def _replay(block: Block, salt: WitnessFile, codes: Mapping[bytes, bytes],
 
 def _replay_beside(checker: Checker, block: Block, parent: Header, salt: bytes | SaltWitness,
                    mpt: bytes | MptWitness, codes: Mapping[bytes, bytes], chain: ChainConfig,
-                   clock: _Clock) -> tuple[WitnessState, BlockResult, MptWitness]:
+                   clock: StageClock) -> tuple[WitnessState, BlockResult, MptWitness]:
     """The replay while `checker` runs `early_checks`. Their failure is reported first, as it precedes the
     replay's, and a replay over a witness they reject may fail in any way."""
     checker.start(block, parent, salt, mpt)
@@ -100,7 +100,7 @@ def _replay_beside(checker: Checker, block: Block, parent: Header, salt: bytes |
     return witness, result, mpt_witness
 
 
-def _after_replay(block: Block, mpt: MptWitness, witness: WitnessState, result: BlockResult, clock: _Clock) -> None:
+def _after_replay(block: Block, mpt: MptWitness, witness: WitnessState, result: BlockResult, clock: StageClock) -> None:
     """The header commitments from the replay's results (§2.3 steps 5–9)."""
     updates = post_state_updates(result.state_diff)
     clock.lap("replay")
@@ -127,7 +127,7 @@ def _validate(block: Block, parent: Header, salt: bytes | SaltWitness, mpt: byte
               codes: Mapping[bytes, bytes], chain: ChainConfig, timings: dict[str, float] | None,
               checker: Checker | None) -> Verdict:
     start = time.perf_counter()
-    clock = _Clock(timings)
+    clock = StageClock(timings)
     try:
         if checker is None:
             salt_file, mpt_witness = early_checks(block, parent, salt, mpt, clock)
