@@ -4,21 +4,15 @@ against our node's HTTP front."""
 from __future__ import annotations
 
 import asyncio
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 import uvloop
 
+from bench_scripts import load_benchmark
 from node_process import running_node
 
-_PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "rpc_bench.py"
-_SPEC = importlib.util.spec_from_file_location("rpc_bench", _PATH)
-assert _SPEC and _SPEC.loader
-rpc_bench = importlib.util.module_from_spec(_SPEC)
-sys.modules.setdefault("rpc_bench", rpc_bench)
-_SPEC.loader.exec_module(rpc_bench)
+rpc_bench = load_benchmark("rpc_bench")
 
 
 def _all_prefixes(reply: bytes) -> list[bytes]:

@@ -4,20 +4,14 @@ AOT build)."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 
+from bench_scripts import load_benchmark
 from shared_data import require_shared
 
-_PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "validator_bench.py"
-_SPEC = importlib.util.spec_from_file_location("validator_bench", _PATH)
-assert _SPEC and _SPEC.loader
-validator_bench = importlib.util.module_from_spec(_SPEC)
-sys.modules.setdefault("validator_bench", validator_bench)
-_SPEC.loader.exec_module(validator_bench)
+validator_bench = load_benchmark("validator_bench")
 
 
 @pytest.fixture(scope="module")
