@@ -12,7 +12,7 @@ from eth_hash.auto import keccak
 
 from megaeth_node.executor.state import StateDiff
 from megaeth_node.salt_state import UnsupportedDiff, salt_updates
-from megaeth_node.types import Block, ChainDataError, Header, Receipt, logs_bloom, receipts_root, verify_block_integrity
+from megaeth_node.types import Block, ChainDataError, Header, Receipt, receipts_root, verify_block_integrity
 from salt.multiproof import WitnessVerifyError, verify_witness
 from salt.witness import MptWitness, WitnessFile
 from validator.withdrawals import EMPTY_TRIE_ROOT, MESSAGE_PASSER, WithdrawalsRootError, storage_root_after
@@ -80,12 +80,11 @@ def check_withdrawals_root(header: Header, mpt: MptWitness, diff: StateDiff) -> 
         raise Invalid("withdrawalsRoot", _hex(header.withdrawals_root), _hex(root))
 
 
-def check_receipts(header: Header, receipts: Sequence[Receipt]) -> None:
-    """receiptsRoot, logsBloom and gasUsed (§2.3 steps 7–9)."""
+def check_receipts(header: Header, receipts: Sequence[Receipt], bloom: bytes) -> None:
+    """receiptsRoot, logsBloom (`bloom`: the replay's, of all its logs) and gasUsed (§2.3 steps 7–9)."""
     root = receipts_root(receipts)
     if root != header.receipts_root:
         raise Invalid("receiptsRoot", _hex(header.receipts_root), _hex(root))
-    bloom = logs_bloom(log for r in receipts for log in r.logs)
     if bloom != header.logs_bloom:
         raise Invalid("logsBloom", _hex(header.logs_bloom), _hex(bloom))
     gas_used = receipts[-1].cumulative_gas_used if receipts else 0

@@ -106,7 +106,7 @@ def _after_replay(block: Block, mpt: MptWitness, witness: WitnessState, result: 
     clock.lap("replay")
     check_withdrawals_root(block.header, mpt, result.state_diff)
     clock.lap("withdrawals")
-    check_receipts(block.header, result.receipts)
+    check_receipts(block.header, result.receipts, result.logs_bloom)
     clock.lap("receipts")
     try:
         root, _ = witness.apply(updates)
