@@ -47,7 +47,10 @@ def _serve(conn: Any, parent_end: Any) -> None:
             reply = ((e.field, e.expected, e.got, e.detail), timings, None)
         except Exception:  # noqa: BLE001 - the caller runs the checks itself and meets the error there
             reply = ("redo", timings, None)
-        conn.send(reply)
+        try:
+            conn.send(reply)
+        except (OSError, ValueError):  # the caller is gone
+            return
 
 
 class Checker:
@@ -76,7 +79,7 @@ class Checker:
     def finish(self, timings: dict[str, float] | None) -> None:
         """Wait for the checks `start` sent: raise their `Invalid`, or keep the decoded commitments in this
         process's point cache. Without a live checker, run them here."""
-        job, self._job = self._job, None
+        job = self._job
         assert job is not None, "finish() without start()"
         if self.alive:
             try:
@@ -84,6 +87,7 @@ class Checker:
             except (EOFError, OSError):
                 self.alive = False
             else:
+                self._job = None  # taken (an interrupt in `recv` leaves it set: see `start`)
                 if error != "redo":
                     if timings is not None:
                         for stage, seconds in their_timings.items():
@@ -92,6 +96,7 @@ class Checker:
                         raise Invalid(*error)
                     remember_points(*points)
                     return
+        self._job = None
         early_checks(*job, StageClock(timings))
 
     def close(self) -> None:
