@@ -19,6 +19,7 @@ from salt import multiproof
 from salt.witness import decode_mpt_witness, decode_witness_file
 from validator import checker as checker_module
 from validator.checker import Checker, process_checker, spare_cores
+from validator.checks import Verdict
 from validator.core import validate_block, validate_witnesses
 from validator.offline import validate_fixtures
 from validator.pool import WorkerPool, warm
@@ -41,8 +42,8 @@ def checker() -> Iterator[Checker]:
     c.close()
 
 
-def _fields(v: object) -> tuple[object, ...]:
-    return (v.valid, v.field, v.expected, v.got, v.detail)  # type: ignore[attr-defined]
+def _fields(v: Verdict) -> tuple[object, ...]:
+    return (v.valid, v.field, v.expected, v.got, v.detail)
 
 
 def test_every_block_is_valid_with_a_checker_and_its_points_come_from_the_checker(
