@@ -174,14 +174,12 @@ def decode_points(compressed: Sequence[bytes]) -> list[tuple[bytes, int]]:
                 except bw.PointDecodeError as e:
                     raise BadPointError(compressed.index(c), c, str(e)) from e
             raise
-        if len(_POINTS) + len(missing) > _CACHE_LIMIT:
-            _POINTS.clear()
-        _POINTS.update(zip(missing, zip(points, be.map_to_scalars(points), strict=True), strict=True))
+        remember_points(missing, list(zip(points, be.map_to_scalars(points), strict=True)))
     return [_POINTS[c] for c in compressed]
 
 
 def remember_points(compressed: Sequence[bytes], decoded: Sequence[tuple[bytes, int]]) -> None:
-    """Put `decode_points(compressed)`, as another process computed it, into this process's cache."""
+    """Put `decode_points(compressed)` (computed here, or by another process) into this process's cache."""
     if len(_POINTS) + len(compressed) > _CACHE_LIMIT:
         _POINTS.clear()
     _POINTS.update(zip(compressed, decoded, strict=True))
