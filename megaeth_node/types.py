@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from operator import itemgetter
 from typing import Any
 
 import rlp
@@ -118,8 +119,22 @@ def _trie_ref(node: bytes) -> bytes:
 def ordered_trie_root(items: Iterable[bytes]) -> bytes:
     """Root of the Merkle-Patricia trie mapping rlp(index) → item (transactions / receipts roots), built in
     one pass (py-trie's HexaryTrie costs ~0.3 ms per item; this runs at every seal and every validation)."""
-    keyed = sorted((bytes(n for b in rlp_encode(i) for n in (b >> 4, b & 15)), item) for i, item in enumerate(items))
+    keyed = sorted(zip(_index_keys(len(items := list(items))), items), key=itemgetter(0))
     return keccak(_trie_node(keyed, 0)) if keyed else EMPTY_TRIE_ROOT
+
+
+_INDEX_KEYS: list[bytes] = []
+
+
+def _index_keys(count: int) -> list[bytes]:
+    """The trie keys (nibbles of rlp(i)) of indexes 0…count−1 at least, made once (a list swapped whole, so
+    threads never see a partial one)."""
+    global _INDEX_KEYS
+    keys = _INDEX_KEYS
+    if len(keys) < count:
+        keys = _INDEX_KEYS = keys + [bytes(n for b in rlp_encode(i) for n in (b >> 4, b & 15))
+                                     for i in range(len(keys), count)]
+    return keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -577,8 +592,11 @@ class Log:
     topics: tuple[bytes, ...]
     data: bytes
 
-    def fields(self) -> list[Any]:
-        return [self.address, list(self.topics), self.data]
+    def encode(self) -> bytes:
+        """RLP of [address, [topics], data]."""
+        topics = b"".join([_rlp_str(t) for t in self.topics])
+        payload = _rlp_str(self.address) + _rlp_len(len(topics), 0xC0) + topics + _rlp_str(self.data)
+        return _rlp_len(len(payload), 0xC0) + payload
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -618,12 +636,14 @@ class Receipt:
 
     def encode(self) -> bytes:
         """EIP-2718 receipt encoding (spec/stateless-validator.md §5.3)."""
-        body: list[Any] = [self.status, self.cumulative_gas_used, self.bloom, [lg.fields() for lg in self.logs]]
+        logs = b"".join([lg.encode() for lg in self.logs])
+        body = rlp_encode(self.status) + rlp_encode(self.cumulative_gas_used) + _rlp_str(self.bloom) \
+            + _rlp_len(len(logs), 0xC0) + logs
         if self.tx_type == DEPOSIT_TX_TYPE and self.deposit_nonce is not None:
-            body.append(self.deposit_nonce)
+            body += rlp_encode(self.deposit_nonce)
             if self.deposit_receipt_version is not None:
-                body.append(self.deposit_receipt_version)
-        payload = rlp_encode(body)
+                body += rlp_encode(self.deposit_receipt_version)
+        payload = _rlp_len(len(body), 0xC0) + body
         return payload if self.tx_type == LEGACY_TX_TYPE else bytes([self.tx_type]) + payload
 
 

@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytest
 import rlp
+from trie import HexaryTrie
 from eth_hash.auto import keccak as eth_hash_keccak
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from megaeth_node.types import (
-    DEPOSIT_TX_TYPE, SET_CODE_TX_TYPE, Block, ChainDataError, Log, Receipt, keccak, logs_bloom, rlp_encode,
-    verify_block_integrity,
+    DEPOSIT_TX_TYPE, SET_CODE_TX_TYPE, Block, ChainDataError, Log, Receipt, keccak, logs_bloom, ordered_trie_root,
+    rlp_encode, verify_block_integrity,
 )
 
 _RLP_ITEMS = st.recursive(st.binary(max_size=80) | st.integers(0, 2**300),
@@ -122,6 +123,33 @@ def test_logs_bloom_matches_eth_bloom() -> None:
             for topic in log.topics:
                 reference.add(topic)
         assert logs_bloom(logs) == int(reference).to_bytes(256, "big")
+
+
+_LOGS = st.lists(st.builds(Log, st.binary(min_size=20, max_size=20),
+                           st.lists(st.binary(min_size=32, max_size=32), max_size=4).map(tuple),
+                           st.binary(max_size=200)), max_size=5).map(tuple)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from([0, 1, 2, DEPOSIT_TX_TYPE]), st.integers(0, 1), st.integers(0, 2**64), _LOGS,
+       st.none() | st.integers(0, 2**64), st.none() | st.integers(0, 3))
+def test_receipt_encoding_equals_pyrlp(tx_type: int, status: int, gas: int, logs: tuple[Log, ...],
+                                       nonce: int | None, version: int | None) -> None:
+    receipt = Receipt(tx_type, status, gas, logs, nonce, version)
+    body = [status, gas, logs_bloom(logs), [[lg.address, list(lg.topics), lg.data] for lg in logs]]
+    if tx_type == DEPOSIT_TX_TYPE and nonce is not None:
+        body += [nonce] if version is None else [nonce, version]
+    assert receipt.encode() == (b"" if tx_type == 0 else bytes([tx_type])) + rlp.encode(body)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.binary(min_size=1, max_size=90), max_size=300))
+def test_ordered_trie_root_equals_py_trie(items: list[bytes]) -> None:
+    reference = HexaryTrie({})
+    for i, item in enumerate(items):
+        reference[rlp.encode(i)] = item
+    assert ordered_trie_root(items) == reference.root_hash
+    assert ordered_trie_root(iter(items)) == reference.root_hash
 
 
 @settings(max_examples=500, deadline=None)
