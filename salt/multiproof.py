@@ -174,15 +174,10 @@ def decode_points(compressed: Sequence[bytes]) -> list[tuple[bytes, int]]:
                 except bw.PointDecodeError as e:
                     raise BadPointError(compressed.index(c), c, str(e)) from e
             raise
-        remember_points(missing, list(zip(points, be.map_to_scalars(points), strict=True)))
+        if len(_POINTS) + len(missing) > _CACHE_LIMIT:
+            _POINTS.clear()
+        _POINTS.update(zip(missing, zip(points, be.map_to_scalars(points), strict=True), strict=True))
     return [_POINTS[c] for c in compressed]
-
-
-def remember_points(compressed: Sequence[bytes], decoded: Sequence[tuple[bytes, int]]) -> None:
-    """Put `decode_points(compressed)` (computed here, or by another process) into this process's cache."""
-    if len(_POINTS) + len(compressed) > _CACHE_LIMIT:
-        _POINTS.clear()
-    _POINTS.update(zip(compressed, decoded, strict=True))
 
 
 def clear_point_cache() -> None:

@@ -911,7 +911,7 @@ class WitnessState:
     def commitments(self) -> dict[int, bytes]:
         """Node id → commitment, decompressed on first use: reads of slots (a replay) need none. The default
         backend's points come from `decode_points`' cache, which `verify_witness` fills (decompression is ~10 us
-        a point, ~7 ms for a real block's witness), in this process or in a validator's checker process."""
+        a point, ~7 ms for a real block's witness)."""
         ids = list(self._compressed)
         compressed = [self._compressed[n] for n in ids]
         points = (self.be.decompress_many(compressed) if self._own_backend

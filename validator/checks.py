@@ -14,6 +14,7 @@ from megaeth_node.executor.state import StateDiff
 from megaeth_node.salt_state import UnsupportedDiff, salt_updates
 from megaeth_node.types import Block, ChainDataError, Header, Receipt, receipts_root, verify_block_integrity
 from salt.multiproof import WitnessVerifyError, verify_witness
+from salt.store import WitnessMissingKey, WitnessState
 from salt.witness import MptWitness, WitnessFile
 from validator.withdrawals import EMPTY_TRIE_ROOT, MESSAGE_PASSER, WithdrawalsRootError, storage_root_after
 
@@ -90,6 +91,15 @@ def check_receipts(header: Header, receipts: Sequence[Receipt], bloom: bytes) ->
     gas_used = receipts[-1].cumulative_gas_used if receipts else 0
     if gas_used != header.gas_used:
         raise Invalid("gasUsed", str(header.gas_used), str(gas_used))
+
+
+def post_state_root(witness: WitnessState, updates: dict[bytes, bytes | None]) -> bytes:
+    """The SALT root after `updates` over the witness (§7); a slot the witness lacks makes the block invalid."""
+    try:
+        root, _ = witness.apply(updates)
+    except WitnessMissingKey as e:
+        raise Invalid("SALT update", detail=f"the witness does not cover a slot the update needs: {e}") from e
+    return root
 
 
 def check_state_root(header: Header, root: bytes) -> None:

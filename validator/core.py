@@ -4,8 +4,8 @@ replay over the witness, then every header commitment. Returns a `Verdict`, neve
 Two entry points: `validate_block` takes the `.salt`/`.mpt` file bytes (offline fixtures),
 `validate_witnesses` takes already decoded witnesses (online: `mega_getBlockWitness`). Both can report
 per-stage wall times (seconds) into a `timings` dict, keyed by `STAGES`. Given a `validator.checker.Checker`,
-the checks before the replay run on its process while this one replays (their stage times are then the
-checker's, and overlap the replay's)."""
+the checks before the replay run on its process while this one replays, and the SALT update while this one
+checks withdrawals and receipts (those stage times are then the checker's, and overlap this process's)."""
 
 from __future__ import annotations
 
@@ -18,12 +18,12 @@ from megaeth_node.executor.block import BlockResult, InvalidBlock, apply_block
 from megaeth_node.executor.state import MissingStateKey
 from megaeth_node.executor.witness import WitnessReader
 from megaeth_node.types import Block, ChainDataError, Header
-from salt.store import WitnessMissingKey, WitnessState
+from salt.store import WitnessState
 from salt.witness import MptWitness, SaltWitness, WitnessDecodeError, WitnessFile, decode_mpt_witness
 from salt.witness import decode_witness_file
 from validator.checks import (
     Invalid, Verdict, check_block, check_receipts, check_state_root, check_withdrawals_root, check_witnesses,
-    post_state_updates,
+    post_state_root, post_state_updates,
 )
 
 if TYPE_CHECKING:
@@ -46,6 +46,10 @@ class StageClock:
         if self.timings is not None:
             self.timings[stage] = self.timings.get(stage, 0.0) + now - self.last
         self.last = now
+
+    def restart(self) -> None:
+        """Count the time since the previous `lap` in no stage (a stage another process timed)."""
+        self.last = time.perf_counter()
 
 
 def _decode(block: Block, salt: bytes | SaltWitness, mpt: bytes | MptWitness) -> tuple[WitnessFile, MptWitness]:
@@ -100,19 +104,29 @@ def _replay_beside(checker: Checker, block: Block, parent: Header, salt: bytes |
     return witness, result, mpt_witness
 
 
-def _after_replay(block: Block, mpt: MptWitness, witness: WitnessState, result: BlockResult, clock: StageClock) -> None:
-    """The header commitments from the replay's results (§2.3 steps 5–9)."""
+def _after_replay(block: Block, mpt: MptWitness, witness: WitnessState, result: BlockResult, clock: StageClock,
+                  checker: Checker | None) -> None:
+    """The header commitments from the replay's results (§2.3 steps 5–9); with a `checker`, the SALT update
+    runs on its process while this one checks withdrawals and receipts (their failures still come first)."""
     updates = post_state_updates(result.state_diff)
     clock.lap("replay")
-    check_withdrawals_root(block.header, mpt, result.state_diff)
-    clock.lap("withdrawals")
-    check_receipts(block.header, result.receipts, result.logs_bloom)
-    clock.lap("receipts")
+    if checker is not None:
+        checker.start_post(witness, updates)
     try:
-        root, _ = witness.apply(updates)
-    except WitnessMissingKey as e:
-        raise Invalid("SALT update", detail=f"the witness does not cover a slot the update needs: {e}") from e
-    clock.lap("salt_update")
+        check_withdrawals_root(block.header, mpt, result.state_diff)
+        clock.lap("withdrawals")
+        check_receipts(block.header, result.receipts, result.logs_bloom)
+        clock.lap("receipts")
+    except Invalid:
+        if checker is not None:
+            checker.drop_post()
+        raise
+    if checker is None:
+        root = post_state_root(witness, updates)
+        clock.lap("salt_update")
+    else:
+        root = checker.finish_post(clock.timings)
+        clock.restart()
     check_state_root(block.header, root)
 
 
@@ -134,7 +148,7 @@ def _validate(block: Block, parent: Header, salt: bytes | SaltWitness, mpt: byte
             witness, result = _replay(block, salt_file, codes, chain)
         else:
             witness, result, mpt_witness = _replay_beside(checker, block, parent, salt, mpt, codes, chain, clock)
-        _after_replay(block, mpt_witness, witness, result, clock)
+        _after_replay(block, mpt_witness, witness, result, clock, checker)
     except Invalid as e:
         return _verdict(block, start, e)
     return _verdict(block, start, None)

@@ -18,6 +18,7 @@ from gas.spec import TESTNET
 from salt import multiproof
 from salt.witness import decode_mpt_witness, decode_witness_file
 from validator import checker as checker_module
+from validator import core
 from validator.checker import Checker, process_checker, spare_cores
 from validator.checks import Verdict
 from validator.core import validate_block, validate_witnesses
@@ -46,12 +47,14 @@ def _fields(v: Verdict) -> tuple[object, ...]:
     return (v.valid, v.field, v.expected, v.got, v.detail)
 
 
-def test_every_block_is_valid_with_a_checker_and_its_points_come_from_the_checker(
+def test_every_block_is_valid_with_a_checker_that_decodes_its_points_and_updates_salt(
         checker: Checker, monkeypatch: pytest.MonkeyPatch) -> None:
     be = multiproof.backend()
     decompressed: list[int] = []
     real = be.decompress_many
     monkeypatch.setattr(be, "decompress_many", lambda points: decompressed.append(len(points)) or real(points))
+    monkeypatch.setattr(core, "post_state_root", _not_here)
+    monkeypatch.setattr(checker_module, "post_state_root", _not_here)  # the checker was forked before
     multiproof.clear_point_cache()
     for i in range(1, 17):
         parent, block, salt, mpt = material(i)
@@ -60,7 +63,11 @@ def test_every_block_is_valid_with_a_checker_and_its_points_come_from_the_checke
         assert verdict.valid, verdict
         assert {"integrity", "witness_verify", "replay", "salt_update"} <= timings.keys()
     assert checker.alive
-    assert decompressed == []  # every commitment the SALT update used was decoded by the checker
+    assert decompressed == []  # no commitment was decoded here
+
+
+def _not_here(*args: object) -> bytes:
+    raise AssertionError("the SALT update ran in the calling process")
 
 
 @settings(max_examples=40 if os.environ.get("CI") else 12, deadline=None,
@@ -122,6 +129,54 @@ def test_an_error_in_the_checker_is_met_in_the_caller(monkeypatch: pytest.Monkey
         assert verdict.valid and c.alive
     finally:
         c.close()
+
+
+def test_a_checker_that_dies_before_the_salt_update_leaves_it_to_the_caller(
+        checker: Checker, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = Checker.start_post
+
+    def kill_first(self: Checker, *args: object) -> None:
+        self._process.kill()
+        self._process.join()
+        real(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Checker, "start_post", kill_first)
+    parent, block, salt, mpt = material(5)
+    verdict = validate_block(block, parent.header, salt, mpt, codes(), TESTNET, checker=checker)
+    assert verdict.valid and not checker.alive
+
+
+def test_an_error_in_the_checkers_salt_update_is_met_in_the_caller(monkeypatch: pytest.MonkeyPatch) -> None:
+    real, caller = checker_module.post_state_root, os.getpid()
+
+    def fails_in_the_checker(*args: object) -> bytes:
+        if os.getpid() != caller:
+            raise RuntimeError("a bug in the SALT update")
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(checker_module, "post_state_root", fails_in_the_checker)
+    warm()
+    c = Checker()
+    try:
+        for i in (6, 7):
+            parent, block, salt, mpt = material(i)
+            assert validate_block(block, parent.header, salt, mpt, codes(), TESTNET, checker=c).valid
+        assert c.alive
+    finally:
+        c.close()
+
+
+def test_a_receipts_failure_beats_the_salt_update_and_keeps_the_checker_in_step(checker: Checker) -> None:
+    """The SALT update sent before the receipts check fails is taken and dropped: the next block gets its own."""
+    block, parent, salt, mpt = tampered(8, "header", "receipts_root", 0, 0)
+    verdict = validate_block(block, parent, salt, mpt, codes(), TESTNET, checker=checker)
+    assert not verdict.valid and verdict.field == "receiptsRoot"
+    block, parent, salt, mpt = tampered(8, "header", "state_root", 0, 0)
+    verdict = validate_block(block, parent, salt, mpt, codes(), TESTNET, checker=checker)
+    assert not verdict.valid and verdict.field == "stateRoot"
+    parent_block, block, salt, mpt = material(9)
+    assert validate_block(block, parent_block.header, salt, mpt, codes(), TESTNET, checker=checker).valid
+    assert checker.alive
 
 
 def test_decoded_rpc_witnesses_go_through_the_checker(checker: Checker) -> None:
