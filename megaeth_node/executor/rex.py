@@ -35,6 +35,7 @@ from eth.vm.forks.london.storage import GAS_SCHEDULE_EIP3529, sstore_eip3529
 from eth.vm.logic.call import max_child_gas_eip150
 from eth.vm.logic.invalid import InvalidOpcode
 from eth.vm.logic.logging import log_XX
+from eth.vm.message import Message
 from eth_keys import keys
 from gas.detention import (
     BLOCK_ENV_OPCODES,
@@ -524,6 +525,36 @@ def _no_result(computation: ComputationAPI) -> None:
     return None
 
 
+class _StackMethod:
+    """A `computation.stack_*` shortcut to the stack's method, kept on the computation at first use, as
+    py-evm's `cached_property` does, without that package's coroutine check at every first use."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name, self.method = name, name.removeprefix("stack_")
+
+    def __get__(self, computation: Any, owner: type | None = None) -> Any:
+        if computation is None:
+            return self
+        method = computation.__dict__[self.name] = getattr(computation._stack, self.method)
+        return method
+
+
+class _ChildMessage(Message):
+    """A child frame's message as CALL*/CREATE* build it, without `Message.__init__`'s field checks: every
+    field comes from checked values (stack words, 20-byte addresses, gas within the parent's meter, bytes)."""
+
+    __slots__ = ()
+
+    def __init__(self, gas: int, to: bytes, sender: bytes, value: int, data: Any, code: bytes, depth: int,
+                 create_address: bytes | None = None, code_address: bytes | None = None,
+                 should_transfer_value: bool = True, is_static: bool = False, is_delegation: bool = False) -> None:
+        self.gas, self.to, self.sender, self.value, self.data, self.code, self.depth = \
+            gas, to, sender, value, data, code, depth
+        self._storage_address, self._code_address = create_address, code_address
+        self.should_transfer_value, self.is_static, self._is_delegation = should_transfer_value, is_static, is_delegation
+        self.refund = 0
+
+
 class RexComputation(OpState.computation_class):  # type: ignore[misc, valid-type]
     """Prague computation with the Rex instruction table, compute metering and frame hooks (§3.2, §4)."""
 
@@ -545,6 +576,21 @@ class RexComputation(OpState.computation_class):  # type: ignore[misc, valid-typ
         """A native runner `(computation, meters)` for `code`, or None to interpret (`executor.native.with_native`
         sets one)."""
         return None
+
+    stack_pop_ints = _StackMethod()
+    stack_pop_bytes = _StackMethod()
+    stack_pop_any = _StackMethod()
+    stack_pop1_int = _StackMethod()
+    stack_pop1_bytes = _StackMethod()
+    stack_pop1_any = _StackMethod()
+    stack_push_int = _StackMethod()
+    stack_push_bytes = _StackMethod()
+
+    def prepare_child_message(self, gas: int, to: Any, value: int, data: Any, code: bytes,
+                              **kwargs: Any) -> MessageAPI:
+        """py-evm's, as a `_ChildMessage`."""
+        kwargs.setdefault("sender", self.msg.storage_address)
+        return _ChildMessage(gas, to, value=value, data=data, code=code, depth=self.msg.depth + 1, **kwargs)
 
     def extend_memory(self, start_position: int, size: int) -> None:
         """py-evm's, which validates both values and prices the memory before and after, skipped where the
@@ -795,10 +841,13 @@ class RexComputation(OpState.computation_class):  # type: ignore[misc, valid-typ
             runner = cls.native(message.code) if rex.native and not message.is_create else None
             if rex.trace is not None:
                 cls._run_traced(computation, rex, rex.trace)
-            elif runner is None or rex.compute_used > rex.compute_limit or rex.exceeded is not None:
+            elif rex.compute_used > rex.compute_limit or rex.exceeded is not None:
                 cls._run(computation, rex)
-            else:
+            elif runner is not None:
                 runner(computation, rex)
+            elif message.code:
+                cls._run(computation, rex)
+            # else no code (a call to an account without code): the frame's one STOP costs and does nothing
         _drop_tracebacks(computation._error)
         return computation
 
