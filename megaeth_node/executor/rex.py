@@ -309,45 +309,53 @@ def _sstore(inner: Op) -> Op:
     return sstore
 
 
-def _standard_log(computation: Any, topics: int, static_gas: int) -> None:
-    """The standard LOGn after the storage gas (py-evm's `log_XX` behind `ensure_no_static`, inlined): static
-    gas, the static-call check, the arguments, data and topic gas, memory, the entry."""
+def _log_storage_gas(computation: Any, rex: RexMeters, topics: int, size: int) -> None:
+    """LOGn's storage gas, then the compute-gas window restarts past it (§4.1)."""
+    charge = log_storage_gas(rex.spec, topics, size)
+    if charge.storage:
+        computation.consume_gas(charge.storage, reason=f"LOG{topics} storage gas")
+    computation._op_start = computation._gas_meter.gas_remaining
+
+
+def rex_log(computation: Any, rex: RexMeters, topics: int, static_gas: int, start: int, size: int,
+            topic_words: list[int]) -> None:
+    """LOGn (§5.2) with its arguments off the stack: storage gas, the standard LOG (py-evm's `log_XX` behind
+    `ensure_no_static`, inlined: static gas, the static-call check, data and topic gas, memory, the entry),
+    then the data-size meter."""
+    _log_storage_gas(computation, rex, topics, size)
     meter = computation._gas_meter
     meter.consume_gas(static_gas, "LOG")
     if computation.msg.is_static:
         raise WriteProtection("Cannot modify state while inside of a STATICCALL context")
-    values = computation._stack.values
-    if len(values) < 2 + topics:
-        return log_XX(computation, topics)  # raises py-evm's InsufficientStack
-    args = [v if isinstance(v, int) else int.from_bytes(v, "big") for v in values[-1:-3 - topics:-1]]
-    del values[-2 - topics:]
-    start, size = args[0], args[1]
     meter.consume_gas(GAS_LOGDATA * size + GAS_LOGTOPIC * topics, "Log topic and data gas cost")
     computation.extend_memory(start, size)
     computation._log_entries.append((computation.transaction_context.get_next_log_counter(),
-                                     computation.msg.storage_address, tuple(args[2:]),
+                                     computation.msg.storage_address, tuple(topic_words),
                                      computation._memory.read_bytes(start, size)))
+    rex.record_usage(log_usage(topics, size))
 
 
 def _log(topics: int, inner: Op) -> Op:
-    """Storage gas, then the standard LOGn (`_standard_log`, which is `inner`'s logic), then the data-size
-    meter; `inner` itself only serves a stack underflow."""
+    """`rex_log` with the arguments popped; `inner` (py-evm's LOGn) serves a stack underflow."""
     logic = getattr(inner.logic_fn, "__wrapped__", None)
     if not (getattr(logic, "func", None) is log_XX and logic.keywords == {"topic_count": topics}):
         raise TypeError("the Rex LOG wrapper inlines py-evm's log_XX; the base table has another")
     static_gas = inner.gas_cost
 
     def log(computation: Any) -> None:
-        if _stack_len(computation) < 2:  # upstream charges storage gas once it can read the length
+        values = computation._stack.values
+        if len(values) < 2:
             return inner(computation=computation)
         rex = _meters(computation)
-        length = _peek_int(computation, 1)
-        charge = log_storage_gas(rex.spec, topics, length)
-        if charge.storage:
-            computation.consume_gas(charge.storage, reason=f"LOG{topics} storage gas")
-        computation._op_start = computation._gas_meter.gas_remaining
-        _standard_log(computation, topics, static_gas)
-        rex.record_usage(log_usage(topics, length))
+        if len(values) < 2 + topics:  # upstream reads the length, charges storage and static gas, then underflows
+            _log_storage_gas(computation, rex, topics, _peek_int(computation, 1))
+            computation._gas_meter.consume_gas(static_gas, "LOG")
+            if computation.msg.is_static:
+                raise WriteProtection("Cannot modify state while inside of a STATICCALL context")
+            return log_XX(computation, topics)  # raises py-evm's InsufficientStack
+        args = [v if isinstance(v, int) else int.from_bytes(v, "big") for v in values[-1:-3 - topics:-1]]
+        del values[-2 - topics:]
+        rex_log(computation, rex, topics, static_gas, args[0], args[1], args[2:])
     return log
 
 

@@ -23,7 +23,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from eth.constants import GAS_LOG
 from eth.vm.forks.berlin.constants import COLD_SLOAD_COST, WARM_STORAGE_READ_COST
+from eth.vm.opcode_values import LOG0, LOG4
 
 from aot import loader
 from aot.host import PyEvmHost, execute
@@ -31,7 +33,7 @@ from aot.loader import Contract
 from gas.limits import slot_writes
 from gas.opcodes import sload_is_cold
 
-from megaeth_node.executor.rex import RexMeters, delegate_account, settle
+from megaeth_node.executor.rex import RexMeters, delegate_account, rex_log, settle
 from megaeth_node.executor.state import MissingStateKey
 
 T = TypeVar("T")
@@ -102,7 +104,10 @@ class RexHost(PyEvmHost):
             self.error = NativeAbort("compute limit crossed inside a native run")
             return loader.HOST_ERROR, gas, None
         comp._op_start = gas
-        status, gas, value = super().opcode(frame, op, pc, gas, args)
+        if LOG0 <= op <= LOG4:
+            status, gas, value = self._log(op - LOG0, gas, args)
+        else:
+            status, gas, value = super().opcode(frame, op, pc, gas, args)
         if self.error is None:
             try:
                 settle(comp, rex, comp._op_start - gas)  # the wrapper restarts `_op_start` past storage gas
@@ -112,6 +117,19 @@ class RexHost(PyEvmHost):
         self.window = gas
         frame.kv_room = rex.slot_write_room()  # after every host opcode: no list of those that record usage
         return status, gas, value
+
+    def _log(self, topics: int, gas: int, args: list[int]) -> tuple[int, int, None]:
+        """LOGn by `rex_log` on its arguments (`args`: stack order, the top last), as the interpreter's wrapper
+        runs it, without passing them through py-evm's stack."""
+        comp = self.computation
+        meter = comp._gas_meter
+        meter.gas_remaining = gas
+        try:
+            rex_log(comp, self.rex, topics, GAS_LOG, args[-1], args[-2], args[-3::-1])
+        except BaseException as e:  # noqa: BLE001 - re-raised by execute() once the frame has exited
+            self.error = e
+            return loader.HOST_ERROR, meter.gas_remaining, None
+        return 0, meter.gas_remaining, None
 
     def _crossed(self, gas: int) -> bool:
         """Whether the compute gas of the native run so far, down to `gas` left, crosses the limit."""

@@ -12,7 +12,9 @@ from dataclasses import replace
 import pytest
 from eth.vm.forks.byzantium.opcodes import ensure_no_static
 from eth.vm.logic.logging import log_XX
+from gas.limits import log_usage
 from gas.spec import Spec
+from gas.storage import log_storage_gas
 from gas.system import ORACLE_ADDRESS
 
 from megaeth_node.executor import rex
@@ -162,10 +164,18 @@ def test_unary_opcodes_on_boundary_operands(op: int) -> None:
     _same({CONTRACT: code}, [30_000_000])
 
 
-def _py_evm_log(computation: object, topics: int, static_gas: int) -> None:
-    """py-evm's own LOGn (the `_FastOpcode` the Rex wrapper inlines): static gas, then `ensure_no_static(log_XX)`."""
+def _py_evm_rex_log(computation: object, meters: rex.RexMeters, topics: int, static_gas: int, start: int,
+                    size: int, topic_words: list[int]) -> None:
+    """The Rex LOG built from py-evm's own LOGn (the `_FastOpcode` `rex_log` inlines): storage gas, static
+    gas, `ensure_no_static(log_XX)` on the arguments put back on the stack, then the data-size meter."""
+    computation._stack.values.extend([*reversed(topic_words), size, start])  # type: ignore[attr-defined]
+    charge = log_storage_gas(meters.spec, topics, size).storage
+    if charge:
+        computation.consume_gas(charge, "LOG storage gas")  # type: ignore[attr-defined]
+    computation._op_start = computation._gas_meter.gas_remaining  # type: ignore[attr-defined]
     computation.consume_gas(static_gas, "LOG")  # type: ignore[attr-defined]
     ensure_no_static(functools.partial(log_XX, topic_count=topics))(computation)
+    meters.record_usage(log_usage(topics, size))
 
 
 _LOG_DATA = bytes([PUSH32]) + bytes(range(1, 33)) + bytes([PUSH1, 8, MSTORE])  # memory: 40 bytes written
@@ -181,15 +191,15 @@ _LOG_DATA = bytes([PUSH32]) + bytes(range(1, 33)) + bytes([PUSH1, 8, MSTORE])  #
     bytes([PUSH1, 7, 0x64, 1, 0, 0, 0, 0, PUSH0, 0xA1]),  # 2^32 bytes: out of gas
 ])
 def test_inlined_log_is_py_evms(code: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
-    """`rex._standard_log` against py-evm's LOG logic, called directly and from a STATICCALL (write protection);
-    and the whole LOG (run by the host for native frames where AOT is on) against the reference loop."""
+    """`rex.rex_log` against py-evm's LOG logic, called directly and from a STATICCALL (write protection); and
+    the whole LOG (run by the host for native frames where AOT is on, `RexHost._log`) against the reference loop."""
     static = bytes([PUSH0, PUSH0, PUSH0, PUSH0, 0x73]) + CHILD + bytes([GAS, STATICCALL, PUSH0, 0x55, STOP])
     for codes in ({CONTRACT: code}, {CONTRACT: static, CHILD: code}):
         for gas in (60_000, 63_300, 1_000_000):
             inlined = _execute(codes, [gas], Spec.REX, False)
             assert inlined == _execute(codes, [gas], Spec.REX, True)
             with monkeypatch.context() as m:
-                m.setattr(rex, "_standard_log", _py_evm_log)
+                m.setattr(rex, "rex_log", _py_evm_rex_log)
                 assert _execute(codes, [gas], Spec.REX, False) == inlined
 
 
