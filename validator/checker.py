@@ -138,20 +138,21 @@ class Checker:
     def finish_post(self, timings: dict[str, float] | None) -> bytes:
         """The post-state SALT root `start_post` asked for (raises its `Invalid`); done here without a live
         checker."""
-        job = self._job
-        assert job is not None and job[0] == "post", "finish_post() without start_post()"
+        job, witness = self._job, self._witness
+        assert job is not None and job[0] == "post" and witness is not None, "finish_post() without start_post()"
+        self._witness = None
         reply = self._reply(timings)
         if reply is not None:
             return reply[0]  # type: ignore[no-any-return]
         self._job = None
         clock = StageClock(timings)
-        assert self._witness is not None
-        root = post_state_root(self._witness, job[1])
+        root = post_state_root(witness, job[1])
         clock.lap("salt_update")
         return root
 
     def drop_post(self) -> None:
         """Wait for the SALT update `start_post` sent and forget it (the block failed an earlier check)."""
+        self._witness = None
         try:
             self._reply(None)
         except Invalid:
