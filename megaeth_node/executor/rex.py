@@ -559,8 +559,8 @@ class _ChildMessage(Message):
         self.gas, self.to, self.sender, self.value, self.data, self.code, self.depth = \
             gas, to, sender, value, data, code, depth
         self._storage_address, self._code_address = create_address, code_address
-        self.should_transfer_value, self.is_static, self._is_delegation = should_transfer_value, is_static, is_delegation
-        self.refund = 0
+        self.should_transfer_value, self.is_static = should_transfer_value, is_static
+        self._is_delegation, self.refund = is_delegation, 0
 
 
 class RexComputation(OpState.computation_class):  # type: ignore[misc, valid-type]
