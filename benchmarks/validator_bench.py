@@ -5,7 +5,8 @@
   contracts are compiled first ("rex" native code, `aot_build_s`) and run natively, as a validator does once
   its hot contracts are built. Where a core is to spare (`checker`: `validator.checker.spare_cores(1)`), these
   figures are with a checker process, as the validator runs then: integrity and the witness checks beside the
-  replay; `serial_*` are the same figures without it (the passes alternate between the two). `median_ms_passes`
+  replay, then the SALT update beside the receipts and withdrawals checks; `serial_*` are the same figures
+  without it (the passes alternate between the two). `median_ms_passes`
   is each pass's median: on a shared machine the same pass can take 65 ms a block or 95, so one pass decides
   little. `cpu_median_ms` is the same in CPU time of the validating process (all its threads; not the
   checker's), which a loaded shared machine distorts less. `stages_median_ms`: median per stage (with a
