@@ -119,7 +119,8 @@ def _trie_ref(node: bytes) -> bytes:
 def ordered_trie_root(items: Iterable[bytes]) -> bytes:
     """Root of the Merkle-Patricia trie mapping rlp(index) → item (transactions / receipts roots), built in
     one pass (py-trie's HexaryTrie costs ~0.3 ms per item; this runs at every seal and every validation)."""
-    keyed = sorted(zip(_index_keys(len(items := list(items))), items), key=itemgetter(0))
+    values = list(items)
+    keyed = sorted(zip(_index_keys(len(values)), values), key=itemgetter(0))
     return keccak(_trie_node(keyed, 0)) if keyed else EMPTY_TRIE_ROOT
 
 
