@@ -136,7 +136,7 @@ def mpt_state_root(state: DictState) -> bytes:
 
 
 def logs_hash(logs: Any) -> bytes:
-    return keccak(rlp.encode([lg.fields() for lg in logs]))
+    return keccak(rlp.encode([[lg.address, list(lg.topics), lg.data] for lg in logs]))
 
 
 EMPTY_LOGS_HASH = logs_hash(())
