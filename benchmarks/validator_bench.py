@@ -190,17 +190,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--passes", type=int, default=3,
                     help="passes over the blocks per native per-block run and per throughput run (default: 3)")
     ap.add_argument("--json", type=Path, help="also write the result to this file")
-    ap.add_argument("--aot-dir", type=Path, default=Path(tempfile.mkdtemp(prefix="validator-bench-aot-")),
-                    help="where the fixtures' contracts are compiled (default: a new temporary directory)")
+    ap.add_argument("--aot-dir", type=Path,
+                    help="where the fixtures' contracts are compiled (default: a temporary directory, removed after)")
     args = ap.parse_args(argv)
+    if args.aot_dir is not None:
+        return _measure(args, args.aot_dir)
+    with tempfile.TemporaryDirectory(prefix="validator-bench-aot-") as aot_dir:
+        return _measure(args, Path(aot_dir))
+
+
+def _measure(args: argparse.Namespace, aot_dir: Path) -> int:
     out: dict[str, object] = {"bench": "validator", "load_avg_1m": round(os.getloadavg()[0], 2),
                               "cpus": os.cpu_count(), "python": platform.python_version(),
                               "python_prefix": sys.base_prefix}
     interpreted = per_block(args.fixtures, args.blocks)[False]
     out.update({f"interpreted_{k}": v for k, v in interpreted.items() if k.endswith("_ms") or k.startswith("stages")})
     t = time.perf_counter()
-    registry = native.NativeRegistry("always", args.aot_dir / "cache", flavour="rex")
-    registry.prebuild(load_contracts(args.fixtures / "contracts.txt").values(), args.aot_dir)
+    registry = native.NativeRegistry("always", aot_dir / "cache", flavour="rex")
+    registry.prebuild(load_contracts(args.fixtures / "contracts.txt").values(), aot_dir)
     native.install(registry)
     out["aot_build_s"] = round(time.perf_counter() - t, 2)
     out["checker"] = spare_cores(1)
