@@ -317,17 +317,21 @@ def _log_storage_gas(computation: Any, rex: RexMeters, topics: int, size: int) -
     computation._op_start = computation._gas_meter.gas_remaining
 
 
+def _log_static(computation: Any, static_gas: int) -> None:
+    """LOGn's static gas, then py-evm's `ensure_no_static` check."""
+    computation._gas_meter.consume_gas(static_gas, "LOG")
+    if computation.msg.is_static:
+        raise WriteProtection("Cannot modify state while inside of a STATICCALL context")
+
+
 def rex_log(computation: Any, rex: RexMeters, topics: int, static_gas: int, start: int, size: int,
             topic_words: list[int]) -> None:
     """LOGn (§5.2) with its arguments off the stack: storage gas, the standard LOG (py-evm's `log_XX` behind
     `ensure_no_static`, inlined: static gas, the static-call check, data and topic gas, memory, the entry),
     then the data-size meter."""
     _log_storage_gas(computation, rex, topics, size)
-    meter = computation._gas_meter
-    meter.consume_gas(static_gas, "LOG")
-    if computation.msg.is_static:
-        raise WriteProtection("Cannot modify state while inside of a STATICCALL context")
-    meter.consume_gas(GAS_LOGDATA * size + GAS_LOGTOPIC * topics, "Log topic and data gas cost")
+    _log_static(computation, static_gas)
+    computation._gas_meter.consume_gas(GAS_LOGDATA * size + GAS_LOGTOPIC * topics, "Log topic and data gas cost")
     computation.extend_memory(start, size)
     computation._log_entries.append((computation.transaction_context.get_next_log_counter(),
                                      computation.msg.storage_address, tuple(topic_words),
@@ -349,9 +353,7 @@ def _log(topics: int, inner: Op) -> Op:
         rex = _meters(computation)
         if len(values) < 2 + topics:  # upstream reads the length, charges storage and static gas, then underflows
             _log_storage_gas(computation, rex, topics, _peek_int(computation, 1))
-            computation._gas_meter.consume_gas(static_gas, "LOG")
-            if computation.msg.is_static:
-                raise WriteProtection("Cannot modify state while inside of a STATICCALL context")
+            _log_static(computation, static_gas)
             return log_XX(computation, topics)  # raises py-evm's InsufficientStack
         args = [v if isinstance(v, int) else int.from_bytes(v, "big") for v in values[-1:-3 - topics:-1]]
         del values[-2 - topics:]
