@@ -8,6 +8,7 @@ pre-block system calls) and a `compute_limit` that is *block-scoped* — initial
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from enum import IntFlag
 
@@ -59,6 +60,7 @@ class VolatileTracker:
     cap: int | None = None
 
 
+@functools.cache  # trackers are immutable and a block marks the same few accesses thousands of times
 def mark_access(spec: Spec, tracker: VolatileTracker, access: VolatileAccess) -> VolatileTracker:
     """Record an access; the cap becomes the minimum of 1,000,000 for the oracle and 20,000,000 for
     block env / beneficiary data, whatever the order (§6.1; mega-evm `access/tracker.rs`)."""

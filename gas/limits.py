@@ -96,6 +96,7 @@ def sstore_usage(original: int, present: int, new: int) -> Usage:
     return change
 
 
+@functools.lru_cache(maxsize=256)  # a frame's net first writes are a few slots
 def slot_writes(n: int) -> Usage:
     """`n` net first writes of slots away from their original values (`sstore_usage`'s `±40 B, ±1 KV`
     cases, §4.3–4.4; negative: written back), without state growth."""
