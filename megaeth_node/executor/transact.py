@@ -122,7 +122,23 @@ def run_transaction(vm_class: type[VirtualMachineAPI], state: StateAPI, tx: Sign
         state.revert(snapshot)
         raise
     state.commit(snapshot)
-    logs = tuple(Log(addr, tuple(t.to_bytes(32, "big") for t in topics), data)
-                 for addr, topics, data in computation.get_log_entries())
-    return TxOutcome(0 if computation.is_error else 1, vm_class.finalize_gas_used(tx, computation), logs,
-                     computation)
+    return TxOutcome(0 if computation.is_error else 1, vm_class.finalize_gas_used(tx, computation),
+                     tx_logs(computation), computation)
+
+
+def tx_logs(computation: ComputationAPI) -> tuple[Log, ...]:
+    """py-evm's `get_log_entries()`: the entries of every frame that neither failed nor sits below a failed
+    one, in emission order; in one walk of the call tree and one sort (py-evm sorts at every frame)."""
+    entries: list[tuple[int, bytes, tuple[int, ...], bytes]] = []
+    frames = [computation]
+    while frames:
+        frame = frames.pop()
+        if not frame.is_error:
+            entries += frame._log_entries  # type: ignore[attr-defined]
+            frames += frame.children
+    entries.sort(key=_counter)
+    return tuple([Log(addr, tuple([t.to_bytes(32, "big") for t in topics]), data) for _, addr, topics, data in entries])
+
+
+def _counter(entry: tuple[int, bytes, tuple[int, ...], bytes]) -> int:
+    return entry[0]
