@@ -115,7 +115,7 @@ def _validate_online(args: argparse.Namespace, cfg: Config) -> int:
     from megaeth_node.genesis import named_chain
     from validator.logs import configure
     from validator.metrics import Metrics
-    from validator.online import OnlineSettings, OnlineValidator
+    from validator.online import EXIT_USAGE, OnlineSettings, OnlineValidator
 
     configure(as_json=args.log_json)
     settings = OnlineSettings(
@@ -125,21 +125,25 @@ def _validate_online(args: argparse.Namespace, cfg: Config) -> int:
         until_block=args.until_block)
     stop = threading.Event()
     metrics = Metrics()
-    validator = OnlineValidator(settings, metrics=metrics, stop=stop,
-                                progress=sys.stderr if sys.stderr.isatty() else None)
-    validator.pool  # noqa: B018 - fork the workers before the exporter thread starts
-    if cfg.validator.metrics_port:
-        port = metrics.serve(cfg.validator.metrics_port)
-        print(f"metrics on http://127.0.0.1:{port}/metrics", file=sys.stderr)
-    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        with _aot(cfg, settings.data_dir):
+        validator = OnlineValidator(settings, metrics=metrics, stop=stop,
+                                    progress=sys.stderr if sys.stderr.isatty() else None)
+    except ValueError as e:  # an RPC URL it cannot use
+        print(f"megaeth-node validate: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    with _aot(cfg, settings.data_dir):
+        validator.pool  # noqa: B018 - fork the workers (AOT set up: they inherit it) before the exporter thread
+        if cfg.validator.metrics_port:
+            port = metrics.serve(cfg.validator.metrics_port)
+            print(f"metrics on http://127.0.0.1:{port}/metrics", file=sys.stderr)
+        previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        try:
             return validator.run()
-    except KeyboardInterrupt:
-        return 130
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-        metrics.stop()
+        except KeyboardInterrupt:
+            return 130
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+            metrics.stop()
 
 
 def _not_built(issue: str) -> Callable[[argparse.Namespace, Config], int]:

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+import lmdb
 from eth_hash.auto import keccak
 
 from gas.spec import TESTNET, ChainConfig
@@ -273,7 +274,12 @@ class OnlineValidator:
                 break
             block = _block_of(raw, f"block {n}")
             header, block_hash = block.header, block.hash
+            if header.hash != block_hash:  # §2.2 (2): a reply, not a block, is wrong; a stored result is by hash
+                raise RpcDataError(f"block {n}: header does not hash to its declared hash 0x{block_hash.hex()}")
             if header.parent_hash != last_hash:
+                if self._their_hash(last_no) == last_hash:  # no reorg: replicas out of step, or a reorg under way
+                    raise RpcDataError(f"block {n} does not link to the sequencer's own block {last_no} "
+                                       f"0x{last_hash.hex()}")
                 raise _Reorg(n, f"block {n} parentHash 0x{header.parent_hash.hex()} != 0x{last_hash.hex()}")
             pending = _Pending(n, block_hash, header, len(raw.get("transactions", ())))
             stored = self.cp.result(n, block_hash)
@@ -454,7 +460,12 @@ class OnlineValidator:
         return self._pool
 
     def run(self) -> int:
-        self.cp = Checkpoint(self.s.data_dir)
+        try:
+            self.cp = Checkpoint(self.s.data_dir)
+        except (OSError, lmdb.Error, CheckpointError) as e:  # not an invalid block: status 3, one line
+            event(logging.ERROR, "stopped", status=EXIT_FATAL, reason=f"cannot open the checkpoint: {e}")
+            self.rpc.close()
+            return EXIT_FATAL
         try:
             self.pool  # noqa: B018 - start (fork) the workers before anything else runs
             tip = self._init_anchor()

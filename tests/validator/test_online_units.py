@@ -151,13 +151,21 @@ def _bad_tx_nonce(block: dict[str, Any]) -> dict[str, Any]:
     return dict(block, transactions=[dict(first, nonce="0xzz"), *rest])
 
 
+def _rehashed_parent(block: dict[str, Any]) -> dict[str, Any]:
+    """The block with another parentHash and its hash recomputed: a block that links to nothing we know."""
+    return forked_block(dict(block, parentHash="0x" + "22" * 32), tag=0)
+
+
 @pytest.mark.parametrize("malformed", [
     lambda b: dict(b, mixHash="0x123"), lambda b: dict(b, mixHash=123), _bad_tx_nonce,
-], ids=["odd-hex", "not-a-string", "transaction-field"])
+    lambda b: dict(b, gasUsed=hex(int(b["gasUsed"], 16) + 1)), _rehashed_parent,
+], ids=["odd-hex", "not-a-string", "transaction-field", "header-not-its-hash", "parent-not-the-sequencers"])
 def test_malformed_block_is_retried(testdata: Path, tmp_path: Path, inline_pool: WorkerPool,
                                     malformed: Any) -> None:
-    """A block the sequencer serves malformed (header or transaction) is a bad reply, retried with back-off:
-    not a crash, nor status 1 (an invalid block). Once it is served intact the validator goes on."""
+    """A block the sequencer serves malformed (header or transaction), not hashing to its declared hash, or not
+    linking to the sequencer's own block below it (which is still ours: no reorg) is a bad reply, retried with
+    back-off: not a crash, nor status 1 (an invalid block), nor a reorg. Once it is served intact the validator
+    goes on."""
     ch = chain(testdata, tip=1140)
     ch.fork[1140] = malformed(ch.blocks[1140])
     with FixtureServer(ch) as server:
@@ -169,6 +177,45 @@ def test_malformed_block_is_retried(testdata: Path, tmp_path: Path, inline_pool:
         assert run.join(60) == 0
     with Checkpoint(tmp_path) as cp:
         assert cp.tip().number == 1140  # type: ignore[union-attr]
+    assert metric(run.metrics, "stateless_validator_reorgs_total") == 0
+
+
+def test_unusable_rpc_url_or_data_dir_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Set-up failures are not "invalid block" (status 1): a URL without a scheme is a usage error (2), a
+    data directory that cannot hold the checkpoint a fatal one (3), each said in one line."""
+    assert main(["validate", "--rpc", "localhost:8545", "--data-dir", str(tmp_path), "--workers", "1",
+                 "--start-block", "1"]) == EXIT_USAGE
+    assert "unsupported RPC URL 'localhost:8545'" in capsys.readouterr().err
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("")
+    assert main(["validate", "--rpc", f"http://127.0.0.1:{free_port()}/", "--data-dir", str(not_a_dir),
+                 "--workers", "1", "--start-block", "1"]) == EXIT_FATAL
+    assert "cannot open the checkpoint" in capsys.readouterr().err
+
+
+def test_workers_fork_with_aot_set_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`validate --rpc`'s worker processes are forked once AOT is configured, so they run hot contracts
+    natively too (a fork before it left them interpreting)."""
+    from megaeth_node.executor import native
+    from validator import online
+
+    seen: list[object] = []
+
+    class Recorder:
+        def __init__(self, settings: online.OnlineSettings, **_: Any) -> None:
+            pass
+
+        @property
+        def pool(self) -> None:
+            seen.append(native._config)
+
+        def run(self) -> int:
+            return 0
+
+    monkeypatch.setattr(online, "OnlineValidator", Recorder)
+    assert main(["validate", "--rpc", f"http://127.0.0.1:{free_port()}/", "--data-dir", str(tmp_path),
+                 "--workers", "2", "--aot", "always"]) == 0
+    assert seen == [("always", tmp_path / "aot", 30.0)]
 
 
 def test_sequencer_behind_us_is_not_a_reorg(testdata: Path, tmp_path: Path, inline_pool: WorkerPool) -> None:
