@@ -460,6 +460,8 @@ class Sequencer:
         for entry in list(self.pool.executable(self._state_nonce, b.header.base_fee_per_gas or 0)):
             if self._state_nonce(entry.sender) != entry.tx.nonce:
                 continue
+            if entry.tx.gas > b.header.gas_limit - b.run.cumulative:
+                continue  # does not fit in this block's gas left: it waits for the next block (as geth's miner)
             try:
                 receipt = b.run.execute(entry.tx, entry.sender)
             except ExecInvalid as e:

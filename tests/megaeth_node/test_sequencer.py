@@ -81,6 +81,28 @@ def test_blocks_seal_and_validate_statelessly(tmp_path: Path) -> None:
     assert _validate_all(node) == 3
 
 
+def test_transaction_over_the_gas_left_waits_for_the_next_block(tmp_path: Path) -> None:
+    """A transaction whose gas limit exceeds what the open block has left is not dropped (it is valid): it
+    stays in the pool, with the sender's later nonces, and runs first in the next block."""
+    node = Sequencer(SequencerSettings(CHAIN, tmp_path, block_time_ms=1000, gas_limit=1_000_000,
+                                       alloc={a.address: 10**24 for a in ACCOUNTS}))
+    asyncio.run(node.submit(_signed(0, 0, b"\x11" * 20, value=1)))  # 500,000 gas limit each
+    assert node._mini_block() is not None
+    asyncio.run(node.submit(_signed(1, 0, b"\x22" * 20, value=1)))
+    big = {"value": 1, "gas": 950_000, "maxFeePerGas": 10**8, "maxPriorityFeePerGas": 10**6, "nonce": 1,
+           "chainId": 6342, "to": to_checksum_address(b"\x33" * 20)}
+    asyncio.run(node.submit(bytes(Account.sign_transaction(big, ACCOUNTS[0].private_key).raw_transaction)))
+    asyncio.run(node.submit(_signed(0, 2, b"\x44" * 20, value=1)))
+    mb = node._mini_block()
+    assert mb is not None and [t.nonce for t in mb.transactions] == [0]  # account 1's; account 0's wait
+    assert node._mini_block() is None and len(node.pool) == 2 and not node._dropped
+    node._seal()
+    mb = node._mini_block()
+    assert mb is not None and [(t.nonce, r.status) for t, r in zip(mb.transactions, mb.receipts)] == [(1, 1), (2, 1)]
+    node._seal()
+    assert _validate_all(node) == 2
+
+
 def test_journal_recovers_acknowledged_transactions(tmp_path: Path) -> None:
     node = _node(tmp_path)
     asyncio.run(node.submit(_signed(3, 0, b"\x44" * 20, value=9)))
