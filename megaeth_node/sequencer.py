@@ -770,7 +770,9 @@ class Sequencer:
                     del self._waiters[tx_hash]
 
     async def pending_nonce(self, sender: bytes) -> int:
-        return self.pool.pending_nonce(sender, await self._on_builder(self._state_nonce, sender))
+        """The state nonce and the pooled run above it, both read on the builder thread: a mini-block between
+        the two reads would take a pooled nonce out of the pool after the state nonce was read."""
+        return await self._on_builder(lambda: self.pool.pending_nonce(sender, self._state_nonce(sender)))
 
     async def read_state(self, fn: Callable[[Any], T]) -> T:
         """Run `fn(evm_state)` on the builder thread against the newest mini-block's state."""

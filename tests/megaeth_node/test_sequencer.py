@@ -103,6 +103,23 @@ def test_transaction_over_the_gas_left_waits_for_the_next_block(tmp_path: Path) 
     assert _validate_all(node) == 2
 
 
+def test_pending_nonce_is_one_read_of_state_and_pool(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`pending` nonce = state nonce + the pooled run above it, read together: a mini-block that runs on the
+    builder thread right after the read (taking nonce 0 out of the pool into the state) cannot make it 0."""
+    node = _node(tmp_path)
+    asyncio.run(node.submit(_signed(0, 0, b"\x11" * 20, value=1)))
+    on_builder = node._on_builder
+
+    async def then_a_mini_block(fn, *args):  # type: ignore[no-untyped-def]
+        result = await on_builder(fn, *args)
+        await on_builder(node._mini_block)
+        return result
+
+    monkeypatch.setattr(node, "_on_builder", then_a_mini_block)
+    assert asyncio.run(node.pending_nonce(ACCOUNTS[0].address)) == 1
+    assert len(node.pool) == 0 and node.building().txs
+
+
 def test_journal_recovers_acknowledged_transactions(tmp_path: Path) -> None:
     node = _node(tmp_path)
     asyncio.run(node.submit(_signed(3, 0, b"\x44" * 20, value=9)))
