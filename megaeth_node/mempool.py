@@ -62,12 +62,16 @@ class Mempool:
     def get(self, tx_hash: bytes) -> PoolTx | None:
         return self._by_hash.get(tx_hash)
 
-    def add(self, tx: Transaction, sender: bytes, state_nonce: int) -> PoolTx | None:
-        """Insert; return the replaced entry, if any. Raise NonceTooLow/AlreadyKnown/… when refused."""
+    def check_new(self, tx: Transaction, state_nonce: int) -> None:
+        """Raise AlreadyKnown or NonceTooLow: the refusals geth gives before looking at the sender's balance."""
         if tx.hash in self._by_hash:
             raise AlreadyKnown("already known")
         if tx.nonce < state_nonce:
             raise NonceTooLow(f"nonce too low: next nonce {state_nonce}, tx nonce {tx.nonce}")
+
+    def add(self, tx: Transaction, sender: bytes, state_nonce: int) -> PoolTx | None:
+        """Insert; return the replaced entry, if any. Raise NonceTooLow/AlreadyKnown/… when refused."""
+        self.check_new(tx, state_nonce)
         acct = self._accounts.setdefault(sender, _Account())
         old = acct.txs.get(tx.nonce)
         if old is not None:

@@ -731,12 +731,14 @@ class Sequencer:
 
     def _admit(self, tx: Transaction, sender: bytes) -> PoolTx:
         state = self.building().run.evm_state
+        nonce = int(state.get_nonce(sender))
+        self.pool.check_new(tx, nonce)  # geth's order: a stale nonce is "nonce too low", whatever the balance
         cost = tx.gas * fee_cap(tx) + tx.value
         balance = state.get_balance(sender)
         if balance < cost:
             raise InsufficientFunds(f"insufficient funds for gas * price + value: balance {balance}, "
                                     f"tx cost {cost}, overshot {cost - balance}")
-        self.pool.add(tx, sender, int(state.get_nonce(sender)))
+        self.pool.add(tx, sender, nonce)
         entry = self.pool.get(tx.hash)
         assert entry is not None
         return entry

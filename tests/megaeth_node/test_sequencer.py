@@ -14,7 +14,7 @@ from eth_hash.auto import keccak
 from eth_account import Account
 from eth_utils import to_checksum_address
 
-from megaeth_node.errors import NonceTooLow, ReplacementUnderpriced
+from megaeth_node.errors import AlreadyKnown, InsufficientFunds, NonceTooLow, ReplacementUnderpriced
 from megaeth_node.genesis import dev_accounts, dev_chain
 from megaeth_node.sequencer import Sequencer, SequencerSettings
 from salt.witness import WitnessFile, decode_salt_witness, encode_witness_file
@@ -118,6 +118,21 @@ def test_pending_nonce_is_one_read_of_state_and_pool(tmp_path: Path, monkeypatch
     monkeypatch.setattr(node, "_on_builder", then_a_mini_block)
     assert asyncio.run(node.pending_nonce(ACCOUNTS[0].address)) == 1
     assert len(node.pool) == 0 and node.building().txs
+
+
+def test_stale_nonce_is_nonce_too_low_whatever_the_balance(tmp_path: Path) -> None:
+    """A wallet re-sending with a cached nonce after spending most of its balance hears "nonce too low" (and a
+    pooled transaction sent again "already known"), as from geth, not "insufficient funds"."""
+    node = Sequencer(SequencerSettings(CHAIN, tmp_path, block_time_ms=1000, alloc={ACCOUNTS[0].address: 10**18}))
+    spend_all = _signed(0, 0, b"\x11" * 20, value=10**18 - 500_000 * 10**8)
+    asyncio.run(node.submit(spend_all))
+    with pytest.raises(AlreadyKnown):
+        asyncio.run(node.submit(spend_all))
+    node._mini_block()
+    with pytest.raises(NonceTooLow):
+        asyncio.run(node.submit(_signed(0, 0, b"\x22" * 20, value=10**17)))
+    with pytest.raises(InsufficientFunds):
+        asyncio.run(node.submit(_signed(0, 1, b"\x22" * 20, value=10**17)))
 
 
 def test_journal_recovers_acknowledged_transactions(tmp_path: Path) -> None:
