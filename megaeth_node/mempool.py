@@ -81,19 +81,22 @@ class Mempool:
             del self._by_hash[old.tx.hash]
         elif len(acct.txs) >= self.max_per_sender:
             raise TxPoolFull(f"txpool is full: sender has {len(acct.txs)} transactions queued")
-        elif len(self._by_hash) >= self.max_total and not self._evict_for(sender):
-            raise TxPoolFull("txpool is full")
+        elif len(self._by_hash) >= self.max_total and not self._evict_for(sender, fee_cap(tx)):
+            raise TxPoolFull("transaction underpriced: the txpool is full of transactions paying as much or more")
         entry = PoolTx(tx, sender, next(self._seq))
         acct.txs[tx.nonce] = entry
         self._by_hash[tx.hash] = entry
         return old
 
-    def _evict_for(self, sender: bytes) -> bool:
-        """Make room by dropping the cheapest chain tail of another sender (never opens a nonce gap)."""
+    def _evict_for(self, sender: bytes, offered_fee_cap: int) -> bool:
+        """Make room by dropping the cheapest chain tail of another sender (never opens a nonce gap), if the
+        newcomer's fee cap outbids it (geth: a full pool refuses an underpriced transaction)."""
         tails = [a.txs[max(a.txs)] for s, a in self._accounts.items() if s != sender]
         if not tails:
             return False
         victim = min(tails, key=lambda e: (fee_cap(e.tx), -e.seq))
+        if offered_fee_cap <= fee_cap(victim.tx):
+            return False
         self.remove(victim.tx.hash)
         return True
 

@@ -86,6 +86,9 @@ def test_global_cap_evicts_cheapest_tail_of_others() -> None:
     pool.add(tx(0, max_fee=900), B, 0)
     pool.add(tx(0, max_fee=700), C, 0)
     assert len(pool) == 3 and pool.pending_nonce(A, 0) == 1
+    with pytest.raises(TxPoolFull, match="transaction underpriced"):  # not above the cheapest tail (A's 500)
+        pool.add(tx(0, max_fee=500, salt=1), b"\xdd" * 20, 0)
+    assert len(pool) == 3 and pool.pending_nonce(A, 0) == 1
     single = Mempool(max_total=1)
     single.add(tx(0), A, 0)
     with pytest.raises(TxPoolFull):
