@@ -109,11 +109,17 @@ class Mempool:
         if not acct.txs:
             del self._accounts[entry.sender]
 
-    def drop_below(self, sender: bytes, state_nonce: int) -> None:
-        """Forget the sender's transactions whose nonce is now used (included or replaced on chain)."""
+    def drop_below(self, sender: bytes, state_nonce: int) -> list[bytes]:
+        """Forget the sender's transactions whose nonce is now used (included or replaced on chain); their hashes."""
         acct = self._accounts.get(sender)
-        for nonce in [n for n in (acct.txs if acct else {}) if n < state_nonce]:
-            self.remove(acct.txs[nonce].tx.hash)  # type: ignore[union-attr]
+        gone = [acct.txs[n].tx.hash for n in (acct.txs if acct else {}) if n < state_nonce]  # type: ignore[union-attr]
+        for tx_hash in gone:
+            self.remove(tx_hash)
+        return gone
+
+    def prune(self, state_nonce: Callable[[bytes], int]) -> list[bytes]:
+        """`drop_below` for every sender (nonces another transaction used: EIP-7702 authorizations)."""
+        return [h for sender in list(self._accounts) for h in self.drop_below(sender, state_nonce(sender))]
 
     def pending_nonce(self, sender: bytes, state_nonce: int) -> int:
         """State nonce plus the sender's contiguous pooled transactions (what wallets ask for as 'pending')."""

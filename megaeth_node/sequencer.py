@@ -475,6 +475,8 @@ class Sequencer:
                 break
         if not executed:
             return None
+        if any(t.authorization_list for t, _, _ in executed):  # authorizations bump their signers' nonces
+            self._dropped += self.pool.prune(self._state_nonce)
         with self.env.begin(write=True) as txn:
             self.chain.journal_mini_block(txn, b.header.number, b.mini_blocks, b.header.timestamp,
                                           [t.encode() for t, _, _ in executed])

@@ -135,6 +135,23 @@ def test_stale_nonce_is_nonce_too_low_whatever_the_balance(tmp_path: Path) -> No
         asyncio.run(node.submit(_signed(0, 1, b"\x22" * 20, value=10**17)))
 
 
+def test_pooled_transaction_whose_nonce_an_authorization_used_is_dropped(tmp_path: Path) -> None:
+    """An EIP-7702 authorization signed by a sender with a pooled transaction uses that transaction's nonce:
+    the transaction can never run, so it leaves the pool (its waiters hear it was dropped)."""
+    node = _node(tmp_path)
+    stale = _signed(1, 0, b"\x11" * 20, value=1)  # tip 10**6
+    asyncio.run(node.submit(stale))
+    auth = Account.sign_authorization({"chainId": 6342, "address": to_checksum_address(b"\x42" * 20), "nonce": 0},
+                                      ACCOUNTS[1].private_key)
+    delegating = {"type": 4, "value": 0, "gas": 500_000, "maxFeePerGas": 10**8, "maxPriorityFeePerGas": 10**7,
+                  "nonce": 0, "chainId": 6342, "to": to_checksum_address(b"\x22" * 20), "authorizationList": [auth]}
+    asyncio.run(node.submit(bytes(Account.sign_transaction(delegating, ACCOUNTS[0].private_key).raw_transaction)))
+    mb = node._mini_block()
+    assert mb is not None and [t.type for t in mb.transactions] == [4]  # the better tip first
+    assert node._state_nonce(ACCOUNTS[1].address) == 1
+    assert len(node.pool) == 0 and node._dropped == [keccak(stale)]
+
+
 def test_journal_recovers_acknowledged_transactions(tmp_path: Path) -> None:
     node = _node(tmp_path)
     asyncio.run(node.submit(_signed(3, 0, b"\x44" * 20, value=9)))
