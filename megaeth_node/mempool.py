@@ -75,8 +75,7 @@ class Mempool:
         acct = self._accounts.setdefault(sender, _Account())
         old = acct.txs.get(tx.nonce)
         if old is not None:
-            bump = 100 + self.price_bump_pct
-            if fee_cap(tx) * 100 < fee_cap(old.tx) * bump or tip_cap(tx) * 100 < tip_cap(old.tx) * bump:
+            if not self._outbids(tx, old.tx):
                 raise ReplacementUnderpriced("replacement transaction underpriced")
             del self._by_hash[old.tx.hash]
         elif len(acct.txs) >= self.max_per_sender:
@@ -87,6 +86,13 @@ class Mempool:
         acct.txs[tx.nonce] = entry
         self._by_hash[tx.hash] = entry
         return old
+
+    def _outbids(self, new: Transaction, old: Transaction) -> bool:
+        """geth's replacement rule: both fee caps strictly higher, each by at least `price_bump_pct` % of the old
+        (rounded down)."""
+        bump = 100 + self.price_bump_pct
+        return all(n > o and n >= o * bump // 100
+                   for n, o in ((fee_cap(new), fee_cap(old)), (tip_cap(new), tip_cap(old))))
 
     def _evict_for(self, sender: bytes, offered_fee_cap: int) -> bool:
         """Make room by dropping the cheapest chain tail of another sender (never opens a nonce gap), if the

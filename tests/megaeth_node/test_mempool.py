@@ -51,6 +51,12 @@ def test_replacement_needs_ten_percent_bump() -> None:
     new = tx(0, max_fee=1100, tip=110, salt=3)
     replaced = pool.add(new, A, 0)
     assert replaced is not None and pool.get(new.hash) and len(pool) == 1
+    # geth's rounding (at least old * 110 // 100) and strictly higher: a zero tip must rise too
+    pool.add(tx(0, max_fee=15, tip=15), B, 0)
+    pool.add(tx(0, max_fee=16, tip=16, salt=1), B, 0)
+    pool.add(tx(0, max_fee=100, tip=0), C, 0)
+    with pytest.raises(ReplacementUnderpriced):
+        pool.add(tx(0, max_fee=1000, tip=0, salt=1), C, 0)
 
 
 def test_executable_order_best_tip_first_nonce_order_kept() -> None:
