@@ -184,6 +184,13 @@ def process_checker() -> Checker | None:
     return _PROCESS_CHECKER
 
 
+def forget_inherited_checker() -> None:
+    """In a forked child: drop the parent's checker, whose pipe only the parent may use (a pool forked while
+    its parent had one would share it with the parent, and their jobs and replies would cross)."""
+    global _PROCESS_CHECKER
+    _PROCESS_CHECKER = None
+
+
 def stop_process_checker() -> None:
     """Stop this process's checker, if it has one."""
     global _PROCESS_CHECKER

@@ -165,6 +165,9 @@ class OnlineValidator:
         self.progress_out = progress
         self.lookahead = settings.lookahead or 2 * max(1, settings.workers) + 2
         self.backoff = Backoff(settings.backoff_first_s, settings.backoff_cap_s)
+        self.reporting = settings.report  # off too once the sequencer turns out not to have the method
+        self.report_backoff = Backoff(settings.backoff_first_s, settings.backoff_cap_s)
+        self._report_after = 0.0  # monotonic time before which a failed report is not tried again
         self.codes = CodeCache(CODE_CACHE_BYTES)
         self.pending: deque[_Pending] = deque()
         self.remote_tip: int | None = None
@@ -406,8 +409,11 @@ class OnlineValidator:
 
     # ---- reporting ----
 
-    def _report(self) -> None:
-        if not self.s.report:
+    def _report(self, last: bool = False) -> None:
+        """`mega_setValidatedBlocks` for the new tip; a failed report is tried again with its own back-off (a
+        sequencer slow to answer it must not hold validation back), and a sequencer without the method is told
+        nothing more (validation goes on). The `last` report, before stopping, is tried whatever the back-off."""
+        if not self.reporting or (time.monotonic() < self._report_after and not last):
             return
         tip = self.cp.tip()
         anchor = self.cp.anchor()
@@ -416,10 +422,17 @@ class OnlineValidator:
             return
         try:
             r = self.rpc.set_validated_blocks(anchor, (tip.number, tip.hash))
-        except RpcError as e:  # reported again on the next round
+        except RpcError as e:
             self.metrics.reports.labels("error").inc()
-            event(logging.WARNING, "report_failed", tip=tip.number, error=str(e))
+            if isinstance(e, RpcCallError) and e.code == -32601:
+                self.reporting = False
+                event(logging.ERROR, "report_unsupported", error=str(e), note="validating without reporting")
+                return
+            delay = self.report_backoff.next()
+            self._report_after = time.monotonic() + delay
+            event(logging.WARNING, "report_failed", tip=tip.number, error=str(e), retry_in_s=delay)
             return
+        self.report_backoff.reset()
         if r.accepted:
             self.cp.set_reported(tip.number, tip.hash)
             self.metrics.reports.labels("accepted").inc()
@@ -464,7 +477,7 @@ class OnlineValidator:
             self.cp = Checkpoint(self.s.data_dir)
         except (OSError, lmdb.Error, CheckpointError) as e:  # not an invalid block: status 3, one line
             event(logging.ERROR, "stopped", status=EXIT_FATAL, reason=f"cannot open the checkpoint: {e}")
-            self.rpc.close()
+            self._release()
             return EXIT_FATAL
         try:
             self.pool  # noqa: B018 - start (fork) the workers before anything else runs
@@ -483,12 +496,16 @@ class OnlineValidator:
             for p in self.pending:
                 if p.future is not None:
                     p.future.cancel()
-            self.rpc.close()
-            if self._own_pool and self._pool is not None:
-                self._pool.close()
+            self._release()
             if self._progress is not None:
                 self._progress.finish()
             self.cp.close()
+
+    def _release(self) -> None:
+        """Close the RPC client, and the worker pool if this validator made it."""
+        self.rpc.close()
+        if self._own_pool and self._pool is not None:
+            self._pool.close()
 
     def _done(self) -> bool:
         tip = self.cp.tip()
@@ -499,7 +516,7 @@ class OnlineValidator:
             try:
                 moved = self._advance()
                 if self._done():
-                    self._report()
+                    self._report(last=True)
                     event(logging.INFO, "target_reached", tip=self.s.until_block)
                     return EXIT_OK
                 self._report()

@@ -184,3 +184,18 @@ def test_spare_cores(monkeypatch: pytest.MonkeyPatch) -> None:
     assert spare_cores(1) and not spare_cores(2)
     monkeypatch.setattr(os, "cpu_count", lambda: 1)
     assert not spare_cores(1)
+
+
+def _has_process_checker() -> bool:
+    return process_checker() is not None
+
+
+def test_forked_workers_do_not_inherit_the_parents_checker() -> None:
+    """A pool forked while this process has a checker: its workers must not use the parent's (one pipe, two
+    users: jobs and replies cross); without checkers of their own they have none."""
+    checker_module.start_process_checker()
+    try:
+        with WorkerPool(2) as pool:
+            assert [pool.submit(_has_process_checker).result() for _ in range(4)] == [False] * 4
+    finally:
+        checker_module.stop_process_checker()

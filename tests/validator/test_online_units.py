@@ -249,6 +249,54 @@ def test_refusal_before_anything_was_validated_upstream(testdata: Path) -> None:
     assert (r.accepted, r.last_number, r.last_hash) == (False, None, None)
 
 
+def test_sequencer_without_the_report_method(testdata: Path, tmp_path: Path, inline_pool: WorkerPool) -> None:
+    """A sequencer without `mega_setValidatedBlocks` (a public RPC node) is told once, not on every block, and
+    validation goes on to the end."""
+    class NoReports(FixtureChain):
+        def methods(self) -> dict[str, Any]:
+            return {k: v for k, v in super().methods().items() if k != "mega_setValidatedBlocks"}
+
+    ch = chain(testdata, tip=1142)
+    served = NoReports(ch.blocks, ch.witnesses, ch.codes, ch.tip)
+    with FixtureServer(served) as server:
+        run = Run(settings(server.url, tmp_path, start_block="1139", workers=1, until_block=1142, lookahead=1),
+                  inline_pool)
+        assert run.join(120) == 0
+    assert metric(run.metrics, "stateless_validator_reports_total", outcome="error") == 1
+    with Checkpoint(tmp_path) as cp:
+        assert cp.tip().number == 1142  # type: ignore[union-attr]
+
+
+def test_failed_reports_back_off_and_the_last_one_is_sent(testdata: Path, tmp_path: Path,
+                                                         inline_pool: WorkerPool) -> None:
+    """Reports that fail are tried again after a back-off of their own, not on every pass of the loop; the
+    report of the final tip, before stopping, is sent whatever the back-off."""
+    from rpc.errors import RpcError
+
+    class Flaky(FixtureChain):
+        def methods(self) -> dict[str, Any]:
+            table = super().methods()
+            report = table["mega_setValidatedBlocks"]
+
+            async def flaky(params: list[Any]) -> Any:
+                if not self.calls.get("failures"):
+                    self.calls["failures"] = self.calls.get("failures", 0) + 1
+                    raise RpcError(-32000, "busy")
+                return await report(params)
+            return {**table, "mega_setValidatedBlocks": flaky}
+
+    ch = chain(testdata, tip=1143)
+    served = Flaky(ch.blocks, ch.witnesses, ch.codes, ch.tip)
+    with FixtureServer(served) as server:
+        s = settings(server.url, tmp_path, start_block="1139", workers=1, until_block=1143, lookahead=1,
+                     backoff_first_s=30.0, backoff_cap_s=30.0)
+        run = Run(s, inline_pool)
+        assert run.join(120) == 0
+    assert served.calls["failures"] == 1
+    assert served.calls["mega_setValidatedBlocks"] == 1  # the 30 s back-off: none until the last one
+    assert served.last_validated == (1143, ch.blocks[1143]["hash"])
+
+
 def test_code_cache_drops_the_least_recently_used_beyond_its_budget() -> None:
     cache = CodeCache(max_bytes=10)
     cache.put_many({b"a": b"1234", b"b": b"1234"})
