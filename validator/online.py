@@ -183,10 +183,13 @@ class OnlineValidator:
         self.stop.wait(seconds)
 
     def _unavailable(self, what: str, e: RpcError) -> None:
+        """Count and log an RPC failure, then wait the next back-off delay: a WARNING, an ERROR once the delay
+        has grown to its cap (the failure has lasted through every shorter retry: someone should look)."""
         delay = self.backoff.next()
         kind = "unavailable" if isinstance(e, RpcUnavailable) else "bad reply"
         self.metrics.rpc_errors.labels(what, kind).inc()
-        event(logging.WARNING, "rpc_retry", call=what, error=str(e), retry_in_s=delay)
+        level = logging.ERROR if delay >= self.backoff.cap else logging.WARNING
+        event(level, "rpc_retry", call=what, error=str(e), retry_in_s=delay)
         self._sleep(delay)
 
     # ---- anchor ----

@@ -99,7 +99,7 @@ class _Inline(Executor):
         f: Future[T] = Future()
         try:
             f.set_result(fn(*args, **kwargs))
-        except BaseException as e:  # the future carries it, as a process pool's would
+        except Exception as e:  # the future carries it, as a process pool's would; Ctrl-C stops at once
             f.set_exception(e)
         return f
 

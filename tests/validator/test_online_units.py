@@ -161,18 +161,20 @@ def _rehashed_parent(block: dict[str, Any]) -> dict[str, Any]:
     lambda b: dict(b, gasUsed=hex(int(b["gasUsed"], 16) + 1)), _rehashed_parent,
 ], ids=["odd-hex", "not-a-string", "transaction-field", "header-not-its-hash", "parent-not-the-sequencers"])
 def test_malformed_block_is_retried(testdata: Path, tmp_path: Path, inline_pool: WorkerPool,
-                                    malformed: Any) -> None:
+                                    malformed: Any, caplog: pytest.LogCaptureFixture) -> None:
     """A block the sequencer serves malformed (header or transaction), not hashing to its declared hash, or not
     linking to the sequencer's own block below it (which is still ours: no reorg) is a bad reply, retried with
     back-off: not a crash, nor status 1 (an invalid block), nor a reorg. Once it is served intact the validator
-    goes on."""
+    goes on. Retries are WARNINGs until the back-off reaches its cap, ERRORs from then on."""
     ch = chain(testdata, tip=1140)
     ch.fork[1140] = malformed(ch.blocks[1140])
     with FixtureServer(ch) as server:
         s = settings(server.url, tmp_path, start_block="1139", workers=1, until_block=1140)
         run = Run(s, inline_pool)
         wait_for(lambda: metric(run.metrics, "stateless_validator_rpc_errors_total", method="fetch",
-                                kind="bad reply") >= 2, 30, "retries of the malformed block")
+                                kind="bad reply") >= 4, 30, "retries of the malformed block")  # 0.05, 0.1, 0.2 s cap
+        levels = [r.levelname for r in caplog.records if "rpc_retry" in r.getMessage()]
+        assert levels[:2] == ["WARNING", "WARNING"] and "ERROR" in levels[2:]
         del ch.fork[1140]
         assert run.join(60) == 0
     with Checkpoint(tmp_path) as cp:
