@@ -15,6 +15,14 @@ class InvalidTxGas(ValueError):
     """The tx fails validation on gas (a replayer treats its block as invalid) (§3, step 3)."""
 
 
+class InitcodeTooLarge(InvalidTxGas):
+    """A create tx's initcode is over the fork's size limit (EIP-3860, §3.1)."""
+
+
+class FloorGasTooLow(InvalidTxGas):
+    """The gas limit is below the EIP-7623 calldata floor (§3.1)."""
+
+
 @dataclass(frozen=True, slots=True)
 class TxGasInputs:
     """What intrinsic gas depends on: calldata (or initcode), kind, access list and 7702 list sizes."""
@@ -61,13 +69,13 @@ def validate_tx_gas(spec: Spec, tx: TxGasInputs, gas_limit: int) -> None:
     MegaETH intrinsic (standard + calldata surcharge + 39,000) against the gas limit."""
     s = SCHEDULE[spec]
     if tx.is_create and not initcode_size_allowed(spec, len(tx.data)):
-        raise InvalidTxGas(f"initcode size {len(tx.data)} > max {s.max_initcode_size}")
+        raise InitcodeTooLarge(f"initcode size {len(tx.data)} > max {s.max_initcode_size}")
     initial = intrinsic_gas(spec, tx)
     if gas_limit < initial.compute:
         raise InvalidTxGas(f"gas limit {gas_limit} < standard intrinsic gas {initial.compute}")
     standard_floor = s.tx_base + s.floor_per_token * calldata_tokens(tx.data)
     if gas_limit < standard_floor:
-        raise InvalidTxGas(f"gas limit {gas_limit} < EIP-7623 floor {standard_floor}")
+        raise FloorGasTooLow(f"gas limit {gas_limit} < EIP-7623 floor {standard_floor}")
     if initial.total > gas_limit:
         raise InvalidTxGas(f"gas limit {gas_limit} < intrinsic gas {initial.total}")
 

@@ -29,7 +29,7 @@ from typing import Any, Protocol, TypeVar
 from gas.basefee import holocene_params, next_base_fee
 from gas.spec import ChainConfig, Spec, spec_at
 from gas.system import HISTORY_STORAGE_ADDRESS
-from gas.tx import InvalidTxGas, TxGasInputs, validate_tx_gas
+from gas.tx import FloorGasTooLow, InitcodeTooLarge, InvalidTxGas, TxGasInputs, validate_tx_gas
 from megaeth_node.errors import (
     AlreadyKnown, FeeTooLow, InsufficientFunds, IntrinsicGasTooLow, InvalidChainId, InvalidTransaction,
     NotExecutable, UnsupportedTxType,
@@ -687,6 +687,10 @@ class Sequencer:
                              sum(len(keys) for _, keys in tx.access_list), len(tx.authorization_list))
         try:
             validate_tx_gas(spec, inputs, tx.gas)
+        except InitcodeTooLarge as e:  # geth's wording for each case
+            raise InvalidTransaction(f"max initcode size exceeded: {e}") from e
+        except FloorGasTooLow as e:
+            raise IntrinsicGasTooLow(f"insufficient gas for floor data gas cost: {e}") from e
         except InvalidTxGas as e:
             raise IntrinsicGasTooLow(f"intrinsic gas too low: {e}") from e
         if fast is None:

@@ -112,6 +112,7 @@ def test_sync_send_returns_receipt(w3: Web3) -> None:
     (lambda tx: {**tx, "chainId": 1}, "invalid chain id"),
     (lambda tx: {**tx, "nonce": 0}, "nonce too low"),
     (lambda tx: {**tx, "gas": 20_000}, "intrinsic gas too low"),
+    (lambda tx: {**tx, "gas": 50_000, "data": b"\x01" * 1000}, "insufficient gas for floor data gas cost"),
     (lambda tx: {**tx, "maxFeePerGas": 1, "maxPriorityFeePerGas": 1}, "max fee per gas less than block base fee"),
     (lambda tx: {**tx, "value": 10**30}, "insufficient funds"),
 ])
