@@ -8,8 +8,9 @@ worker with a checker process where the cores allow: `validator.checker`).
   Giving the checkpoint's own anchor again resumes too.
 * **Fetch** (up to `lookahead` blocks ahead of the canonical tip, never beyond the sequencer's tip): the full
   block by number, its witness by (number, hash) and the code of every account in the witness that the
-  code cache (memory, then LMDB) lacks, each checked against its hash. A block whose `parentHash` is not
-  the previous block's hash means the sequencer reorganised.
+  code cache (memory, then LMDB) lacks, each checked against its hash. A header that does not hash to its
+  declared hash is a bad reply. A block whose `parentHash` is not the previous block's hash means the
+  sequencer reorganised, unless the sequencer still serves that previous block (then it is a bad reply).
 * **Validate** in the pool; results are taken strictly in block order. A valid block extends the canonical
   chain in the checkpoint (one LMDB write); its witness was proven against the parent's stateRoot and
   withdrawalsRoot by `validate_witnesses` (the §2.1 `grow_local_chain` links). An invalid block that is still
@@ -19,11 +20,12 @@ worker with a checker process where the cores allow: `validator.checker`).
   nothing can be re-validated: "catastrophic reorg", exit 3. When idle, the tip's hash is re-checked each poll.
   Only a different hash is a reorg: a sequencer with no block at that height is behind us (restarting, a
   lagging replica) and is asked again later.
-* **Unreachable sequencer**: every RPC failure or malformed reply sleeps with exponential back-off (0.5 s
-  doubling to 30 s) and tries again; nothing is lost, the work resumes where it stopped. Any other error
-  stops with exit 3, never 1 (which means an invalid block).
+* **Unreachable sequencer**: every RPC failure or bad reply sleeps with exponential back-off (0.5 s
+  doubling to 30 s; logged as ERROR once at 30 s) and tries again; nothing is lost, the work resumes where it
+  stopped. Any other error stops with exit 3, never 1 (which means an invalid block).
 * **Report**: after the tip moves, `mega_setValidatedBlocks([anchor, tip])`; refusal with the sequencer's
-  last validated block below our anchor is a validation gap (exit 3, as upstream)."""
+  last validated block below our anchor is a validation gap (exit 3, as upstream). Failed reports back off on
+  their own; a sequencer without the method is not asked again."""
 
 from __future__ import annotations
 
