@@ -9,8 +9,8 @@ the state updates, over the witness it decoded, while the caller checks the with
 Verdicts keep their order (`validator.core`).
 
 A checker is forked from a warm process (SALT tables built, py-evm loaded) and serves one job at a time
-over a pipe; it exits when the pipe closes. Should it die, the job in flight and every later one are done
-in the calling process."""
+over a pipe; it exits when the pipe closes. Should it die, or not answer within `REPLY_TIMEOUT_S` (then it is
+stopped), the job in flight and every later one are done in the calling process."""
 
 from __future__ import annotations
 
@@ -23,6 +23,9 @@ from salt.store import WitnessState
 from salt.witness import MptWitness, SaltWitness
 from validator.checks import Invalid, post_state_root
 from validator.core import StageClock, early_checks
+
+
+REPLY_TIMEOUT_S = 60.0  # a checker job takes ~20 ms; one that has not answered by then is stuck (stopped, hung)
 
 
 def spare_cores(workers: int) -> bool:
@@ -104,6 +107,10 @@ class Checker:
         if not self.alive:
             return None
         try:
+            if not self._conn.poll(REPLY_TIMEOUT_S):  # stuck: stop it, the job is done here
+                self._process.kill()
+                self.close()
+                return None
             error, their_timings, result = self._conn.recv()
         except (EOFError, OSError):
             self.alive = False

@@ -4,6 +4,7 @@ verdicts, their precedence, and the serial path again when the checker fails or 
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections.abc import Iterator
 from dataclasses import replace
@@ -98,6 +99,20 @@ def test_a_dead_checker_leaves_the_checks_to_the_caller(checker: Checker) -> Non
     checker._process.join()
     verdict = validate_block(block, parent.header, salt, mpt, codes(), TESTNET, checker=checker)
     assert verdict.valid and not checker.alive
+    bad = replace(block, senders=(bytes(20), *block.senders[1:]))
+    verdict = validate_block(bad, parent.header, salt, mpt, codes(), TESTNET, checker=checker)
+    assert not verdict.valid and verdict.field == "block integrity"
+
+
+def test_a_stuck_checker_is_stopped_and_its_job_done_here(checker: Checker,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A checker that stops answering (here: stopped by a signal) does not hang the validator: past the reply
+    timeout it is killed, and its job and every later one run in the caller."""
+    monkeypatch.setattr(checker_module, "REPLY_TIMEOUT_S", 0.5)
+    os.kill(checker._process.pid, signal.SIGSTOP)  # type: ignore[arg-type]
+    parent, block, salt, mpt = material(2)
+    verdict = validate_block(block, parent.header, salt, mpt, codes(), TESTNET, checker=checker)
+    assert verdict.valid and not checker.alive and not checker._process.is_alive()
     bad = replace(block, senders=(bytes(20), *block.senders[1:]))
     verdict = validate_block(bad, parent.header, salt, mpt, codes(), TESTNET, checker=checker)
     assert not verdict.valid and verdict.field == "block integrity"
