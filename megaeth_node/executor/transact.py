@@ -13,6 +13,7 @@ from eth.constants import CREATE_CONTRACT_ADDRESS, SECPK1_N
 from eth.vm.forks.cancun.constants import BLOB_TX_TYPE
 from eth.vm.forks.cancun.state import CancunState, get_total_blob_gas
 from eth.vm.forks.shanghai.constants import MAX_INITCODE_SIZE
+from eth.vm.spoof import SpoofTransaction
 from eth_typing import Address
 from eth_utils import ValidationError
 
@@ -37,9 +38,12 @@ class TxOutcome:
 
 
 def check_sender(state: StateAPI, tx: SignedTransactionAPI) -> None:
-    """EIP-3607 (sender must not have code, except a 7702 delegation) and EIP-2681 (nonce < 2^64 − 1)."""
+    """EIP-3607 (sender must not have code, except a 7702 delegation) and EIP-2681 (nonce < 2^64 − 1). A
+    `SpoofTransaction` (`eth_call`, `eth_estimateGas`: a simulation, not a signed tx) may come from a contract,
+    as geth's calls skip the EOA check (smart-account simulations)."""
     sender = tx.sender
-    if state.get_code_hash(sender) != KECCAK_EMPTY and not state.get_code(sender).startswith(DELEGATION_PREFIX):
+    if (not isinstance(tx, SpoofTransaction) and state.get_code_hash(sender) != KECCAK_EMPTY
+            and not state.get_code(sender).startswith(DELEGATION_PREFIX)):
         raise InvalidTransaction(f"sender 0x{sender.hex()} has code (EIP-3607)")
     if state.get_nonce(sender) >= MAX_NONCE:
         raise InvalidTransaction(f"sender 0x{sender.hex()} nonce is at the maximum (EIP-2681)")

@@ -39,3 +39,11 @@ def test_native_simulation_matches_the_interpreter(to: bytes, gas: int, tmp_path
     finally:
         native.configure("off", tmp_path)
     assert natively == interpreted
+
+
+def test_a_contract_may_be_the_caller_of_a_simulation() -> None:
+    """`eth_call` / `eth_estimateGas` from an address with code (a smart account, an ERC-4337 entry point) runs,
+    as geth's calls skip EIP-3607's sender check; only signed transactions are held to it."""
+    run = OpenBlock(_state({CHILD: ADD_ONE, ALICE: ADD_ONE}), _block().header, REX, RexRules(Spec.REX))
+    res = simulate(run.evm_state, run.rules, REX.chain_id, CallRequest(sender=ALICE, to=CHILD), 100_000)
+    assert res.success and int.from_bytes(res.output, "big") == 3  # type: ignore[attr-defined]
