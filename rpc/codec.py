@@ -50,6 +50,21 @@ def parse_data(v: Any, size: int | None = None) -> bytes:
     return out
 
 
+_HEX_DIGITS = re.compile(r"[0-9a-fA-F]+\Z")
+
+
+def parse_slot(v: Any) -> int:
+    """A storage key as geth takes it (`decodeHash`): 0x and 1–64 hex digits, leading zeros allowed; geth's
+    messages (execution-apis `eth_getStorageAt`)."""
+    if not isinstance(v, str):
+        raise CodecError(f"json: cannot unmarshal {type(v).__name__} into a storage key")
+    if len(v) > 66:
+        raise CodecError(f"storage key too long (want at most 32 bytes): {v[:70]!r}")
+    if v[:2] != "0x" or not _HEX_DIGITS.match(v[2:]):
+        raise CodecError(f"invalid hex in storage key: {v!r}")
+    return int(v, 16)
+
+
 def parse_address(v: Any) -> bytes:
     return parse_data(v, 20)
 

@@ -14,7 +14,7 @@ from megaeth_node.calls import AccountOverride, CallRequest, call, create_access
 from megaeth_node.errors import HeaderNotFound, InvalidTransaction, UnsupportedTxType
 from megaeth_node.sequencer import MiniBlock, Sequencer
 from megaeth_node.types import DYNAMIC_FEE_TX_TYPE, LEGACY_TX_TYPE, Block, Transaction
-from rpc.codec import data, parse_address, parse_data, parse_hash, parse_quantity, quantity
+from rpc.codec import data, parse_address, parse_data, parse_hash, parse_quantity, parse_slot, quantity
 from rpc.dispatch import Handler
 from rpc.errors import RpcError, invalid_params
 from rpc.format import block_json, header_json, receipt_json, tx_json
@@ -103,8 +103,7 @@ def eth_methods(node: Sequencer) -> dict[str, Handler]:
     async def get_storage_at(params: list[Any]) -> str:
         _max_args(params, 3)
         addr = parse_address(_arg(params, 0))
-        raw_slot = _arg(params, 1)
-        slot = parse_quantity(raw_slot) if len(str(raw_slot)) < 66 else int.from_bytes(parse_hash(raw_slot), "big")
+        slot = parse_slot(_arg(params, 1))
         require_current(_arg(params, 2, "latest"), 2)
         value = await node.read_state(lambda s: s.get_storage(addr, slot))
         return data(value.to_bytes(32, "big"))
