@@ -171,10 +171,12 @@ def call(state: StateAPI, rules: IsthmusRules, chain_id: int, req: CallRequest, 
     return res.output
 
 
-def estimate_gas(state: StateAPI, rules: IsthmusRules, chain_id: int, req: CallRequest, gas_cap: int) -> int:
-    """Binary search for the lowest gas limit that succeeds, through every gas dimension the executor applies."""
+def estimate_gas(state: StateAPI, rules: IsthmusRules, chain_id: int, req: CallRequest, gas_cap: int,
+                 overrides: dict[bytes, AccountOverride] | None = None) -> int:
+    """Binary search for the lowest gas limit that succeeds, through every gas dimension the executor applies;
+    `overrides` as in `call`."""
     hi = min(req.gas or gas_cap, gas_cap)
-    top = simulate(state, rules, chain_id, req, hi)
+    top = simulate(state, rules, chain_id, req, hi, overrides)
     if not top.success:
         if top.output or "revert" in top.error.lower():
             raise ExecutionReverted(_revert_reason(top.output), top.output)
@@ -183,7 +185,7 @@ def estimate_gas(state: StateAPI, rules: IsthmusRules, chain_id: int, req: CallR
     while lo + 1 < hi:
         mid = (lo + hi) // 2
         try:
-            ok = simulate(state, rules, chain_id, req, mid).success
+            ok = simulate(state, rules, chain_id, req, mid, overrides).success
         except InvalidTransaction:
             ok = False
         if ok:

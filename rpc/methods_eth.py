@@ -201,7 +201,9 @@ def eth_methods(node: Sequencer) -> dict[str, Handler]:
         _max_args(params, 3)
         req = call_request(_arg(params, 0), 0)
         require_current(_arg(params, 1, "latest"), 1)
-        gas = await node.read_state(lambda s: estimate_gas(s, node.building().run.rules, chain_id, req, GAS_CAP))
+        overrides = state_overrides(_arg(params, 2, {}), 2)
+        gas = await node.read_state(
+            lambda s: estimate_gas(s, node.building().run.rules, chain_id, req, GAS_CAP, overrides))
         return quantity(gas)
 
     async def eth_create_access_list(params: list[Any]) -> dict[str, Any]:

@@ -156,6 +156,21 @@ def test_eth_call_state_overrides(w3: Web3) -> None:
     assert reply["error"]["code"] == -32602
 
 
+def test_eth_estimate_gas_state_overrides(w3: Web3) -> None:
+    """The third parameter of eth_estimateGas is a state override, as for eth_call: an account with no ether
+    gets an estimate for a transfer once its balance is overridden."""
+    poor = "0x" + "98" * 20
+    transfer = {"from": poor, "to": "0x" + "97" * 20, "value": hex(10**18)}
+    rpc = w3.provider.endpoint_uri  # type: ignore[attr-defined]
+
+    def estimate(*params: object) -> dict[str, object]:
+        return requests.post(rpc, json={"jsonrpc": "2.0", "id": 1, "method": "eth_estimateGas",
+                                        "params": [transfer, *params]}, timeout=30).json()
+
+    assert "insufficient funds" in estimate()["error"]["message"]  # type: ignore[index]
+    assert int(estimate("latest", {poor: {"balance": hex(10**19)}})["result"], 16) >= 21_000  # type: ignore[arg-type]
+
+
 def test_debug_trace_transaction_call_tracer(w3: Web3) -> None:
     me = w3.eth.accounts[2]
     created = w3.eth.wait_for_transaction_receipt(w3.eth.send_transaction({"from": me, "data": _initcode(RUNTIME)}),
