@@ -6,9 +6,18 @@ from collections.abc import Sequence
 from typing import Any
 
 import rlp
+from eth_hash.auto import keccak
 
+from megaeth_node.sequencer import MiniBlock
 from megaeth_node.types import (
-    DEPOSIT_TX_TYPE, LEGACY_TX_TYPE, SET_CODE_TX_TYPE, Block, Header, Log, Receipt, Transaction,
+    DEPOSIT_TX_TYPE,
+    LEGACY_TX_TYPE,
+    SET_CODE_TX_TYPE,
+    Block,
+    Header,
+    Log,
+    Receipt,
+    Transaction,
 )
 from rpc.codec import data, quantity
 
@@ -118,4 +127,23 @@ def receipt_json(block: Block, receipts: Sequence[Receipt], index: int, first_lo
     if r.deposit_nonce is not None:
         out["depositNonce"] = quantity(r.deposit_nonce)
         out["depositReceiptVersion"] = quantity(r.deposit_receipt_version or 1)
+    return out
+
+
+def contract_address(block: Block, index: int) -> bytes | None:
+    """The address transaction `index` of `block` creates, if it is a create."""
+    tx = block.transactions[index]
+    return keccak(rlp.encode([block.senders[index], tx.nonce]))[12:] if tx.to is None else None
+
+
+def mini_block_receipt(mb: MiniBlock, header: Header, i: int) -> dict[str, Any]:
+    """The receipt of transaction `i` of a journaled mini-block of the open block `header` (spec/rpc.md §5.2):
+    positions (transaction and log indexes) and gas within the whole block; blockHash null (not sealed)."""
+    block = Block(header, mb.transactions, mb.senders, b"")
+    out = receipt_json(block, list(mb.receipts), i, mb.prior_logs + sum(len(r.logs) for r in mb.receipts[:i]),
+                       contract_address(block, i))
+    own_gas = mb.receipts[i].cumulative_gas_used - (mb.receipts[i - 1].cumulative_gas_used if i else mb.prior_gas)
+    out.update(blockHash=None, transactionIndex=quantity(mb.first_tx + i), gasUsed=quantity(own_gas))
+    for lg in out["logs"]:
+        lg.update(blockHash=None, transactionIndex=quantity(mb.first_tx + i))
     return out

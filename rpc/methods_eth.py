@@ -7,17 +7,14 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-import rlp
-from eth_hash.auto import keccak
-
 from megaeth_node.calls import AccountOverride, CallRequest, call, create_access_list, estimate_gas
 from megaeth_node.errors import HeaderNotFound, InvalidTransaction, UnsupportedTxType
-from megaeth_node.sequencer import MiniBlock, Sequencer
+from megaeth_node.sequencer import Sequencer
 from megaeth_node.types import DYNAMIC_FEE_TX_TYPE, LEGACY_TX_TYPE, Block, Transaction
 from rpc.codec import data, parse_address, parse_data, parse_hash, parse_quantity, parse_slot, quantity
 from rpc.dispatch import Handler
 from rpc.errors import RpcError, invalid_params
-from rpc.format import block_json, header_json, receipt_json, tx_json
+from rpc.format import block_json, contract_address, header_json, mini_block_receipt, receipt_json, tx_json
 
 SUGGESTED_TIP = 1_000_000
 GAS_CAP = 60_000_000
@@ -316,27 +313,11 @@ def eth_methods(node: Sequencer) -> dict[str, Handler]:
         if included is None:
             raise timed_out(tx_hash)
         # Straight from the mini-block: no builder round trip, which could queue behind a block seal.
-        receipt = mini_block_receipt(*where) if where is not None else None
+        receipt = mini_block_receipt(where[0], where[0].header, where[1]) \
+            if where is not None and where[0].header is not None else None
         if not included or receipt is None:
             raise RpcError(-32000, "transaction was dropped at execution", data(tx_hash))
         return receipt
-
-    def mini_block_receipt(mb: MiniBlock, i: int) -> dict[str, Any] | None:
-        """The receipt of transaction `i` of a journaled mini-block (blockHash null: the block is not sealed)."""
-        if mb.header is None:
-            return None
-        block = Block(mb.header, mb.transactions, mb.senders, b"")
-        out = receipt_json(block, list(mb.receipts), i, mb.prior_logs + sum(len(r.logs) for r in mb.receipts[:i]),
-                           contract_address(block, i))
-        own_gas = mb.receipts[i].cumulative_gas_used - (mb.receipts[i - 1].cumulative_gas_used if i else mb.prior_gas)
-        out.update(blockHash=None, transactionIndex=quantity(mb.first_tx + i), gasUsed=quantity(own_gas))
-        for lg in out["logs"]:
-            lg.update(blockHash=None, transactionIndex=quantity(mb.first_tx + i))
-        return out
-
-    def contract_address(block: Block, i: int) -> bytes | None:
-        tx = block.transactions[i]
-        return keccak(rlp.encode([block.senders[i], tx.nonce]))[12:] if tx.to is None else None
 
     async def find_receipt(tx_hash: bytes, open_block: bool = True) -> dict[str, Any] | None:
         found = await node.locate(tx_hash, open_block)

@@ -18,7 +18,7 @@ from megaeth_node.sequencer import MiniBlock
 from megaeth_node.types import Block, Header, Receipt
 from rpc.codec import data, parse_address, quantity
 from rpc.errors import invalid_params, invalid_request, limit_exceeded
-from rpc.format import block_size, header_json, log_json, receipt_json, tx_json
+from rpc.format import block_size, header_json, log_json, mini_block_receipt, tx_json
 from rpc.methods_logs import LogQuery, parse_filter
 
 MAX_SUBSCRIPTIONS = 5
@@ -126,8 +126,7 @@ class Hub:
         subs = self._each("miniBlocks")
         if not subs:
             return
-        block = Block(header_template, mb.transactions, mb.senders, b"")
-        receipts = list(mb.receipts)
+        receipts = mb.receipts
         out = {
             "block_number": quantity(mb.block_number), "block_timestamp": quantity(header_template.timestamp),
             "index": quantity(mb.index), "mini_block_number": quantity(mb.number),
@@ -135,21 +134,10 @@ class Hub:
             "gas_used": quantity(receipts[-1].cumulative_gas_used - mb.prior_gas if receipts else 0),
             "transactions": [tx_json(tx, s, None, mb.block_number, mb.first_tx + i, header_template.base_fee_per_gas)
                              for i, (tx, s) in enumerate(zip(mb.transactions, mb.senders))],
-            "receipts": [_mini_receipt(block, receipts, i, mb) for i in range(len(receipts))],
+            "receipts": [mini_block_receipt(mb, header_template, i) for i in range(len(receipts))],
         }
         for conn, sub_id, _ in subs:
             conn.push(sub_id, out)
-
-
-def _own_gas(mb: MiniBlock, i: int) -> int:
-    """Gas of the i-th transaction of the mini-block: receipts carry block-cumulative gas."""
-    return mb.receipts[i].cumulative_gas_used - (mb.receipts[i - 1].cumulative_gas_used if i else mb.prior_gas)
-
-
-def _mini_receipt(block: Block, receipts: list[Receipt], i: int, mb: MiniBlock) -> dict[str, Any]:
-    r = receipt_json(block, receipts, i, 0, None)
-    r.update(blockHash=None, transactionIndex=quantity(mb.first_tx + i), gasUsed=quantity(_own_gas(mb, i)))
-    return r
 
 
 def handle_subscription_call(hub: Hub, conn: Connection, method: str, params: list[Any]) -> Any:

@@ -34,3 +34,32 @@ def test_receipt_shape(testdata: Path) -> None:
     assert r["contractAddress"] is None and r["from"] == "0x" + block.senders[1].hex()
     dep = receipt_json(block, receipts, 0, 0, None)
     assert dep["depositNonce"] == "0x0" and dep["depositReceiptVersion"] == "0x1" and dep["effectiveGasPrice"] == "0x0"
+
+
+def test_mini_block_receipts_in_the_subscription_have_block_positions(testdata: Path) -> None:
+    """A `miniBlocks` notification's receipts are the ones eth_sendRawTransactionSync returns: log and
+    transaction indexes counted in the whole block, own gas, no block hash anywhere, a create's address."""
+    from dataclasses import replace
+
+    from megaeth_node.sequencer import MiniBlock
+    from rpc.format import mini_block_receipt
+    from rpc.subscriptions import Connection, Hub
+
+    block = Block.from_rpc(json.loads(sorted((testdata / "blocks").glob("*.json"))[1].read_text()))
+    txs = (block.transactions[1], replace(block.transactions[2], to=None))
+    log = Log(b"\x11" * 20, (b"\x22" * 32,), b"\x01")
+    receipts = (Receipt(txs[0].type, 1, 1_060_000, (log,), None, None),
+                Receipt(txs[1].type, 1, 1_160_000, (log, log), None, None))
+    mb = MiniBlock(7, block.header.number, 3, 0, 5, 1_000_000, txs, block.senders[1:3], receipts, block.header,
+                   prior_logs=4)
+    hub, conn = Hub(), Connection()
+    hub.connections.add(conn)
+    hub.subscribe(conn, ["miniBlocks"])
+    hub.on_mini_block(mb, block.header)
+    got = json.loads(conn.queue.get_nowait())["params"]["result"]["receipts"]
+    assert got == [mini_block_receipt(mb, block.header, i) for i in range(2)]
+    assert [lg["logIndex"] for r in got for lg in r["logs"]] == ["0x4", "0x5", "0x6"]
+    assert [r["transactionIndex"] for r in got] == ["0x5", "0x6"] and got[1]["logs"][0]["transactionIndex"] == "0x6"
+    assert [r["gasUsed"] for r in got] == [hex(60_000), hex(100_000)]
+    assert got[0]["contractAddress"] is None and got[1]["contractAddress"] is not None
+    assert all(r["blockHash"] is None and all(lg["blockHash"] is None for lg in r["logs"]) for r in got)
