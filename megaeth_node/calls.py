@@ -174,8 +174,8 @@ def call(state: StateAPI, rules: IsthmusRules, chain_id: int, req: CallRequest, 
 def estimate_gas(state: StateAPI, rules: IsthmusRules, chain_id: int, req: CallRequest, gas_cap: int,
                  overrides: dict[bytes, AccountOverride] | None = None) -> int:
     """Binary search for the lowest gas limit that succeeds, through every gas dimension the executor applies;
-    `overrides` as in `call`."""
-    hi = min(req.gas or gas_cap, gas_cap)
+    `overrides` as in `call`. With a fee cap, the search stops at the gas the sender's balance can pay for."""
+    hi = min(req.gas or gas_cap, gas_cap, _affordable_gas(state, req, overrides))
     top = simulate(state, rules, chain_id, req, hi, overrides)
     if not top.success:
         if top.output or "revert" in top.error.lower():
@@ -193,6 +193,20 @@ def estimate_gas(state: StateAPI, rules: IsthmusRules, chain_id: int, req: CallR
         else:
             lo = mid
     return hi
+
+
+def _affordable_gas(state: StateAPI, req: CallRequest, overrides: dict[bytes, AccountOverride] | None) -> int:
+    """geth's allowance cap: `(balance − value) // fee cap` when the request names a fee cap (a wallet that
+    fills in fees before estimating), else unbounded; raises InsufficientFunds when the value alone is more
+    than the balance."""
+    if not req.max_fee_per_gas:
+        return 2**64
+    override = (overrides or {}).get(req.sender)
+    balance = override.balance if override is not None and override.balance is not None \
+        else state.get_balance(Address(req.sender))
+    if req.value > balance:
+        raise InsufficientFunds("insufficient funds for transfer")
+    return (balance - req.value) // req.max_fee_per_gas
 
 
 def _word(v: int | bytes) -> int:

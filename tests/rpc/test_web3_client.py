@@ -169,6 +169,12 @@ def test_eth_estimate_gas_state_overrides(w3: Web3) -> None:
 
     assert "insufficient funds" in estimate()["error"]["message"]  # type: ignore[index]
     assert int(estimate("latest", {poor: {"balance": hex(10**19)}})["result"], 16) >= 21_000  # type: ignore[arg-type]
+    # with a fee cap (viem fills one in before estimating), the search is bounded by what the balance pays for
+    transfer["maxFeePerGas"] = hex(10**8)
+    just_enough = {poor: {"balance": hex(10**18 + 10**15)}}  # 10^7 gas at the fee cap: far below the RPC gas cap
+    assert int(estimate("latest", just_enough)["result"], 16) >= 21_000  # type: ignore[arg-type]
+    short = estimate("latest", {poor: {"balance": hex(10**17)}})
+    assert "insufficient funds for transfer" in short["error"]["message"]  # type: ignore[index]
 
 
 def test_debug_trace_transaction_call_tracer(w3: Web3) -> None:
