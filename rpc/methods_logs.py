@@ -115,7 +115,8 @@ def log_methods(node: Sequencer) -> dict[str, Handler]:
         q = parse_filter(params[0], 0)
         if q.block_hash is not None:
             raise invalid_params("blockHash is not allowed in eth_newFilter", 0)
-        return install(_Filter("logs", q, node.head.number + 1 if q.lo is None else q.lo))
+        # changes are the logs of blocks sealed after the filter was made (geth), from fromBlock if later
+        return install(_Filter("logs", q, max(node.head.number + 1, q.lo or 0)))
 
     async def new_block_filter(params: list[Any]) -> str:
         return install(_Filter("blocks", None, node.head.number + 1))

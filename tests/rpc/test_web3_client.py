@@ -97,6 +97,9 @@ def test_deploy_call_events_and_revert(w3: Web3) -> None:
     logs = w3.eth.get_logs({"address": addr, "fromBlock": 0})
     assert [int.from_bytes(lg["data"], "big") for lg in logs] == [42, 7]
     assert len(w3.eth.get_filter_changes(flt.filter_id)) >= 1
+    late = w3.eth.filter({"address": addr, "fromBlock": 0})
+    assert w3.eth.get_filter_changes(late.filter_id) == []  # changes: blocks sealed after it was made (geth)
+    assert len(w3.eth.get_filter_logs(late.filter_id)) == 2  # its whole range
 
 
 def test_sync_send_returns_receipt(w3: Web3) -> None:
