@@ -56,9 +56,6 @@ class Mempool:
     def __len__(self) -> int:
         return len(self._by_hash)
 
-    def hashes(self) -> set[bytes]:
-        return set(self._by_hash)
-
     def get(self, tx_hash: bytes) -> PoolTx | None:
         return self._by_hash.get(tx_hash)
 

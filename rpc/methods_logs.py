@@ -7,8 +7,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from megaeth_node.sequencer import Sequencer
+from megaeth_node.mempool import PoolTx
+from megaeth_node.sequencer import MiniBlock, Sequencer
 from megaeth_node.store import StoredLog
+from megaeth_node.types import Block, Header, Receipt
 from rpc.codec import data, parse_address, parse_hash, parse_quantity, quantity
 from rpc.dispatch import Handler
 from rpc.errors import RpcError, invalid_params, limit_exceeded
@@ -17,6 +19,7 @@ from rpc.format import log_json
 MAX_LOG_RANGE = 10_000
 FILTER_TTL_S = 300.0
 MAX_FILTERS = 1_000
+MAX_PENDING_HASHES = 10_000  # per pending-transaction filter between two polls
 
 
 @dataclass(slots=True)
@@ -34,7 +37,6 @@ class _Filter:
     query: LogQuery | None
     next_block: int
     polled: float = field(default_factory=time.monotonic)
-    seen_pending: set[bytes] = field(default_factory=set)
 
 
 def parse_filter(obj: Any, i: int) -> LogQuery:
@@ -63,8 +65,32 @@ def parse_filter(obj: Any, i: int) -> LogQuery:
     return LogQuery(bound("fromBlock"), bound("toBlock"), addresses, topics)
 
 
+class _PendingFeed:
+    """Node events (`NodeEvents`, on the event loop) → the hashes each pending-transaction filter has not yet
+    returned: every transaction as it is pooled, however soon a mini-block takes it out of the pool."""
+
+    def __init__(self, hashes: dict[str, list[bytes]]) -> None:
+        self.hashes = hashes  # filter id → hashes since its last poll
+
+    def wants_state_changes(self) -> bool:
+        return False
+
+    def on_pending(self, entry: PoolTx) -> None:
+        for pending in self.hashes.values():
+            if len(pending) < MAX_PENDING_HASHES:
+                pending.append(entry.tx.hash)
+
+    def on_mini_block(self, mb: MiniBlock, header: Header) -> None:
+        pass
+
+    def on_block(self, block: Block, receipts: list[Receipt], mini_blocks: int) -> None:
+        pass
+
+
 def log_methods(node: Sequencer) -> dict[str, Handler]:
     filters: dict[str, _Filter] = {}
+    pending_hashes: dict[str, list[bytes]] = {}  # of the pending-transaction filters
+    node.listeners.append(_PendingFeed(pending_hashes))
     ids = itertools.count(1)
 
     def run_query(q: LogQuery) -> list[dict[str, Any]]:
@@ -89,6 +115,7 @@ def log_methods(node: Sequencer) -> dict[str, Handler]:
         now = time.monotonic()
         for fid in [f for f, flt in filters.items() if now - flt.polled > FILTER_TTL_S]:
             del filters[fid]
+            pending_hashes.pop(fid, None)
 
     def install(flt: _Filter) -> str:
         expire()
@@ -122,17 +149,17 @@ def log_methods(node: Sequencer) -> dict[str, Handler]:
         return install(_Filter("blocks", None, node.head.number + 1))
 
     async def new_pending_filter(params: list[Any]) -> str:
-        return install(_Filter("pending", None, 0, seen_pending=node.pool.hashes()))
+        fid = install(_Filter("pending", None, 0))
+        pending_hashes[fid] = []
+        return fid
 
     async def get_filter_changes(params: list[Any]) -> list[Any]:
         flt = lookup(params)
         flt.polled = time.monotonic()
         head = node.head.number
         if flt.kind == "pending":
-            now = node.pool.hashes()
-            new = now - flt.seen_pending
-            flt.seen_pending = now
-            return [data(h) for h in sorted(new)]
+            hashes, pending_hashes[params[0]] = pending_hashes[params[0]], []
+            return [data(h) for h in hashes]
         lo, flt.next_block = flt.next_block, head + 1
         if lo > head:
             return []
@@ -153,7 +180,10 @@ def log_methods(node: Sequencer) -> dict[str, Handler]:
 
     async def uninstall(params: list[Any]) -> bool:
         expire()
-        return len(params) == 1 and filters.pop(params[0], None) is not None
+        if len(params) != 1:
+            return False
+        pending_hashes.pop(params[0], None)
+        return filters.pop(params[0], None) is not None
 
     return {"eth_getLogs": get_logs, "eth_newFilter": new_filter, "eth_newBlockFilter": new_block_filter,
             "eth_newPendingTransactionFilter": new_pending_filter, "eth_getFilterChanges": get_filter_changes,

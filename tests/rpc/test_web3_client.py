@@ -102,6 +102,16 @@ def test_deploy_call_events_and_revert(w3: Web3) -> None:
     assert len(w3.eth.get_filter_logs(late.filter_id)) == 2  # its whole range
 
 
+def test_pending_transaction_filter_sees_transactions_already_executed(w3: Web3) -> None:
+    """A transaction stays pooled ~10 ms before a mini-block runs it: the pending-transaction filter still
+    reports it at the next poll, once."""
+    flt = w3.eth.filter("pending")
+    h = w3.eth.send_transaction({"from": w3.eth.accounts[3], "to": w3.eth.accounts[4], "value": 1})
+    w3.eth.wait_for_transaction_receipt(h, timeout=30)
+    assert h in w3.eth.get_filter_changes(flt.filter_id)
+    assert h not in w3.eth.get_filter_changes(flt.filter_id)
+
+
 def test_sync_send_returns_receipt(w3: Web3) -> None:
     acct = Account.from_key(KEY0)
     nonce = w3.eth.get_transaction_count(acct.address, "pending")
