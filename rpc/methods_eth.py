@@ -191,6 +191,8 @@ def eth_methods(node: Sequencer) -> dict[str, Handler]:
         req = call_request(_arg(params, 0), 0)
         require_current(_arg(params, 1, "latest"), 1)
         overrides = state_overrides(_arg(params, 2, {}), 2)
+        if _arg(params, 3, {}):  # refused rather than ignored: a result for another block would be wrong silently
+            raise invalid_params("block overrides are not supported", 3)
         out = await node.read_state(lambda s: call(s, node.building().run.rules, chain_id, req, GAS_CAP, overrides))
         return data(out)
 

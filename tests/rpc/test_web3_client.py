@@ -167,6 +167,13 @@ def test_eth_call_state_overrides(w3: Web3) -> None:
         "jsonrpc": "2.0", "id": 1, "method": "eth_call",
         "params": [call, "latest", {target: {"state": {}, "stateDiff": {}}}]}, timeout=10).json()
     assert reply["error"]["code"] == -32602
+    reply = requests.post(w3.provider.endpoint_uri, json={  # type: ignore[attr-defined]
+        "jsonrpc": "2.0", "id": 1, "method": "eth_call", "params": [call, "latest", {}, {"number": "0x1"}]},
+        timeout=10).json()
+    assert reply["error"]["code"] == -32602 and "block overrides" in reply["error"]["message"]
+    empty = requests.post(w3.provider.endpoint_uri, json={  # type: ignore[attr-defined]
+        "jsonrpc": "2.0", "id": 1, "method": "eth_call", "params": [call, "latest", {}, {}]}, timeout=10).json()
+    assert empty["result"] == "0x"
 
 
 def test_eth_estimate_gas_state_overrides(w3: Web3) -> None:
