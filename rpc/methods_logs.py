@@ -50,7 +50,9 @@ def parse_filter(obj: Any, i: int) -> LogQuery:
     if not isinstance(raw_topics, list) or len(raw_topics) > 4:
         raise invalid_params("topics must be a list of at most 4 positions", i)
     for t in raw_topics:
-        topics.append(None if t is None else [parse_hash(x) for x in (t if isinstance(t, list) else [t])])
+        alternatives = t if isinstance(t, list) else [t]
+        # a null anywhere in a position (also inside an OR-list) matches every topic there, as in geth
+        topics.append(None if None in alternatives else [parse_hash(x) for x in alternatives])
     if obj.get("blockHash") is not None:
         if obj.get("fromBlock") is not None or obj.get("toBlock") is not None:
             raise invalid_params("cannot specify both BlockHash and FromBlock/ToBlock, choose one or the other", i)
