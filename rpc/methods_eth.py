@@ -3,6 +3,7 @@ receipts, logs, calls, sends, and the realtime sync send."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -10,11 +11,26 @@ from typing import Any
 from megaeth_node.calls import AccountOverride, CallRequest, call, create_access_list, estimate_gas
 from megaeth_node.errors import HeaderNotFound, InvalidTransaction, UnsupportedTxType
 from megaeth_node.sequencer import Sequencer
-from megaeth_node.types import DYNAMIC_FEE_TX_TYPE, LEGACY_TX_TYPE, Block, Transaction
+from megaeth_node.types import (
+    DEPOSIT_TX_TYPE,
+    DYNAMIC_FEE_TX_TYPE,
+    LEGACY_TX_TYPE,
+    Block,
+    Receipt,
+    Transaction,
+)
 from rpc.codec import data, parse_address, parse_data, parse_hash, parse_quantity, parse_slot, quantity
 from rpc.dispatch import Handler
 from rpc.errors import RpcError, invalid_params
-from rpc.format import block_json, contract_address, header_json, mini_block_receipt, receipt_json, tx_json
+from rpc.format import (
+    block_json,
+    contract_address,
+    effective_gas_price,
+    header_json,
+    mini_block_receipt,
+    receipt_json,
+    tx_json,
+)
 
 SUGGESTED_TIP = 1_000_000
 GAS_CAP = 60_000_000
@@ -36,6 +52,26 @@ def _arg(params: list[Any], i: int, default: Any = ...) -> Any:
 def _max_args(params: list[Any], n: int) -> None:
     if len(params) > n:
         raise invalid_params(f"too many arguments, want at most {n}")
+
+
+def block_rewards(block: Block | None, receipts: list[Receipt] | None, percentiles: list[float]) -> list[int]:
+    """`eth_feeHistory`'s reward row of a block, as geth computes it (`eth/gasprice/feehistory.go`): the
+    effective tips sorted, each percentile the tip of the transaction whose cumulative gas (in tip order)
+    reaches that share of the block's gas; zeros for a block without transactions."""
+    if block is None or receipts is None or not block.transactions:
+        return [0] * len(percentiles)
+    base_fee = block.header.base_fee_per_gas or 0
+    gas = [r.cumulative_gas_used - (receipts[i - 1].cumulative_gas_used if i else 0) for i, r in enumerate(receipts)]
+    tips = sorted(((0 if tx.type == DEPOSIT_TX_TYPE else max(0, effective_gas_price(tx, base_fee) - base_fee), g)
+                   for tx, g in zip(block.transactions, gas)), key=lambda tip_gas: tip_gas[0])
+    total = block.header.gas_used
+    out, i, used = [], 0, tips[0][1]
+    for p in percentiles:
+        while used < int(total * p / 100) and i < len(tips) - 1:
+            i += 1
+            used += tips[i][1]
+        out.append(tips[i][0])
+    return out
 
 
 def eth_methods(node: Sequencer) -> dict[str, Handler]:
@@ -126,8 +162,9 @@ def eth_methods(node: Sequencer) -> dict[str, Handler]:
         newest = block_number_of(_arg(params, 1, "latest"), 1)
         percentiles = _arg(params, 2, [])
         if not isinstance(percentiles, list) or any(not isinstance(p, (int, float)) or not 0 <= p <= 100
-                                                    for p in percentiles) or percentiles != sorted(percentiles):
-            raise invalid_params("reward percentiles must be increasing numbers in [0, 100]", 2)
+                                                    for p in percentiles) \
+                or any(b <= a for a, b in itertools.pairwise(percentiles)):
+            raise invalid_params("reward percentiles must be strictly increasing numbers in [0, 100]", 2)
         if newest is None or newest > head_number():
             raise HeaderNotFound("header not found")
         count = max(0, min(count, MAX_FEE_HISTORY, newest + 1))
@@ -142,7 +179,9 @@ def eth_methods(node: Sequencer) -> dict[str, Handler]:
             "baseFeePerBlobGas": [quantity(1)] * (count + 1), "blobGasUsedRatio": [0.0] * count,
         }
         if percentiles:
-            out["reward"] = [[quantity(0)] * len(percentiles) for _ in range(count)]
+            out["reward"] = [[quantity(r) for r in block_rewards(node.chain.block(n), node.chain.receipts(n),
+                                                                 percentiles)]
+                             for n in range(oldest, newest + 1)]
         return out
 
     def call_request(obj: Any, i: int) -> CallRequest:

@@ -63,3 +63,22 @@ def test_mini_block_receipts_in_the_subscription_have_block_positions(testdata: 
     assert [r["gasUsed"] for r in got] == [hex(60_000), hex(100_000)]
     assert got[0]["contractAddress"] is None and got[1]["contractAddress"] is not None
     assert all(r["blockHash"] is None and all(lg["blockHash"] is None for lg in r["logs"]) for r in got)
+
+
+def test_fee_history_rewards_as_geth_computes_them(testdata: Path) -> None:
+    """Rewards are effective tips at gas-weighted percentiles of the block's transactions sorted by tip
+    (geth `feehistory.go`); a deposit's tip is 0; an empty block's row is zeros."""
+    from dataclasses import replace
+
+    from rpc.methods_eth import block_rewards
+
+    block = Block.from_rpc(json.loads(sorted((testdata / "blocks").glob("*.json"))[1].read_text()))
+    base = block.header.base_fee_per_gas or 0
+    deposit, tx = block.transactions[0], block.transactions[1]
+    txs = (deposit, replace(tx, type=2, max_fee_per_gas=base + 500, max_priority_fee_per_gas=300),
+           replace(tx, type=2, max_fee_per_gas=base + 100, max_priority_fee_per_gas=900))  # tip capped at 100
+    receipts = [Receipt(t.type, 1, g, (), None, None) for t, g in zip(txs, (50_000, 350_000, 400_000))]
+    b = replace(block, header=replace(block.header, gas_used=400_000), transactions=txs, senders=block.senders[:3])
+    # by tip: deposit 0 (50k gas), 100 (50k), 300 (300k); cumulative 50k, 100k, 400k of 400k
+    assert block_rewards(b, receipts, [0, 12.5, 20, 25.1, 100]) == [0, 0, 100, 300, 300]
+    assert block_rewards(replace(b, transactions=()), [], [10, 90]) == [0, 0]
