@@ -36,6 +36,11 @@ _U64 = Struct(">Q")
 _U32 = Struct(">I")
 
 
+def _storable(number: int) -> bool:
+    """Whether a block can have this number (a u64 key); any other has no entry (a client may ask for any)."""
+    return 0 <= number < 1 << 64
+
+
 def open_env(path: Path, map_size: int = 1 << 36, extra_dbs: int = 8, sync: bool = True,
              readonly: bool = False) -> lmdb.Environment:
     """The node's one LMDB environment (chain tables here, SALT tables opened by salt/). With `sync=False` a
@@ -103,6 +108,8 @@ class ChainStore:
 
     def witness(self, number: int) -> tuple[bytes, bytes] | None:
         """(bincode SaltWitness, bincode MptWitness) that block `number` executes over."""
+        if not _storable(number):
+            return None
         with self.env.begin() as txn:
             v = txn.get(_U64.pack(number), db=self.db["witnesses"])
         if v is None:
@@ -152,11 +159,15 @@ class ChainStore:
         return None if v is None else _U64.unpack(v)[0]
 
     def header(self, number: int) -> Header | None:
+        if not _storable(number):
+            return None
         with self.env.begin() as txn:
             v = txn.get(_U64.pack(number), db=self.db["headers"])
         return None if v is None else Header.decode(bytes(v))
 
     def block(self, number: int) -> Block | None:
+        if not _storable(number):
+            return None
         with self.env.begin() as txn:
             h = txn.get(_U64.pack(number), db=self.db["headers"])
             body = txn.get(_U64.pack(number), db=self.db["bodies"])
@@ -167,6 +178,8 @@ class ChainStore:
         return Block(header, tuple(Transaction.decode(r) for r in raw_txs), tuple(senders), header.hash)
 
     def receipts(self, number: int) -> list[Receipt] | None:
+        if not _storable(number):
+            return None
         with self.env.begin() as txn:
             v = txn.get(_U64.pack(number), db=self.db["receipts"])
         return None if v is None else [decode_receipt(r) for r in rlp.decode(bytes(v))]

@@ -89,3 +89,12 @@ def test_schema_mismatch_is_refused(tmp_path: Path) -> None:
         txn.put(b"schema", (99).to_bytes(8, "big"), db=store.db["meta"])
     with pytest.raises(RuntimeError, match="schema 99"):
         ChainStore(store.env)
+
+
+def test_numbers_no_block_can_have_are_absent(tmp_path: Path) -> None:
+    """A client may name any block number (a 160-bit one from a fuzzer, a negative one from a bug): no entry,
+    never an error from packing the key."""
+    store = ChainStore(open_env(tmp_path / "db"))
+    for n in (1 << 64, 0xABAB << 144, -1):
+        assert store.header(n) is None and store.block(n) is None
+        assert store.receipts(n) is None and store.witness(n) is None
