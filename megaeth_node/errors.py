@@ -71,5 +71,9 @@ class HeaderNotFound(NodeError):
     pass
 
 
+class HistoricalState(NodeError):
+    """State of a block older than the head: not kept."""
+
+
 class LimitExceeded(NodeError):
     pass

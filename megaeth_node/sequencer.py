@@ -31,8 +31,8 @@ from gas.spec import ChainConfig, Spec, spec_at
 from gas.system import HISTORY_STORAGE_ADDRESS
 from gas.tx import FloorGasTooLow, InitcodeTooLarge, InvalidTxGas, TxGasInputs, validate_tx_gas
 from megaeth_node.errors import (
-    AlreadyKnown, FeeTooLow, InsufficientFunds, IntrinsicGasTooLow, InvalidChainId, InvalidTransaction,
-    NotExecutable, UnsupportedTxType,
+    AlreadyKnown, FeeTooLow, HistoricalState, InsufficientFunds, IntrinsicGasTooLow, InvalidChainId,
+    InvalidTransaction, NotExecutable, UnsupportedTxType,
 )
 from megaeth_node.ecrecover import recover_senders
 from megaeth_node.executor.block import OpenBlock
@@ -785,6 +785,15 @@ class Sequencer:
     async def read_state(self, fn: Callable[[Any], T]) -> T:
         """Run `fn(evm_state)` on the builder thread against the newest mini-block's state."""
         return await self._on_builder(lambda: fn(self.building().run.evm_state))
+
+    async def read_sealed_state(self, number: int, fn: Callable[[SaltReader], T]) -> T:
+        """Run `fn(reader)` on the builder thread against the state after sealed block `number`, which must still
+        be the head then (no older state is kept): `HistoricalState` otherwise."""
+        def read() -> T:
+            if self.head.number != number:
+                raise HistoricalState("historical state not available")
+            return fn(SaltReader(self.salt.overlay(), self.chain))
+        return await self._on_builder(read)
 
     def _locate(self, tx_hash: bytes, include_open: bool) -> tuple[Block, list[Receipt], int] | None:
         """The block holding `tx_hash` (the open one has an empty hash), its receipts and the tx index."""

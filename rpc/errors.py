@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from megaeth_node.errors import ExecutionReverted, LimitExceeded, NodeError, NotExecutable
+from megaeth_node.errors import ExecutionReverted, HistoricalState, LimitExceeded, NodeError, NotExecutable
 
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
@@ -15,6 +15,7 @@ SERVER_ERROR = -32000
 LIMIT_EXCEEDED = -32005
 EXECUTION_REVERTED = 3
 NOT_EXECUTABLE = 5  # a sync send pooled behind a nonce gap (EIP-7966; spec/rpc.md §5.1)
+HISTORICAL_STATE = 4444  # MegaETH: state of a block no longer kept (spec/rpc.md §4)
 
 
 class RpcError(Exception):
@@ -66,6 +67,8 @@ def from_node_error(e: Exception) -> RpcError:
         return RpcError(NOT_EXECUTABLE, str(e), "0x" + e.tx_hash.hex())
     if isinstance(e, LimitExceeded):
         return RpcError(LIMIT_EXCEEDED, str(e))
+    if isinstance(e, HistoricalState):
+        return RpcError(HISTORICAL_STATE, str(e))
     if isinstance(e, NodeError):
         return RpcError(SERVER_ERROR, str(e))
     raise TypeError(f"not a node error: {e!r}")

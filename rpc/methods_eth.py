@@ -6,10 +6,12 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 from megaeth_node.calls import AccountOverride, CallRequest, call, create_access_list, estimate_gas
-from megaeth_node.errors import HeaderNotFound, InvalidTransaction, UnsupportedTxType
+from megaeth_node.errors import HeaderNotFound, HistoricalState, InvalidTransaction, UnsupportedTxType
+from megaeth_node.executor.state import Account
+from megaeth_node.salt_state import SaltReader
 from megaeth_node.sequencer import Sequencer
 from megaeth_node.types import (
     DEPOSIT_TX_TYPE,
@@ -32,12 +34,12 @@ from rpc.format import (
     tx_json,
 )
 
+T = TypeVar("T")
 SUGGESTED_TIP = 1_000_000
 GAS_CAP = 60_000_000
 MAX_FEE_HISTORY = 1024
 SYNC_TIMEOUT_S, SYNC_MAX_TIMEOUT_S = 2.0, 10.0
 REALTIME_TIMEOUT_S = 10.0  # `realtime_sendRawTransaction` (spec/rpc.md §5.1)
-HISTORICAL = 4444
 BLOB_BASE_FEE = 1  # no blob gas is ever used, so the excess stays 0 and the price at its EIP-4844 minimum
 
 
@@ -52,6 +54,10 @@ def _arg(params: list[Any], i: int, default: Any = ...) -> Any:
 def _max_args(params: list[Any], n: int) -> None:
     if len(params) > n:
         raise invalid_params(f"too many arguments, want at most {n}")
+
+
+def _account(reader: SaltReader, address: bytes) -> Account:
+    return reader.account(address) or Account()
 
 
 def block_rewards(block: Block | None, receipts: list[Receipt] | None, percentiles: list[float]) -> list[int]:
@@ -98,15 +104,23 @@ def eth_methods(node: Sequencer) -> dict[str, Handler]:
         except ValueError as e:
             raise invalid_params(f"invalid block tag {tag!r}: {e}", i) from e
 
-    def require_current(tag: Any, i: int) -> None:
-        """State queries: the newest mini-block for latest/pending/head; older state is not kept."""
+    def require_current(tag: Any, i: int) -> int | None:
+        """State queries: None for latest/pending (the newest mini-block), else the number of the block named,
+        which must be the head (older state is not kept)."""
         if tag in (None, "latest", "pending"):
-            return
+            return None
         n = block_number_of(tag, i)
         if n is None or n > head_number():
             raise HeaderNotFound("header not found")
         if n != head_number():
-            raise RpcError(HISTORICAL, "historical state not available")
+            raise HistoricalState("historical state not available")
+        return n
+
+    async def account_state(tag: Any, i: int, newest: Callable[[Any], T], sealed: Callable[[SaltReader], T]) -> T:
+        """An account read at `tag`: `newest(evm_state)` at latest/pending, `sealed(reader)` at the head named
+        by number, hash, safe or finalized (its sealed state, without the open block's transactions)."""
+        n = require_current(tag, i)
+        return await (node.read_state(newest) if n is None else node.read_sealed_state(n, sealed))
 
     async def block_number(params: list[Any]) -> str:
         _max_args(params, 0)
@@ -115,8 +129,8 @@ def eth_methods(node: Sequencer) -> dict[str, Handler]:
     async def get_balance(params: list[Any]) -> str:
         _max_args(params, 2)
         addr = parse_address(_arg(params, 0))
-        require_current(_arg(params, 1, "latest"), 1)
-        return quantity(await node.read_state(lambda s: s.get_balance(addr)))
+        return quantity(await account_state(_arg(params, 1, "latest"), 1, lambda s: s.get_balance(addr),
+                                            lambda r: _account(r, addr).balance))
 
     async def get_transaction_count(params: list[Any]) -> str:
         _max_args(params, 2)
@@ -124,21 +138,20 @@ def eth_methods(node: Sequencer) -> dict[str, Handler]:
         tag = _arg(params, 1, "latest")
         if tag == "pending":
             return quantity(await node.pending_nonce(addr))
-        require_current(tag, 1)
-        return quantity(await node.read_state(lambda s: s.get_nonce(addr)))
+        return quantity(await account_state(tag, 1, lambda s: s.get_nonce(addr), lambda r: _account(r, addr).nonce))
 
     async def get_code(params: list[Any]) -> str:
         _max_args(params, 2)
         addr = parse_address(_arg(params, 0))
-        require_current(_arg(params, 1, "latest"), 1)
-        return data(await node.read_state(lambda s: s.get_code(addr)))
+        return data(await account_state(_arg(params, 1, "latest"), 1, lambda s: s.get_code(addr),
+                                        lambda r: r.code(_account(r, addr).code_hash)))
 
     async def get_storage_at(params: list[Any]) -> str:
         _max_args(params, 3)
         addr = parse_address(_arg(params, 0))
         slot = parse_slot(_arg(params, 1))
-        require_current(_arg(params, 2, "latest"), 2)
-        value = await node.read_state(lambda s: s.get_storage(addr, slot))
+        value = await account_state(_arg(params, 2, "latest"), 2, lambda s: s.get_storage(addr, slot),
+                                    lambda r: r.storage(addr, slot))
         return data(value.to_bytes(32, "big"))
 
     async def get_code_by_hash(params: list[Any]) -> str:

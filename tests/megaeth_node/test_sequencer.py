@@ -152,6 +152,32 @@ def test_pooled_transaction_whose_nonce_an_authorization_used_is_dropped(tmp_pat
     assert len(node.pool) == 0 and node._dropped == [keccak(stale)]
 
 
+def test_state_at_the_head_named_by_number_or_hash_is_the_sealed_state(tmp_path: Path) -> None:
+    """Account reads at the head named by number or hash see the sealed block's state, not the open block's
+    transactions (which `latest` includes); an older block is 4444 "historical state not available"."""
+    from megaeth_node.errors import HistoricalState
+    from rpc.methods_eth import eth_methods
+
+    node = _node(tmp_path)
+    asyncio.run(node.submit(_signed(0, 0, b"\x11" * 20, value=5)))
+    node._mini_block()
+    node._seal()
+    asyncio.run(node.submit(_signed(0, 1, b"\x11" * 20, value=7)))
+    node._mini_block()  # in the open block only
+    m, head = eth_methods(node), node.head
+    addr, me = "0x" + "11" * 20, "0x" + ACCOUNTS[0].address.hex()
+
+    async def reads() -> tuple[object, ...]:
+        return (await m["eth_getBalance"]([addr, "latest"]), await m["eth_getBalance"]([addr, hex(head.number)]),
+                await m["eth_getBalance"]([addr, {"blockHash": "0x" + head.hash.hex()}]),
+                await m["eth_getTransactionCount"]([me, hex(head.number)]),
+                await m["eth_getTransactionCount"]([me, "latest"]))
+
+    assert asyncio.run(reads()) == ("0xc", "0x5", "0x5", "0x1", "0x2")
+    with pytest.raises(HistoricalState):
+        asyncio.run(m["eth_getBalance"]([addr, "0x0"]))
+
+
 def test_journal_recovers_acknowledged_transactions(tmp_path: Path) -> None:
     node = _node(tmp_path)
     asyncio.run(node.submit(_signed(3, 0, b"\x44" * 20, value=9)))
