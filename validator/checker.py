@@ -24,7 +24,6 @@ from salt.witness import MptWitness, SaltWitness
 from validator.checks import Invalid, post_state_root
 from validator.core import StageClock, early_checks
 
-
 REPLY_TIMEOUT_S = 60.0  # a checker job takes ~20 ms; one that has not answered by then is stuck (stopped, hung)
 
 
