@@ -86,6 +86,7 @@ class Checker:
         self._process = ctx.Process(target=_serve, args=(child, self._conn), name="validator-checker", daemon=True)
         self._process.start()
         child.close()
+        self.owner = os.getpid()  # the one process that may use the pipe (a fork inherits the object, not the right)
         self.alive = True
         self._job: tuple[Any, ...] | None = None  # the job sent and not yet answered, to do here if need be
         self._witness: WitnessState | None = None  # this process's, for a SALT update done here
@@ -181,25 +182,22 @@ _PROCESS_CHECKER: Checker | None = None
 def start_process_checker() -> None:
     """Give this process a checker (`process_checker`), unless it has a live one."""
     global _PROCESS_CHECKER
-    if _PROCESS_CHECKER is None or not _PROCESS_CHECKER.alive:
+    checker = process_checker()
+    if checker is None or not checker.alive:
         _PROCESS_CHECKER = Checker()
 
 
 def process_checker() -> Checker | None:
-    """This process's checker, if it was given one."""
-    return _PROCESS_CHECKER
-
-
-def forget_inherited_checker() -> None:
-    """In a forked child: drop the parent's checker, whose pipe only the parent may use (a pool forked while
-    its parent had one would share it with the parent, and their jobs and replies would cross)."""
-    global _PROCESS_CHECKER
-    _PROCESS_CHECKER = None
+    """This process's checker, if it was given one. One inherited through a fork is the parent's: a child using
+    its pipe too would cross their jobs and replies."""
+    checker = _PROCESS_CHECKER
+    return checker if checker is not None and checker.owner == os.getpid() else None
 
 
 def stop_process_checker() -> None:
-    """Stop this process's checker, if it has one."""
+    """Stop this process's checker, if it has one (an inherited one is only forgotten)."""
     global _PROCESS_CHECKER
-    if _PROCESS_CHECKER is not None:
-        _PROCESS_CHECKER.close()
-        _PROCESS_CHECKER = None
+    checker = process_checker()
+    if checker is not None:
+        checker.close()
+    _PROCESS_CHECKER = None

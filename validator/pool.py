@@ -30,12 +30,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from validator.checker import (
-    forget_inherited_checker,
-    process_checker,
-    start_process_checker,
-    stop_process_checker,
-)
+from validator.checker import process_checker, start_process_checker, stop_process_checker
 
 T = TypeVar("T")
 
@@ -72,7 +67,6 @@ def _start_worker(workers: int, warmup: tuple[Callable[..., Any], tuple[Any, ...
     `warmup` (a function and its arguments) there once."""
     global _JOB_THREAD
     os.environ["MEGAETH_SALT_THREADS"] = str(max(1, (os.cpu_count() or 1) // workers))
-    forget_inherited_checker()
     if checker:
         start_process_checker()
     threading.stack_size(_JOB_STACK_BYTES)
