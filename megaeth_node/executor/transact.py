@@ -7,6 +7,7 @@ Invalid transactions raise `InvalidTransaction` and leave the state exactly as b
 from __future__ import annotations
 
 from dataclasses import dataclass
+from operator import itemgetter
 
 from eth.abc import ComputationAPI, SignedTransactionAPI, StateAPI, VirtualMachineAPI
 from eth.constants import CREATE_CONTRACT_ADDRESS, SECPK1_N
@@ -140,9 +141,5 @@ def tx_logs(computation: ComputationAPI) -> tuple[Log, ...]:
         if not frame.is_error:
             entries += frame._log_entries  # type: ignore[attr-defined]
             frames += frame.children
-    entries.sort(key=_counter)
+    entries.sort(key=itemgetter(0))  # the log counter
     return tuple([Log(addr, tuple([t.to_bytes(32, "big") for t in topics]), data) for _, addr, topics, data in entries])
-
-
-def _counter(entry: tuple[int, bytes, tuple[int, ...], bytes]) -> int:
-    return entry[0]
