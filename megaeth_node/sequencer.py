@@ -41,7 +41,7 @@ from megaeth_node.executor.transact import InvalidTransaction as ExecInvalid
 from megaeth_node.genesis import EMPTY_OMMERS, EMPTY_REQUESTS_HASH, init_genesis
 from megaeth_node.mempool import Mempool, PoolTx, fee_cap, tip_cap
 from megaeth_node.salt_state import SaltReader, salt_updates
-from megaeth_node.store import ChainStore, open_env
+from megaeth_node.store import ChainStore, MiniBlockSpan, open_env
 from megaeth_node.types import (
     DEPOSIT_TX_TYPE, LEGACY_TX_TYPE, Block, ChainDataError, Header, Receipt, Transaction, EMPTY_TRIE_ROOT,
     decode_signed, keccak, ordered_trie_root,
@@ -99,7 +99,7 @@ class NodeEvents(Protocol):
 
     def on_mini_block(self, mb: MiniBlock, header: Header) -> None: ...
 
-    def on_block(self, block: Block, receipts: list[Receipt], mini_blocks: int) -> None: ...
+    def on_block(self, block: Block, receipts: list[Receipt], mini_blocks: MiniBlockSpan) -> None: ...
 
     def on_pending(self, entry: PoolTx) -> None: ...
 
@@ -117,7 +117,7 @@ class _Sealing:
     codes: dict[bytes, bytes]
     overlay: StateOverlay  # the block's SALT changes (post-state view), committed with the block
     keys: frozenset[bytes]  # every plain key the block read or wrote
-    mini_blocks: int
+    mini_blocks: MiniBlockSpan
     hash: bytes = b""
     hashed: threading.Event = field(default_factory=threading.Event)
 
@@ -211,6 +211,7 @@ class _Building:
     overlay: StateOverlay | None  # None while the parent is sealing (reads go through its overlay)
     txs: list[Transaction] = field(default_factory=list)
     senders: list[bytes] = field(default_factory=list)
+    first_mini_block: int = 0  # the global number of its first mini-block
     mini_blocks: int = 0
     log_count: int = 0
     seen: tuple[dict[bytes, Any], dict[tuple[bytes, int], int]] = field(default_factory=lambda: ({}, {}))
@@ -357,12 +358,13 @@ class Sequencer:
         self._waiters: dict[bytes, list[asyncio.Future[tuple[MiniBlock, int] | None]]] = {}
         self._admissions: deque[tuple[Transaction, bytes, asyncio.Future[PoolTx]]] = deque()
         self._work = Wakeup()  # set when a transaction is admitted: run a mini-block now
-        self._mini_block_number = 0
         self._base_fee: tuple[Header | None, int] = (None, 0)  # (parent header, base fee after it)
         self._spec: tuple[Header | None, Spec] = (None, Spec.EQUIVALENCE)  # (head, spec at its timestamp)
         backend().warm()  # the C tables take seconds to build: not inside the first seal
         self.head = init_genesis(self.env, self.chain, self.salt, settings.alloc, int(time.time()),
                                  settings.gas_limit, settings.base_fee)
+        span = self.chain.mini_blocks(self.head.number)
+        self._mini_block_number = span.end if span else 0  # global: it goes on across restarts
         self._tip = self.head  # the last closed block (== head unless one is sealing): the next one's parent
         self.listeners: list[NodeEvents] = []
         self._building: _Building | None = None
@@ -395,7 +397,8 @@ class Sequencer:
                          ommers_hash=EMPTY_OMMERS, requests_hash=EMPTY_REQUESTS_HASH)
         reader = _Reader(base, sealing)
         run = OpenBlock(reader, header, self.chain_config)
-        return _Building(header, run, reader, None if sealing else base.overlay)
+        return _Building(header, run, reader, None if sealing else base.overlay,
+                         first_mini_block=self._mini_block_number)
 
     def building(self) -> _Building:
         if self._building is None:
@@ -445,6 +448,7 @@ class Sequencer:
                 self.pool.drop_below(sender, tx.nonce + 1)
                 count += 1
             b.mini_blocks += 1
+            self._mini_block_number += 1
         return count
 
     def _state_nonce(self, sender: bytes) -> int:
@@ -524,7 +528,8 @@ class Sequencer:
         with self.env.begin(write=True) as txn:  # an empty entry marks the close, for recovery
             self.chain.journal_mini_block(txn, header.number, b.mini_blocks, header.timestamp, [])
         sealing = _Sealing(header, tuple(b.txs), tuple(b.senders), tuple(tx.encode() for tx in b.txs), result.receipts,
-                           dict(diff.codes), b.overlay, diff.reads | diff.writes, b.mini_blocks)
+                           dict(diff.codes), b.overlay, diff.reads | diff.writes,
+                           MiniBlockSpan(b.first_mini_block, b.mini_blocks))
         self._sealing, self._tip, self._building = sealing, header, None
         return sealing
 
@@ -551,6 +556,7 @@ class Sequencer:
             sealing.overlay.commit(txn)
             self.chain.write_codes(txn, sealing.codes)
             self.chain.write_block(txn, block, receipts, sealing.encoded_txs, art.encoded_receipts)
+            self.chain.write_mini_blocks(txn, block.header.number, sealing.mini_blocks)
             self.chain.write_witness(txn, block.header.number, art.witness,
                                      encode_mpt_witness(MptWitness(EMPTY_TRIE_ROOT, ())))
             self.chain.clear_journal(txn, block.header.number)
@@ -617,7 +623,8 @@ class Sequencer:
                 if not sealer_up.done():
                     if settings.block_time_ms > 0:
                         continue  # the close waits for the sealer
-                    mini_blocks = self.building().mini_blocks
+                    b = self.building()
+                    mini_blocks = MiniBlockSpan(b.first_mini_block, b.mini_blocks)
                     block, receipts = await self._on_builder(self._seal)
                     for listener in self.listeners:
                         listener.on_block(block, receipts, mini_blocks)

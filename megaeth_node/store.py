@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from struct import Struct
+from typing import NamedTuple
 
 import lmdb
 import rlp
@@ -30,6 +31,7 @@ TABLES = (
                     # (an empty list marks the block's close)
     "codes",        # code hash → code
     "witnesses",    # number → rlp([bincode SaltWitness, bincode MptWitness]) of the block's pre-state
+    "mini_blocks",  # number → global number of its first mini-block (u64) ‖ its mini-block count (u32)
     "meta",         # b"head" → number, b"schema" → version
 )
 _U64 = Struct(">Q")
@@ -48,6 +50,19 @@ def open_env(path: Path, map_size: int = 1 << 36, extra_dbs: int = 8, sync: bool
     and the owner flushes with `env.sync(True)` when it needs the disk. `readonly`: another process's view."""
     path.mkdir(parents=True, exist_ok=True)
     return lmdb.open(str(path), map_size=map_size, max_dbs=len(TABLES) + extra_dbs, sync=sync, readonly=readonly)
+
+
+class MiniBlockSpan(NamedTuple):
+    """A block's mini-blocks (rpc.md §2 realtime extra `miniBlockOffset`, `miniBlockCount`): the global number
+    of its first one and how many it has."""
+
+    offset: int
+    count: int
+
+    @property
+    def end(self) -> int:
+        """The global number of the next block's first mini-block."""
+        return self.offset + self.count
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,10 +132,21 @@ class ChainStore:
         salt, mpt = rlp.decode(bytes(v))
         return bytes(salt), bytes(mpt)
 
+    def mini_blocks(self, number: int) -> MiniBlockSpan | None:
+        """Block `number`'s mini-blocks (None for genesis and for blocks of a node that did not record them)."""
+        if not _storable(number):
+            return None
+        with self.env.begin() as txn:
+            v = txn.get(_U64.pack(number), db=self.db["mini_blocks"])
+        return None if v is None else MiniBlockSpan(_U64.unpack(v[:8])[0], _U32.unpack(v[8:])[0])
+
     def code(self, code_hash: bytes) -> bytes | None:
         with self.env.begin() as txn:
             v = txn.get(code_hash, db=self.db["codes"])
         return None if v is None else bytes(v)
+
+    def write_mini_blocks(self, txn: lmdb.Transaction, number: int, span: MiniBlockSpan) -> None:
+        txn.put(_U64.pack(number), _U64.pack(span.offset) + _U32.pack(span.count), db=self.db["mini_blocks"])
 
     def journal_mini_block(self, txn: lmdb.Transaction, number: int, index: int, timestamp: int,
                            encoded_txs: Iterable[bytes]) -> None:

@@ -9,6 +9,7 @@ import rlp
 from eth_hash.auto import keccak
 
 from megaeth_node.sequencer import MiniBlock
+from megaeth_node.store import MiniBlockSpan
 from megaeth_node.types import (
     DEPOSIT_TX_TYPE,
     LEGACY_TX_TYPE,
@@ -87,11 +88,18 @@ def tx_json(tx: Transaction, sender: bytes, block_hash: bytes | None, block_numb
     return out
 
 
-def block_json(block: Block, full: bool) -> dict[str, Any]:
-    """`eth_getBlockBy*` result: header fields, size, transactions (hashes or objects), no uncles/withdrawals."""
+def mini_block_fields(span: MiniBlockSpan | None) -> dict[str, str]:
+    """The realtime extra of blocks and `newHeads` (rpc.md §2 object shapes, §5.5); none where unknown."""
+    return {} if span is None else {"miniBlockCount": quantity(span.count), "miniBlockOffset": quantity(span.offset)}
+
+
+def block_json(block: Block, full: bool, mini_blocks: MiniBlockSpan | None = None) -> dict[str, Any]:
+    """`eth_getBlockBy*` result: header fields, size, the realtime extra, transactions (hashes or objects),
+    no uncles/withdrawals."""
     h = block.header
     out = header_json(h, block.hash)
     out["size"] = quantity(block_size(block))
+    out.update(mini_block_fields(mini_blocks))
     out["uncles"] = []
     out["transactions"] = [
         tx_json(tx, sender, block.hash, h.number, i, h.base_fee_per_gas) if full else data(tx.hash)

@@ -408,15 +408,17 @@ def eth_methods(node: Sequencer) -> dict[str, Handler]:
     def sealed_block(n: int | None) -> Block | None:
         return None if n is None else node.chain.block(n)
 
+    def block_result(block: Block | None, full: bool) -> dict[str, Any] | None:
+        return None if block is None else block_json(block, full, node.chain.mini_blocks(block.header.number))
+
     async def block_by_number(params: list[Any]) -> dict[str, Any] | None:
         _max_args(params, 2)
-        block = sealed_block(block_number_of(_arg(params, 0), 0))
-        return None if block is None else block_json(block, bool(_arg(params, 1, False)))
+        return block_result(sealed_block(block_number_of(_arg(params, 0), 0)), bool(_arg(params, 1, False)))
 
     async def block_by_hash(params: list[Any]) -> dict[str, Any] | None:
         _max_args(params, 2)
-        block = sealed_block(node.chain.number_of(parse_hash(_arg(params, 0))))
-        return None if block is None else block_json(block, bool(_arg(params, 1, False)))
+        number = node.chain.number_of(parse_hash(_arg(params, 0)))
+        return block_result(sealed_block(number), bool(_arg(params, 1, False)))
 
     async def tx_count_by_number(params: list[Any]) -> str | None:
         _max_args(params, 1)

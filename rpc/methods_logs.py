@@ -9,7 +9,7 @@ from typing import Any
 
 from megaeth_node.mempool import PoolTx
 from megaeth_node.sequencer import MiniBlock, Sequencer
-from megaeth_node.store import StoredLog
+from megaeth_node.store import MiniBlockSpan, StoredLog
 from megaeth_node.types import Block, Header, Receipt
 from rpc.codec import data, parse_address, parse_hash, parse_quantity, quantity
 from rpc.dispatch import Handler
@@ -85,7 +85,7 @@ class _PendingFeed:
     def on_mini_block(self, mb: MiniBlock, header: Header) -> None:
         pass
 
-    def on_block(self, block: Block, receipts: list[Receipt], mini_blocks: int) -> None:
+    def on_block(self, block: Block, receipts: list[Receipt], mini_blocks: MiniBlockSpan) -> None:
         pass
 
 

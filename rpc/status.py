@@ -12,6 +12,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from megaeth_node.mempool import PoolTx
 from megaeth_node.sequencer import MiniBlock, Sequencer
+from megaeth_node.store import MiniBlockSpan
 from megaeth_node.types import Block, Header, Receipt
 
 WINDOW_S = 10.0
@@ -67,7 +68,7 @@ class NodeStatus:
         self.gas.inc(gas)
         self._recent.append((time.monotonic(), len(mb.transactions), gas))
 
-    def on_block(self, block: Block, receipts: list[Receipt], mini_blocks: int) -> None:
+    def on_block(self, block: Block, receipts: list[Receipt], mini_blocks: MiniBlockSpan) -> None:
         self.blocks.inc()
         self.head.set(block.header.number)
         self.last_block_gas = block.header.gas_used

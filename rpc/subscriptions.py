@@ -15,10 +15,11 @@ from typing import Any
 
 from megaeth_node.mempool import PoolTx
 from megaeth_node.sequencer import MiniBlock
+from megaeth_node.store import MiniBlockSpan
 from megaeth_node.types import Block, Header, Receipt
 from rpc.codec import data, parse_address, quantity
 from rpc.errors import invalid_params, invalid_request, limit_exceeded
-from rpc.format import block_size, header_json, log_json, mini_block_receipt, tx_json
+from rpc.format import block_size, header_json, log_json, mini_block_fields, mini_block_receipt, tx_json
 from rpc.methods_logs import LogQuery, parse_filter
 
 MAX_SUBSCRIPTIONS = 5
@@ -79,11 +80,12 @@ class Hub:
     def _each(self, kind: str) -> list[tuple[Connection, str, Subscription]]:
         return [(c, i, s) for c in self.connections for i, s in c.subs.items() if s.kind == kind]
 
-    def on_block(self, block: Block, receipts: list[Receipt], mini_blocks: int) -> None:
+    def on_block(self, block: Block, receipts: list[Receipt], mini_blocks: MiniBlockSpan) -> None:
         heads = self._each("newHeads")
         if heads:  # the head's size re-encodes every transaction: only when someone listens
             head = header_json(block.header, block.hash)
-            head.update(size=quantity(block_size(block)), miniBlockCount=quantity(mini_blocks))
+            head["size"] = quantity(block_size(block))
+            head.update(mini_block_fields(mini_blocks))
             for conn, sub_id, _ in heads:
                 conn.push(sub_id, head)
         subs = self._each("logs")

@@ -191,6 +191,41 @@ def test_journal_recovers_acknowledged_transactions(tmp_path: Path) -> None:
     assert again.chain.journal() == []
 
 
+def test_mini_block_numbers_are_global_and_each_block_records_its_span(tmp_path: Path) -> None:
+    """A block's mini-blocks are the global numbers [offset, offset + count) (rpc.md §2 `miniBlockOffset`,
+    `miniBlockCount`), one block's end is the next one's offset, and the numbering goes on across a crash and
+    a restart instead of starting again at 0."""
+    node = _node(tmp_path)
+    numbers = []
+    for nonce in range(2):
+        asyncio.run(node.submit(_signed(6, nonce, b"\x66" * 20, value=1)))
+        mb = node._mini_block()
+        assert mb is not None
+        numbers.append(mb.number)
+    node._seal()  # block 1: two mini-blocks
+    node._seal()  # block 2: none
+    asyncio.run(node.submit(_signed(6, 2, b"\x66" * 20, value=1)))
+    mb = node._mini_block()
+    assert mb is not None
+    numbers.append(mb.number)
+    node.env.close()  # a crash with block 3's mini-block journaled only
+    again = _node(tmp_path)
+    assert again.recovered == 1
+    asyncio.run(again.submit(_signed(6, 3, b"\x66" * 20, value=1)))
+    mb = again._mini_block()
+    assert mb is not None
+    numbers.append(mb.number)
+    again._seal()
+    spans = [again.chain.mini_blocks(n) for n in (1, 2, 3)]
+    assert numbers == [0, 1, 2, 3]
+    assert spans == [(0, 2), (2, 0), (2, 2)]
+    again.env.close()
+    restarted = _node(tmp_path)
+    asyncio.run(restarted.submit(_signed(6, 4, b"\x66" * 20, value=1)))
+    mb = restarted._mini_block()
+    assert mb is not None and mb.number == 4 and restarted.chain.mini_blocks(0) is None
+
+
 # NUMBER - 1, BLOCKHASH, SSTORE at slot 0
 STORE_PARENT_HASH = bytes.fromhex("4360019003406000550000")
 INIT_PARENT_HASH = bytes.fromhex(f"60{len(STORE_PARENT_HASH):02x}600c60003960{len(STORE_PARENT_HASH):02x}6000f3") \

@@ -71,7 +71,20 @@ def test_notifications_arrive(url: str) -> None:
     assert any(t["hash"] == tx_hash for t in got["newPendingTransactions2"])
     mb = next(m for m in got["miniBlocks1"] if any(t["hash"] == tx_hash for t in m["transactions"]))
     assert mb["receipts"][0]["status"] == "0x1" and int(mb["gas_used"], 16) > 0
-    assert all(k in got["newHeads1"][0] for k in ("number", "hash", "parentHash", "stateRoot", "miniBlockCount"))
+    head = got["newHeads1"][0]
+    assert all(k in head for k in ("number", "hash", "parentHash", "stateRoot", "miniBlockCount", "miniBlockOffset"))
+    assert _block(url, head["number"])["miniBlockOffset"] == head["miniBlockOffset"]
+    deadline = time.monotonic() + 20
+    while (block := _block(url, mb["block_number"])) is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert block is not None, "the transaction's block did not seal"
+    offset, count = int(block["miniBlockOffset"], 16), int(block["miniBlockCount"], 16)
+    assert offset <= int(mb["mini_block_number"], 16) < offset + count
+
+
+def _block(url: str, number: str) -> dict[str, Any] | None:
+    reply = requests.post(url, data=_req(1, "eth_getBlockByNumber", [number, False]), timeout=10).json()
+    return reply["result"]  # type: ignore[no-any-return]
 
 
 def test_subscription_limits(url: str) -> None:
