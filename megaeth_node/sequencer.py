@@ -36,6 +36,7 @@ from megaeth_node.errors import (
 )
 from megaeth_node.ecrecover import recover_senders
 from megaeth_node.executor.block import OpenBlock
+from megaeth_node.executor.rules import IsthmusRules
 from megaeth_node.executor.state import KECCAK_EMPTY, Account, MissingStateKey
 from megaeth_node.executor.transact import InvalidTransaction as ExecInvalid
 from megaeth_node.genesis import EMPTY_OMMERS, EMPTY_REQUESTS_HASH, init_genesis
@@ -801,6 +802,15 @@ class Sequencer:
                 raise HistoricalState("historical state not available")
             return fn(SaltReader(self.salt.overlay(), self.chain))
         return await self._on_builder(read)
+
+    async def read_sealed_evm_state(self, number: int, fn: Callable[[Any, IsthmusRules], T]) -> T:
+        """Run `fn(evm_state, rules)` on the builder thread against the state after sealed block `number` (the
+        head, else `HistoricalState`) in that block's own context, as for a transaction appended to it (geth's
+        eth_call at a block number: its number, timestamp and base fee)."""
+        def read(reader: SaltReader) -> T:
+            run = OpenBlock(reader, self.head, self.chain_config)
+            return fn(run.evm_state, run.rules)
+        return await self.read_sealed_state(number, read)
 
     def _locate(self, tx_hash: bytes, include_open: bool) -> tuple[Block, list[Receipt], int] | None:
         """The block holding `tx_hash` (the open one has an empty hash), its receipts and the tx index."""

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from megaeth_node.calls import AccountOverride, CallRequest, call, create_access_list, estimate_gas
 from megaeth_node.errors import HeaderNotFound, HistoricalState, InvalidTransaction, UnsupportedTxType
+from megaeth_node.executor.rules import IsthmusRules
 from megaeth_node.executor.state import Account
 from megaeth_node.salt_state import SaltReader
 from megaeth_node.sequencer import Sequencer
@@ -121,6 +122,13 @@ def eth_methods(node: Sequencer) -> dict[str, Handler]:
         by number, hash, safe or finalized (its sealed state, without the open block's transactions)."""
         n = require_current(tag, i)
         return await (node.read_state(newest) if n is None else node.read_sealed_state(n, sealed))
+
+    async def execute_at(n: int | None, fn: Callable[[Any, IsthmusRules], T]) -> T:
+        """`fn(evm_state, rules)` at `require_current`'s `n`: the newest mini-block's state for None, else the
+        sealed head's state in its own block context."""
+        if n is None:
+            return await node.read_state(lambda s: fn(s, node.building().run.rules))
+        return await node.read_sealed_evm_state(n, fn)
 
     async def block_number(params: list[Any]) -> str:
         _max_args(params, 0)
@@ -241,20 +249,19 @@ def eth_methods(node: Sequencer) -> dict[str, Handler]:
     async def eth_call(params: list[Any]) -> str:
         _max_args(params, 4)
         req = call_request(_arg(params, 0), 0)
-        require_current(_arg(params, 1, "latest"), 1)
+        n = require_current(_arg(params, 1, "latest"), 1)
         overrides = state_overrides(_arg(params, 2, {}), 2)
         if _arg(params, 3, {}):  # refused rather than ignored: a result for another block would be wrong silently
             raise invalid_params("block overrides are not supported", 3)
-        out = await node.read_state(lambda s: call(s, node.building().run.rules, chain_id, req, GAS_CAP, overrides))
+        out = await execute_at(n, lambda s, rules: call(s, rules, chain_id, req, GAS_CAP, overrides))
         return data(out)
 
     async def eth_estimate_gas(params: list[Any]) -> str:
         _max_args(params, 3)
         req = call_request(_arg(params, 0), 0)
-        require_current(_arg(params, 1, "latest"), 1)
+        n = require_current(_arg(params, 1, "latest"), 1)
         overrides = state_overrides(_arg(params, 2, {}), 2)
-        gas = await node.read_state(
-            lambda s: estimate_gas(s, node.building().run.rules, chain_id, req, GAS_CAP, overrides))
+        gas = await execute_at(n, lambda s, rules: estimate_gas(s, rules, chain_id, req, GAS_CAP, overrides))
         return quantity(gas)
 
     async def eth_create_access_list(params: list[Any]) -> dict[str, Any]:
@@ -262,8 +269,8 @@ def eth_methods(node: Sequencer) -> dict[str, Handler]:
         that cannot execute (funds, nonce) an error reply as for eth_call."""
         _max_args(params, 2)
         req = call_request(_arg(params, 0), 0)
-        require_current(_arg(params, 1, "latest"), 1)
-        res = await node.read_state(lambda s: create_access_list(s, node.building().run.rules, chain_id, req, GAS_CAP))
+        n = require_current(_arg(params, 1, "latest"), 1)
+        res = await execute_at(n, lambda s, rules: create_access_list(s, rules, chain_id, req, GAS_CAP))
         out: dict[str, Any] = {
             "accessList": [{"address": data(a), "storageKeys": [data(k) for k in keys]} for a, keys in res.access_list],
             "gasUsed": quantity(res.gas_used)}

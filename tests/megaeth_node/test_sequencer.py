@@ -176,6 +176,16 @@ def test_state_at_the_head_named_by_number_or_hash_is_the_sealed_state(tmp_path:
     assert asyncio.run(reads()) == ("0xc", "0x5", "0x5", "0x1", "0x2")
     with pytest.raises(HistoricalState):
         asyncio.run(m["eth_getBalance"]([addr, "0x0"]))
+    # eth_call too: (BALANCE(0x11…), NUMBER) from initcode, at the head in its own block context
+    probe = {"from": me, "data": "0x73" + "11" * 20 + "3160005243602052604060" + "00f3"}
+
+    async def calls() -> list[tuple[int, int]]:
+        outs = [await m["eth_call"]([probe, tag]) for tag in ("latest", hex(head.number))]
+        outs.append(await m["eth_call"]([probe, {"blockHash": "0x" + head.hash.hex()}]))
+        return [(int(o[2:66], 16), int(o[66:], 16)) for o in outs]
+
+    assert asyncio.run(calls()) == [(12, head.number + 1), (5, head.number), (5, head.number)]
+    assert int(asyncio.run(m["eth_estimateGas"]([probe, hex(head.number)])), 16) > 21_000
 
 
 def test_journal_recovers_acknowledged_transactions(tmp_path: Path) -> None:
