@@ -19,11 +19,13 @@ from salt.constants import (
     NUM_META_BUCKETS,
     STARTING_NODE_ID,
 )
+from salt.hasher import bucket_id
 from salt.ipa import Queries, check_multiproof, open_multiproof, split_proof
 from salt.pedersen import backend
 from salt.types import (
     BUCKET_NODE_START,
     SEGMENT_START,
+    BucketMeta,
     SaltValue,
     bucket_root_node,
     child_node,
@@ -201,8 +203,41 @@ def witness_root(witness: SaltWitness) -> bytes:
         raise WitnessVerifyError(f"bad point: root commitment: {e}") from e
 
 
+# (key length, value length) of a data entry: account (EOA, contract), storage slot (salt.md §2.1)
+DATA_ENTRY_SHAPES = frozenset({(20, 40), (20, 72), (52, 32)})
+
+
+def check_entries(kvs: Mapping[int, SaltValue | None]) -> None:
+    """salt.md §8 recipe 3, stateless-validator.md §2.3 step 1: every metadata entry is a BucketMeta, every
+    present data entry has an account or storage shape and lies in its key's bucket. The proof fixes only
+    `key ‖ value`, so without this a witness could move bytes between key and value and still verify."""
+    for key, sv in kvs.items():
+        bucket = key >> BUCKET_SLOT_BITS
+        if bucket < NUM_META_BUCKETS:
+            if sv is None:
+                raise WitnessVerifyError(f"bad entry {key:#x}: metadata is None")
+            try:
+                BucketMeta.from_value(sv)
+            except ValueError as e:
+                raise WitnessVerifyError(f"bad entry {key:#x}: {e}") from e
+        elif sv is not None:
+            if (len(sv.key), len(sv.value)) not in DATA_ENTRY_SHAPES:
+                raise WitnessVerifyError(f"bad entry {key:#x}: key of {len(sv.key)} bytes with a value of "
+                                         f"{len(sv.value)} is neither an account nor a storage slot")
+            if bucket_id(sv.key) != bucket:
+                raise WitnessVerifyError(f"bad entry {key:#x}: key {sv.key.hex()} belongs in bucket "
+                                         f"{bucket_id(sv.key)}, not {bucket}")
+
+
 def verify_witness(witness: SaltWitness, expected_root: bytes) -> None:
-    """spec §6.4 (§6.6 step 1): raise WitnessVerifyError unless the witness proves its kvs under
+    """spec §6.4 (§6.6 step 1): raise WitnessVerifyError unless the witness's entries are well formed
+    (`check_entries`) and it proves them under `expected_root` (`verify_proof`)."""
+    check_entries(witness.kvs)
+    verify_proof(witness, expected_root)
+
+
+def verify_proof(witness: SaltWitness, expected_root: bytes) -> None:
+    """spec §6.4: raise WitnessVerifyError unless the witness proves its kvs, whatever they hold, under
     `expected_root`."""
     p = witness.proof
     try:

@@ -20,6 +20,7 @@ from salt.multiproof import (
     leaf_start_key,
     logic_id,
     proof_shape,
+    verify_proof,
     verify_witness,
     witness_root,
 )
@@ -134,6 +135,12 @@ def _with_kvs(w: SaltWitness, kvs: dict[int, SaltValue | None]) -> SaltWitness:
     return replace(w, kvs=kvs)
 
 
+def _revalued(sv: SaltValue | None) -> SaltValue:
+    """The same key with another value of the same length (a well-formed entry the proof does not hold)."""
+    assert sv is not None
+    return SaltValue(sv.key, b"\x02" * len(sv.value))
+
+
 def _with_proof(w: SaltWitness, **changes: object) -> SaltWitness:
     return replace(w, proof=replace(w.proof, **changes))
 
@@ -141,7 +148,8 @@ def _with_proof(w: SaltWitness, **changes: object) -> SaltWitness:
 @pytest.mark.parametrize(
     ("mutate", "reason"),
     [
-        (lambda w, k: _with_kvs(w, {**w.kvs, k: SaltValue(b"\x01" * 20, b"\x02" * 40)}), "proof check"),
+        (lambda w, k: _with_kvs(w, {**w.kvs, k: _revalued(w.kvs[k])}), "proof check"),
+        (lambda w, k: _with_kvs(w, {**w.kvs, k: SaltValue(b"\x01" * 20, b"\x02" * 40)}), "bad entry"),
         (lambda w, k: _with_kvs(w, {x: v for x, v in w.kvs.items() if x != k}), "shape mismatch: levels"),
         (lambda w, k: _with_kvs(w, {**w.kvs, k + 1: None}), "proof check failed"),
         (lambda w, k: _with_proof(w, levels={**w.proof.levels, 12345: 1}), "shape mismatch"),
@@ -283,12 +291,12 @@ def test_prover_round_trip_on_synthetic_state() -> None:
     proof = create_proof(kvs, state.levels, state)
     assert len(proof.proof) == 576 and list(proof.levels) == sorted(state.levels)
     witness = SaltWitness(kvs, proof)
-    verify_witness(witness, state.root())
+    verify_proof(witness, state.root())  # synthetic keys, not in their buckets
     assert decode_salt_witness(encode_salt_witness(witness)) == witness
     assert create_proof(kvs, state.levels, state) == proof  # deterministic
     some_key = 100000 << 40 | 300
     with pytest.raises(WitnessVerifyError, match="proof check failed"):
-        verify_witness(replace(witness, kvs={**kvs, some_key: SaltValue(b"x", b"y")}), state.root())
+        verify_proof(replace(witness, kvs={**kvs, some_key: SaltValue(b"x", b"y")}), state.root())
     with pytest.raises(ValueError, match="disagrees"):
         create_proof({**kvs, some_key: None}, state.levels, state)
 
@@ -323,7 +331,7 @@ def test_verifier_reference_sums_accept_and_reject_alike(testdata: Path, monkeyp
 
     (_, w, root), *_ = real_witnesses(testdata)
     key = next(k for k, v in w.kvs.items() if v is not None and k >> 40 >= 65536)
-    bad = {**w.kvs, key: SaltValue(b"\x01" * 20, b"\x02" * 40)}
+    bad = {**w.kvs, key: _revalued(w.kvs[key])}
     for drop in (False, True):
         if drop:
             monkeypatch.delattr(native.NativeBackend, "fr_verify_sums")

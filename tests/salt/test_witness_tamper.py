@@ -16,11 +16,12 @@ from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from shared_data import in_ci
 
-from salt.multiproof import WitnessVerifyError, verify_witness
+from salt.multiproof import WitnessVerifyError, verify_witness, witness_root
 from salt.pedersen import backend
 from salt.types import SALT_VALUE_LEN, SaltValue
 from salt.witness import (
@@ -159,3 +160,33 @@ def test_tampered_witness_is_always_rejected(testdata: Path, data: st.DataObject
     except WitnessVerifyError:
         return
     raise AssertionError(f"{kind} mutation of a real witness was accepted")
+
+
+def _resplit(w: SaltWitness, key: int, sv: SaltValue) -> SaltWitness:
+    return replace(w, kvs={**w.kvs, key: sv})
+
+
+def test_entry_resplit_between_key_and_value_is_rejected(testdata: Path) -> None:
+    """The proof fixes `key ‖ value` only (a slot hashes their concatenation), so moving bytes across the
+    boundary keeps every commitment: the entry's shape and bucket must be checked (salt.md §8 recipe 3).
+    Accepted, such an entry hides the key it was (a lookup stops at a smaller key) or crashes the decoders."""
+    kinds: set[str] = set()
+    for real in reals(testdata)[:3]:
+        w = real.file.salt_witness
+        for key, sv in w.kvs.items():
+            if sv is None:
+                continue
+            if len(sv.key) == 12:
+                kind, moved = "meta", SaltValue(sv.key[:11], sv.key[11:])
+            elif len(sv.key) == 52:
+                kind, moved = "storage", SaltValue(sv.key[:20], sv.key[20:] + sv.value)
+            else:
+                kind, moved = "account", SaltValue(sv.key[:19], sv.key[19:] + sv.value)
+            if kind in kinds:
+                continue
+            kinds.add(kind)
+            tampered = _resplit(w, key, moved)
+            assert witness_root(tampered) == real.root
+            with pytest.raises(WitnessVerifyError, match="bad entry"):
+                verify_witness(tampered, real.root)
+    assert kinds == {"meta", "storage", "account"}

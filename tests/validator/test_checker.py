@@ -214,3 +214,23 @@ def test_forked_workers_do_not_inherit_the_parents_checker() -> None:
             assert [pool.submit(_has_process_checker).result() for _ in range(4)] == [False] * 4
     finally:
         checker_module.stop_process_checker()
+
+
+def test_resplit_witness_entry_is_invalid_with_and_without_a_checker(checker: Checker) -> None:
+    """A witness entry whose bytes move between key and value still hashes the same (the proof holds), and
+    read as data it is an account or BucketMeta that does not decode: reported invalid at the witness, never
+    valid and never a crash, whether the replay runs after the checks or beside them."""
+    from salt.types import SaltValue
+    from salt.witness import encode_witness_file
+
+    parent, block, salt, mpt = material(3)
+    wf = decode_witness_file(salt)
+    w = wf.salt_witness
+    for key, sv in w.kvs.items():
+        if sv is not None and len(sv.key) == 20:
+            moved = SaltValue(sv.key[:19], sv.key[19:] + sv.value)
+            break
+    bad = encode_witness_file(replace(wf, salt_witness=replace(w, kvs={**w.kvs, key: moved})))
+    for c in (None, checker):
+        v = validate_block(block, parent.header, bad, mpt, codes(), TESTNET, checker=c)
+        assert not v.valid and v.field == "SALT witness" and "bad entry" in v.detail, v
