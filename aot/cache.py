@@ -9,6 +9,7 @@ the time budget, are remembered as refused and run on the interpreter.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -30,6 +31,12 @@ FUNCTION = "contract"
 RUNTIME_LINES = RUNTIME.count("\n")
 
 
+@functools.cache
+def _runtime_id() -> str:
+    """What every object is built with besides its code: runtime.h and the compile flags."""
+    return hashlib.sha256("\0".join((RUNTIME, *AOT_FLAGS)).encode()).hexdigest()
+
+
 @dataclass(frozen=True, slots=True)
 class Budget:
     """Limits on one contract's compilation: generated C lines and compiler wall time."""
@@ -48,9 +55,11 @@ class NativeCache:
         self._refused: set[bytes] = set()
 
     def key(self, code: bytes) -> str:
-        """The cache key of `code` under this spec, codegen and compiler."""
+        """The cache key of `code` under this spec, codegen, runtime (the frame layout the object reads),
+        flags and compiler, its command included (`MEGAETH_CC` may add flags)."""
         h = hashlib.sha256()
-        for part in (keccak(code).hex(), self.spec, str(CODEGEN_VERSION), self.cc.version_text):
+        for part in (keccak(code).hex(), self.spec, str(CODEGEN_VERSION), _runtime_id(), *self.cc.argv,
+                     self.cc.version_text):
             h.update(part.encode() + b"\0")
         return h.hexdigest()
 

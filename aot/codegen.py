@@ -27,9 +27,13 @@ from importlib.resources import files
 from aot.analysis import STACK_LIMIT, Block, Program
 from aot.opcodes import ENV_INDEX, JUMP, JUMPI, MAX_HOST_ARGS, OPS, PUSH0, PUSH32
 
-CODEGEN_VERSION = 29
+CODEGEN_VERSION = 30
 CHUNK = 256
 REGISTER_MODE_MAX_INSTRS = 2_000
+# Register mode keeps every slot up to the deepest height as a local of the frame's C function (~64 B each).
+# A CALL recurses through the host on the same C stack, so the frame must stay small: 1,024 nested frames of
+# 64 slots are ~4 MB, within the 8 MB main-thread stack. Deeper programs run threaded (a heap stack).
+REGISTER_MODE_MAX_SLOTS = 64
 INLINE_LOADS_MAX_INSTRS = 10_000  # larger units leave MLOAD's load_be to clang's inliner (runtime.h)
 RING_COPIES, RING_MAX_INSTRS = 4, 64  # counter loops up to 64 instructions test gas every 4th back edge
 _SIG = "(aot_frame *f, u256 *stk, u256 *sp, int64_t gas, uint64_t jt)"
@@ -509,7 +513,7 @@ def _emit_registers(prog: Program, name: str) -> list[str]:
             for b in blocks:
                 if b.start in loop.blocks:
                     body += _BlockEmitter(prog, b, name, prog.heights[b.start], loop, entries, copy).emit()
-    top = min(max((prog.heights[b.start] + b.stack_growth for b in blocks), default=0), STACK_LIMIT)
+    top = _register_slots(prog)
     head = [*_entry(prog, name), "int32_t st = AOT_STOP;"]
     if top:
         head.append("u256 " + ", ".join(f"s{i} = 0" for i in range(top)) + ";")
@@ -604,9 +608,16 @@ def _emit_threaded(prog: Program, name: str) -> Emitted:
 def emit_parts(prog: Program, name: str) -> Emitted:
     """The C of `int32_t name(aot_frame *f)` running `prog`, with its block functions."""
     small = sum(len(prog.blocks[s].instrs) for s in prog.reachable) <= REGISTER_MODE_MAX_INSTRS
-    if prog.heights is not None and small:
+    if prog.heights is not None and small and _register_slots(prog) <= REGISTER_MODE_MAX_SLOTS:
         return Emitted([], _emit_registers(prog, name), [])
     return _emit_threaded(prog, name)
+
+
+def _register_slots(prog: Program) -> int:
+    """The locals register mode declares: the deepest stack height any block reaches."""
+    assert prog.heights is not None
+    blocks = [prog.blocks[s] for s in prog.reachable if s in prog.heights]
+    return min(max((prog.heights[b.start] + b.stack_growth for b in blocks), default=0), STACK_LIMIT)
 
 
 def emit_function(prog: Program, name: str) -> str:

@@ -44,3 +44,17 @@ def test_dynamic_jump_reaches_every_jumpdest_and_drops_static_heights() -> None:
 def test_undefined_opcode_ends_block() -> None:
     prog = analyse(bytes.fromhex("6001ef6002"))
     assert prog.blocks[0].invalid and [i.op for i in prog.blocks[0].instrs] == [0x60]
+
+
+def test_register_mode_only_for_shallow_stacks() -> None:
+    """A frame in register mode holds its deepest stack in C locals, and calls recurse through the host on the
+    C stack: a deep program runs threaded, so that 1,024 nested frames cannot overflow it."""
+    from aot.codegen import REGISTER_MODE_MAX_SLOTS, emit_parts
+
+    def pushes(n: int) -> bytes:
+        return b"\x60\x01" * n + b"\x50" * n + b"\x00"  # PUSH1 1 × n, POP × n, STOP
+
+    shallow, deep = emit_parts(analyse(pushes(REGISTER_MODE_MAX_SLOTS)), "c"), \
+        emit_parts(analyse(pushes(REGISTER_MODE_MAX_SLOTS + 1)), "c")
+    assert not shallow.bodies and f"s{REGISTER_MODE_MAX_SLOTS - 1} = 0" in "\n".join(shallow.shared)
+    assert deep.bodies and "s0 = 0" not in "\n".join(deep.shared + [x for b in deep.bodies for x in b])

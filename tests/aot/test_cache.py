@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from aot.cache import Budget, NativeCache
@@ -26,6 +27,13 @@ def test_key_depends_on_code_and_spec(tmp_path: Path) -> None:
     cancun, prague = NativeCache(tmp_path, cc, "cancun"), NativeCache(tmp_path, cc, "prague")
     assert cancun.key(FIB) != prague.key(FIB)
     assert cancun.key(FIB) != cancun.key(FIB + b"\0")
+
+
+def test_key_depends_on_the_compiler_command(tmp_path: Path) -> None:
+    """`MEGAETH_CC="clang-19 -O1"` builds other code than `clang-19` (same version line): another key."""
+    cc = find_compiler()
+    other = replace(cc, argv=(*cc.argv, "-fno-unroll-loops"))
+    assert NativeCache(tmp_path, cc).key(FIB) != NativeCache(tmp_path, other).key(FIB)
 
 
 def test_over_budget_falls_back(tmp_path: Path) -> None:
