@@ -239,6 +239,14 @@ def _settle(settled: list[tuple[asyncio.Future[Any], Any, BaseException | None]]
             fut.set_result(value)
 
 
+def _report_flush(done: Future[None]) -> None:
+    """A failed flush (EIO, ENOSPC) leaves the sealed blocks in the page cache only: said loudly, as a power
+    loss could then take more than a block."""
+    error = done.exception()
+    if error is not None:
+        log.error("flushing the data directory to disk failed: %s", error)
+
+
 class Wakeup:
     """What the builder loop sleeps on between mini-blocks: `set()` wakes it, else `wait(timeout)` returns after
     the timeout (`asyncio.wait_for` on an `Event` costs a task, a timer and a cancellation every time)."""
@@ -443,20 +451,23 @@ class Sequencer:
                 continue
             for tx in txs:
                 sender = tx.recover_sender()
-                b.run.execute(tx, sender)
+                b.log_count += len(b.run.execute(tx, sender).logs)
                 b.txs.append(tx)
                 b.senders.append(sender)
                 self.pool.drop_below(sender, tx.nonce + 1)
                 count += 1
             b.mini_blocks += 1
             self._mini_block_number += 1
+        if self._building is not None:
+            self._state_changes(self._building)  # the next stateChanges start after the recovered mini-blocks
         return count
 
     def _state_nonce(self, sender: bytes) -> int:
         return int(self.building().run.evm_state.get_nonce(sender))
 
-    def _mini_block(self) -> MiniBlock | None:
-        """Execute what the pool can run now into one mini-block; journal it durably."""
+    def _mini_block(self, state_changes: bool = False) -> MiniBlock | None:
+        """Execute what the pool can run now into one mini-block; journal it durably. With `state_changes`, the
+        mini-block carries what changed in it (rpc.md §5.4)."""
         self._admit_queued()
         b = self.building()
         if self.settings.block_time_ms == 0 and b.txs:
@@ -490,7 +501,7 @@ class Sequencer:
         for tx, sender, _ in executed:
             b.txs.append(tx)
             b.senders.append(sender)
-        changes = self._state_changes(b) if any(x.wants_state_changes() for x in self.listeners) else None
+        changes = self._state_changes(b) if state_changes else None
         mb = MiniBlock(self._mini_block_number, b.header.number, b.mini_blocks, time.time_ns() // 1000, first, prior_gas,
                        tuple(t for t, _, _ in executed), tuple(s for _, s, _ in executed),
                        tuple(r for _, _, r in executed), b.header, b.log_count, changes)
@@ -570,7 +581,7 @@ class Sequencer:
             b.overlay = self.salt.overlay()
             b.reader.base = SaltReader(b.overlay, self.chain)
             b.reader.parent = None
-        self._flusher.submit(self.env.sync, True)
+        self._flusher.submit(self.env.sync, True).add_done_callback(_report_flush)
         return block, receipts
 
     def _seal(self) -> tuple[Block, list[Receipt]]:
@@ -608,7 +619,11 @@ class Sequencer:
         while not self._stopping:
             await self._work.wait(settings.mini_block_ms / 1000)
             self._work.clear()
-            mb = await self._on_builder(self._mini_block) if len(self.pool) or self._admissions else None
+            if len(self.pool) or self._admissions:  # the listeners are asked here, on the event loop
+                wants = any(x.wants_state_changes() for x in self.listeners)
+                mb = await self._on_builder(self._mini_block, wants)
+            else:
+                mb = None
             if mb is not None:
                 header = mb.header or self.building().header
                 for listener in self.listeners:

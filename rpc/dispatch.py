@@ -99,6 +99,8 @@ async def handle_body(methods: Methods, raw: bytes, limits: Limits) -> Any:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as e:
         return _error(None, parse_error(str(e)))
+    except RecursionError:  # arrays or objects nested past the interpreter's recursion limit
+        return _error(None, parse_error("JSON nested too deeply"))
     if len(raw) > limits.max_body and not set(_methods_of(body)) <= limits.tx_methods:
         return _error(None, limit_exceeded(f"request body of {len(raw)} bytes exceeds {limits.max_body}"))
     if not isinstance(body, list):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -12,6 +13,8 @@ from rpc.dispatch import NO_REPLY, Limits, Methods, handle_body
 from rpc.errors import PARSE_ERROR, limit_exceeded
 from rpc.status import STATUS
 from rpc.subscriptions import Connection, Hub, handle_subscription_call
+
+log = logging.getLogger(__name__)
 
 WS_IDLE_TIMEOUT_S = 60.0
 
@@ -90,8 +93,9 @@ async def handle_get(request: web.Request) -> web.StreamResponse:
                 break
             raw = msg.data.encode() if isinstance(msg.data, str) else msg.data
             reply = await handle_body(methods, raw, request.app[LIMITS])
-            if reply is not NO_REPLY:
-                conn.queue.put_nowait(json.dumps(reply, separators=(",", ":")))
+            if reply is not NO_REPLY and not conn.reply(json.dumps(reply, separators=(",", ":"))):
+                log.info("closing a WebSocket whose client does not read its replies")
+                break
     finally:
         hub.connections.discard(conn)
         sender.cancel()

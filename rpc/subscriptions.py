@@ -48,6 +48,14 @@ class Connection:
         except asyncio.QueueFull:
             pass  # a client that does not read loses notifications, never the node's memory
 
+    def reply(self, text: str) -> bool:
+        """Queue a reply; False when the queue is full (a client that does not read its replies: closed)."""
+        try:
+            self.queue.put_nowait(text)
+        except asyncio.QueueFull:
+            return False
+        return True
+
 
 class Hub:
     """Fans node events out to subscribed connections."""
@@ -60,7 +68,9 @@ class Hub:
         if not params or params[0] not in KINDS:
             raise invalid_params(f"unknown subscription type, want one of {', '.join(KINDS)}", 0)
         kind = params[0]
-        sub = Subscription(kind, key=json.dumps(params, sort_keys=True))
+        # newHeads and miniBlocks take no parameters: any they are given do not make another subscription
+        key = json.dumps(params if kind not in ("newHeads", "miniBlocks") else [kind], sort_keys=True)
+        sub = Subscription(kind, key=key)
         if kind == "stateChanges" and len(params) > 1 and params[1] is not None:
             if not isinstance(params[1], list):
                 raise invalid_params("stateChanges takes a list of addresses", 1)
@@ -69,6 +79,7 @@ class Hub:
             sub.query = parse_filter(params[1] if len(params) > 1 and params[1] is not None else {}, 1)
         if kind == "newPendingTransactions":
             sub.full_tx = bool(params[1]) if len(params) > 1 else False
+            sub.key = json.dumps([kind, sub.full_tx])
         if any(s.key == sub.key for s in conn.subs.values()):
             raise invalid_request("duplicate subscription")
         if len(conn.subs) >= MAX_SUBSCRIPTIONS:

@@ -4,6 +4,7 @@ validating statelessly from its own witness (issue: "validate every block this n
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -201,6 +202,25 @@ def test_journal_recovers_acknowledged_transactions(tmp_path: Path) -> None:
     assert again.chain.journal() == []
 
 
+LOG0_X3 = bytes.fromhex("60006000a0" * 3 + "00")  # initcode: three empty LOG0s, no code
+
+
+def test_recovered_open_block_keeps_its_log_count_and_state_change_baseline(tmp_path: Path) -> None:
+    """After a crash, the open block's recovered transactions still count: the next mini-block's receipts
+    number their logs after them (their position in the block), and its stateChanges are its own only."""
+    node = _node(tmp_path)
+    asyncio.run(node.submit(_signed(7, 0, None, data=LOG0_X3)))
+    first = node._mini_block()
+    assert first is not None and len(first.receipts[0].logs) == 3
+    node.env.close()
+    again = _node(tmp_path)
+    assert again.recovered == 1
+    asyncio.run(again.submit(_signed(8, 0, None, data=LOG0_X3)))
+    mb = again._mini_block(state_changes=True)
+    assert mb is not None and mb.prior_logs == 3 and mb.state_changes is not None
+    assert ACCOUNTS[8].address in mb.state_changes and ACCOUNTS[7].address not in mb.state_changes
+
+
 def test_mini_block_numbers_are_global_and_each_block_records_its_span(tmp_path: Path) -> None:
     """A block's mini-blocks are the global numbers [offset, offset + count) (rpc.md §2 `miniBlockOffset`,
     `miniBlockCount`), one block's end is the next one's offset, and the numbering goes on across a crash and
@@ -310,6 +330,9 @@ def test_loop_admits_in_the_mini_block_and_closes_once_the_sealer_is_up(tmp_path
     node._builder.submit = lambda fn, *args: builder_jobs.append(getattr(fn, "__name__", "")) \
         or submit_job(fn, *args)  # type: ignore[method-assign]
 
+    listener = _ThreadRecorder()
+    node.listeners.append(listener)
+
     async def go() -> None:
         loop = asyncio.create_task(node.run())
         await asyncio.sleep(0)  # the loop is on
@@ -329,3 +352,44 @@ def test_loop_admits_in_the_mini_block_and_closes_once_the_sealer_is_up(tmp_path
         await node.close()
 
     asyncio.run(go())
+    # every hook ran on the event loop's thread (the hub's subscriptions change there, unlocked)
+    assert {"wants_state_changes", "on_mini_block", "on_block"} <= {hook for hook, _ in listener.calls}
+    assert {thread for _, thread in listener.calls} == {threading.main_thread().name}
+    assert listener.state_changes and ACCOUNTS[0].address in listener.state_changes[0]
+
+
+class _ThreadRecorder:
+    """A NodeEvents listener that wants state changes and records which thread calls each hook."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str]] = []
+        self.state_changes: list[dict[bytes, object]] = []
+
+    def _called(self, hook: str) -> None:
+        self.calls.append((hook, threading.current_thread().name))
+
+    def wants_state_changes(self) -> bool:
+        self._called("wants_state_changes")
+        return True
+
+    def on_mini_block(self, mb: object, header: object) -> None:
+        self._called("on_mini_block")
+        self.state_changes.append(mb.state_changes)  # type: ignore[attr-defined]
+
+    def on_block(self, block: object, receipts: object, mini_blocks: object) -> None:
+        self._called("on_block")
+
+    def on_pending(self, entry: object) -> None:
+        self._called("on_pending")
+
+
+def test_failed_flush_is_logged(caplog: pytest.LogCaptureFixture) -> None:
+    """The seal's fsync runs on the flush thread; its failure (EIO, ENOSPC) is an error in the log, not a
+    Future nobody looks at."""
+    from megaeth_node.sequencer import _report_flush
+
+    done: Future[None] = Future()
+    done.set_exception(OSError(28, "No space left on device"))
+    with caplog.at_level("ERROR", logger="megaeth_node.sequencer"):
+        _report_flush(done)
+    assert "No space left on device" in caplog.text

@@ -190,3 +190,31 @@ def test_state_changes_subscription(url: str) -> None:
 
     change = asyncio.run(go())[0]
     assert change["address"] == target.lower() and int(change["balance"], 16) >= 77 and change["storage"] == {}
+
+
+def test_parameters_a_kind_ignores_make_no_second_subscription() -> None:
+    """`["miniBlocks", 1]` is `["miniBlocks"]` again: a duplicate, not another full fan-out per mini-block."""
+    from rpc.errors import RpcError
+    from rpc.subscriptions import Connection, Hub
+
+    hub, conn = Hub(), Connection()
+    for params, duplicate in ((["miniBlocks"], ["miniBlocks", 1]), (["newHeads"], ["newHeads", {"x": 1}]),
+                              (["newPendingTransactions"], ["newPendingTransactions", False])):
+        hub.subscribe(conn, params)
+        with pytest.raises(RpcError, match="duplicate"):
+            hub.subscribe(conn, duplicate)
+    hub.subscribe(conn, ["newPendingTransactions", True])  # full transactions: another subscription
+    assert len(conn.subs) == 4
+
+
+def test_reply_to_a_client_that_does_not_read_is_refused_not_raised() -> None:
+    """A WebSocket whose queue is full (its client reads neither notifications nor replies) gets `False` from
+    `reply`, and the server closes it, instead of QueueFull escaping the handler."""
+    from rpc.subscriptions import QUEUE_LIMIT, Connection
+
+    conn = Connection()
+    for i in range(QUEUE_LIMIT):
+        conn.push("0x1", i)
+    assert conn.reply("{}") is False and conn.queue.qsize() == QUEUE_LIMIT
+    conn.queue.get_nowait()
+    assert conn.reply("{}") is True

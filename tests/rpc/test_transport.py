@@ -95,6 +95,8 @@ def test_notification_gets_no_reply(url: str) -> None:
 
 @pytest.mark.parametrize("body, code, status", [
     ("{not json", -32700, 400),
+    ("[" * 2000, -32700, 400),  # nested past the decoder's recursion limit
+    ('{"a":' * 2000, -32700, 400),
     ("[]", -32600, 200),
     ('"a string"', -32600, 200),
     ('{"jsonrpc": "1.0", "method": "eth_chainId", "id": 1}', -32600, 200),
@@ -136,11 +138,14 @@ def test_websocket_requests_and_batches(url: str) -> None:
             two = json.loads(await ws.receive_str())
             await ws.send_str("{bad")
             three = json.loads(await ws.receive_str())
-            return [one, two, three]
-    one, two, three = asyncio.run(go())
-    assert one["result"] == hex(CHAIN_ID)
+            await ws.send_str("[" * 2000)
+            four = json.loads(await ws.receive_str())
+            await ws.send_str(json.dumps(_req("eth_chainId")))  # the connection is still there
+            return [one, two, three, four, json.loads(await ws.receive_str())]
+    one, two, three, four, five = asyncio.run(go())
+    assert one["result"] == five["result"] == hex(CHAIN_ID)
     assert [r["result"] for r in two] == [str(CHAIN_ID), False]
-    assert three["error"]["code"] == -32700
+    assert three["error"]["code"] == four["error"]["code"] == -32700
 
 
 JSONISH = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
