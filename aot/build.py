@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import tempfile
 import time
@@ -28,14 +29,33 @@ def compile_shared(cc: Compiler, source: str, out: Path, flags: tuple[str, ...] 
     return out
 
 
+def _start(cmd: list[str]) -> subprocess.Popen[str]:
+    """The compiler in a process group of its own, so that `_stop` reaches what it starts (`python -m
+    ziglang cc` runs zig, which runs clang)."""
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    """Kill an unfinished compiler's whole process group."""
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
+
+
 def _run(cmd: list[str], timeout_s: float, what: str = "compile") -> None:
     """Run the compiler; raise BuildError with its message when it fails or overruns `timeout_s`."""
+    proc = _start(cmd)
     try:
-        res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
+        _, err = proc.communicate(timeout=timeout_s)
     except subprocess.TimeoutExpired as e:
         raise BuildError(f"{what} timed out after {timeout_s:.0f} s: {' '.join(cmd)}") from e
-    if res.returncode != 0:
-        raise BuildError(f"{what} failed ({' '.join(cmd)}):\n{res.stderr.strip()}")
+    finally:
+        _stop(proc)
+    if proc.returncode != 0:
+        raise BuildError(f"{what} failed ({' '.join(cmd)}):\n{err.strip()}")
 
 
 def compile_object(cc: Compiler, source: str, out: Path, flags: tuple[str, ...] = C_FLAGS,
@@ -65,7 +85,7 @@ def compile_shared_parts(cc: Compiler, sources: list[str], out: Path, flags: tup
             src, obj = out.with_name(f"{out.stem}.{i}.c"), out.with_name(f"{out.stem}.{i}.o")
             src.write_text(source)
             cmd = [*cc.argv, *compile_flags, "-c", "-o", str(obj), str(src)]
-            procs.append((cmd, subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)))
+            procs.append((cmd, _start(cmd)))
             objs.append(str(obj))
         for cmd, proc in procs:
             try:
@@ -76,8 +96,6 @@ def compile_shared_parts(cc: Compiler, sources: list[str], out: Path, flags: tup
                 raise BuildError(f"compile failed ({' '.join(cmd)}):\n{err.strip()}")
     finally:
         for _, proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+            _stop(proc)
     _run([*cc.argv, *flags, "-o", str(out), *objs, *map(str, objects)], max(1.0, deadline - time.monotonic()), "link")
     return out

@@ -68,10 +68,18 @@ class NativeCache:
         found = self._loaded.get(code)
         if found is not None or code in self._refused:
             return found
-        path = self.directory / f"{self.key(code)}.so"
+        key = self.key(code)
+        path = self.directory / f"{key}.so"
         if path.exists():
             found = self._loaded[code] = Contract(Library(path, [FUNCTION], self.cc), FUNCTION, code)
+        elif self._over_budget_marker(key).exists():
+            self._refused.add(code)
         return found
+
+    def _over_budget_marker(self, key: str) -> Path:
+        """Left where a refusal by size is remembered, so that other processes and restarts do not generate
+        the code again to find out (seconds for the largest contracts); per size budget."""
+        return self.directory / f"{key}.over-{self.budget.max_c_lines}"
 
     def compile(self, code: bytes) -> Contract | None:
         """Compile (or fetch) `code`; None when it is refused by the budget (run it interpreted)."""
@@ -79,11 +87,12 @@ class NativeCache:
             return found
         programs = [(FUNCTION, analyse(code, self.spec))]
         units = emit_units(programs, parallel_parts(programs))
+        self.directory.mkdir(parents=True, exist_ok=True)
         if sum(u.count("\n") - RUNTIME_LINES for u in units) > self.budget.max_c_lines:
             log.info("aot: %d-byte contract over the size budget, interpreting", len(code))
             self._refused.add(code)
+            self._over_budget_marker(self.key(code)).touch()
             return None
-        self.directory.mkdir(parents=True, exist_ok=True)
         final = self.directory / f"{self.key(code)}.so"
         with tempfile.TemporaryDirectory(prefix="build-", dir=self.directory) as tmp:
             built = Path(tmp) / "contract.so"

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
+import aot.cache
 from aot.cache import Budget, NativeCache
 from aot.toolchain import find_compiler
 
@@ -36,7 +39,14 @@ def test_key_depends_on_the_compiler_command(tmp_path: Path) -> None:
     assert NativeCache(tmp_path, cc).key(FIB) != NativeCache(tmp_path, other).key(FIB)
 
 
-def test_over_budget_falls_back(tmp_path: Path) -> None:
-    cache = NativeCache(tmp_path, find_compiler(), budget=Budget(max_c_lines=5))
+def test_over_budget_falls_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A contract over the size budget runs interpreted, and the refusal is remembered on disk: another cache
+    (a restart, a worker process) does not generate its code again; a larger budget reconsiders it."""
+    cc = find_compiler()
+    cache = NativeCache(tmp_path, cc, budget=Budget(max_c_lines=5))
     assert cache.compile(FIB) is None
     assert cache.lookup(FIB) is None
+    monkeypatch.setattr(aot.cache, "emit_units", lambda *a: pytest.fail("generated again"))
+    assert NativeCache(tmp_path, cc, budget=Budget(max_c_lines=5)).compile(FIB) is None
+    monkeypatch.undo()
+    assert NativeCache(tmp_path, cc, budget=Budget(max_c_lines=500)).compile(FIB) is not None

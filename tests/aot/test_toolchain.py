@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import pytest
 
 from aot.selftest import CASES, OPS, expected, run_selftest
@@ -42,3 +45,24 @@ def test_no_compiler_anywhere_names_the_install_command(monkeypatch: pytest.Monk
     monkeypatch.setattr("aot.toolchain._zig_argv", lambda: None)
     with pytest.raises(ToolchainError, match="python -m aot.toolchain --install"):
         find_compiler()
+
+
+@pytest.mark.parametrize("units", [1, 2])
+def test_build_timeout_kills_what_the_compiler_started(tmp_path: Path, units: int) -> None:
+    """A compiler that overruns its budget is killed with everything it started (a zig wrapper's clang), not
+    only the process the build ran."""
+    from aot.build import BuildError, compile_shared_parts
+    from aot.toolchain import Compiler
+
+    pids = tmp_path / "pids"
+    script = f"sleep 60 & echo $! >> {pids}; wait"
+    cc = Compiler(("sh", "-c", script, "sh"), 19, "fake")
+    with pytest.raises(BuildError, match="timed out"):
+        compile_shared_parts(cc, ["int x;"] * units, tmp_path / "x.so", timeout_s=0.5)
+    for pid in map(int, pids.read_text().split()):
+        for _ in range(50):
+            if not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]:
+                break
+            time.sleep(0.05)
+        else:
+            raise AssertionError(f"the compiler's child {pid} outlived the timeout")
