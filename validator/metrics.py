@@ -41,10 +41,8 @@ class Metrics:
             self.stage_time.labels(s)
         self._server: Any = None
 
-    def observe_block(self, seconds: float, timings: Mapping[str, float], txs: int, gas: int, valid: bool) -> None:
+    def observe_block(self, seconds: float, timings: Mapping[str, float], txs: int, gas: int) -> None:
         self.validated.inc()
-        if not valid:
-            self.invalid.inc()
         self.transactions.inc(txs)
         self.gas.inc(gas)
         self.block_time.observe(seconds)

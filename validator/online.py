@@ -15,6 +15,8 @@ worker with a checker process where the cores allow: `validator.checker`).
   chain in the checkpoint (one LMDB write); its witness was proven against the parent's stateRoot and
   withdrawalsRoot by `validate_witnesses` (the §2.1 `grow_local_chain` links). An invalid block that is still
   the sequencer's block at that height stops the validator (exit 1); if the sequencer replaced it, it is a reorg.
+  One whose transactions are not its (hash-checked) header's may have been served wrong (§2.2 (3)-(4), fetch
+  checks upstream): it is a bad reply, fetched again `INTEGRITY_REFETCHES` times before it counts as invalid.
 * **Reorg**: drop everything fetched, walk back from the tip while the sequencer's hash at that height
   differs from ours, roll the checkpoint back to the common block and continue from there. Below the anchor
   nothing can be re-validated: "catastrophic reorg", exit 3. When idle, the tip's hash is re-checked each poll.
@@ -119,6 +121,7 @@ def code_hashes(salt: SaltWitness) -> set[bytes]:
 
 
 CODE_CACHE_BYTES = 256 << 20  # contract code kept in memory; the checkpoint keeps all of it
+INTEGRITY_REFETCHES = 3  # fetches again of a block whose transactions are not its header's, before it is invalid
 
 
 class CodeCache:
@@ -178,6 +181,8 @@ class OnlineValidator:
         self._progress: Progress | None = None
         self._catchup_base = 0
         self._since_prune = 0
+        self._refetching: int | None = None  # a block served with transactions not its header's, until it passes
+        self._refetches: dict[tuple[int, bytes], int] = {}  # how often each such block was fetched again
 
     # ---- plumbing ----
 
@@ -319,7 +324,7 @@ class OnlineValidator:
                 raise Fatal(f"validation worker failed on block {p.number}: {e!r}") from e
             p.verdict = verdict
             self.validated_count += 1
-            self.metrics.observe_block(verdict.ms / 1000, p.timings, p.txs, p.header.gas_used, verdict.valid)
+            self.metrics.observe_block(verdict.ms / 1000, p.timings, p.txs, p.header.gas_used)
             if i > 0 and verdict.valid:
                 self.cp.put_result(verdict)
 
@@ -338,6 +343,9 @@ class OnlineValidator:
             except CheckpointError as e:  # cannot happen: fetch links every block to its predecessor
                 raise Fatal(f"canonical chain extension failed: {e}") from e
             self.pending.popleft()
+            if self._refetching is not None and p.number >= self._refetching:
+                self._refetching = None
+                self._refetches.clear()
             moved += 1
             event(logging.INFO, "validated", number=p.number, hash=p.hash, ms=round(verdict.ms, 1), txs=p.txs,
                   gas=p.header.gas_used, lag=(self.remote_tip or p.number) - p.number)
@@ -353,11 +361,22 @@ class OnlineValidator:
 
     def _on_invalid(self, p: _Pending, verdict: Verdict) -> None:
         """An invalid block stops the validator only once the sequencer confirms it still has that block at
-        that height (asked again, with back-off, until it answers); a replaced block is a reorg."""
+        that height (asked again, with back-off, until it answers); a replaced block is a reorg. A block whose
+        transactions are not its header's may have been served wrong: fetched again, INTEGRITY_REFETCHES
+        times, before the sequencer is taken at its word."""
+        refetches = self._refetches.get((p.number, p.hash), 0)
+        if verdict.field == "block integrity" and refetches < INTEGRITY_REFETCHES:
+            # §2.2 (3)-(4), fetch-time checks upstream: the header hashed right, so the transactions served with
+            # it may not be its own (a bad reply). Fetched again, the blocks fetched after it too.
+            self._refetches[(p.number, p.hash)] = refetches + 1
+            self.pending.clear()
+            self._refetching = p.number
+            raise RpcDataError(f"block {p.number}: the transactions served are not its header's: {verdict.detail}")
         current = self._canonical_hash(p.number, "invalid-recheck")
         if current != p.hash:
             raise _Reorg(p.number, f"invalid block {p.number} was replaced by the sequencer")
         self.cp.put_result(verdict)
+        self.metrics.invalid.inc()  # found invalid: neither fetched again nor replaced by the sequencer
         event(logging.ERROR, "invalid_block", number=p.number, hash=p.hash, field=verdict.field,
               expected=verdict.expected, got=verdict.got, detail=verdict.detail)
         raise Fatal(f"block {p.number} 0x{p.hash.hex()} is INVALID: {verdict.field}: expected "
@@ -533,7 +552,8 @@ class OnlineValidator:
                     elif not self.pending:
                         self._check_tip_hash()
                         self._sleep(self.s.poll_s)
-                self.backoff.reset()
+                if self._refetching is None:  # its fetch succeeds: the back-off keeps growing until it validates
+                    self.backoff.reset()
                 self.metrics.heights(self.cp.tip().number, self.remote_tip)  # type: ignore[union-attr]
                 self._show_progress()
             except _Reorg as r:

@@ -182,6 +182,25 @@ def test_malformed_block_is_retried(testdata: Path, tmp_path: Path, inline_pool:
     assert metric(run.metrics, "stateless_validator_reorgs_total") == 0
 
 
+def test_transactions_served_wrong_are_fetched_again(testdata: Path, tmp_path: Path,
+                                                     inline_pool: WorkerPool) -> None:
+    """A block served with transactions that are not its header's (here: in reverse order) may be a bad reply
+    (§2.2 (3)-(4), fetch-time checks upstream): fetched again with a growing back-off, not status 1 at once,
+    and valid once it is served right. (Served wrong every time, it is invalid: the test above.)"""
+    ch = chain(testdata, tip=1140)
+    ch.fork[1140] = dict(ch.blocks[1140], transactions=ch.blocks[1140]["transactions"][::-1])
+    with FixtureServer(ch) as server:
+        s = settings(server.url, tmp_path, start_block="1139", workers=1, until_block=1140)
+        run = Run(s, inline_pool)
+        wait_for(lambda: metric(run.metrics, "stateless_validator_rpc_errors_total", method="fetch",
+                                kind="bad reply") >= 1, 30, "a fetch again of the block")
+        del ch.fork[1140]
+        assert run.join(60) == 0
+    assert metric(run.metrics, "stateless_validator_blocks_invalid_total") == 0
+    with Checkpoint(tmp_path) as cp:
+        assert cp.tip().number == 1140  # type: ignore[union-attr]
+
+
 def test_unusable_rpc_url_or_data_dir_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Set-up failures are not "invalid block" (status 1): a URL without a scheme is a usage error (2), a
     data directory that cannot hold the checkpoint a fatal one (3), each said in one line."""
