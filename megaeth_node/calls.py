@@ -9,7 +9,6 @@ from typing import Any
 from eth.abc import StateAPI
 from eth._utils.address import generate_contract_address
 from eth.constants import CREATE_CONTRACT_ADDRESS
-from eth.exceptions import OutOfGas, Revert
 from eth.vm.spoof import SpoofTransaction
 from eth_keys import keys
 from eth_typing import Address
@@ -18,6 +17,7 @@ from megaeth_node.errors import ExecutionReverted, InsufficientFunds, InvalidTra
 from megaeth_node.executor.op import OpVM
 from megaeth_node.executor.rex_native import NativeAbort, interpreted_on_abort
 from megaeth_node.executor.rules import IsthmusRules
+from megaeth_node.executor.tracing import vm_error
 
 _SLOT_OPS = frozenset({0x54, 0x55})  # SLOAD, SSTORE: slot on top of the stack
 _ADDRESS_OPS = frozenset({0x31, 0x3B, 0x3C, 0x3F, 0xFF})  # BALANCE, EXTCODESIZE/COPY/HASH, SELFDESTRUCT: top
@@ -85,15 +85,6 @@ def _revert_reason(output: bytes) -> str:
     return "execution reverted"
 
 
-def _vm_error(error: Exception) -> str:
-    """geth's wording of an execution error (`core/vm/errors.go`)."""
-    if isinstance(error, Revert):
-        return "execution reverted"
-    if isinstance(error, OutOfGas):
-        return "out of gas"
-    return str(error) or type(error).__name__
-
-
 def simulate(state: StateAPI, rules: IsthmusRules, chain_id: int, req: CallRequest, gas: int,
              overrides: dict[bytes, AccountOverride] | None = None,
              tracer: AccessListTracer | None = None) -> CallResult:
@@ -146,7 +137,7 @@ def _simulate(state: StateAPI, rules: IsthmusRules, chain_id: int, req: CallRequ
         gas_used = rules.vm_class.finalize_gas_used(tx, computation)
         if computation.is_error:
             output = b"" if computation.error.burns_gas else computation.output
-            return CallResult(False, gas_used, output, _vm_error(computation.error))
+            return CallResult(False, gas_used, output, vm_error(computation.error))
         return CallResult(True, gas_used, computation.output, "")
     finally:
         state.revert(snapshot)
@@ -231,7 +222,7 @@ class AccessListTracer:
         if address not in self.excluded:
             self.addresses.add(address)
 
-    def __call__(self, computation: Any, opcode: int) -> None:
+    def __call__(self, computation: Any, opcode: int, pc: int) -> None:
         stack = computation._stack.values
         if opcode in _SLOT_OPS and stack:
             slot = _word(stack[-1]).to_bytes(32, "big")

@@ -1,5 +1,6 @@
-"""`debug_traceTransaction` with geth's `callTracer`: re-execute a sealed block from its stored witness up to
-the transaction, then turn py-evm's frame tree into call objects (spec/rpc.md §3)."""
+"""`debug_traceTransaction`: re-execute a sealed block from its stored witness up to the transaction, then
+report it as geth's `callTracer` (py-evm's frame tree as call objects) or as geth's default struct logger
+(one entry per opcode) (spec/rpc.md §3)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from eth.abc import ComputationAPI
 
 from gas.spec import ChainConfig
 from megaeth_node.executor.block import OpenBlock
+from megaeth_node.executor.tracing import StepTracer, op_name, vm_error
 from megaeth_node.executor.witness import WitnessReader
 from megaeth_node.store import ChainStore
 from salt.store import WitnessState
@@ -39,15 +41,17 @@ def _frame(c: ComputationAPI, gas_used: int | None = None) -> dict[str, Any]:
         "input": _hex(msg.data_as_bytes), "output": _hex(c.output),
     }
     if c.is_error:
-        out["error"] = "execution reverted" if type(c.error).__name__ == "Revert" else str(c.error) or type(c.error).__name__
+        out["error"] = vm_error(c.error)
     children = [_frame(child) for child in c.children]
     if children:
         out["calls"] = children
     return out
 
 
-def call_trace(chain: ChainStore, config: ChainConfig, number: int, index: int) -> dict[str, Any]:
-    """The callTracer object of transaction `index` of sealed block `number`."""
+def _rerun(chain: ChainStore, config: ChainConfig, number: int, index: int,
+           tracer: StepTracer | None = None) -> tuple[ComputationAPI, int]:
+    """Transaction `index` of sealed block `number` executed again over its stored witness, every opcode of it
+    through `tracer` if given: its top frame and the gas its receipt reports."""
     block, parent, witness = chain.block(number), chain.header(number - 1), chain.witness(number)
     if block is None or parent is None or witness is None:
         raise TraceUnavailable(f"block {number} or its witness is not stored")
@@ -57,9 +61,93 @@ def call_trace(chain: ChainStore, config: ChainConfig, number: int, index: int) 
     run = OpenBlock(reader, block.header, config, frames=True)
     for tx, sender in zip(block.transactions[:index], block.senders[:index], strict=True):
         run.execute(tx, sender)
-    receipt = run.execute(block.transactions[index], block.senders[index])
+    rex = getattr(run.evm_state, "rex", None)
+    if tracer is not None:
+        if rex is None:
+            raise TraceUnavailable(f"block {number} runs under rules without the opcode hook (before Rex)")
+        rex.trace = tracer
+    try:
+        receipt = run.execute(block.transactions[index], block.senders[index])
+    finally:
+        if rex is not None:
+            rex.trace = None
     top = run.last_computation
     if top is None:
         raise TraceUnavailable(f"transaction {index} of block {number} did not execute (failed deposit)")
+    if tracer is not None:
+        tracer.flush()
     prior = run.receipts[index - 1].cumulative_gas_used if index else 0
-    return _frame(top, receipt.cumulative_gas_used - prior)
+    return top, receipt.cumulative_gas_used - prior
+
+
+def call_trace(chain: ChainStore, config: ChainConfig, number: int, index: int) -> dict[str, Any]:
+    """The callTracer object of transaction `index` of sealed block `number`."""
+    top, gas_used = _rerun(chain, config, number, index)
+    return _frame(top, gas_used)
+
+
+MAX_STRUCT_LOGS = 100_000  # entries kept at most (geth's `limit`, which has no default): a reply stays bounded
+
+
+class StructLogger(StepTracer):
+    """geth's default tracer (eth/tracers/logger `StructLogger`, `formatLogs`): per opcode `pc`, `op`, `gas`
+    before it, `gasCost` (a CALL*/CREATE* counts the gas it passes on, not what its child uses), `depth` (1 = the
+    tx's frame), `stack` (bottom first), and with the options: `memory` as 32-byte words, `returnData`,
+    `storage` at SLOAD/SSTORE (the slots this contract touched so far, SLOAD's value read before it runs,
+    SSTORE's the one it writes). A frame that ends in an exceptional halt has `error` on its last opcode. At
+    most `limit` entries (MAX_STRUCT_LOGS with none)."""
+
+    def __init__(self, stack: bool = True, storage: bool = True, memory: bool = False, return_data: bool = False,
+                 limit: int = 0) -> None:
+        super().__init__()
+        self.stack, self.storage, self.memory, self.return_data = stack, storage, memory, return_data
+        self.limit = min(limit, MAX_STRUCT_LOGS) if limit > 0 else MAX_STRUCT_LOGS
+        self.logs: list[dict[str, Any]] = []
+        self._seen = 0
+        self._slots: dict[bytes, dict[int, int]] = {}  # contract → slot → value, as SLOAD/SSTORE saw them
+
+    def step(self, computation: Any, opcode: int, pc: int, gas: int, depth: int) -> dict[str, Any] | None:
+        self._seen += 1
+        if self._seen > self.limit:
+            return None
+        entry: dict[str, Any] = {"pc": pc, "op": op_name(opcode), "gas": gas, "gasCost": 0, "depth": depth}
+        values = [v if isinstance(v, int) else int.from_bytes(v, "big") for v in computation._stack.values]
+        if self.stack:
+            entry["stack"] = [hex(v) for v in values]
+        if self.memory:
+            mem = bytes(computation._memory._bytes)
+            entry["memory"] = [mem[i:i + 32].hex() for i in range(0, len(mem) - 31, 32)]
+        if self.return_data and computation.return_data:
+            entry["returnData"] = "0x" + bytes(computation.return_data).hex()
+        if self.storage and opcode in (0x54, 0x55) and values[-1:]:  # SLOAD, SSTORE with a key on the stack
+            address = bytes(computation.msg.storage_address)
+            slots = self._slots.setdefault(address, {})
+            if opcode == 0x54:
+                slots[values[-1]] = computation.state.get_storage(address, values[-1])
+            elif len(values) >= 2:
+                slots[values[-1]] = values[-2]
+            entry["storage"] = {f"{k:064x}": f"{v:064x}" for k, v in slots.items()}
+        return entry
+
+    def finished(self, step: dict[str, Any] | None, computation: Any, gas_after: int, returned: int) -> None:
+        if step is None:
+            return
+        step["gasCost"] = max(0, step["gas"] - gas_after + returned)
+        if computation.is_error and type(computation.error).__name__ != "Revert":
+            step["error"] = vm_error(computation.error)  # set once the frame ended: its last opcode halted it
+
+    def emit(self, step: dict[str, Any] | None) -> None:
+        if step is not None:
+            self.logs.append(step)
+
+
+def struct_trace(chain: ChainStore, config: ChainConfig, number: int, index: int,
+                 logger: StructLogger) -> dict[str, Any]:
+    """geth's struct-logger result for transaction `index` of sealed block `number`: `gas` (the receipt's),
+    `failed`, `returnValue` (hex without 0x: the output, or the revert data; empty after an exceptional halt),
+    `structLogs`."""
+    top, gas_used = _rerun(chain, config, number, index, logger)
+    failed = top.is_error
+    reverted = failed and type(top.error).__name__ == "Revert"
+    return {"gas": gas_used, "failed": failed, "returnValue": top.output.hex() if not failed or reverted else "",
+            "structLogs": logger.logs}

@@ -8,16 +8,16 @@ witnessed slots; §3.5, §6).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from gas.spec import TESTNET, ChainConfig
 from salt.store import WitnessState
 from salt.witness import decode_witness_file
 
 from megaeth_node.executor.block import BlockResult, InvalidBlock, OpenBlock
+from megaeth_node.executor.tracing import OpcodeTracer
 from megaeth_node.executor.transact import InvalidTransaction
 from megaeth_node.executor.witness import WitnessReader
 from megaeth_node.fixtures import fixture_blocks, load_contracts
@@ -76,69 +76,6 @@ def replay(fixtures: Path, block_number: int | None = None, chain: ChainConfig =
         if out is not None:
             print_report(report, out, tx_index)
     return reports
-
-
-def _op_name(opcode: int) -> str:
-    """The mnemonic (from py-evm's Prague table: MegaETH wrappers keep the opcodes' names)."""
-    from eth.vm.forks.prague.computation import PragueComputation
-
-    op = PragueComputation.opcodes.get(opcode)
-    name = getattr(op, "mnemonic", None)
-    return name if isinstance(name, str) else f"0x{opcode:02x}"
-
-
-class OpcodeTracer:
-    """The `rex.trace` hook as EIP-3155-style JSON lines, one per opcode, in execution order: `pc`, `op`,
-    `opName`, `gas` (remaining before the opcode), `gasCost`, `computeGas` (the tx's compute gas before
-    the opcode, spec/mega-evm.md §4.1), `computeCost`, `depth` (1 = the tx's frame). The costs are measured
-    to the next opcode of the same frame (for CALL*/CREATE* that includes the child frame's net use) or,
-    for a frame's last opcode, to the frame's end (an exceptional halt's burnt gas included)."""
-
-    def __init__(self, out: TextIO) -> None:
-        self.out = out
-        self._lines: list[list[Any]] = []  # [computation, entry dict, finished] in execution order
-        self._open: dict[int, list[Any]] = {}  # depth → the frame's last unfinished line
-
-    def __call__(self, computation: Any, opcode: int) -> None:
-        depth = computation.msg.depth + 1
-        gas = computation._gas_meter.gas_remaining
-        compute = computation.state.rex.compute_used
-        for d in [d for d in self._open if d >= depth]:
-            line = self._open.pop(d)
-            if d == depth:
-                self._finish(line, gas, compute)
-            else:
-                self._finish(line, line[0]._gas_meter.gas_remaining, compute)
-        entry = {"pc": computation.code.program_counter - 1, "op": opcode, "opName": _op_name(opcode),
-                 "gas": hex(gas), "gasCost": None, "computeGas": hex(compute), "computeCost": None, "depth": depth}
-        line = [computation, entry, False]
-        self._lines.append(line)
-        self._open[depth] = line
-        self._emit_ready()
-
-    @staticmethod
-    def _finish(line: list[Any], gas_after: int, compute_after: int) -> None:
-        entry = line[1]
-        entry["gasCost"] = hex(max(0, int(entry["gas"], 16) - gas_after))
-        entry["computeCost"] = hex(max(0, compute_after - int(entry["computeGas"], 16)))
-        line[2] = True
-
-    def _emit_ready(self) -> None:
-        done = 0
-        for line in self._lines:
-            if not line[2]:
-                break
-            print(json.dumps(line[1]), file=self.out)
-            done += 1
-        if done:
-            del self._lines[:done]
-
-    def flush(self) -> None:
-        """End of the tx: every frame has ended, so the open lines finish at their frame's final gas."""
-        for line in self._open.values():
-            self._finish(line, line[0]._gas_meter.gas_remaining, line[0].state.rex.compute_used)
-        self._open.clear()
-        self._emit_ready()
 
 
 def print_report(report: ReplayReport, out: TextIO, tx_index: int | None = None) -> None:

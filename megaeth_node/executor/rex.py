@@ -21,7 +21,7 @@ Compute gas of one opcode is `gas_before − gas_after` (minus the child gas lim
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from eth._utils.address import force_bytes_to_address, generate_contract_address, generate_safe_contract_address
@@ -36,6 +36,7 @@ from eth.vm.logic.call import max_child_gas_eip150
 from eth.vm.logic.invalid import InvalidOpcode
 from eth.vm.logic.logging import log_XX
 from eth.vm.message import Message
+from eth.vm.opcode_values import STOP
 from eth_keys import keys
 from gas.detention import (
     BLOCK_ENV_OPCODES,
@@ -803,17 +804,18 @@ class RexComputation(OpState.computation_class):  # type: ignore[misc, valid-typ
             raise
 
     @classmethod
-    def _run_traced(cls, computation: Any, rex: RexMeters, trace: Callable[[Any, int], None] | None) -> None:
-        """The reference loop, one opcode at a time, calling `trace(computation, opcode)` (if any) before each."""
+    def _run_traced(cls, computation: Any, rex: RexMeters, trace: Callable[[Any, int, int], None] | None) -> None:
+        """The reference loop, one opcode at a time, calling `trace(computation, opcode, pc)` (if any) before
+        each."""
         meter = computation._gas_meter
         opcode_lookup = computation.opcodes
-        for opcode in computation.code:
+        for pc, opcode in _opcodes(computation.code):
             try:
                 opcode_fn = opcode_lookup[opcode]
             except KeyError:
                 opcode_fn = InvalidOpcode(opcode)
             if trace is not None:
-                trace(computation, opcode)
+                trace(computation, opcode, pc)
             computation._op_start = meter.gas_remaining
             try:
                 opcode_fn(computation=computation)
@@ -861,6 +863,19 @@ class RexComputation(OpState.computation_class):  # type: ignore[misc, valid-typ
         _drop_tracebacks(computation._error)
         return computation
 
+
+
+def _opcodes(code: Any) -> Iterator[tuple[int, int]]:
+    """py-evm's `CodeStream` iteration (the opcode at the program counter, then STOP past the end), with each
+    opcode's position: an opcode may move the counter (PUSH data, JUMP)."""
+    raw = code._raw_code_bytes
+    while True:
+        pc = code.program_counter
+        if pc >= len(raw):
+            yield pc, STOP
+            return
+        code.program_counter = pc + 1
+        yield pc, raw[pc]
 
 
 def _drop_tracebacks(error: BaseException | None) -> None:

@@ -35,7 +35,7 @@ def _execute(codes: dict[bytes, bytes], gases: list[int], spec: Spec, reference:
     block = _block(*txs)
     run = OpenBlock(state, block.header, REX, RexRules(spec))
     if reference:
-        run.evm_state.rex.trace = lambda computation, opcode: None  # type: ignore[attr-defined]
+        run.evm_state.rex.trace = lambda computation, opcode, pc: None  # type: ignore[attr-defined]
     meters = []
     for tx, sender in zip(block.transactions, block.senders, strict=True):
         run.execute(tx, sender)

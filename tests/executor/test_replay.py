@@ -46,6 +46,9 @@ def test_trace_is_one_json_line_per_opcode_and_changes_nothing(testdata: Path) -
     assert any(line["opName"] == "DELEGATECALL" for line in lines)
     top = [line for line in lines if line["depth"] == 1]
     assert all(int(a["gas"], 16) - int(a["gasCost"], 16) == int(b["gas"], 16) for a, b in zip(top, top[1:]))
+    # positions: the next opcode follows the previous one and its PUSH data, unless it was a jump
+    pushes = [(a, b) for a, b in zip(top, top[1:]) if 0x60 <= a["op"] <= 0x7F]
+    assert pushes and all(b["pc"] == a["pc"] + a["op"] - 0x5E for a, b in pushes)
     assert all(int(line["computeCost"], 16) <= int(line["gasCost"], 16) for line in lines)
 
 

@@ -192,7 +192,7 @@ def test_opcode_tracing_sees_the_transfer_frame(fast_count: list[int]) -> None:
     state = _state([10**18] * 3, [0, 0, 0], 0, 0)
     run = OpenBlock(state, _header(30_000_000), CHAINS["rex"])
     seen: list[int] = []
-    run.evm_state.rex.trace = lambda computation, opcode: seen.append(opcode)  # type: ignore[attr-defined]
+    run.evm_state.rex.trace = lambda computation, opcode, pc: seen.append(opcode)  # type: ignore[attr-defined]
     tx = _signed(KEYS[0], Transaction(type=2, nonce=0, gas=100_000, to=b"\xb0" * 20, value=1, data=b"", chain_id=6342,
                                       max_priority_fee_per_gas=10, max_fee_per_gas=2 * BASE_FEE))
     assert run.execute(tx, SENDERS[0]).status == 1
