@@ -76,12 +76,25 @@ class CallResult:
     error: str
 
 
+# Solidity's Panic(uint256) codes as geth's abi.UnpackRevert words them
+PANIC_REASONS = {
+    0x00: "generic panic", 0x01: "assert(false)", 0x11: "arithmetic underflow or overflow",
+    0x12: "division or modulo by zero", 0x21: "enum overflow", 0x22: "invalid encoded storage byte array accessed",
+    0x31: "out-of-bounds array access; popping on an empty array", 0x32: "out-of-bounds access of an array or bytesN",
+    0x41: "out of memory", 0x51: "uninitialized function",
+}
+
+
 def _revert_reason(output: bytes) -> str:
-    """`execution reverted` plus the decoded `Error(string)` reason when there is one (geth wording)."""
+    """`execution reverted` plus the decoded `Error(string)` or `Panic(uint256)` reason when there is one (geth
+    wording)."""
     if output[:4] == bytes.fromhex("08c379a0") and len(output) >= 68:
         length = int.from_bytes(output[36:68], "big")
         reason = output[68:68 + length].decode("utf-8", "replace")
         return f"execution reverted: {reason}"
+    if output[:4] == bytes.fromhex("4e487b71") and len(output) == 36:
+        code = int.from_bytes(output[4:], "big")
+        return f"execution reverted: {PANIC_REASONS.get(code, f'unknown panic code: {code:#x}')}"
     return "execution reverted"
 
 

@@ -246,16 +246,18 @@ class ChainStore:
             log_index = 0
             for i, (tx, r) in enumerate(zip(block.transactions, receipts)):
                 for log in r.logs:
-                    if _matches(log, addresses, topics):
+                    if log_matches(log, addresses, topics):
                         yield StoredLog(log, number, block.hash, tx.hash, i, log_index)
                     log_index += 1
 
 
-def _matches(log: Log, addresses: Sequence[bytes], topics: Sequence[Sequence[bytes] | None]) -> bool:
+def log_matches(log: Log, addresses: Sequence[bytes], topics: Sequence[Sequence[bytes] | None]) -> bool:
+    """geth's filter match: an address in `addresses` (any when empty), at least as many topics as `topics`
+    has positions (trailing wildcards included), and each position's topic among its wanted ones (any when
+    empty or None)."""
     if addresses and log.address not in addresses:
         return False
-    for i, wanted in enumerate(topics):
-        if wanted and (i >= len(log.topics) or log.topics[i] not in wanted):
-            return False
-    return True
+    if len(topics) > len(log.topics):
+        return False
+    return all(not wanted or log.topics[i] in wanted for i, wanted in enumerate(topics))
 

@@ -100,6 +100,8 @@ def eth_methods(node: Sequencer) -> dict[str, Handler]:
             return head_number()
         if tag == "earliest":
             return 0
+        if isinstance(tag, str) and len(tag) == 66:  # a bare block hash (geth's BlockNumberOrHash; ethers sends it)
+            return node.chain.number_of(parse_hash(tag))
         try:
             return parse_quantity(tag)
         except ValueError as e:
@@ -451,6 +453,26 @@ def eth_methods(node: Sequencer) -> dict[str, Handler]:
         _max_args(params, 2)
         return tx_at(sealed_block(node.chain.number_of(parse_hash(_arg(params, 0)))), parse_quantity(_arg(params, 1)))
 
+    async def uncle_count_by_number(params: list[Any]) -> str | None:
+        """Blocks have no uncles: 0 for a block that exists, null otherwise (geth)."""
+        _max_args(params, 1)
+        return None if sealed_block(block_number_of(_arg(params, 0), 0)) is None else "0x0"
+
+    async def uncle_count_by_hash(params: list[Any]) -> str | None:
+        _max_args(params, 1)
+        return None if node.chain.number_of(parse_hash(_arg(params, 0))) is None else "0x0"
+
+    async def uncle_by_number_index(params: list[Any]) -> None:
+        """No block has an uncle at any index (the parameters are still checked)."""
+        _max_args(params, 2)
+        block_number_of(_arg(params, 0), 0)
+        parse_quantity(_arg(params, 1))
+
+    async def uncle_by_hash_index(params: list[Any]) -> None:
+        _max_args(params, 2)
+        parse_hash(_arg(params, 0))
+        parse_quantity(_arg(params, 1))
+
     async def block_receipts(params: list[Any]) -> list[dict[str, Any]] | None:
         _max_args(params, 1)
         n = block_number_of(_arg(params, 0), 0)
@@ -478,6 +500,8 @@ def eth_methods(node: Sequencer) -> dict[str, Handler]:
         "eth_getTransactionByBlockHashAndIndex": tx_by_hash_index, "eth_getBlockReceipts": block_receipts,
         "eth_createAccessList": eth_create_access_list, "eth_fillTransaction": fill_transaction,
         "eth_blobBaseFee": blob_base_fee, "eth_getHeaderByNumber": header_by_number,
-        "eth_getHeaderByHash": header_by_hash,
+        "eth_getHeaderByHash": header_by_hash, "eth_getUncleCountByBlockNumber": uncle_count_by_number,
+        "eth_getUncleCountByBlockHash": uncle_count_by_hash, "eth_getUncleByBlockNumberAndIndex": uncle_by_number_index,
+        "eth_getUncleByBlockHashAndIndex": uncle_by_hash_index,
     }
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import itertools
+import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -93,7 +93,6 @@ def log_methods(node: Sequencer) -> dict[str, Handler]:
     filters: dict[str, _Filter] = {}
     pending_hashes: dict[str, list[bytes]] = {}  # of the pending-transaction filters
     node.listeners.append(_PendingFeed(pending_hashes))
-    ids = itertools.count(1)
 
     def run_query(q: LogQuery) -> list[dict[str, Any]]:
         head = node.head.number
@@ -123,7 +122,7 @@ def log_methods(node: Sequencer) -> dict[str, Handler]:
         expire()
         if len(filters) >= MAX_FILTERS:
             raise limit_exceeded(f"{MAX_FILTERS} filters installed")
-        fid = quantity(next(ids))
+        fid = quantity(secrets.randbits(128) | 1 << 127)  # unguessable, as geth's rpc.NewID: one client's own
         filters[fid] = flt
         return fid
 
@@ -148,9 +147,11 @@ def log_methods(node: Sequencer) -> dict[str, Handler]:
         return install(_Filter("logs", q, max(node.head.number + 1, q.lo or 0)))
 
     async def new_block_filter(params: list[Any]) -> str:
+        _no_args(params)
         return install(_Filter("blocks", None, node.head.number + 1))
 
     async def new_pending_filter(params: list[Any]) -> str:
+        _no_args(params)
         fid = install(_Filter("pending", None, 0))
         pending_hashes[fid] = []
         return fid
@@ -162,7 +163,8 @@ def log_methods(node: Sequencer) -> dict[str, Handler]:
         if flt.kind == "pending":
             hashes, pending_hashes[params[0]] = pending_hashes[params[0]], []
             return [data(h) for h in hashes]
-        lo, flt.next_block = flt.next_block, head + 1
+        lo = flt.next_block
+        flt.next_block = max(lo, head + 1)  # a fromBlock still ahead stays the start
         if lo > head:
             return []
         if flt.kind == "blocks":
@@ -183,13 +185,18 @@ def log_methods(node: Sequencer) -> dict[str, Handler]:
     async def uninstall(params: list[Any]) -> bool:
         expire()
         if len(params) != 1:
-            return False
+            raise invalid_params("want one filter id")
         pending_hashes.pop(params[0], None)
         return filters.pop(params[0], None) is not None
 
     return {"eth_getLogs": get_logs, "eth_newFilter": new_filter, "eth_newBlockFilter": new_block_filter,
             "eth_newPendingTransactionFilter": new_pending_filter, "eth_getFilterChanges": get_filter_changes,
             "eth_getFilterLogs": get_filter_logs, "eth_uninstallFilter": uninstall}
+
+
+def _no_args(params: list[Any]) -> None:
+    if params:
+        raise invalid_params("too many arguments, want at most 0")
 
 
 def _json(node: Sequencer, x: StoredLog) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from typing import Any
 
 from megaeth_node.mempool import PoolTx
 from megaeth_node.sequencer import MiniBlock
-from megaeth_node.store import MiniBlockSpan
+from megaeth_node.store import MiniBlockSpan, log_matches
 from megaeth_node.types import Block, Header, Receipt
 from rpc.codec import data, parse_address, quantity
 from rpc.errors import invalid_params, invalid_request, limit_exceeded
@@ -109,9 +109,7 @@ class Hub:
                 item = log_json(log, block.hash, h.number, h.timestamp, tx.hash, i, log_index)
                 for conn, sub_id, sub in subs:
                     q = sub.query
-                    if q and (not q.addresses or log.address in q.addresses) and all(
-                            not want or (k < len(log.topics) and log.topics[k] in want)
-                            for k, want in enumerate(q.topics)):
+                    if q and log_matches(log, q.addresses, q.topics):
                         conn.push(sub_id, item)
                 log_index += 1
 

@@ -171,10 +171,11 @@ def test_state_at_the_head_named_by_number_or_hash_is_the_sealed_state(tmp_path:
     async def reads() -> tuple[object, ...]:
         return (await m["eth_getBalance"]([addr, "latest"]), await m["eth_getBalance"]([addr, hex(head.number)]),
                 await m["eth_getBalance"]([addr, {"blockHash": "0x" + head.hash.hex()}]),
+                await m["eth_getBalance"]([addr, "0x" + head.hash.hex()]),  # bare, as ethers and web3.py send it
                 await m["eth_getTransactionCount"]([me, hex(head.number)]),
                 await m["eth_getTransactionCount"]([me, "latest"]))
 
-    assert asyncio.run(reads()) == ("0xc", "0x5", "0x5", "0x1", "0x2")
+    assert asyncio.run(reads()) == ("0xc", "0x5", "0x5", "0x5", "0x1", "0x2")
     with pytest.raises(HistoricalState):
         asyncio.run(m["eth_getBalance"]([addr, "0x0"]))
     # eth_call too: (BALANCE(0x11…), NUMBER) from initcode, at the head in its own block context
@@ -187,6 +188,23 @@ def test_state_at_the_head_named_by_number_or_hash_is_the_sealed_state(tmp_path:
 
     assert asyncio.run(calls()) == [(12, head.number + 1), (5, head.number), (5, head.number)]
     assert int(asyncio.run(m["eth_estimateGas"]([probe, hex(head.number)])), 16) > 21_000
+
+
+def test_uncle_methods_answer_as_geth(tmp_path: Path) -> None:
+    """No block has uncles: a count of 0 for a block that exists, null for one that does not, and no uncle."""
+    from rpc.methods_eth import eth_methods
+
+    node = _node(tmp_path)
+    m, genesis = eth_methods(node), "0x" + node.head.hash.hex()
+
+    async def calls() -> list[object]:
+        return [await m["eth_getUncleCountByBlockNumber"](["0x0"]), await m["eth_getUncleCountByBlockHash"]([genesis]),
+                await m["eth_getUncleCountByBlockNumber"](["0x9"]),
+                await m["eth_getUncleCountByBlockHash"](["0x" + "00" * 32]),
+                await m["eth_getUncleByBlockNumberAndIndex"](["latest", "0x0"]),
+                await m["eth_getUncleByBlockHashAndIndex"]([genesis, "0x0"])]
+
+    assert asyncio.run(calls()) == ["0x0", "0x0", None, None, None, None]
 
 
 def test_journal_recovers_acknowledged_transactions(tmp_path: Path) -> None:
