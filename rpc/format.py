@@ -55,9 +55,12 @@ def block_size(block: Block) -> int:
     return len(rlp.encode([rlp.decode(block.header.encode()), txs, [], []]))
 
 
-def tx_json(tx: Transaction, sender: bytes, block_hash: bytes | None, block_number: int | None,
-            index: int | None, base_fee: int | None) -> dict[str, Any]:
-    """A transaction object; the block fields are null while pending."""
+def tx_json(tx: Transaction, sender: bytes, index: int | None = None, header: Header | None = None,
+            block_hash: bytes | None = None) -> dict[str, Any]:
+    """A transaction object: at `index` of the block `header` heads (its hash null while it is open); the
+    block fields are null while pending."""
+    block_number = header.number if header is not None else None
+    base_fee = header.base_fee_per_gas if header is not None else None
     out: dict[str, Any] = {"type": quantity(tx.type)}
     if tx.type == DEPOSIT_TX_TYPE:
         out.update(sourceHash=data(tx.source_hash), mint=quantity(tx.mint), depositReceiptVersion="0x1")
@@ -102,7 +105,7 @@ def block_json(block: Block, full: bool, mini_blocks: MiniBlockSpan | None = Non
     out.update(mini_block_fields(mini_blocks))
     out["uncles"] = []
     out["transactions"] = [
-        tx_json(tx, sender, block.hash, h.number, i, h.base_fee_per_gas) if full else data(tx.hash)
+        tx_json(tx, sender, i, h, block.hash) if full else data(tx.hash)
         for i, (tx, sender) in enumerate(zip(block.transactions, block.senders))]
     out["withdrawals"] = []
     return out

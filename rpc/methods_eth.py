@@ -408,11 +408,9 @@ def eth_methods(node: Sequencer) -> dict[str, Handler]:
         found = await node.locate(tx_hash)
         if found is not None:
             block, _, i = found
-            h = block.header
-            return tx_json(block.transactions[i], block.senders[i], block.hash or None,
-                           h.number, i, h.base_fee_per_gas)
+            return tx_json(block.transactions[i], block.senders[i], i, block.header, block.hash or None)
         pooled = node.pool.get(tx_hash)
-        return None if pooled is None else tx_json(pooled.tx, pooled.sender, None, None, None, None)
+        return None if pooled is None else tx_json(pooled.tx, pooled.sender)
 
     def sealed_block(n: int | None) -> Block | None:
         return None if n is None else node.chain.block(n)
@@ -442,8 +440,7 @@ def eth_methods(node: Sequencer) -> dict[str, Handler]:
     def tx_at(block: Block | None, index: int) -> dict[str, Any] | None:
         if block is None or not 0 <= index < len(block.transactions):
             return None
-        return tx_json(block.transactions[index], block.senders[index], block.hash, block.header.number, index,
-                       block.header.base_fee_per_gas)
+        return tx_json(block.transactions[index], block.senders[index], index, block.header, block.hash)
 
     async def tx_by_number_index(params: list[Any]) -> dict[str, Any] | None:
         _max_args(params, 2)

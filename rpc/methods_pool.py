@@ -32,7 +32,7 @@ def pool_methods(node: Sequencer) -> dict[str, Handler]:
 
     async def content(params: list[Any]) -> dict[str, Any]:
         pending, queued = await split()
-        fmt = lambda e: tx_json(e.tx, e.sender, None, None, None, None)  # noqa: E731
+        fmt = lambda e: tx_json(e.tx, e.sender)  # noqa: E731
         return {"pending": grouped(pending, fmt), "queued": grouped(queued, fmt)}
 
     async def inspect(params: list[Any]) -> dict[str, Any]:

@@ -115,7 +115,7 @@ class Hub:
 
     def on_pending(self, entry: PoolTx) -> None:
         for conn, sub_id, sub in self._each("newPendingTransactions"):
-            conn.push(sub_id, tx_json(entry.tx, entry.sender, None, None, None, None) if sub.full_tx
+            conn.push(sub_id, tx_json(entry.tx, entry.sender) if sub.full_tx
                       else data(entry.tx.hash))
 
     def wants_state_changes(self) -> bool:
@@ -143,7 +143,7 @@ class Hub:
             "index": quantity(mb.index), "mini_block_number": quantity(mb.number),
             "mini_block_timestamp": quantity(mb.timestamp_us),
             "gas_used": quantity(receipts[-1].cumulative_gas_used - mb.prior_gas if receipts else 0),
-            "transactions": [tx_json(tx, s, None, mb.block_number, mb.first_tx + i, header_template.base_fee_per_gas)
+            "transactions": [tx_json(tx, s, mb.first_tx + i, header_template)
                              for i, (tx, s) in enumerate(zip(mb.transactions, mb.senders))],
             "receipts": [mini_block_receipt(mb, header_template, i) for i in range(len(receipts))],
         }
