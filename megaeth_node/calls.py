@@ -9,6 +9,7 @@ from typing import Any
 from eth.abc import StateAPI
 from eth._utils.address import generate_contract_address
 from eth.constants import CREATE_CONTRACT_ADDRESS
+from eth.vm.forks.prague.transactions import Authorization as EvmAuthorization
 from eth.vm.spoof import SpoofTransaction
 from eth_keys import keys
 from eth_typing import Address
@@ -18,6 +19,7 @@ from megaeth_node.executor.op import OpVM
 from megaeth_node.executor.rex_native import NativeAbort, interpreted_on_abort
 from megaeth_node.executor.rules import IsthmusRules
 from megaeth_node.executor.tracing import vm_error
+from megaeth_node.types import Authorization
 
 _SLOT_OPS = frozenset({0x54, 0x55})  # SLOAD, SSTORE: slot on top of the stack
 _ADDRESS_OPS = frozenset({0x31, 0x3B, 0x3C, 0x3F, 0xFF})  # BALANCE, EXTCODESIZE/COPY/HASH, SELFDESTRUCT: top
@@ -39,6 +41,7 @@ class CallRequest:
     value: int = 0
     data: bytes = b""
     access_list: AccessList = ()
+    authorization_list: tuple[Authorization, ...] = ()  # EIP-7702: a set-code transaction when not empty
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,10 +128,7 @@ def _simulate(state: StateAPI, rules: IsthmusRules, chain_id: int, req: CallRequ
     try:
         if overrides:  # journaled like the call itself, so the revert below removes them too
             apply_overrides(state, overrides)
-        unsigned = OpVM.get_transaction_builder().new_unsigned_dynamic_fee_transaction(
-            chain_id, state.get_nonce(sender), min(req.max_priority_fee_per_gas, fee), fee, gas,
-            Address(req.to) if req.to else CREATE_CONTRACT_ADDRESS, req.value, req.data,
-            [(Address(a), [int.from_bytes(k, "big") for k in ks]) for a, ks in req.access_list])
+        unsigned = _carrier(req, chain_id, state.get_nonce(sender), min(req.max_priority_fee_per_gas, fee), fee, gas)
         tx = SpoofTransaction(unsigned.as_signed_transaction(_CARRIER_KEY), sender=sender)
         if req.max_fee_per_gas is None:
             state.delta_balance(sender, gas * fee)
@@ -154,6 +154,22 @@ def _simulate(state: StateAPI, rules: IsthmusRules, chain_id: int, req: CallRequ
         return CallResult(True, gas_used, computation.output, "")
     finally:
         state.revert(snapshot)
+
+
+def _carrier(req: CallRequest, chain_id: int, nonce: int, tip: int, fee: int, gas: int) -> Any:
+    """The unsigned transaction a request runs as: EIP-1559, or EIP-7702 with its authorizations."""
+    builder = OpVM.get_transaction_builder()
+    access = [(Address(a), [int.from_bytes(k, "big") for k in ks]) for a, ks in req.access_list]
+    if not req.authorization_list:
+        return builder.new_unsigned_dynamic_fee_transaction(
+            chain_id, nonce, tip, fee, gas, Address(req.to) if req.to else CREATE_CONTRACT_ADDRESS, req.value,
+            req.data, access)
+    if req.to is None:
+        raise InvalidTransaction("set code transaction cannot create a contract")
+    return builder.new_unsigned_set_code_transaction(  # type: ignore[attr-defined]
+        chain_id, nonce, tip, fee, gas, Address(req.to), req.value, req.data, access,
+        [EvmAuthorization(a.chain_id, Address(a.address), a.nonce, a.y_parity, a.r, a.s)
+         for a in req.authorization_list])
 
 
 def _trace_hook(state: StateAPI) -> Any:

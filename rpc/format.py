@@ -14,6 +14,7 @@ from megaeth_node.types import (
     DEPOSIT_TX_TYPE,
     LEGACY_TX_TYPE,
     SET_CODE_TX_TYPE,
+    Authorization,
     Block,
     Header,
     Log,
@@ -85,10 +86,13 @@ def tx_json(tx: Transaction, sender: bytes, index: int | None = None, header: He
                    accessList=[{"address": data(a), "storageKeys": [data(k) for k in keys]} for a, keys in tx.access_list])
         out["gasPrice"] = quantity(effective_gas_price(tx, base_fee) if base_fee is not None else tx.max_fee_per_gas)
     if tx.type == SET_CODE_TX_TYPE:
-        out["authorizationList"] = [
-            {"chainId": quantity(a.chain_id), "address": data(a.address), "nonce": quantity(a.nonce),
-             "yParity": quantity(a.y_parity), "r": quantity(a.r), "s": quantity(a.s)} for a in tx.authorization_list]
+        out["authorizationList"] = authorization_list_json(tx.authorization_list)
     return out
+
+
+def authorization_list_json(authorizations: Sequence[Authorization]) -> list[dict[str, str]]:
+    return [{"chainId": quantity(a.chain_id), "address": data(a.address), "nonce": quantity(a.nonce),
+             "yParity": quantity(a.y_parity), "r": quantity(a.r), "s": quantity(a.s)} for a in authorizations]
 
 
 def mini_block_fields(span: MiniBlockSpan | None) -> dict[str, str]:

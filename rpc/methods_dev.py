@@ -9,11 +9,15 @@ from typing import Any
 from eth_account import Account
 from eth_account.messages import encode_defunct, encode_typed_data
 
+from megaeth_node.errors import InvalidTransaction
 from megaeth_node.genesis import DevAccount
 from megaeth_node.sequencer import Sequencer
+from megaeth_node.types import ACCESS_LIST_TX_TYPE, LEGACY_TX_TYPE
 from rpc.codec import data, parse_address, parse_data, parse_quantity
 from rpc.dispatch import Handler
 from rpc.errors import RpcError, invalid_params
+from rpc.format import authorization_list_json
+from rpc.methods_eth import parse_authorizations
 
 DEFAULT_TIP = 1_000_000
 
@@ -66,13 +70,23 @@ def dev_methods(node: Sequencer, accounts: list[DevAccount], estimate_gas: Handl
             "data": obj.get("input") or obj.get("data") or "0x",
             "nonce": parse_quantity(obj["nonce"]) if obj.get("nonce") else await node.pending_nonce(sender),
         }
-        if obj.get("gasPrice"):
-            tx["gasPrice"] = parse_quantity(obj["gasPrice"])
+        kind = parse_quantity(obj["type"]) if obj.get("type") is not None else None
+        if obj.get("gasPrice") and (obj.get("maxFeePerGas") or obj.get("maxPriorityFeePerGas")):
+            raise InvalidTransaction("both gasPrice and (maxFeePerGas or maxPriorityFeePerGas) specified")
+        if obj.get("gasPrice") or kind in (LEGACY_TX_TYPE, ACCESS_LIST_TX_TYPE):
+            tx["gasPrice"] = parse_quantity(obj["gasPrice"]) if obj.get("gasPrice") \
+                else 2 * node.next_base_fee() + DEFAULT_TIP
         else:
             tip = parse_quantity(obj.get("maxPriorityFeePerGas") or hex(DEFAULT_TIP))
             tx["maxPriorityFeePerGas"] = tip
             tx["maxFeePerGas"] = parse_quantity(obj.get("maxFeePerGas") or hex(2 * node.next_base_fee() + tip))
         tx["gas"] = parse_quantity(obj["gas"] if obj.get("gas") else await estimate_gas([obj]))
+        if obj.get("accessList"):  # kept, as Anvil and Hardhat do (the type follows, unless one is given)
+            tx["accessList"] = obj["accessList"]
+        if obj.get("authorizationList"):
+            tx["authorizationList"] = authorization_list_json(parse_authorizations(obj["authorizationList"], 0))
+        if kind is not None:
+            tx["type"] = kind
         if not tx["to"]:
             tx.pop("to")
         signed = Account.sign_transaction(tx, key)

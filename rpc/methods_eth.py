@@ -18,6 +18,8 @@ from megaeth_node.types import (
     DEPOSIT_TX_TYPE,
     DYNAMIC_FEE_TX_TYPE,
     LEGACY_TX_TYPE,
+    SET_CODE_TX_TYPE,
+    Authorization,
     Block,
     Receipt,
     Transaction,
@@ -26,6 +28,7 @@ from rpc.codec import data, parse_address, parse_data, parse_hash, parse_quantit
 from rpc.dispatch import Handler
 from rpc.errors import RpcError, invalid_params
 from rpc.format import (
+    authorization_list_json,
     block_json,
     contract_address,
     effective_gas_price,
@@ -59,6 +62,21 @@ def _max_args(params: list[Any], n: int) -> None:
 
 def _account(reader: SaltReader, address: bytes) -> Account:
     return reader.account(address) or Account()
+
+
+def parse_authorizations(items: Any, i: int) -> tuple[Authorization, ...]:
+    """An EIP-7702 `authorizationList` (geth's SetCodeAuthorization JSON: chainId, address, nonce, yParity, r,
+    s; `v` for yParity accepted)."""
+    if items is None:
+        return ()
+    if not isinstance(items, list) or not all(isinstance(a, dict) for a in items):
+        raise invalid_params("authorizationList must be a list of objects", i)
+    try:
+        return tuple(Authorization(parse_quantity(a["chainId"]), parse_address(a["address"]),
+                                   parse_quantity(a["nonce"]), parse_quantity(a.get("yParity", a.get("v"))),
+                                   parse_quantity(a["r"]), parse_quantity(a["s"])) for a in items)
+    except (KeyError, TypeError) as e:
+        raise invalid_params(f"authorization without {e}", i) from e
 
 
 def block_rewards(block: Block | None, receipts: list[Receipt] | None, percentiles: list[float]) -> list[int]:
@@ -223,7 +241,8 @@ def eth_methods(node: Sequencer) -> dict[str, Handler]:
             max_priority_fee_per_gas=parse_quantity(obj.get("maxPriorityFeePerGas") or "0x0"),
             value=parse_quantity(obj.get("value") or "0x0"), data=parse_data(payload or "0x"),
             access_list=tuple((parse_address(a["address"]), tuple(parse_hash(k) for k in a.get("storageKeys", [])))
-                              for a in obj.get("accessList") or []))
+                              for a in obj.get("accessList") or []),
+            authorization_list=parse_authorizations(obj.get("authorizationList"), i))
 
     def state_overrides(obj: Any, i: int) -> dict[bytes, AccountOverride]:
         """`StateOverride` (spec/rpc.md §2): balance, nonce, code, state (replace) or stateDiff (patch)."""
@@ -294,8 +313,8 @@ def eth_methods(node: Sequencer) -> dict[str, Handler]:
         legacy = obj.get("gasPrice") is not None
         if legacy and (obj.get("maxFeePerGas") is not None or obj.get("maxPriorityFeePerGas") is not None):
             raise InvalidTransaction("both gasPrice and (maxFeePerGas or maxPriorityFeePerGas) specified")
-        if legacy and req.access_list:  # geth would build an EIP-2930 (type 1) tx, which this chain does not take
-            raise UnsupportedTxType("transaction type not supported")
+        if legacy and (req.access_list or req.authorization_list):  # geth: a type 1 or 4 tx, which a gas price
+            raise UnsupportedTxType("transaction type not supported")  # does not fit
         if legacy:
             fee, tip = parse_quantity(obj["gasPrice"]), 0
         else:
@@ -308,10 +327,11 @@ def eth_methods(node: Sequencer) -> dict[str, Handler]:
         nonce = parse_quantity(obj["nonce"]) if obj.get("nonce") is not None else await node.pending_nonce(req.sender)
         gas = req.gas or await node.read_state(
             lambda s: estimate_gas(s, node.building().run.rules, chain_id, req, GAS_CAP))
-        tx = Transaction(type=LEGACY_TX_TYPE if legacy else DYNAMIC_FEE_TX_TYPE, nonce=nonce, gas=gas, to=req.to,
-                         value=req.value, data=req.data, chain_id=chain_id, gas_price=fee if legacy else 0,
-                         max_priority_fee_per_gas=tip, max_fee_per_gas=0 if legacy else fee,
-                         access_list=req.access_list)
+        kind = LEGACY_TX_TYPE if legacy else SET_CODE_TX_TYPE if req.authorization_list else DYNAMIC_FEE_TX_TYPE
+        tx = Transaction(type=kind, nonce=nonce, gas=gas, to=req.to, value=req.value, data=req.data,
+                         chain_id=chain_id, gas_price=fee if legacy else 0, max_priority_fee_per_gas=tip,
+                         max_fee_per_gas=0 if legacy else fee, access_list=req.access_list,
+                         authorization_list=req.authorization_list)
         # geth's txJSON: the fee fields a type lacks are null; chainId, accessList and yParity only where typed
         out: dict[str, Any] = {"type": quantity(tx.type)}
         if not legacy:
@@ -323,6 +343,8 @@ def eth_methods(node: Sequencer) -> dict[str, Handler]:
         if not legacy:
             out["accessList"] = [{"address": data(a), "storageKeys": [data(k) for k in keys]}
                                  for a, keys in tx.access_list]
+        if kind == SET_CODE_TX_TYPE:
+            out["authorizationList"] = authorization_list_json(tx.authorization_list)
         out.update(v="0x0", r="0x0", s="0x0")
         if not legacy:
             out["yParity"] = "0x0"
