@@ -53,7 +53,6 @@ def test_authorization_lists_in_requests(tmp_path: Path) -> None:
     assert run(m["eth_call"]([plain, "latest"])) == "0x"  # an account with no code
     assert int(run(m["eth_call"]([delegated, "latest"])), 16) == 42  # runs the code it delegates to
     gas, gas_delegated = (int(run(m["eth_estimateGas"]([r])), 16) for r in (plain, delegated))
-    print("GAS", gas, gas_delegated)
     assert gas_delegated >= gas + 25_000  # an authorization's intrinsic gas (a new authority: no refund)
 
     filled = run(m["eth_fillTransaction"]([delegated]))
