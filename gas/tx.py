@@ -125,7 +125,9 @@ def tx_gas_used(
     `remaining`; then the MegaETH rescue gives back `rescued` (the remaining gas of every frame that
     returned after a resource limit was crossed, top frame included, which is why a limit halt ends
     at "gas actually consumed"); refund = min(counter on success + 7702 refund, spent / 5); finally
-    the EIP-7623 floor. The floor is not capped at the gas limit (no Rex5 floor check)."""
+    the EIP-7623 floor, which cannot take more than the gas limit: validation checks only the standard floor
+    before Rex5, so a gas limit may sit below the MegaETH one (revm `eip7623_check_gas_floor` →
+    `Gas::set_spent`, which saturates at the limit)."""
     spent = gas_limit - (0 if outcome is Outcome.HALT else remaining) - rescued
     refund = min((refund_counter if outcome is Outcome.SUCCESS else 0) + eip7702_refund, spent // 5)
-    return max(spent - refund, floor)
+    return min(max(spent - refund, floor), gas_limit)

@@ -18,7 +18,7 @@ from eth.vm.forks.cancun.constants import BLOB_TX_TYPE
 from eth.vm.forks.cancun.state import CancunTransactionExecutor
 from eth.vm.forks.prague import PragueVM
 from eth.vm.forks.prague.state import PragueState, PragueTransactionExecutor
-from eth.vm.forks.shanghai.constants import INITCODE_WORD_COST
+from eth.vm.forks.shanghai.constants import INITCODE_WORD_COST, MAX_INITCODE_SIZE
 from eth.vm.forks.spurious_dragon._utils import collect_touched_accounts
 from eth.vm.forks.spurious_dragon.state import SpuriousDragonTransactionExecutor
 from eth.vm.message import Message
@@ -99,13 +99,14 @@ class OpTransactionExecutor(PragueTransactionExecutor):
     fee upfront; BaseFeeVault, L1FeeVault and OperatorFeeVault are credited after execution."""
 
     vm_state: OpState
+    initcode_limit: int | None = MAX_INITCODE_SIZE  # EIP-3860's; None where the rules check their own
 
     def validate_transaction(self, transaction: SignedTransactionAPI) -> None:
         transaction.validate()
         if is_deposit(transaction):
             return
         # the Ethereum checks, then py-evm's Cancun → London → Homestead → Frontier state checks, in one pass
-        check_create(transaction)
+        check_create(transaction, self.initcode_limit)
         check_fees(self.vm_state, transaction)
         check_sender(self.vm_state, transaction)
         check_against_state(self.vm_state, transaction)

@@ -941,6 +941,7 @@ class RexTransactionExecutor(OpTransactionExecutor):
     """OP Isthmus execution with the Rex tx-level rules (§3 steps 3–8)."""
 
     vm_state: RexState
+    initcode_limit = None  # the spec's (548,864 bytes from MiniRex on), checked by `validate_tx_gas`
 
     def validate_transaction(self, transaction: SignedTransactionAPI) -> None:
         super().validate_transaction(transaction)

@@ -38,8 +38,11 @@ EIP7823_MAX_INPUT = 1024
 
 def modexp_gas_eip7883(data: bytes) -> int:
     """EIP-7883: min 500; complexity 16 for ≤ 32-byte operands else 2·words²; iteration count with a
-    16× multiplier for exponent bytes past the first 32; no divisor."""
+    16× multiplier for exponent bytes past the first 32; no divisor. Empty base and modulus cost the minimum,
+    whatever the exponent (revm returns before pricing it)."""
     base_len, exp_len, mod_len = extract_lengths(data)
+    if base_len == 0 and mod_len == 0:
+        return 500
     max_len = max(base_len, mod_len)
     words = (max_len + 7) // 8
     complexity = 16 if max_len <= 32 else 2 * words * words

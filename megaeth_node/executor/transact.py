@@ -50,14 +50,15 @@ def check_sender(state: StateAPI, tx: SignedTransactionAPI) -> None:
         raise InvalidTransaction(f"sender 0x{sender.hex()} nonce is at the maximum (EIP-2681)")
 
 
-def check_create(tx: SignedTransactionAPI) -> None:
-    """EIP-3860: initcode of a create tx ≤ 49,152 bytes; EIP-4844: a blob tx cannot create."""
+def check_create(tx: SignedTransactionAPI, max_initcode_size: int | None = MAX_INITCODE_SIZE) -> None:
+    """EIP-3860: initcode of a create tx ≤ `max_initcode_size` (49,152 bytes on Ethereum; None: the caller
+    checks its own limit); EIP-4844: a blob tx cannot create."""
     if tx.to != CREATE_CONTRACT_ADDRESS:
         return
     if getattr(tx, "type_id", None) == BLOB_TX_TYPE:
         raise InvalidTransaction("blob transaction cannot create a contract (EIP-4844)")
-    if len(tx.data) > MAX_INITCODE_SIZE:
-        raise InvalidTransaction(f"initcode size {len(tx.data)} > {MAX_INITCODE_SIZE} (EIP-3860)")
+    if max_initcode_size is not None and len(tx.data) > max_initcode_size:
+        raise InvalidTransaction(f"initcode size {len(tx.data)} > {max_initcode_size} (EIP-3860)")
 
 
 def check_fees(state: StateAPI, tx: SignedTransactionAPI) -> None:

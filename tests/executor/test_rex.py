@@ -391,3 +391,16 @@ def test_lean_finalize_is_py_evms(monkeypatch: pytest.MonkeyPatch) -> None:
     lean = run()
     monkeypatch.setattr(OpTransactionExecutor, "_prague_finalize", PragueTransactionExecutor.finalize_computation)
     assert run() == lean
+
+
+def test_modexp_of_an_empty_base_and_modulus_costs_the_minimum() -> None:
+    """EIP-7883 pricing (Rex's MODEXP): with base and modulus both empty the exponent is not priced, as revm
+    returns the 500 minimum before it (a 32-byte all-ones exponent would otherwise price at 4,080)."""
+    from megaeth_node.executor.rex_precompiles import modexp_gas_eip7883
+
+    def lengths(base: int, exp: int, mod: int) -> bytes:
+        return b"".join(n.to_bytes(32, "big") for n in (base, exp, mod))
+
+    assert modexp_gas_eip7883(lengths(0, 32, 0) + b"\xff" * 32) == 500
+    assert modexp_gas_eip7883(lengths(0, 64, 0) + b"\xff" * 64) == 500
+    assert modexp_gas_eip7883(lengths(1, 32, 1) + b"\x02" + b"\xff" * 32 + b"\x05") == 16 * 255

@@ -197,3 +197,33 @@ def test_opcode_tracing_sees_the_transfer_frame(fast_count: list[int]) -> None:
                                       max_priority_fee_per_gas=10, max_fee_per_gas=2 * BASE_FEE))
     assert run.execute(tx, SENDERS[0]).status == 1
     assert seen == [0] and fast_count[0] == 0
+
+
+def test_megaeth_floor_above_the_gas_limit_spends_the_limit_only() -> None:
+    """Before Rex5 only the standard EIP-7623 floor is checked, so 200 non-zero calldata bytes (MegaETH floor
+    21,000 + 110 × 800 tokens = 109,000) fit a 100,000 gas limit; the floor then spends the limit, no more
+    (revm's `Gas::set_spent` saturates), on both the lean and the EVM path."""
+    for frames in (False, True):
+        state = _state([10**18] * 3, [0, 0, 0], 0, 0)
+        run = OpenBlock(state, _header(30_000_000), CHAINS["rex"], frames=frames)
+        tx = _signed(KEYS[0], Transaction(type=2, nonce=0, gas=100_000, to=b"\xb0" * 20, value=0, data=b"\xff" * 200,
+                                          chain_id=6342, max_priority_fee_per_gas=0, max_fee_per_gas=BASE_FEE))
+        receipt = run.execute(tx, SENDERS[0])
+        assert receipt.status == 1 and receipt.cumulative_gas_used == 100_000
+        assert run.evm_state.get_balance(BASE_FEE_VAULT_ADDRESS) == 100_000 * BASE_FEE
+
+
+def test_initcode_up_to_the_megaeth_limit_creates() -> None:
+    """From MiniRex on a create tx may carry 548,864 bytes of initcode (mega-evm MAX_INITCODE_SIZE), not EIP-3860's
+    49,152; one byte more is refused."""
+    state = _state([10**20] * 3, [0, 0, 0], 0, 0)
+    run = OpenBlock(state, _header(2_000_000_000), CHAINS["rex"])
+    for nonce, size in ((0, 50_000), (1, 548_864)):
+        tx = _signed(KEYS[0], Transaction(type=2, nonce=nonce, gas=1_000_000_000, to=None, value=0,
+                                          data=b"\x00" * size, chain_id=6342, max_priority_fee_per_gas=0,
+                                          max_fee_per_gas=BASE_FEE))
+        assert run.execute(tx, SENDERS[0]).status == 1
+    too_big = _signed(KEYS[0], Transaction(type=2, nonce=2, gas=1_000_000_000, to=None, value=0, data=b"\x00" * 548_865,
+                                           chain_id=6342, max_priority_fee_per_gas=0, max_fee_per_gas=BASE_FEE))
+    with pytest.raises(InvalidTransaction, match="initcode size"):
+        run.execute(too_big, SENDERS[0])

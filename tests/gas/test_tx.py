@@ -135,6 +135,11 @@ def test_tx_gas_used() -> None:
         gas_limit=100_000, outcome=Outcome.SUCCESS, remaining=70_000, refund_counter=0, eip7702_refund=0,
         rescued=0, floor=44_000,
     ) == 44_000
+    # a MegaETH floor above the gas limit (200 non-zero calldata bytes: 109,000) takes the whole limit only
+    assert tx_gas_used(
+        gas_limit=100_000, outcome=Outcome.SUCCESS, remaining=30_000, refund_counter=0, eip7702_refund=0,
+        rescued=0, floor=109_000,
+    ) == 100_000
 
 
 def test_tx_gas_used_limit_halt_rescue() -> None:
