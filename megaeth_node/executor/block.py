@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from eth.abc import ComputationAPI, SignedTransactionAPI, StateAPI
 from eth.constants import CREATE_CONTRACT_ADDRESS
+from eth.exceptions import InsufficientFunds as OutOfFunds
 from eth.vm.forks.london.transactions import DynamicFeeTransaction
 from eth_typing import Address
 from gas.l1fee import L1FeeParams, l1_fee_params_from_storage
@@ -135,7 +136,9 @@ def _signature_recovered() -> None:
 
 
 def _failed_deposit(state: StateAPI, tx: DepositTransaction) -> None:
-    """op-revm: a deposit failing validation is included as failed, keeping its mint and nonce bump (§7.3)."""
+    """op-revm `catch_error`: a deposit failing validation, or whose top frame cannot pay its value (py-evm
+    raises where revm halts with OutOfFunds, which a deposit turns into an error), is included as failed,
+    keeping its mint and nonce bump (§7.3)."""
     state.lock_changes()
     if tx.mint:
         state.delta_balance(tx.sender, tx.mint)
@@ -179,7 +182,7 @@ class OpenBlock:
             outcome = self._run(evm_tx)
             status, gas_used, logs = outcome.status, outcome.gas_used, outcome.logs
             self.last_computation = outcome.computation
-        except InvalidTransaction:
+        except (InvalidTransaction, OutOfFunds):  # the latter: a deposit's value over its balance and mint
             if tx.type != DEPOSIT_TX_TYPE:
                 raise
             _failed_deposit(evm_state, evm_tx)  # type: ignore[arg-type]

@@ -81,7 +81,7 @@ from gas.tx import InvalidTxGas, Outcome, TxGasInputs, floor_gas, intrinsic_gas,
 from gas.tx import validate_tx_gas
 
 from megaeth_node.executor.fastops import analyse, fast_table
-from megaeth_node.executor.op import OpState, OpTransactionExecutor, OpVM
+from megaeth_node.executor.op import OpState, OpTransactionExecutor, OpVM, is_deposit
 from megaeth_node.executor.rex_precompiles import rex_precompiles
 from megaeth_node.executor.rules import IsthmusRules
 from megaeth_node.executor.state import KECCAK_EMPTY, account_key, storage_key
@@ -1048,6 +1048,8 @@ def rex_gas_used(transaction: SignedTransactionAPI, computation: ComputationAPI)
 def _rex_gas_used(transaction: SignedTransactionAPI, computation: ComputationAPI) -> int:
     """`gas.tx.tx_gas_used` of the finalized computation."""
     rex: RexMeters = computation.state.rex  # type: ignore[attr-defined]
+    if rex.exceeded is not None and is_deposit(transaction):
+        return transaction.gas  # a halted deposit fails whole (op-revm `catch_error`): nothing rescued
     floor = floor_gas(rex.spec, tx_gas_inputs(transaction))
     eip7702_refund = computation.msg.refund
     if rex.exceeded is not None:

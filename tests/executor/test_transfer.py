@@ -18,7 +18,7 @@ from gas.system import (
 from megaeth_node.executor.block import OpenBlock
 from megaeth_node.executor.state import Account, DictState
 from megaeth_node.executor.transact import InvalidTransaction
-from megaeth_node.types import Header, Transaction, keccak256
+from megaeth_node.types import DEPOSIT_TX_TYPE, Header, Transaction, keccak256
 
 CHAINS = {"rex": ChainConfig(6342, ForkSchedule(mini_rex=0, rex=0)),
           "rex1": ChainConfig(6342, ForkSchedule(mini_rex=0, rex=0, rex1=0))}
@@ -227,3 +227,35 @@ def test_initcode_up_to_the_megaeth_limit_creates() -> None:
                                            chain_id=6342, max_priority_fee_per_gas=0, max_fee_per_gas=BASE_FEE))
     with pytest.raises(InvalidTransaction, match="initcode size"):
         run.execute(too_big, SENDERS[0])
+
+
+def _deposit(gas: int, to: bytes, value: int, mint: int) -> Transaction:
+    return Transaction(type=DEPOSIT_TX_TYPE, nonce=0, gas=gas, to=to, value=value, data=b"", mint=mint,
+                       source_hash=b"\x07" * 32, deposit_sender=SENDERS[0])
+
+
+def test_deposit_that_cannot_pay_its_value_fails_whole() -> None:
+    """OptimismPortal lets a deposit's value exceed its sender's balance plus mint: its top frame halts (out of
+    funds), and op-revm includes it as a failed deposit (`catch_error`): status 0, its gas limit spent, the mint
+    kept, the nonce bumped, nothing moved; never an error out of the block."""
+    for chain in CHAINS.values():
+        run = OpenBlock(_state([0, 0, 0], [0, 0, 0], 0, 0), _header(30_000_000), chain)
+        receipt = run.execute(_deposit(100_000, b"\xb0" * 20, 10, 5), SENDERS[0])
+        assert (receipt.status, receipt.cumulative_gas_used) == (0, 100_000)
+        state = run.evm_state
+        assert (state.get_balance(SENDERS[0]), state.get_nonce(SENDERS[0]), state.get_balance(b"\xb0" * 20)) == (5, 1, 0)
+
+
+def test_deposit_halted_by_a_megaeth_limit_spends_its_gas_limit() -> None:
+    """A deposit that crosses a MegaETH resource limit (here the compute limit a TIMESTAMP read lowers to 20M)
+    halts, and a halted deposit fails whole: its gas limit spent, nothing rescued (op-revm's failed deposit), as
+    any other halt of a deposit."""
+    loop = bytes.fromhex("42505b600256")  # TIMESTAMP POP, then JUMPDEST PUSH1 2 JUMP forever
+    looper = b"\xa1" * 20
+    state = BucketState({SENDERS[0]: Account(0, 0), looper: Account(1, 0, keccak256(loop)),
+                         BEACON_ROOTS_ADDRESS: Account(1, 0, keccak256(b"\x00"))}, {},
+                        {keccak256(loop): loop, keccak256(b"\x00"): b"\x00"})
+    run = OpenBlock(state, _header(60_000_000), CHAINS["rex"])
+    receipt = run.execute(_deposit(29_000_000, looper, 0, 0), SENDERS[0])
+    assert (receipt.status, receipt.cumulative_gas_used) == (0, 29_000_000)
+    assert run.evm_state.get_nonce(SENDERS[0]) == 1
