@@ -250,9 +250,21 @@ def check_block_room(spec: Spec, block: BlockUsage, block_gas_limit: int, tx_gas
     """Pre-tx block check (§4.7; mega-evm `block/limit.rs` `pre_execution_check`): the tx gas limit
     must fit the remaining block gas, and block data / KV / compute / state-growth usage so far must
     be below the block limits (`used ≥ limit` rejects; the previous tx may have overshot)."""
-    limits = SCHEDULE[spec].block_limits
     if block.gas + tx_gas_limit > block_gas_limit:
         raise BlockLimitReached(f"tx gas limit {tx_gas_limit} > block gas left {block_gas_limit - block.gas}")
+    used_up = _used_up(spec, block)
+    if used_up is not None:
+        raise BlockLimitReached("block {} {} already at limit {}".format(*used_up))
+
+
+def block_full(spec: Spec, block: BlockUsage) -> bool:
+    """Whether a limit other than gas is used up, so `check_block_room` refuses any further tx (§4.7)."""
+    return _used_up(spec, block) is not None
+
+
+def _used_up(spec: Spec, block: BlockUsage) -> tuple[str, int, int] | None:
+    """The first block limit other than gas that the usage so far has reached: (name, used, limit)."""
+    limits = SCHEDULE[spec].block_limits
     for name, used, limit in (
         ("data size", block.data_size, limits.data_size),
         ("KV updates", block.kv_updates, limits.kv_updates),
@@ -260,7 +272,8 @@ def check_block_room(spec: Spec, block: BlockUsage, block_gas_limit: int, tx_gas
         ("state growth", block.state_growth, limits.state_growth),
     ):
         if used >= limit:
-            raise BlockLimitReached(f"block {name} {used} already at limit {limit}")
+            return name, used, limit
+    return None
 
 
 def add_tx_to_block(block: BlockUsage, gas_used: int, used: Usage, compute_gas_used: int) -> BlockUsage:

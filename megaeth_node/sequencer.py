@@ -35,7 +35,7 @@ from megaeth_node.errors import (
     InvalidTransaction, NotExecutable, UnsupportedTxType,
 )
 from megaeth_node.ecrecover import recover_senders
-from megaeth_node.executor.block import OpenBlock
+from megaeth_node.executor.block import BlockFull, OpenBlock
 from megaeth_node.executor.rules import IsthmusRules
 from megaeth_node.executor.state import KECCAK_EMPTY, Account, MissingStateKey
 from megaeth_node.executor.transact import InvalidTransaction as ExecInvalid
@@ -480,6 +480,8 @@ class Sequencer:
                 continue  # does not fit in this block's gas left: it waits for the next block (as geth's miner)
             try:
                 receipt = b.run.execute(entry.tx, entry.sender)
+            except BlockFull:
+                break  # a block limit is used up: the rest waits for the next block, which closes this one
             except ExecInvalid as e:
                 log.info("dropping tx 0x%s: %s", entry.tx.hash.hex(), e)
                 self.pool.remove(entry.tx.hash)
@@ -634,7 +636,8 @@ class Sequencer:
                     continue
                 self._seal_task.result()  # a failed seal stops the node with its traceback
                 self._seal_task = None
-            due = (time.monotonic() - last_seal) * 1000 >= settings.block_time_ms > 0
+            due = (time.monotonic() - last_seal) * 1000 >= settings.block_time_ms > 0 or (
+                self._building is not None and self._building.run.full)  # a block limit is used up: close now
             if (settings.block_time_ms == 0 and self._building is not None and self._building.txs) or due:
                 if not sealer_up.done():
                     if settings.block_time_ms > 0:

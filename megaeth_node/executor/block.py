@@ -17,6 +17,7 @@ from eth.vm.forks.london.transactions import DynamicFeeTransaction
 from eth_typing import Address
 from gas.l1fee import L1FeeParams, l1_fee_params_from_storage
 from gas.l1fee import L1_BASE_FEE_SLOT, L1_BLOB_BASE_FEE_SLOT, L1_FEE_SCALARS_SLOT, OPERATOR_FEE_PARAMS_SLOT
+from gas.limits import BlockLimitReached, BlockUsage, add_tx_to_block, block_full, check_block_room
 from gas.spec import ChainConfig, spec_at
 from gas.system import (
     BEACON_ROOTS_ADDRESS,
@@ -145,6 +146,10 @@ def _failed_deposit(state: StateAPI, tx: DepositTransaction) -> None:
     state.increment_nonce(tx.sender)
 
 
+class BlockFull(InvalidTransaction):
+    """The block has no room for the transaction: a block limit is used up (§4.7 `pre_execution_check`)."""
+
+
 class OpenBlock:
     """A block being executed transaction by transaction (the sequencer's mini-blocks, or `apply_block`)."""
 
@@ -160,12 +165,33 @@ class OpenBlock:
         self.rules.after_system_calls(self.evm_state)
         self.receipts: list[Receipt] = []
         self.cumulative = 0
+        self.usage = BlockUsage()  # what the block limiter counts (MegaETH rules only)
         self._fee_params_loaded = False
         self.last_computation: ComputationAPI | None = None  # the last executed tx's top frame (for tracers)
 
+    @property
+    def full(self) -> bool:
+        """A block limit other than gas is used up: no further transaction may start (§4.7)."""
+        rex = getattr(self.evm_state, "rex", None)
+        return rex is not None and block_full(rex.spec, self.usage)
+
     def execute(self, tx: Transaction, sender: bytes) -> Receipt:
         """Run one transaction; an invalid one raises `InvalidTransaction` and changes nothing (deposits
-        excepted: a failing deposit is included as failed, §7.3)."""
+        excepted: a failing deposit is included as failed, §7.3), one the block has no room for `BlockFull`."""
+        rex = getattr(self.evm_state, "rex", None)
+        if rex is not None:
+            try:
+                check_block_room(rex.spec, self.usage, self.header.gas_limit, tx.gas)
+            except BlockLimitReached as e:
+                raise BlockFull(str(e)) from e
+        receipt = self._execute(tx, sender)
+        if rex is not None:  # what the tx used counts even past a limit: the next tx is refused then
+            prior = self.receipts[-2].cumulative_gas_used if len(self.receipts) > 1 else 0
+            self.usage = add_tx_to_block(self.usage, receipt.cumulative_gas_used - prior, rex.meter.usage(),
+                                         rex.compute_used)
+        return receipt
+
+    def _execute(self, tx: Transaction, sender: bytes) -> Receipt:
         evm_state, rules = self.evm_state, self.rules
         if not self.frames and is_transfer_shape(tx, sender, rules):
             self._load_fee_params()

@@ -15,7 +15,7 @@ from gas.spec import ChainConfig, ForkSchedule
 from gas.system import (
     BASE_FEE_VAULT_ADDRESS, BEACON_ROOTS_ADDRESS, L1_BLOCK_ADDRESS, MEGA_SYSTEM_ADDRESS, ORACLE_ADDRESS,
 )
-from megaeth_node.executor.block import OpenBlock
+from megaeth_node.executor.block import BlockFull, OpenBlock
 from megaeth_node.executor.state import Account, DictState
 from megaeth_node.executor.transact import InvalidTransaction
 from megaeth_node.types import DEPOSIT_TX_TYPE, Header, Transaction, keccak256
@@ -223,8 +223,9 @@ def test_initcode_up_to_the_megaeth_limit_creates() -> None:
                                           data=b"\x00" * size, chain_id=6342, max_priority_fee_per_gas=0,
                                           max_fee_per_gas=BASE_FEE))
         assert run.execute(tx, SENDERS[0]).status == 1
-    too_big = _signed(KEYS[0], Transaction(type=2, nonce=2, gas=1_000_000_000, to=None, value=0, data=b"\x00" * 548_865,
-                                           chain_id=6342, max_priority_fee_per_gas=0, max_fee_per_gas=BASE_FEE))
+    too_big = _signed(KEYS[0], Transaction(type=2, nonce=2, gas=1_000_000_000, to=None, value=0,
+                                           data=b"\x00" * 548_865, chain_id=6342, max_priority_fee_per_gas=0,
+                                           max_fee_per_gas=BASE_FEE))
     with pytest.raises(InvalidTransaction, match="initcode size"):
         run.execute(too_big, SENDERS[0])
 
@@ -243,7 +244,8 @@ def test_deposit_that_cannot_pay_its_value_fails_whole() -> None:
         receipt = run.execute(_deposit(100_000, b"\xb0" * 20, 10, 5), SENDERS[0])
         assert (receipt.status, receipt.cumulative_gas_used) == (0, 100_000)
         state = run.evm_state
-        assert (state.get_balance(SENDERS[0]), state.get_nonce(SENDERS[0]), state.get_balance(b"\xb0" * 20)) == (5, 1, 0)
+        assert (state.get_balance(SENDERS[0]), state.get_nonce(SENDERS[0])) == (5, 1)
+        assert state.get_balance(b"\xb0" * 20) == 0
 
 
 def test_deposit_halted_by_a_megaeth_limit_spends_its_gas_limit() -> None:
@@ -259,3 +261,34 @@ def test_deposit_halted_by_a_megaeth_limit_spends_its_gas_limit() -> None:
     receipt = run.execute(_deposit(29_000_000, looper, 0, 0), SENDERS[0])
     assert (receipt.status, receipt.cumulative_gas_used) == (0, 29_000_000)
     assert run.evm_state.get_nonce(SENDERS[0]) == 1
+
+
+def _slot_writer(slots: int) -> bytes:
+    """Code that writes 1 to `slots` consecutive storage slots from calldata[0:32] on (new slots: state growth)."""
+    one = bytes.fromhex("6001") + b"\x61"  # PUSH1 1, PUSH2 i
+    return b"".join(one + i.to_bytes(2, "big") + bytes.fromhex("60003501" "55") for i in range(slots)) + b"\x00"
+
+
+def test_block_state_growth_limit_refuses_the_next_transaction() -> None:
+    """Block limits are checked before each tx (mega-evm `pre_execution_check`): a tx may take the block's state
+    growth to 1,000 and past it, and the next tx is then refused (`BlockFull`, an invalid block for a validator);
+    the block reports itself full. Deposits count too."""
+    writer = b"\xa2" * 20
+    code = _slot_writer(600)
+    state = DictState({SENDERS[0]: Account(0, 10**24), writer: Account(1, 0, keccak256(code)),
+                       BEACON_ROOTS_ADDRESS: Account(1, 0, keccak256(b"\x00"))}, {},
+                      {keccak256(code): code, keccak256(b"\x00"): b"\x00"})  # minimal buckets: no multiplier
+    run = OpenBlock(state, _header(2_000_000_000), CHAINS["rex"])
+
+    def write_from(nonce: int, start: int) -> Transaction:
+        return _signed(KEYS[0], Transaction(type=2, nonce=nonce, gas=100_000_000, to=writer, value=0,
+                                            data=start.to_bytes(32, "big"), chain_id=6342,
+                                            max_priority_fee_per_gas=0, max_fee_per_gas=BASE_FEE))
+
+    assert run.execute(write_from(0, 0), SENDERS[0]).status == 1 and not run.full
+    assert run.execute(write_from(1, 10_000), SENDERS[0]).status == 1  # 1,200 new slots: past the block limit
+    assert run.full and run.usage.state_growth == 1_200
+    with pytest.raises(BlockFull, match="state growth 1200 already at limit 1000"):
+        run.execute(write_from(2, 20_000), SENDERS[0])
+    with pytest.raises(BlockFull):
+        run.execute(_deposit(100_000, b"\xb0" * 20, 0, 1), SENDERS[0])

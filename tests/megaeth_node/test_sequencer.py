@@ -411,3 +411,32 @@ def test_failed_flush_is_logged(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level("ERROR", logger="megaeth_node.sequencer"):
         _report_flush(done)
     assert "No space left on device" in caplog.text
+
+
+def test_a_full_block_leaves_the_rest_to_the_next_block(tmp_path: Path) -> None:
+    """Once a block limit is used up (here state growth: 600 + 600 new slots past 1,000) the mini-block stops
+    at the next transaction, the block reports itself full (the loop closes it at once) and that transaction
+    runs in the next block: nothing is dropped."""
+    from eth_utils import to_checksum_address as checksum
+
+    writes = b"".join(bytes.fromhex("6001") + b"\x61" + i.to_bytes(2, "big") + bytes.fromhex("6000350155")
+                      for i in range(600)) + b"\x00"  # SSTORE(calldata[0:32] + i, 1) for 600 slots
+    init = b"\x61" + len(writes).to_bytes(2, "big") + bytes.fromhex("600e600039") + b"\x61" \
+        + len(writes).to_bytes(2, "big") + bytes.fromhex("6000f3") + writes
+    node = _node(tmp_path)
+    deploy = {"value": 0, "gas": 300_000_000, "maxFeePerGas": 10**8, "maxPriorityFeePerGas": 10**6, "nonce": 0,
+              "chainId": 6342, "data": init}
+    asyncio.run(node.submit(bytes(Account.sign_transaction(deploy, ACCOUNTS[9].private_key).raw_transaction)))
+    node._mini_block()
+    node._seal()
+    writer = keccak(rlp.encode([ACCOUNTS[9].address, 0]))[12:]
+    for nonce in (1, 2, 3):
+        tx = {"value": 0, "gas": 60_000_000, "maxFeePerGas": 10**8, "maxPriorityFeePerGas": 10**6, "nonce": nonce,
+              "chainId": 6342, "data": (nonce * 10_000).to_bytes(32, "big"), "to": checksum(writer)}
+        asyncio.run(node.submit(bytes(Account.sign_transaction(tx, ACCOUNTS[9].private_key).raw_transaction)))
+    mb = node._mini_block()
+    assert mb is not None and [t.nonce for t in mb.transactions] == [1, 2] and node.building().run.full
+    assert len(node.pool) == 1
+    node._seal()
+    mb = node._mini_block()
+    assert mb is not None and [t.nonce for t in mb.transactions] == [3] and mb.block_number == 3
