@@ -127,6 +127,7 @@ class RexMeters:
         self.compute_used = 0
         self.ran_native = False  # a frame of this tx ran native code (executor.rex_native)
         self.exceeded: LimitKind | None = None
+        self.deferred = False  # a detention just lowered the limit below the compute used: halt one opcode on
         self.rescued = 0
         self.touched: set[bytes] = set()  # warm-preloaded accounts revm's journal has loaded this tx
         self.cold_inspected: set[bytes] = set()  # ...of which the first load was a wrapper's inspection
@@ -229,10 +230,14 @@ def _limit_halt(computation: Any, rex: RexMeters) -> None:
 
 
 def settle(computation: Any, rex: RexMeters, used: int) -> None:
-    """Count `used` gas (if any) as compute gas, then halt the frame if a MegaETH limit is exceeded (§4.1, §4.7)."""
+    """Count `used` gas (if any) as compute gas, then halt the frame if a MegaETH limit is exceeded (§4.1, §4.7);
+    after a detention that lowered the limit below what is used, the next opcode still runs (`_record_then_detain`)."""
     if used > 0:
         rex.compute_used += used
     if rex.compute_used > rex.compute_limit or rex.exceeded is not None:
+        if rex.deferred and rex.exceeded is None:
+            rex.deferred = False
+            return
         _limit_halt(computation, rex)
 
 
@@ -471,7 +476,8 @@ def _account_access(inner: Op) -> Op:
 
 def _record_then_detain(computation: Any, rex: RexMeters) -> None:
     """The volatile wrapper sits outside the compute wrapper: record + check with the old limit, then
-    lower the limit to the tracker's cap (upstream `wrap_op_detain_gas`)."""
+    lower the limit to the tracker's cap (upstream `wrap_op_detain_gas`). The lowered limit is checked when the
+    next opcode records its compute gas, so that opcode runs and is charged first (`settle`, `deferred`)."""
     remaining = computation._gas_meter.gas_remaining
     used = computation._op_start - remaining
     if used > 0:
@@ -481,6 +487,7 @@ def _record_then_detain(computation: Any, rex: RexMeters) -> None:
         rex.check()
         return
     rex.detain()
+    rex.deferred = rex.compute_used > rex.compute_limit
 
 
 def _selfbalance(inner: Op) -> Op:
@@ -792,7 +799,8 @@ class RexComputation(OpState.computation_class):  # type: ignore[misc, valid-typ
                     raise
                 settle(computation, rex, computation._op_start - meter.gas_remaining)
                 window = gas = meter.gas_remaining
-                floor = window - (rex.compute_limit - rex.compute_used)
+                # over the limit only after a detention (settle halts otherwise): the next opcode runs, then halts
+                floor = window - max(0, rex.compute_limit - rex.compute_used)
         except Halt:  # STOP / RETURN (or the end of the code): its gas is compute gas
             settle(computation, rex, window - meter.gas_remaining)
         except Revert:

@@ -292,3 +292,22 @@ def test_block_state_growth_limit_refuses_the_next_transaction() -> None:
         run.execute(write_from(2, 20_000), SENDERS[0])
     with pytest.raises(BlockFull):
         run.execute(_deposit(100_000, b"\xb0" * 20, 0, 1), SENDERS[0])
+
+
+def test_detention_below_the_compute_used_halts_after_the_next_opcode() -> None:
+    """Rex1 (compute limit reset per tx): a TIMESTAMP read after ~21.1M of compute gas lowers the limit to 20M.
+    Upstream lowers it only (`wrap_op_detain_gas`); the next opcode records its compute gas and halts there, so
+    that PUSH1 runs and is charged: 21,140,820 gas, not 21,140,817."""
+    code = bytes.fromhex("5f6300325aa052426000" "00")  # MSTORE(3,300,000, 0), TIMESTAMP, PUSH1 0, STOP
+    probe = b"\xa3" * 20
+    state = DictState({SENDERS[0]: Account(0, 10**24), probe: Account(1, 0, keccak256(code)),
+                       BEACON_ROOTS_ADDRESS: Account(1, 0, keccak256(b"\x00"))}, {},
+                      {keccak256(code): code, keccak256(b"\x00"): b"\x00"})
+    for traced in (False, True):  # the fast loop, and the reference loop a tracer runs
+        run = OpenBlock(state, _header(2_000_000_000), CHAINS["rex1"])
+        if traced:
+            run.evm_state.rex.trace = lambda computation, opcode, pc: None  # type: ignore[attr-defined]
+        tx = _signed(KEYS[0], Transaction(type=2, nonce=0, gas=30_000_000, to=probe, value=0, data=b"",
+                                          chain_id=6342, max_priority_fee_per_gas=0, max_fee_per_gas=BASE_FEE))
+        receipt = run.execute(tx, SENDERS[0])
+        assert (receipt.status, receipt.cumulative_gas_used) == (0, 21_140_820)
