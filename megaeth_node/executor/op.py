@@ -14,6 +14,7 @@ from typing import Any
 from eth._utils.address import generate_contract_address
 from eth.abc import ComputationAPI, MessageAPI, SignedTransactionAPI
 from eth.constants import CREATE_CONTRACT_ADDRESS
+from eth.exceptions import VMError
 from eth.vm.forks.cancun.constants import BLOB_TX_TYPE
 from eth.vm.forks.cancun.state import CancunTransactionExecutor
 from eth.vm.forks.prague import PragueVM
@@ -215,10 +216,37 @@ def _deleted_and_touched(computation: ComputationAPI) -> tuple[list[Address], se
     return [], touched
 
 
+# op-revm `isthmus()` precompile input bounds (Granite's bn254 pairing, Isthmus's BLS12-381 MSMs and pairing):
+# a longer input fails the call, as an error (all its gas, no output)
+ISTHMUS_INPUT_BOUNDS = {0x08: 112_687, 0x0C: 513_760, 0x0E: 488_448, 0x0F: 235_008}
+
+
+def _bounded(precompile: Any, max_input: int) -> Any:
+    def bounded(computation: Any) -> Any:
+        if len(computation.msg.data) > max_input:
+            raise VMError(f"precompile input of {len(computation.msg.data)} bytes over the bound {max_input}")
+        return precompile(computation)
+    return bounded
+
+
+def _isthmus_precompiles(base: dict[Any, Any]) -> dict[Any, Any]:
+    bounded = {}
+    for number, bound in ISTHMUS_INPUT_BOUNDS.items():
+        address = number.to_bytes(20, "big")
+        bounded[address] = _bounded(base[address], bound)
+    return {**base, **bounded}
+
+
+class IsthmusComputation(FastPragueComputation):
+    """Prague's frame with OP Isthmus's precompile input bounds (`ISTHMUS_INPUT_BOUNDS`)."""
+
+    _precompiles = _isthmus_precompiles(FastPragueComputation._precompiles)
+
+
 class OpState(PragueState):
     """Prague state with OP fee rules; `l1_fee_params` is set by the block executor after the L1-info deposit."""
 
-    computation_class = FastPragueComputation
+    computation_class = IsthmusComputation
     transaction_executor_class = OpTransactionExecutor
     l1_fee_params: L1FeeParams = L1FeeParams()
 

@@ -311,3 +311,21 @@ def test_detention_below_the_compute_used_halts_after_the_next_opcode() -> None:
                                           chain_id=6342, max_priority_fee_per_gas=0, max_fee_per_gas=BASE_FEE))
         receipt = run.execute(tx, SENDERS[0])
         assert (receipt.status, receipt.cumulative_gas_used) == (0, 21_140_820)
+
+
+def test_bn254_pairing_input_over_the_granite_bound_fails() -> None:
+    """OP Granite bounds ECPAIRING's input at 112,687 bytes (op-revm `isthmus()`): a pair at infinity verifies;
+    587 pairs (112,704 bytes) fail the call as an error before any pairing, all its gas spent."""
+    pairing = b"\x00" * 19 + b"\x08"
+    state = DictState({SENDERS[0]: Account(0, 10**24), BEACON_ROOTS_ADDRESS: Account(1, 0, keccak256(b"\x00"))}, {},
+                      {keccak256(b"\x00"): b"\x00"})
+    run = OpenBlock(state, _header(2_000_000_000), CHAINS["rex1"])  # Rex's 20M compute limit: too low for 587
+    gas_used = []
+    for nonce, pairs in enumerate((1, 587)):
+        tx = _signed(KEYS[0], Transaction(type=2, nonce=nonce, gas=40_000_000, to=pairing, value=0,
+                                          data=bytes(192 * pairs), chain_id=6342, max_priority_fee_per_gas=0,
+                                          max_fee_per_gas=BASE_FEE))
+        receipt = run.execute(tx, SENDERS[0])
+        gas_used.append(receipt.cumulative_gas_used - sum(gas_used))
+        assert receipt.status == (1 if pairs == 1 else 0)
+    assert gas_used[1] == 40_000_000
