@@ -209,7 +209,7 @@ class OpenBlock:
             status, gas_used, logs = outcome.status, outcome.gas_used, outcome.logs
             self.last_computation = outcome.computation
         except (InvalidTransaction, OutOfFunds):  # the latter: a deposit's value over its balance and mint
-            if tx.type != DEPOSIT_TX_TYPE:
+            if not isinstance(evm_tx, DepositTransaction):  # deposits and Mega system txs fail, included
                 raise
             _failed_deposit(evm_state, evm_tx)  # type: ignore[arg-type]
             status, gas_used, logs = 0, tx.gas, ()

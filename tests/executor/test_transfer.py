@@ -329,3 +329,16 @@ def test_bn254_pairing_input_over_the_granite_bound_fails() -> None:
         gas_used.append(receipt.cumulative_gas_used - sum(gas_used))
         assert receipt.status == (1 if pairs == 1 else 0)
     assert gas_used[1] == 40_000_000
+
+
+def test_system_tx_failing_validation_is_a_failed_deposit() -> None:
+    """A Mega system tx is processed as a deposit (its source hash set), so one that fails validation (gas below
+    its intrinsic gas) is included as a failed deposit, as op-revm's `catch_error` does: its legacy receipt with
+    status 0 and its gas limit spent, the system address's nonce bumped; not an invalid block."""
+    state = DictState({MEGA_SYSTEM_ADDRESS: Account(0, 0), BEACON_ROOTS_ADDRESS: Account(1, 0, keccak256(b"\x00"))},
+                      {}, {keccak256(b"\x00"): b"\x00"})
+    run = OpenBlock(state, _header(30_000_000), CHAINS["rex"])
+    tx = Transaction(type=0, nonce=0, gas=20_000, to=ORACLE_ADDRESS, value=0, data=b"", gas_price=0, v=27, r=1, s=1)
+    receipt = run.execute(tx, MEGA_SYSTEM_ADDRESS)
+    assert (receipt.tx_type, receipt.status, receipt.cumulative_gas_used) == (0, 0, 20_000)
+    assert receipt.deposit_nonce is None and run.evm_state.get_nonce(MEGA_SYSTEM_ADDRESS) == 1
