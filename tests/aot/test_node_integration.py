@@ -25,7 +25,7 @@ def test_native_only_where_proved_exact() -> None:
     assert native.native_flavour(RexState.computation_class) == "rex"  # wrapped opcodes go to the host
     registry = native.NativeRegistry("always", Path("/nonexistent"))
     assert native.with_native(RexState, registry) is RexState, "a cancun registry never serves Rex"
-    assert native.with_native(OpState, registry).computation_class.__name__ == "NativeFastPragueComputation"
+    assert native.with_native(OpState, registry).computation_class.__name__ == "NativeIsthmusComputation"
     rex_registry = native.NativeRegistry("always", Path("/nonexistent"), flavour="rex")
     assert native.with_native(RexState, rex_registry).computation_class.__name__ == "NativeRexComputation"
     assert native.with_native(OpState, rex_registry) is OpState
