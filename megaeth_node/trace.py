@@ -61,7 +61,7 @@ def _rerun(chain: ChainStore, config: ChainConfig, number: int, index: int,
     run = OpenBlock(reader, block.header, config, frames=True)
     for tx, sender in zip(block.transactions[:index], block.senders[:index], strict=True):
         run.execute(tx, sender)
-    rex = getattr(run.evm_state, "rex", None)
+    rex = run.rex
     if tracer is not None:
         if rex is None:
             raise TraceUnavailable(f"block {number} runs under rules without the opcode hook (before Rex)")

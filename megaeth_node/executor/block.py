@@ -163,6 +163,7 @@ class OpenBlock:
         self.evm_state = new_state(with_native(self.rules.state_class), state, block_env(header, chain.chain_id))
         pre_block_system_calls(self.evm_state, header)
         self.rules.after_system_calls(self.evm_state)
+        self.rex = getattr(self.evm_state, "rex", None)  # the MegaETH meters (None under plain Isthmus)
         self.receipts: list[Receipt] = []
         self.cumulative = 0
         self.usage = BlockUsage()  # what the block limiter counts (MegaETH rules only)
@@ -172,13 +173,12 @@ class OpenBlock:
     @property
     def full(self) -> bool:
         """A block limit other than gas is used up: no further transaction may start (§4.7)."""
-        rex = getattr(self.evm_state, "rex", None)
-        return rex is not None and block_full(rex.spec, self.usage)
+        return self.rex is not None and block_full(self.rex.spec, self.usage)
 
     def execute(self, tx: Transaction, sender: bytes) -> Receipt:
         """Run one transaction; an invalid one raises `InvalidTransaction` and changes nothing (deposits
         excepted: a failing deposit is included as failed, §7.3), one the block has no room for `BlockFull`."""
-        rex = getattr(self.evm_state, "rex", None)
+        rex, before = self.rex, self.cumulative
         if rex is not None:
             try:
                 check_block_room(rex.spec, self.usage, self.header.gas_limit, tx.gas)
@@ -186,9 +186,7 @@ class OpenBlock:
                 raise BlockFull(str(e)) from e
         receipt = self._execute(tx, sender)
         if rex is not None:  # what the tx used counts even past a limit: the next tx is refused then
-            prior = self.receipts[-2].cumulative_gas_used if len(self.receipts) > 1 else 0
-            self.usage = add_tx_to_block(self.usage, receipt.cumulative_gas_used - prior, rex.meter.usage(),
-                                         rex.compute_used)
+            self.usage = add_tx_to_block(self.usage, self.cumulative - before, rex.meter.usage(), rex.compute_used)
         return receipt
 
     def _execute(self, tx: Transaction, sender: bytes) -> Receipt:
