@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from eth.abc import ComputationAPI
+from eth.exceptions import Revert
 
 from gas.spec import ChainConfig
 from megaeth_node.executor.block import OpenBlock
@@ -133,7 +134,7 @@ class StructLogger(StepTracer):
         if step is None:
             return
         step["gasCost"] = max(0, step["gas"] - gas_after + returned)
-        if computation.is_error and type(computation.error).__name__ != "Revert":
+        if computation.is_error and not isinstance(computation.error, Revert):
             step["error"] = vm_error(computation.error)  # set once the frame ended: its last opcode halted it
 
     def emit(self, step: dict[str, Any] | None) -> None:
@@ -148,6 +149,6 @@ def struct_trace(chain: ChainStore, config: ChainConfig, number: int, index: int
     `structLogs`."""
     top, gas_used = _rerun(chain, config, number, index, logger)
     failed = top.is_error
-    reverted = failed and type(top.error).__name__ == "Revert"
+    reverted = failed and isinstance(top.error, Revert)
     return {"gas": gas_used, "failed": failed, "returnValue": top.output.hex() if not failed or reverted else "",
             "structLogs": logger.logs}
