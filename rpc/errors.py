@@ -51,6 +51,12 @@ def invalid_params(detail: str, index: int | None = None) -> RpcError:
     return RpcError(INVALID_PARAMS, prefix + detail)
 
 
+def max_args(params: list[Any], n: int) -> None:
+    """geth's refusal of more positional parameters than a method takes."""
+    if len(params) > n:
+        raise invalid_params(f"too many arguments, want at most {n}")
+
+
 def limit_exceeded(detail: str) -> RpcError:
     return RpcError(LIMIT_EXCEEDED, f"limit exceeded: {detail}")
 

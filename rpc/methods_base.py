@@ -9,12 +9,11 @@ from eth_hash.auto import keccak
 
 from rpc.codec import data, parse_data, quantity
 from rpc.dispatch import Handler
-from rpc.errors import invalid_params
+from rpc.errors import invalid_params, max_args
 
 
 def _arity(params: list[Any], n: int) -> None:
-    if len(params) > n:
-        raise invalid_params(f"too many arguments, want at most {n}")
+    max_args(params, n)
     if len(params) < n:
         raise invalid_params(f"missing value for required argument {len(params)}")
 

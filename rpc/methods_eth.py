@@ -26,7 +26,7 @@ from megaeth_node.types import (
 )
 from rpc.codec import data, parse_address, parse_data, parse_hash, parse_quantity, parse_slot, quantity
 from rpc.dispatch import Handler
-from rpc.errors import RpcError, invalid_params
+from rpc.errors import RpcError, invalid_params, max_args
 from rpc.format import (
     authorization_list_json,
     block_json,
@@ -53,11 +53,6 @@ def _arg(params: list[Any], i: int, default: Any = ...) -> Any:
     if default is ...:
         raise invalid_params(f"missing value for required argument {i}", i)
     return default
-
-
-def _max_args(params: list[Any], n: int) -> None:
-    if len(params) > n:
-        raise invalid_params(f"too many arguments, want at most {n}")
 
 
 def _account(reader: SaltReader, address: bytes) -> Account:
@@ -151,17 +146,17 @@ def eth_methods(node: Sequencer) -> dict[str, Handler]:
         return await node.read_sealed_evm_state(n, fn)
 
     async def block_number(params: list[Any]) -> str:
-        _max_args(params, 0)
+        max_args(params, 0)
         return quantity(head_number())
 
     async def get_balance(params: list[Any]) -> str:
-        _max_args(params, 2)
+        max_args(params, 2)
         addr = parse_address(_arg(params, 0))
         return quantity(await account_state(_arg(params, 1, "latest"), 1, lambda s: s.get_balance(addr),
                                             lambda r: _account(r, addr).balance))
 
     async def get_transaction_count(params: list[Any]) -> str:
-        _max_args(params, 2)
+        max_args(params, 2)
         addr = parse_address(_arg(params, 0))
         tag = _arg(params, 1, "latest")
         if tag == "pending":
@@ -169,13 +164,13 @@ def eth_methods(node: Sequencer) -> dict[str, Handler]:
         return quantity(await account_state(tag, 1, lambda s: s.get_nonce(addr), lambda r: _account(r, addr).nonce))
 
     async def get_code(params: list[Any]) -> str:
-        _max_args(params, 2)
+        max_args(params, 2)
         addr = parse_address(_arg(params, 0))
         return data(await account_state(_arg(params, 1, "latest"), 1, lambda s: s.get_code(addr),
                                         lambda r: r.code(_account(r, addr).code_hash)))
 
     async def get_storage_at(params: list[Any]) -> str:
-        _max_args(params, 3)
+        max_args(params, 3)
         addr = parse_address(_arg(params, 0))
         slot = parse_slot(_arg(params, 1))
         value = await account_state(_arg(params, 2, "latest"), 2, lambda s: s.get_storage(addr, slot),
@@ -184,20 +179,20 @@ def eth_methods(node: Sequencer) -> dict[str, Handler]:
 
     async def get_code_by_hash(params: list[Any]) -> str:
         """Code by hash as of the newest mini-block: deployed in the open block, the sealing one, or earlier."""
-        _max_args(params, 1)
+        max_args(params, 1)
         code_hash = parse_hash(_arg(params, 0))
         return data(await node.read_state(lambda s: s.overlay.code_by_hash(code_hash)) or b"")
 
     async def gas_price(params: list[Any]) -> str:
-        _max_args(params, 0)
+        max_args(params, 0)
         return quantity(node.next_base_fee() + SUGGESTED_TIP)
 
     async def max_priority_fee(params: list[Any]) -> str:
-        _max_args(params, 0)
+        max_args(params, 0)
         return quantity(SUGGESTED_TIP)
 
     async def fee_history(params: list[Any]) -> dict[str, Any]:
-        _max_args(params, 3)
+        max_args(params, 3)
         raw_count = _arg(params, 0)
         count = raw_count if isinstance(raw_count, int) and not isinstance(raw_count, bool) else parse_quantity(raw_count)
         newest = block_number_of(_arg(params, 1, "latest"), 1)
@@ -268,7 +263,7 @@ def eth_methods(node: Sequencer) -> dict[str, Handler]:
         return out
 
     async def eth_call(params: list[Any]) -> str:
-        _max_args(params, 4)
+        max_args(params, 4)
         req = call_request(_arg(params, 0), 0)
         n = require_current(_arg(params, 1, "latest"), 1)
         overrides = state_overrides(_arg(params, 2, {}), 2)
@@ -278,7 +273,7 @@ def eth_methods(node: Sequencer) -> dict[str, Handler]:
         return data(out)
 
     async def eth_estimate_gas(params: list[Any]) -> str:
-        _max_args(params, 3)
+        max_args(params, 3)
         req = call_request(_arg(params, 0), 0)
         n = require_current(_arg(params, 1, "latest"), 1)
         overrides = state_overrides(_arg(params, 2, {}), 2)
@@ -288,7 +283,7 @@ def eth_methods(node: Sequencer) -> dict[str, Handler]:
     async def eth_create_access_list(params: list[Any]) -> dict[str, Any]:
         """geth's result: `{accessList, gasUsed, error?}`; an execution failure is the `error` field, a request
         that cannot execute (funds, nonce) an error reply as for eth_call."""
-        _max_args(params, 2)
+        max_args(params, 2)
         req = call_request(_arg(params, 0), 0)
         n = require_current(_arg(params, 1, "latest"), 1)
         res = await execute_at(n, lambda s, rules: create_access_list(s, rules, chain_id, req, GAS_CAP))
@@ -302,7 +297,7 @@ def eth_methods(node: Sequencer) -> dict[str, Handler]:
     async def fill_transaction(params: list[Any]) -> dict[str, Any]:
         """geth's `eth_fillTransaction`: nonce (pending), fees (tip + 2 × base fee), gas (estimated), chain id and
         type filled in; `{raw: unsigned EIP-2718 bytes (zero signature), tx}` with geth's transaction JSON."""
-        _max_args(params, 1)
+        max_args(params, 1)
         obj = _arg(params, 0)
         req = call_request(obj, 0)
         if obj.get("chainId") is not None and parse_quantity(obj["chainId"]) != chain_id:
@@ -352,27 +347,27 @@ def eth_methods(node: Sequencer) -> dict[str, Handler]:
         return {"raw": data(tx.encode()), "tx": out}
 
     async def blob_base_fee(params: list[Any]) -> str:
-        _max_args(params, 0)
+        max_args(params, 0)
         return quantity(BLOB_BASE_FEE)
 
     async def header_by_number(params: list[Any]) -> dict[str, Any] | None:
-        _max_args(params, 1)
+        max_args(params, 1)
         n = block_number_of(_arg(params, 0), 0)
         header = None if n is None else node.chain.header(n)
         return None if header is None else header_json(header, header.hash)
 
     async def header_by_hash(params: list[Any]) -> dict[str, Any] | None:
-        _max_args(params, 1)
+        max_args(params, 1)
         n = node.chain.number_of(parse_hash(_arg(params, 0)))
         header = None if n is None else node.chain.header(n)
         return None if header is None else header_json(header, header.hash)
 
     async def send_raw(params: list[Any]) -> str:
-        _max_args(params, 1)
+        max_args(params, 1)
         return data(await node.submit(parse_data(_arg(params, 0))))
 
     async def send_raw_sync(params: list[Any]) -> dict[str, Any]:
-        _max_args(params, 2)
+        max_args(params, 2)
         raw = parse_data(_arg(params, 0))
         timeout_ms = _arg(params, 1, None)
         if timeout_ms is not None and (not isinstance(timeout_ms, int) or isinstance(timeout_ms, bool)
@@ -386,7 +381,7 @@ def eth_methods(node: Sequencer) -> dict[str, Handler]:
     async def send_raw_realtime(params: list[Any]) -> dict[str, Any]:
         """MegaETH's older sync send: the raw transaction only, a fixed 10 s wait (behind a nonce gap
         too), then -32000 "realtime transaction expired"."""
-        _max_args(params, 1)
+        max_args(params, 1)
 
         def expired(tx_hash: bytes) -> RpcError:
             return RpcError(-32000, "realtime transaction expired", data(tx_hash))
@@ -421,11 +416,11 @@ def eth_methods(node: Sequencer) -> dict[str, Handler]:
         """Null until the block seals: ethers v6 rejects a receipt whose blockHash is null (BAD_DATA), so the
         mini-block receipt (blockHash null) is served only by the sync send and `miniBlocks`; the transaction
         itself (eth_getTransactionByHash) shows its mini-block inclusion at once."""
-        _max_args(params, 1)
+        max_args(params, 1)
         return await find_receipt(parse_hash(_arg(params, 0)), open_block=False)
 
     async def get_transaction(params: list[Any]) -> dict[str, Any] | None:
-        _max_args(params, 1)
+        max_args(params, 1)
         tx_hash = parse_hash(_arg(params, 0))
         found = await node.locate(tx_hash)
         if found is not None:
@@ -441,21 +436,21 @@ def eth_methods(node: Sequencer) -> dict[str, Handler]:
         return None if block is None else block_json(block, full, node.chain.mini_blocks(block.header.number))
 
     async def block_by_number(params: list[Any]) -> dict[str, Any] | None:
-        _max_args(params, 2)
+        max_args(params, 2)
         return block_result(sealed_block(block_number_of(_arg(params, 0), 0)), bool(_arg(params, 1, False)))
 
     async def block_by_hash(params: list[Any]) -> dict[str, Any] | None:
-        _max_args(params, 2)
+        max_args(params, 2)
         number = node.chain.number_of(parse_hash(_arg(params, 0)))
         return block_result(sealed_block(number), bool(_arg(params, 1, False)))
 
     async def tx_count_by_number(params: list[Any]) -> str | None:
-        _max_args(params, 1)
+        max_args(params, 1)
         block = sealed_block(block_number_of(_arg(params, 0), 0))
         return None if block is None else quantity(len(block.transactions))
 
     async def tx_count_by_hash(params: list[Any]) -> str | None:
-        _max_args(params, 1)
+        max_args(params, 1)
         block = sealed_block(node.chain.number_of(parse_hash(_arg(params, 0))))
         return None if block is None else quantity(len(block.transactions))
 
@@ -465,35 +460,35 @@ def eth_methods(node: Sequencer) -> dict[str, Handler]:
         return tx_json(block.transactions[index], block.senders[index], index, block.header, block.hash)
 
     async def tx_by_number_index(params: list[Any]) -> dict[str, Any] | None:
-        _max_args(params, 2)
+        max_args(params, 2)
         return tx_at(sealed_block(block_number_of(_arg(params, 0), 0)), parse_quantity(_arg(params, 1)))
 
     async def tx_by_hash_index(params: list[Any]) -> dict[str, Any] | None:
-        _max_args(params, 2)
+        max_args(params, 2)
         return tx_at(sealed_block(node.chain.number_of(parse_hash(_arg(params, 0)))), parse_quantity(_arg(params, 1)))
 
     async def uncle_count_by_number(params: list[Any]) -> str | None:
         """Blocks have no uncles: 0 for a block that exists, null otherwise (geth)."""
-        _max_args(params, 1)
+        max_args(params, 1)
         return None if sealed_block(block_number_of(_arg(params, 0), 0)) is None else "0x0"
 
     async def uncle_count_by_hash(params: list[Any]) -> str | None:
-        _max_args(params, 1)
+        max_args(params, 1)
         return None if node.chain.number_of(parse_hash(_arg(params, 0))) is None else "0x0"
 
     async def uncle_by_number_index(params: list[Any]) -> None:
         """No block has an uncle at any index (the parameters are still checked)."""
-        _max_args(params, 2)
+        max_args(params, 2)
         block_number_of(_arg(params, 0), 0)
         parse_quantity(_arg(params, 1))
 
     async def uncle_by_hash_index(params: list[Any]) -> None:
-        _max_args(params, 2)
+        max_args(params, 2)
         parse_hash(_arg(params, 0))
         parse_quantity(_arg(params, 1))
 
     async def block_receipts(params: list[Any]) -> list[dict[str, Any]] | None:
-        _max_args(params, 1)
+        max_args(params, 1)
         n = block_number_of(_arg(params, 0), 0)
         block, receipts = sealed_block(n), node.chain.receipts(n) if n is not None else None
         if block is None or receipts is None:

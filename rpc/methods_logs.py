@@ -13,7 +13,7 @@ from megaeth_node.store import MiniBlockSpan, StoredLog
 from megaeth_node.types import Block, Header, Receipt
 from rpc.codec import data, parse_address, parse_hash, parse_quantity, quantity
 from rpc.dispatch import Handler
-from rpc.errors import RpcError, invalid_params, limit_exceeded
+from rpc.errors import RpcError, invalid_params, limit_exceeded, max_args
 from rpc.format import log_json
 
 MAX_LOG_RANGE = 10_000
@@ -147,11 +147,11 @@ def log_methods(node: Sequencer) -> dict[str, Handler]:
         return install(_Filter("logs", q, max(node.head.number + 1, q.lo or 0)))
 
     async def new_block_filter(params: list[Any]) -> str:
-        _no_args(params)
+        max_args(params, 0)
         return install(_Filter("blocks", None, node.head.number + 1))
 
     async def new_pending_filter(params: list[Any]) -> str:
-        _no_args(params)
+        max_args(params, 0)
         fid = install(_Filter("pending", None, 0))
         pending_hashes[fid] = []
         return fid
@@ -192,11 +192,6 @@ def log_methods(node: Sequencer) -> dict[str, Handler]:
     return {"eth_getLogs": get_logs, "eth_newFilter": new_filter, "eth_newBlockFilter": new_block_filter,
             "eth_newPendingTransactionFilter": new_pending_filter, "eth_getFilterChanges": get_filter_changes,
             "eth_getFilterLogs": get_filter_logs, "eth_uninstallFilter": uninstall}
-
-
-def _no_args(params: list[Any]) -> None:
-    if params:
-        raise invalid_params("too many arguments, want at most 0")
 
 
 def _json(node: Sequencer, x: StoredLog) -> dict[str, Any]:
