@@ -17,9 +17,7 @@ from rpc.codec import data, parse_address, parse_data, parse_quantity
 from rpc.dispatch import Handler
 from rpc.errors import RpcError, invalid_params
 from rpc.format import authorization_list_json
-from rpc.methods_eth import parse_authorizations
-
-DEFAULT_TIP = 1_000_000
+from rpc.methods_eth import SUGGESTED_TIP, parse_authorizations
 
 
 def dev_methods(node: Sequencer, accounts: list[DevAccount], estimate_gas: Handler) -> dict[str, Handler]:
@@ -75,9 +73,9 @@ def dev_methods(node: Sequencer, accounts: list[DevAccount], estimate_gas: Handl
             raise InvalidTransaction("both gasPrice and (maxFeePerGas or maxPriorityFeePerGas) specified")
         if obj.get("gasPrice") or kind in (LEGACY_TX_TYPE, ACCESS_LIST_TX_TYPE):
             tx["gasPrice"] = parse_quantity(obj["gasPrice"]) if obj.get("gasPrice") \
-                else 2 * node.next_base_fee() + DEFAULT_TIP
+                else 2 * node.next_base_fee() + SUGGESTED_TIP
         else:
-            tip = parse_quantity(obj.get("maxPriorityFeePerGas") or hex(DEFAULT_TIP))
+            tip = parse_quantity(obj.get("maxPriorityFeePerGas") or hex(SUGGESTED_TIP))
             tx["maxPriorityFeePerGas"] = tip
             tx["maxFeePerGas"] = parse_quantity(obj.get("maxFeePerGas") or hex(2 * node.next_base_fee() + tip))
         tx["gas"] = parse_quantity(obj["gas"] if obj.get("gas") else await estimate_gas([obj]))
