@@ -7,7 +7,11 @@ For each target (a local process on 127.0.0.1 that this script starts and stops)
   * single:  the same, one HTTP request per transaction;
   rate = transactions / (first send → every sender's `latest` nonce shows all of them executed).
   For our node "executed" means in a durable mini-block (what `latest` state reads see); the block seal
-  follows within `--block-time`. Anvil and the Hardhat node automine one block per transaction.
+  follows within `--block-time`. Anvil and the Hardhat node automine: a block as soon as transactions
+  arrive (Anvil puts in it what its pool holds, the Hardhat node one transaction).
+  Every target is started first; then `--rounds` (3) rounds, each running the batched phase on every
+  target in turn, then the single phase, so that a slower spell of this shared machine weighs on all of
+  them alike; a target's rate is the median of its rounds (each round's figures are in `*_detail`).
 Against our node only: `eth_sendRawTransactionSync` latency p50/p99 at a steady `--sync-rate` (500) tx/s.
 
 The load generator is kept off the critical path: every transaction is pre-signed before the clock
@@ -21,15 +25,18 @@ left to finish its start-up work until its process tree is idle (`settle`; the w
 
 Anvil comes from the npm package @foundry-rs/anvil (its platform package ships the binary) and the
 Hardhat node from npm `hardhat` 2.x, both installed by `make js-deps` into tests/js/node_modules.
-A phase that fails (a target that cannot be started, or hangs: Anvil 1.7.1 sometimes stops answering a
-batch) is tried again on a fresh process (`--attempts`); each failure's reason is in `notes`, and a phase
-that never succeeds is reported as null.
+A round that fails (a target that cannot be started; a request unanswered for `REPLY_TIMEOUT_S`; no
+transaction executed for `STALL_S` while some are due: Anvil's automine stops mining under concurrent
+sends, foundry-rs/foundry#10122, leaving them pending in its pool, more often the more a round sends) is
+tried again on a fresh process (`--attempts`); each failure's reason is in `notes`, and a target with no
+measured round is reported as null.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import multiprocessing as mp
 import os
@@ -63,6 +70,10 @@ GAS = 60_000  # MegaETH's intrinsic gas for a transfer; Anvil and Hardhat charge
 MAX_FEE = 20 * 10**9
 TIP = 10**9
 FUND = 50 * 10**18
+# a phase's array or single request unanswered this long, or no transaction executed for STALL_S while some are
+# still to come, fails the phase (Anvil's automine stops mining under concurrent sends: foundry-rs/foundry#10122)
+REPLY_TIMEOUT_S = 30
+STALL_S = 10
 # what a sender process reports as its phase's failure (TypeError, KeyError: a reply that is not a JSON-RPC object)
 SENDER_ERRORS = (OSError, ValueError, TypeError, KeyError, TimeoutError, aiohttp.ClientError)
 
@@ -118,14 +129,29 @@ def nonces(url: str, addrs: list[str], tag: str = "latest") -> list[int]:
     return [int(r["result"], 16) for r in replies]
 
 
-def wait_nonces(url: str, addrs: list[str], want: list[int], deadline: float, interval: float = 0.02) -> float | None:
-    """Poll until every address's `latest` nonce reaches `want`; the monotonic time it did, or None at the deadline."""
+def wait_nonces(url: str, addrs: list[str], want: list[int], deadline: float, interval: float = 0.02,
+                stall_s: float | None = None) -> float | None:
+    """Poll until every address's `latest` nonce reaches `want`; the monotonic time it did, or None at the
+    deadline, or once no address's nonce has moved for `stall_s` seconds (a target that stopped executing)."""
+    progress, moved = -1, time.monotonic()
     while time.monotonic() < deadline:
         got = nonces(url, addrs)
         if all(g >= w for g, w in zip(got, want)):
             return time.monotonic()
+        if sum(got) != progress:
+            progress, moved = sum(got), time.monotonic()
+        elif stall_s is not None and time.monotonic() - moved > stall_s:
+            return None
         time.sleep(interval)
     return None
+
+
+def pool_pending(url: str) -> int | None:
+    """The target's pending pool size by `txpool_status`, None where it has no such method."""
+    try:
+        return int(rpc(url, "txpool_status", [], timeout=5)["pending"], 16)
+    except (requests.RequestException, RuntimeError, KeyError, TypeError, ValueError):
+        return None
 
 
 # -- targets --
@@ -370,7 +396,7 @@ def _worker(url: str, mode: str, chains: list[list[str]], batch: int, concurrenc
     async def main() -> dict[str, Any]:
         errors: list[str] = []
         conn = aiohttp.TCPConnector(limit=concurrency, force_close=False)
-        async with aiohttp.ClientSession(connector=conn, timeout=aiohttp.ClientTimeout(total=120)) as session:
+        async with aiohttp.ClientSession(connector=conn, timeout=aiohttp.ClientTimeout(total=REPLY_TIMEOUT_S)) as session:
             async def post(body: Any) -> Any:
                 async with session.post(url, data=json.dumps(body), headers={"Content-Type": "application/json"}) as r:
                     return await r.json(content_type=None)
@@ -415,7 +441,7 @@ def _worker(url: str, mode: str, chains: list[list[str]], batch: int, concurrenc
                             if "error" in reply:
                                 errors.append(str(reply["error"]))
                 try:
-                    await asyncio.wait_for(asyncio.gather(*(runner(c) for c in connections)), 120)
+                    await asyncio.wait_for(asyncio.gather(*(runner(c) for c in connections)), 4 * REPLY_TIMEOUT_S)
                 finally:
                     for c in connections:
                         c.close()
@@ -423,7 +449,8 @@ def _worker(url: str, mode: str, chains: list[list[str]], batch: int, concurrenc
     try:
         out.put(uvloop.run(main()))
     except SENDER_ERRORS as e:  # reported, not a hung parent
-        out.put({"failed": f"{type(e).__name__}: {e}"})
+        reason = str(e) or (f"no reply within {REPLY_TIMEOUT_S} s" if isinstance(e, TimeoutError) else "")
+        out.put({"failed": f"{type(e).__name__}: {reason}"})
 
 
 def _sync_worker(url: str, chains: list[list[str]], rate: float, go_at: float, offset: float, out: Any) -> None:
@@ -519,22 +546,19 @@ def throughput(t: Target, pool: Any, keys: list[str], addrs: list[str], mode: st
     if failed:
         raise RuntimeError(f"{mode} sending to {t.name} failed: {failed[0]}")
     sent = time.monotonic()
-    done = wait_nonces(t.url, addrs, [n + per_sender for n in start], time.monotonic() + 120)
+    done = wait_nonces(t.url, addrs, [n + per_sender for n in start], time.monotonic() + 120, stall_s=STALL_S)
+    if done is None:
+        got, pending = sum(nonces(t.url, addrs)) - sum(start), pool_pending(t.url)
+        raise TimeoutError(f"{mode} on {t.name}: {got} of {total} transactions executed, then none for {STALL_S} s"
+                           + ("" if pending is None else f", {pending} pending in its pool"))
     cpu = cpu_seconds(t.proc.pid) - cpu0
     tree_cpu = tree_cpu_seconds(t.proc.pid) - tree0
-    n_errors = sum(r["n_errors"] for r in results)
-    out: dict[str, Any] = {"txs": total, "send_s": round(sent - t0, 3), "errors": n_errors,
-                           "error_samples": [e for r in results for e in r["errors"]][:3],
-                           "load_avg_1m": os.getloadavg()[0]}
-    if done is None:
-        got = sum(nonces(t.url, addrs)) - sum(start)
-        out.update(tps=None, included=got, note="not all transactions executed within 120 s")
-    else:
-        out.update(tps=round(total / (done - t0), 1), total_s=round(done - t0, 3), included=total,
-                   target_cpu_ms_per_tx=round(cpu * 1000 / total, 3),
-                   target_tree_cpu_ms_per_tx=round(tree_cpu * 1000 / total, 3),
-                   target_cpu_cores=round(cpu / (done - t0), 2))
-    return out
+    return {"txs": total, "send_s": round(sent - t0, 3), "errors": sum(r["n_errors"] for r in results),
+            "error_samples": [e for r in results for e in r["errors"]][:3], "load_avg_1m": os.getloadavg()[0],
+            "tps": round(total / (done - t0), 1), "total_s": round(done - t0, 3),
+            "target_cpu_ms_per_tx": round(cpu * 1000 / total, 3),
+            "target_tree_cpu_ms_per_tx": round(tree_cpu * 1000 / total, 3),
+            "target_cpu_cores": round(cpu / (done - t0), 2)}
 
 
 def sync_latency(t: Target, pool: Any, keys: list[str], addrs: list[str], rate: float, seconds: float,
@@ -562,6 +586,66 @@ def sync_latency(t: Target, pool: Any, keys: list[str], addrs: list[str], rate: 
             "target_tree_cpu_ms_per_tx": round(tree_cpu * 1000 / len(lat), 3), "load_avg_1m": os.getloadavg()[0]}
 
 
+class Targets:
+    """The running targets, each (re)started on demand with its bench senders funded: a target that failed a
+    phase is replaced by a fresh process (`restart`)."""
+
+    def __init__(self, pool: Any, dev_keys: list[str], addrs: list[str], data_dir: Path, block_time_ms: int,
+                 detail: dict[str, dict[str, Any]]) -> None:
+        self.pool, self.dev_keys, self.addrs, self.data_dir, self.block_time_ms = pool, dev_keys, addrs, data_dir, block_time_ms
+        self.detail = detail
+        self._stacks: dict[str, ExitStack] = {}
+        self._live: dict[str, Target] = {}
+
+    def get(self, name: str) -> Target:
+        if name not in self._live:
+            stack = self._stacks[name] = ExitStack()
+            try:
+                t = stack.enter_context(running(name, self.data_dir, self.block_time_ms))
+                fund(t, self.pool, self.dev_keys, self.addrs)
+                self.detail[name].setdefault("settle_s", []).append(settle(t))
+            except BaseException:
+                stack.close()
+                raise
+            self._live[name] = t
+        return self._live[name]
+
+    def quiet(self) -> float:
+        """Wait until every running target is idle (`settle`): none still works off an earlier round (our
+        node seals its blocks after their mini-blocks) while another is measured. Returns the seconds waited."""
+        return round(sum(settle(t) for t in self._live.values()), 2)
+
+    def restart(self, name: str) -> None:
+        self._live.pop(name, None)
+        stack = self._stacks.pop(name, None)
+        if stack is not None:
+            stack.close()
+
+    def close(self) -> None:
+        for name in list(self._stacks):
+            self.restart(name)
+
+
+def _measure(targets: Targets, name: str, label: str, attempts: int, notes: dict[str, str],
+             fn: Any) -> dict[str, Any] | None:
+    """`fn(target)`, tried `attempts` times, each failure noted and the target restarted; None if all failed."""
+    for attempt in range(1, max(1, attempts) + 1):
+        try:
+            t = targets.get(name)
+            quiet_s = targets.quiet()
+            out = fn(t)
+            if isinstance(out, dict):
+                out["settled_s"] = quiet_s
+            return out  # type: ignore[no-any-return]
+        except (OSError, RuntimeError, TimeoutError) as e:
+            print(f"   {name} {label}: attempt {attempt} not measured: {e}", flush=True)
+            notes[f"{name}_{label}_attempt_{attempt}"] = f"not measured: {e}"
+            targets.restart(name)
+            if isinstance(e, FileNotFoundError):  # not installed: another try cannot help
+                break
+    return None
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--json", type=Path, help="write the results here")
@@ -573,13 +657,16 @@ def main() -> None:
     ap.add_argument("--procs", type=int, default=3, help="load-generator processes")
     ap.add_argument("--concurrency", type=int, default=16, help="requests in flight per process (single run)")
     ap.add_argument("--batch-concurrency", type=int, default=2, help="arrays in flight per process (batched run)")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="rounds of the throughput phases, each round over every target in turn (default: 3)")
     ap.add_argument("--sync-rate", type=float, default=500.0)
     ap.add_argument("--sync-seconds", type=float, default=10.0)
     ap.add_argument("--block-time", type=int, default=1000, help="our node's --block-time (ms)")
     ap.add_argument("--attempts", type=int, default=3,
-                    help="tries of a phase, each on a fresh process after a failure (default: 3)")
+                    help="tries of a phase's round, each on a fresh process after a failure (default: 3)")
     args = ap.parse_args()
 
+    names = args.targets.split(",")
     data_dir = Path(os.environ.get("TMPDIR", "/tmp")) / f"rpc_bench_{os.getpid()}"
     data_dir.mkdir(parents=True, exist_ok=True)
     result: dict[str, Any] = {
@@ -587,45 +674,45 @@ def main() -> None:
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "notes": {},
     }
+    detail: dict[str, dict[str, Any]] = {name: {"batched": [], "single": []} for name in names}
     with mp.get_context("fork").Pool(min(4, os.cpu_count() or 2)) as pool:
         dev_keys = derive_keys(0, DEV_KEYS)
         keys = pool.map(_derive_one, range(DEV_KEYS, DEV_KEYS + args.senders))
         addrs = [Account.from_key(k).address for k in keys]
-        for name in args.targets.split(","):
-            print(f"== {name}", flush=True)
-            result[f"{name}_detail"] = {}
-            phases = ["batched", "single"] + (["sync"] if name == "ours" else [])
-            t: Target | None = None
-            with ExitStack() as stack:
-                for phase in phases:
-                    for attempt in range(1, max(1, args.attempts) + 1):
-                        try:
-                            if t is None:  # a fresh process after a failed phase (Anvil sometimes hangs on batches)
-                                t = stack.enter_context(running(name, data_dir, args.block_time))
-                                fund(t, pool, dev_keys, addrs)
-                                result[f"{name}_detail"][f"settle_s_before_{phase}"] = settle(t)
-                            if phase == "sync":
-                                out = sync_latency(t, pool, keys, addrs, args.sync_rate, args.sync_seconds,
-                                                   args.procs)
-                                result["sync_p50_ms"], result["sync_p99_ms"] = out["p50_ms"], out["p99_ms"]
-                            else:
-                                per_sender = args.batched_per_sender if phase == "batched" else args.single_per_sender
-                                out = throughput(t, pool, keys, addrs, phase, per_sender, args.procs, args.batch,
-                                                 args.batch_concurrency if phase == "batched" else args.concurrency)
-                                result[f"{name}_{phase}_tps"] = out["tps"]
-                            print(f"   {phase:7} {out}", flush=True)
-                            result[f"{name}_detail"][phase] = out
-                            break
-                        except (OSError, RuntimeError, TimeoutError) as e:
-                            print(f"   {name} {phase}: attempt {attempt} not measured: {e}", flush=True)
-                            result["notes"][f"{name}_{phase}_attempt_{attempt}"] = f"not measured: {e}"
-                            stack.close()
-                            t = None
-                            if isinstance(e, FileNotFoundError):  # not installed: another try cannot help
-                                break
-    for key in ("sync_p50_ms", "sync_p99_ms", *(f"{n}_{p}_tps" for n in args.targets.split(",")
+        targets = Targets(pool, dev_keys, addrs, data_dir, args.block_time, detail)
+        try:
+            for name in names:  # all started (and idle) before the first round
+                _measure(targets, name, "start", args.attempts, result["notes"], lambda t: t)
+            for rnd in range(1, max(1, args.rounds) + 1):
+                for phase in ("batched", "single"):
+                    per_sender = args.batched_per_sender if phase == "batched" else args.single_per_sender
+                    concurrency = args.batch_concurrency if phase == "batched" else args.concurrency
+                    run = functools.partial(throughput, pool=pool, keys=keys, addrs=addrs, mode=phase,
+                                            per_sender=per_sender, procs=args.procs, batch=args.batch,
+                                            concurrency=concurrency)
+                    for name in names:
+                        out = _measure(targets, name, f"{phase}_round_{rnd}", args.attempts, result["notes"], run)
+                        print(f"== {name} {phase:7} round {rnd}: {out}", flush=True)
+                        if out is not None:
+                            detail[name][phase].append(out)
+            if "ours" in names:
+                out = _measure(targets, "ours", "sync", args.attempts, result["notes"],
+                               lambda t: sync_latency(t, pool, keys, addrs, args.sync_rate, args.sync_seconds,
+                                                      args.procs))
+                print(f"== ours sync: {out}", flush=True)
+                detail["ours"]["sync"] = out
+                result["sync_p50_ms"], result["sync_p99_ms"] = (out or {}).get("p50_ms"), (out or {}).get("p99_ms")
+        finally:
+            targets.close()
+    for name in names:
+        result[f"{name}_detail"] = detail[name]
+        for phase in ("batched", "single"):
+            rates = [r["tps"] for r in detail[name][phase]]
+            result[f"{name}_{phase}_tps"] = round(statistics.median(rates), 1) if rates else None
+            result[f"{name}_{phase}_tps_rounds"] = rates
+    for key in ("sync_p50_ms", "sync_p99_ms", *(f"{n}_{p}_tps" for n in ("ours", "anvil", "hardhat")
                                                   for p in ("batched", "single"))):
-        result.setdefault(key, None)
+        result.setdefault(key, None)  # every figure the issue names, null where not measured
     result["machine"]["load_avg_1m_end"] = os.getloadavg()[0]
     a_b, a_s = result.get("anvil_batched_tps"), result.get("anvil_single_tps")
     o_b, o_s = result.get("ours_batched_tps"), result.get("ours_single_tps")
