@@ -1,9 +1,9 @@
 """JSON-RPC client for the sequencer endpoints the validator calls (spec/stateless-validator.md §8.1).
 
-Synchronous, one keep-alive HTTP connection, a per-call timeout. Errors are split by what the caller
-should do: `RpcUnavailable` (connection refused/reset, timeout, HTTP 5xx: retry later with back-off),
-`RpcCallError` (the server answered with a JSON-RPC error), `RpcDataError` (an answer that is malformed
-or fails its integrity check, e.g. code whose keccak is not the requested hash)."""
+Synchronous, one keep-alive HTTP connection, a per-call timeout, replies read up to `MAX_REPLY_BYTES`. Errors
+are split by what the caller should do: `RpcUnavailable` (connection refused/reset, timeout, HTTP 5xx: retry
+later with back-off), `RpcCallError` (the server answered with a JSON-RPC error), `RpcDataError` (an answer
+that is malformed, too long, or fails its integrity check, e.g. code whose keccak is not the requested hash)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,10 @@ from eth_hash.auto import keccak
 from salt.witness import MptWitness, SaltWitness, WitnessDecodeError, decode_rpc_witness
 
 T = TypeVar("T")
+
+# the largest reply read: a witness at its decompressed cap (RPC_WITNESS_MAX_BYTES, 64 MiB) that zstd could not
+# shrink, in base64 (4/3), with the JSON around it; a longer reply is refused unread, not buffered whole
+MAX_REPLY_BYTES = 96 << 20
 
 
 class RpcError(Exception):
@@ -78,7 +82,7 @@ class Validated:
 class RpcClient:
     """The sequencer's JSON-RPC endpoint at `url` (http only)."""
 
-    def __init__(self, url: str, timeout: float = 20.0) -> None:
+    def __init__(self, url: str, timeout: float = 20.0, max_reply_bytes: int = MAX_REPLY_BYTES) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"unsupported RPC URL {url!r} (expected http://host:port/path)")
@@ -88,6 +92,7 @@ class RpcClient:
         self._port = parts.port or (443 if self._https else 80)
         self._path = parts.path or "/"
         self.timeout = timeout
+        self.max_reply_bytes = max_reply_bytes
         self._conn: http.client.HTTPConnection | None = None
         self._ids = itertools.count(1)
         self.calls: dict[str, int] = {}
@@ -112,7 +117,7 @@ class RpcClient:
             try:
                 conn.request("POST", self._path, body, {"Content-Type": "application/json"})
                 resp = conn.getresponse()
-                raw = resp.read()
+                raw = self._read(resp, method)
                 status = resp.status
                 break
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as e:
@@ -139,6 +144,18 @@ class RpcClient:
         if "result" not in reply:
             raise RpcDataError(f"{method}: reply has neither result nor error")
         return reply["result"]
+
+    def _read(self, resp: http.client.HTTPResponse, method: str) -> bytes:
+        """The reply body, at most `max_reply_bytes` (`RpcDataError` past them, the connection dropped)."""
+        cap = self.max_reply_bytes
+        if resp.length is not None and resp.length > cap:
+            raw = b""  # declared too long: not read at all
+        else:
+            raw = resp.read(cap + 1)
+            if len(raw) <= cap:
+                return raw
+        self.close()
+        raise RpcDataError(f"{method}: reply longer than {cap} bytes")
 
     # ---- the methods of §8.1 ----
 

@@ -327,3 +327,55 @@ def test_code_cache_drops_the_least_recently_used_beyond_its_budget() -> None:
     assert (len(cache), cache.size) == (2, 8)
     cache.put_many({b"big": b"x" * 11})  # larger than the budget on its own: nothing is kept
     assert (len(cache), cache.size) == (0, 0)
+
+
+class _BigReplies:
+    """An HTTP server whose replies are `size` bytes of JSON, with a Content-Length or without (read to the
+    close); `size` small enough is a valid `eth_blockNumber` reply."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        outer = self
+        self.size, self.declare = 0, True
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                self.rfile.read(int(self.headers["Content-Length"]))
+                body = b'{"jsonrpc":"2.0","id":1,"result":"0x1"' + b" " * max(0, outer.size - 40) + b"}"
+                self.send_response(200)
+                if outer.declare:
+                    self.send_header("Content-Length", str(len(body)))
+                else:
+                    self.send_header("Connection", "close")
+                    self.close_connection = True
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize("declare", [True, False], ids=["content-length", "read-to-close"])
+def test_rpc_client_refuses_a_reply_over_its_cap(declare: bool) -> None:
+    server = _BigReplies()
+    server.declare = declare
+    try:
+        c = RpcClient(server.url, max_reply_bytes=1 << 20)
+        server.size = 3 << 20
+        with pytest.raises(RpcDataError, match="longer than 1048576 bytes"):
+            c.block_number()
+        server.size = 1 << 20  # at the cap: read, on a new connection
+        assert c.block_number() == 1
+        c.close()
+    finally:
+        server.close()
