@@ -18,8 +18,9 @@ The load generator is kept off the critical path: every transaction is pre-signe
 starts (in a process pool), several worker processes on uvloop send over keep-alive connections (aiohttp
 for arrays, a lean HTTP/1.1 protocol for single requests: `Connection`), and many
 sender accounts (derived from the dev mnemonic, m/44'/60'/0'/0/10+i, funded in the set-up) keep each
-sender's nonce chain short. All loops are bounded by counts and deadlines. After the set-up each target is
-left to finish its start-up work until its process tree is idle (`settle`; the wait is reported).
+sender's nonce chain short. All loops are bounded by counts and deadlines. Before each measurement every
+target is left to finish its work (start-up, or an earlier round's block seals) until its process tree is
+idle (`settle`; the wait is reported as `settled_s`).
 
     .venv/bin/python benchmarks/rpc_bench.py --json benchmarks/out/rpc.json
 
@@ -587,13 +588,13 @@ def sync_latency(t: Target, pool: Any, keys: list[str], addrs: list[str], rate: 
 
 
 class Targets:
-    """The running targets, each (re)started on demand with its bench senders funded: a target that failed a
-    phase is replaced by a fresh process (`restart`)."""
+    """The running targets, each started on demand with its bench senders funded; a target that failed a
+    round is replaced by a fresh process (`restart`), one that is not installed is not tried again (`missing`)."""
 
-    def __init__(self, pool: Any, dev_keys: list[str], addrs: list[str], data_dir: Path, block_time_ms: int,
-                 detail: dict[str, dict[str, Any]]) -> None:
-        self.pool, self.dev_keys, self.addrs, self.data_dir, self.block_time_ms = pool, dev_keys, addrs, data_dir, block_time_ms
-        self.detail = detail
+    def __init__(self, pool: Any, dev_keys: list[str], addrs: list[str], data_dir: Path, block_time_ms: int) -> None:
+        self.pool, self.dev_keys, self.addrs = pool, dev_keys, addrs
+        self.data_dir, self.block_time_ms = data_dir, block_time_ms
+        self.missing: set[str] = set()
         self._stacks: dict[str, ExitStack] = {}
         self._live: dict[str, Target] = {}
 
@@ -603,7 +604,6 @@ class Targets:
             try:
                 t = stack.enter_context(running(name, self.data_dir, self.block_time_ms))
                 fund(t, self.pool, self.dev_keys, self.addrs)
-                self.detail[name].setdefault("settle_s", []).append(settle(t))
             except BaseException:
                 stack.close()
                 raise
@@ -628,8 +628,11 @@ class Targets:
 
 def _measure(targets: Targets, name: str, label: str, attempts: int, notes: dict[str, str],
              fn: Any) -> dict[str, Any] | None:
-    """`fn(target)`, tried `attempts` times, each failure noted and the target restarted; None if all failed."""
+    """`fn(target)` once every target is idle, tried `attempts` times, each failure noted and the target
+    restarted; None if all failed. The result gets the wait for idleness as `settled_s`."""
     for attempt in range(1, max(1, attempts) + 1):
+        if name in targets.missing:
+            return None
         try:
             t = targets.get(name)
             quiet_s = targets.quiet()
@@ -642,7 +645,7 @@ def _measure(targets: Targets, name: str, label: str, attempts: int, notes: dict
             notes[f"{name}_{label}_attempt_{attempt}"] = f"not measured: {e}"
             targets.restart(name)
             if isinstance(e, FileNotFoundError):  # not installed: another try cannot help
-                break
+                targets.missing.add(name)
     return None
 
 
@@ -679,7 +682,7 @@ def main() -> None:
         dev_keys = derive_keys(0, DEV_KEYS)
         keys = pool.map(_derive_one, range(DEV_KEYS, DEV_KEYS + args.senders))
         addrs = [Account.from_key(k).address for k in keys]
-        targets = Targets(pool, dev_keys, addrs, data_dir, args.block_time, detail)
+        targets = Targets(pool, dev_keys, addrs, data_dir, args.block_time)
         try:
             for name in names:  # all started (and idle) before the first round
                 _measure(targets, name, "start", args.attempts, result["notes"], lambda t: t)

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from bench_scripts import BENCHMARKS, load_benchmark
 
 rpc_bench = load_benchmark("rpc_bench")
@@ -35,7 +34,7 @@ class _Targets:
     """Stands for `Targets`: counts starts and restarts."""
 
     def __init__(self) -> None:
-        self.started, self.restarted = 0, 0
+        self.started, self.restarted, self.missing = 0, 0, set()
 
     def get(self, name: str) -> str:
         self.started += 1
@@ -71,6 +70,18 @@ def test_a_round_failing_every_attempt_is_none() -> None:
 
     assert rpc_bench._measure(targets, "anvil", "single_round_2", 2, notes, fn) is None
     assert len(notes) == 2 and targets.restarted == 2
+
+
+def test_a_target_not_installed_is_not_tried_again() -> None:
+    targets, notes, tried = _Targets(), {}, []
+
+    def fn(t: str) -> dict[str, Any]:
+        tried.append(t)
+        raise FileNotFoundError("anvil missing: `make js-deps` installs npm @foundry-rs/anvil")
+
+    assert rpc_bench._measure(targets, "anvil", "batched_round_1", 3, notes, fn) is None
+    assert rpc_bench._measure(targets, "anvil", "single_round_1", 3, notes, fn) is None
+    assert len(tried) == 1 and list(notes) == ["anvil_batched_round_1_attempt_1"]
 
 
 def test_a_run_against_our_node_reports_every_figure(tmp_path: Path) -> None:

@@ -341,7 +341,7 @@ class _BigReplies:
         self.size, self.declare = 0, True
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            def do_POST(self) -> None:
                 self.rfile.read(int(self.headers["Content-Length"]))
                 body = b'{"jsonrpc":"2.0","id":1,"result":"0x1"' + b" " * max(0, outer.size - 40) + b"}"
                 self.send_response(200)
