@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from bench_scripts import BENCHMARKS, load_benchmark
 
 rpc_bench = load_benchmark("rpc_bench")
