@@ -637,8 +637,7 @@ def _measure(targets: Targets, name: str, label: str, attempts: int, notes: dict
             t = targets.get(name)
             quiet_s = targets.quiet()
             out = fn(t)
-            if isinstance(out, dict):
-                out["settled_s"] = quiet_s
+            out["settled_s"] = quiet_s
             return out  # type: ignore[no-any-return]
         except (OSError, RuntimeError, TimeoutError) as e:
             print(f"   {name} {label}: attempt {attempt} not measured: {e}", flush=True)
@@ -685,7 +684,7 @@ def main() -> None:
         targets = Targets(pool, dev_keys, addrs, data_dir, args.block_time)
         try:
             for name in names:  # all started (and idle) before the first round
-                _measure(targets, name, "start", args.attempts, result["notes"], lambda t: t)
+                _measure(targets, name, "start", args.attempts, result["notes"], lambda t: {})
             for rnd in range(1, max(1, args.rounds) + 1):
                 for phase in ("batched", "single"):
                     per_sender = args.batched_per_sender if phase == "batched" else args.single_per_sender
