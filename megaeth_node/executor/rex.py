@@ -25,14 +25,17 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from eth._utils.address import force_bytes_to_address, generate_contract_address, generate_safe_contract_address
+from eth._utils.state import code_is_delegation_designation
 from eth.abc import ComputationAPI, MessageAPI, SignedTransactionAPI, StateAPI, TransactionContextAPI
 from eth.constants import CREATE_CONTRACT_ADDRESS, GAS_LOGDATA, GAS_LOGTOPIC, STACK_DEPTH_LIMIT
+from eth.constants import GAS_CALLSTIPEND, GAS_CALLVALUE, GAS_NEWACCOUNT
 from eth.exceptions import Halt, InsufficientFunds, OutOfGas, Revert, StackDepthLimit, VMError
 from eth.exceptions import WriteProtection
 from eth.vm.computation import BaseComputation
 from eth.vm.forks.berlin import constants as berlin_constants
 from eth.vm.forks.london.storage import GAS_SCHEDULE_EIP3529, sstore_eip3529
-from eth.vm.logic.call import max_child_gas_eip150
+from eth.vm.forks.prague.logic import CallCodeEIP7702, CallEIP7702, DelegateCallEIP7702, StaticCallEIP7702
+from eth.vm.logic.call import BaseCall, max_child_gas_eip150
 from eth.vm.logic.invalid import InvalidOpcode
 from eth.vm.logic.logging import log_XX
 from eth.vm.message import Message
@@ -368,11 +371,18 @@ def _log(topics: int, inner: Op) -> Op:
 
 
 def _call(opcode: int, inner: Op) -> Op:
+    """The CALL-family wrapper (§5.2): the beneficiary mark, `inspect_account_delegated(to)` and a value
+    CALL's new-account storage gas, then the standard opcode: `standard_call`, which stands for `inner`
+    (py-evm's Prague opcode) where the stack holds all its arguments; `inner` serves a stack underflow."""
+    if type(inner).__call__ is not BaseCall.__call__ or inner.gas_cost or type(inner).mro()[1] is not _STANDARD[opcode]:
+        raise TypeError(f"the Rex CALL wrapper inlines py-evm's {_STANDARD[opcode].__name__}; the base table has another")
     has_value = opcode in (CALL, CALLCODE)
+    arity = 7 if has_value else 6
 
     def call(computation: Any) -> None:
         computation._rex_opcode = opcode
-        if _stack_len(computation) < (3 if has_value else 2):
+        values = computation._stack.values
+        if len(values) < (3 if has_value else 2):
             return inner(computation=computation)
         rex = _meters(computation)
         to = force_bytes_to_address(_peek_int(computation, 1).to_bytes(32, "big"))
@@ -387,8 +397,94 @@ def _call(opcode: int, inner: Op) -> Op:
                 if charge.storage:
                     computation.consume_gas(charge.storage, reason="new account storage gas")
         computation._op_start = computation._gas_meter.gas_remaining
-        inner(computation=computation)
+        if len(values) < arity:
+            return inner(computation=computation)  # underflows as py-evm does
+        args = [v if isinstance(v, int) else int.from_bytes(v, "big") for v in values[-1:-1 - arity:-1]]
+        del values[-arity:]
+        if not has_value:
+            args.insert(2, 0)
+        standard_call(computation, opcode, *args)
     return call
+
+
+def _load_account(computation: Any, address: bytes, mnemonic: str) -> None:
+    """EIP-2929's implicit account load of a CALL's code source: 2,600 if cold (then warm), else 100."""
+    state = computation.state
+    if state.is_address_warm(address):
+        cost = berlin_constants.WARM_STORAGE_READ_COST
+    else:
+        state.mark_address_warm(address)
+        cost = berlin_constants.COLD_ACCOUNT_ACCESS_COST
+    computation.consume_gas(cost, reason=f"{mnemonic} charges implicit account load for reading code")
+
+
+def standard_call(computation: Any, opcode: int, gas: int, target: int, value: int, in_start: int, in_size: int,
+                  out_start: int, out_size: int) -> None:
+    """py-evm's Prague CALL / CALLCODE / DELEGATECALL / STATICCALL (`BaseCall.__call__` with the EIP-150, -161,
+    -214, -2929 and -7702 parts of `CallEIP7702` and its kin) on its popped arguments (`value` 0 for the
+    opcodes without one), in py-evm's order of charges, checks and state reads."""
+    msg, state = computation.msg, computation.state
+    mnemonic = _MNEMONICS[opcode]
+    address = force_bytes_to_address(target.to_bytes(32, "big"))
+    sender = code_address = None
+    transfers, is_static = opcode in (CALL, CALLCODE), msg.is_static
+    if opcode == CALL:
+        to = address
+        if is_static and value:
+            raise WriteProtection("Cannot modify state while inside of a STATICCALL context")
+    elif opcode == STATICCALL:
+        to, is_static = address, True
+    else:
+        to, code_address = msg.storage_address, address
+        if opcode == DELEGATECALL:
+            sender, value = msg.sender, msg.value
+        else:
+            sender = msg.storage_address
+    computation.extend_memory(in_start, in_size)
+    computation.extend_memory(out_start, out_size)
+    data = computation.memory_read_bytes(in_start, in_size)
+    # get_code_at_address (EIP-2929 load, then EIP-7702: a delegation designator's delegate, loaded too)
+    source = code_address or to
+    _load_account(computation, source, mnemonic)
+    code, delegation = state.get_code(source), None
+    if code_is_delegation_designation(code):
+        delegation = force_bytes_to_address(code[3:])
+        _load_account(computation, delegation, mnemonic)
+        code = state.get_code(delegation)
+    # compute_msg_gas: EIP-150's all but one 64th after the extra gas (a value transfer; EIP-161's new account)
+    extra = 0
+    if transfers and value:
+        extra = GAS_CALLVALUE
+        if opcode == CALL and is_empty_account(state, to):
+            extra += GAS_NEWACCOUNT
+    remaining = computation.get_gas_remaining()
+    if remaining < extra:
+        raise OutOfGas(f"Out of gas: Needed {extra} - Remaining {remaining} - Reason: {mnemonic}")
+    gas = min(gas, max_child_gas_eip150(remaining - extra))
+    child_gas = gas + GAS_CALLSTIPEND if transfers and value else gas
+    computation.consume_gas(gas + extra, reason=mnemonic)
+    values = computation._stack.values
+    if (transfers and value and state.get_balance(msg.storage_address) < value) or msg.depth + 1 > STACK_DEPTH_LIMIT:
+        computation.return_data = b""
+        computation.return_gas(child_gas)
+        values.append(0)
+        return
+    child_msg = _ChildMessage(child_gas, to, msg.storage_address if sender is None else sender, value, data, code,
+                              msg.depth + 1, code_address=delegation or code_address, should_transfer_value=transfers,
+                              is_static=is_static, is_delegation=delegation is not None)
+    child = computation.apply_child_computation(child_msg)
+    values.append(0 if child.is_error else 1)
+    if not child.should_erase_return_data:
+        output = child.output
+        size = min(out_size, len(output))
+        computation._memory.write(out_start, size, output[:size])
+    if child.should_return_gas:
+        computation.return_gas(child.get_gas_remaining())
+
+
+_STANDARD = {CALL: CallEIP7702, CALLCODE: CallCodeEIP7702, DELEGATECALL: DelegateCallEIP7702,
+             STATICCALL: StaticCallEIP7702}
+_MNEMONICS = {CALL: "CALL", CALLCODE: "CALLCODE", DELEGATECALL: "DELEGATECALL", STATICCALL: "STATICCALL"}
 
 
 def _created_address(computation: Any, is_create2: bool) -> bytes:

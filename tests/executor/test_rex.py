@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from coincurve import PrivateKey
@@ -390,6 +391,68 @@ def test_lean_finalize_is_py_evms(monkeypatch: pytest.MonkeyPatch) -> None:
 
     lean = run()
     monkeypatch.setattr(OpTransactionExecutor, "_prague_finalize", PragueTransactionExecutor.finalize_computation)
+    assert run() == lean
+
+
+def _caller(op: int, target: bytes, value: int | None, args: tuple[int, int], out: tuple[int, int],
+            gas: int = 200_000) -> bytes:
+    """Code that writes a word to memory, makes one CALL-family call, then stores what it can see of the
+    outcome: success (slot 0), RETURNDATASIZE (1), GAS (2) and the first output word (3)."""
+    def push(n: int) -> bytes:
+        raw = n.to_bytes(max(1, (n.bit_length() + 7) // 8), "big")
+        return bytes([PUSH1 + len(raw) - 1]) + raw
+    code = push(0xABCDEF << 200) + bytes([PUSH0, 0x52])  # MSTORE: memory word 0 is the calldata source
+    code += push(out[1]) + push(out[0]) + push(args[1]) + push(args[0])
+    code += (push(value) if value is not None else b"") + bytes([PUSH20]) + target + push(gas) + bytes([op])
+    code += bytes([PUSH0, SSTORE, 0x3D, PUSH1, 1, SSTORE, GAS, PUSH1, 2, SSTORE])
+    return code + push(out[0]) + bytes([0x51, PUSH1, 3, SSTORE, STOP])  # MLOAD
+
+
+def test_lean_call_is_py_evms(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`rex.standard_call` against py-evm's own Prague CALL-family opcodes: value calls to a new and an existing
+    account, a value over the balance, STATICCALL (and a value CALL inside one), DELEGATECALL and CALLCODE
+    storage contexts, a 7702-delegated callee, reverting and failing callees, a precompile, out-of-gas on
+    memory and on the value-transfer extra gas."""
+    from megaeth_node.executor import rex
+    from megaeth_node.executor.op import IsthmusComputation
+
+    ret = bytes([0x33, PUSH1, 5, SSTORE, 0x34, PUSH1, 6, SSTORE, PUSH1, 0x2A, PUSH0, 0x52, PUSH1, 0x40, PUSH0, RETURN])
+    rev = bytes([PUSH1, 0x99, PUSH0, 0x52, PUSH1, 0x20, PUSH0, 0xFD])
+    callees = {b"\xd1" * 20: ret, b"\xd2" * 20: rev, b"\xd3" * 20: bytes([0xFE]),
+               b"\xd4" * 20: b"\xef\x01\x00" + b"\xd1" * 20}
+    fresh, identity = b"\xe9" * 20, (4).to_bytes(20, "big")
+    DELEGATECALL, CALLCODE = 0xF4, 0xF2
+    callers = [
+        _caller(CALL, fresh, 3, (0, 32), (0, 32)), _caller(CALL, b"\xd1" * 20, 3, (0, 32), (0, 16)),
+        _caller(CALL, b"\xd1" * 20, 10**30, (0, 32), (0, 32)), _caller(STATICCALL, b"\xd1" * 20, None, (0, 32), (32, 64)),
+        _caller(DELEGATECALL, b"\xd1" * 20, None, (0, 0), (0, 64)), _caller(CALLCODE, b"\xd1" * 20, 7, (4, 8), (0, 32)),
+        _caller(CALL, b"\xd4" * 20, 0, (0, 32), (0, 32)), _caller(CALL, b"\xd2" * 20, 0, (0, 32), (0, 64)),
+        _caller(CALL, b"\xd3" * 20, 0, (0, 32), (0, 32)), _caller(STATICCALL, identity, None, (0, 32), (0, 32)),
+        _caller(CALL, b"\xd1" * 20, 0, (0, 2**40), (0, 32)), _caller(CALL, fresh, 1, (0, 32), (0, 32), gas=2**200),
+    ]
+    callers.append(_caller(STATICCALL, b"\xca" * 20, None, (0, 0), (0, 0)))  # a value CALL inside a STATICCALL
+    codes = {**callees, b"\xca" * 20: callers[0], **{bytes([0xC0 + i]) * 20: c for i, c in enumerate(callers)}}
+    txs = [_tx(i, bytes([0xC0 + i]) * 20) for i in range(len(callers))]
+    txs.append(_tx(len(callers), bytes([0xC1]) * 20, gas=65_000))  # out of gas for the value transfer's extra gas
+
+    def run() -> BlockResult:
+        state = _state(codes)
+        for address in list(codes)[len(callees):]:
+            state.accounts[address] = replace(state.accounts[address], balance=10**6)
+        return _run(state, *txs)
+
+    lean = run()
+    assert [r.status for r in lean.receipts] == [1] * 10 + [0, 1, 1, 0]  # out of gas: memory, the value's extra
+    successes = [lean.state_diff.storage.get((bytes([0xC0 + i]) * 20, 0), 0) for i in range(len(callers))]
+    assert successes == [1, 1, 0, 0, 1, 1, 1, 0, 0, 1, 0, 1, 0]  # 2: over the balance; 3, 12: writes in a static call
+
+    def py_evms(computation: Any, opcode: int, *args: int) -> None:
+        if opcode not in (CALL, CALLCODE):
+            args = args[:2] + args[3:]
+        computation._stack.values.extend(reversed(args))
+        IsthmusComputation.opcodes[opcode](computation=computation)
+
+    monkeypatch.setattr(rex, "standard_call", py_evms)
     assert run() == lean
 
 
