@@ -91,12 +91,12 @@ def evm_transaction(tx: Transaction, sender: bytes, rules: IsthmusRules) -> Sign
     """The py-evm form of `tx`: deposits and Mega system txs become fee-less `DepositTransaction`s (§7.2–7.3);
     a signed tx carries its EIP-2718 bytes as `_encoded` (the L1 data fee input)."""
     to = Address(tx.to) if tx.to else CREATE_CONTRACT_ADDRESS
-    if tx.type == DEPOSIT_TX_TYPE:
-        return DepositTransaction(Address(sender), to, tx.value, tx.data, tx.gas, tx.mint, tx.nonce, tx.hash)
-    try:
+    try:  # before_run: from MiniRex on, any tx from the system address, a deposit too, must be a system tx
         system = is_mega_system_tx(rules.spec, sender, tx.type, tx.to)
     except InvalidSystemTx as e:
         raise InvalidTransaction(str(e)) from e
+    if tx.type == DEPOSIT_TX_TYPE:
+        return DepositTransaction(Address(sender), to, tx.value, tx.data, tx.gas, tx.mint, tx.nonce, tx.hash)
     if system:
         return DepositTransaction(Address(sender), to, tx.value, tx.data, tx.gas, 0, tx.nonce, tx.hash)
     return signed_evm_transaction(tx.encode(), sender, tx)

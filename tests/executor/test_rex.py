@@ -16,7 +16,8 @@ from coincurve import PrivateKey
 from eth.vm.forks.frontier.computation import FrontierComputation
 from eth.vm.forks.prague.state import PragueTransactionExecutor
 from gas.spec import ChainConfig, ForkSchedule, Spec
-from gas.system import BEACON_ROOTS_ADDRESS, HISTORY_STORAGE_ADDRESS, L1_BLOCK_ADDRESS, ORACLE_ADDRESS
+from gas.system import BEACON_ROOTS_ADDRESS, HISTORY_STORAGE_ADDRESS, L1_BLOCK_ADDRESS, MEGA_SYSTEM_ADDRESS
+from gas.system import ORACLE_ADDRESS
 from salt.hasher import bucket_id
 
 from megaeth_node.executor.block import BlockResult, InvalidBlock, apply_block
@@ -139,6 +140,15 @@ def test_deposit_pays_the_rex_intrinsic_too() -> None:
     deposit = Transaction(type=DEPOSIT_TX_TYPE, nonce=0, gas=100_000, to=BOB, value=0, data=b"", mint=5,
                           source_hash=b"\x07" * 32, deposit_sender=DEPOSITOR)
     assert _gas(_run(_state(), deposit, senders=(DEPOSITOR,))) == [60_000]
+
+
+def test_a_deposit_from_the_system_address_makes_the_block_invalid() -> None:
+    """mega-evm's `before_run` refuses any tx from MEGA_SYSTEM_ADDRESS that is not a legacy call to the oracle,
+    with a string error that op-revm's `catch_error` does not turn into a failed deposit: the block is invalid."""
+    deposit = Transaction(type=DEPOSIT_TX_TYPE, nonce=0, gas=100_000, to=ORACLE_ADDRESS, value=0, data=b"",
+                          source_hash=b"\x07" * 32, deposit_sender=MEGA_SYSTEM_ADDRESS)
+    with pytest.raises(InvalidBlock, match="not in the whitelist"):
+        _run(_state(), deposit, senders=(MEGA_SYSTEM_ADDRESS,))
 
 
 # --- §5 storage gas ---------------------------------------------------------------------------------
