@@ -375,7 +375,8 @@ def _call(opcode: int, inner: Op) -> Op:
     CALL's new-account storage gas, then the standard opcode: `standard_call`, which stands for `inner`
     (py-evm's Prague opcode) where the stack holds all its arguments; `inner` serves a stack underflow."""
     if type(inner).__call__ is not BaseCall.__call__ or inner.gas_cost or type(inner).mro()[1] is not _STANDARD[opcode]:
-        raise TypeError(f"the Rex CALL wrapper inlines py-evm's {_STANDARD[opcode].__name__}; the base table has another")
+        raise TypeError(f"the Rex CALL wrapper inlines py-evm's {_STANDARD[opcode].__name__}; "
+                        "the base table has another")
     has_value = opcode in (CALL, CALLCODE)
     arity = 7 if has_value else 6
 

@@ -428,21 +428,21 @@ def test_lean_call_is_py_evms(monkeypatch: pytest.MonkeyPatch) -> None:
 
     ret = bytes([0x33, PUSH1, 5, SSTORE, 0x34, PUSH1, 6, SSTORE, PUSH1, 0x2A, PUSH0, 0x52, PUSH1, 0x40, PUSH0, RETURN])
     rev = bytes([PUSH1, 0x99, PUSH0, 0x52, PUSH1, 0x20, PUSH0, 0xFD])
-    callees = {b"\xd1" * 20: ret, b"\xd2" * 20: rev, b"\xd3" * 20: bytes([0xFE]),
-               b"\xd4" * 20: b"\xef\x01\x00" + b"\xd1" * 20}
     fresh, identity = b"\xe9" * 20, (4).to_bytes(20, "big")
     DELEGATECALL, CALLCODE = 0xF4, 0xF2
+    ret_at, rev_at, bad_at, delegated = (bytes([b]) * 20 for b in (0xD1, 0xD2, 0xD3, 0xD4))
     callers = [
-        _caller(CALL, fresh, 3, (0, 32), (0, 32)), _caller(CALL, b"\xd1" * 20, 3, (0, 32), (0, 16)),
-        _caller(CALL, b"\xd1" * 20, 10**30, (0, 32), (0, 32)), _caller(STATICCALL, b"\xd1" * 20, None, (0, 32), (32, 64)),
-        _caller(DELEGATECALL, b"\xd1" * 20, None, (0, 0), (0, 64)), _caller(CALLCODE, b"\xd1" * 20, 7, (4, 8), (0, 32)),
-        _caller(CALL, b"\xd4" * 20, 0, (0, 32), (0, 32)), _caller(CALL, b"\xd2" * 20, 0, (0, 32), (0, 64)),
-        _caller(CALL, b"\xd3" * 20, 0, (0, 32), (0, 32)), _caller(STATICCALL, identity, None, (0, 32), (0, 32)),
-        _caller(CALL, b"\xd1" * 20, 0, (0, 2**40), (0, 32)), _caller(CALL, fresh, 1, (0, 32), (0, 32), gas=2**200),
+        _caller(CALL, fresh, 3, (0, 32), (0, 32)), _caller(CALL, ret_at, 3, (0, 32), (0, 16)),
+        _caller(CALL, ret_at, 10**30, (0, 32), (0, 32)), _caller(STATICCALL, ret_at, None, (0, 32), (32, 64)),
+        _caller(DELEGATECALL, ret_at, None, (0, 0), (0, 64)), _caller(CALLCODE, ret_at, 7, (4, 8), (0, 32)),
+        _caller(CALL, delegated, 0, (0, 32), (0, 32)), _caller(CALL, rev_at, 0, (0, 32), (0, 64)),
+        _caller(CALL, bad_at, 0, (0, 32), (0, 32)), _caller(STATICCALL, identity, None, (0, 32), (0, 32)),
+        _caller(CALL, ret_at, 0, (0, 2**40), (0, 32)), _caller(CALL, fresh, 1, (0, 32), (0, 32), gas=2**200),
     ]
+    callees = {ret_at: ret, rev_at: rev, bad_at: bytes([0xFE]), delegated: b"\xef\x01\x00" + ret_at}
     callers.append(_caller(STATICCALL, b"\xca" * 20, None, (0, 0), (0, 0)))  # a value CALL inside a STATICCALL
     codes = {**callees, b"\xca" * 20: callers[0], **{bytes([0xC0 + i]) * 20: c for i, c in enumerate(callers)}}
-    txs = [_tx(i, bytes([0xC0 + i]) * 20) for i in range(len(callers))]
+    txs = [_tx(i, bytes([0xC0 + i]) * 20, value=9 if i == 4 else 0) for i in range(len(callers))]  # 4: DELEGATECALL
     txs.append(_tx(len(callers), bytes([0xC1]) * 20, gas=65_000))  # out of gas for the value transfer's extra gas
 
     def run() -> BlockResult:
@@ -455,6 +455,7 @@ def test_lean_call_is_py_evms(monkeypatch: pytest.MonkeyPatch) -> None:
     assert [r.status for r in lean.receipts] == [1] * 10 + [0, 1, 1, 0]  # out of gas: memory, the value's extra
     successes = [lean.state_diff.storage.get((bytes([0xC0 + i]) * 20, 0), 0) for i in range(len(callers))]
     assert successes == [1, 1, 0, 0, 1, 1, 1, 0, 0, 1, 0, 1, 0]  # 2: over the balance; 3, 12: writes in a static call
+    assert lean.state_diff.storage[(bytes([0xC4]) * 20, 6)] == 9  # the DELEGATECALL keeps CALLVALUE
 
     def py_evms(computation: Any, opcode: int, *args: int) -> None:
         if opcode not in (CALL, CALLCODE):
