@@ -69,7 +69,8 @@ def _serve(cfg: Config, data_dir: Path) -> int:
         chain=dev_chain(cfg.node.chain_id), data_dir=data_dir, block_time_ms=cfg.node.block_time_ms,
         mini_block_ms=cfg.node.mini_block_ms, alloc={a.address: DEV_BALANCE for a in accounts}))
     print(f"megaeth-node: chain {cfg.node.chain_id}, data in {data_dir}, head block {node.head.number}"
-          f"{f', {node.recovered} journaled transactions recovered' if node.recovered else ''}")
+          f"{f', {node.recovered} journaled transactions recovered' if node.recovered else ''}"
+          f"{f', {node.restored} back in the mempool' if node.restored else ''}")
     print(f"dev accounts (mnemonic: {DEV_MNEMONIC}):")
     for i, a in enumerate(accounts):
         print(f"  ({i}) 0x{a.address.hex()}  key 0x{a.private_key.hex()}")

@@ -52,6 +52,7 @@ class Mempool:
         self._accounts: dict[bytes, _Account] = {}
         self._by_hash: dict[bytes, PoolTx] = {}
         self._seq = itertools.count()
+        self.removed: list[bytes] = []  # hashes that left the pool since the owner last journaled it (`take_removed`)
 
     def __len__(self) -> int:
         return len(self._by_hash)
@@ -75,6 +76,7 @@ class Mempool:
             if not self._outbids(tx, old.tx):
                 raise ReplacementUnderpriced("replacement transaction underpriced")
             del self._by_hash[old.tx.hash]
+            self.removed.append(old.tx.hash)
         elif len(acct.txs) >= self.max_per_sender:
             raise TxPoolFull(f"txpool is full: sender has {len(acct.txs)} transactions queued")
         elif len(self._by_hash) >= self.max_total and not self._evict_for(sender, fee_cap(tx)):
@@ -107,10 +109,16 @@ class Mempool:
         entry = self._by_hash.pop(tx_hash, None)
         if entry is None:
             return
+        self.removed.append(tx_hash)
         acct = self._accounts[entry.sender]
         acct.txs.pop(entry.tx.nonce, None)
         if not acct.txs:
             del self._accounts[entry.sender]
+
+    def take_removed(self) -> list[bytes]:
+        """The hashes that left the pool since the last call."""
+        removed, self.removed = self.removed, []
+        return removed
 
     def drop_below(self, sender: bytes, state_nonce: int) -> list[bytes]:
         """Forget the sender's transactions whose nonce is now used (included or replaced on chain); their hashes."""

@@ -3,12 +3,14 @@
 design.md "Data flow and state": all EVM and state work runs on one builder thread; the event loop only
 schedules it. A mini-block's transactions are journaled to LMDB (committed to the page cache: durable
 against a process crash; each seal is also fsynced) before anyone is told about their receipts, so a
-crash loses nothing acknowledged: at start-up the journal is re-executed into the
-open block. Sealing is pipelined so that mini-blocks never wait for it: the builder *closes* a block (its
-state diff applied to SALT: the root, a few ms) and at once opens the next one over the closed block's
-post-state; a sealer thread computes the rest (witness of the pre-state from its own LMDB snapshot,
-transactions and receipts roots, the header hash); the builder then *commits* block, receipts, indexes,
-code, witness and SALT state in one LMDB write transaction. One block seals at a time.
+crash loses nothing acknowledged: at start-up the journal is re-executed into the open block. The mempool
+is journaled too: a transaction is in LMDB before its hash is acknowledged, until a journaled mini-block
+holds it (or it leaves the pool), and at start-up the rest is admitted again. Sealing is pipelined so that
+mini-blocks never wait for it: the builder *closes* a block (its state diff applied to SALT: the root, a
+few ms) and at once opens the next one over the closed block's post-state; a sealer thread computes the
+rest (witness of the pre-state from its own LMDB snapshot, transactions and receipts roots, the header
+hash); the builder then *commits* block, receipts, indexes, code, witness and SALT state in one LMDB write
+transaction. One block seals at a time.
 """
 
 from __future__ import annotations
@@ -381,6 +383,7 @@ class Sequencer:
         self._running = False  # the builder loop (`run`) is on: it admits queued submissions
         self._dropped: list[bytes] = []
         self.recovered = self._recover()
+        self.restored = self._restore_pool()
         self.env.sync(True)
 
     # -- builder thread --
@@ -462,6 +465,33 @@ class Sequencer:
             self._state_changes(self._building)  # the next stateChanges start after the recovered mini-blocks
         return count
 
+    def _restore_pool(self) -> int:
+        """Re-admit the journaled mempool after a restart: transactions acknowledged but not yet executed into a
+        mini-block (queued behind a nonce gap, or waiting for a block with room). Those that no longer fit (their
+        nonce used, their funds gone) are dropped. Return how many came back."""
+        journaled = self.chain.pooled()
+        entries = []
+        for _, raw in journaled:
+            try:
+                tx = received(Transaction.decode(raw), raw)
+                entries.append((tx, tx.recover_sender()))
+            except (ChainDataError, InvalidTransaction):
+                continue
+        restored = []
+        for tx, sender in sorted(entries, key=lambda e: (e[1], e[0].nonce)):
+            try:
+                restored.append(self._admit(tx, sender))
+            except InvalidTransaction:
+                continue
+        for entry in restored:
+            entry.queued = entry.tx.nonce >= self.pool.pending_nonce(entry.sender, self._state_nonce(entry.sender))
+        kept = {entry.tx.hash for entry in restored}
+        self.pool.take_removed()
+        if len(kept) < len(journaled):
+            with self.env.begin(write=True) as txn:
+                self.chain.journal_pool(txn, (), [h for h, _ in journaled if h not in kept])
+        return len(restored)
+
     def _state_nonce(self, sender: bytes) -> int:
         return int(self.building().run.evm_state.get_nonce(sender))
 
@@ -495,9 +525,10 @@ class Sequencer:
             return None
         if any(t.authorization_list for t, _, _ in executed):  # authorizations bump their signers' nonces
             self._dropped += self.pool.prune(self._state_nonce)
-        with self.env.begin(write=True) as txn:
+        with self.env.begin(write=True) as txn:  # the executed transactions move from the pool's journal to this one
             self.chain.journal_mini_block(txn, b.header.number, b.mini_blocks, b.header.timestamp,
                                           [t.encode() for t, _, _ in executed])
+            self.chain.journal_pool(txn, (), self.pool.take_removed())
         first = len(b.txs)
         prior_gas = b.run.receipts[first - 1].cumulative_gas_used if first else 0
         for tx, sender, _ in executed:
@@ -758,6 +789,10 @@ class Sequencer:
             if entry is not None:
                 next_nonce = self.pool.pending_nonce(entry.sender, self._state_nonce(entry.sender))
                 entry.queued = entry.tx.nonce >= next_nonce
+        admitted = [(entry.tx.hash, entry.tx.encode()) for _, entry, _ in settled if entry is not None]
+        if admitted:  # journaled before they are acknowledged: a crash then loses none of them
+            with self.env.begin(write=True) as txn:
+                self.chain.journal_pool(txn, admitted, self.pool.take_removed())
         if settled:
             settled[0][0].get_loop().call_soon_threadsafe(_settle, settled)
 

@@ -33,6 +33,7 @@ TABLES = (
     "witnesses",    # number → rlp([bincode SaltWitness, bincode MptWitness]) of the block's pre-state
     "mini_blocks",  # number → global number of its first mini-block (u64) ‖ its mini-block count (u32)
     "meta",         # b"head" → number, b"schema" → version
+    "pool",         # tx hash → tx 2718 encoding: acknowledged transactions not yet in a mini-block
 )
 _U64 = Struct(">Q")
 _U32 = Struct(">I")
@@ -162,7 +163,22 @@ class ChainStore:
             while cur.key() < end and cur.delete():
                 pass
 
+    def journal_pool(self, txn: lmdb.Transaction, admitted: Iterable[tuple[bytes, bytes]],
+                     removed: Iterable[bytes]) -> None:
+        """Journal the mempool's changes: the transactions it took (hash, EIP-2718 encoding) and the hashes that
+        left it (executed into a journaled mini-block, replaced, evicted, dropped)."""
+        db = self.db["pool"]
+        for tx_hash in removed:
+            txn.delete(tx_hash, db=db)
+        for tx_hash, raw in admitted:
+            txn.put(tx_hash, raw, db=db)
+
     # -- reads --
+
+    def pooled(self) -> list[tuple[bytes, bytes]]:
+        """The journaled mempool, as (hash, EIP-2718 encoding): the transactions it held when the node stopped."""
+        with self.env.begin(db=self.db["pool"]) as txn:
+            return [(bytes(k), bytes(v)) for k, v in txn.cursor()]
 
     def journal(self) -> list[tuple[int, int, int, list[Transaction]]]:
         """Mini-blocks of the unsealed block, in order: (block number, index, block timestamp, transactions)."""

@@ -71,3 +71,34 @@ def test_kill_9_loses_no_acknowledged_transaction(tmp_path: Path) -> None:
             for t in threads:
                 t.join(20)
     assert len(acked) >= 60
+
+
+def test_kill_9_keeps_an_acknowledged_transaction_that_waits_in_the_pool(tmp_path: Path) -> None:
+    """A transaction `eth_sendRawTransaction` acknowledged but that cannot run yet (behind a nonce gap) is in the
+    mempool's journal: after kill -9 and a restart it is pooled again, and runs once the gap is filled."""
+    acct = Account.from_key(KEYS[0])
+    port = free_port()
+
+    def signed(nonce: int) -> tuple[str, str]:
+        tx = acct.sign_transaction({"to": SINK, "value": 1, "gas": 100_000, "gasPrice": 10**7, "nonce": nonce,
+                                    "chainId": 6342})
+        return "0x" + tx.raw_transaction.hex(), "0x" + tx.hash.hex()
+
+    with running_node(tmp_path, "--block-time", "300", port=port) as (url, proc):
+        nonce = int(str(_rpc(url, "eth_getTransactionCount", [acct.address, "pending"])["result"]), 16)
+        later_raw, later_hash = signed(nonce + 1)
+        assert _rpc(url, "eth_sendRawTransaction", [later_raw])["result"] == later_hash
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+    with running_node(tmp_path, "--block-time", "300", port=port) as (url, _):
+        assert "1 back in the mempool" in (tmp_path / f"node-{port}.log").read_text()
+        assert _rpc(url, "txpool_status", [])["result"] == {"pending": "0x0", "queued": "0x1"}
+        pooled = _rpc(url, "eth_getTransactionByHash", [later_hash])["result"]
+        assert pooled is not None and pooled["blockNumber"] is None
+        gap_raw, _ = signed(nonce)
+        assert _rpc(url, "eth_sendRawTransactionSync", [gap_raw, 5000])["result"]["status"] == "0x1"
+        deadline = time.monotonic() + 10
+        while (tx := _rpc(url, "eth_getTransactionByHash", [later_hash])["result"])["blockNumber"] is None:
+            assert time.monotonic() < deadline, "the restored transaction never ran"
+            time.sleep(0.05)
+        assert tx["nonce"] == hex(nonce + 1)
