@@ -528,7 +528,7 @@ class Sequencer:
         with self.env.begin(write=True) as txn:  # the executed transactions move from the pool's journal to this one
             self.chain.journal_mini_block(txn, b.header.number, b.mini_blocks, b.header.timestamp,
                                           [t.encode() for t, _, _ in executed])
-            self.chain.journal_pool(txn, (), self.pool.take_removed())
+            self._journal_pool(txn, ())
         first = len(b.txs)
         prior_gas = b.run.receipts[first - 1].cumulative_gas_used if first else 0
         for tx, sender, _ in executed:
@@ -789,12 +789,19 @@ class Sequencer:
             if entry is not None:
                 next_nonce = self.pool.pending_nonce(entry.sender, self._state_nonce(entry.sender))
                 entry.queued = entry.tx.nonce >= next_nonce
-        admitted = [(entry.tx.hash, entry.tx.encode()) for _, entry, _ in settled if entry is not None]
+        admitted = [entry for _, entry, _ in settled if entry is not None]
         if admitted:  # journaled before they are acknowledged: a crash then loses none of them
             with self.env.begin(write=True) as txn:
-                self.chain.journal_pool(txn, admitted, self.pool.take_removed())
+                self._journal_pool(txn, admitted)
         if settled:
             settled[0][0].get_loop().call_soon_threadsafe(_settle, settled)
+
+    def _journal_pool(self, txn: Any, admitted: Sequence[PoolTx]) -> None:
+        """Journal the pool's changes since the last call: `admitted` and what left it, as the pool now holds them
+        (a transaction admitted and then evicted by a later one of the same burst is not kept)."""
+        pool = self.pool
+        self.chain.journal_pool(txn, [(e.tx.hash, e.tx.encode()) for e in admitted if pool.get(e.tx.hash) is e],
+                                [h for h in pool.take_removed() if pool.get(h) is None])
 
     def _admit(self, tx: Transaction, sender: bytes) -> PoolTx:
         state = self.building().run.evm_state
