@@ -33,6 +33,7 @@ from eth.exceptions import Halt, InsufficientFunds, OutOfGas, Revert, StackDepth
 from eth.exceptions import WriteProtection
 from eth.vm.computation import BaseComputation
 from eth.vm.forks.berlin import constants as berlin_constants
+from eth.vm.forks.berlin.logic import _account_load_cost, _mark_address_warm
 from eth.vm.forks.london.storage import GAS_SCHEDULE_EIP3529, sstore_eip3529
 from eth.vm.forks.prague.logic import CallCodeEIP7702, CallEIP7702, DelegateCallEIP7702, StaticCallEIP7702
 from eth.vm.logic.call import BaseCall, max_child_gas_eip150
@@ -409,13 +410,9 @@ def _call(opcode: int, inner: Op) -> Op:
 
 
 def _load_account(computation: Any, address: bytes, mnemonic: str) -> None:
-    """EIP-2929's implicit account load of a CALL's code source: 2,600 if cold (then warm), else 100."""
-    state = computation.state
-    if state.is_address_warm(address):
-        cost = berlin_constants.WARM_STORAGE_READ_COST
-    else:
-        state.mark_address_warm(address)
-        cost = berlin_constants.COLD_ACCOUNT_ACCESS_COST
+    """EIP-2929's implicit account load of a CALL's code source (py-evm's `consume_account_load_gas`): 2,600 if
+    cold (then warm), else 100."""
+    cost = _account_load_cost(_mark_address_warm(computation, address))
     computation.consume_gas(cost, reason=f"{mnemonic} charges implicit account load for reading code")
 
 
