@@ -52,7 +52,7 @@ class Mempool:
         self._accounts: dict[bytes, _Account] = {}
         self._by_hash: dict[bytes, PoolTx] = {}
         self._seq = itertools.count()
-        self.removed: list[bytes] = []  # hashes that left the pool since the owner last journaled it (`take_removed`)
+        self._removed: list[bytes] = []  # hashes that left the pool since the last `take_removed`
 
     def __len__(self) -> int:
         return len(self._by_hash)
@@ -76,7 +76,7 @@ class Mempool:
             if not self._outbids(tx, old.tx):
                 raise ReplacementUnderpriced("replacement transaction underpriced")
             del self._by_hash[old.tx.hash]
-            self.removed.append(old.tx.hash)
+            self._removed.append(old.tx.hash)
         elif len(acct.txs) >= self.max_per_sender:
             raise TxPoolFull(f"txpool is full: sender has {len(acct.txs)} transactions queued")
         elif len(self._by_hash) >= self.max_total and not self._evict_for(sender, fee_cap(tx)):
@@ -109,7 +109,7 @@ class Mempool:
         entry = self._by_hash.pop(tx_hash, None)
         if entry is None:
             return
-        self.removed.append(tx_hash)
+        self._removed.append(tx_hash)
         acct = self._accounts[entry.sender]
         acct.txs.pop(entry.tx.nonce, None)
         if not acct.txs:
@@ -117,7 +117,7 @@ class Mempool:
 
     def take_removed(self) -> list[bytes]:
         """The hashes that left the pool since the last call."""
-        removed, self.removed = self.removed, []
+        removed, self._removed = self._removed, []
         return removed
 
     def drop_below(self, sender: bytes, state_nonce: int) -> list[bytes]:

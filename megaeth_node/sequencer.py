@@ -483,8 +483,7 @@ class Sequencer:
                 restored.append(self._admit(tx, sender))
             except InvalidTransaction:
                 continue
-        for entry in restored:
-            entry.queued = entry.tx.nonce >= self.pool.pending_nonce(entry.sender, self._state_nonce(entry.sender))
+        self._mark_queued(restored)
         kept = {entry.tx.hash for entry in restored}
         self.pool.take_removed()
         if len(kept) < len(journaled):
@@ -785,16 +784,18 @@ class Sequencer:
                 settled.append((fut, self._admit(tx, sender), None))
             except Exception as e:  # noqa: BLE001 - handed to the submitter
                 settled.append((fut, None, e))
-        for _, entry, _ in settled:  # once the whole burst is in: a gap it fills is no gap
-            if entry is not None:
-                next_nonce = self.pool.pending_nonce(entry.sender, self._state_nonce(entry.sender))
-                entry.queued = entry.tx.nonce >= next_nonce
         admitted = [entry for _, entry, _ in settled if entry is not None]
+        self._mark_queued(admitted)
         if admitted:  # journaled before they are acknowledged: a crash then loses none of them
             with self.env.begin(write=True) as txn:
                 self._journal_pool(txn, admitted)
         if settled:
             settled[0][0].get_loop().call_soon_threadsafe(_settle, settled)
+
+    def _mark_queued(self, admitted: Sequence[PoolTx]) -> None:
+        """Flag the entries behind a nonce gap, once the whole burst is in (a gap it fills is no gap)."""
+        for entry in admitted:
+            entry.queued = entry.tx.nonce >= self.pool.pending_nonce(entry.sender, self._state_nonce(entry.sender))
 
     def _journal_pool(self, txn: Any, admitted: Sequence[PoolTx]) -> None:
         """Journal the pool's changes since the last call: `admitted` and what left it, as the pool now holds them
