@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from importlib.resources import files
 
 from aot.analysis import STACK_LIMIT, Block, Program
-from aot.opcodes import ENV_INDEX, JUMP, JUMPI, MAX_HOST_ARGS, OPS, PUSH0, PUSH32
+from aot.opcodes import ENV_INDEX, JUMP, JUMPI, LOG0, LOG4, MAX_HOST_ARGS, OPS, PUSH0, PUSH32
 
-CODEGEN_VERSION = 30
+CODEGEN_VERSION = 31
 CHUNK = 256
 REGISTER_MODE_MAX_INSTRS = 2_000
 # Register mode keeps every slot up to the deepest height as a local of the frame's C function (~64 B each).
@@ -425,6 +425,12 @@ class _BlockEmitter:
                 out.append(f"f->mem[(uint64_t){off}] = (uint8_t){v};")
         elif self.prog.ops[op].host:  # before the C versions: a flavour may give SLOAD or TIMESTAMP to the host
             self.host(op, pc, after)
+        elif LOG0 <= op <= LOG4:  # a flavour's native LOG ("rex"): aot_log, or the host where it must be
+            self.coalesce_growth()
+            for k in range(op - LOG0 + 2):
+                out.append(f"io_set(f, {k}, {self.pop()});")
+            out.append(f"gas = aot_log(f, {op - LOG0}, gas + {after}, {pc}) - {after};")
+            self.failed()
         elif op in ENV_INDEX:
             self.coalesce_growth()
             i = ENV_INDEX[op]

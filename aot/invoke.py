@@ -277,11 +277,45 @@ fail:
     return NULL;
 }
 
+/* log_records(frame_address): the frame's native LOG records (runtime.h aot_log) as [((topic, ...), data)],
+   ints and bytes; the caller then drops them (aot.loader.Library.take_logs). */
+static PyObject *log_records(PyObject *self, PyObject *arg) {
+    void *f = PyLong_AsVoidPtr(arg);
+    if (PyErr_Occurred()) return NULL;
+    uint64_t n = FIELD(f, uint64_t, OFF_LOG_SIZE);
+    const uint8_t *p = FIELD(f, const uint8_t *, OFF_LOGS), *end = p + n;
+    PyObject *records = PyList_New(0);
+    if (!records) return NULL;
+    while (p < end) {
+        int topics = p[0];
+        uint64_t size = (uint64_t)p[1] | (uint64_t)p[2] << 8 | (uint64_t)p[3] << 16 | (uint64_t)p[4] << 24;
+        p += 5;
+        PyObject *words = PyTuple_New(topics);
+        if (!words) goto fail;
+        for (int k = 0; k < topics; k++, p += 32) {
+            PyObject *w = _PyLong_FromByteArray(p, 32, 1, 0);
+            if (!w) { Py_DECREF(words); goto fail; }
+            PyTuple_SET_ITEM(words, k, w);
+        }
+        PyObject *record = Py_BuildValue("(Ny#)", words, (const char *)p, (Py_ssize_t)size);
+        p += size;
+        if (!record) goto fail;
+        int bad = PyList_Append(records, record) < 0;
+        Py_DECREF(record);
+        if (bad) goto fail;
+    }
+    return records;
+fail:
+    Py_DECREF(records);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"run", (PyCFunction)(void (*)(void))run, METH_FASTCALL, "Run a compiled contract's entry on a frame."},
     {"run_pooled", (PyCFunction)(void (*)(void))run_pooled, METH_FASTCALL, "Run an entry on a pooled frame."},
     {"attach", (PyCFunction)(void (*)(void))attach, METH_FASTCALL, "Serve a frame's host calls from here."},
     {"slot_changes", slot_changes, METH_O, "A frame's newly warm and written storage slots."},
+    {"log_records", log_records, METH_O, "A frame's native LOG records."},
     {NULL, NULL, 0, NULL},
 };
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "NAME", NULL, -1, methods};
@@ -342,12 +376,13 @@ def runners(module: Any, outcome: type, entry_address: int, pool: list[Any], new
 def extension(cc: Compiler, directory: Path, constants: dict[str, int | bytes]) -> Any | None:
     """The extension module, None where it cannot be built. `constants` are the frame's field offsets (OFF_GAS,
     OFF_MEM, OFF_MEM_CAP, OFF_OUT_OFFSET, OFF_OUT_SIZE, OFF_REFUND, OFF_HOST, OFF_HANDLE, OFF_IO, OFF_SLOTS,
-    OFF_SLOT_COUNT), KEEP_MEM, the STATUS_RETURN / STATUS_REVERT / STATUS_HOST_ERROR codes, HOST_SLOAD, ARITY
+    OFF_SLOT_COUNT, OFF_LOGS, OFF_LOG_SIZE), KEEP_MEM, the STATUS_RETURN / STATUS_REVERT / STATUS_HOST_ERROR codes, HOST_SLOAD, ARITY
     (each opcode's stack arguments, 256 bytes) and the slot cache's layout (SLOT_SIZE, SLOT_FLAGS offset,
     SLOT_WARMED and SLOT_DIRTY bits). Besides the entries' `runners`, it serves frames:
     - `attach(frame_address, box)`: the frame's host requests go through the extension's C function to the
       `aot.loader.Host` in box[0] (box[1]: the frame), arguments and answers converted in C: about 2 us less
       a request than a cffi callback that does that in Python;
     - `slot_changes(frame_address)`: the frame's newly warm slot keys and written (key, value) pairs, read
-      from its slot cache in C."""
+      from its slot cache in C;
+    - `log_records(frame_address)`: the frame's native LOGs as ((topic, ...), data) pairs, read in C."""
     return _module(cc, directory, tuple(sorted(constants.items())))

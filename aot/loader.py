@@ -63,9 +63,17 @@ typedef struct aot_frame {
     void *stack;
     struct { uint64_t n[4]; uint64_t mu[5]; uint64_t seen[4]; } mod;
     uint32_t rex_sstore;
-    uint32_t rex_pad;
+    uint32_t rex_log;
     int64_t kv_room;
     int64_t kv_writes;
+    int64_t log_room;
+    int64_t log_bytes;
+    int64_t log_storage_gas;
+    int64_t log_topic_gas;
+    int64_t log_byte_gas;
+    char *logs;
+    uint64_t log_size;
+    uint64_t log_cap;
 } aot_frame;
 """
 _LIB_CDEF = ("int aot_mem_resize(aot_frame *f, uint64_t size);\nvoid aot_mem_free(aot_frame *f);\n"
@@ -109,7 +117,7 @@ _CONSTANTS = {"KEEP_MEM": KEEP_MEM, "STATUS_RETURN": RETURN, "STATUS_REVERT": RE
               "SLOT_DIRTY": SLOT_DIRTY,
               **{f"OFF_{field.upper()}": ffi.offsetof("aot_frame", field)
                  for field in ("gas", "mem", "mem_cap", "out_offset", "out_size", "refund", "host", "handle", "io",
-                               "slots", "slot_count")}}
+                               "slots", "slot_count", "logs", "log_size")}}
 _ZERO_WORD = bytes(32)
 
 
@@ -158,6 +166,20 @@ def _slot_changes(frame: Any) -> tuple[list[int], list[tuple[int, int]]]:
             if flags & SLOT_DIRTY:
                 written.append((key, int.from_bytes(raw[base + 32:base + 64], "little")))
     return warmed, written
+
+
+def _log_records(frame: Any) -> list[tuple[tuple[int, ...], bytes]]:
+    """`Library.take_logs`'s reading where aot.invoke's extension is missing (its `log_records` otherwise)."""
+    raw = bytes(ffi.buffer(frame.logs, int(frame.log_size)))
+    records, i = [], 0
+    while i < len(raw):
+        topics, size = raw[i], int.from_bytes(raw[i + 1:i + 5], "little")
+        i += 5
+        words = tuple(int.from_bytes(raw[i + 32 * k:i + 32 * k + 32], "little") for k in range(topics))
+        i += 32 * topics
+        records.append((words, raw[i:i + size]))
+        i += size
+    return records
 
 
 def _sload_io(frame: Any, host: Any) -> int:
@@ -232,7 +254,7 @@ class Library:
         over KEEP_MEM); any other frame's buffers are freed now, not when the last reference to the frame
         goes (a py-evm computation's memory adapter may hold it until a cyclic garbage collection)."""
         entry[1][0] = _no_host
-        entry[0].rex_sstore = 0  # a host sets it per run (aot.host); pooled runs have none
+        entry[0].rex_sstore = entry[0].rex_log = 0  # a host sets them per run (aot.host); pooled runs have none
         if not entry[4] or entry[0].mem_cap > KEEP_MEM:
             self.lib.aot_mem_free(entry[0])
         if entry[4]:
@@ -276,6 +298,16 @@ class Library:
             changes = _slot_changes(frame)
         self.lib.aot_slots_clear(frame)
         return changes  # type: ignore[no-any-return]
+
+    def take_logs(self, frame: Any) -> list[tuple[tuple[int, ...], bytes]]:
+        """The (topics, data) of the LOGs the frame ran natively (runtime.h aot_log) since the last take, in
+        order; the records are then dropped."""
+        if self.extension is not None:
+            records = self.extension.log_records(int(ffi.cast("uintptr_t", frame)))
+        else:
+            records = _log_records(frame)
+        frame.log_size = 0
+        return records  # type: ignore[no-any-return]
 
 
 class Contract:

@@ -120,6 +120,7 @@ SELFBALANCE, SLOAD, SSTORE = 0x47, 0x54, 0x55
 CALLS = frozenset({0xF0, 0xF1, 0xF2, 0xF4, 0xF5, 0xFA})  # may run code that touches this account's storage
 
 JUMP, JUMPI, JUMPDEST, PUSH0, PUSH1, PUSH32 = 0x56, 0x57, 0x5B, 0x5F, 0x60, 0x7F
+LOG0, LOG4 = 0xA0, 0xA4
 TERMINATORS = frozenset({0x00, 0x56, 0x57, 0xF3, 0xFD, 0xFF})
 MAX_HOST_ARGS = 7
 
@@ -129,6 +130,8 @@ MAX_HOST_ARGS = 7
 # SLOAD's one Rex rule (the oracle's slots are always cold) is a flag the host puts on a slot it loads
 # (AOT_SLOT_COLD, runtime.h), so SLOAD stays native. SSTORE is native too where it owes no storage gas and
 # crosses no limit; the rest of its cases it hands to the host's wrapper itself (aot_sstore, f->rex_sstore).
+# LOG likewise: native where its data size stays within the room the host gives, and it halts nothing
+# (aot_log, f->rex_log); its storage gas (static per topic and byte) is charged there.
 REX_HOST_OPS = frozenset({0x41, 0x42, 0x43, 0x44, 0x45, 0x47, 0x48, 0x4A})
 FLAVOURS = ("cancun", "rex")
 
@@ -142,7 +145,8 @@ def ops_for(flavour: str) -> dict[int, OpInfo]:
     raise ValueError(f"unknown native flavour {flavour!r}; one of {FLAVOURS}")
 
 
-_REX_OPS = {**OPS, **{op: _h(OPS[op].name, OPS[op].stack_in, OPS[op].stack_out) for op in REX_HOST_OPS}}
+_REX_OPS = {**OPS, **{op: _h(OPS[op].name, OPS[op].stack_in, OPS[op].stack_out) for op in REX_HOST_OPS},
+            **{op: OpInfo(OPS[op].name, OPS[op].stack_in, 0, 0) for op in range(LOG0, LOG4 + 1)}}
 
 
 def push_size(op: int) -> int:

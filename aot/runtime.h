@@ -63,11 +63,20 @@ typedef struct aot_frame {
     uint8_t env[16][32];
     u256 *stack;               /* stack of dynamic-jump code (1,024 words), kept while the frame is reused */
     aot_modcache mod;          /* MULMOD's last 4-limb modulus and its Barrett constant */
-    /* MegaETH Rex SSTORE (set by the host before a run, see aot_sstore): nonzero when the Rex rules apply */
+    /* MegaETH Rex SSTORE and LOG (set by the host before a run, see aot_sstore, aot_log): nonzero when the
+       Rex rules apply */
     uint32_t rex_sstore;
-    uint32_t rex_pad;
+    uint32_t rex_log;
     int64_t kv_room;           /* first writes of a slot the frame may still add without the host's check */
     int64_t kv_writes;         /* net first writes of a slot since the host last took them */
+    int64_t log_room;          /* data size (bytes) LOGs may still add without the host's check */
+    int64_t log_bytes;         /* data size the native LOGs added since the host last took their records */
+    int64_t log_storage_gas;   /* storage gas they charged since the host last took it (not compute gas) */
+    int64_t log_topic_gas;     /* LOG storage gas per topic and per data byte (the host's spec) */
+    int64_t log_byte_gas;
+    uint8_t *logs;             /* the native LOGs' records since the host last took them (aot_log) */
+    uint64_t log_size;
+    uint64_t log_cap;
 } aot_frame;
 
 /* One storage slot of the executing account as the frame sees it (little-endian words). */
@@ -109,6 +118,7 @@ RTFN u256 calldataload(const aot_frame *f, u256 off);
 RTFN int32_t env_miss(aot_frame *f, int i, uint32_t op, uint32_t pc);
 RTFN int64_t aot_sload(aot_frame *f, u256 key, int64_t gas, uint32_t pc);
 RTFN int64_t aot_sstore(aot_frame *f, u256 key, u256 value, int64_t gas, uint32_t pc);
+RTFN int64_t aot_log(aot_frame *f, uint32_t topics, int64_t gas, uint32_t pc);
 RTFN u256 op_div(u256 a, u256 b);
 RTFN u256 op_mod(u256 a, u256 b);
 RTFN u256 op_sdiv(u256 a, u256 b);
@@ -129,6 +139,11 @@ static inline void aot_enter(aot_frame *f, int64_t gas, const char *calldata, ui
         f->mem = 0;
         f->mem_cap = 0;
     }
+    if (f->log_cap > AOT_KEEP_MEM) {
+        free(f->logs);
+        f->logs = 0;
+        f->log_cap = 0;
+    }
     if (f->slot_count) aot_slots_clear(f);
     f->gas = gas;
     f->calldata = (const uint8_t *)calldata;
@@ -137,6 +152,8 @@ static inline void aot_enter(aot_frame *f, int64_t gas, const char *calldata, ui
     f->mem_size = f->out_offset = f->out_size = f->returndata_size = 0;
     f->err = 0;
     f->refund = 0;
+    f->log_size = 0;
+    f->log_bytes = f->log_storage_gas = 0;
     memcpy(f->env[AOT_ENV_CALLVALUE], callvalue, 32);
     f->env_valid = 1ULL << AOT_ENV_CALLVALUE;
 }
@@ -249,6 +266,9 @@ EXPORT void aot_mem_free(aot_frame *f) {
     f->slot_count = f->slot_cap = f->slot_mask = 0;
     free(f->stack);
     f->stack = 0;
+    free(f->logs);
+    f->logs = 0;
+    f->log_size = f->log_cap = 0;
 }
 
 static inline int64_t mem_cost(uint64_t words) { return (int64_t)(3 * words + words * words / 512); }
@@ -413,6 +433,50 @@ RTFN int64_t aot_sstore(aot_frame *f, u256 key, u256 value, int64_t gas, uint32_
         gas -= 2100;
     }
     return gas;
+}
+/* LOGn as the host's opcode (its arguments already in io[]): the gas left, or negative with f->err set. */
+static NOINLINE int64_t log_host(aot_frame *f, uint32_t topics, int64_t gas, uint32_t pc) {
+    f->gas = gas;
+    int32_t st = f->host(f, 0xA0 + topics, pc);
+    if (st) { f->err = st; return -1; }
+    return f->gas;
+}
+/* LOGn with io[0] = offset, io[1] = size, io[2..] = topics. Only under MegaETH Rex (f->rex_log), and only
+   when its data size 32·topics + size stays within f->log_room (so no tx limit can be crossed) and it
+   halts nothing (no static context, gas and memory enough): then it runs here as the Rex wrapper does
+   (spec/mega-evm.md §5.2: storage gas, then the standard LOG), recording the entry in f->logs (`topics`,
+   size as 4 bytes little-endian, the topics as io words, the data) and its data size and storage gas for
+   the host. Every other LOG is the host's wrapper, which raises what the interpreter raises. */
+RTFN int64_t aot_log(aot_frame *f, uint32_t topics, int64_t gas, uint32_t pc) {
+    if (gas < 0) return -1;
+    u256 off = io_get(f, 0), size = io_get(f, 1);
+    if (!f->rex_log || f->is_static || (size >> 32) || (size && (off >> 32)))
+        return log_host(f, topics, gas, pc);
+    uint64_t n = (uint64_t)size;
+    int64_t usage = 32 * (int64_t)topics + (int64_t)n;
+    int64_t storage = f->log_topic_gas * topics + f->log_byte_gas * (int64_t)n;
+    int64_t left = gas - storage - 375 * (1 + (int64_t)topics) - 8 * (int64_t)n;
+    if (usage > f->log_room || left < 0 || (left = mem_need(f, left, off, size)) < 0)
+        return log_host(f, topics, gas, pc);
+    uint64_t record = 5 + 32 * topics + n;
+    if (f->log_size + record > f->log_cap) {
+        uint64_t cap = f->log_cap ? f->log_cap : 1024;
+        while (cap < f->log_size + record) cap *= 2;
+        uint8_t *p = realloc(f->logs, cap);
+        if (!p) { f->err = AOT_HOST_ERROR; return -1; }
+        f->logs = p;
+        f->log_cap = cap;
+    }
+    uint8_t *p = f->logs + f->log_size;
+    p[0] = (uint8_t)topics;
+    for (int i = 0; i < 4; i++) p[1 + i] = (uint8_t)(n >> (8 * i));
+    memcpy(p + 5, f->io[2], 32 * topics);
+    if (n) memcpy(p + 5 + 32 * topics, f->mem + (uint64_t)off, n);
+    f->log_size += record;
+    f->log_room -= usage;
+    f->log_bytes += usage;
+    f->log_storage_gas += storage;
+    return left;
 }
 /* Arithmetic with EVM semantics. Division is Knuth's algorithm D on 64-bit limbs (clang expands
    _BitInt division bit by bit, ~100x slower); the 128/64 step is one `divq` on x86-64. */

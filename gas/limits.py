@@ -103,12 +103,15 @@ def slot_writes(n: int) -> Usage:
     return Usage(data_size=STORAGE_SLOT_WRITE_SIZE * n, kv_updates=n)
 
 
-def slot_write_room(meter: Meter, limits: Limits) -> int:
-    """How many more first writes of a slot (`slot_writes(1)` each) the tx can record before its data size
-    or KV updates would exceed `limits` (§4.6; a limit is exceeded only strictly, and clamping at 0, §4.5,
-    does not change that comparison): within it, recording them needs no limit check."""
-    by_data = (limits.data_size - meter.data_size) // STORAGE_SLOT_WRITE_SIZE
-    return max(0, min(limits.kv_updates - meter.kv_updates, by_data))
+def native_rooms(meter: Meter, limits: Limits) -> tuple[int, int]:
+    """How many more first writes of a slot (`slot_writes(1)` each) and how many more LOG data-size bytes
+    (`log_usage`) the tx can record before its data size or KV updates would exceed `limits` (§4.6; a limit
+    is exceeded only strictly, and clamping at 0, §4.5, does not change that comparison): within both,
+    recording them needs no limit check. The two share the data-size room half and half."""
+    data = limits.data_size - meter.data_size
+    log_bytes = max(0, data // 2)
+    writes = min(limits.kv_updates - meter.kv_updates, (data - log_bytes) // STORAGE_SLOT_WRITE_SIZE)
+    return max(0, writes), log_bytes
 
 
 @functools.lru_cache(maxsize=4096)  # a block's events repeat a few shapes

@@ -36,7 +36,7 @@ from eth.vm.opcode import _FastOpcode
 
 from aot.host import NativeComputation
 from aot.loader import Contract
-from aot.opcodes import OPS, SLOAD, SSTORE, ops_for
+from aot.opcodes import LOG0, LOG4, OPS, SLOAD, SSTORE, ops_for
 
 from megaeth_node.executor.rex import RexComputation, rex_sload
 from megaeth_node.executor.rex_native import run_native
@@ -56,8 +56,10 @@ def _same_opcode(a: Any, b: Any) -> bool:
 
 # Native opcodes whose flavour rule comes from a flag the host sets (not Cancun's logic): the interpreter
 # must run exactly this function for them. Rex SLOAD: the oracle's always-cold slots (AOT_SLOT_COLD); Rex
-# SSTORE: the wrapper, whose storage-gas and limit cases native code hands to the host (rex_sstore).
-_FLAGGED: dict[str, dict[int, Any]] = {"rex": {SLOAD: rex_sload, SSTORE: RexComputation.opcodes[SSTORE]}}
+# SSTORE and LOGn: the wrappers, whose limit cases (and SSTORE's storage gas) native code hands to the host
+# (rex_sstore, rex_log).
+_FLAGGED: dict[str, dict[int, Any]] = {"rex": {SLOAD: rex_sload, SSTORE: RexComputation.opcodes[SSTORE],
+                                               **{op: RexComputation.opcodes[op] for op in range(LOG0, LOG4 + 1)}}}
 
 
 @functools.cache  # with_native asks at every block; a class's table and loop never change

@@ -63,7 +63,7 @@ from gas.limits import (
     exceeded_limit,
     halt_reason,
     log_usage,
-    slot_write_room,
+    native_rooms,
     sstore_usage,
     tx_limits,
     tx_start_usage,
@@ -172,9 +172,9 @@ class RexMeters:
         self.meter.record(change)
         return self.check()
 
-    def slot_write_room(self) -> int:
-        """First writes of a slot the tx can still record unchecked (`gas.limits.slot_write_room`)."""
-        return slot_write_room(self.meter, self._limits)
+    def native_rooms(self) -> tuple[int, int]:
+        """First writes of a slot and LOG data bytes the tx can still record unchecked (`gas.limits.native_rooms`)."""
+        return native_rooms(self.meter, self._limits)
 
     def mark(self, access: VolatileAccess) -> None:
         self.tracker = mark_access(self.spec, self.tracker, access)

@@ -1,15 +1,17 @@
 """Native frames under MegaETH's Rex rules (the "rex" native flavour, aot.opcodes.REX_HOST_OPS).
 
 Native code runs the opcodes whose gas and semantics are Cancun's, and SLOAD (its one Rex rule, the
-oracle's always-cold slots, is a flag the host puts on the slots it loads); every opcode MegaETH wraps
-(storage gas, volatile-data detention, calls, logs, creates…) goes to the host, which runs the wrapper
-exactly as the interpreter does. SSTORE runs natively where the wrapper adds nothing but usage that cannot
-cross a limit: no storage gas, no state growth, a slot's first write within the room the host gives
-(`RexMeters.slot_write_room`); the net first writes are recorded in the meter at the next host opcode and
-at the frame's exit, and every other SSTORE the native code hands to the host (runtime.h `aot_sstore`).
-The compute meter (spec/mega-evm.md §4.1: every opcode's compute gas is its gas) is kept per run of native
-opcodes: at each host opcode and at the frame's exit the gas spent since the last one is added, then the
-wrapper's own gas is settled as `RexComputation._run` settles it.
+oracle's always-cold slots, is a flag the host puts on the slots it loads); every other opcode MegaETH wraps
+(volatile-data detention, calls, creates…) goes to the host, which runs the wrapper exactly as the
+interpreter does. SSTORE and LOG run natively where the wrapper adds nothing but usage that cannot cross a
+limit, and gas that is static: an SSTORE owing no storage gas and no state growth, a slot's first write and
+a LOG's data size within the rooms the host gives (`RexMeters.native_rooms`), a LOG's storage gas (§5.2,
+per topic and byte) charged in C. Their usage, the LOGs' entries and the storage gas (not compute gas) are
+taken at the next host opcode and at the frame's exit; every other SSTORE and LOG the native code hands to
+the host (runtime.h `aot_sstore`, `aot_log`). The compute meter (spec/mega-evm.md §4.1: every opcode's
+compute gas is its gas) is kept per run of native opcodes: at each host opcode and at the frame's exit the
+gas spent since the last one, less native storage gas, is added, then the wrapper's own gas is settled as
+`RexComputation._run` settles it.
 
 What native code cannot reproduce is *where* a run of plain opcodes crosses the compute limit (the
 interpreter halts right after the crossing opcode), nor the compute gas of an exceptional halt inside a
@@ -20,6 +22,7 @@ frame raises `NativeAbort`; the block executor rolls the transaction back and ru
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -30,8 +33,10 @@ from eth.vm.opcode_values import LOG0, LOG4
 from aot import loader
 from aot.host import PyEvmHost, execute
 from aot.loader import Contract
-from gas.limits import slot_writes
+from gas.limits import STORAGE_SLOT_WRITE_SIZE, Usage
 from gas.opcodes import sload_is_cold
+from gas.spec import Spec
+from gas.storage import log_storage_gas
 
 from megaeth_node.executor.rex import RexMeters, delegate_account, rex_log, settle
 from megaeth_node.executor.state import MissingStateKey
@@ -44,6 +49,12 @@ class NativeAbort(Exception):  # noqa: N818 - not an error of the transaction: a
 
 
 _NORMAL_EXIT = (loader.STOP, loader.RETURN, loader.REVERT)
+
+
+@functools.cache
+def _log_rates(spec: Spec) -> tuple[int, int]:
+    """LOG storage gas per topic and per data byte (`log_storage_gas` is linear in both)."""
+    return log_storage_gas(spec, 1, 0).storage, log_storage_gas(spec, 0, 1).storage
 
 
 class RexHost(PyEvmHost):
@@ -63,16 +74,27 @@ class RexHost(PyEvmHost):
 
     def bind(self, frame: Any) -> None:
         super().bind(frame)
-        frame.rex_sstore = 1
+        self.frame = frame
+        frame.rex_sstore = frame.rex_log = 1
         frame.kv_writes = 0
-        frame.kv_room = self.rex.slot_write_room()
+        frame.log_topic_gas, frame.log_byte_gas = _log_rates(self.rex.spec)
+        frame.kv_room, frame.log_room = self.rex.native_rooms()
 
-    def _take_writes(self, frame: Any) -> None:
-        """Record the native SSTOREs' net first writes in the meter (within the room: no check due)."""
-        n = frame.kv_writes
-        if n:
-            self.rex.meter.record(slot_writes(n))
-            frame.kv_writes = 0
+    def _take_native(self, frame: Any) -> None:
+        """Record the native SSTOREs' net first writes and LOGs' data size in the meter (within the rooms: no
+        check due), append the LOGs' entries as `rex_log` does, and take their storage gas out of the compute
+        window."""
+        n, logged = frame.kv_writes, frame.log_bytes
+        if n or logged:
+            self.rex.meter.record(Usage(STORAGE_SLOT_WRITE_SIZE * n + logged, n))
+            frame.kv_writes = frame.log_bytes = 0
+        if frame.log_size:
+            comp = self.computation
+            counter, address = comp.transaction_context.get_next_log_counter, comp.msg.storage_address
+            comp._log_entries += [(counter(), address, topics, data)
+                                  for topics, data in self.contract.library.take_logs(frame)]
+            self.window -= frame.log_storage_gas
+            frame.log_storage_gas = 0
 
     def sload(self, key: int, gas: int) -> tuple[int, int, int] | int:
         """PyEvmHost.sload on the overlay account DB directly, after the compute limit check."""
@@ -98,7 +120,7 @@ class RexHost(PyEvmHost):
         if op >= loader.HOST_ENV:
             return super().opcode(frame, op, pc, gas, args)
         rex, comp = self.rex, self.computation
-        self._take_writes(frame)
+        self._take_native(frame)
         rex.compute_used += self.window - gas  # `gas`: what the interpreter sees before this opcode
         if rex.compute_used > rex.compute_limit:
             self.error = NativeAbort("compute limit crossed inside a native run")
@@ -115,7 +137,7 @@ class RexHost(PyEvmHost):
                 self.error = e
                 status = loader.HOST_ERROR
         self.window = gas
-        frame.kv_room = rex.slot_write_room()  # after every host opcode: no list of those that record usage
+        frame.kv_room, frame.log_room = rex.native_rooms()  # after every host opcode: any may record usage
         return status, gas, value
 
     def _log(self, topics: int, gas: int, args: list[int]) -> tuple[int, int, None]:
@@ -133,10 +155,11 @@ class RexHost(PyEvmHost):
 
     def _crossed(self, gas: int) -> bool:
         """Whether the compute gas of the native run so far, down to `gas` left, crosses the limit."""
-        return self.rex.compute_used + self.window - gas > self.rex.compute_limit
+        compute = self.window - gas - self.frame.log_storage_gas
+        return self.rex.compute_used + compute > self.rex.compute_limit
 
     def exit(self, frame: Any, status: int) -> None:
-        self._take_writes(frame)
+        self._take_native(frame)  # a failed frame's entries and usage are dropped with it, as the interpreter's
         super().exit(frame, status)
 
     def finished(self, status: int, gas_left: int) -> None:

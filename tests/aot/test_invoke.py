@@ -147,3 +147,46 @@ def test_malformed_host_answers_end_the_frame(tmp_path: Path, sload: bool, answe
     fast = build_library(cc, [("h", analyse(HOST_REQUESTS))], tmp_path / "h.so")
     for lib in (fast, Library(fast.path, ["h"])):
         assert Contract(lib, "h", HOST_REQUESTS).run(10**5, b"", Malformed(sload, answer)).status == HOST_ERROR
+
+
+# MSTORE(0, 0xabcd…), LOG2(offset 30, size 2, topics 7, 2^255 + 1), LOG0(offset 0, size 0), STOP
+LOGS = bytes.fromhex("7f" + "ab" * 32 + "600052" "7f80" + "00" * 30 + "01" "6007" "6002601e" "a2" "5f5f" "a0" "00")
+
+
+class LogHost(RecordingHost):
+    """Serves a LOG for 5 gas (no value pushed)."""
+
+    def opcode(self, frame: Any, op: int, pc: int, gas: int, args: list[int]) -> tuple[int, int, None]:
+        self.seen.append((op, pc, gas, args))
+        return 0, gas - 5, None
+
+
+@pytest.mark.parametrize("room", [66, 65])
+def test_native_logs_are_read_alike_or_go_to_the_host(tmp_path: Path, room: int) -> None:
+    """"rex" native LOGs within the frame's data-size room are recorded in the frame (read alike through the
+    extension and in Python) with their gas and storage gas charged; one past the room goes to the host with
+    its arguments (the LOG2 adds 66 bytes of data size, the LOG0 none)."""
+    cc = find_compiler()
+    fast = build_library(cc, [("l", analyse(LOGS, "rex"))], tmp_path / "l.so")
+    results = []
+    for lib in (fast, Library(fast.path, ["l"])):
+        taken: list[object] = []
+
+        def bind(frame: Any) -> None:
+            frame.rex_log, frame.log_room, frame.log_topic_gas, frame.log_byte_gas = 1, room, 3750, 80
+
+        def exit_(frame: Any, status: int, lib: Library = lib, taken: list[object] = taken) -> None:
+            taken.extend([lib.take_logs(frame), int(frame.log_bytes), int(frame.log_storage_gas)])
+
+        host = LogHost()
+        results.append((Contract(lib, "l", LOGS).run(10**6, b"", host, bind, exit_), taken, host.seen))
+    assert results[0] == results[1]
+    out, taken, seen = results[0]
+    assert out.status == STOP
+    if room == 66:
+        assert taken == [[((7, 2**255 + 1), b"\xab\xab"), ((), b"")], 66, 2 * 3750 + 2 * 80]
+        assert seen == [] and out.gas_left == 10**6 - 24 - (7660 + 375 * 3 + 8 * 2) - 4 - 375
+    else:
+        assert taken == [[((), b"")], 0, 0]
+        assert seen == [(0xA2, 75, 10**6 - 24, [2**255 + 1, 7, 2, 30])]
+        assert out.gas_left == 10**6 - 24 - 5 - 4 - 375

@@ -239,6 +239,43 @@ def test_slot_writes_against_small_kv_and_data_limits(kv: int, data: int,
     assert halted == [kv < 11 or data < 150 + 40 * 10] * 2
 
 
+def _logs_and_writes(n: int) -> bytes:
+    """`n` times: a first write of an odd slot of `STORED` (non-zero: no storage gas, 40 bytes of data size),
+    then a LOG2 of 40 bytes (104 bytes of data size)."""
+    code = bytearray(_LOG_DATA)
+    for k in range(1, 2 * n, 2):
+        code += bytes([PUSH1, 100, PUSH1, k, SSTORE, PUSH1, 1, PUSH1, 2, PUSH1, 40, PUSH1, 3, 0xA2])
+    return bytes(code)
+
+
+@pytest.mark.parametrize("data", [150 + 144 * k + x for k in range(6) for x in (0, 40, 143)])
+def test_logs_and_slot_writes_against_a_small_data_limit(data: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Slot writes and LOGs sharing a data-size limit lowered so that they cross it at each SSTORE and each LOG
+    in turn: the halting opcode, rescued gas, meters and logs as the reference loop has them (native code
+    counts both only within the rooms the host gives it)."""
+    limits = rex.tx_limits
+    monkeypatch.setattr(rex, "tx_limits", lambda spec, compute: replace(limits(spec, compute), data_size=data))
+    meters = _same({CONTRACT: _logs_and_writes(5)}, [1_000_000] * 2, storage=STORED)[3]
+    assert [m[2] is not None for m in meters] == [data < 150 + 144 * 5] * 2  # type: ignore[index]
+
+
+REVERTER = b"\xc2" * 20
+
+
+def test_logs_around_calls_keep_their_order() -> None:
+    """LOGs before, between and after calls, one into a frame that reverts: the receipt has the caller's and
+    the successful callee's entries in emission order, the reverted frame's none."""
+    call = [PUSH0, PUSH0, PUSH0, PUSH0, PUSH0]
+    code = bytes([PUSH0, PUSH0, 0xA0, *call, 0x73, *CHILD, GAS, CALL, POP, PUSH1, 1, PUSH0, PUSH0, 0xA1,
+                  *call, 0x73, *REVERTER, GAS, CALL, POP, PUSH1, 2, PUSH1, 3, PUSH0, PUSH0, 0xA2, STOP])
+    logged = bytes([PUSH1, 9, PUSH0, PUSH0, 0xA1])
+    receipts = _same({CONTRACT: code, CHILD: logged + bytes([STOP]), REVERTER: logged + bytes([PUSH0, PUSH0, REVERT])},
+                     [1_000_000])[0]
+    logs = receipts[0].logs  # type: ignore[index]
+    assert [(lg.address, [int.from_bytes(t, "big") for t in lg.topics]) for lg in logs] == [
+        (CONTRACT, []), (CHILD, [9]), (CONTRACT, [1]), (CONTRACT, [3, 2])]
+
+
 def test_slot_writes_of_a_delegated_account() -> None:
     """An EOA delegating to the contract runs its code on the EOA's own storage, where the Rex SSTORE wrapper
     reads a slot's present value as its original (upstream's delegated `inspect_storage`)."""

@@ -12,7 +12,7 @@ import pytest
 
 from megaeth_node.executor import native, rex_native
 from tests.executor.test_fast_loop import *  # noqa: F403 - collected again here, with AOT forced
-from tests.executor.test_fast_loop import _oracle_call, _rewrite_slots, _same
+from tests.executor.test_fast_loop import _LOG_DATA, _logs_and_writes, _oracle_call, _rewrite_slots, _same
 from tests.executor.test_rex import *  # noqa: F403
 
 
@@ -59,3 +59,32 @@ def test_only_sstores_owing_storage_gas_or_growth_reach_the_host(monkeypatch: py
                         lambda self, frame, op, *rest: (ops.append(op), original(self, frame, op, *rest))[1])
     _same({CONTRACT: _rewrite_slots(10)}, [1_000_000], storage=STORED)
     assert ops.count(SSTORE) == 10
+
+
+def test_only_logs_that_may_cross_a_limit_or_halt_reach_the_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    """LOGs within the data-size room run natively (none reaches the host's wrapper); a LOG in a static
+    context is the host's, which raises the interpreter's WriteProtection."""
+    logs: list[int] = []
+    original = rex_native.RexHost._log
+    monkeypatch.setattr(rex_native.RexHost, "_log", lambda self, topics, *rest: (logs.append(topics),
+                                                                                  original(self, topics, *rest))[1])
+    _same({CONTRACT: _logs_and_writes(5)}, [1_000_000], storage=STORED)
+    assert logs == []
+    static = bytes([PUSH0, PUSH0, PUSH0, PUSH0, 0x73]) + CHILD + bytes([GAS, 0xFA, PUSH0, 0x55, STOP])
+    log2 = _LOG_DATA + bytes([PUSH1, 1, PUSH1, 2, PUSH1, 40, PUSH1, 3, 0xA2, STOP])
+    receipts = _same({CONTRACT: static, CHILD: log2}, [1_000_000])[0]
+    assert logs == [2] and receipts[0].logs == ()  # type: ignore[index]
+
+
+def test_native_log_storage_gas_is_not_compute_gas(monkeypatch: pytest.MonkeyPatch) -> None:
+    """After an oracle read (compute capped at 1,000,000, §6.2) a LOG0 of 12,000 bytes owes 960,000 storage gas
+    and ~98,000 compute gas, then SLOAD asks the host for its slot: the host's compute check before the read
+    leaves the native LOG's storage gas out, so the run goes on natively (no NativeAbort) and equals the
+    reference loop."""
+    aborts: list[str] = []
+    original = rex_native.NativeAbort.__init__
+    monkeypatch.setattr(rex_native.NativeAbort, "__init__",
+                        lambda self, msg: (aborts.append(msg), original(self, msg))[1])
+    code = _oracle_call() + bytes([0x61, 0x2E, 0xE0, PUSH0, 0xA0, PUSH0, 0x54, STOP])
+    _same({CONTRACT: code, ORACLE_ADDRESS: bytes([STOP])}, [3_000_000])
+    assert aborts == []
