@@ -1,9 +1,10 @@
-"""`debug_traceTransaction`: re-execute a sealed block from its stored witness up to the transaction, then
-report it as geth's `callTracer` (py-evm's frame tree as call objects) or as geth's default struct logger
-(one entry per opcode) (spec/rpc.md §3)."""
+"""`debug_traceTransaction` and `debug_traceBlockBy*`: re-execute a sealed block from its stored witness up to the
+transaction (or all of it), then report each as geth's `callTracer` (py-evm's frame tree as call objects) or as
+geth's default struct logger (one entry per opcode) (spec/rpc.md §3)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from eth.abc import ComputationAPI
@@ -14,6 +15,7 @@ from megaeth_node.executor.block import OpenBlock
 from megaeth_node.executor.tracing import StepTracer, op_name, vm_error
 from megaeth_node.executor.witness import WitnessReader
 from megaeth_node.store import ChainStore
+from megaeth_node.types import Block
 from salt.store import WitnessState
 from salt.witness import decode_salt_witness
 
@@ -26,7 +28,8 @@ def _hex(b: bytes) -> str:
     return "0x" + b.hex()
 
 
-def _frame(c: ComputationAPI, gas_used: int | None = None) -> dict[str, Any]:
+def _frame(c: ComputationAPI, gas_used: int | None = None, gas: int | None = None) -> dict[str, Any]:
+    """A callTracer frame; the top one has the receipt's `gas_used` and the tx's gas limit as `gas` (geth's)."""
     msg = c.msg
     if msg.is_create:
         kind = "CREATE"
@@ -38,7 +41,8 @@ def _frame(c: ComputationAPI, gas_used: int | None = None) -> dict[str, Any]:
         kind = "CALL"
     out: dict[str, Any] = {
         "type": kind, "from": _hex(msg.sender), "to": _hex(msg.storage_address), "value": hex(msg.value),
-        "gas": hex(msg.gas), "gasUsed": hex(gas_used if gas_used is not None else c.get_gas_used()),
+        "gas": hex(msg.gas if gas is None else gas),
+        "gasUsed": hex(gas_used if gas_used is not None else c.get_gas_used()),
         "input": _hex(msg.data_as_bytes), "output": _hex(c.output),
     }
     if c.is_error:
@@ -49,23 +53,32 @@ def _frame(c: ComputationAPI, gas_used: int | None = None) -> dict[str, Any]:
     return out
 
 
-def _rerun(chain: ChainStore, config: ChainConfig, number: int, index: int,
-           tracer: StepTracer | None = None) -> tuple[ComputationAPI, int]:
-    """Transaction `index` of sealed block `number` executed again over its stored witness, every opcode of it
-    through `tracer` if given: its top frame and the gas its receipt reports."""
+def _replay(chain: ChainStore, config: ChainConfig, number: int) -> tuple[Block, OpenBlock]:
+    """Sealed block `number` and a run of it over its stored witness, before its first transaction."""
+    if number == 0:
+        raise TraceUnavailable("genesis is not traceable")
     block, parent, witness = chain.block(number), chain.header(number - 1), chain.witness(number)
     if block is None or parent is None or witness is None:
         raise TraceUnavailable(f"block {number} or its witness is not stored")
     with chain.env.begin(db=chain.db["codes"]) as txn:
         codes = {bytes(k): bytes(v) for k, v in txn.cursor()}
     reader = WitnessReader(WitnessState(decode_salt_witness(witness[0])), codes, number, parent.hash)
-    run = OpenBlock(reader, block.header, config, frames=True)
-    for tx, sender in zip(block.transactions[:index], block.senders[:index], strict=True):
-        run.execute(tx, sender)
+    return block, OpenBlock(reader, block.header, config, frames=True)
+
+
+def _need_hook(run: OpenBlock, block: Block) -> None:
+    """Opcode tracing needs the MegaETH (Rex) executor's hook."""
+    if run.rex is None:
+        raise TraceUnavailable(f"block {block.header.number} runs under rules without the opcode hook (before Rex)")
+
+
+def _run_next(run: OpenBlock, block: Block, tracer: StepTracer | None = None) -> tuple[ComputationAPI, int, int]:
+    """The run's next transaction, every opcode of it through `tracer` if given: its top frame, the gas its
+    receipt reports and its gas limit."""
+    index = len(run.receipts)
     rex = run.rex
     if tracer is not None:
-        if rex is None:
-            raise TraceUnavailable(f"block {number} runs under rules without the opcode hook (before Rex)")
+        _need_hook(run, block)
         rex.trace = tracer
     try:
         receipt = run.execute(block.transactions[index], block.senders[index])
@@ -74,17 +87,26 @@ def _rerun(chain: ChainStore, config: ChainConfig, number: int, index: int,
             rex.trace = None
     top = run.last_computation
     if top is None:
-        raise TraceUnavailable(f"transaction {index} of block {number} did not execute (failed deposit)")
+        raise TraceUnavailable(f"transaction {index} of block {block.header.number} did not execute (failed deposit)")
     if tracer is not None:
         tracer.flush()
     prior = run.receipts[index - 1].cumulative_gas_used if index else 0
-    return top, receipt.cumulative_gas_used - prior
+    return top, receipt.cumulative_gas_used - prior, block.transactions[index].gas
+
+
+def _rerun(chain: ChainStore, config: ChainConfig, number: int, index: int,
+           tracer: StepTracer | None = None) -> tuple[ComputationAPI, int, int]:
+    """Transaction `index` of sealed block `number` executed again over its stored witness (`_run_next`)."""
+    block, run = _replay(chain, config, number)
+    for tx, sender in zip(block.transactions[:index], block.senders[:index], strict=True):
+        run.execute(tx, sender)
+    return _run_next(run, block, tracer)
 
 
 def call_trace(chain: ChainStore, config: ChainConfig, number: int, index: int) -> dict[str, Any]:
     """The callTracer object of transaction `index` of sealed block `number`."""
-    top, gas_used = _rerun(chain, config, number, index)
-    return _frame(top, gas_used)
+    top, gas_used, gas = _rerun(chain, config, number, index)
+    return _frame(top, gas_used, gas)
 
 
 MAX_STRUCT_LOGS = 100_000  # entries kept at most (geth's `limit`, which has no default): a reply stays bounded
@@ -142,13 +164,39 @@ class StructLogger(StepTracer):
             self.logs.append(step)
 
 
-def struct_trace(chain: ChainStore, config: ChainConfig, number: int, index: int,
-                 logger: StructLogger) -> dict[str, Any]:
-    """geth's struct-logger result for transaction `index` of sealed block `number`: `gas` (the receipt's),
-    `failed`, `returnValue` (hex without 0x: the output, or the revert data; empty after an exceptional halt),
-    `structLogs`."""
-    top, gas_used = _rerun(chain, config, number, index, logger)
+def _struct_result(top: ComputationAPI, gas_used: int, logger: StructLogger) -> dict[str, Any]:
+    """geth's struct-logger result: `gas` (the receipt's), `failed`, `returnValue` (hex without 0x: the output, or
+    the revert data; empty after an exceptional halt), `structLogs`."""
     failed = top.is_error
     reverted = failed and isinstance(top.error, Revert)
     return {"gas": gas_used, "failed": failed, "returnValue": top.output.hex() if not failed or reverted else "",
             "structLogs": logger.logs}
+
+
+def struct_trace(chain: ChainStore, config: ChainConfig, number: int, index: int,
+                 logger: StructLogger) -> dict[str, Any]:
+    """geth's struct-logger result for transaction `index` of sealed block `number`."""
+    top, gas_used, _ = _rerun(chain, config, number, index, logger)
+    return _struct_result(top, gas_used, logger)
+
+
+def block_trace(chain: ChainStore, config: ChainConfig, number: int,
+                logger: Callable[[], StructLogger] | None = None) -> list[dict[str, Any]]:
+    """`debug_traceBlockByNumber`: every transaction of sealed block `number`, executed once in order, as geth's
+    `{txHash, result}` (callTracer objects; struct-logger results with a `logger` factory), or `{txHash, error}`
+    for one that cannot be traced (a failed deposit)."""
+    block, run = _replay(chain, config, number)
+    if logger is not None:
+        _need_hook(run, block)
+    out: list[dict[str, Any]] = []
+    for tx in block.transactions:
+        entry: dict[str, Any] = {"txHash": "0x" + tx.hash.hex()}
+        tracer = logger() if logger is not None else None
+        try:
+            top, gas_used, gas = _run_next(run, block, tracer)
+        except TraceUnavailable as e:
+            entry["error"] = str(e)
+        else:
+            entry["result"] = _frame(top, gas_used, gas) if tracer is None else _struct_result(top, gas_used, tracer)
+        out.append(entry)
+    return out

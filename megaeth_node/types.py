@@ -667,6 +667,15 @@ class Block:
         senders = tuple(_bytes(t["from"]) for t in d["transactions"])
         return cls(Header.from_rpc(d), tuple(txs), senders, _bytes(d["hash"]))
 
+    def encode(self) -> bytes:
+        """The block's RLP (`debug_getRawBlock`, devp2p): [header, transactions (a typed one as the byte string of
+        its EIP-2718 encoding), ommers (none), and from Shanghai on withdrawals (none on the OP stack)]."""
+        txs = b"".join([e if e[0] >= 0xC0 else _rlp_str(e) for e in (tx.encode() for tx in self.transactions)])
+        body = self.header.encode() + _rlp_len(len(txs), 0xC0) + txs + b"\xc0"
+        if self.header.withdrawals_root is not None:
+            body += b"\xc0"
+        return _rlp_len(len(body), 0xC0) + body
+
 
 def verify_block_integrity(block: Block) -> None:
     """Header hash, every tx hash and signer, and the transactions root (spec/stateless-validator.md §2.2)."""

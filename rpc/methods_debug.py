@@ -1,16 +1,22 @@
-"""`debug_traceTransaction` with `callTracer` or geth's default struct logger (spec/rpc.md §3), re-executed off
-the event loop."""
+"""`debug_traceTransaction` and `debug_traceBlockByNumber/ByHash` with `callTracer` or geth's default struct logger
+(spec/rpc.md §3), re-executed off the event loop; the raw getters `debug_getRawHeader/Block/Transaction/Receipts`
+(execution-apis `debug/getters.yaml`)."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
+from collections.abc import Callable
 from typing import Any
 
+from megaeth_node.errors import HeaderNotFound
 from megaeth_node.sequencer import Sequencer
-from megaeth_node.trace import StructLogger, TraceUnavailable, call_trace, struct_trace
-from rpc.codec import parse_hash
+from megaeth_node.trace import StructLogger, TraceUnavailable, block_trace, call_trace, struct_trace
+from megaeth_node.types import Block
+from rpc.codec import data, parse_hash
 from rpc.dispatch import Handler
-from rpc.errors import RpcError, invalid_params
+from rpc.errors import RpcError, invalid_params, max_args
+from rpc.methods_eth import sealed_number
 
 
 def _struct_logger(options: dict[str, Any]) -> StructLogger:
@@ -24,15 +30,82 @@ def _struct_logger(options: dict[str, Any]) -> StructLogger:
                         memory=flags["enableMemory"], return_data=flags["enableReturnData"], limit=limit)
 
 
+def _trace_options(params: list[Any], first: str) -> Callable[[], StructLogger] | None:
+    """[`first`, {tracer?, ...options}]: a maker of the struct logger geth's default tracer is (its options checked
+    and applied as geth's), or None for `callTracer`."""
+    if not 1 <= len(params) <= 2:
+        raise invalid_params(f"want [{first}, {{tracer?, ...options}}]")
+    options = params[1] if len(params) == 2 and params[1] is not None else {}
+    if not isinstance(options, dict) or options.get("tracer") not in (None, "callTracer"):
+        raise invalid_params("tracers: callTracer, or none for the struct logger", 1)
+    if options.get("tracer") is not None:
+        return None
+    _struct_logger(options)
+    return functools.partial(_struct_logger, options)
+
+
 def debug_methods(node: Sequencer) -> dict[str, Handler]:
+    def sealed_block(tag: Any) -> Block:
+        """The sealed block a selector names (argument 0); geth's "header not found" when there is none."""
+        n = sealed_number(node, tag, 0)
+        block = None if n is None else node.chain.block(n)
+        if block is None:
+            raise HeaderNotFound("header not found")
+        return block
+
+    async def raw_header(params: list[Any]) -> str:
+        max_args(params, 1)
+        return data(sealed_block(params[0] if params else None).header.encode())
+
+    async def raw_block(params: list[Any]) -> str:
+        max_args(params, 1)
+        return data(sealed_block(params[0] if params else None).encode())
+
+    async def raw_receipts(params: list[Any]) -> list[str]:
+        """The block's receipts in their EIP-2718 encoding (as the receipts root hashes them)."""
+        max_args(params, 1)
+        receipts = node.chain.receipts(sealed_block(params[0] if params else None).header.number)
+        if receipts is None:
+            raise HeaderNotFound("header not found")
+        return [data(r.encode()) for r in receipts]
+
+    async def raw_transaction(params: list[Any]) -> str | None:
+        """A transaction's EIP-2718 bytes: included (in a sealed block or a mini-block), or waiting in the pool;
+        null for an unknown hash (geth)."""
+        max_args(params, 1)
+        tx_hash = parse_hash(params[0] if params else None)
+        found = await node.locate(tx_hash)
+        if found is not None:
+            block, _, i = found
+            return data(block.transactions[i].encode())
+        pooled = node.pool.get(tx_hash)
+        return None if pooled is None else data(pooled.tx.encode())
+
+    async def trace_block(number: int, make: Callable[[], StructLogger] | None) -> list[dict[str, Any]]:
+        """Each transaction of sealed block `number` (geth's `{txHash, result}`), a new logger for each."""
+        try:
+            return await asyncio.to_thread(block_trace, node.chain, node.chain_config, number, make)
+        except TraceUnavailable as e:
+            raise RpcError(-32000, str(e)) from e
+
+    async def trace_block_by_number(params: list[Any]) -> list[dict[str, Any]]:
+        make = _trace_options(params, "blockNumber")
+        n = sealed_number(node, params[0], 0)
+        if n is None or n > node.head.number:
+            raise RpcError(-32000, f"block #{params[0] if n is None else n} not found")
+        return await trace_block(n, make)
+
+    async def trace_block_by_hash(params: list[Any]) -> list[dict[str, Any]]:
+        make = _trace_options(params, "blockHash")
+        block_hash = parse_hash(params[0])
+        n = node.chain.number_of(block_hash)
+        if n is None:
+            raise RpcError(-32000, f"block 0x{block_hash.hex()} not found")
+        return await trace_block(n, make)
+
     async def trace_transaction(params: list[Any]) -> dict[str, Any]:
-        """Without a `tracer`, geth's default struct logger (its options as geth's); `callTracer` by name."""
-        if not 1 <= len(params) <= 2:
-            raise invalid_params("want [txHash, {tracer?, ...options}]")
-        options = params[1] if len(params) == 2 and params[1] is not None else {}
-        if not isinstance(options, dict) or options.get("tracer") not in (None, "callTracer"):
-            raise invalid_params("tracers: callTracer, or none for the struct logger", 1)
-        logger = _struct_logger(options) if options.get("tracer") is None else None
+        make = _trace_options(params, "txHash")
+        logger = None if make is None else make()
         found = await node.locate(parse_hash(params[0]), include_open=False)
         if found is None:
             raise RpcError(-32000, "transaction not found (or its block is not sealed yet)")
@@ -45,4 +118,7 @@ def debug_methods(node: Sequencer) -> dict[str, Handler]:
         except TraceUnavailable as e:
             raise RpcError(-32000, str(e)) from e
 
-    return {"debug_traceTransaction": trace_transaction}
+    return {"debug_traceTransaction": trace_transaction, "debug_traceBlockByNumber": trace_block_by_number,
+            "debug_traceBlockByHash": trace_block_by_hash, "debug_getRawHeader": raw_header,
+            "debug_getRawBlock": raw_block, "debug_getRawReceipts": raw_receipts,
+            "debug_getRawTransaction": raw_transaction}

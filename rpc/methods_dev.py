@@ -1,5 +1,5 @@
 """Dev-mode methods with unlocked keys, as Anvil and Hardhat serve them (spec/rpc.md §3): accounts,
-signing, and `eth_sendTransaction` signed by the node."""
+signing, and `eth_sendTransaction` / `eth_signTransaction` signed by the node."""
 
 from __future__ import annotations
 
@@ -8,15 +8,16 @@ from typing import Any
 
 from eth_account import Account
 from eth_account.messages import encode_defunct, encode_typed_data
+from eth_utils import to_checksum_address
 
 from megaeth_node.errors import InvalidTransaction
 from megaeth_node.genesis import DevAccount
 from megaeth_node.sequencer import Sequencer
-from megaeth_node.types import ACCESS_LIST_TX_TYPE, LEGACY_TX_TYPE
+from megaeth_node.types import ACCESS_LIST_TX_TYPE, LEGACY_TX_TYPE, Transaction
 from rpc.codec import data, parse_address, parse_data, parse_quantity
 from rpc.dispatch import Handler
 from rpc.errors import RpcError, invalid_params
-from rpc.format import authorization_list_json
+from rpc.format import authorization_list_json, tx_json
 from rpc.methods_eth import SUGGESTED_TIP, parse_authorizations
 
 
@@ -56,7 +57,8 @@ def dev_methods(node: Sequencer, accounts: list[DevAccount], estimate_gas: Handl
         signed = Account.sign_message(encode_typed_data(full_message=typed), key)
         return data(signed.signature)
 
-    async def send_transaction(params: list[Any]) -> str:
+    async def signed(params: list[Any]) -> bytes:
+        """The EIP-2718 bytes of params[0] filled in (nonce, fees, gas) and signed by its unlocked `from`."""
         if not params or not isinstance(params[0], dict):
             raise invalid_params("want a transaction object", 0)
         obj = params[0]
@@ -64,7 +66,8 @@ def dev_methods(node: Sequencer, accounts: list[DevAccount], estimate_gas: Handl
         key = key_for(sender_hex)
         sender = parse_address(sender_hex)
         tx: dict[str, Any] = {
-            "chainId": chain_id, "to": obj.get("to"), "value": parse_quantity(obj.get("value") or "0x0"),
+            "chainId": chain_id, "to": to_checksum_address(parse_address(obj["to"])) if obj.get("to") else None,
+            "value": parse_quantity(obj.get("value") or "0x0"),
             "data": obj.get("input") or obj.get("data") or "0x",
             "nonce": parse_quantity(obj["nonce"]) if obj.get("nonce") else await node.pending_nonce(sender),
         }
@@ -87,8 +90,16 @@ def dev_methods(node: Sequencer, accounts: list[DevAccount], estimate_gas: Handl
             tx["type"] = kind
         if not tx["to"]:
             tx.pop("to")
-        signed = Account.sign_transaction(tx, key)
-        return data(await node.submit(bytes(signed.raw_transaction)))
+        return bytes(Account.sign_transaction(tx, key).raw_transaction)
+
+    async def send_transaction(params: list[Any]) -> str:
+        return data(await node.submit(await signed(params)))
+
+    async def sign_transaction(params: list[Any]) -> dict[str, Any]:
+        """geth's {raw, tx}: signed as `eth_sendTransaction` would, not sent."""
+        raw = await signed(params)
+        return {"raw": data(raw), "tx": tx_json(Transaction.decode(raw), parse_address(params[0]["from"]))}
 
     return {"eth_accounts": accounts_, "personal_sign": personal_sign, "eth_sign": eth_sign,
-            "eth_signTypedData_v4": sign_typed_data, "eth_sendTransaction": send_transaction}
+            "eth_signTypedData_v4": sign_typed_data, "eth_sendTransaction": send_transaction,
+            "eth_signTransaction": sign_transaction}

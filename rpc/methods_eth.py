@@ -94,6 +94,26 @@ def block_rewards(block: Block | None, receipts: list[Receipt] | None, percentil
     return out
 
 
+def sealed_number(node: Sequencer, tag: Any, i: int) -> int | None:
+    """A block selector (EIP-1898; argument `i`) → a sealed block number, or None when it names no block."""
+    if isinstance(tag, dict):
+        if "blockHash" in tag:
+            return node.chain.number_of(parse_hash(tag["blockHash"]))
+        if "blockNumber" in tag:
+            return parse_quantity(tag["blockNumber"])
+        raise invalid_params("block selector needs blockHash or blockNumber", i)
+    if tag in ("latest", "pending", "safe", "finalized"):
+        return node.head.number
+    if tag == "earliest":
+        return 0
+    if isinstance(tag, str) and len(tag) == 66:  # a bare block hash (geth's BlockNumberOrHash; ethers sends it)
+        return node.chain.number_of(parse_hash(tag))
+    try:
+        return parse_quantity(tag)
+    except ValueError as e:
+        raise invalid_params(f"invalid block tag {tag!r}: {e}", i) from e
+
+
 def eth_methods(node: Sequencer) -> dict[str, Handler]:
     """Handlers bound to `node`."""
     chain_id = node.chain_config.chain_id
@@ -102,23 +122,7 @@ def eth_methods(node: Sequencer) -> dict[str, Handler]:
         return node.head.number
 
     def block_number_of(tag: Any, i: int) -> int | None:
-        """A block selector (EIP-1898) → a sealed block number, or None when it names no block."""
-        if isinstance(tag, dict):
-            if "blockHash" in tag:
-                return node.chain.number_of(parse_hash(tag["blockHash"]))
-            if "blockNumber" in tag:
-                return parse_quantity(tag["blockNumber"])
-            raise invalid_params("block selector needs blockHash or blockNumber", i)
-        if tag in ("latest", "pending", "safe", "finalized"):
-            return head_number()
-        if tag == "earliest":
-            return 0
-        if isinstance(tag, str) and len(tag) == 66:  # a bare block hash (geth's BlockNumberOrHash; ethers sends it)
-            return node.chain.number_of(parse_hash(tag))
-        try:
-            return parse_quantity(tag)
-        except ValueError as e:
-            raise invalid_params(f"invalid block tag {tag!r}: {e}", i) from e
+        return sealed_number(node, tag, i)
 
     def require_current(tag: Any, i: int) -> int | None:
         """State queries: None for latest/pending (the newest mini-block), else the number of the block named,
@@ -346,6 +350,16 @@ def eth_methods(node: Sequencer) -> dict[str, Handler]:
         out["hash"] = data(tx.hash)
         return {"raw": data(tx.encode()), "tx": out}
 
+    async def coinbase(params: list[Any]) -> str:
+        """The fee recipient of the blocks this node builds (OP's SequencerFeeVault)."""
+        max_args(params, 0)
+        return data(node.head.coinbase)
+
+    async def base_fee(params: list[Any]) -> str:
+        """The base fee of the next block: the one being built."""
+        max_args(params, 0)
+        return quantity(node.next_base_fee())
+
     async def blob_base_fee(params: list[Any]) -> str:
         max_args(params, 0)
         return quantity(BLOB_BASE_FEE)
@@ -513,7 +527,8 @@ def eth_methods(node: Sequencer) -> dict[str, Handler]:
         "eth_getTransactionByBlockNumberAndIndex": tx_by_number_index,
         "eth_getTransactionByBlockHashAndIndex": tx_by_hash_index, "eth_getBlockReceipts": block_receipts,
         "eth_createAccessList": eth_create_access_list, "eth_fillTransaction": fill_transaction,
-        "eth_blobBaseFee": blob_base_fee, "eth_getHeaderByNumber": header_by_number,
+        "eth_blobBaseFee": blob_base_fee, "eth_baseFee": base_fee, "eth_coinbase": coinbase,
+        "eth_getHeaderByNumber": header_by_number,
         "eth_getHeaderByHash": header_by_hash, "eth_getUncleCountByBlockNumber": uncle_count_by_number,
         "eth_getUncleCountByBlockHash": uncle_count_by_hash, "eth_getUncleByBlockNumberAndIndex": uncle_by_number_index,
         "eth_getUncleByBlockHashAndIndex": uncle_by_hash_index,

@@ -1,4 +1,5 @@
-"""`txpool_status`, `txpool_content`, `txpool_inspect` (spec/rpc.md §3; geth's shapes, as Anvil serves them)."""
+"""`txpool_status`, `txpool_content`, `txpool_contentFrom`, `txpool_inspect` (spec/rpc.md §3; geth's shapes, as
+Anvil serves them)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ from typing import Any
 
 from megaeth_node.mempool import PoolTx
 from megaeth_node.sequencer import Sequencer
-from rpc.codec import quantity
+from rpc.codec import parse_address, quantity
 from rpc.dispatch import Handler
+from rpc.errors import max_args
 from rpc.format import tx_json
 
 
@@ -35,8 +37,17 @@ def pool_methods(node: Sequencer) -> dict[str, Handler]:
         fmt = lambda e: tx_json(e.tx, e.sender)  # noqa: E731
         return {"pending": grouped(pending, fmt), "queued": grouped(queued, fmt)}
 
+    async def content_from(params: list[Any]) -> dict[str, Any]:
+        """`txpool_content` of one sender: {pending, queued}, each nonce → transaction."""
+        max_args(params, 1)
+        sender = parse_address(params[0] if params else None)
+        pending, queued = await split()
+        return {kind: {str(e.tx.nonce): tx_json(e.tx, e.sender) for e in entries if e.sender == sender}
+                for kind, entries in (("pending", pending), ("queued", queued))}
+
     async def inspect(params: list[Any]) -> dict[str, Any]:
         pending, queued = await split()
         return {"pending": grouped(pending, summary), "queued": grouped(queued, summary)}
 
-    return {"txpool_status": status, "txpool_content": content, "txpool_inspect": inspect}
+    return {"txpool_status": status, "txpool_content": content, "txpool_contentFrom": content_from,
+            "txpool_inspect": inspect}

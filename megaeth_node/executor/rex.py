@@ -953,7 +953,7 @@ class RexComputation(OpState.computation_class):  # type: ignore[misc, valid-typ
                 return computation
 
             runner = cls.native(message.code) if rex.native and not message.is_create else None
-            if rex.trace is not None:
+            if rex.trace is not None and message.code:  # a frame without code has no opcode to trace (geth)
                 cls._run_traced(computation, rex, rex.trace)
             elif rex.compute_used > rex.compute_limit or rex.exceeded is not None:
                 cls._run(computation, rex)
