@@ -12,17 +12,17 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from megaeth_node.errors import AlreadyKnown, NonceTooLow, ReplacementUnderpriced, TxPoolFull
-from megaeth_node.types import LEGACY_TX_TYPE, Transaction
+from megaeth_node.types import GAS_PRICE_TX_TYPES, Transaction
 
 PRICE_BUMP_PCT = 10
 
 
 def fee_cap(tx: Transaction) -> int:
-    return tx.gas_price if tx.type == LEGACY_TX_TYPE else tx.max_fee_per_gas
+    return tx.gas_price if tx.type in GAS_PRICE_TX_TYPES else tx.max_fee_per_gas
 
 
 def tip_cap(tx: Transaction) -> int:
-    return tx.gas_price if tx.type == LEGACY_TX_TYPE else tx.max_priority_fee_per_gas
+    return tx.gas_price if tx.type in GAS_PRICE_TX_TYPES else tx.max_priority_fee_per_gas
 
 
 def effective_tip(tx: Transaction, base_fee: int) -> int:

@@ -46,7 +46,7 @@ from megaeth_node.mempool import Mempool, PoolTx, fee_cap, tip_cap
 from megaeth_node.salt_state import SaltReader, salt_updates
 from megaeth_node.store import ChainStore, MiniBlockSpan, open_env
 from megaeth_node.types import (
-    DEPOSIT_TX_TYPE, LEGACY_TX_TYPE, Block, ChainDataError, Header, Receipt, Transaction, EMPTY_TRIE_ROOT,
+    DEPOSIT_TX_TYPE, GAS_PRICE_TX_TYPES, Block, ChainDataError, Header, Receipt, Transaction, EMPTY_TRIE_ROOT,
     decode_signed, keccak, ordered_trie_root,
 )
 from salt.pedersen import backend
@@ -730,7 +730,7 @@ class Sequencer:
         if tx.chain_id != self.chain_config.chain_id:
             raise InvalidChainId(f"invalid chain id: have {tx.chain_id}, want {self.chain_config.chain_id}")
         sender = await self._recovery.recover(tx, signing_hash)
-        if tx.type != LEGACY_TX_TYPE and tip_cap(tx) > fee_cap(tx):
+        if tx.type not in GAS_PRICE_TX_TYPES and tip_cap(tx) > fee_cap(tx):
             raise FeeTooLow("max priority fee per gas higher than max fee per gas")
         base_fee = self.next_base_fee()
         if fee_cap(tx) < base_fee:

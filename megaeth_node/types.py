@@ -19,8 +19,9 @@ from sha3 import keccak_256
 DEPOSIT_TX_TYPE = 0x7E
 SET_CODE_TX_TYPE = 0x04
 DYNAMIC_FEE_TX_TYPE = 0x02
-ACCESS_LIST_TX_TYPE = 0x01  # not taken by this chain; named where a request asks for it
+ACCESS_LIST_TX_TYPE = 0x01
 LEGACY_TX_TYPE = 0x00
+GAS_PRICE_TX_TYPES = (LEGACY_TX_TYPE, ACCESS_LIST_TX_TYPE)  # priced by one gas price (no EIP-1559 caps)
 SET_CODE_AUTH_MAGIC = b"\x05"
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
@@ -294,6 +295,10 @@ class Transaction:
             if signed:
                 return [*base, self.v, self.r, self.s]
             return [*base, self.chain_id, 0, 0] if self.chain_id is not None else base
+        if self.type == ACCESS_LIST_TX_TYPE:
+            base = [self.chain_id, self.nonce, self.gas_price, self.gas, to, self.value, self.data,
+                    self._access_list_rlp()]
+            return [*base, self.v, self.r, self.s] if signed else base
         if self.type in (DYNAMIC_FEE_TX_TYPE, SET_CODE_TX_TYPE):
             base = [self.chain_id, self.nonce, self.max_priority_fee_per_gas, self.max_fee_per_gas, self.gas, to,
                     self.value, self.data, self._access_list_rlp()]
@@ -349,7 +354,8 @@ class Transaction:
 
     @classmethod
     def decode(cls, raw: bytes) -> Transaction:
-        """Parse an EIP-2718 encoding (legacy RLP list, 0x02, 0x04 or 0x7e); raise ChainDataError when malformed."""
+        """Parse an EIP-2718 encoding (legacy RLP list, 0x01, 0x02, 0x04 or 0x7e); raise ChainDataError when
+        malformed."""
         if not raw:
             raise ChainDataError("empty transaction bytes")
         try:
@@ -377,9 +383,12 @@ class Transaction:
             v = _int(d["v"])
             chain_id = _int(d["chainId"]) if d.get("chainId") is not None and v not in (27, 28) else None
             tx = cls(**common, chain_id=chain_id, gas_price=_int(d["gasPrice"]), v=v, r=_int(d["r"]), s=_int(d["s"]))
+        elif t == ACCESS_LIST_TX_TYPE:
+            tx = cls(**common, chain_id=_int(d["chainId"]), gas_price=_int(d["gasPrice"]),
+                     access_list=_access_list_json(d.get("accessList", [])), v=_int(d.get("yParity", d.get("v"))),
+                     r=_int(d["r"]), s=_int(d["s"]))
         elif t in (DYNAMIC_FEE_TX_TYPE, SET_CODE_TX_TYPE):
-            access = tuple((_bytes(a["address"]), tuple(_bytes(k) for k in a["storageKeys"]))
-                           for a in d.get("accessList", []))
+            access = _access_list_json(d.get("accessList", []))
             auths = tuple(Authorization(_int(a["chainId"]), _bytes(a["address"]), _int(a["nonce"]),
                                         _int(a["yParity"]), _int(a["r"]), _int(a["s"]))
                           for a in d.get("authorizationList", []))
@@ -389,6 +398,10 @@ class Transaction:
         else:
             raise ChainDataError(f"unsupported transaction type {t:#x}")
         return tx
+
+
+def _access_list_json(items: Any) -> AccessList:
+    return tuple((_bytes(a["address"]), tuple(_bytes(k) for k in a["storageKeys"])) for a in items)
 
 
 def _uint(b: Any, what: str) -> int:
@@ -436,6 +449,13 @@ def _decode_typed(kind: int, f: list[Any]) -> Transaction:
         return Transaction(type=kind, source_hash=_blob(f[0], "sourceHash", 32), deposit_sender=_blob(f[1], "from", 20),
                            to=_to(f[2]), mint=_uint(f[3], "mint"), value=_uint(f[4], "value"), gas=_uint(f[5], "gas"),
                            is_system_tx=bool(_uint(f[6], "isSystemTx")), data=_blob(f[7], "data"), nonce=0)
+    if kind == ACCESS_LIST_TX_TYPE:  # EIP-2930
+        if len(f) != 11:
+            raise ChainDataError("type 0x1 transaction must have 11 fields")
+        return Transaction(type=kind, chain_id=_uint(f[0], "chainId"), nonce=_uint(f[1], "nonce"),
+                           gas_price=_uint(f[2], "gasPrice"), gas=_uint(f[3], "gas"), to=_to(f[4]),
+                           value=_uint(f[5], "value"), data=_blob(f[6], "data"), access_list=_access_list(f[7]),
+                           v=_uint(f[8], "yParity"), r=_uint(f[9], "r"), s=_uint(f[10], "s"))
     want = {DYNAMIC_FEE_TX_TYPE: 12, SET_CODE_TX_TYPE: 13}.get(kind)
     if want is None:
         raise ChainDataError(f"transaction type not supported: {kind:#x}")

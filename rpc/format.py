@@ -11,9 +11,12 @@ from eth_hash.auto import keccak
 from megaeth_node.sequencer import MiniBlock
 from megaeth_node.store import MiniBlockSpan
 from megaeth_node.types import (
+    ACCESS_LIST_TX_TYPE,
     DEPOSIT_TX_TYPE,
+    GAS_PRICE_TX_TYPES,
     LEGACY_TX_TYPE,
     SET_CODE_TX_TYPE,
+    AccessList,
     Authorization,
     Block,
     Header,
@@ -29,7 +32,7 @@ EMPTY_OMMERS = bytes.fromhex("1dcc4de8dec75d7aab85b567b6ccd41ad312451b948a7413f0
 def effective_gas_price(tx: Transaction, base_fee: int) -> int:
     if tx.type == DEPOSIT_TX_TYPE:
         return 0
-    if tx.type == LEGACY_TX_TYPE:
+    if tx.type in GAS_PRICE_TX_TYPES:
         return tx.gas_price
     return min(tx.max_fee_per_gas, base_fee + tx.max_priority_fee_per_gas)
 
@@ -52,8 +55,7 @@ def header_json(h: Header, block_hash: bytes) -> dict[str, Any]:
 
 def block_size(block: Block) -> int:
     """Bytes of the RLP block `[header, transactions, uncles, withdrawals]` (geth's `size`)."""
-    txs = [rlp.decode(tx.encode()) if tx.type == LEGACY_TX_TYPE else tx.encode() for tx in block.transactions]
-    return len(rlp.encode([rlp.decode(block.header.encode()), txs, [], []]))
+    return len(block.encode())
 
 
 def tx_json(tx: Transaction, sender: bytes, index: int | None = None, header: Header | None = None,
@@ -81,13 +83,19 @@ def tx_json(tx: Transaction, sender: bytes, index: int | None = None, header: He
         out["yParity"] = quantity(tx.v)
     if tx.type in (LEGACY_TX_TYPE, DEPOSIT_TX_TYPE):
         out["gasPrice"] = quantity(tx.gas_price)
+    elif tx.type == ACCESS_LIST_TX_TYPE:
+        out.update(gasPrice=quantity(tx.gas_price), accessList=access_list_json(tx.access_list))
     else:
         out.update(maxFeePerGas=quantity(tx.max_fee_per_gas), maxPriorityFeePerGas=quantity(tx.max_priority_fee_per_gas),
-                   accessList=[{"address": data(a), "storageKeys": [data(k) for k in keys]} for a, keys in tx.access_list])
+                   accessList=access_list_json(tx.access_list))
         out["gasPrice"] = quantity(effective_gas_price(tx, base_fee) if base_fee is not None else tx.max_fee_per_gas)
     if tx.type == SET_CODE_TX_TYPE:
         out["authorizationList"] = authorization_list_json(tx.authorization_list)
     return out
+
+
+def access_list_json(access_list: AccessList) -> list[dict[str, Any]]:
+    return [{"address": data(a), "storageKeys": [data(k) for k in keys]} for a, keys in access_list]
 
 
 def authorization_list_json(authorizations: Sequence[Authorization]) -> list[dict[str, str]]:

@@ -15,6 +15,7 @@ from megaeth_node.executor.state import Account
 from megaeth_node.salt_state import SaltReader
 from megaeth_node.sequencer import Sequencer
 from megaeth_node.types import (
+    ACCESS_LIST_TX_TYPE,
     DEPOSIT_TX_TYPE,
     DYNAMIC_FEE_TX_TYPE,
     LEGACY_TX_TYPE,
@@ -28,6 +29,7 @@ from rpc.codec import data, parse_address, parse_data, parse_hash, parse_quantit
 from rpc.dispatch import Handler
 from rpc.errors import RpcError, invalid_params, max_args
 from rpc.format import (
+    access_list_json,
     authorization_list_json,
     block_json,
     contract_address,
@@ -42,6 +44,7 @@ T = TypeVar("T")
 SUGGESTED_TIP = 1_000_000
 GAS_CAP = 60_000_000
 MAX_FEE_HISTORY = 1024
+MAX_STORAGE_VALUES = 1024  # slots one eth_getStorageValues request may read
 SYNC_TIMEOUT_S, SYNC_MAX_TIMEOUT_S = 2.0, 10.0
 REALTIME_TIMEOUT_S = 10.0  # `realtime_sendRawTransaction` (spec/rpc.md §5.1)
 BLOB_BASE_FEE = 1  # no blob gas is ever used, so the excess stays 0 and the price at its EIP-4844 minimum
@@ -181,6 +184,25 @@ def eth_methods(node: Sequencer) -> dict[str, Handler]:
                                     lambda r: r.storage(addr, slot))
         return data(value.to_bytes(32, "big"))
 
+    async def get_storage_values(params: list[Any]) -> dict[str, list[str]]:
+        """Several slots of several accounts in one read of one state: {address: [32-byte values]}, in the
+        request's order (at most MAX_STORAGE_VALUES slots)."""
+        max_args(params, 2)
+        requests = _arg(params, 0)
+        if not isinstance(requests, dict):
+            raise invalid_params("want {address: [storage keys]}", 0)
+        wanted: list[tuple[bytes, list[int]]] = []
+        for address, keys in requests.items():
+            if not isinstance(keys, list):
+                raise invalid_params("each address maps to a list of storage keys", 0)
+            wanted.append((parse_address(address), [parse_slot(k) for k in keys]))
+        if sum(len(keys) for _, keys in wanted) > MAX_STORAGE_VALUES:
+            raise invalid_params(f"too many storage keys (at most {MAX_STORAGE_VALUES})", 0)
+        values = await account_state(_arg(params, 1, "latest"), 1,
+                                     lambda s: [[s.get_storage(a, k) for k in keys] for a, keys in wanted],
+                                     lambda r: [[r.storage(a, k) for k in keys] for a, keys in wanted])
+        return {data(a): [data(v.to_bytes(32, "big")) for v in vs] for (a, _), vs in zip(wanted, values, strict=True)}
+
     async def get_code_by_hash(params: list[Any]) -> str:
         """Code by hash as of the newest mini-block: deployed in the open block, the sealing one, or earlier."""
         max_args(params, 1)
@@ -292,8 +314,7 @@ def eth_methods(node: Sequencer) -> dict[str, Handler]:
         n = require_current(_arg(params, 1, "latest"), 1)
         res = await execute_at(n, lambda s, rules: create_access_list(s, rules, chain_id, req, GAS_CAP))
         out: dict[str, Any] = {
-            "accessList": [{"address": data(a), "storageKeys": [data(k) for k in keys]} for a, keys in res.access_list],
-            "gasUsed": quantity(res.gas_used)}
+            "accessList": access_list_json(res.access_list), "gasUsed": quantity(res.gas_used)}
         if res.error:
             out["error"] = res.error
         return out
@@ -312,8 +333,8 @@ def eth_methods(node: Sequencer) -> dict[str, Handler]:
         legacy = obj.get("gasPrice") is not None
         if legacy and (obj.get("maxFeePerGas") is not None or obj.get("maxPriorityFeePerGas") is not None):
             raise InvalidTransaction("both gasPrice and (maxFeePerGas or maxPriorityFeePerGas) specified")
-        if legacy and (req.access_list or req.authorization_list):  # geth: a type 1 or 4 tx, which a gas price
-            raise UnsupportedTxType("transaction type not supported")  # does not fit
+        if legacy and req.authorization_list:  # geth: a type 4 tx, which a gas price does not fit
+            raise UnsupportedTxType("transaction type not supported")
         if legacy:
             fee, tip = parse_quantity(obj["gasPrice"]), 0
         else:
@@ -326,26 +347,29 @@ def eth_methods(node: Sequencer) -> dict[str, Handler]:
         nonce = parse_quantity(obj["nonce"]) if obj.get("nonce") is not None else await node.pending_nonce(req.sender)
         gas = req.gas or await node.read_state(
             lambda s: estimate_gas(s, node.building().run.rules, chain_id, req, GAS_CAP))
-        kind = LEGACY_TX_TYPE if legacy else SET_CODE_TX_TYPE if req.authorization_list else DYNAMIC_FEE_TX_TYPE
+        if legacy:  # with an access list, an EIP-2930 tx (geth)
+            kind = ACCESS_LIST_TX_TYPE if req.access_list else LEGACY_TX_TYPE
+        else:
+            kind = SET_CODE_TX_TYPE if req.authorization_list else DYNAMIC_FEE_TX_TYPE
+        typed = kind != LEGACY_TX_TYPE
         tx = Transaction(type=kind, nonce=nonce, gas=gas, to=req.to, value=req.value, data=req.data,
                          chain_id=chain_id, gas_price=fee if legacy else 0, max_priority_fee_per_gas=tip,
                          max_fee_per_gas=0 if legacy else fee, access_list=req.access_list,
                          authorization_list=req.authorization_list)
         # geth's txJSON: the fee fields a type lacks are null; chainId, accessList and yParity only where typed
         out: dict[str, Any] = {"type": quantity(tx.type)}
-        if not legacy:
+        if typed:
             out["chainId"] = quantity(chain_id)
         out.update(nonce=quantity(nonce), to=data(tx.to) if tx.to else None, gas=quantity(gas),
                    gasPrice=quantity(fee) if legacy else None,
                    maxPriorityFeePerGas=None if legacy else quantity(tip), maxFeePerGas=None if legacy else quantity(fee),
                    value=quantity(tx.value), input=data(tx.data))
-        if not legacy:
-            out["accessList"] = [{"address": data(a), "storageKeys": [data(k) for k in keys]}
-                                 for a, keys in tx.access_list]
+        if typed:
+            out["accessList"] = access_list_json(tx.access_list)
         if kind == SET_CODE_TX_TYPE:
             out["authorizationList"] = authorization_list_json(tx.authorization_list)
         out.update(v="0x0", r="0x0", s="0x0")
-        if not legacy:
+        if typed:
             out["yParity"] = "0x0"
         out["hash"] = data(tx.hash)
         return {"raw": data(tx.encode()), "tx": out}
@@ -516,7 +540,8 @@ def eth_methods(node: Sequencer) -> dict[str, Handler]:
     return {
         "eth_blockNumber": block_number, "eth_getBalance": get_balance,
         "eth_getTransactionCount": get_transaction_count, "eth_getCode": get_code,
-        "eth_getStorageAt": get_storage_at, "eth_getCodeByHash": get_code_by_hash, "eth_gasPrice": gas_price,
+        "eth_getStorageAt": get_storage_at, "eth_getStorageValues": get_storage_values,
+        "eth_getCodeByHash": get_code_by_hash, "eth_gasPrice": gas_price,
         "eth_maxPriorityFeePerGas": max_priority_fee, "eth_feeHistory": fee_history, "eth_call": eth_call,
         "eth_estimateGas": eth_estimate_gas, "eth_sendRawTransaction": send_raw,
         "eth_sendRawTransactionSync": send_raw_sync, "realtime_sendRawTransaction": send_raw_realtime,

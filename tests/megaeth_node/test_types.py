@@ -253,3 +253,22 @@ def test_decode_signed_accepts_only_what_the_general_decoder_accepts(
 @given(raw=st.binary(max_size=300))
 def test_decode_signed_on_arbitrary_bytes(raw: bytes) -> None:
     _same_as_general_decoder(raw)
+
+
+def test_eip2930_transaction_round_trip() -> None:
+    """An EIP-2930 transaction (MegaETH carries type 0x1, as mega-evm's `MegaTxType::Eip2930`) decodes, encodes
+    back to the same bytes, hashes and recovers its signer as eth-account signed it."""
+    from eth_account import Account
+
+    from megaeth_node.types import ACCESS_LIST_TX_TYPE, Transaction
+
+    key = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+    signed = Account.sign_transaction({
+        "type": 1, "chainId": 6342, "nonce": 3, "gasPrice": 10**9, "gas": 100_000, "to": "0x" + "11" * 20,
+        "value": 5, "data": b"\x01\x02", "accessList": [{"address": "0x" + "22" * 20, "storageKeys": ["0x" + "33" * 32]}],
+    }, key)
+    raw = bytes(signed.raw_transaction)
+    tx = Transaction.decode(raw)
+    assert tx.type == ACCESS_LIST_TX_TYPE and tx.gas_price == 10**9 and tx.access_list == ((b"\x22" * 20, (b"\x33" * 32,)),)
+    assert tx.encode() == raw and tx.hash == bytes(signed.hash)
+    assert "0x" + tx.recover_sender().hex() == Account.from_key(key).address.lower()

@@ -137,6 +137,12 @@ def test_fill_transaction_legacy_and_errors(node: tuple[str, str, str]) -> None:
     assert tx["type"] == "0x0" and "chainId" not in tx and tx["gasPrice"] == "0x3b9aca00"
     assert tx["maxFeePerGas"] is None and tx["gas"] == "0x30000" and "yParity" not in tx
     assert len(rlp.decode(bytes.fromhex(out["raw"][2:]))) == 9
+    access = [{"address": reader, "storageKeys": ["0x" + "00" * 32]}]
+    out = _result(url, "eth_fillTransaction", {"from": ME, "to": reader, "gasPrice": "0x3b9aca00", "accessList": access})
+    tx, raw = out["tx"], bytes.fromhex(out["raw"][2:])  # a gas price with an access list: EIP-2930 (geth)
+    assert tx["type"] == "0x1" and tx["chainId"] == "0x18c6" and tx["gasPrice"] == "0x3b9aca00"
+    assert tx["maxFeePerGas"] is None and tx["accessList"] == access and tx["yParity"] == "0x0"
+    assert raw[0] == 1 and len(rlp.decode(raw[1:])) == 11
     both = _rpc(url, "eth_fillTransaction", {"from": ME, "to": reader, "gasPrice": "0x1", "maxFeePerGas": "0x2"})
     assert both["error"] == {"code": -32000,
                              "message": "both gasPrice and (maxFeePerGas or maxPriorityFeePerGas) specified"}

@@ -62,16 +62,18 @@ class Rpc:
 
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Rpc, dict[str, Any]]]:
-    """A node with one block holding a contract creation, then a block with a legacy transfer and two typed
-    calls into it (logs, an inner call)."""
+    """A node with one block holding a contract creation, then blocks with a legacy transfer, two EIP-1559 calls
+    into it (logs, an inner call) and an EIP-2930 call (a gas price and an access list)."""
     with running_node(tmp_path_factory.mktemp("node"), "--block-time", "300") as (url, _):
         rpc = Rpc(url)
         me, you = rpc("eth_accounts")[:2]
         created = rpc.receipt(rpc("eth_sendTransaction", {"from": me, "input": "0x" + _initcode(RUNTIME).hex()}))
         contract = created["contractAddress"]
+        access = [{"address": contract, "storageKeys": ["0x" + "00" * 32]}]
         hashes = [rpc("eth_sendTransaction", {"from": you, "to": me, "value": "0x5", "gasPrice": hex(10**9)}),
                   rpc("eth_sendTransaction", {"from": me, "to": contract, "input": "0x01"}),
-                  rpc("eth_sendTransaction", {"from": me, "to": contract})]
+                  rpc("eth_sendTransaction", {"from": me, "to": contract}),
+                  rpc("eth_sendTransaction", {"from": you, "to": contract, "gasPrice": hex(10**9), "accessList": access})]
         receipts = [rpc.receipt(h) for h in hashes]
         yield rpc, {"me": me, "you": you, "contract": contract, "hashes": hashes, "receipts": receipts}
 
@@ -100,7 +102,7 @@ def test_raw_header_block_and_receipts_match_the_chain(chain: tuple[Rpc, dict[st
             assert rpc("debug_getRawTransaction", tx["hash"]) == "0x" + encoded.hex()
         receipts = [bytes.fromhex(r[2:]) for r in rpc("debug_getRawReceipts", block["hash"])]
         assert "0x" + ordered_trie_root(receipts).hex() == block["receiptsRoot"] and len(receipts) == len(txs)
-    assert kinds == {("0x0", False), ("0x2", True)}
+    assert kinds == {("0x0", False), ("0x1", True), ("0x2", True)}
     assert rpc("debug_getRawTransaction", "0x" + "ab" * 32) is None
     assert rpc.error("debug_getRawBlock", hex(int(rpc("eth_blockNumber"), 16) + 100))["code"] == -32000
     assert rpc.error("debug_getRawHeader", "3")["code"] == -32602
@@ -124,7 +126,7 @@ def test_block_traces_are_the_transaction_traces(chain: tuple[Rpc, dict[str, Any
             assert entry["result"] == rpc("debug_traceTransaction", entry["txHash"], options)
             if entry["txHash"] == facts["hashes"][0]:  # the transfer: a call to an account without code runs no
                 assert entry["result"]["structLogs"] == []  # opcode (geth)
-    transfer, call_in, plain = (frames[h] for h in facts["hashes"])
+    transfer, call_in, plain, _ = (frames[h] for h in facts["hashes"])
     assert "calls" not in transfer and "calls" not in plain and call_in["calls"][0]["to"] == facts["contract"]
     assert rpc.error("debug_traceBlockByNumber", "0x0") == {"code": -32000, "message": "genesis is not traceable"}
     assert rpc.error("debug_traceBlockByHash", "0x" + "01" * 32)["code"] == -32000

@@ -26,9 +26,11 @@ def test_validator_follows_our_sequencer(tmp_path: Path) -> None:
             tx = {"value": 10**15 + i, "gas": 200_000, "gasPrice": 10**7, "nonce": nonce + i, "chainId": 6342,
                   "to": to_checksum_address("0x" + f"{i + 1:02x}" * 20)} if i != 3 else {
                   "data": INIT, "gas": 300_000, "gasPrice": 10**7, "nonce": nonce + i, "chainId": 6342}
+            if i == 4:  # an EIP-2930 transaction: a gas price and an access list
+                tx["accessList"] = [{"address": tx["to"], "storageKeys": ["0x" + "00" * 31 + "07"]}]
             hashes.append(w3.eth.send_raw_transaction(acct.sign_transaction(tx).raw_transaction))
         receipts = [w3.eth.wait_for_transaction_receipt(h, timeout=30) for h in hashes]
-        assert all(r.status == 1 for r in receipts)
+        assert all(r.status == 1 for r in receipts) and receipts[4].type == 1
         target = max(r.blockNumber for r in receipts) + 1
         deadline = time.monotonic() + 30
         while w3.eth.block_number < target and time.monotonic() < deadline:
