@@ -42,3 +42,12 @@ def assemble(*items: object) -> bytes:
             raw = arg if isinstance(arg, bytes) else arg.to_bytes(max(1, (arg.bit_length() + 7) // 8), "big")
             out += bytes([0x5F + len(raw)]) + raw
     return bytes(out)
+
+
+def deploying(runtime: bytes) -> bytes:
+    """Initcode that deploys `runtime` (CODECOPY of the bytes after it, then RETURN)."""
+    def prefix(offset: int) -> bytes:
+        n = len(runtime).to_bytes(2, "big")
+        return assemble(("PUSH", n), ("PUSH", offset.to_bytes(2, "big")), ("PUSH", 0), "CODECOPY",
+                        ("PUSH", n), ("PUSH", 0), "RETURN")
+    return prefix(len(prefix(0))) + runtime

@@ -13,6 +13,7 @@ import rlp
 from eth_account import Account
 from eth_hash.auto import keccak
 from eth_utils import to_checksum_address
+from evm_asm import deploying
 from node_process import running_node
 
 KEY0 = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
@@ -22,11 +23,6 @@ ZERO_SLOT, ONE_SLOT = "0x" + "00" * 32, "0x" + "00" * 31 + "01"
 # SLOAD(0) + SLOAD(1) + BALANCE(0xaa…aa), returned as one word
 READER = bytes.fromhex("6000546001540173" + "aa" * 20 + "3101" + "60005260206000f3")
 REVERTER = bytes.fromhex("6000545060006000fd")  # SLOAD(0), then REVERT with no data
-
-
-def _initcode(runtime: bytes) -> bytes:
-    n = len(runtime)
-    return bytes.fromhex(f"60{n:02x}600c60003960{n:02x}6000f3") + runtime
 
 
 def _rpc(url: str, method: str, *params: Any) -> dict[str, Any]:
@@ -51,8 +47,8 @@ def _send(url: str, tx: dict[str, Any]) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, str]]:
     with running_node(tmp_path_factory.mktemp("node"), "--block-time", "200") as (url, _):
-        reader = _send(url, {"data": _initcode(READER), "gas": 3_000_000})["contractAddress"]
-        reverter = _send(url, {"data": _initcode(REVERTER), "gas": 3_000_000})["contractAddress"]
+        reader = _send(url, {"data": deploying(READER), "gas": 3_000_000})["contractAddress"]
+        reverter = _send(url, {"data": deploying(REVERTER), "gas": 3_000_000})["contractAddress"]
         yield url, reader, reverter
 
 

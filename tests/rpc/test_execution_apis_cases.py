@@ -20,6 +20,7 @@ import pytest
 import requests
 import rlp
 from eth_hash.auto import keccak
+from evm_asm import deploying
 from node_process import running_node
 from openrpc import OpenRpc
 
@@ -97,9 +98,7 @@ def node_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A node (one block per transaction) whose block 1 creates a contract and block 2 calls it."""
     with running_node(tmp_path_factory.mktemp("node"), "--block-time", "0") as (url, _):
         me = _post(url, "eth_accounts")[0]
-        n = len(RUNTIME).to_bytes(1, "big")
-        init = bytes([0x60]) + n + bytes.fromhex("600c6000") + bytes([0x39, 0x60]) + n + bytes.fromhex("6000f3")
-        _post(url, "eth_sendTransaction", {"from": me, "input": "0x" + (init + RUNTIME).hex()})
+        _post(url, "eth_sendTransaction", {"from": me, "input": "0x" + deploying(RUNTIME).hex()})
         contract = "0x" + keccak(rlp.encode([bytes.fromhex(me[2:]), 0]))[12:].hex()
         _post(url, "eth_sendTransaction", {"from": me, "to": contract})
         deadline = time.monotonic() + 30

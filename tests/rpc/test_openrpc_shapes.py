@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import requests
-from evm_asm import assemble
+from evm_asm import assemble, deploying
 from node_process import running_node
 from openrpc import OpenRpc
 
@@ -73,14 +73,6 @@ CALLS: list[tuple[str, Callable[[Facts], list[Any]]]] = [
 ]
 
 
-def _initcode(runtime: bytes) -> bytes:
-    def prefix(offset: int) -> bytes:
-        n = len(runtime).to_bytes(2, "big")
-        return assemble(("PUSH", n), ("PUSH", offset.to_bytes(2, "big")), ("PUSH", 0), "CODECOPY",
-                        ("PUSH", n), ("PUSH", 0), "RETURN")
-    return prefix(len(prefix(0))) + runtime
-
-
 @pytest.fixture(scope="module")
 def openrpc(conformance: Path) -> OpenRpc:
     """The specification, less one field it requires that MegaETH's own node does not send: `blockTimestamp` of
@@ -109,7 +101,7 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Facts
         me, you = rpc("eth_accounts")[:2]
         spare_filter = rpc("eth_newBlockFilter")
         log_filter, block_filter = rpc("eth_newFilter", {"fromBlock": "0x0"}), rpc("eth_newBlockFilter")
-        create = rpc("eth_sendTransaction", {"from": me, "input": "0x" + _initcode(RUNTIME).hex()})
+        create = rpc("eth_sendTransaction", {"from": me, "input": "0x" + deploying(RUNTIME).hex()})
         contract = receipt(create)["contractAddress"]
         access = [{"address": contract, "storageKeys": ["0x" + "00" * 32]}]
         hashes = [create, rpc("eth_sendTransaction", {"from": you, "to": me, "value": "0x5", "gasPrice": hex(10**9)}),

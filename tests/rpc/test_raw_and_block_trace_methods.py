@@ -14,7 +14,7 @@ import requests
 import rlp
 from eth_account import Account
 from eth_hash.auto import keccak
-from evm_asm import assemble
+from evm_asm import assemble, deploying
 from node_process import running_node
 
 from megaeth_node.types import ordered_trie_root
@@ -24,14 +24,6 @@ RUNTIME = assemble(("PUSH", 0xAABBCCDD), ("PUSH", 0), "MSTORE", ("PUSH", 0x77), 
                    "CALLDATASIZE", "ISZERO", ("PUSHLABEL", "end"), "JUMPI",
                    ("PUSH", 0), ("PUSH", 0), ("PUSH", 0), ("PUSH", 0), ("PUSH", 0), "ADDRESS", "GAS", "CALL", "POP",
                    ("LABEL", "end"), "STOP")
-
-
-def _initcode(runtime: bytes) -> bytes:
-    def prefix(offset: int) -> bytes:
-        n = len(runtime).to_bytes(2, "big")
-        return assemble(("PUSH", n), ("PUSH", offset.to_bytes(2, "big")), ("PUSH", 0), "CODECOPY",
-                        ("PUSH", n), ("PUSH", 0), "RETURN")
-    return prefix(len(prefix(0))) + runtime
 
 
 class Rpc:
@@ -67,7 +59,7 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Rpc, dict[
     with running_node(tmp_path_factory.mktemp("node"), "--block-time", "300") as (url, _):
         rpc = Rpc(url)
         me, you = rpc("eth_accounts")[:2]
-        created = rpc.receipt(rpc("eth_sendTransaction", {"from": me, "input": "0x" + _initcode(RUNTIME).hex()}))
+        created = rpc.receipt(rpc("eth_sendTransaction", {"from": me, "input": "0x" + deploying(RUNTIME).hex()}))
         contract = created["contractAddress"]
         access = [{"address": contract, "storageKeys": ["0x" + "00" * 32]}]
         hashes = [rpc("eth_sendTransaction", {"from": you, "to": me, "value": "0x5", "gasPrice": hex(10**9)}),

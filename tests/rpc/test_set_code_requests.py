@@ -11,6 +11,7 @@ from typing import Any
 import rlp
 from eth_account import Account
 from eth_hash.auto import keccak
+from evm_asm import deploying
 
 from megaeth_node.genesis import dev_accounts, dev_chain
 from megaeth_node.sequencer import Sequencer, SequencerSettings
@@ -21,11 +22,6 @@ from rpc.methods_eth import eth_methods
 CHAIN_ID = 6342
 ACCOUNTS = dev_accounts()
 RETURNS_42 = bytes.fromhex("602a60005260206000f3")  # code: return 42
-
-
-def _initcode(runtime: bytes) -> bytes:
-    n = len(runtime).to_bytes(2, "big")
-    return b"\x61" + n + bytes.fromhex("600e600039") + b"\x61" + n + bytes.fromhex("6000f3") + runtime
 
 
 def test_authorization_lists_in_requests(tmp_path: Path) -> None:
@@ -40,7 +36,7 @@ def test_authorization_lists_in_requests(tmp_path: Path) -> None:
         node._mini_block()
         node._seal()
 
-    run(m["eth_sendTransaction"]([{"from": "0x" + deployer.address.hex(), "data": "0x" + _initcode(RETURNS_42).hex()}]))
+    run(m["eth_sendTransaction"]([{"from": "0x" + deployer.address.hex(), "data": "0x" + deploying(RETURNS_42).hex()}]))
     seal()
     target = keccak(rlp.encode([deployer.address, 0]))[12:]  # the contract the authority delegates to
     auth = authority.sign_authorization({"chainId": CHAIN_ID, "address": target, "nonce": 0})

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import requests
 from eth_account import Account
-from evm_asm import assemble
+from evm_asm import assemble, deploying
 from node_process import running_node
 from web3 import Web3
 from web3.exceptions import ContractLogicError
@@ -27,14 +27,6 @@ RUNTIME = assemble(
     ("LABEL", "bad"), ("PUSH", len(REVERT_DATA)), ("PUSH", 1), ("PUSHLABEL", "data"), "ADD", ("PUSH", 0), "CODECOPY",
     ("PUSH", len(REVERT_DATA)), ("PUSH", 0), "REVERT", ("LABEL", "data"),
 ) + REVERT_DATA
-
-
-def _initcode(runtime: bytes) -> bytes:
-    def prefix(offset: int) -> bytes:
-        n = len(runtime).to_bytes(2, "big")
-        return assemble(("PUSH", n), ("PUSH", offset.to_bytes(2, "big")), ("PUSH", 0), "CODECOPY",
-                        ("PUSH", n), ("PUSH", 0), "RETURN")
-    return prefix(len(prefix(0))) + runtime
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +61,7 @@ def test_signed_transfer_and_receipt(w3: Web3) -> None:
 
 def test_deploy_call_events_and_revert(w3: Web3) -> None:
     me = w3.eth.accounts[1]
-    receipt = w3.eth.wait_for_transaction_receipt(w3.eth.send_transaction({"from": me, "data": _initcode(RUNTIME)}),
+    receipt = w3.eth.wait_for_transaction_receipt(w3.eth.send_transaction({"from": me, "data": deploying(RUNTIME)}),
                                                   timeout=30)
     assert receipt.status == 1 and receipt.contractAddress
     addr = receipt.contractAddress
@@ -199,7 +191,7 @@ def test_eth_estimate_gas_state_overrides(w3: Web3) -> None:
 
 def test_debug_trace_transaction_call_tracer(w3: Web3) -> None:
     me = w3.eth.accounts[2]
-    created = w3.eth.wait_for_transaction_receipt(w3.eth.send_transaction({"from": me, "data": _initcode(RUNTIME)}),
+    created = w3.eth.wait_for_transaction_receipt(w3.eth.send_transaction({"from": me, "data": deploying(RUNTIME)}),
                                                   timeout=30)
     h = w3.eth.send_transaction({"from": me, "to": created.contractAddress, "data": (5).to_bytes(32, "big")})
     receipt = w3.eth.wait_for_transaction_receipt(h, timeout=30)
