@@ -376,9 +376,9 @@ def runners(module: Any, outcome: type, entry_address: int, pool: list[Any], new
 def extension(cc: Compiler, directory: Path, constants: dict[str, int | bytes]) -> Any | None:
     """The extension module, None where it cannot be built. `constants` are the frame's field offsets (OFF_GAS,
     OFF_MEM, OFF_MEM_CAP, OFF_OUT_OFFSET, OFF_OUT_SIZE, OFF_REFUND, OFF_HOST, OFF_HANDLE, OFF_IO, OFF_SLOTS,
-    OFF_SLOT_COUNT, OFF_LOGS, OFF_LOG_SIZE), KEEP_MEM, the STATUS_RETURN / STATUS_REVERT / STATUS_HOST_ERROR codes,
-    HOST_SLOAD, ARITY (each opcode's stack arguments, 256 bytes) and the slot cache's layout (SLOT_SIZE, SLOT_FLAGS offset,
-    SLOT_WARMED and SLOT_DIRTY bits). Besides the entries' `runners`, it serves frames:
+    OFF_SLOT_COUNT, OFF_LOGS, OFF_LOG_SIZE), KEEP_MEM, the STATUS_RETURN / STATUS_REVERT / STATUS_HOST_ERROR
+    codes, HOST_SLOAD, ARITY (each opcode's stack arguments, 256 bytes) and the slot cache's layout (SLOT_SIZE,
+    SLOT_FLAGS offset, SLOT_WARMED and SLOT_DIRTY bits). Besides the entries' `runners`, it serves frames:
     - `attach(frame_address, box)`: the frame's host requests go through the extension's C function to the
       `aot.loader.Host` in box[0] (box[1]: the frame), arguments and answers converted in C: about 2 us less
       a request than a cffi callback that does that in Python;
