@@ -374,6 +374,18 @@ def eth_methods(node: Sequencer) -> dict[str, Handler]:
         out["hash"] = data(tx.hash)
         return {"raw": data(tx.encode()), "tx": out}
 
+    async def capabilities(params: list[Any]) -> dict[str, Any]:
+        """What this node can serve (execution-apis `eth_capabilities`): blocks, transactions, receipts and logs
+        from genesis on; the state of the head block only (`HistoricalState` otherwise); no state proofs
+        (SALT, not the MPT `eth_getProof` answers with)."""
+        max_args(params, 0)
+        head = node.head
+        kept = {"disabled": False, "oldestBlock": "0x0"}
+        return {"head": {"number": quantity(head.number), "hash": data(head.hash)},
+                "state": {"disabled": False, "oldestBlock": quantity(head.number),
+                          "deleteStrategy": {"type": "window", "retentionBlocks": "0x1"}},
+                "tx": kept, "logs": kept, "receipts": kept, "blocks": kept, "stateproofs": {"disabled": True}}
+
     async def coinbase(params: list[Any]) -> str:
         """The fee recipient of the blocks this node builds (OP's SequencerFeeVault)."""
         max_args(params, 0)
@@ -553,6 +565,7 @@ def eth_methods(node: Sequencer) -> dict[str, Handler]:
         "eth_getTransactionByBlockHashAndIndex": tx_by_hash_index, "eth_getBlockReceipts": block_receipts,
         "eth_createAccessList": eth_create_access_list, "eth_fillTransaction": fill_transaction,
         "eth_blobBaseFee": blob_base_fee, "eth_baseFee": base_fee, "eth_coinbase": coinbase,
+        "eth_capabilities": capabilities,
         "eth_getHeaderByNumber": header_by_number,
         "eth_getHeaderByHash": header_by_hash, "eth_getUncleCountByBlockNumber": uncle_count_by_number,
         "eth_getUncleCountByBlockHash": uncle_count_by_hash, "eth_getUncleByBlockNumberAndIndex": uncle_by_number_index,

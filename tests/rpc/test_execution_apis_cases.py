@@ -50,6 +50,7 @@ CHAIN_INDEPENDENT = [
     "eth_syncing/check-syncing.io",
 ]
 SPEC_ONLY = [
+    "eth_capabilities/get-capabilities.io",
     "debug_traceBlockByNumber/trace-block-memory-encoding.io",
     "debug_traceBlockByNumber/trace-block-return-data-behavior.io",
     "debug_traceBlockByNumber/trace-block-storage-encoding.io",

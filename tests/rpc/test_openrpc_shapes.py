@@ -36,7 +36,7 @@ CALLS: list[tuple[str, Callable[[Facts], list[Any]]]] = [
     ("eth_blockNumber", lambda f: []), ("eth_chainId", lambda f: []), ("eth_syncing", lambda f: []),
     ("net_version", lambda f: []), ("eth_gasPrice", lambda f: []), ("eth_maxPriorityFeePerGas", lambda f: []),
     ("eth_blobBaseFee", lambda f: []), ("eth_baseFee", lambda f: []), ("eth_coinbase", lambda f: []),
-    ("eth_accounts", lambda f: []),
+    ("eth_accounts", lambda f: []), ("eth_capabilities", lambda f: []),
     ("eth_getBalance", lambda f: [f["me"], "latest"]), ("eth_getTransactionCount", lambda f: [f["me"], "pending"]),
     ("eth_getCode", lambda f: [f["contract"], "latest"]), ("eth_getStorageAt", lambda f: [f["contract"], "0x0"]),
     ("eth_getStorageValues", lambda f: [{f["contract"]: ["0x0", "0x1"], f["me"]: []}, "latest"]),
