@@ -96,15 +96,15 @@ def sstore_usage(original: int, present: int, new: int) -> Usage:
     return change
 
 
-@functools.lru_cache(maxsize=256)  # a frame's net first writes are a few slots
-def slot_writes(n: int) -> Usage:
-    """`n` net first writes of slots away from their original values (`sstore_usage`'s `±40 B, ±1 KV`
-    cases, §4.3–4.4; negative: written back), without state growth."""
-    return Usage(data_size=STORAGE_SLOT_WRITE_SIZE * n, kv_updates=n)
+def native_usage(slot_writes: int, log_bytes: int) -> Usage:
+    """What native code recorded: `slot_writes` net first writes of slots away from their original values
+    (`sstore_usage`'s `±40 B, ±1 KV` cases, §4.3–4.4; negative: written back), without state growth, and
+    `log_bytes` of LOG data size (`log_usage`)."""
+    return Usage(data_size=STORAGE_SLOT_WRITE_SIZE * slot_writes + log_bytes, kv_updates=slot_writes)
 
 
 def native_rooms(meter: Meter, limits: Limits) -> tuple[int, int]:
-    """How many more first writes of a slot (`slot_writes(1)` each) and how many more LOG data-size bytes
+    """How many more first writes of a slot (`native_usage(1, 0)` each) and how many more LOG data-size bytes
     (`log_usage`) the tx can record before its data size or KV updates would exceed `limits` (§4.6; a limit
     is exceeded only strictly, and clamping at 0, §4.5, does not change that comparison): within both,
     recording them needs no limit check. The two share the data-size room half and half."""

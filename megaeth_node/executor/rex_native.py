@@ -33,7 +33,7 @@ from eth.vm.opcode_values import LOG0, LOG4
 from aot import loader
 from aot.host import PyEvmHost, execute
 from aot.loader import Contract
-from gas.limits import STORAGE_SLOT_WRITE_SIZE, Usage
+from gas.limits import native_usage
 from gas.opcodes import sload_is_cold
 from gas.spec import Spec
 from gas.storage import log_storage_gas
@@ -86,7 +86,7 @@ class RexHost(PyEvmHost):
         window."""
         n, logged = frame.kv_writes, frame.log_bytes
         if n or logged:
-            self.rex.meter.record(Usage(STORAGE_SLOT_WRITE_SIZE * n + logged, n))
+            self.rex.meter.record(native_usage(n, logged))
             frame.kv_writes = frame.log_bytes = 0
         if frame.log_size:
             comp = self.computation
