@@ -37,6 +37,14 @@ def forward_gas(
     return capped + stipend, forwarded - capped
 
 
+def call_is_wrapped(spec: Spec, opcode: int) -> bool:
+    """Whether a CALL-family opcode runs mega-evm's `forward_gas_ext` wrapper (98/100 forwarding, the wrapper's
+    `inspect_account_delegated(to)`, new-account storage gas): CALL from MiniRex on; CALLCODE, DELEGATECALL
+    and STATICCALL from Rex on, which MiniRex runs as the standard opcode with compute metering only (§5.3;
+    mega-evm `evm/instructions.rs`)."""
+    return opcode in SCHEDULE[spec].capped_forward_opcodes
+
+
 def selfdestruct_allowed(spec: Spec) -> bool:
     """SELFDESTRUCT is an invalid opcode (halt, all frame gas consumed) from MiniRex through Rex1;
     Rex2 re-enables it with EIP-6780 semantics (§2.1, §5.2)."""

@@ -1,4 +1,4 @@
-"""MegaETH Rex (and Rex1) execution on py-evm: the rules of `gas/` wired into the Isthmus executor.
+"""MegaETH MiniRex, Rex and Rex1 execution on py-evm: the rules of `gas/` wired into the Isthmus executor.
 
 Spec: shared/spec/mega-evm.md (section numbers "§n" below). What lives where:
 
@@ -14,6 +14,9 @@ Spec: shared/spec/mega-evm.md (section numbers "§n" below). What lives where:
 * `RexRules` — the rule set `apply_block` uses: per-tx reset (§3 step 2) and the pre-block system calls'
   detention (§6.4 item 1).
 
+The specs differ by their gas schedule (`gas.schedule.SCHEDULE`, read through `RexMeters.spec`) and, for
+MiniRex, by the instruction table (`MiniRexComputation`: CALLCODE, DELEGATECALL and STATICCALL unwrapped).
+
 Costs come from `gas/`; this module only measures gas deltas and moves them between py-evm's gas meters.
 Compute gas of one opcode is `gas_before − gas_after` (minus the child gas limit for CALL*/CREATE*), as
 `gas.opcodes.metered_compute_gas` defines it; the hot opcode loop inlines that subtraction.
@@ -21,6 +24,7 @@ Compute gas of one opcode is `gas_before − gas_after` (minus the child gas lim
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -68,7 +72,7 @@ from gas.limits import (
     tx_limits,
     tx_start_usage,
 )
-from gas.opcodes import forward_gas, metered_compute_gas, selfdestruct_allowed, sload_is_cold
+from gas.opcodes import call_is_wrapped, forward_gas, metered_compute_gas, selfdestruct_allowed, sload_is_cold
 from gas.schedule import CALL, CALLCODE, CREATE, CREATE2, DELEGATECALL, MIN_BUCKET_SIZE, SELFDESTRUCT, STATICCALL
 from gas.spec import Spec
 from gas.storage import (
@@ -289,6 +293,7 @@ def _standard_sstore(computation: Any, address: bytes, slot: int, new: int, orig
         meter.consume_gas(berlin_constants.COLD_SLOAD_COST, "Implicit SLOAD during SSTORE")
 
 
+@functools.cache  # one wrapper per base opcode: every spec's table holds it (native.py checks its identity)
 def _sstore(inner: Op) -> Op:
     """Storage gas, then the standard SSTORE (`_standard_sstore`, which is `inner`'s logic), then the
     usage meters; `inner` itself only serves a stack underflow."""
@@ -349,6 +354,7 @@ def rex_log(computation: Any, rex: RexMeters, topics: int, static_gas: int, star
     rex.record_usage(log_usage(topics, size))
 
 
+@functools.cache  # as `_sstore`
 def _log(topics: int, inner: Op) -> Op:
     """`rex_log` with the arguments popped; `inner` (py-evm's LOGn) serves a stack underflow."""
     logic = getattr(inner.logic_fn, "__wrapped__", None)
@@ -371,10 +377,12 @@ def _log(topics: int, inner: Op) -> Op:
     return log
 
 
-def _call(opcode: int, inner: Op) -> Op:
-    """The CALL-family wrapper (§5.2): the beneficiary mark, `inspect_account_delegated(to)` and a value
-    CALL's new-account storage gas, then the standard opcode: `standard_call`, which stands for `inner`
-    (py-evm's Prague opcode) where the stack holds all its arguments; `inner` serves a stack underflow."""
+def _call(opcode: int, inner: Op, wrapped: bool = True) -> Op:
+    """The CALL-family wrapper (§5.2): the beneficiary mark, then, if `wrapped` (`gas.opcodes.call_is_wrapped`),
+    `inspect_account_delegated(to)` and a value CALL's new-account storage gas, then the standard opcode:
+    `standard_call`, which stands for `inner` (py-evm's Prague opcode) where the stack holds all its arguments;
+    `inner` serves a stack underflow. The beneficiary mark is the host's account load, so unwrapped calls
+    make it too."""
     if type(inner).__call__ is not BaseCall.__call__ or inner.gas_cost or type(inner).mro()[1] is not _STANDARD[opcode]:
         raise TypeError(f"the Rex CALL wrapper inlines py-evm's {_STANDARD[opcode].__name__}; "
                         "the base table has another")
@@ -390,8 +398,9 @@ def _call(opcode: int, inner: Op) -> Op:
         to = force_bytes_to_address(_peek_int(computation, 1).to_bytes(32, "big"))
         if is_beneficiary_access(to, rex.coinbase):  # the CALL's `load_account_delegated(to)` (host.rs)
             rex.mark(VolatileAccess.BENEFICIARY_BALANCE)
-        _inspect_account(computation.state, to)
-        if has_value:
+        if wrapped:
+            _inspect_account(computation.state, to)
+        if has_value and wrapped:
             value = _peek_int(computation, 2)
             if value:
                 empty = is_empty_account(computation.state, delegate_account(computation.state, to))
@@ -607,14 +616,15 @@ def rex_sload(computation: Any) -> None:
 
 
 def rex_opcodes(base: dict[int, Any], spec: Spec) -> dict[int, Any]:
-    """The Rex instruction table over py-evm's Prague table (mega-evm `evm/instructions.rs` `rex`)."""
+    """The instruction table of `spec` (MiniRex … Rex2) over py-evm's Prague table (mega-evm
+    `evm/instructions.rs` `mini_rex`, `rex`, `rex2`)."""
     table = dict(base)
     table[SSTORE] = _sstore(base[SSTORE])
     table[SLOAD] = rex_sload
     for n in range(5):
         table[LOG0 + n] = _log(n, base[LOG0 + n])
     for opcode in (CALL, CALLCODE, DELEGATECALL, STATICCALL):
-        table[opcode] = _call(opcode, base[opcode])
+        table[opcode] = _call(opcode, base[opcode], call_is_wrapped(spec, opcode))
     for opcode in (CREATE, CREATE2):
         table[opcode] = _create(opcode, _rex_create_op(opcode, base[opcode]))
     for opcode, access in BLOCK_ENV_OPCODES.items():
@@ -1183,20 +1193,38 @@ class Rex1VM(RexVM):
     _state_class = Rex1State
 
 
+class MiniRexComputation(RexComputation):
+    """MiniRex's instruction table: CALLCODE, DELEGATECALL and STATICCALL unwrapped (`call_is_wrapped`)."""
+
+    spec = Spec.MINI_REX
+    opcodes = rex_opcodes(OpState.computation_class.opcodes, Spec.MINI_REX)
+
+
+class MiniRexState(RexState):
+    computation_class = MiniRexComputation
+    rex_spec = Spec.MINI_REX
+
+
+class MiniRexVM(RexVM):
+    _state_class = MiniRexState
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Rule set
 # ---------------------------------------------------------------------------------------------------------
 
 
 class RexRules(IsthmusRules):
-    """MegaETH Rex (or Rex1) on OP Isthmus."""
+    """MegaETH MiniRex, Rex or Rex1 on OP Isthmus: the rules differ only by `spec` (its gas schedule) and
+    MiniRex's instruction table."""
 
     def __init__(self, spec: Spec = Spec.REX) -> None:
-        if spec not in (Spec.REX, Spec.REX1):
-            raise NotImplementedError(f"MegaETH spec {spec.name} is not implemented (Rex and Rex1 are)")
+        vm = {Spec.MINI_REX: MiniRexVM, Spec.REX: RexVM, Spec.REX1: Rex1VM}.get(spec)
+        if vm is None:
+            raise NotImplementedError(f"MegaETH spec {spec.name} is not implemented (MiniRex, Rex and Rex1 are)")
         super().__init__(spec)
-        self.state_class = RexState if spec == Spec.REX else Rex1State
-        self.vm_class = RexVM if spec == Spec.REX else Rex1VM
+        self.vm_class = vm
+        self.state_class = vm._state_class
 
     def after_system_calls(self, state: StateAPI) -> None:
         """The EIP-2935 and EIP-4788 system calls run through the Rex EVM: their NUMBER / TIMESTAMP are

@@ -13,6 +13,7 @@ import pytest
 from megaeth_node.executor import native, rex_native
 from tests.executor.test_fast_loop import *  # noqa: F403 - collected again here, with AOT forced
 from tests.executor.test_fast_loop import _LOG_DATA, _logs_and_writes, _oracle_call, _rewrite_slots, _same
+from tests.executor.test_mini_rex import *  # noqa: F403
 from tests.executor.test_rex import *  # noqa: F403
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from gas.opcodes import (
+    call_is_wrapped,
     forward_gas,
     kzg_point_evaluation_gas,
     metered_compute_gas,
@@ -49,6 +50,15 @@ def test_forward_gas_per_spec() -> None:
     for opcode in (CALL, CREATE, CREATE2):
         assert forward_gas(Spec.MINI_REX, opcode, child, parent_after)[0] == 980_000
         assert forward_gas(Spec.EQUIVALENCE, opcode, child, parent_after) == (child, 0)
+
+
+def test_call_is_wrapped() -> None:
+    """mega-evm `instructions.rs`: MiniRex wraps CALL only; Rex and later all four CALL-family opcodes."""
+    assert [call_is_wrapped(Spec.MINI_REX, op) for op in (CALL, CALLCODE, DELEGATECALL, STATICCALL)] == [
+        True, False, False, False]
+    for spec in (Spec.REX, Spec.REX1, Spec.REX2):
+        assert all(call_is_wrapped(spec, op) for op in (CALL, CALLCODE, DELEGATECALL, STATICCALL))
+    assert not call_is_wrapped(Spec.EQUIVALENCE, CALL)
 
 
 def test_selfdestruct_allowed() -> None:
