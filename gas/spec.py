@@ -108,6 +108,9 @@ class ChainConfig:
 
     chain_id: int
     forks: ForkSchedule
+    system_contracts: bool = True
+    """Whether blocks install MegaETH's system contracts (`gas.system.system_contract_code_hashes`, §8):
+    every real MegaETH chain; not a dev chain whose node does not carry their bytecode."""
 
 
 MAINNET = ChainConfig(

@@ -6,7 +6,7 @@ Addresses are 20-byte `bytes`, as py-evm uses them.
 from __future__ import annotations
 
 from gas.schedule import SCHEDULE
-from gas.spec import Spec
+from gas.spec import ForkSchedule, Spec
 
 
 def _addr(hex_address: str) -> bytes:
@@ -19,8 +19,11 @@ def _addr(hex_address: str) -> bytes:
 ORACLE_ADDRESS = _addr("0x6342000000000000000000000000000000000001")
 TIMESTAMP_ORACLE_ADDRESS = _addr("0x6342000000000000000000000000000000000002")
 KEYLESS_DEPLOY_ADDRESS = _addr("0x6342000000000000000000000000000000000003")
+KEYLESS_DEPLOY_SELECTOR = bytes.fromhex("846365d5")  # keylessDeploy(bytes,uint256)
 ORACLE_CODE_HASH_V1_0_0 = bytes.fromhex("e9b044afb735a0f569faeb248088b4f267578f60722f87d06ec3867b250a2c34")
+ORACLE_CODE_HASH_V1_1_0 = bytes.fromhex("06df675a69e53ea2a3c948521e330b3801740fede324a1cef2044418f8e09242")
 TIMESTAMP_ORACLE_CODE_HASH = bytes.fromhex("1b2df8ca5350cd7106d67ed95532584526f97a5ca267c8eef73a1831f53720f2")
+KEYLESS_DEPLOY_CODE_HASH = bytes.fromhex("55020d41649acf7a84add6e628b887f802218d9ac86f142ef0994da43ea5eeb6")
 
 # Mega system transactions (§7.2).
 MEGA_SYSTEM_ADDRESS = _addr("0xA887dCB9D5f39Ef79272801d05Abdf707CFBbD1d")
@@ -66,11 +69,30 @@ def is_mega_system_tx(spec: Spec, sender: bytes, tx_type: int, to: bytes | None)
     return True
 
 
-def system_contracts(spec: Spec) -> tuple[bytes, ...]:
-    """MegaETH system contracts whose code the block executor installs before the first tx when the
-    code hash differs: oracle and timestamp oracle from MiniRex, KeylessDeploy from Rex2 (§8 steps 4–6)."""
-    if spec < Spec.MINI_REX:
+def is_keyless_deploy_call(spec: Spec, to: bytes | None, data: bytes) -> bool:
+    """A tx's top-level call that Rex2 intercepts for KeylessDeploy (§2.1, §3.2 `frame_init` step 2; mega-evm
+    `evm/execution.rs`): to `KEYLESS_DEPLOY_ADDRESS`, with calldata that decodes as `keylessDeploy(bytes,
+    uint256)` the lenient way (alloy `abi_decode`: the selector, a 64-byte head, the bytes' offset and length
+    within the data; padding and trailing bytes unchecked). Any other call runs the contract's code."""
+    if spec < Spec.REX2 or to != KEYLESS_DEPLOY_ADDRESS or data[:4] != KEYLESS_DEPLOY_SELECTOR:
+        return False
+    body = data[4:]
+    if len(body) < 64:
+        return False
+    offset = int.from_bytes(body[:32], "big")
+    if offset > len(body) - 32:
+        return False
+    return int.from_bytes(body[offset:offset + 32], "big") <= len(body) - offset - 32
+
+
+def system_contract_code_hashes(forks: ForkSchedule, timestamp: int) -> tuple[tuple[bytes, bytes], ...]:
+    """(address, code hash) of every MegaETH system contract the block executor installs before the first tx,
+    in its order (§8 steps 4–6; mega-evm `system/oracle.rs`, `system/keyless_deploy.rs`): keyed on the
+    hardforks, not the spec id, so MiniRex1's rollback to Equivalence keeps them. From MiniRex: the oracle
+    (v1.0.0; v1.1.0 from Rex2) and the timestamp oracle; from Rex2 also KeylessDeploy."""
+    if forks.mini_rex is None or timestamp < forks.mini_rex:
         return ()
-    if spec < Spec.REX2:
-        return (ORACLE_ADDRESS, TIMESTAMP_ORACLE_ADDRESS)
-    return (ORACLE_ADDRESS, TIMESTAMP_ORACLE_ADDRESS, KEYLESS_DEPLOY_ADDRESS)
+    rex2 = forks.rex2 is not None and timestamp >= forks.rex2
+    contracts = ((ORACLE_ADDRESS, ORACLE_CODE_HASH_V1_1_0 if rex2 else ORACLE_CODE_HASH_V1_0_0),
+                 (TIMESTAMP_ORACLE_ADDRESS, TIMESTAMP_ORACLE_CODE_HASH))
+    return (*contracts, (KEYLESS_DEPLOY_ADDRESS, KEYLESS_DEPLOY_CODE_HASH)) if rex2 else contracts

@@ -3,6 +3,8 @@ from the chain store. Reads see the state at the start of the block being built.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+
 from megaeth_node.executor.state import KECCAK_EMPTY, Account, MissingStateKey, StateDiff
 from megaeth_node.store import ChainStore
 from salt.hasher import bucket_id
@@ -47,13 +49,18 @@ class UnsupportedDiff(ValueError):
     """A state change SALT updates cannot express from the diff alone (a whole-storage wipe)."""
 
 
-def salt_updates(diff: StateDiff) -> dict[bytes, bytes | None]:
+def salt_updates(diff: StateDiff,
+                 stored_slots: Callable[[bytes], Iterable[bytes]] | None = None) -> dict[bytes, bytes | None]:
     """Plain SALT key → new value (None = delete) for everything a block changed
-    (spec/stateless-validator.md §3.5, §7)."""
-    if diff.storage_wiped:
-        wiped = ", ".join("0x" + a.hex() for a in sorted(diff.storage_wiped))
-        raise UnsupportedDiff(f"whole-storage wipe of {wiped} needs every slot of the account")
+    (spec/stateless-validator.md §3.5, §7). An account whose whole storage was wiped (re-created) loses every
+    slot `stored_slots(address)` lists (plain keys); without that listing such a diff is an `UnsupportedDiff`."""
     out: dict[bytes, bytes | None] = {}
+    if diff.storage_wiped:
+        if stored_slots is None:
+            wiped = ", ".join("0x" + a.hex() for a in sorted(diff.storage_wiped))
+            raise UnsupportedDiff(f"whole-storage wipe of {wiped} needs every slot of the account")
+        for address in diff.storage_wiped:
+            out.update(dict.fromkeys(stored_slots(address)))
     for address, acct in diff.accounts.items():
         out[address] = None if acct is None else encode_account(acct.nonce, acct.balance, acct.code_hash)
     for (address, slot), value in diff.storage.items():

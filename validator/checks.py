@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from eth_hash.auto import keccak
 
 from megaeth_node.executor.state import StateDiff
-from megaeth_node.salt_state import UnsupportedDiff, salt_updates
+from megaeth_node.salt_state import salt_updates
 from megaeth_node.types import Block, ChainDataError, Header, Receipt, receipts_root, verify_block_integrity
 from salt.multiproof import WitnessVerifyError, verify_witness
 from salt.store import WitnessMissingKey, WitnessState
@@ -60,12 +60,13 @@ def check_witnesses(block: Block, parent: Header, salt: WitnessFile, mpt: MptWit
         raise Invalid("MPT witness", detail="the root node of the storage trie is missing")
 
 
-def post_state_updates(diff: StateDiff) -> dict[bytes, bytes | None]:
-    """The block's SALT updates; a diff SALT cannot apply makes the block invalid (§7)."""
-    try:
-        return salt_updates(diff)
-    except UnsupportedDiff as e:
-        raise Invalid("state diff", detail=str(e)) from e
+def post_state_updates(diff: StateDiff, witness: WitnessState) -> dict[bytes, bytes | None]:
+    """The block's SALT updates (§7). An account re-created with storage wiped (Rex2's oracle upgrade) loses
+    every slot of it the witness holds: deleting a slot needs its proof, so a witness that left one out yields
+    a state root the header does not have."""
+    def stored_slots(address: bytes) -> list[bytes]:
+        return [key for key in witness.lookup if len(key) == 52 and key.startswith(address)]
+    return salt_updates(diff, stored_slots)
 
 
 def check_withdrawals_root(header: Header, mpt: MptWitness, diff: StateDiff) -> None:

@@ -108,7 +108,7 @@ def _after_replay(block: Block, mpt: MptWitness, witness: WitnessState, result: 
                   checker: Checker | None) -> None:
     """The header commitments from the replay's results (§2.3 steps 5–9); with a `checker`, the SALT update
     runs on its process while this one checks withdrawals and receipts (their failures still come first)."""
-    updates = post_state_updates(result.state_diff)
+    updates = post_state_updates(result.state_diff, witness)
     clock.lap("replay")
     if checker is not None:
         checker.start_post(witness, updates)

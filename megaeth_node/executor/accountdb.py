@@ -205,6 +205,13 @@ class OverlayAccountDB(AccountDatabaseAPI):
         acct = self._get(address)
         self._set_account(address, Account(acct.nonce, acct.balance, code_hash))
 
+    def replace_code(self, address: bytes, code_hash: bytes) -> None:
+        """Give the account the code of `code_hash` (resolved through the backend when run) as a newly created
+        account: balance and nonce kept, storage wiped (revm `mark_created` on commit)."""
+        acct = self._get(address)
+        self._wipe(address)
+        self._set_account(address, Account(acct.nonce, acct.balance, code_hash))
+
     def get_code_hash(self, address: Address) -> Hash32:
         return Hash32(self._get(address).code_hash)
 

@@ -27,6 +27,7 @@ from gas.system import (
     L1_BLOCK_ADDRESS,
     InvalidSystemTx,
     is_mega_system_tx,
+    system_contract_code_hashes,
 )
 
 from megaeth_node.executor.evm import BlockEnv, new_state
@@ -35,7 +36,7 @@ from megaeth_node.executor.op import DepositTransaction, OpVM
 from megaeth_node.executor.rex_native import interpreted_on_abort
 from megaeth_node.executor.rules import IsthmusRules, rules_for
 from megaeth_node.executor.state import KECCAK_EMPTY, StateDiff, StateReader
-from megaeth_node.executor.transact import InvalidTransaction, TxOutcome, run_transaction
+from megaeth_node.executor.transact import InvalidTransaction, TxOutcome, UnsupportedTransaction, run_transaction
 from megaeth_node.executor.transfer import is_transfer_shape, run_transfer
 from megaeth_node.types import (
     DEPOSIT_TX_TYPE, DYNAMIC_FEE_TX_TYPE, LEGACY_TX_TYPE, Block, Header, Log, Receipt, Transaction, logs_bloom,
@@ -79,6 +80,16 @@ def pre_block_system_calls(state: StateAPI, header: Header) -> None:
         state.set_storage(Address(BEACON_ROOTS_ADDRESS), slot, header.timestamp)
         state.set_storage(Address(BEACON_ROOTS_ADDRESS), slot + BEACON_ROOTS_BUFFER,
                           int.from_bytes(header.parent_beacon_block_root, "big"))
+
+
+def install_system_contracts(state: StateAPI, contracts: tuple[tuple[bytes, bytes], ...]) -> None:
+    """§8 steps 4–6 (mega-evm `system/oracle.rs`, `system/keyless_deploy.rs`): a system contract whose code hash
+    is not the expected one gets that code, keeping balance and nonce, as a created account, which clears its
+    storage (revm `mark_created`; mainnet's oracle storage was cleared so at the Rex2 upgrade, mega-evm
+    b01e0a3). The code is looked up by hash when it runs."""
+    for address, code_hash in contracts:
+        if state.get_code_hash(Address(address)) != code_hash:
+            state.overlay.replace_code(address, code_hash)  # type: ignore[attr-defined]
 
 
 def load_l1_fee_params(state: StateAPI) -> L1FeeParams:
@@ -162,6 +173,8 @@ class OpenBlock:
         self.rules = rules or rules_for(spec_at(chain.forks, header.timestamp))
         self.evm_state = new_state(with_native(self.rules.state_class), state, block_env(header, chain.chain_id))
         pre_block_system_calls(self.evm_state, header)
+        if chain.system_contracts:
+            install_system_contracts(self.evm_state, system_contract_code_hashes(chain.forks, header.timestamp))
         self.rules.after_system_calls(self.evm_state)
         self.rex = getattr(self.evm_state, "rex", None)  # the MegaETH meters (None under plain Isthmus)
         self.receipts: list[Receipt] = []
@@ -206,9 +219,9 @@ class OpenBlock:
             outcome = self._run(evm_tx)
             status, gas_used, logs = outcome.status, outcome.gas_used, outcome.logs
             self.last_computation = outcome.computation
-        except (InvalidTransaction, OutOfFunds):  # the latter: a deposit's value over its balance and mint
-            if not isinstance(evm_tx, DepositTransaction):  # deposits and Mega system txs fail, included
-                raise
+        except (InvalidTransaction, OutOfFunds) as e:  # the latter: a deposit's value over its balance and mint
+            if not isinstance(evm_tx, DepositTransaction) or isinstance(e, UnsupportedTransaction):
+                raise  # deposits and Mega system txs fail, included
             _failed_deposit(evm_state, evm_tx)  # type: ignore[arg-type]
             status, gas_used, logs = 0, tx.gas, ()
             self.last_computation = None

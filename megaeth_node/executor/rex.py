@@ -84,7 +84,7 @@ from gas.storage import (
     log_storage_gas,
     sstore_storage_gas,
 )
-from gas.system import BEACON_ROOTS_ADDRESS, HISTORY_STORAGE_ADDRESS
+from gas.system import BEACON_ROOTS_ADDRESS, HISTORY_STORAGE_ADDRESS, is_keyless_deploy_call
 from gas.tx import InvalidTxGas, Outcome, TxGasInputs, floor_gas, intrinsic_gas, tx_gas_used, tx_storage_gas
 from gas.tx import validate_tx_gas
 
@@ -93,7 +93,7 @@ from megaeth_node.executor.op import OpState, OpTransactionExecutor, OpVM, is_de
 from megaeth_node.executor.rex_precompiles import rex_precompiles
 from megaeth_node.executor.rules import IsthmusRules
 from megaeth_node.executor.state import KECCAK_EMPTY, account_key, storage_key
-from megaeth_node.executor.transact import InvalidTransaction
+from megaeth_node.executor.transact import InvalidTransaction, UnsupportedTransaction
 
 DELEGATION_PREFIX = b"\xef\x01\x00"
 BALANCE, EXTCODESIZE, EXTCODECOPY, EXTCODEHASH, SELFBALANCE = 0x31, 0x3B, 0x3C, 0x3F, 0x47
@@ -1056,6 +1056,10 @@ class RexTransactionExecutor(OpTransactionExecutor):
     initcode_limit = None  # the spec's (548,864 bytes from MiniRex on), checked by `validate_tx_gas`
 
     def validate_transaction(self, transaction: SignedTransactionAPI) -> None:
+        to = None if transaction.to == CREATE_CONTRACT_ADDRESS else bytes(transaction.to)
+        if is_keyless_deploy_call(self.vm_state.rex.spec, to, transaction.data):
+            raise UnsupportedTransaction("a KeylessDeploy call (Rex2's sandboxed keyless deployment) is not "
+                                         "implemented by this node")
         super().validate_transaction(transaction)
         try:
             validate_tx_gas(self.vm_state.rex.spec, tx_gas_inputs(transaction), transaction.gas)
@@ -1193,6 +1197,23 @@ class Rex1VM(RexVM):
     _state_class = Rex1State
 
 
+class Rex2Computation(RexComputation):
+    """Rex2's instruction table: SELFDESTRUCT is py-evm's Cancun (EIP-6780) opcode, metered as compute gas
+    and nothing else (§2.1; mega-evm `instructions.rs` `rex2`: no storage gas, no usage, no detention)."""
+
+    spec = Spec.REX2
+    opcodes = rex_opcodes(OpState.computation_class.opcodes, Spec.REX2)
+
+
+class Rex2State(Rex1State):
+    computation_class = Rex2Computation
+    rex_spec = Spec.REX2
+
+
+class Rex2VM(RexVM):
+    _state_class = Rex2State
+
+
 class MiniRexComputation(RexComputation):
     """MiniRex's instruction table: CALLCODE, DELEGATECALL and STATICCALL unwrapped (`call_is_wrapped`)."""
 
@@ -1219,9 +1240,9 @@ class RexRules(IsthmusRules):
     MiniRex's instruction table."""
 
     def __init__(self, spec: Spec = Spec.REX) -> None:
-        vm = {Spec.MINI_REX: MiniRexVM, Spec.REX: RexVM, Spec.REX1: Rex1VM}.get(spec)
+        vm = {Spec.MINI_REX: MiniRexVM, Spec.REX: RexVM, Spec.REX1: Rex1VM, Spec.REX2: Rex2VM}.get(spec)
         if vm is None:
-            raise NotImplementedError(f"MegaETH spec {spec.name} is not implemented (MiniRex, Rex and Rex1 are)")
+            raise NotImplementedError(f"MegaETH spec {spec.name} is not implemented (MiniRex to Rex2 are)")
         super().__init__(spec)
         self.vm_class = vm
         self.state_class = vm._state_class

@@ -20,7 +20,7 @@ from megaeth_node.types import keccak256
 from tests.executor.test_rex import ALICE, BOB, CHILD, CONTRACT, LOOP, MAX_OP, _block, _gas, _oracle_then_loop
 from tests.executor.test_rex import _run, _state, _tx
 
-MINI_REX_CHAIN = ChainConfig(6342, ForkSchedule(mini_rex=0))
+MINI_REX_CHAIN = ChainConfig(6342, ForkSchedule(mini_rex=0), system_contracts=False)
 M2 = 2_000_000  # MiniRex's SSTORE-set / new-account storage gas per unit of bucket multiplier (§5.2)
 
 PUSH0, MSTORE, SSTORE, GAS, CREATE, CALL, CREATE2, STATICCALL, RETURN, STOP = (
@@ -76,9 +76,9 @@ def test_mini_rex1_rolls_back_to_equivalence() -> None:
     non-zero calldata bytes (40 tokens) pay the Prague floor 21,000 + 10·40 there, and MiniRex's
     21,000 + 110·40 once MiniRex2 is active (the block's timestamp is 1,000)."""
     tx = _tx(data=b"\x01" * 10, gas=30_000)
-    rolled_back = ChainConfig(6342, ForkSchedule(mini_rex=0, mini_rex1=500, mini_rex2=5_000))
+    rolled_back = ChainConfig(6342, ForkSchedule(mini_rex=0, mini_rex1=500, mini_rex2=5_000), system_contracts=False)
     assert _gas(apply_block(_state(), _block(tx), rolled_back)) == [21_400]
-    restored = ChainConfig(6342, ForkSchedule(mini_rex=0, mini_rex1=500, mini_rex2=900))
+    restored = ChainConfig(6342, ForkSchedule(mini_rex=0, mini_rex1=500, mini_rex2=900), system_contracts=False)
     assert _gas(apply_block(_state(), _block(tx), restored)) == [25_400]
 
 

@@ -26,7 +26,7 @@ from megaeth_node.executor.rex import RexComputation, RexRules
 from megaeth_node.executor.state import Account, DictState, storage_key
 from megaeth_node.types import DEPOSIT_TX_TYPE, Block, Header, Transaction, keccak256
 
-REX = ChainConfig(6342, ForkSchedule(mini_rex=0, rex=0))
+REX = ChainConfig(6342, ForkSchedule(mini_rex=0, rex=0), system_contracts=False)  # synthetic states: any oracle code
 KEY = PrivateKey(b"\x01" * 32)
 ALICE = keccak256(KEY.public_key.format(compressed=False)[1:])[12:]
 BOB, COINBASE, DEPOSITOR = b"\xb0" * 20, b"\x42" + b"\x00" * 18 + b"\x11", b"\xde" * 20

@@ -15,6 +15,7 @@ from tests.executor.test_fast_loop import *  # noqa: F403 - collected again here
 from tests.executor.test_fast_loop import _LOG_DATA, _logs_and_writes, _oracle_call, _rewrite_slots, _same
 from tests.executor.test_mini_rex import *  # noqa: F403
 from tests.executor.test_rex import *  # noqa: F403
+from tests.executor.test_rex2 import *  # noqa: F403
 
 
 @pytest.fixture(scope="module", autouse=True)

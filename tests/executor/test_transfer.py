@@ -20,8 +20,8 @@ from megaeth_node.executor.state import Account, DictState
 from megaeth_node.executor.transact import InvalidTransaction
 from megaeth_node.types import DEPOSIT_TX_TYPE, Header, Transaction, keccak256
 
-CHAINS = {"rex": ChainConfig(6342, ForkSchedule(mini_rex=0, rex=0)),
-          "rex1": ChainConfig(6342, ForkSchedule(mini_rex=0, rex=0, rex1=0))}
+CHAINS = {"rex": ChainConfig(6342, ForkSchedule(mini_rex=0, rex=0), system_contracts=False),
+          "rex1": ChainConfig(6342, ForkSchedule(mini_rex=0, rex=0, rex1=0), system_contracts=False)}
 KEYS = [PrivateKey(bytes([i + 1]) * 32) for i in range(3)]
 SENDERS = [keccak256(k.public_key.format(compressed=False)[1:])[12:] for k in KEYS]
 COINBASE = b"\x42" + b"\x00" * 18 + b"\x11"

@@ -7,8 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from gas.system import L1_BLOCK_ADDRESS
+from salt.store import WitnessState
 from salt.witness import decode_mpt_witness, decode_witness_file
-from validator.checks import Invalid, check_block, check_witnesses
+from validator.checks import Invalid, check_block, check_witnesses, post_state_root, post_state_updates
+from megaeth_node.executor.state import StateDiff
 from megaeth_node.fixtures import fixture_blocks
 
 
@@ -45,3 +48,22 @@ def test_witness_of_another_block_is_rejected(testdata: Path) -> None:
         check_witnesses(block, parent, replace(other_salt, parent_hash=salt.parent_hash), mpt)
     with pytest.raises(Invalid, match="MPT witness storage root"):
         check_witnesses(block, parent, salt, other_mpt)
+
+
+def test_a_storage_wipe_deletes_every_slot_the_witness_holds(testdata: Path) -> None:
+    """Rex2's oracle upgrade re-creates the oracle with its storage cleared (§8). For such a wipe (here of the
+    L1Block contract, whose slots a real block's witness holds) the SALT update deletes each of the account's
+    slots in the witness and keeps a slot the block wrote again after the wipe."""
+    _, _, salt, _ = _pair(testdata, 2)
+    witness = WitnessState(salt.salt_witness)
+    slots = sorted(k for k in witness.lookup if len(k) == 52 and k.startswith(L1_BLOCK_ADDRESS))
+    assert len(slots) >= 2
+    kept = int.from_bytes(slots[0][20:], "big")
+    diff = StateDiff(accounts={}, storage={(L1_BLOCK_ADDRESS, kept): 7}, storage_wiped=frozenset({L1_BLOCK_ADDRESS}))
+    updates = post_state_updates(diff, witness)
+    assert updates[slots[0]] == (7).to_bytes(32, "big")
+    assert all(updates[k] is None for k in slots[1:]) and len(updates) == len(slots)
+    # deleting needs the neighbouring slots of each (SHI deletion), which a witness made for this block lacks:
+    # a witness that cannot prove the wipe is a rejected block, never a root computed without it
+    with pytest.raises(Invalid, match="SALT update"):
+        post_state_root(witness, updates)
