@@ -69,20 +69,24 @@ def is_mega_system_tx(spec: Spec, sender: bytes, tx_type: int, to: bytes | None)
     return True
 
 
-def is_keyless_deploy_call(spec: Spec, to: bytes | None, data: bytes) -> bool:
-    """A tx's top-level call that Rex2 intercepts for KeylessDeploy (§2.1, §3.2 `frame_init` step 2; mega-evm
-    `evm/execution.rs`): to `KEYLESS_DEPLOY_ADDRESS`, with calldata that decodes as `keylessDeploy(bytes,
-    uint256)` the lenient way (alloy `abi_decode`: the selector, a 64-byte head, the bytes' offset and length
-    within the data; padding and trailing bytes unchecked). Any other call runs the contract's code."""
+def keyless_deploy_args(spec: Spec, to: bytes | None, data: bytes) -> tuple[bytes, int] | None:
+    """(keylessDeploymentTransaction, gasLimitOverride) of a tx's top-level call that Rex2 intercepts for
+    KeylessDeploy, else None (§2.1, §3.2 `frame_init` step 2; mega-evm `evm/execution.rs`): a call to
+    `KEYLESS_DEPLOY_ADDRESS` whose calldata decodes as `keylessDeploy(bytes,uint256)` the lenient way (alloy
+    `abi_decode`: the selector, a 64-byte head, the bytes' offset and length within the data; padding and
+    trailing bytes unchecked). Any other call runs the contract's code."""
     if spec < Spec.REX2 or to != KEYLESS_DEPLOY_ADDRESS or data[:4] != KEYLESS_DEPLOY_SELECTOR:
-        return False
+        return None
     body = data[4:]
     if len(body) < 64:
-        return False
+        return None
     offset = int.from_bytes(body[:32], "big")
     if offset > len(body) - 32:
-        return False
-    return int.from_bytes(body[offset:offset + 32], "big") <= len(body) - offset - 32
+        return None
+    length = int.from_bytes(body[offset:offset + 32], "big")
+    if length > len(body) - offset - 32:
+        return None
+    return body[offset + 32:offset + 32 + length], int.from_bytes(body[32:64], "big")
 
 
 def system_contract_code_hashes(forks: ForkSchedule, timestamp: int) -> tuple[tuple[bytes, bytes], ...]:

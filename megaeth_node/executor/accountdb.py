@@ -305,6 +305,12 @@ class OverlayAccountDB(AccountDatabaseAPI):
     def commit(self, checkpoint: Any) -> None:
         self._pop_to(checkpoint)
 
+    def swap_warm(self, warm: set[bytes]) -> set[bytes]:
+        """Put `warm` in place of the EIP-2929 warm set and return the one it replaces (a transaction run inside
+        another, KeylessDeploy's sandbox, has its own)."""
+        previous, self._warm = self._warm, warm
+        return previous
+
     def lock_changes(self) -> None:
         """End of a transaction: changes become final, warm sets and original values reset (EIP-2929/2200)."""
         self._journal.clear()

@@ -32,11 +32,11 @@ from gas.system import (
 
 from megaeth_node.executor.evm import BlockEnv, new_state
 from megaeth_node.executor.native import with_native
-from megaeth_node.executor.op import DepositTransaction, OpVM
+from megaeth_node.executor.op import DepositTransaction, OpVM, with_sender
 from megaeth_node.executor.rex_native import interpreted_on_abort
 from megaeth_node.executor.rules import IsthmusRules, rules_for
 from megaeth_node.executor.state import KECCAK_EMPTY, StateDiff, StateReader
-from megaeth_node.executor.transact import InvalidTransaction, TxOutcome, UnsupportedTransaction, run_transaction
+from megaeth_node.executor.transact import InvalidTransaction, TxOutcome, run_transaction
 from megaeth_node.executor.transfer import is_transfer_shape, run_transfer
 from megaeth_node.types import (
     DEPOSIT_TX_TYPE, DYNAMIC_FEE_TX_TYPE, LEGACY_TX_TYPE, Block, Header, Log, Receipt, Transaction, logs_bloom,
@@ -136,15 +136,7 @@ def signed_evm_transaction(encoded: bytes, sender: bytes, decoded: Transaction |
     (`verify_block_integrity`, the sequencer's intake): py-evm's lazy recovery would repeat that work. With
     `decoded` (the same tx, already decoded from `encoded`) common kinds skip py-evm's decoding."""
     evm_tx = (decoded is not None and _from_fields(decoded)) or _TX_BUILDER.decode(encoded)
-    evm_tx.__dict__["sender"] = Address(sender)  # the value of the `sender` cached_property
-    evm_tx.__dict__["_encoded"] = encoded
-    # legacy txs' `validate()` re-recovers the signature (its field checks — r, s, v ranges — still run)
-    evm_tx.__dict__["check_signature_validity"] = _signature_recovered
-    return evm_tx
-
-
-def _signature_recovered() -> None:
-    """The signature check of a tx whose signer the caller recovered: already done."""
+    return with_sender(evm_tx, sender, encoded)
 
 
 def _failed_deposit(state: StateAPI, tx: DepositTransaction) -> None:
@@ -219,9 +211,9 @@ class OpenBlock:
             outcome = self._run(evm_tx)
             status, gas_used, logs = outcome.status, outcome.gas_used, outcome.logs
             self.last_computation = outcome.computation
-        except (InvalidTransaction, OutOfFunds) as e:  # the latter: a deposit's value over its balance and mint
-            if not isinstance(evm_tx, DepositTransaction) or isinstance(e, UnsupportedTransaction):
-                raise  # deposits and Mega system txs fail, included
+        except (InvalidTransaction, OutOfFunds):  # the latter: a deposit's value over its balance and mint
+            if not isinstance(evm_tx, DepositTransaction):  # deposits and Mega system txs fail, included
+                raise
             _failed_deposit(evm_state, evm_tx)  # type: ignore[arg-type]
             status, gas_used, logs = 0, tx.gas, ()
             self.last_computation = None

@@ -278,6 +278,20 @@ assert PragueTransactionExecutor.build_evm_message is CancunTransactionExecutor.
 assert PragueTransactionExecutor.finalize_computation is SpuriousDragonTransactionExecutor.finalize_computation
 
 
+def with_sender(evm_tx: SignedTransactionAPI, sender: bytes, encoded: bytes) -> SignedTransactionAPI:
+    """`evm_tx` as signed by `sender`, which the caller has recovered (py-evm's lazy recovery would repeat that
+    work), with `encoded` as its EIP-2718 bytes (the L1 data fee input)."""
+    evm_tx.__dict__["sender"] = Address(sender)  # the value of the `sender` cached_property
+    evm_tx.__dict__["_encoded"] = encoded
+    # legacy txs' `validate()` re-recovers the signature (its field checks — r, s, v ranges — still run)
+    evm_tx.__dict__["check_signature_validity"] = _signature_recovered
+    return evm_tx
+
+
+def _signature_recovered() -> None:
+    """The signature check of a tx whose signer the caller recovered: already done."""
+
+
 class OpVM(PragueVM):
     """PragueVM with the OP state; Prague execution-layer requests (EIP-6110/7002/7251) are never run (§10)."""
 

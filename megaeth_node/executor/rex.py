@@ -1,4 +1,4 @@
-"""MegaETH MiniRex, Rex and Rex1 execution on py-evm: the rules of `gas/` wired into the Isthmus executor.
+"""MegaETH MiniRex, Rex, Rex1 and Rex2 execution on py-evm: the rules of `gas/` wired into the Isthmus executor.
 
 Spec: shared/spec/mega-evm.md (section numbers "§n" below). What lives where:
 
@@ -14,8 +14,10 @@ Spec: shared/spec/mega-evm.md (section numbers "§n" below). What lives where:
 * `RexRules` — the rule set `apply_block` uses: per-tx reset (§3 step 2) and the pre-block system calls'
   detention (§6.4 item 1).
 
-The specs differ by their gas schedule (`gas.schedule.SCHEDULE`, read through `RexMeters.spec`) and, for
-MiniRex, by the instruction table (`MiniRexComputation`: CALLCODE, DELEGATECALL and STATICCALL unwrapped).
+The specs differ by their gas schedule (`gas.schedule.SCHEDULE`, read through `RexMeters.spec`) and by the
+instruction table: MiniRex's leaves CALLCODE, DELEGATECALL and STATICCALL unwrapped (`MiniRexComputation`),
+Rex2's has SELFDESTRUCT back (`Rex2Computation`); from Rex2 a tx's call to KeylessDeploy is intercepted
+(`executor.keyless`).
 
 Costs come from `gas/`; this module only measures gas deltas and moves them between py-evm's gas meters.
 Compute gas of one opcode is `gas_before − gas_after` (minus the child gas limit for CALL*/CREATE*), as
@@ -84,16 +86,17 @@ from gas.storage import (
     log_storage_gas,
     sstore_storage_gas,
 )
-from gas.system import BEACON_ROOTS_ADDRESS, HISTORY_STORAGE_ADDRESS, is_keyless_deploy_call
+from gas.system import BEACON_ROOTS_ADDRESS, HISTORY_STORAGE_ADDRESS, keyless_deploy_args
 from gas.tx import InvalidTxGas, Outcome, TxGasInputs, floor_gas, intrinsic_gas, tx_gas_used, tx_storage_gas
 from gas.tx import validate_tx_gas
 
 from megaeth_node.executor.fastops import analyse, fast_table
+from megaeth_node.executor.keyless import keyless_deploy
 from megaeth_node.executor.op import OpState, OpTransactionExecutor, OpVM, is_deposit
 from megaeth_node.executor.rex_precompiles import rex_precompiles
 from megaeth_node.executor.rules import IsthmusRules
 from megaeth_node.executor.state import KECCAK_EMPTY, account_key, storage_key
-from megaeth_node.executor.transact import InvalidTransaction, UnsupportedTransaction
+from megaeth_node.executor.transact import InvalidTransaction
 
 DELEGATION_PREFIX = b"\xef\x01\x00"
 BALANCE, EXTCODESIZE, EXTCODECOPY, EXTCODEHASH, SELFBALANCE = 0x31, 0x3B, 0x3C, 0x3F, 0x47
@@ -782,6 +785,10 @@ class RexComputation(OpState.computation_class):  # type: ignore[misc, valid-typ
         if is_oracle_access(rex.spec, message.storage_address, message.sender):
             rex.mark(VolatileAccess.ORACLE)
             rex.detain()
+        if message.depth == 0 and rex.spec >= Spec.REX2:  # §3.2 frame_init step 2: KeylessDeploy's interception
+            args = keyless_deploy_args(rex.spec, message.storage_address, message.data_as_bytes)
+            if args is not None:
+                return keyless_deploy(cls, state, message, transaction_context, *args)
         transfers = message.should_transfer_value and message.value != 0
         empty = transfers and is_empty_account(state, delegate_account(state, message.storage_address))
         rex.meter.enter_call(transfers, empty)
@@ -1056,10 +1063,6 @@ class RexTransactionExecutor(OpTransactionExecutor):
     initcode_limit = None  # the spec's (548,864 bytes from MiniRex on), checked by `validate_tx_gas`
 
     def validate_transaction(self, transaction: SignedTransactionAPI) -> None:
-        to = None if transaction.to == CREATE_CONTRACT_ADDRESS else bytes(transaction.to)
-        if is_keyless_deploy_call(self.vm_state.rex.spec, to, transaction.data):
-            raise UnsupportedTransaction("a KeylessDeploy call (Rex2's sandboxed keyless deployment) is not "
-                                         "implemented by this node")
         super().validate_transaction(transaction)
         try:
             validate_tx_gas(self.vm_state.rex.spec, tx_gas_inputs(transaction), transaction.gas)
@@ -1236,8 +1239,8 @@ class MiniRexVM(RexVM):
 
 
 class RexRules(IsthmusRules):
-    """MegaETH MiniRex, Rex or Rex1 on OP Isthmus: the rules differ only by `spec` (its gas schedule) and
-    MiniRex's instruction table."""
+    """MegaETH MiniRex, Rex, Rex1 or Rex2 on OP Isthmus: the rules differ by `spec` (its gas schedule) and the
+    instruction tables of MiniRex and Rex2."""
 
     def __init__(self, spec: Spec = Spec.REX) -> None:
         vm = {Spec.MINI_REX: MiniRexVM, Spec.REX: RexVM, Spec.REX1: Rex1VM, Spec.REX2: Rex2VM}.get(spec)

@@ -33,7 +33,7 @@ class IsthmusRules:
 
 
 def rules_for(spec: Spec) -> IsthmusRules:
-    """The rule set of a MegaETH spec: plain Isthmus for Equivalence, `RexRules` for MiniRex, Rex and Rex1."""
+    """The rule set of a MegaETH spec: plain Isthmus for Equivalence, `RexRules` for MiniRex to Rex2."""
     if spec == Spec.EQUIVALENCE:
         return IsthmusRules(spec)
     from megaeth_node.executor.rex import RexRules  # rex.py builds on this module

@@ -30,11 +30,6 @@ class InvalidTransaction(ValueError):
     """A transaction that cannot be included; the message names the failed check."""
 
 
-class UnsupportedTransaction(InvalidTransaction):
-    """A transaction whose rule this node does not implement: never included (a deposit neither), and a block
-    holding one is not validated."""
-
-
 @dataclass(frozen=True, slots=True)
 class TxOutcome:
     status: int

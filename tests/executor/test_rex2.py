@@ -1,19 +1,22 @@
-"""MegaETH Rex2 rules wired through the executor (spec/mega-evm.md §2.1; mega-evm v1.3.1 `tests/rex2/`):
-SELFDESTRUCT is back with EIP-6780 semantics and plain compute gas; everything else is Rex1's."""
+"""MegaETH Rex2 rules wired through the executor (spec/mega-evm.md §2.1, §8; mega-evm v1.3.1 `tests/rex2/`):
+SELFDESTRUCT back with EIP-6780 semantics and plain compute gas, KeylessDeploy, the oracle's upgrade to v1.1.0;
+everything else is Rex1's."""
 
 from __future__ import annotations
 
-import pytest
+from dataclasses import replace
+
 from gas.spec import ChainConfig, ForkSchedule, Spec
 from gas.system import KEYLESS_DEPLOY_ADDRESS, KEYLESS_DEPLOY_CODE_HASH, KEYLESS_DEPLOY_SELECTOR, ORACLE_ADDRESS
-from gas.system import ORACLE_CODE_HASH_V1_0_0, ORACLE_CODE_HASH_V1_1_0, TIMESTAMP_ORACLE_ADDRESS, TIMESTAMP_ORACLE_CODE_HASH
+from gas.system import ORACLE_CODE_HASH_V1_0_0, ORACLE_CODE_HASH_V1_1_0, TIMESTAMP_ORACLE_ADDRESS
+from gas.system import TIMESTAMP_ORACLE_CODE_HASH
 
-from megaeth_node.executor.block import InvalidBlock, apply_block
+from megaeth_node.executor.block import OpenBlock, apply_block
 from megaeth_node.executor.rex import RexRules
 from megaeth_node.executor.state import Account, DictState
 from megaeth_node.genesis import dev_chain
-from megaeth_node.types import keccak256
-from tests.executor.test_rex import ALICE, BOB, COINBASE, CONTRACT, _block, _gas, _loop, _run, _state, _tx
+from megaeth_node.types import Transaction, keccak256
+from tests.executor.test_rex import ALICE, BOB, COINBASE, CONTRACT, KEY, _block, _gas, _loop, _run, _state, _tx
 
 PUSH0, PUSH20, COINBASE_OP, SELFDESTRUCT, STOP, STATICCALL, GAS = 0x5F, 0x73, 0x41, 0xFF, 0x00, 0xFA, 0x5A
 
@@ -82,29 +85,181 @@ def test_selfdestruct_to_the_coinbase_does_not_detain() -> None:
     assert result.receipts[0].status == 0 and _gas(result) == [25_000_000]
 
 
-def _keyless_call(payload: bytes = b"\xf8" + bytes(10), override: int = 10**10) -> bytes:
+# --- KeylessDeploy (§2.1; mega-evm v1.3.1 `sandbox/*`, `tests/rex2/keyless_deploy.rs`) -----------------------
+
+# Nick's CREATE2 factory deployment (pre-EIP-155, v = 27, r = s = 0x22…22; upstream `sandbox/tx.rs` tests)
+FACTORY_TX = bytes.fromhex(
+    "f8a58085174876e800830186a08080b853604580600e600039806000f350fe7fffffffffffffffffffffffffffffffffffffffffffffff"
+    "ffffffffffffffffe03601600081602082378035828234f58015156039578182fd5b8082525050506014600cf31ba022222222222222"
+    "22222222222222222222222222222222222222222222222222a02222222222222222222222222222222222222222222222222222222222"
+    "222222")
+FACTORY_SIGNER = bytes.fromhex("3fab184622dc19b6109349b94811493bf2a45362")
+FACTORY = bytes.fromhex("4e59b44847b379578588920ca78fbf26c0b4956c")
+FACTORY_CODE_HASH = bytes.fromhex("2fa86add0aed31f33a762c9d88e807c475bd51d0f52bd0955754b2608f7e4989")
+GWEI = 10**9
+
+
+def _keyless_call(payload: bytes = FACTORY_TX, override: int = 1_000_000) -> bytes:
     """`keylessDeploy(bytes,uint256)` calldata (head: offset 64, override; tail: length, padded bytes)."""
     padded = payload + bytes(-len(payload) % 32)
     return (KEYLESS_DEPLOY_SELECTOR + (64).to_bytes(32, "big") + override.to_bytes(32, "big")
             + len(payload).to_bytes(32, "big") + padded)
 
 
-def test_keyless_deploy_calls_are_refused_not_misexecuted() -> None:
-    """Rex2 intercepts a tx's call to KeylessDeploy (a sandboxed pre-EIP-155 deployment, §2.1) that this node
-    does not implement: the tx is never executed as a plain call, so a block holding one is not validated.
-    Under Rex1 the same tx is an ordinary call of a code-less account, and under Rex2 a call with another
-    selector runs the account's code."""
-    tx = _tx(to=KEYLESS_DEPLOY_ADDRESS, data=_keyless_call(), gas=500_000)
-    with pytest.raises(InvalidBlock, match="KeylessDeploy"):
-        _rex2(_state(), tx)
-    assert _run(_state(), tx, spec=Spec.REX1).receipts[0].status == 1
-    other = _tx(to=KEYLESS_DEPLOY_ADDRESS, data=b"\x54\xfd\x4d\x50", gas=500_000)  # version()
-    assert _rex2(_state(), other).receipts[0].status == 1
+def _keyless_tx(initcode: bytes, gas: int = 500_000, nonce: int = 0, chain_id: int | None = None) -> bytes:
+    """A legacy contract creation signed by the test key, pre-EIP-155 unless `chain_id` (100 gwei)."""
+    tx = Transaction(type=0, nonce=nonce, gas_price=100 * GWEI, gas=gas, to=None, value=0, data=initcode,
+                     chain_id=chain_id)
+    sig = KEY.sign_recoverable(tx.signing_hash(), hasher=None)
+    v = sig[64] + (27 if chain_id is None else 35 + 2 * chain_id)
+    return replace(tx, v=v, r=int.from_bytes(sig[:32], "big"), s=int.from_bytes(sig[32:64], "big")).encode()
+
+
+def _outer_gas(calldata: bytes) -> int:
+    """The calling tx's gas (§3.1 and the 100,000 overhead): Rex intrinsic 21,000 + 44/token + 39,000, plus
+    100,000, or the 21,000 + 110/token floor."""
+    tokens = sum(1 if b == 0 else 4 for b in calldata)
+    return max(21_000 + 44 * tokens + 39_000 + 100_000, 21_000 + 110 * tokens)
+
+
+def _returned(result: object) -> tuple[int, bytes, bytes]:
+    """(gasUsed, deployedAddress, errorData) from the call's return data."""
+    out = result.last_output  # type: ignore[attr-defined]
+    offset = int.from_bytes(out[64:96], "big")
+    length = int.from_bytes(out[offset:offset + 32], "big")
+    return int.from_bytes(out[:32], "big"), out[44:64], out[offset + 32:offset + 32 + length]
+
+
+def _deploy(state: DictState, calldata: bytes, gas: int = 2_000_000, value: int = 0) -> object:
+    """Run the call in a Rex2 block; the result carries the top frame's return data as `last_output`."""
+    block = OpenBlock(state, _block().header, REX2_CHAIN_BARE, RexRules(Spec.REX2), frames=True)
+    receipt = block.execute(_tx(to=KEYLESS_DEPLOY_ADDRESS, data=calldata, gas=gas, value=value), ALICE)
+    result = block.finish()
+    output = block.last_computation.output if block.last_computation is not None else b""
+    return _Deployed(receipt, result, output)
+
+
+class _Deployed:
+    """A KeylessDeploy call's receipt, block result and return data."""
+
+    def __init__(self, receipt: object, result: object, output: bytes) -> None:
+        self.receipt, self.result, self.last_output = receipt, result, output
+
+
+def _funded(*accounts: bytes, balance: int = 10**18) -> DictState:
+    state = _state()
+    for account in accounts:
+        state.accounts[account] = Account(0, balance)
+    return state
+
+
+def test_keyless_deploy_of_the_create2_factory() -> None:
+    """The factory lands at its canonical address with its canonical code; the signer pays the sandbox's gas
+    (106,218 intrinsic: 21,000 + 32,000 + 4·323 tokens + 2·3 words + 40·323 + 39,000; 39 execution; 69 code bytes
+    at 200 + 10,000 = 810,057) at 100 gwei, and its nonce becomes 1; the calling tx pays its intrinsic gas and the
+    100,000 overhead only."""
+    calldata = _keyless_call()
+    run = _deploy(_funded(FACTORY_SIGNER), calldata)
+    assert run.receipt.status == 1 and _gas(run.result) == [_outer_gas(calldata)]
+    gas_used, address, error = _returned(run)
+    assert (gas_used, address, error) == (810_057, FACTORY, b"")
+    diff = run.result.state_diff
+    assert diff.accounts[FACTORY].code_hash == FACTORY_CODE_HASH and diff.accounts[FACTORY].nonce == 1
+    signer = diff.accounts[FACTORY_SIGNER]
+    assert signer.nonce == 1 and signer.balance <= 10**18 - 810_057 * 100 * GWEI
+
+
+def test_keyless_deploy_refusals_revert_the_call() -> None:
+    """Checks in upstream's order; each reverts the call (status 0, the intrinsic gas and the overhead spent,
+    nothing else changed) with its IKeylessDeploy error."""
+    def refused(state: DictState, calldata: bytes, error: bytes, value: int = 0) -> None:
+        run = _deploy(state, calldata, value=value)
+        assert run.receipt.status == 0 and run.last_output == error
+        assert _gas(run.result) == [_outer_gas(calldata)]
+        assert FACTORY not in run.result.state_diff.accounts
+
+    funded = _funded(FACTORY_SIGNER)
+    refused(funded, _keyless_call(), bytes.fromhex("d253a2b0"), value=1)  # NoEtherTransfer()
+    refused(funded, _keyless_call(b"\xde\xad\xbe\xef"), bytes.fromhex("ae1270d3"))  # MalformedEncoding()
+    refused(funded, _keyless_call(_keyless_tx(b"", chain_id=1)), bytes.fromhex("7831fd0b"))  # NotPreEIP155()
+    refused(funded, _keyless_call(_keyless_tx(b"", nonce=1)),
+            bytes.fromhex("0e0beabf") + (1).to_bytes(32, "big"))  # NonZeroTxNonce(1)
+    refused(funded, _keyless_call(override=99_999), bytes.fromhex("ca79dfc8") + (100_000).to_bytes(32, "big")
+            + (99_999).to_bytes(32, "big"))  # GasLimitTooLow(100000, 99999)
+    refused(_funded(), _keyless_call(), bytes.fromhex("f4d678b8"))  # InsufficientBalance()
+    busy = _funded(FACTORY_SIGNER)
+    busy.accounts[FACTORY_SIGNER] = Account(2, 10**18)
+    refused(busy, _keyless_call(), bytes.fromhex("dc77000b") + (2).to_bytes(32, "big"))  # SignerNonceTooHigh(2)
+    taken = _funded(FACTORY_SIGNER)
+    taken.accounts[FACTORY] = Account(1, 0, keccak256(b"\x00"))
+    taken.codes[keccak256(b"\x00")] = b"\x00"
+    refused(taken, _keyless_call(), bytes.fromhex("e8dc2ba5"))  # ContractAlreadyExists()
+    run = _deploy(funded, _keyless_call(override=100_000))  # the sandbox's own intrinsic gas is 106,218
+    assert run.receipt.status == 0 and run.last_output[:4] == bytes.fromhex("7a66f75e")  # InternalError(string)
+
+
+def test_keyless_deploy_with_the_signer_at_nonce_1() -> None:
+    """A signer at nonce 1 still deploys at `create(0)` (its nonce is read as 0), and stays at 1."""
+    state = _funded(FACTORY_SIGNER)
+    state.accounts[FACTORY_SIGNER] = Account(1, 10**18)
+    run = _deploy(state, _keyless_call())
+    assert _returned(run)[1] == FACTORY and run.result.state_diff.accounts[FACTORY_SIGNER].nonce == 1
+
+
+def test_keyless_deploy_overhead_beyond_the_gas_halts() -> None:
+    """Less gas than the 100,000 overhead after the intrinsic gas: OutOfGas with all gas spent."""
+    calldata = _keyless_call()
+    gas = _outer_gas(calldata) - 1
+    run = _deploy(_funded(FACTORY_SIGNER), calldata, gas=gas)
+    assert run.receipt.status == 0 and _gas(run.result) == [gas]
+
+
+def test_keyless_deploy_failures_are_returned_and_charged() -> None:
+    """A deployment that reverts, halts or leaves no code still runs: the call succeeds with the failure in
+    `errorData`, the signer pays and its nonce moves to 1 (upstream ExecutionReverted, ExecutionHalted,
+    EmptyCodeDeployed)."""
+    signer = keccak256(KEY.public_key.format(compressed=False)[1:])[12:]
+    cases = ((bytes([PUSH0, PUSH0, 0xFD]), "ad2bd1d9"), (bytes([0xFE]), "de972b6e"), (bytes([STOP]), "56119d3c"))
+    for initcode, selector in cases:
+        run = _deploy(_funded(signer), _keyless_call(_keyless_tx(initcode)))
+        gas_used, address, error = _returned(run)
+        assert run.receipt.status == 1 and address == bytes(20) and error[:4] == bytes.fromhex(selector)
+        assert int.from_bytes(error[4:36], "big") == gas_used > 0
+        assert run.result.state_diff.accounts[signer].nonce == 1 and not run.receipt.logs
+
+
+def test_keyless_deploy_sandbox_sees_chain_id_1_and_forwards_logs() -> None:
+    """Inside the sandbox CHAINID is 1 (its fresh revm configuration), stored here by the constructor; the
+    deployment's LOG reaches the calling tx's receipt."""
+    signer = keccak256(KEY.public_key.format(compressed=False)[1:])[12:]
+    # CHAINID PUSH0 SSTORE; LOG0(0, 0); return the 1-byte code 0x00
+    initcode = bytes([0x46, PUSH0, 0x55, PUSH0, PUSH0, 0xA0, PUSH0, PUSH0, 0x53, 0x60, 1, PUSH0, 0xF3])
+    run = _deploy(_funded(signer), _keyless_call(_keyless_tx(initcode)))
+    deployed = keccak256(bytes.fromhex("d694") + signer + b"\x80")[12:]
+    assert _returned(run)[1] == deployed and run.result.state_diff.storage[(deployed, 0)] == 1
+    assert [log.address for log in run.receipt.logs] == [deployed]
+
+
+def test_keyless_deploy_is_not_intercepted_below_the_top_frame_or_before_rex2() -> None:
+    """Only a tx's own call is intercepted: from a contract, and under Rex1, the call runs the account's code
+    (here none: success, nothing deployed)."""
+    calldata = _keyless_call()
+    # CALLDATACOPY(0, 0, CALLDATASIZE); CALL(GAS, KeylessDeploy, 0, 0, CALLDATASIZE, 0, 0)
+    proxy = bytes([0x36, PUSH0, PUSH0, 0x37, PUSH0, PUSH0, 0x36, PUSH0, PUSH0, PUSH20]) + KEYLESS_DEPLOY_ADDRESS \
+        + bytes([GAS, 0xF1, STOP])
+    state = _funded(FACTORY_SIGNER)
+    state.accounts[CONTRACT] = Account(1, 0, keccak256(proxy))
+    state.codes[keccak256(proxy)] = proxy
+    result = _run(state, _tx(to=CONTRACT, data=calldata, gas=500_000), spec=Spec.REX2)
+    assert result.receipts[0].status == 1 and FACTORY not in result.state_diff.accounts
+    result = _run(state, _tx(to=KEYLESS_DEPLOY_ADDRESS, data=calldata, gas=500_000), spec=Spec.REX1)
+    assert result.receipts[0].status == 1 and FACTORY not in result.state_diff.accounts
 
 
 # --- §8 steps 4–6: system contracts installed before the first tx ------------------------------------------
 
 REX2_CHAIN = ChainConfig(6342, ForkSchedule(mini_rex=0, rex=0, rex1=0, rex2=0))
+REX2_CHAIN_BARE = ChainConfig(6342, REX2_CHAIN.forks, system_contracts=False)
 READ_SLOT_5 = bytes([0x60, 5, 0x54, 0x60, 1, 0x01, PUSH0, 0x55, STOP])  # slot 0 := slot 5 + 1
 
 

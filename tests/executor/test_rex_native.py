@@ -1,7 +1,7 @@
 """Rex blocks with AOT forced (`--aot always`, the "rex" native flavour): every test of test_rex.py (gas
-numbers from the spec, limits, detention, storage gas) and of test_fast_loop.py (native against the reference
-loop: receipts, state diff, compute gas, limit halts, random programs) runs again here with each contract
-compiled and run as native code, so native Rex execution must reproduce them exactly."""
+numbers from the spec, limits, detention, storage gas), test_mini_rex.py, test_rex2.py and test_fast_loop.py
+(native against the reference loop: receipts, state diff, compute gas, limit halts, random programs) runs again
+here with each contract compiled and run as native code, so native execution must reproduce them exactly."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ from gas.system import (
     TIMESTAMP_ORACLE_CODE_HASH,
     KEYLESS_DEPLOY_SELECTOR,
     InvalidSystemTx,
-    is_keyless_deploy_call,
+    keyless_deploy_args,
     is_mega_system_tx,
     system_contract_code_hashes,
 )
@@ -57,18 +57,19 @@ def test_system_contract_code_hashes() -> None:
 
 
 
-def test_is_keyless_deploy_call() -> None:
+def test_keyless_deploy_args() -> None:
     """Rex2 intercepts `keylessDeploy(bytes,uint256)` at KeylessDeploy when the calldata decodes (leniently)."""
     def call(offset: int, length: int, tail: int) -> bytes:
         return (KEYLESS_DEPLOY_SELECTOR + offset.to_bytes(32, "big") + (7).to_bytes(32, "big")
-                + length.to_bytes(32, "big") + bytes(tail))
+                + length.to_bytes(32, "big") + bytes(range(1, tail + 1)))
     good = call(64, 40, 64)
-    assert is_keyless_deploy_call(Spec.REX2, KEYLESS_DEPLOY_ADDRESS, good)
-    assert is_keyless_deploy_call(Spec.REX2, KEYLESS_DEPLOY_ADDRESS, good + b"trailing")
-    assert is_keyless_deploy_call(Spec.REX2, KEYLESS_DEPLOY_ADDRESS, call(64, 40, 40))  # padding unchecked
-    assert not is_keyless_deploy_call(Spec.REX1, KEYLESS_DEPLOY_ADDRESS, good)
-    assert not is_keyless_deploy_call(Spec.REX2, ORACLE_ADDRESS, good)
-    assert not is_keyless_deploy_call(Spec.REX2, KEYLESS_DEPLOY_ADDRESS, b"\x54\xfd\x4d\x50" + good[4:])
-    assert not is_keyless_deploy_call(Spec.REX2, KEYLESS_DEPLOY_ADDRESS, call(64, 41, 40))  # bytes past the end
-    assert not is_keyless_deploy_call(Spec.REX2, KEYLESS_DEPLOY_ADDRESS, call(96, 0, 0))  # length word missing
-    assert not is_keyless_deploy_call(Spec.REX2, KEYLESS_DEPLOY_ADDRESS, good[:60])  # short head
+    assert keyless_deploy_args(Spec.REX2, KEYLESS_DEPLOY_ADDRESS, good) == (bytes(range(1, 41)), 7)
+    assert keyless_deploy_args(Spec.REX2, KEYLESS_DEPLOY_ADDRESS, good + b"trailing") is not None
+    padding_short = call(64, 40, 40)  # padding is not checked
+    assert keyless_deploy_args(Spec.REX2, KEYLESS_DEPLOY_ADDRESS, padding_short) is not None
+    for spec, to, data in ((Spec.REX1, KEYLESS_DEPLOY_ADDRESS, good), (Spec.REX2, ORACLE_ADDRESS, good),
+                           (Spec.REX2, KEYLESS_DEPLOY_ADDRESS, b"\x54\xfd\x4d\x50" + good[4:]),  # version()
+                           (Spec.REX2, KEYLESS_DEPLOY_ADDRESS, call(64, 41, 40)),  # bytes past the end
+                           (Spec.REX2, KEYLESS_DEPLOY_ADDRESS, call(96, 0, 0)),  # length word missing
+                           (Spec.REX2, KEYLESS_DEPLOY_ADDRESS, good[:60])):  # short head
+        assert keyless_deploy_args(spec, to, data) is None
