@@ -15,9 +15,9 @@ Spec: shared/spec/mega-evm.md (section numbers "§n" below). What lives where:
   detention (§6.4 item 1).
 
 The specs differ by their gas schedule (`gas.schedule.SCHEDULE`, read through `RexMeters.spec`) and by the
-instruction table: MiniRex's leaves CALLCODE, DELEGATECALL and STATICCALL unwrapped (`MiniRexComputation`),
-Rex2's has SELFDESTRUCT back (`Rex2Computation`); from Rex2 a tx's call to KeylessDeploy is intercepted
-(`executor.keyless`).
+instruction table: MiniRex's leaves CALLCODE, DELEGATECALL and STATICCALL unwrapped, Rex2's has SELFDESTRUCT
+back with EIP-6780 semantics and compute gas only (`MiniRexVM`, `Rex2VM`); from Rex2 a tx's call to
+KeylessDeploy is intercepted (`executor.keyless`).
 
 Costs come from `gas/`; this module only measures gas deltas and moves them between py-evm's gas meters.
 Compute gas of one opcode is `gas_before − gas_after` (minus the child gas limit for CALL*/CREATE*), as
@@ -1200,37 +1200,17 @@ class Rex1VM(RexVM):
     _state_class = Rex1State
 
 
-class Rex2Computation(RexComputation):
-    """Rex2's instruction table: SELFDESTRUCT is py-evm's Cancun (EIP-6780) opcode, metered as compute gas
-    and nothing else (§2.1; mega-evm `instructions.rs` `rex2`: no storage gas, no usage, no detention)."""
-
-    spec = Spec.REX2
-    opcodes = rex_opcodes(OpState.computation_class.opcodes, Spec.REX2)
-
-
-class Rex2State(Rex1State):
-    computation_class = Rex2Computation
-    rex_spec = Spec.REX2
+def _own_table_vm(name: str, spec: Spec) -> type[RexVM]:
+    """The VM of a spec whose instruction table is not Rex's (`rex_opcodes`): `{name}VM` over `{name}State` over
+    `{name}Computation`, which has that table."""
+    computation = type(f"{name}Computation", (RexComputation,),
+                       {"spec": spec, "opcodes": rex_opcodes(OpState.computation_class.opcodes, spec)})
+    state = type(f"{name}State", (RexState,), {"computation_class": computation, "rex_spec": spec})
+    return type(f"{name}VM", (RexVM,), {"_state_class": state})
 
 
-class Rex2VM(RexVM):
-    _state_class = Rex2State
-
-
-class MiniRexComputation(RexComputation):
-    """MiniRex's instruction table: CALLCODE, DELEGATECALL and STATICCALL unwrapped (`call_is_wrapped`)."""
-
-    spec = Spec.MINI_REX
-    opcodes = rex_opcodes(OpState.computation_class.opcodes, Spec.MINI_REX)
-
-
-class MiniRexState(RexState):
-    computation_class = MiniRexComputation
-    rex_spec = Spec.MINI_REX
-
-
-class MiniRexVM(RexVM):
-    _state_class = MiniRexState
+MiniRexVM = _own_table_vm("MiniRex", Spec.MINI_REX)  # CALLCODE, DELEGATECALL, STATICCALL unwrapped
+Rex2VM = _own_table_vm("Rex2", Spec.REX2)  # SELFDESTRUCT back (EIP-6780), compute gas only
 
 
 # ---------------------------------------------------------------------------------------------------------
