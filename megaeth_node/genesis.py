@@ -25,10 +25,10 @@ HOLOCENE_EXTRA_DATA = b"\x00" + (250).to_bytes(4, "big") + (2).to_bytes(4, "big"
 
 
 def dev_chain(chain_id: int) -> ChainConfig:
-    """MiniRex, Rex and Rex1 from genesis, without MegaETH's system contracts: this package does not carry their
-    bytecode (an oracle with a code hash but no code would fail every call to it), so the dev chain has none,
-    and without the oracle Rex2's upgrade of it has nothing to act on."""
-    return ChainConfig(chain_id, ForkSchedule(mini_rex=0, rex=0, rex1=0), system_contracts=False)
+    """MiniRex to Rex2 from genesis (the newest MegaETH rules this node implements), without MegaETH's system
+    contracts: this package does not carry their bytecode (an oracle with a code hash but no code would fail
+    every call to it), so the dev chain has none, and Rex2's upgrade of the oracle has nothing to act on."""
+    return ChainConfig(chain_id, ForkSchedule(mini_rex=0, rex=0, rex1=0, rex2=0), system_contracts=False)
 
 
 def named_chain(name: str, chain_id: int) -> ChainConfig:

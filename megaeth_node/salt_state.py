@@ -12,6 +12,10 @@ from salt.store import StateOverlay
 from salt.types import decode_account, decode_storage, encode_account, encode_storage
 
 
+class UnsupportedDiff(ValueError):
+    """A state change SALT updates cannot express from the diff alone (a whole-storage wipe)."""
+
+
 class SaltReader:
     def __init__(self, overlay: StateOverlay, chain: ChainStore) -> None:
         self.overlay = overlay
@@ -38,15 +42,22 @@ class SaltReader:
         has none): the storage-gas multiplier input of the Rex rules (mega-evm.md §5.1)."""
         return int(self.overlay.shi.meta(bucket_id(plain_key)).capacity)
 
+    def stored_slots(self, address: bytes) -> list[bytes]:
+        """The storage keys a whole-storage wipe of `address` deletes (`salt_updates`). SALT keeps no index of an
+        account's slots, so only an account that had no code and nonce 0 at block start is known to hold none:
+        the wipe EIP-6780 makes (Rex2), of an account its own tx created, which a CREATE with code or nonce there
+        would have collided with; the dev genesis gives such accounts balances only. Any other wipe raises
+        `UnsupportedDiff`."""
+        acct = self.account(address)
+        if acct is None or (acct.nonce == 0 and acct.code_hash == KECCAK_EMPTY):
+            return []
+        raise UnsupportedDiff(f"whole-storage wipe of 0x{address.hex()}, which may hold slots SALT cannot list")
+
     def block_hash(self, number: int) -> bytes:
         header = self.chain.header(number)
         if header is None:
             raise MissingStateKey(f"no block {number} in the chain store")
         return header.hash
-
-
-class UnsupportedDiff(ValueError):
-    """A state change SALT updates cannot express from the diff alone (a whole-storage wipe)."""
 
 
 def salt_updates(diff: StateDiff,

@@ -566,7 +566,7 @@ class Sequencer:
             raise RuntimeError("the parent block is not committed")
         result = b.run.finish()
         diff = result.state_diff
-        root = b.overlay.apply(salt_updates(diff))
+        root = b.overlay.apply(salt_updates(diff, SaltReader(b.overlay, self.chain).stored_slots))
         header = replace(b.header, parent_hash=self.head.hash, state_root=root, gas_used=result.gas_used,
                          logs_bloom=result.logs_bloom, withdrawals_root=EMPTY_TRIE_ROOT)
         with self.env.begin(write=True) as txn:  # an empty entry marks the close, for recovery

@@ -17,8 +17,11 @@ from eth_utils import to_checksum_address
 
 from megaeth_node.errors import AlreadyKnown, InsufficientFunds, NonceTooLow, ReplacementUnderpriced
 from megaeth_node.genesis import dev_accounts, dev_chain
+from megaeth_node.salt_state import SaltReader, UnsupportedDiff
 from megaeth_node.sequencer import Sequencer, SequencerSettings
+from gas.system import KEYLESS_DEPLOY_ADDRESS
 from salt.witness import WitnessFile, decode_salt_witness, encode_witness_file
+from tests.executor.test_rex2 import FACTORY, FACTORY_CODE_HASH, FACTORY_SIGNER, _keyless_call
 from validator.core import validate_block
 
 ACCOUNTS = dev_accounts()
@@ -440,3 +443,42 @@ def test_a_full_block_leaves_the_rest_to_the_next_block(tmp_path: Path) -> None:
     node._seal()
     mb = node._mini_block()
     assert mb is not None and [t.nonce for t in mb.transactions] == [3] and mb.block_number == 3
+
+
+def test_rex2_self_destruct_of_a_prefunded_creation_seals_and_validates(tmp_path: Path) -> None:
+    """The dev chain runs Rex2: a constructor that self-destructs (EIP-6780) removes its account even though an
+    earlier block had funded that address, a whole-storage wipe of an account that held no storage; the block
+    seals and validates from its witness."""
+    node = _node(tmp_path)
+    creator = ACCOUNTS[3].address
+    created = keccak(rlp.encode([creator, 0]))[12:]
+    asyncio.run(node.submit(_signed(0, 0, created, value=10**15)))
+    node._mini_block()
+    node._seal()
+    initcode = bytes([0x73]) + creator + bytes([0xFF])  # SELFDESTRUCT(creator)
+    asyncio.run(node.submit(_signed(3, 0, None, data=initcode)))
+    mb = node._mini_block()
+    assert mb is not None and mb.receipts[0].status == 1
+    node._seal()
+    state = node.building().run.evm_state
+    assert not state.account_exists(created) and state.get_nonce(creator) == 1
+    assert _validate_all(node) == 2
+    reader = SaltReader(node.building().overlay, node.chain)
+    assert reader.stored_slots(created) == []
+    with pytest.raises(UnsupportedDiff):  # an account with a nonce may hold slots SALT cannot list
+        reader.stored_slots(creator)
+
+
+def test_keyless_deploy_of_the_create2_factory_through_the_node(tmp_path: Path) -> None:
+    """Rex2's KeylessDeploy on the dev chain: fund the CREATE2 factory's keyless signer, call keylessDeploy with its
+    pre-EIP-155 deployment, and the factory is at its canonical address, in a block that validates."""
+    node = _node(tmp_path)
+    asyncio.run(node.submit(_signed(0, 0, FACTORY_SIGNER, value=10**18)))
+    node._mini_block()
+    node._seal()
+    asyncio.run(node.submit(_signed(1, 0, KEYLESS_DEPLOY_ADDRESS, data=_keyless_call())))
+    mb = node._mini_block()
+    assert mb is not None and mb.receipts[0].status == 1
+    node._seal()
+    assert keccak(node.building().run.evm_state.get_code(FACTORY)) == FACTORY_CODE_HASH
+    assert _validate_all(node) == 2
