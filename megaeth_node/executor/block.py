@@ -15,8 +15,6 @@ from eth.constants import CREATE_CONTRACT_ADDRESS
 from eth.exceptions import InsufficientFunds as OutOfFunds
 from eth.vm.forks.london.transactions import DynamicFeeTransaction
 from eth_typing import Address
-from gas.l1fee import L1FeeParams, l1_fee_params_from_storage
-from gas.l1fee import L1_BASE_FEE_SLOT, L1_BLOB_BASE_FEE_SLOT, L1_FEE_SCALARS_SLOT, OPERATOR_FEE_PARAMS_SLOT
 from gas.limits import BlockLimitReached, BlockUsage, add_tx_to_block, block_full, check_block_room
 from gas.spec import ChainConfig, spec_at
 from gas.system import (
@@ -24,7 +22,6 @@ from gas.system import (
     DEPOSIT_RECEIPT_VERSION,
     HISTORY_SERVE_WINDOW,
     HISTORY_STORAGE_ADDRESS,
-    L1_BLOCK_ADDRESS,
     InvalidSystemTx,
     is_mega_system_tx,
     system_contract_code_hashes,
@@ -32,7 +29,7 @@ from gas.system import (
 
 from megaeth_node.executor.evm import BlockEnv, new_state
 from megaeth_node.executor.native import with_native
-from megaeth_node.executor.op import DepositTransaction, OpVM, with_sender
+from megaeth_node.executor.op import DepositTransaction, OpVM, load_l1_fee_params, with_sender
 from megaeth_node.executor.rex_native import interpreted_on_abort
 from megaeth_node.executor.rules import IsthmusRules, rules_for
 from megaeth_node.executor.state import KECCAK_EMPTY, StateDiff, StateReader
@@ -90,12 +87,6 @@ def install_system_contracts(state: StateAPI, contracts: tuple[tuple[bytes, byte
     for address, code_hash in contracts:
         if state.get_code_hash(Address(address)) != code_hash:
             state.overlay.replace_code(address, code_hash)  # type: ignore[attr-defined]
-
-
-def load_l1_fee_params(state: StateAPI) -> L1FeeParams:
-    """L1Block fee parameters as op-revm reads them before the first non-deposit tx (spec/mega-evm.md §7.4)."""
-    slots = (L1_BASE_FEE_SLOT, L1_FEE_SCALARS_SLOT, L1_BLOB_BASE_FEE_SLOT, OPERATOR_FEE_PARAMS_SLOT)
-    return l1_fee_params_from_storage({s: state.get_storage(Address(L1_BLOCK_ADDRESS), s) for s in slots})
 
 
 def evm_transaction(tx: Transaction, sender: bytes, rules: IsthmusRules) -> SignedTransactionAPI:

@@ -21,7 +21,7 @@ from eth.exceptions import OutOfGas, Revert
 from eth_utils import ValidationError
 from gas.schedule import MIN_BUCKET_SIZE, SCHEDULE
 
-from megaeth_node.executor.op import OpVM, with_sender
+from megaeth_node.executor.op import OpVM, load_l1_fee_params, with_sender
 from megaeth_node.executor.state import KECCAK_EMPTY
 from megaeth_node.executor.transact import InvalidTransaction, tx_logs
 from megaeth_node.types import LEGACY_TX_TYPE, SECP256K1_N, ChainDataError, Transaction, keccak256, recover_address
@@ -87,11 +87,11 @@ def decode_keyless_tx(raw: bytes) -> Transaction:
             raise ChainDataError("not a 9-field legacy transaction")
         nonce, gas_price, gas = (_canonical_uint(fields[0], 8), _canonical_uint(fields[1], 16),
                                  _canonical_uint(fields[2], 8))
-        value, v = _canonical_uint(fields[4], 32), _canonical_uint(fields[6], 8)
+        value, v = _canonical_uint(fields[4], 32), _canonical_uint(fields[6], 16)
         r, s = _canonical_uint(fields[7], 32), _canonical_uint(fields[8], 32)
         if fields[3] and len(fields[3]) != 20:
             raise ChainDataError("to is neither empty nor an address")
-        if v not in (27, 28) and v < 35:
+        if v not in (27, 28) and not 35 <= v < 35 + 2 * 2**64:  # alloy `from_eip155_value`: a u64 chain id
             raise ChainDataError(f"invalid v {v}")
     except (rlp.exceptions.DecodingError, ChainDataError) as e:
         raise KeylessRevert(abi_error("MalformedEncoding()")) from e
@@ -176,6 +176,8 @@ def run_sandbox(state: StateAPI, tx: SignedTransactionAPI, address: bytes, paren
     meters = type(rex)(rex.spec, rex.coinbase, lambda plain_key: MIN_BUCKET_SIZE)
     meters.native = rex.native  # a re-run interpreted (`interpreted_on_abort`) runs the sandbox interpreted too
     meters.start_tx(tx.sender, None, len(tx.data), (), 0, 0)
+    # op-revm fetches the L1Block parameters for the block if nothing has yet (a deposit calling first)
+    state.l1_fee_params = load_l1_fee_params(state)  # type: ignore[attr-defined]
     snapshot = state.snapshot()
     state.rex, state.execution_context = meters, sandbox_context  # type: ignore[attr-defined]
     warm = overlay.swap_warm(set())
@@ -194,7 +196,7 @@ def run_sandbox(state: StateAPI, tx: SignedTransactionAPI, address: bytes, paren
         rex.ran_native |= meters.ran_native  # a native frame's abort re-runs the calling tx
     state.commit(snapshot)
     if computation.is_success:
-        if not state.get_code(address):
+        if not computation.output:  # the code the creation returned (a self-destruct may leave none deployed)
             return deploy_return(gas_used, bytes(20), abi_error("EmptyCodeDeployed(uint64)", gas_used))
         counter = parent.transaction_context.get_next_log_counter
         parent._log_entries += [(counter(), log.address, tuple(int.from_bytes(t, "big") for t in log.topics),

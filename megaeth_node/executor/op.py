@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from eth._utils.address import generate_contract_address
-from eth.abc import ComputationAPI, MessageAPI, SignedTransactionAPI
+from eth.abc import ComputationAPI, MessageAPI, SignedTransactionAPI, StateAPI
 from eth.constants import CREATE_CONTRACT_ADDRESS
 from eth.exceptions import VMError
 from eth.vm.forks.cancun.constants import BLOB_TX_TYPE
@@ -25,9 +25,11 @@ from eth.vm.forks.spurious_dragon.state import SpuriousDragonTransactionExecutor
 from eth.vm.message import Message
 from eth_typing import Address
 from eth_utils import get_extended_debug_logger
-from gas.l1fee import L1FeeParams, l1_data_fee, operator_fee, operator_fee_refund
+from gas.l1fee import L1_BASE_FEE_SLOT, L1_BLOB_BASE_FEE_SLOT, L1_FEE_SCALARS_SLOT, OPERATOR_FEE_PARAMS_SLOT
+from gas.l1fee import L1FeeParams, l1_data_fee, l1_fee_params_from_storage, operator_fee, operator_fee_refund
 from gas.spec import Spec
-from gas.system import BASE_FEE_VAULT_ADDRESS, DEPOSIT_TX_TYPE, L1_FEE_VAULT_ADDRESS, OPERATOR_FEE_VAULT_ADDRESS
+from gas.system import BASE_FEE_VAULT_ADDRESS, DEPOSIT_TX_TYPE, L1_BLOCK_ADDRESS, L1_FEE_VAULT_ADDRESS
+from gas.system import OPERATOR_FEE_VAULT_ADDRESS
 from gas.tx import TxGasInputs, floor_gas, intrinsic_gas
 
 from megaeth_node.executor.precompiles import FastPragueComputation
@@ -276,6 +278,12 @@ def _state_logger(cls: type) -> Any:
 # `_prague_message` and `_prague_finalize` stand for py-evm's own: its Prague executor must not override them
 assert PragueTransactionExecutor.build_evm_message is CancunTransactionExecutor.build_evm_message
 assert PragueTransactionExecutor.finalize_computation is SpuriousDragonTransactionExecutor.finalize_computation
+
+
+def load_l1_fee_params(state: StateAPI) -> L1FeeParams:
+    """L1Block fee parameters as op-revm reads them before the first non-deposit tx (spec/mega-evm.md §7.4)."""
+    slots = (L1_BASE_FEE_SLOT, L1_FEE_SCALARS_SLOT, L1_BLOB_BASE_FEE_SLOT, OPERATOR_FEE_PARAMS_SLOT)
+    return l1_fee_params_from_storage({s: state.get_storage(Address(L1_BLOCK_ADDRESS), s) for s in slots})
 
 
 def with_sender(evm_tx: SignedTransactionAPI, sender: bytes, encoded: bytes) -> SignedTransactionAPI:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import rlp
+
 from gas.spec import ChainConfig, ForkSchedule, Spec
 from gas.system import KEYLESS_DEPLOY_ADDRESS, KEYLESS_DEPLOY_CODE_HASH, KEYLESS_DEPLOY_SELECTOR, ORACLE_ADDRESS
 from gas.system import ORACLE_CODE_HASH_V1_0_0, ORACLE_CODE_HASH_V1_1_0, TIMESTAMP_ORACLE_ADDRESS
@@ -15,8 +17,9 @@ from megaeth_node.executor.block import OpenBlock, apply_block
 from megaeth_node.executor.rex import RexRules
 from megaeth_node.executor.state import Account, DictState
 from megaeth_node.genesis import dev_chain
-from megaeth_node.types import Transaction, keccak256
-from tests.executor.test_rex import ALICE, BOB, COINBASE, CONTRACT, KEY, _block, _gas, _loop, _run, _state, _tx
+from megaeth_node.types import DEPOSIT_TX_TYPE, Transaction, keccak256
+from tests.executor.test_rex import ALICE, BOB, COINBASE, CONTRACT, DEPOSITOR, KEY, _block, _gas, _loop, _run, _state
+from tests.executor.test_rex import _tx
 
 PUSH0, PUSH20, COINBASE_OP, SELFDESTRUCT, STOP, STATICCALL, GAS = 0x5F, 0x73, 0x41, 0xFF, 0x00, 0xFA, 0x5A
 
@@ -238,6 +241,45 @@ def test_keyless_deploy_sandbox_sees_chain_id_1_and_forwards_logs() -> None:
     deployed = keccak256(bytes.fromhex("d694") + signer + b"\x80")[12:]
     assert _returned(run)[1] == deployed and run.result.state_diff.storage[(deployed, 0)] == 1
     assert [log.address for log in run.receipt.logs] == [deployed]
+
+
+def test_keyless_deploy_from_a_deposit_pays_the_l1_fee() -> None:
+    """A deposit calling KeylessDeploy before the block's first fee-paying tx: the sandbox still charges the
+    signer the L1 data fee of the raw deployment (op-revm fetches the L1Block parameters itself), so the signer
+    ends where a fee-paying call leaves it."""
+    deposit = Transaction(type=DEPOSIT_TX_TYPE, nonce=0, gas=2_000_000, to=KEYLESS_DEPLOY_ADDRESS,
+                          data=_keyless_call(), value=0, mint=0, source_hash=b"\x07" * 32, deposit_sender=DEPOSITOR)
+    by_deposit = _run(_funded(FACTORY_SIGNER), deposit, senders=(DEPOSITOR,), spec=Spec.REX2).state_diff
+    by_call = _deploy(_funded(FACTORY_SIGNER), _keyless_call()).result.state_diff
+    assert by_deposit.accounts[FACTORY_SIGNER] == by_call.accounts[FACTORY_SIGNER]
+    assert by_deposit.accounts[FACTORY].code_hash == FACTORY_CODE_HASH
+
+
+def test_keyless_deploy_success_is_the_returned_code_not_what_survives() -> None:
+    """A constructor that has a library self-destruct in its context (DELEGATECALL, EIP-6780 removes the new
+    account) and then returns code: upstream judges the creation by the code returned, so the call succeeds,
+    with the address and the deployment's log, though the account is gone."""
+    signer = keccak256(KEY.public_key.format(compressed=False)[1:])[12:]
+    library = b"\xd1" * 20
+    # DELEGATECALL(GAS, library, 0, 0, 0, 0); POP; LOG0(0, 0); return the 1-byte code 0x00
+    initcode = bytes([PUSH0, PUSH0, PUSH0, PUSH0, PUSH20]) + library + bytes(
+        [GAS, 0xF4, 0x50, PUSH0, PUSH0, 0xA0, PUSH0, PUSH0, 0x53, 0x60, 1, PUSH0, 0xF3])
+    state = _funded(signer)
+    state.accounts[library] = Account(1, 0, keccak256(bytes([PUSH0, SELFDESTRUCT])))
+    state.codes[keccak256(bytes([PUSH0, SELFDESTRUCT]))] = bytes([PUSH0, SELFDESTRUCT])
+    run = _deploy(state, _keyless_call(_keyless_tx(initcode)))
+    deployed = keccak256(bytes.fromhex("d694") + signer + b"\x80")[12:]
+    assert _returned(run)[1:] == (deployed, b"") and [log.address for log in run.receipt.logs] == [deployed]
+    assert run.result.state_diff.accounts.get(deployed) is None
+
+
+def test_keyless_v_beyond_64_bits() -> None:
+    """alloy reads v as a u128 and its chain id as a u64: v = 2^64 is an EIP-155 v (NotPreEIP155); a v whose
+    chain id passes 2^64 is malformed."""
+    def raw(v: int) -> bytes:
+        return rlp.encode([0, 100 * GWEI, 100_000, b"", 0, b"\x00", v, 1, 1])
+    assert _deploy(_funded(), _keyless_call(raw(2**64))).last_output == bytes.fromhex("7831fd0b")
+    assert _deploy(_funded(), _keyless_call(raw(35 + 2 * 2**64))).last_output == bytes.fromhex("ae1270d3")
 
 
 def test_keyless_deploy_is_not_intercepted_below_the_top_frame_or_before_rex2() -> None:
