@@ -305,6 +305,25 @@ class OverlayAccountDB(AccountDatabaseAPI):
     def commit(self, checkpoint: Any) -> None:
         self._pop_to(checkpoint)
 
+    def journal_mark(self) -> int:
+        """A position in the journal, for `undo_accounts`."""
+        return len(self._journal)
+
+    def changed_accounts(self, end: int) -> set[bytes]:
+        """Accounts whose state the journal records a change of before position `end` (in this transaction)."""
+        return {entry[1] for entry in self._journal[:end] if entry[0] in ("acct", "slot", "wipe")}
+
+    def undo_accounts(self, mark: int, addresses: set[bytes]) -> None:
+        """Undo every change to `addresses` (account, slots, storage wipe) journaled since `mark`, keeping the
+        others."""
+        kept = []
+        for entry in reversed(self._journal[mark:]):
+            if entry[0] in ("acct", "slot", "wipe") and entry[1] in addresses:
+                self._undo(entry)
+            else:
+                kept.append(entry)
+        self._journal[mark:] = reversed(kept)
+
     def swap_warm(self, warm: set[bytes]) -> set[bytes]:
         """Put `warm` in place of the EIP-2929 warm set and return the one it replaces (a transaction run inside
         another, KeylessDeploy's sandbox, has its own)."""

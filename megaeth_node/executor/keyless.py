@@ -179,6 +179,7 @@ def run_sandbox(state: StateAPI, tx: SignedTransactionAPI, address: bytes, paren
     # op-revm fetches the L1Block parameters for the block if nothing has yet (a deposit calling first)
     state.l1_fee_params = load_l1_fee_params(state)  # type: ignore[attr-defined]
     snapshot = state.snapshot()
+    mark = overlay.journal_mark()
     state.rex, state.execution_context = meters, sandbox_context  # type: ignore[attr-defined]
     warm = overlay.swap_warm(set())
     try:
@@ -194,6 +195,7 @@ def run_sandbox(state: StateAPI, tx: SignedTransactionAPI, address: bytes, paren
         overlay.swap_warm(warm)
         state.rex, state.execution_context = rex, context  # type: ignore[attr-defined]
         rex.ran_native |= meters.ran_native  # a native frame's abort re-runs the calling tx
+    _drop_untouched(overlay, rex.loaded_untouched, mark, computation)
     state.commit(snapshot)
     if computation.is_success:
         if not computation.output:  # the code the creation returned (a self-destruct may leave none deployed)
@@ -206,3 +208,13 @@ def run_sandbox(state: StateAPI, tx: SignedTransactionAPI, address: bytes, paren
         return deploy_return(gas_used, bytes(20), abi_error("ExecutionReverted(uint64,bytes)", gas_used,
                                                             computation.output))
     return deploy_return(gas_used, bytes(20), abi_error("ExecutionHalted(uint64)", gas_used))
+
+
+def _drop_untouched(overlay: Any, loaded_untouched: frozenset[bytes], mark: int, computation: ComputationAPI) -> None:
+    """Undo what the sandbox changed in accounts the calling tx holds loaded but untouched (`rex.loaded_untouched`,
+    less those it has changed since): upstream's merge keeps their untouched status, and a commit skips
+    untouched accounts. An account the sandbox created and self-destructed is merged as an empty touched account,
+    so its removal stays."""
+    if loaded_untouched:
+        dropped = set(loaded_untouched) - overlay.changed_accounts(mark) - set(computation.get_accounts_for_deletion())
+        overlay.undo_accounts(mark, dropped)

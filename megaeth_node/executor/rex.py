@@ -86,7 +86,8 @@ from gas.storage import (
     log_storage_gas,
     sstore_storage_gas,
 )
-from gas.system import BEACON_ROOTS_ADDRESS, HISTORY_STORAGE_ADDRESS, keyless_deploy_args
+from gas.system import BASE_FEE_VAULT_ADDRESS, BEACON_ROOTS_ADDRESS, HISTORY_STORAGE_ADDRESS, L1_FEE_VAULT_ADDRESS
+from gas.system import OPERATOR_FEE_VAULT_ADDRESS, keyless_deploy_args
 from gas.tx import InvalidTxGas, Outcome, TxGasInputs, floor_gas, intrinsic_gas, tx_gas_used, tx_storage_gas
 from gas.tx import validate_tx_gas
 
@@ -141,6 +142,7 @@ class RexMeters:
         self.deferred = False  # a detention just lowered the limit below the compute used: halt one opcode on
         self.rescued = 0
         self.touched: set[bytes] = set()  # warm-preloaded accounts revm's journal has loaded this tx
+        self.loaded_untouched: frozenset[bytes] = frozenset()  # see `loaded_untouched` (KeylessDeploy's merge)
         self.cold_inspected: set[bytes] = set()  # ...of which the first load was a wrapper's inspection
         if sender is None:
             self.tracker = VolatileTracker()
@@ -1044,16 +1046,35 @@ def tx_gas_inputs(tx: SignedTransactionAPI) -> TxGasInputs:
     return inputs
 
 
-def _recoverable(auth: Any) -> bool:
-    """Whether a 7702 authorization's authority recovers (upstream counts those in the data-size meter)."""
+def _authority(auth: Any) -> bytes | None:
+    """A 7702 authorization's authority, None when it does not recover (upstream counts the recovered ones in
+    the data-size meter)."""
     import rlp
     from eth.vm.forks.prague.constants import MAGIC
     try:
         msg = MAGIC + rlp.encode([auth.chain_id, auth.address, auth.nonce])
-        keys.Signature(vrs=(auth.y_parity, auth.r, auth.s)).recover_public_key_from_msg(msg)
-        return True
+        key = keys.Signature(vrs=(auth.y_parity, auth.r, auth.s)).recover_public_key_from_msg(msg)
+        return key.to_canonical_address()
     except Exception:
-        return False
+        return None
+
+
+def loaded_untouched(tx: SignedTransactionAPI, authorities: list[bytes | None], chain_id: int,
+                     coinbase: bytes) -> frozenset[bytes]:
+    """Accounts revm's journal holds, untouched, when the tx's first frame starts, and that the tx will not touch
+    later: access-list entries with storage keys (loaded with their slots) and the authorities of 7702
+    authorizations that pass the chain-id and nonce checks (loaded, then touched only if applied), less the
+    sender and, for a fee-paying tx, the coinbase and fee vaults its end credits. KeylessDeploy's sandbox merge
+    (mega-evm `merge_evm_state_optional_status(…, false)`) keeps their statuses, so a commit drops what the
+    sandbox changed in them."""
+    loaded = {bytes(address) for address, slots in _tx_list(tx, "access_list") if slots}
+    for auth, authority in zip(_tx_list(tx, "authorization_list"), authorities, strict=True):
+        if authority is not None and auth.chain_id in (0, chain_id) and auth.nonce < 2**64 - 1:
+            loaded.add(authority)
+    loaded.discard(bytes(tx.sender))
+    if not is_deposit(tx):
+        loaded -= {coinbase, BASE_FEE_VAULT_ADDRESS, L1_FEE_VAULT_ADDRESS, OPERATOR_FEE_VAULT_ADDRESS}
+    return frozenset(loaded)
 
 
 class RexTransactionExecutor(OpTransactionExecutor):
@@ -1251,5 +1272,8 @@ class RexRules(IsthmusRules):
         auths = _tx_list(tx, "authorization_list")
         access_list = _tx_list(tx, "access_list")
         to = None if tx.to == CREATE_CONTRACT_ADDRESS else bytes(tx.to)
+        authorities = [_authority(a) for a in auths]
         rex.start_tx(bytes(tx.sender), to, len(tx.data), tuple(len(k) for _, k in access_list), len(auths),
-                     sum(_recoverable(a) for a in auths))
+                     sum(a is not None for a in authorities))
+        if access_list or auths:
+            rex.loaded_untouched = loaded_untouched(tx, authorities, state.execution_context.chain_id, rex.coinbase)

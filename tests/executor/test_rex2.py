@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
 import rlp
+from coincurve import PrivateKey
 
 from gas.spec import ChainConfig, ForkSchedule, Spec
 from gas.system import KEYLESS_DEPLOY_ADDRESS, KEYLESS_DEPLOY_CODE_HASH, KEYLESS_DEPLOY_SELECTOR, ORACLE_ADDRESS
@@ -17,9 +19,9 @@ from megaeth_node.executor.block import OpenBlock, apply_block
 from megaeth_node.executor.rex import RexRules
 from megaeth_node.executor.state import Account, DictState
 from megaeth_node.genesis import dev_chain
-from megaeth_node.types import DEPOSIT_TX_TYPE, Transaction, keccak256
+from megaeth_node.types import DEPOSIT_TX_TYPE, Authorization, Transaction, keccak256
 from tests.executor.test_rex import ALICE, BOB, COINBASE, CONTRACT, DEPOSITOR, KEY, _block, _gas, _loop, _run, _state
-from tests.executor.test_rex import _tx
+from tests.executor.test_rex import _signed, _tx
 
 PUSH0, PUSH20, COINBASE_OP, SELFDESTRUCT, STOP, STATICCALL, GAS = 0x5F, 0x73, 0x41, 0xFF, 0x00, 0xFA, 0x5A
 
@@ -109,11 +111,12 @@ def _keyless_call(payload: bytes = FACTORY_TX, override: int = 1_000_000) -> byt
             + len(payload).to_bytes(32, "big") + padded)
 
 
-def _keyless_tx(initcode: bytes, gas: int = 500_000, nonce: int = 0, chain_id: int | None = None) -> bytes:
-    """A legacy contract creation signed by the test key, pre-EIP-155 unless `chain_id` (100 gwei)."""
+def _keyless_tx(initcode: bytes, gas: int = 500_000, nonce: int = 0, chain_id: int | None = None,
+                key: PrivateKey = KEY) -> bytes:
+    """A legacy contract creation signed by `key`, pre-EIP-155 unless `chain_id` (100 gwei)."""
     tx = Transaction(type=0, nonce=nonce, gas_price=100 * GWEI, gas=gas, to=None, value=0, data=initcode,
                      chain_id=chain_id)
-    sig = KEY.sign_recoverable(tx.signing_hash(), hasher=None)
+    sig = key.sign_recoverable(tx.signing_hash(), hasher=None)
     v = sig[64] + (27 if chain_id is None else 35 + 2 * chain_id)
     return replace(tx, v=v, r=int.from_bytes(sig[:32], "big"), s=int.from_bytes(sig[32:64], "big")).encode()
 
@@ -271,6 +274,49 @@ def test_keyless_deploy_success_is_the_returned_code_not_what_survives() -> None
     deployed = keccak256(bytes.fromhex("d694") + signer + b"\x80")[12:]
     assert _returned(run)[1:] == (deployed, b"") and [log.address for log in run.receipt.logs] == [deployed]
     assert run.result.state_diff.accounts.get(deployed) is None
+
+
+@pytest.mark.parametrize(("listed", "slots", "kept"), [
+    (FACTORY_SIGNER, (bytes(32),), False), (FACTORY, (bytes(32),), False), (FACTORY_SIGNER, (), True)],
+    ids=["signer-with-a-key", "deployed-with-a-key", "signer-without-keys"])
+def test_keyless_deploy_changes_to_accounts_the_call_loaded_untouched_are_dropped(
+        listed: bytes, slots: tuple[bytes, ...], kept: bool) -> None:
+    """An access-list entry with storage keys is in revm's journal, loaded but untouched, when the call is
+    intercepted; upstream's merge leaves it untouched, so the commit drops the sandbox's changes to it (the
+    signer goes uncharged, or the deployed code is lost) while the call still reports the deployment. An entry
+    without keys is only warmed: the changes stay."""
+    state = _funded(FACTORY_SIGNER)
+    tx = _signed(Transaction(type=2, nonce=0, gas=2_000_000, to=KEYLESS_DEPLOY_ADDRESS, value=0,
+                             data=_keyless_call(), chain_id=6342, max_priority_fee_per_gas=1_000_000,
+                             max_fee_per_gas=2_000_000, access_list=((listed, slots),)))
+    block = OpenBlock(state, _block().header, REX2_CHAIN_BARE, RexRules(Spec.REX2), frames=True)
+    assert block.execute(tx, ALICE).status == 1
+    assert block.last_computation is not None and block.last_computation.output[44:64] == FACTORY
+    diff = block.finish().state_diff
+    changed = diff.accounts.get(listed)
+    assert (changed is not None) == kept, changed
+    other = FACTORY if listed == FACTORY_SIGNER else FACTORY_SIGNER
+    assert diff.accounts[other] is not None
+
+
+@pytest.mark.parametrize(("auth_nonce", "kept"), [(5, False), (0, True)], ids=["skipped", "applied"])
+def test_keyless_deploy_signer_loaded_by_a_skipped_authorization(auth_nonce: int, kept: bool) -> None:
+    """A 7702 authorization that revm loads and then skips (nonce mismatch) leaves its authority in the journal
+    untouched, so the sandbox's charge to that signer is dropped; an applied one touched it, and the charge stays."""
+    key = PrivateKey(b"\x02" * 32)
+    signer = keccak256(key.public_key.format(compressed=False)[1:])[12:]
+    auth_msg = keccak256(b"\x05" + rlp.encode([6342, BOB, auth_nonce]))
+    sig = key.sign_recoverable(auth_msg, hasher=None)
+    auth = Authorization(6342, BOB, auth_nonce, sig[64], int.from_bytes(sig[:32], "big"),
+                         int.from_bytes(sig[32:64], "big"))
+    tx = _signed(Transaction(type=4, nonce=0, gas=3_000_000, to=KEYLESS_DEPLOY_ADDRESS, value=0,
+                             data=_keyless_call(_keyless_tx(bytes([0x60, 1, PUSH0, 0xF3]), key=key)), chain_id=6342,
+                             max_priority_fee_per_gas=1_000_000, max_fee_per_gas=2_000_000,
+                             authorization_list=(auth,)))
+    block = OpenBlock(_funded(signer), _block().header, REX2_CHAIN_BARE, RexRules(Spec.REX2), frames=True)
+    assert block.execute(tx, ALICE).status == 1
+    balance = block.finish().state_diff.accounts.get(signer, Account(0, 10**18)).balance
+    assert (balance < 10**18) == kept
 
 
 def test_keyless_v_beyond_64_bits() -> None:
