@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 from typing import Any
+
 import rlp
 from eth.abc import ComputationAPI, MessageAPI, SignedTransactionAPI, StateAPI, TransactionContextAPI
 from eth.exceptions import OutOfGas, Revert
@@ -212,9 +213,9 @@ def run_sandbox(state: StateAPI, tx: SignedTransactionAPI, address: bytes, paren
 
 def _drop_untouched(overlay: Any, loaded_untouched: frozenset[bytes], mark: int, computation: ComputationAPI) -> None:
     """Undo what the sandbox changed in accounts the calling tx holds loaded but untouched (`rex.loaded_untouched`,
-    less those it has changed since): upstream's merge keeps their untouched status, and a commit skips
-    untouched accounts. An account the sandbox created and self-destructed is merged as an empty touched account,
-    so its removal stays."""
+    less those the tx changed before the call, `mark`): upstream's merge keeps their untouched status, and a
+    commit skips untouched accounts. An account the sandbox created and self-destructed is merged as an empty
+    touched account, so its removal stays."""
     if loaded_untouched:
         dropped = set(loaded_untouched) - overlay.changed_accounts(mark) - set(computation.get_accounts_for_deletion())
         overlay.undo_accounts(mark, dropped)
