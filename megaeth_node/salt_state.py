@@ -13,7 +13,7 @@ from salt.types import decode_account, decode_storage, encode_account, encode_st
 
 
 class UnsupportedDiff(ValueError):
-    """A state change SALT updates cannot express from the diff alone (a whole-storage wipe)."""
+    """A whole-storage wipe of an account whose slots the state cannot list (`SaltReader.stored_slots`)."""
 
 
 class SaltReader:
@@ -60,18 +60,13 @@ class SaltReader:
         return header.hash
 
 
-def salt_updates(diff: StateDiff,
-                 stored_slots: Callable[[bytes], Iterable[bytes]] | None = None) -> dict[bytes, bytes | None]:
+def salt_updates(diff: StateDiff, stored_slots: Callable[[bytes], Iterable[bytes]]) -> dict[bytes, bytes | None]:
     """Plain SALT key → new value (None = delete) for everything a block changed
     (spec/stateless-validator.md §3.5, §7). An account whose whole storage was wiped (re-created) loses every
-    slot `stored_slots(address)` lists (plain keys); without that listing such a diff is an `UnsupportedDiff`."""
+    slot `stored_slots(address)` lists (plain keys)."""
     out: dict[bytes, bytes | None] = {}
-    if diff.storage_wiped:
-        if stored_slots is None:
-            wiped = ", ".join("0x" + a.hex() for a in sorted(diff.storage_wiped))
-            raise UnsupportedDiff(f"whole-storage wipe of {wiped} needs every slot of the account")
-        for address in diff.storage_wiped:
-            out.update(dict.fromkeys(stored_slots(address)))
+    for address in diff.storage_wiped:
+        out.update(dict.fromkeys(stored_slots(address)))
     for address, acct in diff.accounts.items():
         out[address] = None if acct is None else encode_account(acct.nonce, acct.balance, acct.code_hash)
     for (address, slot), value in diff.storage.items():
