@@ -209,7 +209,7 @@ class Header:
         )
 
 
-def _recover(msg_hash: bytes, y_parity: int, r: int, s: int) -> bytes:
+def recover_signed(msg_hash: bytes, y_parity: int, r: int, s: int) -> bytes:
     """Address that signed `msg_hash`; raise ChainDataError for an invalid signature."""
     return recover_address(_signature(y_parity, r, s), msg_hash)
 
@@ -251,7 +251,7 @@ class Authorization:
             return None
         msg = keccak(SET_CODE_AUTH_MAGIC + rlp_encode([self.chain_id, self.address, self.nonce]))
         try:
-            return _recover(msg, self.y_parity, self.r, self.s)
+            return recover_signed(msg, self.y_parity, self.r, self.s)
         except ChainDataError:
             return None
 

@@ -17,6 +17,7 @@ import copy
 from typing import Any
 
 import rlp
+from eth._utils.address import generate_contract_address
 from eth.abc import ComputationAPI, MessageAPI, SignedTransactionAPI, StateAPI, TransactionContextAPI
 from eth.exceptions import OutOfGas, Revert
 from eth_utils import ValidationError
@@ -25,7 +26,7 @@ from gas.schedule import MIN_BUCKET_SIZE, SCHEDULE
 from megaeth_node.executor.op import OpVM, load_l1_fee_params, with_sender
 from megaeth_node.executor.state import KECCAK_EMPTY
 from megaeth_node.executor.transact import InvalidTransaction, tx_logs
-from megaeth_node.types import LEGACY_TX_TYPE, SECP256K1_N, ChainDataError, Transaction, keccak256, recover_address
+from megaeth_node.types import LEGACY_TX_TYPE, SECP256K1_N, ChainDataError, Transaction, keccak256, recover_signed
 
 SANDBOX_CHAIN_ID = 1  # the sandbox's fresh revm `CfgEnv`
 _LEGACY_TX = OpVM.get_transaction_builder().legacy_signed
@@ -106,18 +107,10 @@ def decode_keyless_tx(raw: bytes) -> Transaction:
 
 def recover_signer(tx: Transaction) -> bytes:
     """The keyless tx's signer (alloy `recover_address_from_prehash`: a high s is normalised, not refused)."""
-    if not (0 < tx.r < SECP256K1_N and 0 < tx.s < SECP256K1_N):
-        raise KeylessRevert(abi_error("InvalidSignature()"))
-    signature = tx.r.to_bytes(32, "big") + tx.s.to_bytes(32, "big") + bytes([tx.v - 27])
     try:
-        return recover_address(signature, tx.signing_hash())
+        return recover_signed(tx.signing_hash(), tx.v - 27, tx.r, tx.s)
     except ChainDataError as e:
         raise KeylessRevert(abi_error("InvalidSignature()")) from e
-
-
-def created_address(signer: bytes) -> bytes:
-    """`signer.create(0)`: keccak256(rlp([signer, 0]))[12:]."""
-    return keccak256(rlp.encode([signer, 0]))[12:]
 
 
 def sandbox_transaction(tx: Transaction, signer: bytes, raw: bytes, gas_limit: int) -> SignedTransactionAPI:
@@ -152,7 +145,7 @@ def keyless_deploy(computation_class: type, state: StateAPI, message: MessageAPI
         nonce = state.get_nonce(signer)
         if nonce > 1:
             raise KeylessRevert(abi_error("SignerNonceTooHigh(uint64)", nonce))
-        address = created_address(signer)
+        address = generate_contract_address(signer, 0)
         if state.get_code_hash(address) != KECCAK_EMPTY:
             raise KeylessRevert(abi_error("ContractAlreadyExists()"))
         if state.get_balance(signer) < gas_limit * tx.gas_price + tx.value:
