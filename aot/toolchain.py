@@ -7,6 +7,7 @@ then `python -m ziglang cc`. `python -m aot.toolchain --install` installs one wh
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.util
 import os
 import re
@@ -65,8 +66,15 @@ def _zig_argv() -> tuple[str, ...] | None:
 
 
 def find_compiler() -> Compiler:
-    """Return the first usable compiler in discovery order, or raise ToolchainError saying what was tried."""
-    explicit = os.environ.get("MEGAETH_CC")
+    """Return the first usable compiler in discovery order, or raise ToolchainError saying what was tried.
+
+    A found compiler is remembered per process for the same `$MEGAETH_CC` and `$PATH` (each probe runs the
+    compiler); a failed search is not."""
+    return _find(os.environ.get("MEGAETH_CC", ""), os.environ.get("PATH", ""))
+
+
+@functools.cache
+def _find(explicit: str, path: str) -> Compiler:
     if explicit:
         argv = tuple(shlex.split(explicit))
         found = _probe(argv)
@@ -78,9 +86,9 @@ def find_compiler() -> Compiler:
         return found
     tried = []
     for name in CANDIDATES:
-        path = shutil.which(name)
+        exe = shutil.which(name, path=path)
         tried.append(name)
-        if path and (found := _probe((path,))):
+        if exe and (found := _probe((exe,))):
             return found
     zig = _zig_argv()
     tried.append("python -m ziglang cc")

@@ -1,6 +1,6 @@
 """FastLZ compressed length in C (`native/fastlz.c`), the L1 data fee's hot loop (§7.4, §9.2).
 
-Built on first use (`gas.cbuild`); `compress_len()` is None when it cannot be built here (callers then use
+Built on first use (`aot.cbuild`); `compress_len()` is None when it cannot be built here (callers then use
 the Python form)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import functools
 from collections.abc import Callable
 from pathlib import Path
 
-from gas import cbuild
+from aot import cbuild
 
 SOURCE = Path(__file__).resolve().with_name("native") / "fastlz.c"
 CDEF = "uint64_t flz_compress_len(const uint8_t *data, size_t n);"

@@ -1,4 +1,4 @@
-"""Senders of many transactions in one C call (`native/ecrecover.c`, built by `gas.cbuild`).
+"""Senders of many transactions in one C call (`native/ecrecover.c`, built by `aot.cbuild`).
 
 libsecp256k1's own functions, from the library coincurve bundles, run in a C loop that holds no GIL, so
 a thread recovering a burst of signatures leaves the interpreter to the others. Where the helper cannot be
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from gas import cbuild
+from aot import cbuild
 
 from megaeth_node.types import DEPOSIT_TX_TYPE, ChainDataError, Transaction, keccak
 

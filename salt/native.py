@@ -1,9 +1,9 @@
 """C backend for the batch Pedersen/Banderwagon API of `salt.pedersen` (spec/salt.md §3, §4, §9).
 
-The C source lives in `salt/native/` and is compiled on first use with the system C compiler into
-a cache directory (`$MEGAETH_CACHE_DIR`, else `~/.cache/megaeth-node`), under a file name keyed by
-a hash of the source, the compiler and the flags; it is loaded with cffi in ABI mode (`dlopen`).
-Compiler: `$CC` if set, else the first of `cc`, `gcc`, `clang-19`, `clang` on PATH. When no
+The C source lives in `salt/native/` and is compiled on first use into a cache directory
+(`$MEGAETH_CACHE_DIR`, else `~/.cache/megaeth-node`), under a file name keyed by a hash of the source,
+the compiler and the flags; it is loaded with cffi in ABI mode (`dlopen`). The compiler is the one all of
+the project's C goes through (`aot.toolchain`: `$MEGAETH_CC`, else clang >= 16, else zig cc). When no
 compiler is found or the build fails, `NativeBuildError` is raised (never a silent fallback).
 
 Every API call is one C call on packed buffers. `commit_deltas`/`commit` use fixed-base tables of
@@ -21,7 +21,6 @@ import hashlib
 import os
 import platform
 import shlex
-import shutil
 import subprocess
 import tempfile
 import threading
@@ -32,6 +31,9 @@ from functools import cache
 from itertools import accumulate, chain
 from operator import add
 from pathlib import Path
+
+from aot import toolchain
+from aot.toolchain import Compiler
 
 from salt import banderwagon as bw
 from salt.constants import STARTING_NODE_ID
@@ -46,7 +48,6 @@ ABI_VERSION = 13
 COMMON_FLAGS = ("-O3", "-fPIC", "-shared", "-std=gnu11", "-fno-strict-aliasing")
 NATIVE_FLAGS = ("-march=native", "-mtune=native")
 LINK_FLAGS = ("-lpthread",)
-COMPILER_CANDIDATES = ("cc", "gcc", "clang-19", "clang")
 
 _R = bw.R
 _ERRORS = {
@@ -65,31 +66,12 @@ def cache_dir() -> Path:
     return Path(os.environ.get("MEGAETH_CACHE_DIR") or Path.home() / ".cache" / "megaeth-node")
 
 
-def find_compiler() -> list[str]:
-    """`$CC` (may carry arguments) or the first known compiler on PATH."""
-    cc = os.environ.get("CC", "").strip()
-    if cc:
-        argv = shlex.split(cc)
-        path = shutil.which(argv[0])
-        if path is None:
-            raise NativeBuildError(f"$CC={cc!r} is not an executable on PATH")
-        return [path, *argv[1:]]
-    for name in COMPILER_CANDIDATES:
-        path = shutil.which(name)
-        if path:
-            return [path]
-    raise NativeBuildError(
-        f"no C compiler found (set $CC or install one of {', '.join(COMPILER_CANDIDATES)})"
-    )
-
-
-@cache
-def _compiler_id(argv: tuple[str, ...]) -> str:
+def find_compiler() -> Compiler:
+    """The discovered compiler (`aot.toolchain.find_compiler`); NativeBuildError when there is none."""
     try:
-        res = subprocess.run([*argv, "--version"], capture_output=True, text=True, timeout=30)
-        return res.stdout.strip()
-    except (OSError, subprocess.SubprocessError) as e:
-        raise NativeBuildError(f"cannot run C compiler {argv[0]}: {e}") from e
+        return toolchain.find_compiler()
+    except toolchain.ToolchainError as e:
+        raise NativeBuildError(str(e)) from e
 
 
 @cache
@@ -111,12 +93,12 @@ def _source_bytes() -> bytes:
         raise NativeBuildError(f"C sources missing in {SOURCE_DIR}: {e}") from e
 
 
-def _compile(cc: list[str], flags: tuple[str, ...], dest: Path) -> str | None:
+def _compile(cc: Compiler, flags: tuple[str, ...], dest: Path) -> str | None:
     """Compile to a temporary file next to `dest`, then rename atomically; stderr on failure."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.stem}.", suffix=".so.tmp", dir=dest.parent)
     os.close(fd)
-    cmd = [*cc, *flags, "-I", str(SOURCE_DIR), "-o", tmp, *(str(SOURCE_DIR / s) for s in SOURCES), *LINK_FLAGS]
+    cmd = [*cc.argv, *flags, "-I", str(SOURCE_DIR), "-o", tmp, *(str(SOURCE_DIR / s) for s in SOURCES), *LINK_FLAGS]
     try:
         res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
         if res.returncode != 0:
@@ -137,13 +119,12 @@ def build(*, force: bool = False, portable: bool = False) -> Path:
     portable flags (plain C arithmetic); `portable=True` builds only the latter.
     """
     cc = find_compiler()
-    cc_id = _compiler_id(tuple(cc))
     src = _source_bytes()
     errors = []
     for extra in ((),) if portable else (NATIVE_FLAGS, ()):
         flags = (*COMMON_FLAGS, *extra)
         h = hashlib.sha256()
-        for part in (src, "\0".join(cc).encode(), cc_id.encode(), " ".join(flags).encode()):
+        for part in (src, "\0".join(cc.argv).encode(), cc.version_text.encode(), " ".join(flags).encode()):
             h.update(part)
             h.update(b"\0")
         if extra:

@@ -9,6 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from aot import toolchain
+
 from salt import banderwagon as bw
 from salt import pedersen
 from salt.crs import generators
@@ -104,9 +106,21 @@ def test_backend_selection(monkeypatch):
 
 
 def test_missing_compiler_raises(monkeypatch, tmp_path):
-    monkeypatch.setenv("CC", str(tmp_path / "no-such-cc"))
-    with pytest.raises(native.NativeBuildError):
+    monkeypatch.setenv("MEGAETH_CC", str(tmp_path / "no-such-cc"))
+    with pytest.raises(native.NativeBuildError, match="MEGAETH_CC"):
         native.find_compiler()
+
+
+def test_built_with_the_discovered_compiler(monkeypatch, tmp_path):
+    """The SALT C code goes through the same discovery as the AOT code: `$MEGAETH_CC` first."""
+    log = tmp_path / "calls"
+    cc = tmp_path / "cc"
+    cc.write_text(f'#!/bin/sh\necho "$@" >> {log}\nexec {toolchain.find_compiler().argv[0]} "$@"\n')
+    cc.chmod(0o755)
+    monkeypatch.setenv("MEGAETH_CC", str(cc))
+    monkeypatch.setenv("MEGAETH_CACHE_DIR", str(tmp_path / "cache"))
+    native.build(portable=True)
+    assert any("banderwagon.c" in line for line in log.read_text().splitlines())
 
 
 def test_build_is_cached_and_atomic(tmp_path, monkeypatch):
@@ -120,9 +134,9 @@ def test_build_is_cached_and_atomic(tmp_path, monkeypatch):
 
 def test_broken_compiler_raises(tmp_path, monkeypatch):
     cc = tmp_path / "cc"
-    cc.write_text("#!/bin/sh\necho broken >&2\nexit 1\n")
+    cc.write_text('#!/bin/sh\n[ "$1" = --version ] && echo "clang version 19.1.7" && exit 0\necho broken >&2\nexit 1\n')
     cc.chmod(0o755)
-    monkeypatch.setenv("CC", str(cc))
+    monkeypatch.setenv("MEGAETH_CC", str(cc))
     monkeypatch.setenv("MEGAETH_CACHE_DIR", str(tmp_path / "cache"))
     with pytest.raises(native.NativeBuildError, match="broken"):
         native.build()
