@@ -1,29 +1,40 @@
 # The two set-up commands of the README: `make run` and `make test`. Both (re)create .venv and
 # install everything first, including a C compiler (clang >= 16 from apt, or the ziglang wheel).
-# The interpreter: the distribution's CPython (/usr/bin/python3) when it is >= 3.11, can make venvs and has
-# its C headers (aot.invoke builds its call extension against them); Debian and Ubuntu build it with PGO and
-# LTO: ~13% less CPU a replayed block than a plain source build such as pyenv's. Else python3 on PATH.
-# `make test PYTHON=python3.12` picks another one.
+# The interpreter: the distribution's CPython (/usr/bin/python3) when it is >= 3.11 and can make venvs and has
+# its C headers (aot.invoke builds its call extension against them), or can get them (root with apt: see
+# python-support); Debian and Ubuntu build it with PGO and LTO: ~13% less CPU a replayed block than a plain
+# source build such as pyenv's. Else python3 on PATH. `make test PYTHON=python3.12` picks another one.
+HAS_SUPPORT := import ensurepip, os, sys, sysconfig; sys.exit(not os.path.exists(sysconfig.get_paths()["include"] + "/Python.h"))
+CAN_APT := [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null
 ifeq ($(origin PYTHON),undefined)
-PYTHON := $(shell /usr/bin/python3 -c 'import sys, os, sysconfig, ensurepip; \
-            sys.exit(sys.version_info < (3, 11) or not os.path.exists(sysconfig.get_paths()["include"] + "/Python.h"))' \
-            2>/dev/null && echo /usr/bin/python3 || echo python3)
+PYTHON := $(shell /usr/bin/python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && \
+            { /usr/bin/python3 -c '$(HAS_SUPPORT)' 2>/dev/null || { $(CAN_APT); }; } && echo /usr/bin/python3 || echo python3)
 endif
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup test-tools js-deps run test doctor clean
+.PHONY: setup python-support test-tools js-deps run test doctor clean
 
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Python >= 3.11 is required" if sys.version_info < (3, 11) else 0)'
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(MAKE) --no-print-directory python-support
+	$(BIN)/python -m pip --version >/dev/null 2>&1 || { rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); }
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[test]'
 	$(BIN)/python -m aot.toolchain --install
 	touch $(STAMP)
+
+# Debian and Ubuntu ship venv (ensurepip) and Python's C headers in packages of their own: installed from apt
+# when running as root, else named.
+python-support:
+	@$(PYTHON) -c '$(HAS_SUPPORT)' 2>/dev/null || { \
+	  if $(CAN_APT); then \
+	    echo "$(PYTHON) lacks venv or its C headers: installing python3-venv and python3-dev with apt"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv python3-dev; \
+	  else echo "$(PYTHON) lacks venv or its C headers: install python3-venv and python3-dev (Debian/Ubuntu)"; fi; }
 
 # Test-only tools from apt (root): a headless browser for the status-page test.
 test-tools:
