@@ -3,10 +3,11 @@ the newest state, then undo it (spec/rpc.md §2 notes on eth_estimateGas / eth_c
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from eth.abc import StateAPI
+from eth.abc import ComputationAPI, StateAPI
 from eth._utils.address import generate_contract_address
 from eth.constants import CREATE_CONTRACT_ADDRESS
 from eth.vm.forks.prague.transactions import Authorization as EvmAuthorization
@@ -28,6 +29,7 @@ _CALL_OPS = frozenset({0xF1, 0xF2, 0xF4, 0xFA})  # CALL, CALLCODE, DELEGATECALL,
 _CARRIER_KEY = keys.PrivateKey(b"\x01" * 32)  # signs the carrier tx; the sender is overridden
 ZERO_ADDRESS = bytes(20)
 AccessList = tuple[tuple[bytes, tuple[bytes, ...]], ...]
+OpcodeHook = Callable[[Any, int, int], None]  # `(computation, opcode, pc)` before every opcode of every frame
 MAX_ACCESS_LIST_ROUNDS = 64  # each round only grows the list; real calls settle in 2-3
 
 
@@ -77,6 +79,7 @@ class CallResult:
     gas_used: int
     output: bytes
     error: str
+    computation: ComputationAPI = field(repr=False, compare=False)  # the top frame, its child frames in it
 
 
 # Solidity's Panic(uint256) codes as geth's abi.UnpackRevert words them
@@ -88,22 +91,26 @@ PANIC_REASONS = {
 }
 
 
-def _revert_reason(output: bytes) -> str:
-    """`execution reverted` plus the decoded `Error(string)` or `Panic(uint256)` reason when there is one (geth
-    wording)."""
+def revert_reason(output: bytes) -> str | None:
+    """The `Error(string)` or `Panic(uint256)` reason of revert data, None for other data (geth's
+    `abi.UnpackRevert`)."""
     if output[:4] == bytes.fromhex("08c379a0") and len(output) >= 68:
         length = int.from_bytes(output[36:68], "big")
-        reason = output[68:68 + length].decode("utf-8", "replace")
-        return f"execution reverted: {reason}"
+        return output[68:68 + length].decode("utf-8", "replace")
     if output[:4] == bytes.fromhex("4e487b71") and len(output) == 36:
         code = int.from_bytes(output[4:], "big")
-        return f"execution reverted: {PANIC_REASONS.get(code, f'unknown panic code: {code:#x}')}"
-    return "execution reverted"
+        return PANIC_REASONS.get(code, f"unknown panic code: {code:#x}")
+    return None
+
+
+def _revert_message(output: bytes) -> str:
+    """`execution reverted`, with `: <reason>` when the data carries one (geth wording)."""
+    reason = revert_reason(output)
+    return "execution reverted" if reason is None else f"execution reverted: {reason}"
 
 
 def simulate(state: StateAPI, rules: IsthmusRules, chain_id: int, req: CallRequest, gas: int,
-             overrides: dict[bytes, AccountOverride] | None = None,
-             tracer: AccessListTracer | None = None) -> CallResult:
+             overrides: dict[bytes, AccountOverride] | None = None, tracer: OpcodeHook | None = None) -> CallResult:
     """Execute `req` with `gas` on `state` and revert everything, the MegaETH meters' carried compute limit
     included. Without fee fields the call pays the base fee with balance credited for the occasion, so the
     balance only has to cover `value`. `gas_used` is what the receipt would say; `tracer` sees every opcode
@@ -119,7 +126,7 @@ def simulate(state: StateAPI, rules: IsthmusRules, chain_id: int, req: CallReque
 
 
 def _simulate(state: StateAPI, rules: IsthmusRules, chain_id: int, req: CallRequest, gas: int,
-              overrides: dict[bytes, AccountOverride] | None, tracer: AccessListTracer | None) -> CallResult:
+              overrides: dict[bytes, AccountOverride] | None, tracer: OpcodeHook | None) -> CallResult:
     base_fee = state.execution_context.base_fee_per_gas
     fee = max(req.max_fee_per_gas or 0, base_fee)
     sender = Address(req.sender)
@@ -150,8 +157,8 @@ def _simulate(state: StateAPI, rules: IsthmusRules, chain_id: int, req: CallRequ
         gas_used = rules.vm_class.finalize_gas_used(tx, computation)
         if computation.is_error:
             output = b"" if computation.error.burns_gas else computation.output
-            return CallResult(False, gas_used, output, vm_error(computation.error))
-        return CallResult(True, gas_used, computation.output, "")
+            return CallResult(False, gas_used, output, vm_error(computation.error), computation)
+        return CallResult(True, gas_used, computation.output, "", computation)
     finally:
         state.revert(snapshot)
 
@@ -186,7 +193,7 @@ def call(state: StateAPI, rules: IsthmusRules, chain_id: int, req: CallRequest, 
     res = simulate(state, rules, chain_id, req, min(req.gas or gas_cap, gas_cap), overrides)
     if not res.success:
         if res.output or "revert" in res.error.lower():
-            raise ExecutionReverted(_revert_reason(res.output), res.output)
+            raise ExecutionReverted(_revert_message(res.output), res.output)
         raise InvalidTransaction(f"execution failed: {res.error}")
     return res.output
 
@@ -199,7 +206,7 @@ def estimate_gas(state: StateAPI, rules: IsthmusRules, chain_id: int, req: CallR
     top = simulate(state, rules, chain_id, req, hi, overrides)
     if not top.success:
         if top.output or "revert" in top.error.lower():
-            raise ExecutionReverted(_revert_reason(top.output), top.output)
+            raise ExecutionReverted(_revert_message(top.output), top.output)
         raise InvalidTransaction(f"gas required exceeds allowance ({hi})")
     lo = top.gas_used - 1
     while lo + 1 < hi:

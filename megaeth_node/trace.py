@@ -1,17 +1,20 @@
 """`debug_traceTransaction` and `debug_traceBlockBy*`: re-execute a sealed block from its stored witness up to the
 transaction (or all of it), then report each as geth's `callTracer` (py-evm's frame tree as call objects) or as
-geth's default struct logger (one entry per opcode) (spec/rpc.md §3)."""
+geth's default struct logger (one entry per opcode) (spec/rpc.md §3); `debug_traceCall` reports a call request the
+same ways."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-from eth.abc import ComputationAPI
+from eth.abc import ComputationAPI, StateAPI
 from eth.exceptions import Revert
 
 from gas.spec import ChainConfig
+from megaeth_node.calls import AccountOverride, CallRequest, revert_reason, simulate
 from megaeth_node.executor.block import OpenBlock
+from megaeth_node.executor.rules import IsthmusRules
 from megaeth_node.executor.tracing import StepTracer, op_name, vm_error
 from megaeth_node.executor.witness import WitnessReader
 from megaeth_node.store import ChainStore
@@ -28,26 +31,50 @@ def _hex(b: bytes) -> str:
     return "0x" + b.hex()
 
 
-def _frame(c: ComputationAPI, gas_used: int | None = None, gas: int | None = None) -> dict[str, Any]:
-    """A callTracer frame; the top one has the receipt's `gas_used` and the tx's gas limit as `gas` (geth's)."""
+def _kind(c: ComputationAPI, parent: ComputationAPI | None) -> str:
+    """The opcode that started frame `c`, told from its message and its parent's (py-evm keeps no opcode): a
+    DELEGATECALL keeps the parent's storage, sender and value and moves none; a STATICCALL moves none either and
+    is the first static frame (or, inside one, not a DELEGATECALL); a CALLCODE moves value but keeps the parent's
+    storage and runs other code. A CALLCODE of the caller's own code reads as the CALL it equals."""
     msg = c.msg
     if msg.is_create:
-        kind = "CREATE"
-    elif msg.is_static:
-        kind = "STATICCALL"
-    elif msg.code_address != msg.storage_address:
-        kind = "DELEGATECALL" if msg.sender != msg.storage_address else "CALLCODE"
-    else:
-        kind = "CALL"
-    out: dict[str, Any] = {
-        "type": kind, "from": _hex(msg.sender), "to": _hex(msg.storage_address), "value": hex(msg.value),
-        "gas": hex(msg.gas if gas is None else gas),
-        "gasUsed": hex(gas_used if gas_used is not None else c.get_gas_used()),
-        "input": _hex(msg.data_as_bytes), "output": _hex(c.output),
-    }
+        return "CREATE"
+    if parent is None:
+        return "CALL"
+    up = parent.msg
+    keeps_context = msg.storage_address == up.storage_address
+    if not msg.should_transfer_value:
+        delegate = keeps_context and msg.sender == up.sender and msg.value == up.value
+        return "STATICCALL" if msg.is_static and (not up.is_static or not delegate) else "DELEGATECALL"
+    return "CALLCODE" if keeps_context and msg.code_address != msg.storage_address else "CALL"
+
+
+def _frame(c: ComputationAPI, gas_used: int | None = None, gas: int | None = None,
+           parent: ComputationAPI | None = None) -> dict[str, Any]:
+    """A callTracer frame as geth's native `callTracer` writes it (eth/tracers/native/call.go); the top one has the
+    receipt's `gas_used` and the tx's gas limit as `gas`. `from` is the account whose code made the call, `to` the
+    callee (the code's address for DELEGATECALL and CALLCODE), `input` a creation's init code; `output` only when
+    not empty (after an error, only a revert's data, with its `revertReason`); a failed creation has no `to`; a
+    STATICCALL has no `value`."""
+    msg = c.msg
+    kind = _kind(c, parent)
+    out: dict[str, Any] = {"type": kind, "from": _hex(msg.sender if parent is None else parent.msg.storage_address)}
+    if not (c.is_error and msg.is_create):
+        out["to"] = _hex(msg.code_address if kind in ("DELEGATECALL", "CALLCODE") else msg.storage_address)
+    if kind != "STATICCALL":
+        out["value"] = hex(msg.value)
+    out.update(gas=hex(msg.gas if gas is None else gas),
+               gasUsed=hex(gas_used if gas_used is not None else c.get_gas_used()),
+               input=_hex(bytes(msg.code) if msg.is_create else msg.data_as_bytes))
+    reverted = c.is_error and isinstance(c.error, Revert)
+    if c.output and (not c.is_error or reverted):
+        out["output"] = _hex(c.output)
     if c.is_error:
         out["error"] = vm_error(c.error)
-    children = [_frame(child) for child in c.children]
+        reason = revert_reason(c.output) if reverted else None
+        if reason is not None:
+            out["revertReason"] = reason
+    children = [_frame(child, parent=c) for child in c.children]
     if children:
         out["calls"] = children
     return out
@@ -200,3 +227,14 @@ def block_trace(chain: ChainStore, config: ChainConfig, number: int,
             entry["result"] = _frame(top, gas_used, gas) if tracer is None else _struct_result(top, gas_used, tracer)
         out.append(entry)
     return out
+
+
+def request_trace(state: StateAPI, rules: IsthmusRules, chain_id: int, req: CallRequest, gas: int,
+                  overrides: dict[bytes, AccountOverride] | None, logger: StructLogger | None) -> dict[str, Any]:
+    """`debug_traceCall`: `req` run as `eth_call` runs it (with the state overrides, all undone after), reported as
+    a transaction is: the callTracer object (`logger` None) or the struct logger's result."""
+    res = simulate(state, rules, chain_id, req, gas, overrides, tracer=logger)
+    if logger is None:
+        return _frame(res.computation, res.gas_used, gas)
+    logger.flush()
+    return _struct_result(res.computation, res.gas_used, logger)

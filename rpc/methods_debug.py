@@ -1,6 +1,6 @@
-"""`debug_traceTransaction` and `debug_traceBlockByNumber/ByHash` with `callTracer` or geth's default struct logger
-(spec/rpc.md §3), re-executed off the event loop; the raw getters `debug_getRawHeader/Block/Transaction/Receipts`
-(execution-apis `debug/getters.yaml`)."""
+"""`debug_traceTransaction`, `debug_traceBlockByNumber/ByHash` and `debug_traceCall` with `callTracer` or geth's
+default struct logger (spec/rpc.md §3), executed off the event loop; the raw getters
+`debug_getRawHeader/Block/Transaction/Receipts` (execution-apis `debug/getters.yaml`)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,26 @@ from typing import Any
 
 from megaeth_node.errors import HeaderNotFound
 from megaeth_node.sequencer import Sequencer
-from megaeth_node.trace import StructLogger, TraceUnavailable, block_trace, call_trace, struct_trace
+from megaeth_node.trace import (
+    StructLogger,
+    TraceUnavailable,
+    block_trace,
+    call_trace,
+    request_trace,
+    struct_trace,
+)
 from megaeth_node.types import Block
 from rpc.codec import data, parse_hash
 from rpc.dispatch import Handler
 from rpc.errors import RpcError, invalid_params, max_args
-from rpc.methods_eth import sealed_number
+from rpc.methods_eth import (
+    GAS_CAP,
+    execute_at,
+    parse_call_request,
+    parse_state_overrides,
+    require_current,
+    sealed_number,
+)
 
 
 def _struct_logger(options: dict[str, Any]) -> StructLogger:
@@ -35,9 +49,14 @@ def _trace_options(params: list[Any], first: str) -> Callable[[], StructLogger] 
     and applied as geth's), or None for `callTracer`."""
     if not 1 <= len(params) <= 2:
         raise invalid_params(f"want [{first}, {{tracer?, ...options}}]")
-    options = params[1] if len(params) == 2 and params[1] is not None else {}
+    return _tracer_config(params[1] if len(params) == 2 else None, 1)
+
+
+def _tracer_config(options: Any, i: int) -> Callable[[], StructLogger] | None:
+    """The tracer a config object (argument `i`) names: None for `callTracer`, else a struct-logger maker."""
+    options = {} if options is None else options
     if not isinstance(options, dict) or options.get("tracer") not in (None, "callTracer"):
-        raise invalid_params("tracers: callTracer, or none for the struct logger", 1)
+        raise invalid_params("tracers: callTracer, or none for the struct logger", i)
     if options.get("tracer") is not None:
         return None
     _struct_logger(options)
@@ -118,7 +137,29 @@ def debug_methods(node: Sequencer) -> dict[str, Handler]:
         except TraceUnavailable as e:
             raise RpcError(-32000, str(e)) from e
 
-    return {"debug_traceTransaction": trace_transaction, "debug_traceBlockByNumber": trace_block_by_number,
-            "debug_traceBlockByHash": trace_block_by_hash, "debug_getRawHeader": raw_header,
-            "debug_getRawBlock": raw_block, "debug_getRawReceipts": raw_receipts,
+    async def trace_call(params: list[Any]) -> dict[str, Any]:
+        """geth's `debug_traceCall(request, block, {tracer?, ...options, stateOverrides?})`: the request run as
+        `eth_call` runs it, traced as a transaction; block overrides are refused, as eth_call refuses them."""
+        max_args(params, 3)
+        if not params:
+            raise invalid_params("missing value for required argument 0", 0)
+        req = parse_call_request(params[0], 0)
+        n = require_current(node, params[1] if len(params) > 1 and params[1] is not None else "latest", 1)
+        config = params[2] if len(params) > 2 and params[2] is not None else {}
+        if not isinstance(config, dict):
+            raise invalid_params("trace config must be an object", 2)
+        make = _tracer_config({k: v for k, v in config.items() if k not in ("stateOverrides", "blockOverrides")}, 2)
+        overrides = parse_state_overrides(config.get("stateOverrides") or {}, 2)
+        if config.get("blockOverrides"):
+            raise invalid_params("block overrides are not supported", 2)
+        gas, logger = min(req.gas or GAS_CAP, GAS_CAP), None if make is None else make()
+        try:
+            return await execute_at(node, n, lambda s, rules: request_trace(
+                s, rules, node.chain_config.chain_id, req, gas, overrides, logger))
+        except NotImplementedError as e:
+            raise RpcError(-32000, str(e)) from e
+
+    return {"debug_traceTransaction": trace_transaction, "debug_traceCall": trace_call,
+            "debug_traceBlockByNumber": trace_block_by_number, "debug_traceBlockByHash": trace_block_by_hash,
+            "debug_getRawHeader": raw_header, "debug_getRawBlock": raw_block, "debug_getRawReceipts": raw_receipts,
             "debug_getRawTransaction": raw_transaction}

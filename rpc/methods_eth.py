@@ -117,6 +117,72 @@ def sealed_number(node: Sequencer, tag: Any, i: int) -> int | None:
         raise invalid_params(f"invalid block tag {tag!r}: {e}", i) from e
 
 
+def require_current(node: Sequencer, tag: Any, i: int) -> int | None:
+    """State queries (the selector is argument `i`): None for latest/pending (the newest mini-block), else the
+    number of the block named, which must be the head (older state is not kept)."""
+    if tag in (None, "latest", "pending"):
+        return None
+    n = sealed_number(node, tag, i)
+    if n is None or n > node.head.number:
+        raise HeaderNotFound("header not found")
+    if n != node.head.number:
+        raise HistoricalState("historical state not available")
+    return n
+
+
+async def execute_at(node: Sequencer, n: int | None, fn: Callable[[Any, IsthmusRules], T]) -> T:
+    """`fn(evm_state, rules)` at `require_current`'s `n`: the newest mini-block's state for None, else the
+    sealed head's state in its own block context."""
+    if n is None:
+        return await node.read_state(lambda s: fn(s, node.building().run.rules))
+    return await node.read_sealed_evm_state(n, fn)
+
+
+def parse_call_request(obj: Any, i: int) -> CallRequest:
+    """A `CallRequest` object (spec/rpc.md §2), argument `i`."""
+    if not isinstance(obj, dict):
+        raise invalid_params("call request must be an object", i)
+    payload = obj.get("input", obj.get("data"))
+    if "input" in obj and "data" in obj and obj["input"] != obj["data"]:
+        raise invalid_params('both "data" and "input" are set and not equal. Please use "input" to pass '
+                             'transaction call data', i)
+    fee = obj.get("maxFeePerGas", obj.get("gasPrice"))
+    return CallRequest(
+        sender=parse_address(obj["from"]) if obj.get("from") else bytes(20),
+        to=parse_address(obj["to"]) if obj.get("to") else None,
+        gas=parse_quantity(obj["gas"]) if obj.get("gas") else None,
+        max_fee_per_gas=parse_quantity(fee) if fee else None,
+        max_priority_fee_per_gas=parse_quantity(obj.get("maxPriorityFeePerGas") or "0x0"),
+        value=parse_quantity(obj.get("value") or "0x0"), data=parse_data(payload or "0x"),
+        access_list=tuple((parse_address(a["address"]), tuple(parse_hash(k) for k in a.get("storageKeys", [])))
+                          for a in obj.get("accessList") or []),
+        authorization_list=parse_authorizations(obj.get("authorizationList"), i))
+
+
+def parse_state_overrides(obj: Any, i: int) -> dict[bytes, AccountOverride]:
+    """`StateOverride` (spec/rpc.md §2): balance, nonce, code, state (replace) or stateDiff (patch)."""
+    if not isinstance(obj, dict):
+        raise invalid_params("state override must be an object", i)
+    out = {}
+    for addr, o in obj.items():
+        if not isinstance(o, dict):
+            raise invalid_params(f"override of {addr} must be an object", i)
+        if o.get("state") is not None and o.get("stateDiff") is not None:
+            raise invalid_params(f"account {addr} has both 'state' and 'stateDiff'", i)
+
+        def slots(m: Any) -> dict[int, int] | None:
+            if m is None:
+                return None
+            return {int.from_bytes(parse_hash(k), "big"): int.from_bytes(parse_hash(v), "big") for k, v in m.items()}
+
+        out[parse_address(addr)] = AccountOverride(
+            balance=parse_quantity(o["balance"]) if o.get("balance") is not None else None,
+            nonce=parse_quantity(o["nonce"]) if o.get("nonce") is not None else None,
+            code=parse_data(o["code"]) if o.get("code") is not None else None,
+            state=slots(o.get("state")), state_diff=slots(o.get("stateDiff")))
+    return out
+
+
 def eth_methods(node: Sequencer) -> dict[str, Handler]:
     """Handlers bound to `node`."""
     chain_id = node.chain_config.chain_id
@@ -127,30 +193,11 @@ def eth_methods(node: Sequencer) -> dict[str, Handler]:
     def block_number_of(tag: Any, i: int) -> int | None:
         return sealed_number(node, tag, i)
 
-    def require_current(tag: Any, i: int) -> int | None:
-        """State queries: None for latest/pending (the newest mini-block), else the number of the block named,
-        which must be the head (older state is not kept)."""
-        if tag in (None, "latest", "pending"):
-            return None
-        n = block_number_of(tag, i)
-        if n is None or n > head_number():
-            raise HeaderNotFound("header not found")
-        if n != head_number():
-            raise HistoricalState("historical state not available")
-        return n
-
     async def account_state(tag: Any, i: int, newest: Callable[[Any], T], sealed: Callable[[SaltReader], T]) -> T:
         """An account read at `tag`: `newest(evm_state)` at latest/pending, `sealed(reader)` at the head named
         by number, hash, safe or finalized (its sealed state, without the open block's transactions)."""
-        n = require_current(tag, i)
+        n = require_current(node, tag, i)
         return await (node.read_state(newest) if n is None else node.read_sealed_state(n, sealed))
-
-    async def execute_at(n: int | None, fn: Callable[[Any, IsthmusRules], T]) -> T:
-        """`fn(evm_state, rules)` at `require_current`'s `n`: the newest mini-block's state for None, else the
-        sealed head's state in its own block context."""
-        if n is None:
-            return await node.read_state(lambda s: fn(s, node.building().run.rules))
-        return await node.read_sealed_evm_state(n, fn)
 
     async def block_number(params: list[Any]) -> str:
         max_args(params, 0)
@@ -246,73 +293,31 @@ def eth_methods(node: Sequencer) -> dict[str, Handler]:
                              for n in range(oldest, newest + 1)]
         return out
 
-    def call_request(obj: Any, i: int) -> CallRequest:
-        if not isinstance(obj, dict):
-            raise invalid_params("call request must be an object", i)
-        payload = obj.get("input", obj.get("data"))
-        if "input" in obj and "data" in obj and obj["input"] != obj["data"]:
-            raise invalid_params('both "data" and "input" are set and not equal. Please use "input" to pass '
-                                 'transaction call data', i)
-        fee = obj.get("maxFeePerGas", obj.get("gasPrice"))
-        return CallRequest(
-            sender=parse_address(obj["from"]) if obj.get("from") else bytes(20),
-            to=parse_address(obj["to"]) if obj.get("to") else None,
-            gas=parse_quantity(obj["gas"]) if obj.get("gas") else None,
-            max_fee_per_gas=parse_quantity(fee) if fee else None,
-            max_priority_fee_per_gas=parse_quantity(obj.get("maxPriorityFeePerGas") or "0x0"),
-            value=parse_quantity(obj.get("value") or "0x0"), data=parse_data(payload or "0x"),
-            access_list=tuple((parse_address(a["address"]), tuple(parse_hash(k) for k in a.get("storageKeys", [])))
-                              for a in obj.get("accessList") or []),
-            authorization_list=parse_authorizations(obj.get("authorizationList"), i))
-
-    def state_overrides(obj: Any, i: int) -> dict[bytes, AccountOverride]:
-        """`StateOverride` (spec/rpc.md §2): balance, nonce, code, state (replace) or stateDiff (patch)."""
-        if not isinstance(obj, dict):
-            raise invalid_params("state override must be an object", i)
-        out = {}
-        for addr, o in obj.items():
-            if not isinstance(o, dict):
-                raise invalid_params(f"override of {addr} must be an object", i)
-            if o.get("state") is not None and o.get("stateDiff") is not None:
-                raise invalid_params(f"account {addr} has both 'state' and 'stateDiff'", i)
-
-            def slots(m: Any) -> dict[int, int] | None:
-                if m is None:
-                    return None
-                return {int.from_bytes(parse_hash(k), "big"): int.from_bytes(parse_hash(v), "big") for k, v in m.items()}
-
-            out[parse_address(addr)] = AccountOverride(
-                balance=parse_quantity(o["balance"]) if o.get("balance") is not None else None,
-                nonce=parse_quantity(o["nonce"]) if o.get("nonce") is not None else None,
-                code=parse_data(o["code"]) if o.get("code") is not None else None,
-                state=slots(o.get("state")), state_diff=slots(o.get("stateDiff")))
-        return out
-
     async def eth_call(params: list[Any]) -> str:
         max_args(params, 4)
-        req = call_request(_arg(params, 0), 0)
-        n = require_current(_arg(params, 1, "latest"), 1)
-        overrides = state_overrides(_arg(params, 2, {}), 2)
+        req = parse_call_request(_arg(params, 0), 0)
+        n = require_current(node, _arg(params, 1, "latest"), 1)
+        overrides = parse_state_overrides(_arg(params, 2, {}), 2)
         if _arg(params, 3, {}):  # refused rather than ignored: a result for another block would be wrong silently
             raise invalid_params("block overrides are not supported", 3)
-        out = await execute_at(n, lambda s, rules: call(s, rules, chain_id, req, GAS_CAP, overrides))
+        out = await execute_at(node, n, lambda s, rules: call(s, rules, chain_id, req, GAS_CAP, overrides))
         return data(out)
 
     async def eth_estimate_gas(params: list[Any]) -> str:
         max_args(params, 3)
-        req = call_request(_arg(params, 0), 0)
-        n = require_current(_arg(params, 1, "latest"), 1)
-        overrides = state_overrides(_arg(params, 2, {}), 2)
-        gas = await execute_at(n, lambda s, rules: estimate_gas(s, rules, chain_id, req, GAS_CAP, overrides))
+        req = parse_call_request(_arg(params, 0), 0)
+        n = require_current(node, _arg(params, 1, "latest"), 1)
+        overrides = parse_state_overrides(_arg(params, 2, {}), 2)
+        gas = await execute_at(node, n, lambda s, rules: estimate_gas(s, rules, chain_id, req, GAS_CAP, overrides))
         return quantity(gas)
 
     async def eth_create_access_list(params: list[Any]) -> dict[str, Any]:
         """geth's result: `{accessList, gasUsed, error?}`; an execution failure is the `error` field, a request
         that cannot execute (funds, nonce) an error reply as for eth_call."""
         max_args(params, 2)
-        req = call_request(_arg(params, 0), 0)
-        n = require_current(_arg(params, 1, "latest"), 1)
-        res = await execute_at(n, lambda s, rules: create_access_list(s, rules, chain_id, req, GAS_CAP))
+        req = parse_call_request(_arg(params, 0), 0)
+        n = require_current(node, _arg(params, 1, "latest"), 1)
+        res = await execute_at(node, n, lambda s, rules: create_access_list(s, rules, chain_id, req, GAS_CAP))
         out: dict[str, Any] = {
             "accessList": access_list_json(res.access_list), "gasUsed": quantity(res.gas_used)}
         if res.error:
@@ -324,7 +329,7 @@ def eth_methods(node: Sequencer) -> dict[str, Handler]:
         type filled in; `{raw: unsigned EIP-2718 bytes (zero signature), tx}` with geth's transaction JSON."""
         max_args(params, 1)
         obj = _arg(params, 0)
-        req = call_request(obj, 0)
+        req = parse_call_request(obj, 0)
         if obj.get("chainId") is not None and parse_quantity(obj["chainId"]) != chain_id:
             raise InvalidTransaction(f"chainId does not match node's (have={parse_quantity(obj['chainId'])}, "
                                      f"want={chain_id})")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -12,6 +13,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import requests
+from shared_data import REPO
+
+JS = REPO / "tests" / "js"
 
 
 def free_port() -> int:
@@ -51,4 +55,33 @@ def running_node(data_dir: Path, *args: str, port: int | None = None) -> Iterato
                 proc.wait(10)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        log.close()
+
+
+def js_deps_missing() -> str | None:
+    """Why the npm packages of tests/js (`make js-deps`) cannot be used here, or None when they can."""
+    if shutil.which("node") is None:
+        return "node (Node.js) is not on PATH"
+    installed = JS / "node_modules" / ".package-lock.json"
+    if not installed.is_file():
+        return f"{JS / 'node_modules'} is missing: run `make js-deps`"
+    if installed.stat().st_mtime < (JS / "package-lock.json").stat().st_mtime:
+        return f"{JS / 'node_modules'} is older than package-lock.json: run `make js-deps`"
+    return None
+
+
+@contextmanager
+def running_anvil(data_dir: Path) -> Iterator[str]:
+    """Anvil (npm @foundry-rs/anvil, with the dev chain's mnemonic) serving http://127.0.0.1:PORT/; killed at exit."""
+    port = free_port()
+    log = open(data_dir / f"anvil-{port}.log", "ab")
+    proc = subprocess.Popen([str(JS / "node_modules" / ".bin" / "anvil"), "--host", "127.0.0.1", "--port", str(port)],
+                            stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        wait_ready(url, proc)  # type: ignore[arg-type]
+        yield url
+    finally:
+        proc.kill()
+        proc.wait()
         log.close()

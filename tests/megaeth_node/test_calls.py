@@ -52,13 +52,16 @@ def test_a_contract_may_be_the_caller_of_a_simulation() -> None:
 def test_revert_reasons_in_geths_words() -> None:
     """Error(string) and Panic(uint256) revert data decode as geth's abi.UnpackRevert words them (execution-apis
     `eth_call/call-revert-abi-panic.io`: "execution reverted: assert(false)")."""
-    from megaeth_node.calls import _revert_reason
+    from megaeth_node.calls import _revert_message, revert_reason
 
     def panic(code: int) -> bytes:
         return bytes.fromhex("4e487b71") + code.to_bytes(32, "big")
 
     error = bytes.fromhex("08c379a0") + (32).to_bytes(32, "big") + (2).to_bytes(32, "big") + b"no".ljust(32, b"\0")
-    assert [_revert_reason(d) for d in (panic(1), panic(0x11), panic(0x99), error, b"", panic(1)[:20])] == [
+    cases = (panic(1), panic(0x11), panic(0x99), error, b"", panic(1)[:20])
+    assert [_revert_message(d) for d in cases] == [
         "execution reverted: assert(false)", "execution reverted: arithmetic underflow or overflow",
         "execution reverted: unknown panic code: 0x99", "execution reverted: no", "execution reverted",
         "execution reverted"]
+    assert [revert_reason(d) for d in cases] == [
+        "assert(false)", "arithmetic underflow or overflow", "unknown panic code: 0x99", "no", None, None]

@@ -10,33 +10,20 @@ skip, except under CI=true, where they fail.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from node_process import running_node
-from shared_data import REPO, in_ci
+from node_process import JS, js_deps_missing, running_node
+from shared_data import in_ci
 
-JS = REPO / "tests" / "js"
 SCRIPT_TIMEOUT_S = 120
-
-
-def _missing_deps() -> str | None:
-    if shutil.which("node") is None:
-        return "node (Node.js) is not on PATH"
-    installed = JS / "node_modules" / ".package-lock.json"
-    if not installed.is_file():
-        return f"{JS / 'node_modules'} is missing: run `make js-deps`"
-    if installed.stat().st_mtime < (JS / "package-lock.json").stat().st_mtime:
-        return f"{JS / 'node_modules'} is older than package-lock.json: run `make js-deps`"
-    return None
 
 
 @pytest.fixture(scope="module")
 def node_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    missing = _missing_deps()
+    missing = js_deps_missing()
     if missing:
         if in_ci():
             pytest.fail(f"JS client tests need their npm packages under CI: {missing}")

@@ -1,0 +1,178 @@
+"""`debug_traceCall` against a real `megaeth-node run` process, with Anvil (npm @foundry-rs/anvil) as the reference
+for geth's `callTracer` layout: the same requests over the same code (put in place by `stateOverrides`) must give the
+same frames on both, but for gas, which MegaETH meters its own way. Without the npm packages the Anvil comparisons
+skip, except under CI=true, where they fail."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+from evm_asm import assemble, deploying
+from node_process import js_deps_missing, running_anvil, running_node
+from shared_data import in_ci
+
+
+def _at(n: int) -> str:
+    return "0x" + n.to_bytes(20, "big").hex()
+
+
+SEVEN, NO, PANIC, EMPTY, LOOP, TOP, SENDER = (_at(0xA1), _at(0xA2), _at(0xA3), _at(0xA4), _at(0xA5), _at(0xC0),
+                                               _at(0x5E4D))
+
+
+def _returns_seven() -> bytes:
+    return assemble(("PUSH", 7), ("PUSH", 0), "MSTORE", ("PUSH", 32), ("PUSH", 0), "RETURN")
+
+
+def _reverts_no() -> bytes:
+    """revert(Error("no"))"""
+    return assemble(("PUSH", 0x08C379A0), ("PUSH", 224), "SHL", ("PUSH", 0), "MSTORE", ("PUSH", 32), ("PUSH", 4),
+                    "MSTORE", ("PUSH", 2), ("PUSH", 36), "MSTORE", ("PUSH", int.from_bytes(b"no", "big") << 240),
+                    ("PUSH", 68), "MSTORE", ("PUSH", 100), ("PUSH", 0), "REVERT")
+
+
+def _panics() -> bytes:
+    """revert(Panic(0x11))"""
+    return assemble(("PUSH", 0x4E487B71), ("PUSH", 224), "SHL", ("PUSH", 0), "MSTORE", ("PUSH", 0x11), ("PUSH", 4),
+                    "MSTORE", ("PUSH", 36), ("PUSH", 0), "REVERT")
+
+
+def _loops() -> bytes:
+    return assemble(("LABEL", "top"), ("PUSHLABEL", "top"), "JUMP")
+
+
+def _call(op: str, to: str, gas: int = 100_000) -> list[object]:
+    """`op` to `to` with no data, 32 bytes of output at memory 0, its success flag dropped."""
+    value = [] if op in ("STATICCALL", "DELEGATECALL") else [("PUSH", 0)]
+    return [("PUSH", 32), ("PUSH", 0), ("PUSH", 0), ("PUSH", 0), *value, ("PUSH", int(to, 16)), ("PUSH", gas), op,
+            "POP"]
+
+
+def _top() -> bytes:
+    """Calls each kind of callee, each way, then returns the 32 bytes the last successful call left in memory."""
+    return assemble(*_call("CALL", SEVEN), *_call("STATICCALL", SEVEN), *_call("DELEGATECALL", SEVEN),
+                    *_call("CALL", NO), *_call("CALL", PANIC), *_call("CALL", EMPTY), *_call("CALL", LOOP, 5_000),
+                    *_call("CALL", SEVEN), ("PUSH", 32), ("PUSH", 0), "RETURN")
+
+
+CODES = {SEVEN: _returns_seven(), NO: _reverts_no(), PANIC: _panics(), EMPTY: b"\x00", LOOP: _loops(), TOP: _top()}
+OVERRIDES = {a: {"code": "0x" + c.hex()} for a, c in CODES.items()} | {SENDER: {"balance": hex(10**20)}}
+
+REQUESTS = {  # name: (call request, what the call tracer must show at the top)
+    "nested calls": ({"to": TOP}, {"output": "0x" + (7).to_bytes(32, "big").hex()}),
+    "revert with a reason": ({"to": NO}, {"error": "execution reverted", "revertReason": "no"}),
+    "panic": ({"to": PANIC}, {"revertReason": "arithmetic underflow or overflow"}),
+    "no output": ({"to": EMPTY, "value": "0x5"}, {"value": "0x5"}),
+    "creation": ({"input": "0x" + deploying(_returns_seven()).hex()}, {"type": "CREATE"}),
+    "failed creation": ({"input": "0xfe"}, {"error": "invalid opcode: INVALID"}),
+    "reverted creation": ({"input": "0x" + _reverts_no().hex()}, {"revertReason": "no"}),
+}
+
+
+def _rpc(url: str, method: str, *params: Any) -> Any:
+    reply = requests.post(url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)},
+                          timeout=60).json()
+    if "error" in reply:
+        raise RuntimeError(reply["error"])
+    return reply["result"]
+
+
+def _trace(url: str, request: dict[str, Any], options: dict[str, Any] | None = None) -> Any:
+    config = {"tracer": "callTracer", "stateOverrides": OVERRIDES} if options is None \
+        else {**options, "stateOverrides": OVERRIDES}
+    return _rpc(url, "debug_traceCall", {"from": SENDER, "gas": hex(1_000_000), **request}, "latest", config)
+
+
+def _without_gas(frame: dict[str, Any]) -> dict[str, Any]:
+    """The frame with gas figures replaced by their presence (MegaETH meters gas its own way)."""
+    out = {k: v for k, v in frame.items() if k not in ("gas", "gasUsed", "calls")}
+    out["gas?"], out["gasUsed?"] = "gas" in frame, "gasUsed" in frame
+    if "calls" in frame:
+        out["calls"] = [_without_gas(c) for c in frame["calls"]]
+    return out
+
+
+@pytest.fixture(scope="module")
+def ours(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with running_node(tmp_path_factory.mktemp("node"), "--block-time", "200") as (url, _):
+        yield url
+
+
+@pytest.fixture(scope="module")
+def anvil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    missing = js_deps_missing()
+    if missing:
+        if in_ci():
+            pytest.fail(f"the Anvil reference needs the npm packages under CI: {missing}")
+        pytest.skip(missing)
+    with running_anvil(tmp_path_factory.mktemp("anvil")) as url:
+        yield url
+
+
+@pytest.mark.parametrize("name", REQUESTS)
+def test_call_tracer_frames_match_anvil(ours: str, anvil: str, name: str) -> None:
+    request, expected = REQUESTS[name]
+    mine, theirs = _trace(ours, request), _trace(anvil, request)
+    assert _without_gas(mine) == _without_gas(theirs)
+    assert expected.items() <= mine.items()
+
+
+def test_nested_frames(ours: str) -> None:
+    """Each kind of frame once: STATICCALL without a value, a reverted child with its data and reason, a child that
+    ran out of gas without output, an empty output left out."""
+    top = _trace(ours, {"to": TOP})
+    kinds = [(c["type"], c["to"], c.get("error"), c.get("revertReason"), "output" in c, "value" in c)
+             for c in top["calls"]]
+    assert kinds == [
+        ("CALL", SEVEN, None, None, True, True), ("STATICCALL", SEVEN, None, None, True, False),
+        ("DELEGATECALL", SEVEN, None, None, True, True), ("CALL", NO, "execution reverted", "no", True, True),
+        ("CALL", PANIC, "execution reverted", "arithmetic underflow or overflow", True, True),
+        ("CALL", EMPTY, None, None, False, True), ("CALL", LOOP, "out of gas", None, False, True),
+        ("CALL", SEVEN, None, None, True, True)]
+    assert int(top["gas"], 16) == 1_000_000 and 0 < int(top["gasUsed"], 16) < 1_000_000
+
+
+def test_gas_used_is_what_estimate_and_a_receipt_agree_on(ours: str) -> None:
+    """The top frame's gasUsed is the gas the call would use as a transaction (the lowest estimate succeeds)."""
+    traced = int(_trace(ours, {"to": TOP})["gasUsed"], 16)
+    estimate = int(_rpc(ours, "eth_estimateGas", {"from": SENDER, "to": TOP}, "latest", OVERRIDES), 16)
+    assert traced <= estimate
+
+
+def test_struct_logger_steps_match_anvil(ours: str, anvil: str) -> None:
+    """geth's default tracer: the same opcodes, positions, depths, stacks and memory as Anvil's (gas aside)."""
+    options = {"enableMemory": True}
+    request = {"to": NO}
+    mine, theirs = _trace(ours, request, options), _trace(anvil, request, options)
+    assert mine["failed"] and theirs["failed"] and mine["returnValue"] == theirs["returnValue"].removeprefix("0x")
+
+    def steps(result: dict[str, Any]) -> list[tuple[Any, ...]]:
+        """Memory words as geth writes them (`%x`, no 0x; Anvil adds one)."""
+        return [(s["pc"], s["op"], s["depth"], s.get("stack"), [w.removeprefix("0x") for w in s.get("memory", [])])
+                for s in result["structLogs"]]
+
+    assert steps(mine) == steps(theirs) and len(steps(mine)) > 10
+
+
+def test_state_is_left_as_it_was(ours: str) -> None:
+    """A traced call that writes nothing lasting: the overrides and the call's effects are undone."""
+    _trace(ours, {"to": TOP})
+    assert _rpc(ours, "eth_getCode", TOP, "latest") == "0x"
+    assert _rpc(ours, "eth_getBalance", SENDER, "latest") == "0x0"
+
+
+@pytest.mark.parametrize("params, code", [
+    ([], -32602),
+    (["0x12"], -32602),
+    ([{"to": TOP}, "latest", {"tracer": "prestateTracer"}], -32602),
+    ([{"to": TOP}, "latest", {"blockOverrides": {"number": "0x1"}}], -32602),
+    ([{"to": TOP}, "latest", {"stateOverrides": {TOP: {"state": {}, "stateDiff": {}}}}], -32602),
+    ([{"to": TOP}, "0x99999"], -32000),
+])
+def test_bad_requests_are_refused(ours: str, params: list[Any], code: int) -> None:
+    reply = requests.post(ours, json={"jsonrpc": "2.0", "id": 1, "method": "debug_traceCall", "params": params},
+                          timeout=30).json()
+    assert reply["error"]["code"] == code, reply
