@@ -21,6 +21,7 @@ def _at(n: int) -> str:
 
 SEVEN, NO, PANIC, EMPTY, LOOP, TOP, SENDER = (_at(0xA1), _at(0xA2), _at(0xA3), _at(0xA4), _at(0xA5), _at(0xC0),
                                                _at(0x5E4D))
+INNER, STATIC_TOP = _at(0xB1), _at(0xC1)
 
 
 def _returns_seven() -> bytes:
@@ -58,11 +59,19 @@ def _top() -> bytes:
                     *_call("CALL", SEVEN), ("PUSH", 32), ("PUSH", 0), "RETURN")
 
 
-CODES = {SEVEN: _returns_seven(), NO: _reverts_no(), PANIC: _panics(), EMPTY: b"\x00", LOOP: _loops(), TOP: _top()}
+def _inner() -> bytes:
+    """Each call kind that a static frame allows, to SEVEN."""
+    return assemble(*_call("CALL", SEVEN), *_call("DELEGATECALL", SEVEN), *_call("STATICCALL", SEVEN),
+                    ("PUSH", 32), ("PUSH", 0), "RETURN")
+
+
+CODES = {SEVEN: _returns_seven(), NO: _reverts_no(), PANIC: _panics(), EMPTY: b"\x00", LOOP: _loops(), TOP: _top(),
+         INNER: _inner(), STATIC_TOP: assemble(*_call("STATICCALL", INNER), "STOP")}
 OVERRIDES = {a: {"code": "0x" + c.hex()} for a, c in CODES.items()} | {SENDER: {"balance": hex(10**20)}}
 
 REQUESTS = {  # name: (call request, what the call tracer must show at the top)
     "nested calls": ({"to": TOP}, {"output": "0x" + (7).to_bytes(32, "big").hex()}),
+    "calls inside a static frame": ({"to": STATIC_TOP}, {"to": STATIC_TOP}),
     "revert with a reason": ({"to": NO}, {"error": "execution reverted", "revertReason": "no"}),
     "panic": ({"to": PANIC}, {"revertReason": "arithmetic underflow or overflow"}),
     "no output": ({"to": EMPTY, "value": "0x5"}, {"value": "0x5"}),
