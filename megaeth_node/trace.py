@@ -6,13 +6,14 @@ same ways."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from eth.abc import ComputationAPI, StateAPI
 from eth.exceptions import Revert
 
 from gas.spec import ChainConfig
-from megaeth_node.calls import AccountOverride, CallRequest, revert_reason, simulate
+from megaeth_node.calls import AccountOverride, CallRequest, OpcodeHook, revert_reason, simulate
 from megaeth_node.executor.block import OpenBlock
 from megaeth_node.executor.rules import IsthmusRules
 from megaeth_node.executor.tracing import StepTracer, op_name, vm_error
@@ -29,6 +30,35 @@ class TraceUnavailable(LookupError):
 
 def _hex(b: bytes) -> str:
     return "0x" + b.hex()
+
+
+@dataclass(frozen=True, slots=True)
+class CallTracer:
+    """geth's `callTracer` with its `tracerConfig`: `onlyTopCall` leaves child frames out, `withLog` adds each
+    frame's logs, each with its `position` (how many of the frame's calls came before it)."""
+
+    only_top_call: bool = False
+    with_log: bool = False
+
+    def hook(self) -> LogPositions | None:
+        """The opcode hook the run needs (log positions for `withLog`), or None."""
+        return LogPositions() if self.with_log else None
+
+
+class LogPositions:
+    """An opcode hook: for each LOG0..LOG4 of each frame, how many child frames the frame had started before it."""
+
+    def __init__(self) -> None:
+        self.positions: dict[int, list[int]] = {}  # id(frame) → per LOG, in order
+
+    def __call__(self, computation: Any, opcode: int, pc: int) -> None:
+        if 0xA0 <= opcode <= 0xA4:
+            self.positions.setdefault(id(computation), []).append(len(computation.children))
+
+    def of(self, computation: ComputationAPI, i: int) -> int:
+        """The position of the frame's `i`-th log (one the frame did not emit itself sits after its calls)."""
+        seen = self.positions.get(id(computation), ())
+        return seen[i] if i < len(seen) else len(computation.children)
 
 
 def _kind(c: ComputationAPI, parent: ComputationAPI | None) -> str:
@@ -49,13 +79,13 @@ def _kind(c: ComputationAPI, parent: ComputationAPI | None) -> str:
     return "CALLCODE" if keeps_context and msg.code_address != msg.storage_address else "CALL"
 
 
-def _frame(c: ComputationAPI, gas_used: int | None = None, gas: int | None = None,
-           parent: ComputationAPI | None = None) -> dict[str, Any]:
+def _frame(c: ComputationAPI, options: CallTracer, logs: LogPositions | None, gas_used: int | None = None,
+           gas: int | None = None, parent: ComputationAPI | None = None, failed_above: bool = False) -> dict[str, Any]:
     """A callTracer frame as geth's native `callTracer` writes it (eth/tracers/native/call.go); the top one has the
     receipt's `gas_used` and the tx's gas limit as `gas`. `from` is the account whose code made the call, `to` the
     callee (the code's address for DELEGATECALL and CALLCODE), `input` a creation's init code; `output` only when
     not empty (after an error, only a revert's data, with its `revertReason`); a failed creation has no `to`; a
-    STATICCALL has no `value`."""
+    STATICCALL has no `value`. With `withLog`, the logs of frames that neither failed nor sit below a failed one."""
     msg = c.msg
     kind = _kind(c, parent)
     out: dict[str, Any] = {"type": kind, "from": _hex(msg.sender if parent is None else parent.msg.storage_address)}
@@ -74,9 +104,16 @@ def _frame(c: ComputationAPI, gas_used: int | None = None, gas: int | None = Non
         reason = revert_reason(c.output) if reverted else None
         if reason is not None:
             out["revertReason"] = reason
-    children = [_frame(child, parent=c) for child in c.children]
-    if children:
-        out["calls"] = children
+    failed = failed_above or c.is_error
+    if logs is not None and not failed and c._log_entries:  # type: ignore[attr-defined]
+        out["logs"] = [
+            {"address": _hex(address), "topics": [_hex(t.to_bytes(32, "big")) for t in topics], "data": _hex(data),
+             "position": hex(0 if options.only_top_call else logs.of(c, i))}
+            for i, (_, address, topics, data) in enumerate(c._log_entries)]  # type: ignore[attr-defined]
+    if not options.only_top_call:
+        children = [_frame(child, options, logs, parent=c, failed_above=failed) for child in c.children]
+        if children:
+            out["calls"] = children
     return out
 
 
@@ -99,7 +136,7 @@ def _need_hook(run: OpenBlock, block: Block) -> None:
         raise TraceUnavailable(f"block {block.header.number} runs under rules without the opcode hook (before Rex)")
 
 
-def _run_next(run: OpenBlock, block: Block, tracer: StepTracer | None = None) -> tuple[ComputationAPI, int, int]:
+def _run_next(run: OpenBlock, block: Block, tracer: OpcodeHook | None = None) -> tuple[ComputationAPI, int, int]:
     """The run's next transaction, every opcode of it through `tracer` if given: its top frame, the gas its
     receipt reports and its gas limit."""
     index = len(run.receipts)
@@ -115,14 +152,14 @@ def _run_next(run: OpenBlock, block: Block, tracer: StepTracer | None = None) ->
     top = run.last_computation
     if top is None:
         raise TraceUnavailable(f"transaction {index} of block {block.header.number} did not execute (failed deposit)")
-    if tracer is not None:
+    if isinstance(tracer, StepTracer):
         tracer.flush()
     prior = run.receipts[index - 1].cumulative_gas_used if index else 0
     return top, receipt.cumulative_gas_used - prior, block.transactions[index].gas
 
 
 def _rerun(chain: ChainStore, config: ChainConfig, number: int, index: int,
-           tracer: StepTracer | None = None) -> tuple[ComputationAPI, int, int]:
+           tracer: OpcodeHook | None = None) -> tuple[ComputationAPI, int, int]:
     """Transaction `index` of sealed block `number` executed again over its stored witness (`_run_next`)."""
     block, run = _replay(chain, config, number)
     for tx, sender in zip(block.transactions[:index], block.senders[:index], strict=True):
@@ -130,10 +167,12 @@ def _rerun(chain: ChainStore, config: ChainConfig, number: int, index: int,
     return _run_next(run, block, tracer)
 
 
-def call_trace(chain: ChainStore, config: ChainConfig, number: int, index: int) -> dict[str, Any]:
+def call_trace(chain: ChainStore, config: ChainConfig, number: int, index: int,
+               options: CallTracer = CallTracer()) -> dict[str, Any]:
     """The callTracer object of transaction `index` of sealed block `number`."""
-    top, gas_used, gas = _rerun(chain, config, number, index)
-    return _frame(top, gas_used, gas)
+    logs = options.hook()
+    top, gas_used, gas = _rerun(chain, config, number, index, logs)
+    return _frame(top, options, logs, gas_used, gas)
 
 
 MAX_STRUCT_LOGS = 100_000  # entries kept at most (geth's `limit`, which has no default): a reply stays bounded
@@ -208,33 +247,35 @@ def struct_trace(chain: ChainStore, config: ChainConfig, number: int, index: int
 
 
 def block_trace(chain: ChainStore, config: ChainConfig, number: int,
-                logger: Callable[[], StructLogger] | None = None) -> list[dict[str, Any]]:
+                tracer: CallTracer | Callable[[], StructLogger] = CallTracer()) -> list[dict[str, Any]]:
     """`debug_traceBlockByNumber`: every transaction of sealed block `number`, executed once in order, as geth's
-    `{txHash, result}` (callTracer objects; struct-logger results with a `logger` factory), or `{txHash, error}`
+    `{txHash, result}` (callTracer objects; struct-logger results with a logger factory), or `{txHash, error}`
     for one that cannot be traced (a failed deposit)."""
     block, run = _replay(chain, config, number)
-    if logger is not None:
+    if not isinstance(tracer, CallTracer) or tracer.with_log:
         _need_hook(run, block)
     out: list[dict[str, Any]] = []
     for tx in block.transactions:
         entry: dict[str, Any] = {"txHash": "0x" + tx.hash.hex()}
-        tracer = logger() if logger is not None else None
+        hook = tracer.hook() if isinstance(tracer, CallTracer) else tracer()
         try:
-            top, gas_used, gas = _run_next(run, block, tracer)
+            top, gas_used, gas = _run_next(run, block, hook)
         except TraceUnavailable as e:
             entry["error"] = str(e)
         else:
-            entry["result"] = _frame(top, gas_used, gas) if tracer is None else _struct_result(top, gas_used, tracer)
+            entry["result"] = _frame(top, tracer, hook, gas_used, gas) if isinstance(tracer, CallTracer) \
+                else _struct_result(top, gas_used, hook)
         out.append(entry)
     return out
 
 
 def request_trace(state: StateAPI, rules: IsthmusRules, chain_id: int, req: CallRequest, gas: int,
-                  overrides: dict[bytes, AccountOverride] | None, logger: StructLogger | None) -> dict[str, Any]:
+                  overrides: dict[bytes, AccountOverride] | None, tracer: CallTracer | StructLogger) -> dict[str, Any]:
     """`debug_traceCall`: `req` run as `eth_call` runs it (with the state overrides, all undone after), reported as
-    a transaction is: the callTracer object (`logger` None) or the struct logger's result."""
-    res = simulate(state, rules, chain_id, req, gas, overrides, tracer=logger)
-    if logger is None:
-        return _frame(res.computation, res.gas_used, gas)
-    logger.flush()
-    return _struct_result(res.computation, res.gas_used, logger)
+    a transaction is: the callTracer object or the struct logger's result."""
+    hook = tracer.hook() if isinstance(tracer, CallTracer) else tracer
+    res = simulate(state, rules, chain_id, req, gas, overrides, tracer=hook)
+    if isinstance(tracer, CallTracer):
+        return _frame(res.computation, tracer, hook, res.gas_used, gas)
+    tracer.flush()
+    return _struct_result(res.computation, res.gas_used, tracer)

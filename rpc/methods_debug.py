@@ -12,6 +12,7 @@ from typing import Any
 from megaeth_node.errors import HeaderNotFound
 from megaeth_node.sequencer import Sequencer
 from megaeth_node.trace import (
+    CallTracer,
     StructLogger,
     TraceUnavailable,
     block_trace,
@@ -32,35 +33,42 @@ from rpc.methods_eth import (
     sealed_number,
 )
 
+Tracer = CallTracer | Callable[[], StructLogger]  # a struct-logger maker: a new logger for each transaction
 
-def _struct_logger(options: dict[str, Any]) -> StructLogger:
-    """geth's logger config: `disableStack`, `disableStorage`, `enableMemory`, `enableReturnData`, `limit`."""
+
+def _struct_logger(options: dict[str, Any], i: int) -> StructLogger:
+    """geth's logger config (argument `i`): `disableStack`, `disableStorage`, `enableMemory`, `enableReturnData`,
+    `limit`."""
     flags = {k: options.get(k, False) for k in ("disableStack", "disableStorage", "enableMemory", "enableReturnData")}
     limit = options.get("limit", 0)
     if not all(isinstance(v, bool) for v in flags.values()) or not isinstance(limit, int) or isinstance(limit, bool):
         raise invalid_params("logger options: disableStack, disableStorage, enableMemory and enableReturnData are "
-                             "booleans, limit a number", 1)
+                             "booleans, limit a number", i)
     return StructLogger(stack=not flags["disableStack"], storage=not flags["disableStorage"],
                         memory=flags["enableMemory"], return_data=flags["enableReturnData"], limit=limit)
 
 
-def _trace_options(params: list[Any], first: str) -> Callable[[], StructLogger] | None:
-    """[`first`, {tracer?, ...options}]: a maker of the struct logger geth's default tracer is (its options checked
-    and applied as geth's), or None for `callTracer`."""
+def _trace_options(params: list[Any], first: str) -> Tracer:
+    """[`first`, {tracer?, ...options}]: the tracer the options name (`_tracer_config`)."""
     if not 1 <= len(params) <= 2:
         raise invalid_params(f"want [{first}, {{tracer?, ...options}}]")
     return _tracer_config(params[1] if len(params) == 2 else None, 1)
 
 
-def _tracer_config(options: Any, i: int) -> Callable[[], StructLogger] | None:
-    """The tracer a config object (argument `i`) names: None for `callTracer`, else a struct-logger maker."""
+def _tracer_config(options: Any, i: int) -> Tracer:
+    """The tracer a config object (argument `i`) names, its options checked as geth checks them: `callTracer` with
+    its `tracerConfig` (`onlyTopCall`, `withLog`), or, with no `tracer`, a maker of geth's struct logger."""
     options = {} if options is None else options
     if not isinstance(options, dict) or options.get("tracer") not in (None, "callTracer"):
         raise invalid_params("tracers: callTracer, or none for the struct logger", i)
     if options.get("tracer") is not None:
-        return None
-    _struct_logger(options)
-    return functools.partial(_struct_logger, options)
+        config = {} if options.get("tracerConfig") is None else options["tracerConfig"]
+        flags = {k: config.get(k, False) for k in ("onlyTopCall", "withLog")} if isinstance(config, dict) else {}
+        if len(flags) != 2 or not all(isinstance(v, bool) for v in flags.values()):
+            raise invalid_params("callTracer's tracerConfig: onlyTopCall and withLog are booleans", i)
+        return CallTracer(only_top_call=flags["onlyTopCall"], with_log=flags["withLog"])
+    _struct_logger(options, i)
+    return functools.partial(_struct_logger, options, i)
 
 
 def debug_methods(node: Sequencer) -> dict[str, Handler]:
@@ -100,40 +108,39 @@ def debug_methods(node: Sequencer) -> dict[str, Handler]:
         pooled = node.pool.get(tx_hash)
         return None if pooled is None else data(pooled.tx.encode())
 
-    async def trace_block(number: int, make: Callable[[], StructLogger] | None) -> list[dict[str, Any]]:
+    async def trace_block(number: int, tracer: Tracer) -> list[dict[str, Any]]:
         """Each transaction of sealed block `number` (geth's `{txHash, result}`), a new logger for each."""
         try:
-            return await asyncio.to_thread(block_trace, node.chain, node.chain_config, number, make)
+            return await asyncio.to_thread(block_trace, node.chain, node.chain_config, number, tracer)
         except TraceUnavailable as e:
             raise RpcError(-32000, str(e)) from e
 
     async def trace_block_by_number(params: list[Any]) -> list[dict[str, Any]]:
-        make = _trace_options(params, "blockNumber")
+        tracer = _trace_options(params, "blockNumber")
         n = sealed_number(node, params[0], 0)
         if n is None or n > node.head.number:
             raise RpcError(-32000, f"block #{params[0] if n is None else n} not found")
-        return await trace_block(n, make)
+        return await trace_block(n, tracer)
 
     async def trace_block_by_hash(params: list[Any]) -> list[dict[str, Any]]:
-        make = _trace_options(params, "blockHash")
+        tracer = _trace_options(params, "blockHash")
         block_hash = parse_hash(params[0])
         n = node.chain.number_of(block_hash)
         if n is None:
             raise RpcError(-32000, f"block 0x{block_hash.hex()} not found")
-        return await trace_block(n, make)
+        return await trace_block(n, tracer)
 
     async def trace_transaction(params: list[Any]) -> dict[str, Any]:
-        make = _trace_options(params, "txHash")
-        logger = None if make is None else make()
+        tracer = _trace_options(params, "txHash")
         found = await node.locate(parse_hash(params[0]), include_open=False)
         if found is None:
             raise RpcError(-32000, "transaction not found (or its block is not sealed yet)")
         block, _, index = found
         number, config = block.header.number, node.chain_config
         try:
-            if logger is None:
-                return await asyncio.to_thread(call_trace, node.chain, config, number, index)
-            return await asyncio.to_thread(struct_trace, node.chain, config, number, index, logger)
+            if isinstance(tracer, CallTracer):
+                return await asyncio.to_thread(call_trace, node.chain, config, number, index, tracer)
+            return await asyncio.to_thread(struct_trace, node.chain, config, number, index, tracer())
         except TraceUnavailable as e:
             raise RpcError(-32000, str(e)) from e
 
@@ -148,14 +155,14 @@ def debug_methods(node: Sequencer) -> dict[str, Handler]:
         config = params[2] if len(params) > 2 and params[2] is not None else {}
         if not isinstance(config, dict):
             raise invalid_params("trace config must be an object", 2)
-        make = _tracer_config({k: v for k, v in config.items() if k not in ("stateOverrides", "blockOverrides")}, 2)
+        tracer = _tracer_config({k: v for k, v in config.items() if k not in ("stateOverrides", "blockOverrides")}, 2)
         overrides = parse_state_overrides(config.get("stateOverrides") or {}, 2)
         if config.get("blockOverrides"):
             raise invalid_params("block overrides are not supported", 2)
-        gas, logger = min(req.gas or GAS_CAP, GAS_CAP), None if make is None else make()
+        gas, run = min(req.gas or GAS_CAP, GAS_CAP), tracer if isinstance(tracer, CallTracer) else tracer()
         try:
             return await execute_at(node, n, lambda s, rules: request_trace(
-                s, rules, node.chain_config.chain_id, req, gas, overrides, logger))
+                s, rules, node.chain_config.chain_id, req, gas, overrides, run))
         except NotImplementedError as e:
             raise RpcError(-32000, str(e)) from e
 

@@ -21,7 +21,7 @@ def _at(n: int) -> str:
 
 SEVEN, NO, PANIC, EMPTY, LOOP, TOP, SENDER = (_at(0xA1), _at(0xA2), _at(0xA3), _at(0xA4), _at(0xA5), _at(0xC0),
                                                _at(0x5E4D))
-INNER, STATIC_TOP = _at(0xB1), _at(0xC1)
+INNER, STATIC_TOP, LOGGER, LOGS_THEN_REVERTS, LOGS = _at(0xB1), _at(0xC1), _at(0xB2), _at(0xB3), _at(0xB4)
 
 
 def _returns_seven() -> bytes:
@@ -65,8 +65,21 @@ def _inner() -> bytes:
                     ("PUSH", 32), ("PUSH", 0), "RETURN")
 
 
+def _log(topics: int) -> list[object]:
+    """LOG`topics` of the first 32 bytes of memory, topics ..., 0x12, 0x11 (the last pushed is the first)."""
+    return [*(("PUSH", 0x11 + t) for t in range(topics)), ("PUSH", 32), ("PUSH", 0), f"LOG{topics}"]
+
+
+def _logger() -> bytes:
+    """Logs around its calls: one before any, one after the first, one after a child that logged and reverted and a
+    child that logged; the reverted child's log is not reported."""
+    return assemble(*_log(1), *_call("CALL", SEVEN), *_log(0), *_call("CALL", LOGS_THEN_REVERTS),
+                    *_call("CALL", LOGS), *_log(2), "STOP")
+
+
 CODES = {SEVEN: _returns_seven(), NO: _reverts_no(), PANIC: _panics(), EMPTY: b"\x00", LOOP: _loops(), TOP: _top(),
-         INNER: _inner(), STATIC_TOP: assemble(*_call("STATICCALL", INNER), "STOP")}
+         INNER: _inner(), STATIC_TOP: assemble(*_call("STATICCALL", INNER), "STOP"), LOGGER: _logger(),
+         LOGS_THEN_REVERTS: assemble(*_log(3), ("PUSH", 0), ("PUSH", 0), "REVERT"), LOGS: assemble(*_log(4), "STOP")}
 OVERRIDES = {a: {"code": "0x" + c.hex()} for a, c in CODES.items()} | {SENDER: {"balance": hex(10**20)}}
 
 REQUESTS = {  # name: (call request, what the call tracer must show at the top)
@@ -89,18 +102,27 @@ def _rpc(url: str, method: str, *params: Any) -> Any:
     return reply["result"]
 
 
-def _trace(url: str, request: dict[str, Any], options: dict[str, Any] | None = None) -> Any:
-    config = {"tracer": "callTracer", "stateOverrides": OVERRIDES} if options is None \
-        else {**options, "stateOverrides": OVERRIDES}
+CALL_TRACER = {"tracer": "callTracer"}
+WITH_LOG = {"tracer": "callTracer", "tracerConfig": {"withLog": True}}
+TOP_ONLY = {"tracer": "callTracer", "tracerConfig": {"withLog": True, "onlyTopCall": True}}
+
+
+def _trace(url: str, request: dict[str, Any], options: dict[str, Any] = CALL_TRACER) -> Any:
+    """debug_traceCall of `request` from SENDER with 10^6 gas, over CODES, with the tracer `options` name."""
+    config = {**options, "stateOverrides": OVERRIDES}
     return _rpc(url, "debug_traceCall", {"from": SENDER, "gas": hex(1_000_000), **request}, "latest", config)
 
 
-def _without_gas(frame: dict[str, Any]) -> dict[str, Any]:
-    """The frame with gas figures replaced by their presence (MegaETH meters gas its own way)."""
-    out = {k: v for k, v in frame.items() if k not in ("gas", "gasUsed", "calls")}
+def _without_gas(frame: dict[str, Any], log_keys: tuple[str, ...] = ("address", "topics", "data", "position")
+                 ) -> dict[str, Any]:
+    """The frame with gas figures replaced by their presence (MegaETH meters gas its own way), its logs with only
+    `log_keys` (geth's; Anvil adds an `index`)."""
+    out = {k: v for k, v in frame.items() if k not in ("gas", "gasUsed", "calls", "logs")}
     out["gas?"], out["gasUsed?"] = "gas" in frame, "gasUsed" in frame
+    if "logs" in frame:
+        out["logs"] = [{k: log[k] for k in log_keys} for log in frame["logs"]]
     if "calls" in frame:
-        out["calls"] = [_without_gas(c) for c in frame["calls"]]
+        out["calls"] = [_without_gas(c, log_keys) for c in frame["calls"]]
     return out
 
 
@@ -129,6 +151,29 @@ def test_call_tracer_frames_match_anvil(ours: str, anvil: str, name: str) -> Non
     assert expected.items() <= mine.items()
 
 
+@pytest.mark.parametrize("options", [WITH_LOG, TOP_ONLY], ids=["withLog", "onlyTopCall"])
+@pytest.mark.parametrize("to", [LOGGER, TOP])
+def test_call_tracer_config_matches_anvil(ours: str, anvil: str, options: dict[str, Any], to: str) -> None:
+    """With onlyTopCall, geth counts no calls, so every log's `position` is 0 (eth/tracers/native/call.go: OnEnter
+    returns before recording a nested call); Anvil counts them, so positions are compared in the withLog case only."""
+    keys = ("address", "topics", "data") if options is TOP_ONLY else ("address", "topics", "data", "position")
+    mine, theirs = _trace(ours, {"to": to}, options), _trace(anvil, {"to": to}, options)
+    assert _without_gas(mine, keys) == _without_gas(theirs, keys)
+
+
+def test_logs_and_their_positions(ours: str) -> None:
+    """withLog: each frame's own logs, each after the calls it follows; a reverted frame's logs are left out."""
+    top = _trace(ours, {"to": LOGGER}, WITH_LOG)
+    assert [(len(log["topics"]), log["position"]) for log in top["logs"]] == [(1, "0x0"), (0, "0x1"), (2, "0x3")]
+    assert [("logs" in c, c.get("error")) for c in top["calls"]] == [
+        (False, None), (False, "execution reverted"), (True, None)]
+    topics = ["0x" + f"{t:064x}" for t in (0x14, 0x13, 0x12, 0x11)]
+    assert top["calls"][2]["logs"] == [{"address": LOGS, "topics": topics, "data": "0x" + "00" * 32, "position": "0x0"}]
+    only = _trace(ours, {"to": LOGGER}, TOP_ONLY)
+    assert "calls" not in only and [log["position"] for log in only["logs"]] == ["0x0"] * 3
+    assert "logs" not in _trace(ours, {"to": LOGGER})
+
+
 def test_nested_frames(ours: str) -> None:
     """Each kind of frame once: STATICCALL without a value, a reverted child with its data and reason, a child that
     ran out of gas without output, an empty output left out."""
@@ -154,7 +199,7 @@ def test_gas_used_is_what_estimate_and_a_receipt_agree_on(ours: str) -> None:
 def test_struct_logger_steps_match_anvil(ours: str, anvil: str) -> None:
     """geth's default tracer: the same opcodes, positions, depths, stacks and memory as Anvil's (gas aside)."""
     options = {"enableMemory": True}
-    request = {"to": NO}
+    request = {"to": NO}  # no GAS opcode, so that the stacks do not depend on the gas schedule
     mine, theirs = _trace(ours, request, options), _trace(anvil, request, options)
     assert mine["failed"] and theirs["failed"] and mine["returnValue"] == theirs["returnValue"].removeprefix("0x")
 
@@ -177,6 +222,9 @@ def test_state_is_left_as_it_was(ours: str) -> None:
     ([], -32602),
     (["0x12"], -32602),
     ([{"to": TOP}, "latest", {"tracer": "prestateTracer"}], -32602),
+    ([{"to": TOP}, "latest", {"tracer": "callTracer", "tracerConfig": {"withLog": 1}}], -32602),
+    ([{"to": TOP}, "latest", {"tracer": "callTracer", "tracerConfig": []}], -32602),
+    ([{"to": TOP}, "latest", {"enableMemory": "yes"}], -32602),
     ([{"to": TOP}, "latest", {"blockOverrides": {"number": "0x1"}}], -32602),
     ([{"to": TOP}, "latest", {"stateOverrides": {TOP: {"state": {}, "stateDiff": {}}}}], -32602),
     ([{"to": TOP}, "0x99999"], -32000),
