@@ -120,6 +120,17 @@ def test_block_traces_are_the_transaction_traces(chain: tuple[Rpc, dict[str, Any
                 assert entry["result"]["structLogs"] == []  # opcode (geth)
     transfer, call_in, plain, _ = (frames[h] for h in facts["hashes"])
     assert "calls" not in transfer and "calls" not in plain and call_in["calls"][0]["to"] == facts["contract"]
+    with_log = {"tracer": "callTracer", "tracerConfig": {"withLog": True}}
+    for block in _blocks(rpc, facts):
+        for entry in rpc("debug_traceBlockByNumber", block["number"], with_log):
+            traced = entry["result"]
+            assert traced == rpc("debug_traceTransaction", entry["txHash"], with_log)
+            logs = [*traced.get("logs", []), *(log for c in traced.get("calls", []) for log in c.get("logs", []))]
+            receipt = rpc("eth_getTransactionReceipt", entry["txHash"])
+            assert [(g["address"], g["topics"], g["data"]) for g in logs] == [
+                (g["address"], g["topics"], g["data"]) for g in receipt["logs"]]
+    logged = rpc("debug_traceTransaction", facts["hashes"][1], with_log)  # its self-call ran out of the gas estimated
+    assert [log["position"] for log in logged["logs"]] == ["0x0"] and "logs" not in logged["calls"][0]
     assert rpc.error("debug_traceBlockByNumber", "0x0") == {"code": -32000, "message": "genesis is not traceable"}
     assert rpc.error("debug_traceBlockByHash", "0x" + "01" * 32)["code"] == -32000
 
