@@ -12,6 +12,7 @@ from typing import Any
 from eth.abc import ComputationAPI, StateAPI
 from eth.exceptions import Revert
 
+from gas.schedule import CALL, CALLCODE, CREATE, CREATE2, DELEGATECALL, STATICCALL
 from gas.spec import ChainConfig
 from megaeth_node.calls import AccountOverride, CallRequest, OpcodeHook, revert_reason, simulate
 from megaeth_node.executor.block import OpenBlock
@@ -61,36 +62,28 @@ class LogPositions:
         return seen[i] if i < len(seen) else len(computation.children)
 
 
-def _kind(c: ComputationAPI, parent: ComputationAPI | None) -> str:
-    """The opcode that started frame `c`, told from its message and its parent's (py-evm keeps no opcode): a
-    DELEGATECALL keeps the parent's storage, sender and value and moves none; a STATICCALL moves none either and
-    is the first static frame (or, inside one, not a DELEGATECALL); a CALLCODE moves value but keeps the parent's
-    storage and runs other code. A CALLCODE of the caller's own code reads as the CALL it equals."""
-    msg = c.msg
-    if msg.is_create:
-        return "CREATE"
-    if parent is None:
-        return "CALL"
-    up = parent.msg
-    keeps_context = msg.storage_address == up.storage_address
-    if not msg.should_transfer_value:
-        delegate = keeps_context and msg.sender == up.sender and msg.value == up.value
-        return "STATICCALL" if msg.is_static and (not up.is_static or not delegate) else "DELEGATECALL"
-    return "CALLCODE" if keeps_context and msg.code_address != msg.storage_address else "CALL"
+_CALL_KINDS = {CALL: "CALL", CALLCODE: "CALLCODE", DELEGATECALL: "DELEGATECALL", STATICCALL: "STATICCALL",
+               CREATE: "CREATE", CREATE2: "CREATE2"}
+
+
+def _kind(msg: Any) -> str:
+    """The opcode that started the frame, as the Rex executor's child messages record it; a transaction's own
+    frame is a CALL or a CREATE."""
+    return _CALL_KINDS.get(getattr(msg, "opcode", 0)) or ("CREATE" if msg.is_create else "CALL")
 
 
 def _frame(c: ComputationAPI, options: CallTracer, logs: LogPositions | None, gas_used: int | None = None,
            gas: int | None = None, parent: ComputationAPI | None = None, failed_above: bool = False) -> dict[str, Any]:
     """A callTracer frame as geth's native `callTracer` writes it (eth/tracers/native/call.go); the top one has the
     receipt's `gas_used` and the tx's gas limit as `gas`. `from` is the account whose code made the call, `to` the
-    callee (the code's address for DELEGATECALL and CALLCODE), `input` a creation's init code; `output` only when
+    callee (for DELEGATECALL and CALLCODE the address they were given), `input` a creation's init code; `output` only when
     not empty (after an error, only a revert's data, with its `revertReason`); a failed creation has no `to`; a
     STATICCALL has no `value`. With `withLog`, the logs of frames that neither failed nor sit below a failed one."""
     msg = c.msg
-    kind = _kind(c, parent)
+    kind = _kind(msg)
     out: dict[str, Any] = {"type": kind, "from": _hex(msg.sender if parent is None else parent.msg.storage_address)}
     if not (c.is_error and msg.is_create):
-        out["to"] = _hex(msg.code_address if kind in ("DELEGATECALL", "CALLCODE") else msg.storage_address)
+        out["to"] = _hex(msg.target if kind in ("DELEGATECALL", "CALLCODE") else msg.storage_address)
     if kind != "STATICCALL":
         out["value"] = hex(msg.value)
     out.update(gas=hex(msg.gas if gas is None else gas),

@@ -483,7 +483,8 @@ def standard_call(computation: Any, opcode: int, gas: int, target: int, value: i
         return
     child_msg = _ChildMessage(child_gas, to, msg.storage_address if sender is None else sender, value, data, code,
                               msg.depth + 1, code_address=delegation or code_address, should_transfer_value=transfers,
-                              is_static=is_static, is_delegation=delegation is not None)
+                              is_static=is_static, is_delegation=delegation is not None, opcode=opcode,
+                              target=address)
     child = computation.apply_child_computation(child_msg)
     values.append(0 if child.is_error else 1)
     if not child.should_erase_return_data:
@@ -668,18 +669,22 @@ class _StackMethod:
 
 class _ChildMessage(Message):
     """A child frame's message as CALL*/CREATE* build it, without `Message.__init__`'s field checks: every
-    field comes from checked values (stack words, 20-byte addresses, gas within the parent's meter, bytes)."""
+    field comes from checked values (stack words, 20-byte addresses, gas within the parent's meter, bytes).
+    It keeps the `opcode` that made it and, for the CALL family, the `target` address the opcode was given
+    (what a call tracer reports)."""
 
-    __slots__ = ()
+    __slots__ = ("opcode", "target")
 
     def __init__(self, gas: int, to: bytes, sender: bytes, value: int, data: Any, code: bytes, depth: int,
                  create_address: bytes | None = None, code_address: bytes | None = None,
-                 should_transfer_value: bool = True, is_static: bool = False, is_delegation: bool = False) -> None:
+                 should_transfer_value: bool = True, is_static: bool = False, is_delegation: bool = False,
+                 opcode: int = 0, target: bytes | None = None) -> None:
         self.gas, self.to, self.sender, self.value, self.data, self.code, self.depth = \
             gas, to, sender, value, data, code, depth
         self._storage_address, self._code_address = create_address, code_address
         self.should_transfer_value, self.is_static = should_transfer_value, is_static
         self._is_delegation, self.refund = is_delegation, 0
+        self.opcode, self.target = opcode, target
 
 
 class RexComputation(OpState.computation_class):  # type: ignore[misc, valid-type]
@@ -715,9 +720,10 @@ class RexComputation(OpState.computation_class):  # type: ignore[misc, valid-typ
 
     def prepare_child_message(self, gas: int, to: Any, value: int, data: Any, code: bytes,
                               **kwargs: Any) -> MessageAPI:
-        """py-evm's, as a `_ChildMessage`."""
+        """py-evm's (CREATE and CREATE2 build theirs with it), as a `_ChildMessage`."""
         kwargs.setdefault("sender", self.msg.storage_address)
-        return _ChildMessage(gas, to, value=value, data=data, code=code, depth=self.msg.depth + 1, **kwargs)
+        return _ChildMessage(gas, to, value=value, data=data, code=code, depth=self.msg.depth + 1,
+                             opcode=self._rex_opcode, **kwargs)
 
     def extend_memory(self, start_position: int, size: int) -> None:
         """py-evm's, which validates both values and prices the memory before and after, skipped where the

@@ -22,6 +22,7 @@ def _at(n: int) -> str:
 SEVEN, NO, PANIC, EMPTY, LOOP, TOP, SENDER = (_at(0xA1), _at(0xA2), _at(0xA3), _at(0xA4), _at(0xA5), _at(0xC0),
                                                _at(0x5E4D))
 INNER, STATIC_TOP, LOGGER, LOGS_THEN_REVERTS, LOGS = _at(0xB1), _at(0xC1), _at(0xB2), _at(0xB3), _at(0xB4)
+SELF_VIEW, FACTORY, DELEGATE, EOA, DELEGATOR = _at(0xB5), _at(0xB6), _at(0xB7), _at(0xE0A), _at(0xB9)
 
 
 def _returns_seven() -> bytes:
@@ -45,11 +46,12 @@ def _loops() -> bytes:
     return assemble(("LABEL", "top"), ("PUSHLABEL", "top"), "JUMP")
 
 
-def _call(op: str, to: str, gas: int = 100_000) -> list[object]:
-    """`op` to `to` with no data, 32 bytes of output at memory 0, its success flag dropped."""
+def _call(op: str, to: str, gas: int = 100_000, in_size: int = 0) -> list[object]:
+    """`op` to `to` with `in_size` bytes of input from memory 0, 32 bytes of output at memory 0, its success flag
+    dropped."""
     value = [] if op in ("STATICCALL", "DELEGATECALL") else [("PUSH", 0)]
-    return [("PUSH", 32), ("PUSH", 0), ("PUSH", 0), ("PUSH", 0), *value, ("PUSH", int(to, 16)), ("PUSH", gas), op,
-            "POP"]
+    return [("PUSH", 32), ("PUSH", 0), ("PUSH", in_size), ("PUSH", 0), *value, ("PUSH", int(to, 16)), ("PUSH", gas),
+            op, "POP"]
 
 
 def _top() -> bytes:
@@ -77,14 +79,41 @@ def _logger() -> bytes:
                     *_call("CALL", LOGS), *_log(2), "STOP")
 
 
+def _self_view() -> bytes:
+    """STATICCALLs itself with one more byte of input, until the input has 2 bytes (a view calling `this`)."""
+    return assemble("CALLDATASIZE", ("PUSH", 2), "EQ", ("PUSHLABEL", "end"), "JUMPI", ("PUSH", 0), ("PUSH", 0),
+                    ("PUSH", 1), "CALLDATASIZE", "ADD", ("PUSH", 0), "ADDRESS", "GAS", "STATICCALL", "POP",
+                    ("LABEL", "end"), "STOP")
+
+
+def _factory() -> bytes:
+    """CREATE2 (salt 0x42) of an init code that deploys `_returns_seven()`."""
+    init = deploying(_returns_seven())
+    return assemble(("PUSH", init), ("PUSH", 0), "MSTORE", ("PUSH", 0x42), ("PUSH", len(init)), ("PUSH", 32 - len(init)),
+                    ("PUSH", 0), "CREATE2", "POP", "STOP")
+
+
+def _delegate() -> bytes:
+    """The code an EIP-7702 account delegates to: with no input, it CALLs its own address with one byte."""
+    return assemble("CALLDATASIZE", ("PUSHLABEL", "end"), "JUMPI", ("PUSH", 0), ("PUSH", 0), ("PUSH", 1), ("PUSH", 0),
+                    ("PUSH", 0), "ADDRESS", "GAS", "CALL", "POP", ("LABEL", "end"), "STOP")
+
+
 CODES = {SEVEN: _returns_seven(), NO: _reverts_no(), PANIC: _panics(), EMPTY: b"\x00", LOOP: _loops(), TOP: _top(),
          INNER: _inner(), STATIC_TOP: assemble(*_call("STATICCALL", INNER), "STOP"), LOGGER: _logger(),
-         LOGS_THEN_REVERTS: assemble(*_log(3), ("PUSH", 0), ("PUSH", 0), "REVERT"), LOGS: assemble(*_log(4), "STOP")}
+         LOGS_THEN_REVERTS: assemble(*_log(3), ("PUSH", 0), ("PUSH", 0), "REVERT"), LOGS: assemble(*_log(4), "STOP"),
+         SELF_VIEW: _self_view(), FACTORY: _factory(), DELEGATE: _delegate(),
+         EOA: bytes.fromhex("ef0100") + bytes.fromhex(DELEGATE[2:]),
+         DELEGATOR: assemble(*_call("DELEGATECALL", EOA, in_size=1), *_call("CALLCODE", SEVEN), "STOP")}
 OVERRIDES = {a: {"code": "0x" + c.hex()} for a, c in CODES.items()} | {SENDER: {"balance": hex(10**20)}}
 
 REQUESTS = {  # name: (call request, what the call tracer must show at the top)
     "nested calls": ({"to": TOP}, {"output": "0x" + (7).to_bytes(32, "big").hex()}),
     "calls inside a static frame": ({"to": STATIC_TOP}, {"to": STATIC_TOP}),
+    "a view calling itself twice": ({"to": SELF_VIEW}, {"to": SELF_VIEW}),
+    "CREATE2": ({"to": FACTORY}, {"to": FACTORY}),
+    "an EIP-7702 account calling itself": ({"to": EOA}, {"to": EOA}),
+    "DELEGATECALL to an EIP-7702 account, CALLCODE": ({"to": DELEGATOR}, {"to": DELEGATOR}),
     "revert with a reason": ({"to": NO}, {"error": "execution reverted", "revertReason": "no"}),
     "panic": ({"to": PANIC}, {"revertReason": "arithmetic underflow or overflow"}),
     "no output": ({"to": EMPTY, "value": "0x5"}, {"value": "0x5"}),
