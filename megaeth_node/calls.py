@@ -19,7 +19,7 @@ from megaeth_node.errors import ExecutionReverted, InsufficientFunds, InvalidTra
 from megaeth_node.executor.op import OpVM
 from megaeth_node.executor.rex_native import NativeAbort, interpreted_on_abort
 from megaeth_node.executor.rules import IsthmusRules
-from megaeth_node.executor.tracing import vm_error
+from megaeth_node.executor.tracing import TraceAborted, vm_error
 from megaeth_node.types import Authorization
 
 _SLOT_OPS = frozenset({0x54, 0x55})  # SLOAD, SSTORE: slot on top of the stack
@@ -145,7 +145,7 @@ def _simulate(state: StateAPI, rules: IsthmusRules, chain_id: int, req: CallRequ
             if hook is not None:
                 hook.trace = tracer
             computation = state.apply_transaction(tx)
-        except NativeAbort:
+        except (NativeAbort, TraceAborted):
             raise
         except Exception as e:  # py-evm ValidationError and executor checks: the request is not executable
             if "balance" in str(e).lower():

@@ -5,6 +5,7 @@ same ways."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +18,7 @@ from gas.spec import ChainConfig
 from megaeth_node.calls import AccountOverride, CallRequest, OpcodeHook, revert_reason, simulate
 from megaeth_node.executor.block import OpenBlock
 from megaeth_node.executor.rules import IsthmusRules
-from megaeth_node.executor.tracing import StepTracer, op_name, vm_error
+from megaeth_node.executor.tracing import StepTracer, TraceAborted, op_name, vm_error
 from megaeth_node.executor.witness import WitnessReader
 from megaeth_node.store import ChainStore
 from megaeth_node.types import Block
@@ -76,9 +77,10 @@ def _frame(c: ComputationAPI, options: CallTracer, logs: LogPositions | None, ga
            gas: int | None = None, parent: ComputationAPI | None = None, failed_above: bool = False) -> dict[str, Any]:
     """A callTracer frame as geth's native `callTracer` writes it (eth/tracers/native/call.go); the top one has the
     receipt's `gas_used` and the tx's gas limit as `gas`. `from` is the account whose code made the call, `to` the
-    callee (for DELEGATECALL and CALLCODE the address they were given), `input` a creation's init code; `output` only when
-    not empty (after an error, only a revert's data, with its `revertReason`); a failed creation has no `to`; a
-    STATICCALL has no `value`. With `withLog`, the logs of frames that neither failed nor sit below a failed one."""
+    callee (for DELEGATECALL and CALLCODE the address they were given), `input` a creation's init code; `output`
+    only when not empty (after an error, only a revert's data, with its `revertReason`); a failed creation has no
+    `to`; a STATICCALL has no `value`. With `withLog`, the logs of frames that neither failed nor sit below a
+    failed one."""
     msg = c.msg
     kind = _kind(msg)
     out: dict[str, Any] = {"type": kind, "from": _hex(msg.sender if parent is None else parent.msg.storage_address)}
@@ -169,6 +171,8 @@ def call_trace(chain: ChainStore, config: ChainConfig, number: int, index: int,
 
 
 MAX_STRUCT_LOGS = 100_000  # entries kept at most (geth's `limit`, which has no default): a reply stays bounded
+MAX_STRUCT_LOG_BYTES = 128 << 20  # stack, memory and storage text kept at most: past it the trace is refused
+DEFAULT_TRACE_TIMEOUT_S = 5.0  # geth's default `timeout` for a traced transaction
 
 
 class StructLogger(StepTracer):
@@ -177,30 +181,45 @@ class StructLogger(StepTracer):
     tx's frame), `stack` (bottom first), and with the options: `memory` as 32-byte words, `returnData`,
     `storage` at SLOAD/SSTORE (the slots this contract touched so far, SLOAD's value read before it runs,
     SSTORE's the one it writes). A frame that ends in an exceptional halt has `error` on its last opcode. At
-    most `limit` entries (MAX_STRUCT_LOGS with none)."""
+    most `limit` entries (MAX_STRUCT_LOGS with none); TraceAborted once the run passes `timeout_s` (geth's
+    `timeout`) or the entries' text passes MAX_STRUCT_LOG_BYTES."""
 
     def __init__(self, stack: bool = True, storage: bool = True, memory: bool = False, return_data: bool = False,
-                 limit: int = 0) -> None:
+                 limit: int = 0, timeout_s: float = DEFAULT_TRACE_TIMEOUT_S) -> None:
         super().__init__()
         self.stack, self.storage, self.memory, self.return_data = stack, storage, memory, return_data
         self.limit = min(limit, MAX_STRUCT_LOGS) if limit > 0 else MAX_STRUCT_LOGS
+        self.timeout_s = timeout_s
         self.logs: list[dict[str, Any]] = []
         self._seen = 0
+        self._bytes = 0
+        self._deadline: float | None = None  # set at the first opcode
         self._slots: dict[bytes, dict[int, int]] = {}  # contract → slot → value, as SLOAD/SSTORE saw them
+
+    def _budget(self, size: int) -> None:
+        """Count `size` bytes of entry text and check the time every 1,024 opcodes; TraceAborted past either."""
+        self._bytes += size
+        if self._bytes > MAX_STRUCT_LOG_BYTES:
+            raise TraceAborted(f"trace too large: more than {MAX_STRUCT_LOG_BYTES >> 20} MiB of struct logs "
+                               "(set limit, or leave memory and stack out)")
+        if self._seen & 1023 == 1:
+            now = time.monotonic()
+            if self._deadline is None:
+                self._deadline = now + self.timeout_s
+            elif now > self._deadline:
+                raise TraceAborted(f"execution timeout: the trace ran longer than {self.timeout_s:g} s")
 
     def step(self, computation: Any, opcode: int, pc: int, gas: int, depth: int) -> dict[str, Any] | None:
         self._seen += 1
         if self._seen > self.limit:
+            self._budget(0)
             return None
         entry: dict[str, Any] = {"pc": pc, "op": op_name(opcode), "gas": gas, "gasCost": 0, "depth": depth}
         values = [v if isinstance(v, int) else int.from_bytes(v, "big") for v in computation._stack.values]
-        if self.stack:
-            entry["stack"] = [hex(v) for v in values]
-        if self.memory:
-            mem = bytes(computation._memory._bytes)
-            entry["memory"] = [mem[i:i + 32].hex() for i in range(0, len(mem) - 31, 32)]
-        if self.return_data and computation.return_data:
-            entry["returnData"] = "0x" + bytes(computation.return_data).hex()
+        stack = [hex(v) for v in values] if self.stack else []
+        mem = bytes(computation._memory._bytes) if self.memory else b""
+        returned = bytes(computation.return_data) if self.return_data else b""
+        slots = None
         if self.storage and opcode in (0x54, 0x55) and values[-1:]:  # SLOAD, SSTORE with a key on the stack
             address = bytes(computation.msg.storage_address)
             slots = self._slots.setdefault(address, {})
@@ -208,6 +227,14 @@ class StructLogger(StepTracer):
                 slots[values[-1]] = computation.state.get_storage(address, values[-1])
             elif len(values) >= 2:
                 slots[values[-1]] = values[-2]
+        self._budget(64 + sum(map(len, stack)) + 2 * (len(mem) + len(returned)) + 128 * len(slots or ()))
+        if self.stack:
+            entry["stack"] = stack
+        if self.memory:
+            entry["memory"] = [mem[i:i + 32].hex() for i in range(0, len(mem) - 31, 32)]
+        if returned:
+            entry["returnData"] = "0x" + returned.hex()
+        if slots is not None:
             entry["storage"] = {f"{k:064x}": f"{v:064x}" for k, v in slots.items()}
         return entry
 

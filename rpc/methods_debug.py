@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import re
 from collections.abc import Callable
 from typing import Any
 
 from megaeth_node.errors import HeaderNotFound
 from megaeth_node.sequencer import Sequencer
+from megaeth_node.executor.tracing import TraceAborted
 from megaeth_node.trace import (
+    DEFAULT_TRACE_TIMEOUT_S,
     CallTracer,
     StructLogger,
     TraceUnavailable,
@@ -36,16 +39,34 @@ from rpc.methods_eth import (
 Tracer = CallTracer | Callable[[], StructLogger]  # a struct-logger maker: a new logger for each transaction
 
 
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
+_UNIT_S = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+MAX_TRACE_TIMEOUT_S = 60.0  # a struct-logger run holds a core (for debug_traceCall, the block builder's) this long
+
+
+def _timeout_s(text: Any, i: int) -> float:
+    """geth's `timeout`, a Go duration ("500ms", "1m30s"), at most MAX_TRACE_TIMEOUT_S."""
+    parts = _DURATION_PART.findall(text) if isinstance(text, str) else []
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise invalid_params(f"timeout: not a duration: {text!r}", i)
+    seconds = sum(float(n) * _UNIT_S[u] for n, u in parts)
+    if not 0 < seconds <= MAX_TRACE_TIMEOUT_S:
+        raise invalid_params(f"timeout: {text} is not within (0, {MAX_TRACE_TIMEOUT_S:g} s]", i)
+    return seconds
+
+
 def _struct_logger(options: dict[str, Any], i: int) -> StructLogger:
     """geth's logger config (argument `i`): `disableStack`, `disableStorage`, `enableMemory`, `enableReturnData`,
-    `limit`."""
+    `limit`, `timeout`."""
     flags = {k: options.get(k, False) for k in ("disableStack", "disableStorage", "enableMemory", "enableReturnData")}
     limit = options.get("limit", 0)
     if not all(isinstance(v, bool) for v in flags.values()) or not isinstance(limit, int) or isinstance(limit, bool):
         raise invalid_params("logger options: disableStack, disableStorage, enableMemory and enableReturnData are "
                              "booleans, limit a number", i)
+    timeout = DEFAULT_TRACE_TIMEOUT_S if options.get("timeout") is None else _timeout_s(options["timeout"], i)
     return StructLogger(stack=not flags["disableStack"], storage=not flags["disableStorage"],
-                        memory=flags["enableMemory"], return_data=flags["enableReturnData"], limit=limit)
+                        memory=flags["enableMemory"], return_data=flags["enableReturnData"], limit=limit,
+                        timeout_s=timeout)
 
 
 def _trace_options(params: list[Any], first: str) -> Tracer:
@@ -112,7 +133,7 @@ def debug_methods(node: Sequencer) -> dict[str, Handler]:
         """Each transaction of sealed block `number` (geth's `{txHash, result}`), a new logger for each."""
         try:
             return await asyncio.to_thread(block_trace, node.chain, node.chain_config, number, tracer)
-        except TraceUnavailable as e:
+        except (TraceUnavailable, TraceAborted) as e:
             raise RpcError(-32000, str(e)) from e
 
     async def trace_block_by_number(params: list[Any]) -> list[dict[str, Any]]:
@@ -141,7 +162,7 @@ def debug_methods(node: Sequencer) -> dict[str, Handler]:
             if isinstance(tracer, CallTracer):
                 return await asyncio.to_thread(call_trace, node.chain, config, number, index, tracer)
             return await asyncio.to_thread(struct_trace, node.chain, config, number, index, tracer())
-        except TraceUnavailable as e:
+        except (TraceUnavailable, TraceAborted) as e:
             raise RpcError(-32000, str(e)) from e
 
     async def trace_call(params: list[Any]) -> dict[str, Any]:
@@ -163,7 +184,7 @@ def debug_methods(node: Sequencer) -> dict[str, Handler]:
         try:
             return await execute_at(node, n, lambda s, rules: request_trace(
                 s, rules, node.chain_config.chain_id, req, gas, overrides, run))
-        except NotImplementedError as e:
+        except (NotImplementedError, TraceAborted) as e:
             raise RpcError(-32000, str(e)) from e
 
     return {"debug_traceTransaction": trace_transaction, "debug_traceCall": trace_call,

@@ -42,6 +42,10 @@ def op_name(opcode: int) -> str:
     return name if isinstance(name, str) else f"0x{opcode:02x}"
 
 
+class TraceAborted(Exception):
+    """A tracer ran out of its time or size budget: the run it traces is abandoned (no state is kept)."""
+
+
 class StepTracer:
     """One step per opcode, in execution order. A step ends when its frame runs its next opcode or, for a
     frame's last opcode, when the frame has ended: `finished(step, computation, gas_after, returned)` gets the

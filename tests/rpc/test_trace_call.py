@@ -23,6 +23,7 @@ SEVEN, NO, PANIC, EMPTY, LOOP, TOP, SENDER = (_at(0xA1), _at(0xA2), _at(0xA3), _
                                                _at(0x5E4D))
 INNER, STATIC_TOP, LOGGER, LOGS_THEN_REVERTS, LOGS = _at(0xB1), _at(0xC1), _at(0xB2), _at(0xB3), _at(0xB4)
 SELF_VIEW, FACTORY, DELEGATE, EOA, DELEGATOR = _at(0xB5), _at(0xB6), _at(0xB7), _at(0xE0A), _at(0xB9)
+MEMORY_HOG = _at(0xBA)
 
 
 def _returns_seven() -> bytes:
@@ -89,8 +90,8 @@ def _self_view() -> bytes:
 def _factory() -> bytes:
     """CREATE2 (salt 0x42) of an init code that deploys `_returns_seven()`."""
     init = deploying(_returns_seven())
-    return assemble(("PUSH", init), ("PUSH", 0), "MSTORE", ("PUSH", 0x42), ("PUSH", len(init)), ("PUSH", 32 - len(init)),
-                    ("PUSH", 0), "CREATE2", "POP", "STOP")
+    return assemble(("PUSH", init), ("PUSH", 0), "MSTORE", ("PUSH", 0x42), ("PUSH", len(init)),
+                    ("PUSH", 32 - len(init)), ("PUSH", 0), "CREATE2", "POP", "STOP")
 
 
 def _delegate() -> bytes:
@@ -104,7 +105,9 @@ CODES = {SEVEN: _returns_seven(), NO: _reverts_no(), PANIC: _panics(), EMPTY: b"
          LOGS_THEN_REVERTS: assemble(*_log(3), ("PUSH", 0), ("PUSH", 0), "REVERT"), LOGS: assemble(*_log(4), "STOP"),
          SELF_VIEW: _self_view(), FACTORY: _factory(), DELEGATE: _delegate(),
          EOA: bytes.fromhex("ef0100") + bytes.fromhex(DELEGATE[2:]),
-         DELEGATOR: assemble(*_call("DELEGATECALL", EOA, in_size=1), *_call("CALLCODE", SEVEN), "STOP")}
+         DELEGATOR: assemble(*_call("DELEGATECALL", EOA, in_size=1), *_call("CALLCODE", SEVEN), "STOP"),
+         MEMORY_HOG: assemble(("PUSH", 1), ("PUSH", 1 << 20), "MSTORE", ("LABEL", "top"),
+                              ("PUSHLABEL", "top"), "JUMP")}
 OVERRIDES = {a: {"code": "0x" + c.hex()} for a, c in CODES.items()} | {SENDER: {"balance": hex(10**20)}}
 
 REQUESTS = {  # name: (call request, what the call tracer must show at the top)
@@ -240,6 +243,21 @@ def test_struct_logger_steps_match_anvil(ours: str, anvil: str) -> None:
     assert steps(mine) == steps(theirs) and len(steps(mine)) > 10
 
 
+@pytest.mark.parametrize("to, options, gas, message", [
+    (LOOP, {"timeout": "50ms"}, 10**6, "execution timeout"),
+    (MEMORY_HOG, {"enableMemory": True}, 10**7, "trace too large"),
+])
+def test_struct_logger_budget(ours: str, to: str, options: dict[str, Any], gas: int, message: str) -> None:
+    """A traced run that passes its time (geth's `timeout`) or size budget is abandoned with -32000; the node goes
+    on serving, its state untouched."""
+    reply = requests.post(ours, json={"jsonrpc": "2.0", "id": 1, "method": "debug_traceCall", "params": [
+        {"from": SENDER, "to": to, "gas": hex(gas)}, "latest", {**options, "stateOverrides": OVERRIDES}]},
+        timeout=120).json()
+    assert reply["error"]["code"] == -32000 and message in reply["error"]["message"], reply
+    assert _rpc(ours, "eth_getCode", to, "latest") == "0x"
+    assert _trace(ours, {"to": SEVEN})["output"] == "0x" + (7).to_bytes(32, "big").hex()
+
+
 def test_state_is_left_as_it_was(ours: str) -> None:
     """A traced call that writes nothing lasting: the overrides and the call's effects are undone."""
     _trace(ours, {"to": TOP})
@@ -254,6 +272,8 @@ def test_state_is_left_as_it_was(ours: str) -> None:
     ([{"to": TOP}, "latest", {"tracer": "callTracer", "tracerConfig": {"withLog": 1}}], -32602),
     ([{"to": TOP}, "latest", {"tracer": "callTracer", "tracerConfig": []}], -32602),
     ([{"to": TOP}, "latest", {"enableMemory": "yes"}], -32602),
+    ([{"to": TOP}, "latest", {"timeout": "5"}], -32602),
+    ([{"to": TOP}, "latest", {"timeout": "2h"}], -32602),
     ([{"to": TOP}, "latest", {"blockOverrides": {"number": "0x1"}}], -32602),
     ([{"to": TOP}, "latest", {"stateOverrides": {TOP: {"state": {}, "stateDiff": {}}}}], -32602),
     ([{"to": TOP}, "0x99999"], -32000),
