@@ -14,6 +14,11 @@ from aot.toolchain import Compiler
 C_FLAGS = ("-std=c2x", "-O2", "-fPIC", "-shared")
 
 
+def cache_dir() -> Path:
+    """Where built libraries are cached for every project: `$MEGAETH_CACHE_DIR`, else ~/.cache/megaeth-node."""
+    return Path(os.environ.get("MEGAETH_CACHE_DIR") or Path.home() / ".cache" / "megaeth-node")
+
+
 class BuildError(RuntimeError):
     """The compiler rejected the source or did not finish within the time budget."""
 
@@ -25,7 +30,7 @@ def compile_shared(cc: Compiler, source: str, out: Path, flags: tuple[str, ...] 
     out.parent.mkdir(parents=True, exist_ok=True)
     src = out.with_suffix(".c")
     src.write_text(source)
-    _run([*cc.argv, *flags, "-o", str(out), str(src), *map(str, objects)], timeout_s)
+    run_compiler([*cc.argv, *flags, "-o", str(out), str(src), *map(str, objects)], timeout_s)
     return out
 
 
@@ -45,8 +50,9 @@ def _stop(proc: subprocess.Popen[str]) -> None:
         proc.wait()
 
 
-def _run(cmd: list[str], timeout_s: float, what: str = "compile") -> None:
-    """Run the compiler; raise BuildError with its message when it fails or overruns `timeout_s`."""
+def run_compiler(cmd: list[str], timeout_s: float, what: str = "compile") -> None:
+    """Run the compiler command `cmd` (in a process group of its own, killed whole when it overruns); raise
+    BuildError with its message when it fails or overruns `timeout_s`."""
     proc = _start(cmd)
     try:
         _, err = proc.communicate(timeout=timeout_s)
@@ -65,7 +71,7 @@ def compile_object(cc: Compiler, source: str, out: Path, flags: tuple[str, ...] 
     with tempfile.TemporaryDirectory(prefix="obj-", dir=out.parent) as tmp:
         src, obj = Path(tmp) / "unit.c", Path(tmp) / "unit.o"
         src.write_text(source)
-        _run([*cc.argv, *(f for f in flags if f != "-shared"), "-c", "-o", str(obj), str(src)], timeout_s)
+        run_compiler([*cc.argv, *(f for f in flags if f != "-shared"), "-c", "-o", str(obj), str(src)], timeout_s)
         os.replace(obj, out)
     return out
 
@@ -97,5 +103,5 @@ def compile_shared_parts(cc: Compiler, sources: list[str], out: Path, flags: tup
     finally:
         for _, proc in procs:
             _stop(proc)
-    _run([*cc.argv, *flags, "-o", str(out), *objs, *map(str, objects)], max(1.0, deadline - time.monotonic()), "link")
+    run_compiler([*cc.argv, *flags, "-o", str(out), *objs, *map(str, objects)], max(1.0, deadline - time.monotonic()), "link")
     return out

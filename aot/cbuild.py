@@ -13,15 +13,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from aot.build import BuildError, compile_shared
+from aot.build import BuildError, cache_dir, compile_shared
 from aot.toolchain import Compiler, ToolchainError, find_compiler
 
 FLAGS = ("-std=c11", "-O2", "-fPIC", "-shared")
-
-
-def cache_dir() -> Path:
-    """`$MEGAETH_CACHE_DIR`, else ~/.cache/megaeth-node."""
-    return Path(os.environ.get("MEGAETH_CACHE_DIR") or Path.home() / ".cache" / "megaeth-node")
 
 
 def _build(source: Path, cc: Compiler) -> Path:

@@ -15,7 +15,7 @@ import cffi
 
 from aot import invoke
 from aot.analysis import Program
-from aot.build import compile_object, compile_shared_parts
+from aot.build import cache_dir, compile_object, compile_shared_parts
 from aot.codegen import RUNTIME, emit_units
 from aot.opcodes import ARITY
 from aot.toolchain import Compiler
@@ -374,7 +374,7 @@ def parallel_parts(programs: list[tuple[str, Program]]) -> int:
 
 def runtime_dir() -> Path:
     """Where build products shared by all contracts are cached: `$MEGAETH_CACHE_DIR/aot-runtime/`."""
-    return Path(os.environ.get("MEGAETH_CACHE_DIR") or Path.home() / ".cache" / "megaeth-node") / "aot-runtime"
+    return cache_dir() / "aot-runtime"
 
 
 def runtime_object(cc: Compiler) -> Path:

@@ -69,12 +69,17 @@ def find_compiler() -> Compiler:
     """Return the first usable compiler in discovery order, or raise ToolchainError saying what was tried.
 
     A found compiler is remembered per process for the same `$MEGAETH_CC` and `$PATH` (each probe runs the
-    compiler); a failed search is not."""
-    return _find(os.environ.get("MEGAETH_CC", ""), os.environ.get("PATH", ""))
+    compiler) while its executable is still there; a failed search is not."""
+    key = os.environ.get("MEGAETH_CC", ""), os.environ.get("PATH")
+    found = _find(*key)
+    if shutil.which(found.argv[0], path=key[1]) is None:  # removed since: search again
+        _find.cache_clear()
+        found = _find(*key)
+    return found
 
 
 @functools.cache
-def _find(explicit: str, path: str) -> Compiler:
+def _find(explicit: str, path: str | None) -> Compiler:
     if explicit:
         argv = tuple(shlex.split(explicit))
         found = _probe(argv)

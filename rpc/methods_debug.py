@@ -11,8 +11,8 @@ from collections.abc import Callable
 from typing import Any
 
 from megaeth_node.errors import HeaderNotFound
-from megaeth_node.sequencer import Sequencer
 from megaeth_node.executor.tracing import TraceAborted
+from megaeth_node.sequencer import Sequencer
 from megaeth_node.trace import (
     DEFAULT_TRACE_TIMEOUT_S,
     CallTracer,

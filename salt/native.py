@@ -20,8 +20,6 @@ from __future__ import annotations
 import hashlib
 import os
 import platform
-import shlex
-import subprocess
 import tempfile
 import threading
 from array import array
@@ -33,6 +31,7 @@ from operator import add
 from pathlib import Path
 
 from aot import toolchain
+from aot.build import BuildError, cache_dir, run_compiler
 from aot.toolchain import Compiler
 
 from salt import banderwagon as bw
@@ -48,6 +47,7 @@ ABI_VERSION = 13
 COMMON_FLAGS = ("-O3", "-fPIC", "-shared", "-std=gnu11", "-fno-strict-aliasing")
 NATIVE_FLAGS = ("-march=native", "-mtune=native")
 LINK_FLAGS = ("-lpthread",)
+COMPILE_TIMEOUT_S = 300.0
 
 _R = bw.R
 _ERRORS = {
@@ -60,10 +60,6 @@ _ERRORS = {
 
 class NativeBuildError(RuntimeError):
     """The C backend could not be compiled or loaded."""
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("MEGAETH_CACHE_DIR") or Path.home() / ".cache" / "megaeth-node")
 
 
 def find_compiler() -> Compiler:
@@ -94,19 +90,17 @@ def _source_bytes() -> bytes:
 
 
 def _compile(cc: Compiler, flags: tuple[str, ...], dest: Path) -> str | None:
-    """Compile to a temporary file next to `dest`, then rename atomically; stderr on failure."""
+    """Compile to a temporary file next to `dest`, then rename atomically; the compiler's message on failure."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.stem}.", suffix=".so.tmp", dir=dest.parent)
     os.close(fd)
     cmd = [*cc.argv, *flags, "-I", str(SOURCE_DIR), "-o", tmp, *(str(SOURCE_DIR / s) for s in SOURCES), *LINK_FLAGS]
     try:
-        res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-        if res.returncode != 0:
-            return f"$ {shlex.join(cmd)}\n{res.stderr.strip()}"
+        run_compiler(cmd, COMPILE_TIMEOUT_S)
         os.replace(tmp, dest)
         return None
-    except (OSError, subprocess.SubprocessError) as e:
-        return f"$ {shlex.join(cmd)}\n{e}"
+    except (BuildError, OSError) as e:
+        return str(e)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

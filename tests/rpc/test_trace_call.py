@@ -221,11 +221,13 @@ def test_nested_frames(ours: str) -> None:
     assert int(top["gas"], 16) == 1_000_000 and 0 < int(top["gasUsed"], 16) < 1_000_000
 
 
-def test_gas_used_is_what_estimate_and_a_receipt_agree_on(ours: str) -> None:
-    """The top frame's gasUsed is the gas the call would use as a transaction (the lowest estimate succeeds)."""
+def test_gas_used_agrees_with_the_estimate(ours: str) -> None:
+    """The top frame's gasUsed is what the call uses: no more than eth_estimateGas's lowest limit that succeeds,
+    and the same whatever limit the call is given above that."""
     traced = int(_trace(ours, {"to": TOP})["gasUsed"], 16)
     estimate = int(_rpc(ours, "eth_estimateGas", {"from": SENDER, "to": TOP}, "latest", OVERRIDES), 16)
-    assert traced <= estimate
+    at_estimate = _trace(ours, {"to": TOP, "gas": hex(estimate)})
+    assert traced <= estimate and "error" not in at_estimate and int(at_estimate["gasUsed"], 16) == traced
 
 
 def test_struct_logger_steps_match_anvil(ours: str, anvil: str) -> None:

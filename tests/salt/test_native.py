@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import shlex
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -115,7 +116,7 @@ def test_built_with_the_discovered_compiler(monkeypatch, tmp_path):
     """The SALT C code goes through the same discovery as the AOT code: `$MEGAETH_CC` first."""
     log = tmp_path / "calls"
     cc = tmp_path / "cc"
-    cc.write_text(f'#!/bin/sh\necho "$@" >> {log}\nexec {toolchain.find_compiler().argv[0]} "$@"\n')
+    cc.write_text(f'#!/bin/sh\necho "$@" >> {log}\nexec {shlex.join(toolchain.find_compiler().argv)} "$@"\n')
     cc.chmod(0o755)
     monkeypatch.setenv("MEGAETH_CC", str(cc))
     monkeypatch.setenv("MEGAETH_CACHE_DIR", str(tmp_path / "cache"))
