@@ -17,6 +17,7 @@ from gas.schedule import CALL, CALLCODE, CREATE, CREATE2, DELEGATECALL, STATICCA
 from gas.spec import ChainConfig
 from megaeth_node.calls import AccountOverride, CallRequest, OpcodeHook, revert_reason, simulate
 from megaeth_node.executor.block import OpenBlock
+from megaeth_node.executor.rex import RefusedCall
 from megaeth_node.executor.rules import IsthmusRules
 from megaeth_node.executor.tracing import StepTracer, TraceAborted, op_name, vm_error
 from megaeth_node.executor.witness import WitnessReader
@@ -55,12 +56,27 @@ class LogPositions:
 
     def __call__(self, computation: Any, opcode: int, pc: int) -> None:
         if 0xA0 <= opcode <= 0xA4:
-            self.positions.setdefault(id(computation), []).append(len(computation.children))
+            self.positions.setdefault(id(computation), []).append(_calls_made(computation))
 
     def of(self, computation: ComputationAPI, i: int) -> int:
         """The position of the frame's `i`-th log (one the frame did not emit itself sits after its calls)."""
         seen = self.positions.get(id(computation), ())
-        return seen[i] if i < len(seen) else len(computation.children)
+        return seen[i] if i < len(seen) else _calls_made(computation)
+
+
+def _calls_made(computation: Any) -> int:
+    """The calls a frame has made so far: its child frames and the calls that started none."""
+    return len(computation.children) + len(getattr(computation, "refused_calls", ()))
+
+
+def _refused_frame(c: ComputationAPI, call: RefusedCall) -> dict[str, Any]:
+    """geth's frame of a call that started none: no gas used, its error."""
+    kind = _CALL_KINDS[call.opcode]
+    out: dict[str, Any] = {"type": kind, "from": _hex(c.msg.storage_address), "to": _hex(call.target)}
+    if kind != "STATICCALL":
+        out["value"] = hex(call.value)
+    out.update(gas=hex(call.gas), gasUsed="0x0", input=_hex(bytes(call.data)), error=vm_error(call.error))
+    return out
 
 
 _CALL_KINDS = {CALL: "CALL", CALLCODE: "CALLCODE", DELEGATECALL: "DELEGATECALL", STATICCALL: "STATICCALL",
@@ -106,7 +122,13 @@ def _frame(c: ComputationAPI, options: CallTracer, logs: LogPositions | None, ga
              "position": hex(0 if options.only_top_call else logs.of(c, i))}
             for i, (_, address, topics, data) in enumerate(c._log_entries)]  # type: ignore[attr-defined]
     if not options.only_top_call:
-        children = [_frame(child, options, logs, parent=c, failed_above=failed) for child in c.children]
+        refused: list[RefusedCall] = list(getattr(c, "refused_calls", ()))
+        children: list[dict[str, Any]] = []
+        for i, child in enumerate([*c.children, None]):
+            while refused and refused[0].position == i:
+                children.append(_refused_frame(c, refused.pop(0)))
+            if child is not None:
+                children.append(_frame(child, options, logs, parent=c, failed_above=failed))
         if children:
             out["calls"] = children
     return out

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 from eth._utils.address import force_bytes_to_address, generate_contract_address, generate_safe_contract_address
 from eth._utils.state import code_is_delegation_designation
@@ -476,10 +476,13 @@ def standard_call(computation: Any, opcode: int, gas: int, target: int, value: i
     child_gas = gas + GAS_CALLSTIPEND if transfers and value else gas
     computation.consume_gas(gas + extra, reason=mnemonic)
     values = computation._stack.values
-    if (transfers and value and state.get_balance(msg.storage_address) < value) or msg.depth + 1 > STACK_DEPTH_LIMIT:
+    poor = transfers and value and state.get_balance(msg.storage_address) < value
+    if poor or msg.depth + 1 > STACK_DEPTH_LIMIT:
         computation.return_data = b""
         computation.return_gas(child_gas)
         values.append(0)
+        computation.refused_calls += (RefusedCall(len(computation.children), opcode, address, value, data, child_gas,
+                                                  InsufficientFunds() if poor else StackDepthLimit()),)
         return
     child_msg = _ChildMessage(child_gas, to, msg.storage_address if sender is None else sender, value, data, code,
                               msg.depth + 1, code_address=delegation or code_address, should_transfer_value=transfers,
@@ -667,6 +670,19 @@ class _StackMethod:
         return method
 
 
+class RefusedCall(NamedTuple):
+    """A CALL-family opcode that started no frame (its value above the balance, or the depth limit reached), as a
+    call tracer reports it: after the frame's first `position` child frames."""
+
+    position: int
+    opcode: int
+    target: bytes
+    value: int
+    data: bytes
+    gas: int
+    error: VMError
+
+
 class _ChildMessage(Message):
     """A child frame's message as CALL*/CREATE* build it, without `Message.__init__`'s field checks: every
     field comes from checked values (stack words, 20-byte addresses, gas within the parent's meter, bytes).
@@ -692,6 +708,7 @@ class RexComputation(OpState.computation_class):  # type: ignore[misc, valid-typ
 
     spec = Spec.REX
     opcodes = rex_opcodes(OpState.computation_class.opcodes, Spec.REX)
+    refused_calls: tuple[RefusedCall, ...] = ()  # the frame's, in order (for call tracers)
     _precompiles = rex_precompiles(OpState.computation_class.get_precompiles())
 
     def __init__(self, state: StateAPI, message: MessageAPI, transaction_context: TransactionContextAPI) -> None:

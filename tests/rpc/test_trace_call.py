@@ -23,7 +23,7 @@ SEVEN, NO, PANIC, EMPTY, LOOP, TOP, SENDER = (_at(0xA1), _at(0xA2), _at(0xA3), _
                                                _at(0x5E4D))
 INNER, STATIC_TOP, LOGGER, LOGS_THEN_REVERTS, LOGS = _at(0xB1), _at(0xC1), _at(0xB2), _at(0xB3), _at(0xB4)
 SELF_VIEW, FACTORY, DELEGATE, EOA, DELEGATOR = _at(0xB5), _at(0xB6), _at(0xB7), _at(0xE0A), _at(0xB9)
-MEMORY_HOG = _at(0xBA)
+MEMORY_HOG, POOR = _at(0xBA), _at(0xBB)
 
 
 def _returns_seven() -> bytes:
@@ -106,6 +106,9 @@ CODES = {SEVEN: _returns_seven(), NO: _reverts_no(), PANIC: _panics(), EMPTY: b"
          SELF_VIEW: _self_view(), FACTORY: _factory(), DELEGATE: _delegate(),
          EOA: bytes.fromhex("ef0100") + bytes.fromhex(DELEGATE[2:]),
          DELEGATOR: assemble(*_call("DELEGATECALL", EOA, in_size=1), *_call("CALLCODE", SEVEN), "STOP"),
+         POOR: assemble(*_log(0), ("PUSH", 0), ("PUSH", 0), ("PUSH", 0), ("PUSH", 0), ("PUSH", 1),  # 1 wei it lacks
+                        ("PUSH", int(SEVEN, 16)), ("PUSH", 50_000), "CALL", "POP", *_call("CALL", SEVEN), *_log(1),
+                        "STOP"),
          MEMORY_HOG: assemble(("PUSH", 1), ("PUSH", 1 << 20), "MSTORE", ("LABEL", "top"),
                               ("PUSHLABEL", "top"), "JUMP")}
 OVERRIDES = {a: {"code": "0x" + c.hex()} for a, c in CODES.items()} | {SENDER: {"balance": hex(10**20)}}
@@ -115,6 +118,7 @@ REQUESTS = {  # name: (call request, what the call tracer must show at the top)
     "calls inside a static frame": ({"to": STATIC_TOP}, {"to": STATIC_TOP}),
     "a view calling itself twice": ({"to": SELF_VIEW}, {"to": SELF_VIEW}),
     "CREATE2": ({"to": FACTORY}, {"to": FACTORY}),
+    "a value call above the balance": ({"to": POOR}, {"to": POOR}),
     "an EIP-7702 account calling itself": ({"to": EOA}, {"to": EOA}),
     "DELEGATECALL to an EIP-7702 account, CALLCODE": ({"to": DELEGATOR}, {"to": DELEGATOR}),
     "revert with a reason": ({"to": NO}, {"error": "execution reverted", "revertReason": "no"}),
@@ -184,7 +188,7 @@ def test_call_tracer_frames_match_anvil(ours: str, anvil: str, name: str) -> Non
 
 
 @pytest.mark.parametrize("options", [WITH_LOG, TOP_ONLY], ids=["withLog", "onlyTopCall"])
-@pytest.mark.parametrize("to", [LOGGER, TOP])
+@pytest.mark.parametrize("to", [LOGGER, TOP, POOR])
 def test_call_tracer_config_matches_anvil(ours: str, anvil: str, options: dict[str, Any], to: str) -> None:
     """With onlyTopCall, geth counts no calls, so every log's `position` is 0 (eth/tracers/native/call.go: OnEnter
     returns before recording a nested call); Anvil counts them, so positions are compared in the withLog case only."""
