@@ -12,8 +12,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 import requests
-from shared_data import REPO
+from shared_data import REPO, in_ci
 
 JS = REPO / "tests" / "js"
 
@@ -56,6 +57,15 @@ def running_node(data_dir: Path, *args: str, port: int | None = None) -> Iterato
             except subprocess.TimeoutExpired:
                 proc.kill()
         log.close()
+
+
+def require_js_deps(purpose: str) -> None:
+    """Fail (under CI) or skip the calling test when the npm packages of tests/js cannot be used here."""
+    missing = js_deps_missing()
+    if missing:
+        if in_ci():
+            pytest.fail(f"{purpose} need the npm packages under CI: {missing}")
+        pytest.skip(missing)
 
 
 def js_deps_missing() -> str | None:

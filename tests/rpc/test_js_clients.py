@@ -15,19 +15,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from node_process import JS, js_deps_missing, running_node
-from shared_data import in_ci
+from node_process import JS, require_js_deps, running_node
 
 SCRIPT_TIMEOUT_S = 120
 
 
 @pytest.fixture(scope="module")
 def node_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    missing = js_deps_missing()
-    if missing:
-        if in_ci():
-            pytest.fail(f"JS client tests need their npm packages under CI: {missing}")
-        pytest.skip(missing)
+    require_js_deps("the JS client tests")
     with running_node(tmp_path_factory.mktemp("node"), "--block-time", "200") as (url, _):
         yield url
 

@@ -11,8 +11,7 @@ from typing import Any
 import pytest
 import requests
 from evm_asm import assemble, deploying
-from node_process import js_deps_missing, running_anvil, running_node
-from shared_data import in_ci
+from node_process import require_js_deps, running_anvil, running_node
 
 
 def _at(n: int) -> str:
@@ -170,11 +169,7 @@ def ours(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def anvil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    missing = js_deps_missing()
-    if missing:
-        if in_ci():
-            pytest.fail(f"the Anvil reference needs the npm packages under CI: {missing}")
-        pytest.skip(missing)
+    require_js_deps("the Anvil comparisons")
     with running_anvil(tmp_path_factory.mktemp("anvil")) as url:
         yield url
 
