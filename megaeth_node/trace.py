@@ -35,6 +35,10 @@ def _hex(b: bytes) -> str:
     return "0x" + b.hex()
 
 
+_CALL_KINDS = {CALL: "CALL", CALLCODE: "CALLCODE", DELEGATECALL: "DELEGATECALL", STATICCALL: "STATICCALL",
+               CREATE: "CREATE", CREATE2: "CREATE2"}
+
+
 @dataclass(frozen=True, slots=True)
 class CallTracer:
     """geth's `callTracer` with its `tracerConfig`: `onlyTopCall` leaves child frames out, `withLog` adds each
@@ -49,7 +53,7 @@ class CallTracer:
 
 
 class LogPositions:
-    """An opcode hook: for each LOG0..LOG4 of each frame, how many child frames the frame had started before it."""
+    """An opcode hook: for each LOG0..LOG4 of each frame, how many calls the frame had made before it."""
 
     def __init__(self) -> None:
         self.positions: dict[int, list[int]] = {}  # id(frame) → per LOG, in order
@@ -77,10 +81,6 @@ def _refused_frame(c: ComputationAPI, call: RefusedCall) -> dict[str, Any]:
         out["value"] = hex(call.value)
     out.update(gas=hex(call.gas), gasUsed="0x0", input=_hex(bytes(call.data)), error=vm_error(call.error))
     return out
-
-
-_CALL_KINDS = {CALL: "CALL", CALLCODE: "CALLCODE", DELEGATECALL: "DELEGATECALL", STATICCALL: "STATICCALL",
-               CREATE: "CREATE", CREATE2: "CREATE2"}
 
 
 def _kind(msg: Any) -> str:
