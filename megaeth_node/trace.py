@@ -13,11 +13,11 @@ from typing import Any
 from eth.abc import ComputationAPI, StateAPI
 from eth.exceptions import Revert
 
-from gas.schedule import CALL, CALLCODE, CREATE, CREATE2, DELEGATECALL, STATICCALL
+from gas.schedule import CALL, CALLCODE, CREATE, CREATE2, DELEGATECALL, SELFDESTRUCT, STATICCALL
 from gas.spec import ChainConfig
 from megaeth_node.calls import AccountOverride, CallRequest, OpcodeHook, revert_reason, simulate
 from megaeth_node.executor.block import OpenBlock
-from megaeth_node.executor.rex import RefusedCall
+from megaeth_node.executor.rex import FramelessCall
 from megaeth_node.executor.rules import IsthmusRules
 from megaeth_node.executor.tracing import StepTracer, TraceAborted, op_name, vm_error
 from megaeth_node.executor.witness import WitnessReader
@@ -36,7 +36,7 @@ def _hex(b: bytes) -> str:
 
 
 _CALL_KINDS = {CALL: "CALL", CALLCODE: "CALLCODE", DELEGATECALL: "DELEGATECALL", STATICCALL: "STATICCALL",
-               CREATE: "CREATE", CREATE2: "CREATE2"}
+               CREATE: "CREATE", CREATE2: "CREATE2", SELFDESTRUCT: "SELFDESTRUCT"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,17 +69,22 @@ class LogPositions:
 
 
 def _calls_made(computation: Any) -> int:
-    """The calls a frame has made so far: its child frames and the calls that started none."""
-    return len(computation.children) + len(getattr(computation, "refused_calls", ()))
+    """The calls a frame has made so far: its child frames and the frameless ones."""
+    return len(computation.children) + len(getattr(computation, "frameless", ()))
 
 
-def _refused_frame(c: ComputationAPI, call: RefusedCall) -> dict[str, Any]:
-    """geth's frame of a call that started none: no gas used, its error."""
+def _frameless_frame(c: ComputationAPI, call: FramelessCall) -> dict[str, Any]:
+    """geth's frame of an opcode that started none: a refused call or create with its error, or a SELFDESTRUCT
+    (its beneficiary as `to`, the balance it moved as `value`)."""
     kind = _CALL_KINDS[call.opcode]
-    out: dict[str, Any] = {"type": kind, "from": _hex(c.msg.storage_address), "to": _hex(call.target)}
+    out: dict[str, Any] = {"type": kind, "from": _hex(c.msg.storage_address)}
+    if call.target is not None:
+        out["to"] = _hex(call.target)
     if kind != "STATICCALL":
         out["value"] = hex(call.value)
-    out.update(gas=hex(call.gas), gasUsed="0x0", input=_hex(bytes(call.data)), error=vm_error(call.error))
+    out.update(gas=hex(call.gas), gasUsed=hex(call.gas_used), input=_hex(call.data))
+    if call.error is not None:
+        out["error"] = vm_error(call.error)
     return out
 
 
@@ -122,11 +127,11 @@ def _frame(c: ComputationAPI, options: CallTracer, logs: LogPositions | None, ga
              "position": hex(0 if options.only_top_call else logs.of(c, i))}
             for i, (_, address, topics, data) in enumerate(c._log_entries)]  # type: ignore[attr-defined]
     if not options.only_top_call:
-        refused: list[RefusedCall] = list(getattr(c, "refused_calls", ()))
+        frameless: list[FramelessCall] = list(getattr(c, "frameless", ()))
         children: list[dict[str, Any]] = []
-        for i, child in enumerate([*c.children, None]):
-            while refused and refused[0].position == i:
-                children.append(_refused_frame(c, refused.pop(0)))
+        for child in [*c.children, None]:
+            while frameless and frameless[0].position == len(children):
+                children.append(_frameless_frame(c, frameless.pop(0)))
             if child is not None:
                 children.append(_frame(child, options, logs, parent=c, failed_above=failed))
         if children:

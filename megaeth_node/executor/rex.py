@@ -35,8 +35,8 @@ from eth._utils.state import code_is_delegation_designation
 from eth.abc import ComputationAPI, MessageAPI, SignedTransactionAPI, StateAPI, TransactionContextAPI
 from eth.constants import CREATE_CONTRACT_ADDRESS, GAS_LOGDATA, GAS_LOGTOPIC, STACK_DEPTH_LIMIT
 from eth.constants import GAS_CALLSTIPEND, GAS_CALLVALUE, GAS_NEWACCOUNT
-from eth.exceptions import Halt, InsufficientFunds, OutOfGas, Revert, StackDepthLimit, VMError
-from eth.exceptions import WriteProtection
+from eth.exceptions import ContractCreationCollision, Halt, InsufficientFunds, OutOfGas, Revert, StackDepthLimit
+from eth.exceptions import VMError, WriteProtection
 from eth.vm.computation import BaseComputation
 from eth.vm.forks.berlin import constants as berlin_constants
 from eth.vm.forks.berlin.logic import _account_load_cost, _mark_address_warm
@@ -481,8 +481,8 @@ def standard_call(computation: Any, opcode: int, gas: int, target: int, value: i
         computation.return_data = b""
         computation.return_gas(child_gas)
         values.append(0)
-        computation.refused_calls += (RefusedCall(len(computation.children), opcode, address, value, data, child_gas,
-                                                  InsufficientFunds() if poor else StackDepthLimit()),)
+        _note_frameless(computation, opcode, address, value, data, child_gas,
+                        InsufficientFunds() if poor else StackDepthLimit())
         return
     child_msg = _ChildMessage(child_gas, to, msg.storage_address if sender is None else sender, value, data, code,
                               msg.depth + 1, code_address=delegation or code_address, should_transfer_value=transfers,
@@ -549,6 +549,11 @@ class _RexCreateMixin:
         self._child_gas = capped
         return capped
 
+    def get_stack_data(self, computation: Any) -> Any:
+        data = super().get_stack_data(computation)  # type: ignore[misc]
+        computation._rex_create_data = data
+        return data
+
     def generate_contract_address(self, stack_data: Any, call_data: bytes, computation: Any) -> bytes:
         address: bytes = super().generate_contract_address(stack_data, call_data, computation)  # type: ignore[misc]
         if computation.state.has_code_or_nonce(address):  # collision: no frame, the allowance is lost
@@ -556,7 +561,44 @@ class _RexCreateMixin:
             remaining = computation._gas_meter.gas_remaining
             rex.compute_used += metered_compute_gas(computation._op_start, remaining, self._child_gas).compute
             computation._op_start = remaining
+            _note_frameless(computation, self.opcode_value, None, stack_data.endowment, call_data, self._child_gas,
+                            ContractCreationCollision(), gas_used=self._child_gas)
         return address
+
+    def __call__(self, computation: Any) -> None:
+        """py-evm's; a create its checks refuse (value above the balance, depth, nonce) is noted frameless."""
+        made = len(computation.children) + len(computation.frameless)
+        super().__call__(computation)  # type: ignore[misc]
+        if len(computation.children) + len(computation.frameless) == made:
+            data = computation._rex_create_data
+            msg = computation.msg
+            if msg.depth + 1 > STACK_DEPTH_LIMIT:
+                error: VMError = StackDepthLimit()
+            elif computation.state.get_balance(msg.storage_address) < data.endowment:
+                error = InsufficientFunds()
+            else:
+                error = VMError("nonce uint64 overflow")
+            remaining = computation._gas_meter.gas_remaining
+            child = max_child_gas_eip150(remaining)
+            gas, _ = forward_gas(RexComputation.spec, self.opcode_value, child, remaining - child)
+            _note_frameless(computation, self.opcode_value, None, data.endowment,
+                            computation.memory_read_bytes(data.memory_start, data.memory_length), gas, error)
+
+
+def _selfdestruct(inner: Op) -> Op:
+    """Rex2's SELFDESTRUCT (EIP-6780), noted frameless when it ends the frame: a call tracer reports it as a
+    frame to the beneficiary moving the balance (geth's `opSelfdestruct6780`)."""
+    def selfdestruct(computation: Any) -> None:
+        if _stack_len(computation) < 1:
+            return inner(computation=computation)
+        beneficiary = force_bytes_to_address(_peek_int(computation, 0).to_bytes(32, "big"))
+        balance = computation.state.get_balance(computation.msg.storage_address)
+        try:
+            inner(computation=computation)
+        except Halt:
+            _note_frameless(computation, SELFDESTRUCT, beneficiary, balance, b"", 0, None)
+            raise
+    return selfdestruct
 
 
 def _rex_create_op(opcode: int, base_op: Any) -> Any:
@@ -642,8 +684,8 @@ def rex_opcodes(base: dict[int, Any], spec: Spec) -> dict[int, Any]:
     for opcode in ACCOUNT_DETENTION_OPCODES:
         table[opcode] = _account_access(base[opcode])
     table[SELFBALANCE] = _selfbalance(base[SELFBALANCE])
-    if not selfdestruct_allowed(spec):
-        table[SELFDESTRUCT] = InvalidOpcode(SELFDESTRUCT)
+    table[SELFDESTRUCT] = _selfdestruct(base[SELFDESTRUCT]) if selfdestruct_allowed(spec) \
+        else InvalidOpcode(SELFDESTRUCT)
     return table
 
 
@@ -670,17 +712,26 @@ class _StackMethod:
         return method
 
 
-class RefusedCall(NamedTuple):
-    """A CALL-family opcode that started no frame (its value above the balance, or the depth limit reached), as a
-    call tracer reports it: after the frame's first `position` child frames."""
+class FramelessCall(NamedTuple):
+    """An opcode a call tracer reports as a frame where py-evm starts none: a CALL-family or create opcode its
+    checks refuse (value above the balance, the depth limit, a create's address collision), or a SELFDESTRUCT.
+    It comes after the frame's first `position` calls; `target` is None for a create."""
 
     position: int
     opcode: int
-    target: bytes
+    target: bytes | None
     value: int
     data: bytes
     gas: int
-    error: VMError
+    error: VMError | None
+    gas_used: int = 0
+
+
+def _note_frameless(computation: Any, opcode: int, target: bytes | None, value: int, data: bytes, gas: int,
+                    error: VMError | None, gas_used: int = 0) -> None:
+    """Note a frameless call on `computation`, after the calls it has made so far."""
+    position = len(computation.children) + len(computation.frameless)
+    computation.frameless += (FramelessCall(position, opcode, target, value, bytes(data), gas, error, gas_used),)
 
 
 class _ChildMessage(Message):
@@ -708,7 +759,7 @@ class RexComputation(OpState.computation_class):  # type: ignore[misc, valid-typ
 
     spec = Spec.REX
     opcodes = rex_opcodes(OpState.computation_class.opcodes, Spec.REX)
-    refused_calls: tuple[RefusedCall, ...] = ()  # the frame's, in order (for call tracers)
+    frameless: tuple[FramelessCall, ...] = ()  # the frame's, in order (for call tracers)
     _precompiles = rex_precompiles(OpState.computation_class.get_precompiles())
 
     def __init__(self, state: StateAPI, message: MessageAPI, transaction_context: TransactionContextAPI) -> None:

@@ -22,7 +22,7 @@ SEVEN, NO, PANIC, EMPTY, LOOP, TOP, SENDER = (_at(0xA1), _at(0xA2), _at(0xA3), _
                                                _at(0x5E4D))
 INNER, STATIC_TOP, LOGGER, LOGS_THEN_REVERTS, LOGS = _at(0xB1), _at(0xC1), _at(0xB2), _at(0xB3), _at(0xB4)
 SELF_VIEW, FACTORY, DELEGATE, EOA, DELEGATOR = _at(0xB5), _at(0xB6), _at(0xB7), _at(0xE0A), _at(0xB9)
-MEMORY_HOG, POOR = _at(0xBA), _at(0xBB)
+MEMORY_HOG, POOR, ENDS, POOR_CREATOR, TWICE = _at(0xBA), _at(0xBB), _at(0xBC), _at(0xBD), _at(0xBE)
 
 
 def _returns_seven() -> bytes:
@@ -93,6 +93,13 @@ def _factory() -> bytes:
                     ("PUSH", 32 - len(init)), ("PUSH", 0), "CREATE2", "POP", "STOP")
 
 
+def _create2_twice() -> bytes:
+    """`_factory()`'s CREATE2, twice: the second collides with the first."""
+    init = deploying(_returns_seven())
+    once = [("PUSH", 0x42), ("PUSH", len(init)), ("PUSH", 32 - len(init)), ("PUSH", 0), "CREATE2", "POP"]
+    return assemble(("PUSH", init), ("PUSH", 0), "MSTORE", *once, *once, "STOP")
+
+
 def _delegate() -> bytes:
     """The code an EIP-7702 account delegates to: with no input, it CALLs its own address with one byte."""
     return assemble("CALLDATASIZE", ("PUSHLABEL", "end"), "JUMPI", ("PUSH", 0), ("PUSH", 0), ("PUSH", 1), ("PUSH", 0),
@@ -108,9 +115,13 @@ CODES = {SEVEN: _returns_seven(), NO: _reverts_no(), PANIC: _panics(), EMPTY: b"
          POOR: assemble(*_log(0), ("PUSH", 0), ("PUSH", 0), ("PUSH", 0), ("PUSH", 0), ("PUSH", 1),  # 1 wei it lacks
                         ("PUSH", int(SEVEN, 16)), ("PUSH", 50_000), "CALL", "POP", *_call("CALL", SEVEN), *_log(1),
                         "STOP"),
+         ENDS: assemble(("PUSH", 0xBEEF), "SELFDESTRUCT"),
+         POOR_CREATOR: assemble(("PUSH", 0), ("PUSH", 0), ("PUSH", 1), "CREATE", "POP", *_call("CALL", SEVEN), "STOP"),
+         TWICE: _create2_twice(),
          MEMORY_HOG: assemble(("PUSH", 1), ("PUSH", 1 << 20), "MSTORE", ("LABEL", "top"),
                               ("PUSHLABEL", "top"), "JUMP")}
 OVERRIDES = {a: {"code": "0x" + c.hex()} for a, c in CODES.items()} | {SENDER: {"balance": hex(10**20)}}
+OVERRIDES[ENDS]["balance"] = "0x5"
 
 REQUESTS = {  # name: (call request, what the call tracer must show at the top)
     "nested calls": ({"to": TOP}, {"output": "0x" + (7).to_bytes(32, "big").hex()}),
@@ -118,6 +129,9 @@ REQUESTS = {  # name: (call request, what the call tracer must show at the top)
     "a view calling itself twice": ({"to": SELF_VIEW}, {"to": SELF_VIEW}),
     "CREATE2": ({"to": FACTORY}, {"to": FACTORY}),
     "a value call above the balance": ({"to": POOR}, {"to": POOR}),
+    "SELFDESTRUCT": ({"to": ENDS}, {"to": ENDS}),
+    "a value create above the balance": ({"to": POOR_CREATOR}, {"to": POOR_CREATOR}),
+    "a create that collides": ({"to": TWICE}, {"to": TWICE}),
     "an EIP-7702 account calling itself": ({"to": EOA}, {"to": EOA}),
     "DELEGATECALL to an EIP-7702 account, CALLCODE": ({"to": DELEGATOR}, {"to": DELEGATOR}),
     "revert with a reason": ({"to": NO}, {"error": "execution reverted", "revertReason": "no"}),
@@ -174,21 +188,32 @@ def anvil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
 
 
+ANVIL_ERRORS = {"CreateCollision": "contract address collision"}  # revm's name; geth's words (core/vm/errors.go)
+
+
+def _in_geths_words(frame: dict[str, Any]) -> dict[str, Any]:
+    """An Anvil frame with its errors worded as geth words them."""
+    out = {**frame, "calls": [_in_geths_words(c) for c in frame.get("calls", [])]}
+    if "error" in frame:
+        out["error"] = ANVIL_ERRORS.get(frame["error"], frame["error"])
+    return out if out["calls"] else {k: v for k, v in out.items() if k != "calls"}
+
+
 @pytest.mark.parametrize("name", REQUESTS)
 def test_call_tracer_frames_match_anvil(ours: str, anvil: str, name: str) -> None:
     request, expected = REQUESTS[name]
-    mine, theirs = _trace(ours, request), _trace(anvil, request)
+    mine, theirs = _trace(ours, request), _in_geths_words(_trace(anvil, request))
     assert _without_gas(mine) == _without_gas(theirs)
     assert expected.items() <= mine.items()
 
 
 @pytest.mark.parametrize("options", [WITH_LOG, TOP_ONLY], ids=["withLog", "onlyTopCall"])
-@pytest.mark.parametrize("to", [LOGGER, TOP, POOR])
+@pytest.mark.parametrize("to", [LOGGER, TOP, POOR, TWICE])
 def test_call_tracer_config_matches_anvil(ours: str, anvil: str, options: dict[str, Any], to: str) -> None:
     """With onlyTopCall, geth counts no calls, so every log's `position` is 0 (eth/tracers/native/call.go: OnEnter
     returns before recording a nested call); Anvil counts them, so positions are compared in the withLog case only."""
     keys = ("address", "topics", "data") if options is TOP_ONLY else ("address", "topics", "data", "position")
-    mine, theirs = _trace(ours, {"to": to}, options), _trace(anvil, {"to": to}, options)
+    mine, theirs = _trace(ours, {"to": to}, options), _in_geths_words(_trace(anvil, {"to": to}, options))
     assert _without_gas(mine, keys) == _without_gas(theirs, keys)
 
 
