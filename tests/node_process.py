@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -86,12 +87,16 @@ def running_anvil(data_dir: Path) -> Iterator[str]:
     port = free_port()
     log = open(data_dir / f"anvil-{port}.log", "ab")
     proc = subprocess.Popen([str(JS / "node_modules" / ".bin" / "anvil"), "--host", "127.0.0.1", "--port", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT)
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}/"
     try:
         wait_ready(url, proc)  # type: ignore[arg-type]
         yield url
     finally:
-        proc.kill()
-        proc.wait()
+        proc.terminate()  # npm's wrapper passes it on to the anvil binary it started (a kill would orphan that)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
         log.close()
