@@ -15,7 +15,7 @@ C_FLAGS = ("-std=c2x", "-O2", "-fPIC", "-shared")
 
 
 def cache_dir() -> Path:
-    """Where built libraries are cached for every project: `$MEGAETH_CACHE_DIR`, else ~/.cache/megaeth-node."""
+    """Where every package of ours caches what it builds: `$MEGAETH_CACHE_DIR`, else ~/.cache/megaeth-node."""
     return Path(os.environ.get("MEGAETH_CACHE_DIR") or Path.home() / ".cache" / "megaeth-node")
 
 
@@ -103,5 +103,6 @@ def compile_shared_parts(cc: Compiler, sources: list[str], out: Path, flags: tup
     finally:
         for _, proc in procs:
             _stop(proc)
-    run_compiler([*cc.argv, *flags, "-o", str(out), *objs, *map(str, objects)], max(1.0, deadline - time.monotonic()), "link")
+    run_compiler([*cc.argv, *flags, "-o", str(out), *objs, *map(str, objects)], max(1.0, deadline - time.monotonic()),
+                 "link")
     return out

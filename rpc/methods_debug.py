@@ -45,7 +45,7 @@ MAX_TRACE_TIMEOUT_S = 60.0  # a struct-logger run holds a core (for debug_traceC
 
 
 def _timeout_s(text: Any, i: int) -> float:
-    """geth's `timeout`, a Go duration ("500ms", "1m30s"), at most MAX_TRACE_TIMEOUT_S."""
+    """geth's `timeout`, a Go duration ("500ms", "1m", "2.5s"), at most MAX_TRACE_TIMEOUT_S."""
     parts = _DURATION_PART.findall(text) if isinstance(text, str) else []
     if not parts or "".join(n + u for n, u in parts) != text:
         raise invalid_params(f"timeout: not a duration: {text!r}", i)

@@ -84,7 +84,8 @@ def _fake_install(monkeypatch: pytest.MonkeyPatch, *, root: bool, apt: bool) -> 
 
     monkeypatch.setattr(toolchain, "find_compiler", find)
     monkeypatch.setattr(toolchain.os, "geteuid", lambda: 0 if root else 1000)
-    monkeypatch.setattr(toolchain.shutil, "which", lambda name: "/usr/bin/apt-get" if apt and name == "apt-get" else None)
+    monkeypatch.setattr(toolchain.shutil, "which",
+                        lambda name: "/usr/bin/apt-get" if apt and name == "apt-get" else None)
     monkeypatch.setattr(toolchain.subprocess, "run", lambda cmd, **kw: ran.append(cmd))
     return ran
 
