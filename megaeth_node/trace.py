@@ -129,11 +129,11 @@ def _frame(c: ComputationAPI, options: CallTracer, logs: LogPositions | None, ga
     if not options.only_top_call:
         frameless: list[FramelessCall] = list(getattr(c, "frameless", ()))
         children: list[dict[str, Any]] = []
-        for child in [*c.children, None]:
+        for child in c.children:
             while frameless and frameless[0].position == len(children):
                 children.append(_frameless_frame(c, frameless.pop(0)))
-            if child is not None:
-                children.append(_frame(child, options, logs, parent=c, failed_above=failed))
+            children.append(_frame(child, options, logs, parent=c, failed_above=failed))
+        children += (_frameless_frame(c, call) for call in frameless)  # the ones after the last child frame
         if children:
             out["calls"] = children
     return out

@@ -543,11 +543,15 @@ class _RexCreateMixin:
     opcode_value = CREATE
     _child_gas = 0
 
-    def max_child_gas_modifier(self, gas: int) -> int:
+    def _capped_child_gas(self, gas: int) -> int:
+        """All but a 64th of `gas`, capped at 98/100 (§5.3)."""
         child = max_child_gas_eip150(gas)
         capped, _ = forward_gas(RexComputation.spec, self.opcode_value, child, gas - child)
-        self._child_gas = capped
         return capped
+
+    def max_child_gas_modifier(self, gas: int) -> int:
+        self._child_gas = self._capped_child_gas(gas)
+        return self._child_gas
 
     def get_stack_data(self, computation: Any) -> Any:
         data = super().get_stack_data(computation)  # type: ignore[misc]
@@ -578,11 +582,9 @@ class _RexCreateMixin:
                 error = InsufficientFunds()
             else:
                 error = VMError("nonce uint64 overflow")
-            remaining = computation._gas_meter.gas_remaining
-            child = max_child_gas_eip150(remaining)
-            gas, _ = forward_gas(RexComputation.spec, self.opcode_value, child, remaining - child)
             _note_frameless(computation, self.opcode_value, None, data.endowment,
-                            computation.memory_read_bytes(data.memory_start, data.memory_length), gas, error)
+                            computation.memory_read_bytes(data.memory_start, data.memory_length),
+                            self._capped_child_gas(computation._gas_meter.gas_remaining), error)
 
 
 def _selfdestruct(inner: Op) -> Op:
